@@ -1,0 +1,4 @@
+//! End-to-end tests against real servers started by the tests themselves
+//! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
+
+mod support;

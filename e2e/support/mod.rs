@@ -1,0 +1,2 @@
+//! Servers and fixtures the e2e scenarios share. Each starts on a random loopback port and
+//! stops when dropped.

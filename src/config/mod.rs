@@ -1,0 +1,1 @@
+//! Project configuration: `wharf.yaml` / `werf.yaml` → validated [`Project`].
