@@ -5,9 +5,20 @@
 //! - [`build`] computes content-addressed stage digests and builds only missing stages.
 //! - [`naming`] maps images to repositories (monorepo / multirepo) and tags.
 //! - [`registry`] is the OCI distribution client (auth, blobs, manifests, tags).
+//! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
+//! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
 
+pub mod build;
+pub mod cli;
 pub mod config;
 pub mod digest;
+pub mod error;
+pub mod gitinfo;
+pub mod naming;
+pub mod oci;
+pub mod pipeline;
+pub mod publish;
 pub mod registry;
+pub mod report;
 pub mod secret;

@@ -1,3 +1,72 @@
+//! wharf's entry point: parse the command line, run, map the error to an exit code.
+
+use clap::Parser;
+use wharf::cli::{Cli, Command, ConfigCommand, Output};
+use wharf::error::{Error, exit};
+
 fn main() {
-    println!("Hello, world!");
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(exit::OTHER);
+        }
+    };
+    let code = match runtime.block_on(run(&cli)) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            report_error(&e);
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::BuildAndPublish(args) => {
+            let report = wharf::cli::build_and_publish(args, cli.output).await?;
+            match cli.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+                Output::Text => print!("{}", report.to_text()),
+            }
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Schema) => {
+            println!("{}", wharf::config::schema_json());
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Validate(args)) => {
+            let project = wharf::config::load(&args.dir, args.config.as_deref()).map_err(Error::Config)?;
+            for w in &project.warnings {
+                eprintln!("warning: {w}");
+            }
+            match cli.output {
+                Output::Json => println!("{}", serde_json::json!({"valid": true, "project": project.name, "images": project.images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()})),
+                Output::Text => println!("{}: valid ({} image(s))", project.config_path.display(), project.images.len()),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn report_error(e: &Error) {
+    if let Error::Config(c) = e {
+        eprintln!("{:?}", miette::Report::new(c.clone()));
+        return;
+    }
+    eprintln!("error: {e}");
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }

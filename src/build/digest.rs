@@ -1,0 +1,100 @@
+//! The stage digest: sha256 over the canonical inputs of a build.
+//!
+//! Inputs, each written as a labelled line in a fixed order: a format version, the
+//! instructions of the stages the target needs, target, platforms, sorted build args, the
+//! digest of the context files those stages copy, the identity of every external base
+//! image, and the stage digest of every dependency. Nothing machine-specific (paths, mtimes,
+//! engine IDs of locally built images) goes in, so another runner computes the same digest.
+
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+
+/// Bump when the canonical form changes: every stage is rebuilt once.
+pub const FORMAT: &str = "wharf-stage-v1";
+
+pub struct Inputs<'a> {
+    pub instructions: &'a str,
+    pub target: Option<&'a str>,
+    pub platforms: &'a [String],
+    pub args: &'a BTreeMap<String, String>,
+    pub context_digest: &'a str,
+    pub bases: &'a BTreeMap<String, String>,
+    pub dependencies: &'a BTreeMap<String, String>,
+    /// Build args filled from dependencies (`arg → image:kind`).
+    pub dependency_args: &'a BTreeMap<String, String>,
+}
+
+/// The 64-hex stage digest of `inputs`.
+pub fn stage_digest(inputs: &Inputs<'_>) -> String {
+    let mut h = Sha256::new();
+    let mut field = |label: &str, value: &str| {
+        h.update(label.as_bytes());
+        h.update(b"\0");
+        h.update((value.len() as u64).to_be_bytes());
+        h.update(value.as_bytes());
+    };
+    field("format", FORMAT);
+    field("instructions", inputs.instructions);
+    field("target", inputs.target.unwrap_or(""));
+    for p in inputs.platforms {
+        field("platform", p);
+    }
+    for (k, v) in inputs.args {
+        field("arg", &format!("{k}={v}"));
+    }
+    field("context", inputs.context_digest);
+    for (reference, id) in inputs.bases {
+        field("base", &format!("{reference}@{id}"));
+    }
+    for (name, digest) in inputs.dependencies {
+        field("dependency", &format!("{name}={digest}"));
+    }
+    for (arg, source) in inputs.dependency_args {
+        field("dependency-arg", &format!("{arg}={source}"));
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base_inputs<'a>(args: &'a BTreeMap<String, String>, empty: &'a BTreeMap<String, String>) -> Inputs<'a> {
+        Inputs {
+            instructions: "FROM a\n",
+            target: None,
+            platforms: &[],
+            args,
+            context_digest: "c",
+            bases: empty,
+            dependencies: empty,
+            dependency_args: empty,
+        }
+    }
+
+    #[test]
+    fn every_input_changes_the_digest() {
+        let empty = BTreeMap::new();
+        let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        let d0 = stage_digest(&base_inputs(&args, &empty));
+        assert_eq!(d0.len(), 64);
+        assert_eq!(d0, stage_digest(&base_inputs(&args, &empty)), "deterministic");
+        let other_args = BTreeMap::from([("A".to_string(), "2".to_string())]);
+        assert_ne!(d0, stage_digest(&base_inputs(&other_args, &empty)));
+        assert_ne!(d0, stage_digest(&Inputs { target: Some("x"), ..base_inputs(&args, &empty) }));
+        assert_ne!(d0, stage_digest(&Inputs { context_digest: "d", ..base_inputs(&args, &empty) }));
+        assert_ne!(d0, stage_digest(&Inputs { instructions: "FROM b\n", ..base_inputs(&args, &empty) }));
+        let bases = BTreeMap::from([("a".to_string(), "sha256:1".to_string())]);
+        assert_ne!(d0, stage_digest(&Inputs { bases: &bases, ..base_inputs(&args, &empty) }));
+        let deps = BTreeMap::from([("backend".to_string(), "ff".to_string())]);
+        assert_ne!(d0, stage_digest(&Inputs { dependencies: &deps, ..base_inputs(&args, &empty) }));
+    }
+
+    #[test]
+    fn fields_cannot_run_into_each_other() {
+        let empty = BTreeMap::new();
+        let a = BTreeMap::from([("A".to_string(), "1\0arg\0B=2".to_string())]);
+        let b = BTreeMap::from([("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())]);
+        assert_ne!(stage_digest(&base_inputs(&a, &empty)), stage_digest(&base_inputs(&b, &empty)));
+    }
+}

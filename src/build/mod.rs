@@ -1,0 +1,158 @@
+//! Builds: stage digests (content-addressed), the dependency graph, and the engine.
+//!
+//! [`plan`] reads each image's Dockerfile and context and computes its stage digest from
+//! canonical inputs only (see [`digest`]); it does no building. The scheduler in
+//! [`schedule`] then builds the stages no runner has built before.
+
+pub mod context;
+pub mod digest;
+pub mod docker;
+pub mod dockerfile;
+pub mod engine;
+pub mod schedule;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::config::{Image, Project};
+use context::Context;
+use dockerfile::Dockerfile;
+
+/// Where an image's build reads from, and the stage digest that names its result.
+#[derive(Debug, Clone)]
+pub struct StagePlan {
+    /// Index into `Project::images`.
+    pub index: usize,
+    /// `None` for the nameless image.
+    pub name: Option<String>,
+    pub dockerfile: Dockerfile,
+    /// Path of the Dockerfile inside the context tar.
+    pub dockerfile_in_context: String,
+    pub context_dir: PathBuf,
+    /// External images read by the target's stages, with their resolved identities.
+    pub bases: BTreeMap<String, String>,
+    /// Stage digest (64 hex).
+    pub digest: String,
+    /// Indices of the images this one depends on.
+    pub depends_on: Vec<usize>,
+}
+
+impl StagePlan {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or("~")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("image {image}: cannot read {path}: {source}")]
+    Read { image: String, path: PathBuf, source: std::io::Error },
+    #[error("image {image}: {path}:{}: {}", source.line, source.message)]
+    Dockerfile { image: String, path: PathBuf, source: dockerfile::DockerfileError },
+    #[error("image {image}: {source}")]
+    Context { image: String, source: context::ContextError },
+    #[error("image {image}: base image {reference} was found neither in the engine nor in its registry ({detail})\n  hint: pull or import it first (`docker pull {reference}`), or push it to a registry wharf can reach")]
+    BaseNotFound { image: String, reference: String, detail: String },
+}
+
+/// Resolves a base image reference to a stable identity (a manifest digest or image ID).
+#[async_trait::async_trait]
+pub trait BaseResolver: Send + Sync {
+    async fn resolve(&self, reference: &str) -> Result<String, String>;
+}
+
+/// Computes every image's stage digest, dependencies first.
+pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolver) -> Result<Vec<StagePlan>, PlanError> {
+    let mut contexts: HashMap<PathBuf, Context> = HashMap::new();
+    let mut plans: Vec<Option<StagePlan>> = vec![None; project.images.len()];
+    for &i in order {
+        let image = &project.images[i];
+        let name = image.display_name().to_string();
+        let text = std::fs::read_to_string(&image.dockerfile)
+            .map_err(|source| PlanError::Read { image: name.clone(), path: image.dockerfile.clone(), source })?;
+        let df = Dockerfile::parse(&text)
+            .map_err(|source| PlanError::Dockerfile { image: name.clone(), path: image.dockerfile.clone(), source })?;
+        let target = df
+            .target_index(image.target.as_deref())
+            .map_err(|source| PlanError::Dockerfile { image: name.clone(), path: image.dockerfile.clone(), source })?;
+        let args = planning_args(image);
+        let stages = df.reachable(target, &args);
+        if !contexts.contains_key(&image.context) {
+            let ctx = Context::scan(&image.context).map_err(|source| PlanError::Context { image: name.clone(), source })?;
+            contexts.insert(image.context.clone(), ctx);
+        }
+        let ctx = &contexts[&image.context];
+        let selected = ctx.select(&df.context_use(&stages, &args));
+        let context_digest = Context::digest(&selected).map_err(|source| PlanError::Context { image: name.clone(), source })?;
+
+        let mut bases = BTreeMap::new();
+        for reference in df.external_images(&stages, &args) {
+            if reference.starts_with(DEPENDENCY_PLACEHOLDER) {
+                continue; // a dependency's image: its stage digest is hashed below
+            }
+            let id = resolver
+                .resolve(&reference)
+                .await
+                .map_err(|detail| PlanError::BaseNotFound { image: name.clone(), reference: reference.clone(), detail })?;
+            bases.insert(reference, id);
+        }
+        let depends_on: Vec<usize> = image
+            .dependencies
+            .iter()
+            .filter_map(|d| project.images.iter().position(|img| img.name.as_deref() == Some(d.image.as_str())))
+            .collect();
+        let deps: BTreeMap<String, String> = depends_on
+            .iter()
+            .filter_map(|&j| plans[j].as_ref().map(|p| (p.display_name().to_string(), p.digest.clone())))
+            .collect();
+        let digest = digest::stage_digest(&digest::Inputs {
+            instructions: &df.canonical_text(&stages),
+            target: image.target.as_deref(),
+            platforms: &image.platforms,
+            args: &image.args,
+            context_digest: &context_digest,
+            bases: &bases,
+            dependencies: &deps,
+            dependency_args: &image
+                .dependencies
+                .iter()
+                .flat_map(|d| d.imports.iter().map(move |i| (i.build_arg.clone(), format!("{}:{:?}", d.image, i.kind))))
+                .collect(),
+        });
+        plans[i] = Some(StagePlan {
+            index: i,
+            name: image.name.clone(),
+            dockerfile_in_context: dockerfile_in_context(&image.context, &image.dockerfile),
+            dockerfile: df,
+            context_dir: image.context.clone(),
+            bases,
+            digest,
+            depends_on,
+        });
+    }
+    Ok(plans.into_iter().flatten().collect())
+}
+
+/// Stands for a dependency's image while planning: its value is only known at build time,
+/// and its stage digest is hashed instead.
+const DEPENDENCY_PLACEHOLDER: &str = "wharf-dependency/";
+
+/// The image's build args plus placeholders for the args its dependencies fill in.
+fn planning_args(image: &Image) -> BTreeMap<String, String> {
+    let mut args = image.args.clone();
+    for d in &image.dependencies {
+        for i in &d.imports {
+            args.insert(i.build_arg.clone(), format!("{DEPENDENCY_PLACEHOLDER}{}", d.image));
+        }
+    }
+    args
+}
+
+/// Where the Dockerfile goes in the context tar: its own path when it lies inside the
+/// context, else a name of its own that cannot clash with context files.
+pub fn dockerfile_in_context(context: &Path, dockerfile: &Path) -> String {
+    match dockerfile.strip_prefix(context) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().replace('\\', "/"),
+        _ => ".wharf.Dockerfile".to_string(),
+    }
+}

@@ -1,0 +1,281 @@
+//! The command line: commands, flags, and every environment fallback (nowhere else reads
+//! the environment). Turns flags into the explicit values the library takes.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::build::docker::DockerEngine;
+use crate::build::engine::Engine;
+use crate::build::schedule::{Connect, Log, StageStorage};
+use crate::error::Error;
+use crate::gitinfo::GitInfo;
+use crate::naming::{RepoMode, TagOptions};
+use crate::oci::layout::OciLayout;
+use crate::pipeline::BuildAndPublish;
+use crate::publish::Target;
+use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Repository};
+use crate::secret::Secret;
+
+#[derive(Parser, Debug)]
+#[command(name = "wharf", version, about = "Build only what changed, publish to any registry, clean up safely")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More log output (-v info, -vv debug, -vvv trace). `RUST_LOG` works too.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the project's images (only what changed) and publish them.
+    BuildAndPublish(BuildArgs),
+    /// Project configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Check the project file and print every problem with its location.
+    Validate(ProjectArgs),
+    /// Print the JSON schema of the project file.
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ProjectArgs {
+    /// Project directory.
+    #[arg(long, default_value = ".", env = "WHARF_DIR")]
+    pub dir: PathBuf,
+    /// Project file (default: DIR/wharf.yaml, else DIR/werf.yaml).
+    #[arg(long, env = "WHARF_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Registry host that may be reached over plain HTTP (loopback hosts always may).
+    #[arg(long = "insecure-registry", value_name = "HOST", env = "WHARF_INSECURE_REGISTRY", value_delimiter = ',')]
+    pub insecure_registries: Vec<String>,
+    /// Registry username (the password is read from standard input with --password-stdin).
+    #[arg(long, env = "WHARF_REGISTRY_USERNAME")]
+    pub username: Option<String>,
+    /// Read the registry password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(long, env = "WHARF_REGISTRY_PASSWORD", hide_env_values = true, hide = true)]
+    pub password: Option<String>,
+    /// Directory holding docker's config.json.
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
+    pub docker_config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
+    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO")]
+    pub repo: Option<String>,
+    /// How images map to repositories.
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE")]
+    pub repo_mode: RepoMode,
+    /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
+    #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE")]
+    pub stages_storage: Option<String>,
+    /// OCI layout directory used when no --repo is given (default: DIR/.wharf/oci).
+    #[arg(long, value_name = "DIR")]
+    pub oci_dir: Option<PathBuf>,
+    /// Local cache of converted stages (default: DIR/.wharf/cache).
+    #[arg(long, value_name = "DIR", env = "WHARF_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Docker engine endpoint (`unix:///var/run/docker.sock`, `tcp://…`).
+    #[arg(long, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Builds at once (default: number of cores).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    #[command(flatten)]
+    pub tags: TagArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagArgs {
+    /// A tag of your own (repeatable).
+    #[arg(long = "tag-custom", value_name = "TAG")]
+    pub custom: Vec<String>,
+    /// Tag with the git branch (value from the CI environment or the local repository when omitted).
+    #[arg(long = "tag-git-branch", value_name = "BRANCH", num_args = 0..=1, default_missing_value = "")]
+    pub git_branch: Option<String>,
+    /// Tag with the git tag (value from CI or git when omitted).
+    #[arg(long = "tag-git-tag", value_name = "TAG", num_args = 0..=1, default_missing_value = "")]
+    pub git_tag: Option<String>,
+    /// Tag with the git commit (value from CI or git when omitted).
+    #[arg(long = "tag-git-commit", value_name = "SHA", num_args = 0..=1, default_missing_value = "")]
+    pub git_commit: Option<String>,
+    /// Tag with the stage digest (the default when no other tag is asked for).
+    #[arg(long = "tag-by-signature")]
+    pub by_signature: bool,
+    /// Tag VERSION and its aliases (v1.2.3 → v1.2.3, 1.2.3, 1.2, 1).
+    #[arg(long = "tag-semver", value_name = "VERSION")]
+    pub semver: Option<String>,
+    /// Also tag `latest`.
+    #[arg(long = "tag-latest")]
+    pub latest: bool,
+}
+
+/// Values the CI system gives about the checkout.
+fn ci_git_info() -> GitInfo {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let github_ref = var("GITHUB_REF_NAME");
+    let github_type = var("GITHUB_REF_TYPE");
+    let (gh_branch, gh_tag) = match github_type.as_deref() {
+        Some("tag") => (None, github_ref),
+        Some("branch") => (var("GITHUB_HEAD_REF").or(github_ref), None),
+        _ => (None, None),
+    };
+    GitInfo {
+        commit: var("GITHUB_SHA").or_else(|| var("CI_COMMIT_SHA")),
+        branch: gh_branch.or_else(|| var("CI_COMMIT_BRANCH")).or_else(|| var("CI_COMMIT_REF_NAME").filter(|_| var("CI_COMMIT_TAG").is_none())),
+        tag: gh_tag.or_else(|| var("CI_COMMIT_TAG")),
+    }
+}
+
+impl TagArgs {
+    fn resolve(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
+        let git = ci_git_info().or(GitInfo::discover(project_dir));
+        let fill = |flag: &str, given: &Option<String>, found: &Option<String>| -> Result<Option<String>, Error> {
+            match given.as_deref() {
+                None => Ok(None),
+                Some("") => found.clone().map(Some).ok_or_else(|| {
+                    Error::Usage(format!("--{flag} has no value and none was found in the CI environment or the git repository\n  hint: pass it explicitly, e.g. --{flag}=VALUE"))
+                }),
+                Some(v) => Ok(Some(v.to_string())),
+            }
+        };
+        let mut opts = TagOptions {
+            custom: self.custom.clone(),
+            git_branch: fill("tag-git-branch", &self.git_branch, &git.branch)?,
+            git_tag: fill("tag-git-tag", &self.git_tag, &git.tag)?,
+            git_commit: fill("tag-git-commit", &self.git_commit, &git.commit)?,
+            by_signature: self.by_signature,
+            semver: self.semver.clone(),
+            latest: self.latest,
+        };
+        if opts.is_empty() {
+            opts.by_signature = true;
+        }
+        Ok(opts)
+    }
+}
+
+impl RegistryArgs {
+    /// A client with credentials from flags, env (declared above) and docker's config.
+    pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
+        let mut store = CredentialStore::new();
+        let config_dir = self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        if let Some(dir) = &config_dir {
+            store = store.with_docker_config_dir(dir).map_err(Error::Registry)?;
+        }
+        let password = if self.password_stdin {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| Error::Usage(format!("--password-stdin: {e}")))?;
+            Some(s.trim_end_matches(['\n', '\r']).to_string())
+        } else {
+            self.password.clone()
+        };
+        if let (Some(user), Some(pass)) = (&self.username, password) {
+            for r in registries {
+                store = store.with_explicit(r, Credential::basic(user.clone(), Secret::new(pass.clone())));
+            }
+        }
+        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials: store, ..ClientOptions::default() };
+        Client::new(opts).map_err(Error::Registry)
+    }
+}
+
+/// Runs `build-and-publish`.
+pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
+    let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
+    let repo: Option<Repository> = args.repo.as_deref().map(|r| r.parse().map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
+    let layout = args.repo_mode.resolve_generic();
+    let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
+    let client = args.registry.client(&registries)?;
+    let dot_wharf = project.dir.join(".wharf");
+    let target = match &repo {
+        Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
+        None => {
+            let dir = args.oci_dir.clone().unwrap_or_else(|| dot_wharf.join("oci"));
+            let layout = OciLayout::open(&dir).map_err(|e| Error::Usage(e.to_string()))?;
+            Target::Layout { layout, name: project.name.clone() }
+        }
+    };
+    let storage = match (args.stages_storage.as_deref(), &repo) {
+        (Some(":local"), _) | (None, None) => StageStorage::Local,
+        (Some(s), _) => {
+            let base: Repository = s.parse().map_err(|e| Error::Usage(format!("--stages-storage: {e}")))?;
+            StageStorage::Repo { client: client.clone(), base, layout }
+        }
+        (None, Some(r)) => StageStorage::Repo { client: client.clone(), base: r.clone(), layout },
+    };
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| dot_wharf.join("cache"));
+    let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
+    let tags = args.tags.resolve(&project.dir)?;
+    let host = args.docker_host.clone();
+    let connect: Connect = Arc::new(move || {
+        let host = host.clone();
+        Box::pin(async move { DockerEngine::connect(host.as_deref()).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
+    });
+    let log = build_log(output);
+    for w in &project.warnings {
+        tracing::warn!("{w}");
+    }
+    let run = BuildAndPublish {
+        project,
+        target,
+        layout,
+        storage,
+        tags,
+        parallel: args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        cache,
+        connect,
+        log,
+        client,
+    };
+    run.run().await.map_err(Error::Pipeline)
+}
+
+/// Build output: prefixed lines on stderr (a progress line per image on a TTY).
+fn build_log(output: Output) -> Log {
+    if output == Output::Text && std::io::stderr().is_terminal() {
+        let multi = indicatif::MultiProgress::new();
+        let bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> = Default::default();
+        Arc::new(move |image: &str, line: &str| {
+            let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
+            let bar = bars.entry(image.to_string()).or_insert_with(|| {
+                let b = multi.add(indicatif::ProgressBar::new_spinner());
+                b.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+                b.set_prefix(image.to_string());
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                b
+            });
+            bar.set_message(line.to_string());
+        })
+    } else {
+        Arc::new(|image: &str, line: &str| eprintln!("[{image}] {line}"))
+    }
+}

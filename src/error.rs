@@ -1,0 +1,51 @@
+//! The top-level error and the exit codes it maps to (documented in README).
+
+use crate::build::schedule::ScheduleError;
+use crate::pipeline::PipelineError;
+use crate::publish::store::StoreError;
+
+/// Exit codes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const OTHER: i32 = 1;
+    /// Bad flags or arguments (clap uses 2 as well).
+    pub const USAGE: i32 = 2;
+    /// The project file is invalid.
+    pub const CONFIG: i32 = 3;
+    /// A Dockerfile could not be read or a build failed.
+    pub const BUILD: i32 = 4;
+    /// A registry refused or failed an operation (auth included).
+    pub const REGISTRY: i32 = 5;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(crate::config::ConfigError),
+    #[error(transparent)]
+    Registry(crate::registry::RegistryError),
+    #[error(transparent)]
+    Pipeline(PipelineError),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::Config(_) => exit::CONFIG,
+            Error::Registry(_) => exit::REGISTRY,
+            Error::Pipeline(p) => match p {
+                PipelineError::Plan(_) => exit::BUILD,
+                PipelineError::Naming(_) => exit::USAGE,
+                PipelineError::Publish { .. } => exit::REGISTRY,
+                PipelineError::Schedule(s) => match s {
+                    ScheduleError::Store { source: StoreError::Registry(_), .. } => exit::REGISTRY,
+                    ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => exit::BUILD,
+                    _ => exit::OTHER,
+                },
+            },
+        }
+    }
+}

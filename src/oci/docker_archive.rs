@@ -1,0 +1,375 @@
+//! Reads a `docker save` archive (the legacy `manifest.json` form, and the OCI layout that
+//! Docker 25+ writes beside it) and stores its images as OCI images in an [`OciLayout`].
+//!
+//! Layers are gzip-compressed on the way in, in parallel, streaming from the archive to a
+//! temporary file: a layer is never held in memory whole. Compression is deterministic
+//! (fixed level, no timestamp), so the same engine image gives the same manifest digest on
+//! every machine, and a layer already converted (known by its uncompressed `diff_id`) is
+//! not compressed again.
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Component, Path, PathBuf};
+
+use super::layout::{LayoutError, OciLayout};
+use super::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
+use crate::digest::Digest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: not a docker archive: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}
+
+/// One image read from the archive and stored in the layout.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub manifest: Descriptor,
+    pub manifest_bytes: Vec<u8>,
+    pub repo_tags: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArchiveManifest {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ConfigRootfs {
+    rootfs: Rootfs,
+}
+
+#[derive(serde::Deserialize)]
+struct Rootfs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+/// Where each regular file of the tar lies: byte offset and size.
+struct TarIndex {
+    files: HashMap<String, (u64, u64)>,
+}
+
+impl TarIndex {
+    fn read(path: &Path) -> Result<TarIndex, ArchiveError> {
+        let invalid = |message: String| ArchiveError::Invalid { path: path.to_path_buf(), message };
+        let f = fs::File::open(path).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
+        let mut ar = tar::Archive::new(io::BufReader::new(f));
+        let mut files = HashMap::new();
+        let mut links: Vec<(String, String)> = Vec::new();
+        for entry in ar.entries_with_seek().map_err(|e| invalid(e.to_string()))? {
+            let entry = entry.map_err(|e| invalid(format!("truncated or corrupt tar: {e}")))?;
+            let name = safe_name(&entry.path_bytes()).ok_or_else(|| {
+                invalid(format!("unsafe path {:?} in archive", String::from_utf8_lossy(&entry.path_bytes())))
+            })?;
+            match entry.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    files.insert(name, (entry.raw_file_position(), entry.size()));
+                }
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                    let resolved = if entry.header().entry_type() == tar::EntryType::Symlink {
+                        let dir = name.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                        format!("{dir}/{target}")
+                    } else {
+                        target
+                    };
+                    let resolved = safe_name(resolved.as_bytes())
+                        .ok_or_else(|| invalid(format!("link {name} points outside the archive")))?;
+                    links.push((name, resolved));
+                }
+                _ => {}
+            }
+        }
+        for (name, target) in links {
+            if let Some(&loc) = files.get(&target) {
+                files.insert(name, loc);
+            }
+        }
+        Ok(TarIndex { files })
+    }
+
+    fn get(&self, path: &Path, name: &str) -> Result<(u64, u64), ArchiveError> {
+        let key = safe_name(name.as_bytes()).unwrap_or_default();
+        self.files.get(&key).copied().ok_or_else(|| ArchiveError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("{name} is listed in manifest.json but missing from the archive"),
+        })
+    }
+}
+
+/// Normalises a tar path (`./a//b` → `a/b`); `None` for absolute paths or `..`.
+fn safe_name(raw: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(raw).ok()?;
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(s).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn read_member(path: &Path, loc: (u64, u64), limit: u64) -> Result<Vec<u8>, ArchiveError> {
+    if loc.1 > limit {
+        return Err(ArchiveError::Invalid { path: path.to_path_buf(), message: format!("a metadata file of {} bytes is too large", loc.1) });
+    }
+    let mut f = fs::File::open(path).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
+    f.seek(SeekFrom::Start(loc.0)).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
+    let mut buf = Vec::with_capacity(loc.1 as usize);
+    f.take(loc.1).read_to_end(&mut buf).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
+    if buf.len() as u64 != loc.1 {
+        return Err(ArchiveError::Invalid { path: path.to_path_buf(), message: "archive is truncated".into() });
+    }
+    Ok(buf)
+}
+
+/// Imports every image of the `docker save` archive at `archive` into `layout`.
+pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, ArchiveError> {
+    let index = TarIndex::read(archive)?;
+    let invalid = |message: String| ArchiveError::Invalid { path: archive.to_path_buf(), message };
+    let manifest_loc = index.get(archive, "manifest.json")?;
+    let manifests: Vec<ArchiveManifest> = serde_json::from_slice(&read_member(archive, manifest_loc, 16 << 20)?)
+        .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let mut out = Vec::new();
+    for m in manifests {
+        let config_bytes = read_member(archive, index.get(archive, &m.config)?, 16 << 20)?;
+        let rootfs: ConfigRootfs =
+            serde_json::from_slice(&config_bytes).map_err(|e| invalid(format!("{}: {e}", m.config)))?;
+        if rootfs.rootfs.diff_ids.len() != m.layers.len() {
+            return Err(invalid(format!(
+                "{} lists {} layers but the config has {} diff_ids",
+                m.config,
+                m.layers.len(),
+                rootfs.rootfs.diff_ids.len()
+            )));
+        }
+        let config_digest = layout.put_blob_bytes(&config_bytes)?;
+        let layers: Vec<Descriptor> = m
+            .layers
+            .par_iter()
+            .zip(rootfs.rootfs.diff_ids.par_iter())
+            .map(|(name, diff_id)| convert_layer(archive, index.get(archive, name)?, diff_id, layout))
+            .collect::<Result<_, _>>()?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": Descriptor::new(OCI_CONFIG, config_digest, config_bytes.len() as u64),
+            "layers": layers,
+        });
+        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
+        let digest = layout.put_blob_bytes(&manifest_bytes)?;
+        out.push(Imported {
+            manifest: Descriptor::new(OCI_MANIFEST, digest, manifest_bytes.len() as u64),
+            manifest_bytes,
+            repo_tags: m.repo_tags.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Compresses one layer into the layout, or reuses the result of an earlier conversion of
+/// the same uncompressed layer.
+fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLayout) -> Result<Descriptor, ArchiveError> {
+    let io_err = |source| ArchiveError::Io { path: archive.to_path_buf(), source };
+    let memo_dir = layout.root().join("wharf-diffids");
+    let memo = diff_id.parse::<Digest>().ok().map(|d| memo_dir.join(d.hex()));
+    if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok()) {
+        if layout.has_blob(&desc.digest) {
+            return Ok(desc);
+        }
+    }
+    let mut f = fs::File::open(archive).map_err(io_err)?;
+    f.seek(SeekFrom::Start(loc.0)).map_err(io_err)?;
+    let mut reader = f.take(loc.1);
+    let mut head = [0u8; 2];
+    let got = reader.read(&mut head).map_err(io_err)?;
+    let already_gzip = got == 2 && head == [0x1f, 0x8b];
+
+    let blobs_dir = layout.root().join("blobs");
+    let tmp = tempfile::NamedTempFile::new_in(&blobs_dir).map_err(io_err)?;
+    let hashing = HashingWriter { inner: io::BufWriter::with_capacity(1 << 20, tmp), hasher: Sha256::new(), size: 0 };
+    let mut raw_hasher = Sha256::new();
+    let hashing = if already_gzip {
+        let mut w = hashing;
+        w.write_all(&head[..got]).map_err(io_err)?;
+        io::copy(&mut reader, &mut w).map_err(io_err)?;
+        w
+    } else {
+        raw_hasher.update(&head[..got]);
+        let mut gz = GzEncoder::new(hashing, Compression::new(1));
+        gz.write_all(&head[..got]).map_err(io_err)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buf).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            raw_hasher.update(&buf[..n]);
+            gz.write_all(&buf[..n]).map_err(io_err)?;
+        }
+        gz.finish().map_err(io_err)?
+    };
+    if !already_gzip && format!("sha256:{}", hex::encode(raw_hasher.finalize())) != diff_id {
+        return Err(ArchiveError::Invalid {
+            path: archive.to_path_buf(),
+            message: format!("a layer does not match its diff_id {diff_id}: the archive is corrupt"),
+        });
+    }
+    let HashingWriter { inner, hasher, size } = hashing;
+    let tmp = inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let digest = Digest::from_hasher(hasher);
+    let dest = layout.blob_path(&digest);
+    if !dest.exists() {
+        tmp.persist(&dest).map_err(|e| io_err(e.error))?;
+    }
+    let desc = Descriptor::new(OCI_LAYER_GZIP, digest, size);
+    if let Some(memo) = memo {
+        let _ = fs::create_dir_all(&memo_dir);
+        let _ = fs::write(memo, serde_json::to_vec(&desc).unwrap_or_default());
+    }
+    Ok(desc)
+}
+
+/// Writes the image whose manifest is `manifest` (blobs in `layout`) as a `docker load`
+/// archive tagged `reference`: `manifest.json`, the config and the (compressed) layers.
+pub fn write(layout: &OciLayout, manifest: &[u8], reference: &str, out: &Path) -> Result<(), ArchiveError> {
+    let invalid = |message: String| ArchiveError::Invalid { path: out.to_path_buf(), message };
+    let io_err = |source| ArchiveError::Io { path: out.to_path_buf(), source };
+    let refs = super::ManifestRefs::parse(manifest).map_err(|e| invalid(format!("manifest: {e}")))?;
+    let config = refs.config.as_ref().ok_or_else(|| invalid("manifest has no config".into()))?;
+    let name = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+    let archive_manifest = serde_json::json!([{
+        "Config": name(&config.digest),
+        "RepoTags": [reference],
+        "Layers": refs.layers.iter().map(|l| name(&l.digest)).collect::<Vec<_>>(),
+    }]);
+    let mut tar = tar::Builder::new(io::BufWriter::new(fs::File::create(out).map_err(io_err)?));
+    for blob in refs.blobs() {
+        let path = layout.blob_path(&blob.digest);
+        let mut f = fs::File::open(&path).map_err(|source| ArchiveError::Io { path: path.clone(), source })?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(f.metadata().map_err(io_err)?.len());
+        header.set_mode(0o644);
+        tar.append_data(&mut header, name(&blob.digest), &mut f).map_err(io_err)?;
+    }
+    let bytes = serde_json::to_vec(&archive_manifest).map_err(|e| invalid(e.to_string()))?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, "manifest.json", bytes.as_slice()).map_err(io_err)?;
+    tar.into_inner().map_err(io_err)?.flush().map_err(io_err)?;
+    Ok(())
+}
+
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer_tar(content: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "file", content).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    fn archive(entries: &[(&str, Vec<u8>)]) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let mut b = tar::Builder::new(f.reopen().unwrap());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        b.finish().unwrap();
+        f
+    }
+
+    fn legacy_archive(layer: &[u8], diff_id: &str) -> tempfile::NamedTempFile {
+        let config = serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[diff_id]}});
+        let config = serde_json::to_vec(&config).unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!([{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}])).unwrap();
+        archive(&[("l/layer.tar", layer.to_vec()), ("c.json", config), ("manifest.json", manifest)])
+    }
+
+    #[test]
+    fn legacy_archive_becomes_an_oci_image_deterministically() {
+        let layer = layer_tar(b"hello");
+        let diff_id = Digest::of(&layer).to_string();
+        let ar = legacy_archive(&layer, &diff_id);
+        let d1 = tempfile::tempdir().unwrap();
+        let d2 = tempfile::tempdir().unwrap();
+        let a = import(ar.path(), &OciLayout::open(d1.path()).unwrap()).unwrap();
+        let b = import(ar.path(), &OciLayout::open(d2.path()).unwrap()).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].manifest.digest, b[0].manifest.digest, "same archive, same digest");
+        assert_eq!(a[0].repo_tags, vec!["a:b"]);
+        let refs = super::super::ManifestRefs::parse(&a[0].manifest_bytes).unwrap();
+        assert_eq!(refs.layers[0].media_type, OCI_LAYER_GZIP);
+        let layout = OciLayout::open(d1.path()).unwrap();
+        let mut gz = flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&refs.layers[0].digest)).unwrap());
+        let mut raw = Vec::new();
+        gz.read_to_end(&mut raw).unwrap();
+        assert_eq!(raw, layer);
+    }
+
+    #[test]
+    fn corrupt_layer_is_refused() {
+        let layer = layer_tar(b"hello");
+        let ar = legacy_archive(&layer, &Digest::of(b"something else").to_string());
+        let d = tempfile::tempdir().unwrap();
+        let err = import(ar.path(), &OciLayout::open(d.path()).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("diff_id"), "{err}");
+    }
+
+    #[test]
+    fn missing_member_and_traversal_are_refused() {
+        let manifest = serde_json::to_vec(&serde_json::json!([{"Config":"c.json","Layers":[]}])).unwrap();
+        let ar = archive(&[("manifest.json", manifest)]);
+        let d = tempfile::tempdir().unwrap();
+        let err = import(ar.path(), &OciLayout::open(d.path()).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("c.json"), "{err}");
+        assert_eq!(safe_name(b"../etc/passwd"), None);
+        assert_eq!(safe_name(b"/etc/passwd"), None);
+        assert_eq!(safe_name(b"./a//b").as_deref(), Some("a/b"));
+    }
+}

@@ -1,0 +1,157 @@
+//! `wharf build-and-publish`: plan stage digests, decide every published reference, build
+//! what is missing, then publish. Nothing is published unless every stage is ready.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::build::engine::Engine;
+use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
+use crate::build::{self, BaseResolver, PlanError};
+use crate::config::Project;
+use crate::naming::{Layout, TagOptions};
+use crate::oci::layout::OciLayout;
+use crate::publish::{self, Target, store::StoreError};
+use crate::registry::{Client, Reference};
+use crate::report::{ImageReport, Report};
+
+pub struct BuildAndPublish {
+    pub project: Project,
+    pub target: Target,
+    pub layout: Layout,
+    pub storage: StageStorage,
+    pub tags: TagOptions,
+    pub parallel: usize,
+    pub cache: OciLayout,
+    pub connect: Connect,
+    pub log: Log,
+    /// Client used to resolve base images that the engine does not have.
+    pub client: Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{0}")]
+    Naming(String),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error("image {image}: publishing failed: {source}")]
+    Publish { image: String, source: StoreError },
+}
+
+impl BuildAndPublish {
+    pub async fn run(self) -> Result<Report, PipelineError> {
+        let project = Arc::new(self.project);
+        let order = topological_order(&project);
+        let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
+        let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone() };
+        let plans = build::plan(&project, &order, &resolver).await?;
+
+        let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
+        let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+
+        let outcomes = Scheduler {
+            project: project.clone(),
+            plans: Arc::new(plans.clone()),
+            storage: self.storage,
+            cache: self.cache,
+            engine,
+            connect: self.connect,
+            parallel: self.parallel,
+            log: self.log,
+        }
+        .run()
+        .await?;
+
+        let by_index: HashMap<usize, usize> = plans.iter().enumerate().map(|(k, p)| (p.index, k)).collect();
+        let mut images = Vec::new();
+        for outcome in outcomes {
+            let k = by_index[&outcome.index];
+            let (plan, publish) = (&plans[k], &publish_plan[k]);
+            let stats = publish::execute(&outcome.image, publish)
+                .await
+                .map_err(|source| PipelineError::Publish { image: plan.display_name().to_string(), source })?;
+            images.push(ImageReport {
+                name: plan.name.clone(),
+                stage_digest: plan.digest.clone(),
+                manifest_digest: outcome.image.digest.to_string(),
+                built: outcome.built,
+                references: publish.locations.iter().map(|l| l.to_string()).collect(),
+                tags: publish.tags.clone(),
+                stats,
+            });
+        }
+        Ok(Report { project: project.name.clone(), images })
+    }
+}
+
+/// Images ordered so that each comes after its dependencies (file order otherwise).
+pub fn topological_order(project: &Project) -> Vec<usize> {
+    let n = project.images.len();
+    let index_of = |name: &str| project.images.iter().position(|i| i.name.as_deref() == Some(name));
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let before = order.len();
+        for i in 0..n {
+            if !placed[i] && project.images[i].dependencies.iter().all(|d| index_of(&d.image).is_none_or(|j| placed[j])) {
+                placed[i] = true;
+                order.push(i);
+            }
+        }
+        if order.len() == before {
+            // A cycle: config validation reports it; keep the rest in file order.
+            order.extend((0..n).filter(|&i| !placed[i]));
+            break;
+        }
+    }
+    order
+}
+
+/// Base image identity: the engine's record (a registry digest when it has one, else the
+/// image ID), or the registry's manifest digest when the engine lacks the image.
+struct Resolver {
+    engine: EngineHandle,
+    connect: Connect,
+    client: Client,
+}
+
+#[async_trait::async_trait]
+impl BaseResolver for Resolver {
+    async fn resolve(&self, reference: &str) -> Result<String, String> {
+        let mut detail = Vec::new();
+        match self.engine.get_or_try_init(|| (self.connect)()).await {
+            Ok(engine) => match local_identity(engine.as_ref(), reference).await {
+                Ok(Some(id)) => return Ok(id),
+                Ok(None) => detail.push("not in the engine".to_string()),
+                Err(e) => detail.push(e),
+            },
+            Err(e) => detail.push(format!("engine: {e}")),
+        }
+        let parsed: Reference = reference.parse().map_err(|e| format!("{detail:?}; {e}"))?;
+        let manifest_ref = parsed.digest.as_ref().map(|d| d.to_string()).or(parsed.tag.clone()).unwrap_or_else(|| "latest".into());
+        match self.client.head_manifest(&parsed.repo, &manifest_ref).await {
+            Ok(Some(d)) => Ok(d.digest.to_string()),
+            Ok(None) => {
+                detail.push("not in the registry".into());
+                Err(detail.join("; "))
+            }
+            Err(e) => {
+                detail.push(format!("registry: {e}"));
+                Err(detail.join("; "))
+            }
+        }
+    }
+}
+
+async fn local_identity(engine: &dyn Engine, reference: &str) -> Result<Option<String>, String> {
+    let Some(local) = engine.inspect(reference).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    let repo = reference.rsplit_once('@').map(|(r, _)| r).unwrap_or(reference);
+    let repo = match repo.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => repo,
+    };
+    let digest = local.repo_digests.iter().find_map(|rd| rd.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()));
+    Ok(Some(digest.unwrap_or(local.id)))
+}

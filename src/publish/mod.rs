@@ -1,0 +1,80 @@
+//! Publishing: which references each image gets (decided up front, checked for collisions)
+//! and the copies that make them point at the image.
+
+pub mod store;
+
+use crate::naming::{self, Layout, Tag, TagOptions};
+use crate::oci::layout::OciLayout;
+use crate::registry::{Client, Repository};
+use store::{CopyStats, Image, Location, StoreError};
+
+/// Where images are published.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `--repo REPO` on a registry.
+    Registry { client: Client, repo: Repository },
+    /// The embedded default: an OCI layout directory; `name` plays the role of REPO.
+    Layout { layout: OciLayout, name: String },
+}
+
+impl Target {
+    /// Where `image` tagged `tag` goes under `layout`.
+    pub fn location(&self, layout: Layout, image: Option<&str>, tag: &str) -> Result<Location, String> {
+        let (suffix, tag) = naming::place(layout, image, tag);
+        match self {
+            Target::Registry { client, repo } => {
+                let repo = match suffix {
+                    Some(s) => repo.join(&s).map_err(|e| e.to_string())?,
+                    None => repo.clone(),
+                };
+                Ok(Location::Registry { client: client.clone(), repo, tag })
+            }
+            Target::Layout { layout, name } => {
+                let name = match suffix {
+                    Some(s) => format!("{name}/{s}"),
+                    None => name.clone(),
+                };
+                Ok(Location::Layout { layout: layout.clone(), name, tag })
+            }
+        }
+    }
+}
+
+/// One image's planned references.
+#[derive(Debug, Clone)]
+pub struct ImagePublish {
+    pub image: Option<String>,
+    pub tags: Vec<Tag>,
+    pub locations: Vec<Location>,
+}
+
+/// Decides every reference of every image; fails before anything is written when a tag
+/// is invalid or two images would land on the same reference.
+pub fn plan(target: &Target, layout: Layout, images: &[(Option<String>, String)], opts: &TagOptions) -> Result<Vec<ImagePublish>, String> {
+    let mut out = Vec::new();
+    for (image, signature) in images {
+        let budget = naming::tag_budget(layout, image.as_deref());
+        let tags = naming::tags(opts, signature, budget).map_err(|e| format!("image {}: {e}", image.as_deref().unwrap_or("~")))?;
+        let locations = tags
+            .iter()
+            .map(|t| target.location(layout, image.as_deref(), &t.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(ImagePublish { image: image.clone(), tags, locations });
+    }
+    let all = out.iter().flat_map(|p| p.locations.iter().map(move |l| (p.image.as_deref().unwrap_or("~"), l.to_string())));
+    if let Some((a, b, r)) = naming::find_collision(all) {
+        return Err(format!(
+            "images {a} and {b} would both be published as {r}\n  hint: in monorepo mode an image name followed by `-` is a tag prefix; rename one image or use --repo-mode multirepo"
+        ));
+    }
+    Ok(out)
+}
+
+/// Makes every planned location point at the image.
+pub async fn execute(image: &Image, plan: &ImagePublish) -> Result<CopyStats, StoreError> {
+    let mut stats = CopyStats::default();
+    for loc in &plan.locations {
+        stats.add(store::copy(image, loc).await?);
+    }
+    Ok(stats)
+}
