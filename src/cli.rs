@@ -215,7 +215,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     let layout = args.repo_mode.resolve_generic();
     let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
     let client = args.registry.client(&registries)?;
-    let dot_wharf = project.dir.join(".wharf");
+    let dot_wharf = project.dir.join(crate::build::STATE_DIR);
     let target = match &repo {
         Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
         None => {

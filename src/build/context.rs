@@ -49,8 +49,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// Walks `root`, honouring `root/.dockerignore`.
-    pub fn scan(root: &Path) -> Result<Context, ContextError> {
+    /// Walks `root`, honouring `root/.dockerignore` and leaving out `skip` (wharf's own
+    /// state directory, which must never feed a stage digest).
+    pub fn scan(root: &Path, skip: Option<&Path>) -> Result<Context, ContextError> {
         let ignore = DockerIgnore::load(root)?;
         let mut entries = Vec::new();
         let walker = ignore::WalkBuilder::new(root)
@@ -68,7 +69,7 @@ impl Context {
                     message: "file name is not valid UTF-8".into(),
                 });
             };
-            if rel.is_empty() || ignore.excludes(&rel) {
+            if rel.is_empty() || ignore.excludes(&rel) || skip.is_some_and(|s| abs.starts_with(s)) {
                 continue;
             }
             let io_err = |source| ContextError::Io { path: abs.to_path_buf(), source };
@@ -308,7 +309,7 @@ mod tests {
     #[test]
     fn select_copies_only_what_copy_names() {
         let dir = tree(&[("backend/main.go", "b"), ("frontend/index.html", "f"), ("README", "r"), ("backendx", "x")]);
-        let ctx = Context::scan(dir.path()).unwrap();
+        let ctx = Context::scan(dir.path(), None).unwrap();
         let sel = ctx.select(&ContextUse::Paths(BTreeSet::from(["backend".to_string()])));
         assert_eq!(rels(&sel), vec!["backend/main.go"]);
         let sel = ctx.select(&ContextUse::Paths(BTreeSet::from(["*/index.html".to_string()])));
@@ -322,7 +323,7 @@ mod tests {
     fn digest_depends_on_content_and_mode_not_mtime() {
         let dir = tree(&[("a", "1"), ("b/c", "2")]);
         let digest = || {
-            let ctx = Context::scan(dir.path()).unwrap();
+            let ctx = Context::scan(dir.path(), None).unwrap();
             Context::digest(&ctx.entries.iter().collect::<Vec<_>>()).unwrap()
         };
         let d1 = digest();
@@ -345,7 +346,7 @@ mod tests {
     fn ignored_files_change_nothing() {
         let dir = tree(&[("a", "1"), (".dockerignore", "*.tmp\n"), ("x.tmp", "1")]);
         let digest = || {
-            let ctx = Context::scan(dir.path()).unwrap();
+            let ctx = Context::scan(dir.path(), None).unwrap();
             Context::digest(&ctx.entries.iter().collect::<Vec<_>>()).unwrap()
         };
         let d1 = digest();
@@ -357,7 +358,7 @@ mod tests {
     fn tar_holds_the_context_and_the_dockerfile() {
         let dir = tree(&[("a", "1"), (".dockerignore", "skip\n"), ("skip", "no")]);
         let df = tree(&[("Dockerfile", "FROM scratch\n")]);
-        let ctx = Context::scan(dir.path()).unwrap();
+        let ctx = Context::scan(dir.path(), None).unwrap();
         let bytes = ctx.write_tar(Vec::new(), Some((".dockerfile.wharf", &df.path().join("Dockerfile")))).unwrap();
         let mut ar = tar::Archive::new(bytes.as_slice());
         let names: Vec<String> =

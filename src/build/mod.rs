@@ -18,6 +18,9 @@ use crate::config::{Image, Project};
 use context::Context;
 use dockerfile::Dockerfile;
 
+/// wharf's state directory inside the project (cache, default OCI layout).
+pub const STATE_DIR: &str = ".wharf";
+
 /// Where an image's build reads from, and the stage digest that names its result.
 #[derive(Debug, Clone)]
 pub struct StagePlan {
@@ -78,7 +81,7 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
         let args = planning_args(image);
         let stages = df.reachable(target, &args);
         if !contexts.contains_key(&image.context) {
-            let ctx = Context::scan(&image.context).map_err(|source| PlanError::Context { image: name.clone(), source })?;
+            let ctx = Context::scan(&image.context, Some(&project.dir.join(STATE_DIR))).map_err(|source| PlanError::Context { image: name.clone(), source })?;
             contexts.insert(image.context.clone(), ctx);
         }
         let ctx = &contexts[&image.context];
