@@ -1,4 +1,5 @@
 //! End-to-end tests against real servers started by the tests themselves
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
+mod build_publish;
 mod support;

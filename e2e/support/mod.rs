@@ -1,2 +1,5 @@
 //! Servers and fixtures the e2e scenarios share. Each starts on a random loopback port and
 //! stops when dropped.
+
+pub mod engine;
+pub mod wharf;
