@@ -145,6 +145,5 @@ impl Engine for DockerEngine {
 }
 
 fn build_error(step: &Option<String>, message: String) -> EngineError {
-    let step_number = step.as_ref().and_then(|s| s.split('/').next()).and_then(|n| n.trim().parse().ok());
-    EngineError::Build { step: step.clone(), step_number, message }
+    EngineError::Build { step: step.clone(), message }
 }

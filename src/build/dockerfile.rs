@@ -186,9 +186,21 @@ impl Dockerfile {
         out
     }
 
-    /// The 1-based line of the `step`-th instruction (legacy builder's `Step N/M`).
-    pub fn line_of_step(&self, step: usize) -> Option<usize> {
-        self.stages.iter().flat_map(|s| s.instructions.iter()).nth(step.checked_sub(1)?).map(|i| i.line)
+    /// The 1-based line of the instruction the legacy builder reported as
+    /// `Step N/M : TEXT`: the instruction whose text matches (nearest to position N when
+    /// several do), else the N-th instruction.
+    pub fn line_of_step(&self, step: &str) -> Option<usize> {
+        let (count, text) = step.split_once(" : ").unwrap_or((step, ""));
+        let n: usize = count.split('/').next()?.trim().parse().ok()?;
+        let all: Vec<&Instruction> = self.stages.iter().flat_map(|s| s.instructions.iter()).collect();
+        let text = text.trim();
+        let matching = all.iter().enumerate().filter(|(_, i)| {
+            text.split_once(char::is_whitespace).is_some_and(|(kw, rest)| kw.eq_ignore_ascii_case(&i.keyword) && rest.trim() == i.args)
+        });
+        matching
+            .min_by_key(|(k, _)| k.abs_diff(n - 1))
+            .map(|(_, i)| i.line)
+            .or_else(|| all.get(n.checked_sub(1)?).map(|i| i.line))
     }
 
     /// Build args with global `ARG` defaults filled in: what `FROM` lines may use.
@@ -480,7 +492,9 @@ COPY --from=backend /app/x /y
         assert_eq!(run.keyword, "RUN");
         assert_eq!(run.args, "echo built backend");
         assert_eq!(run.line, 7);
-        assert_eq!(df.line_of_step(5), Some(7));
+        assert_eq!(df.line_of_step("5/9"), Some(7));
+        assert_eq!(df.line_of_step("3/9 : RUN echo built backend"), Some(7), "matched by text");
+        assert_eq!(df.line_of_step("1/9 : RUN mkdir /app"), Some(3));
     }
 
     #[test]

@@ -36,8 +36,6 @@ pub enum EngineError {
     Build {
         /// `N/M : INSTRUCTION` as the engine printed it.
         step: Option<String>,
-        /// Step number, to find the Dockerfile line.
-        step_number: Option<usize>,
         message: String,
     },
     #[error("engine {operation} {subject}: {message}")]

@@ -271,10 +271,10 @@ impl Scheduler {
         let log = self.log.clone();
         let sink = move |line: &str| log(&name, line);
         engine.build(&req, &sink).await.map_err(|e| match e {
-            EngineError::Build { step, step_number, message } => ScheduleError::Build {
+            EngineError::Build { step, message, .. } => ScheduleError::Build {
                 image: plan.display_name().to_string(),
                 dockerfile: image.dockerfile.clone(),
-                line: step_number.and_then(|n| plan.dockerfile.line_of_step(n)),
+                line: step.as_deref().and_then(|s| plan.dockerfile.line_of_step(s)),
                 step,
                 message,
             },
