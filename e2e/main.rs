@@ -2,3 +2,4 @@
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
 mod support;
+mod registry_client;

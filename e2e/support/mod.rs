@@ -1,2 +1,4 @@
 //! Servers and fixtures the e2e scenarios share. Each starts on a random loopback port and
 //! stops when dropped.
+
+pub mod registry;
