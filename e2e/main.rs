@@ -3,3 +3,4 @@
 
 mod build_publish;
 mod support;
+mod registry_client;

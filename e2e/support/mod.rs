@@ -2,4 +2,5 @@
 //! stops when dropped.
 
 pub mod engine;
+pub mod registry;
 pub mod wharf;

@@ -1,1 +1,32 @@
 //! OCI distribution client: references, auth, blobs, manifests, tags.
+//!
+//! - [`reference`]: parse and validate `host/path:tag@digest`.
+//! - [`auth`] and [`docker_config`]: where credentials come from; [`challenge`] and [`token`]:
+//!   the `WWW-Authenticate` / Bearer token flow.
+//! - [`Client`]: one shared HTTP client with lazy auth, retries and scheme selection
+//!   (`transport`), blob reads (`blob`), uploads (`upload`), manifests (`client`) and tags (`tags`).
+//! - [`manifest`]: media types, [`Descriptor`], and a small manifest/index walker.
+//! - [`error`]: [`RegistryError`] with hints and a retry classifier.
+
+pub mod auth;
+mod blob;
+pub mod challenge;
+mod client;
+pub mod docker_config;
+pub mod error;
+pub mod manifest;
+pub mod reference;
+mod tags;
+pub mod token;
+mod transport;
+mod upload;
+
+pub use auth::{Credential, CredentialSource, CredentialStore, ResolvedCredential};
+pub use blob::BlobStream;
+pub use client::{Client, ClientOptions, DOCKER_CONTENT_DIGEST};
+pub use error::{RegistryError, Result};
+pub use manifest::{Descriptor, ManifestContent, parse_manifest};
+pub use reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};
+pub use tags::next_link;
+pub use transport::{is_loopback_host, parse_retry_after};
+pub use upload::PushStatus;

@@ -1,0 +1,152 @@
+//! A real distribution registry (Debian's `docker-registry`, distribution 2.8) for tests.
+//!
+//! [`Registry::start`] writes a config into a temporary directory (filesystem storage there,
+//! deletes enabled, `http.addr` on a free loopback port, optional htpasswd basic auth with a
+//! bcrypt hash), spawns `docker-registry serve CONFIG`, and waits until `/v2/` answers. The
+//! process is killed when the fixture is dropped. Its log (with the access log, so tests can
+//! count requests) stays in the temp dir until then.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary Debian installs.
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+/// How the registry is configured.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// `(user, password)` for htpasswd basic auth; `None` for an open registry.
+    pub basic_auth: Option<(String, String)>,
+    /// `storage.delete.enabled`.
+    pub delete_enabled: bool,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig { basic_auth: None, delete_enabled: true }
+    }
+}
+
+pub struct Registry {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// An open registry with deletes enabled.
+    pub fn start() -> Registry {
+        Self::start_with(RegistryConfig::default())
+    }
+
+    /// A registry that requires `user`/`password` (htpasswd, bcrypt).
+    pub fn with_basic_auth(user: &str, password: &str) -> Registry {
+        Self::start_with(RegistryConfig { basic_auth: Some((user.into(), password.into())), ..Default::default() })
+    }
+
+    pub fn start_with(config: RegistryConfig) -> Registry {
+        // The free port is found by binding and releasing it; another process may grab it in
+        // between, so a failed start is retried on a new port.
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let config_path = write_config(dir.path(), port, &config);
+            let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
+            let child = Command::new(REGISTRY_BIN)
+                .arg("serve")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log file"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {REGISTRY_BIN}: {e} (apt-get install docker-registry)"));
+            let mut registry = Registry { child, port, dir };
+            if registry.wait_ready(Duration::from_secs(15)) {
+                return registry;
+            }
+            last_log = registry.log();
+        }
+        panic!("docker-registry did not start; its log:\n{last_log}");
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What the registry wrote to stdout/stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// How many access-log lines contain `needle`, e.g. `"PATCH /v2/a/blobs/uploads/`.
+    pub fn count_requests(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return false;
+            }
+            if answers_http(self.port) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn answers_http(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+fn write_config(dir: &Path, port: u16, config: &RegistryConfig) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("storage dir");
+    let auth = match &config.basic_auth {
+        Some((user, password)) => {
+            let hash = bcrypt::hash(password, 5).expect("bcrypt");
+            let htpasswd = dir.join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).expect("htpasswd");
+            format!("auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n", htpasswd.display())
+        }
+        None => String::new(),
+    };
+    let yaml = format!(
+        "version: 0.1\n\
+         log:\n  level: warn\n  accesslog:\n    disabled: false\n\
+         storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {}\n  maintenance:\n    uploadpurging:\n      enabled: false\n\
+         http:\n  addr: 127.0.0.1:{port}\n\
+         {auth}",
+        data.display(),
+        config.delete_enabled,
+    );
+    let path = dir.join("config.yml");
+    std::fs::write(&path, yaml).expect("registry config");
+    path
+}
