@@ -3,3 +3,4 @@
 
 mod support;
 mod registry_client;
+mod registry_fakes;
