@@ -115,6 +115,7 @@ async fn rejected_token_request_is_clear_and_hides_the_password() {
     let text = format!("{err} {err:?}");
     assert_eq!(err.status(), Some(401), "{text}");
     assert!(text.contains("/token") && text.contains("list tags") && !text.contains("hunter2"), "{text}");
+    assert!(text.contains("user u") && text.contains("rejected"), "{text}");
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ pub(crate) struct Inner {
     pub http: reqwest::Client,
     pub opts: ClientOptions,
     pub tokens: TokenCache,
-    pub schemes: Mutex<HashMap<String, &'static str>>,
+    pub schemes: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<&'static str>>>>,
     pub challenges: Mutex<HashMap<String, Challenge>>,
 }
 
