@@ -83,6 +83,38 @@ async fn bearer_flow_with_basic_credentials_caches_the_token() {
 }
 
 #[tokio::test]
+async fn a_token_the_registry_stops_accepting_is_replaced() {
+    let server = MockServer::start().await;
+    let tags = ResponseTemplate::new(200).set_body_string(r#"{"name":"app","tags":["a"]}"#);
+    for (token, uses) in [("t1", 1), ("t2", 1)] {
+        Mock::given(method("GET"))
+            .and(path("/v2/app/tags/list"))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
+            .respond_with(tags.clone())
+            .up_to_n_times(uses)
+            .with_priority(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET")).and(path("/v2/app/tags/list")).respond_with(bearer_challenge(&server)).mount(&server).await;
+    for token in ["t1", "t2"] {
+        Mock::given(method("GET"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(format!(r#"{{"token":"{token}","expires_in":3600}}"#)))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let c = fast_client(CredentialStore::new());
+    let r = repo(&server, "app");
+    assert_eq!(c.list_tags(&r).await.unwrap(), ["a"]);
+    // t1 is still cached but now refused: the client fetches t2 and repeats the request once.
+    assert_eq!(c.list_tags(&r).await.unwrap(), ["a"]);
+}
+
+#[tokio::test]
 async fn identity_token_is_exchanged_with_a_refresh_token_post() {
     let server = MockServer::start().await;
     mount_tags_behind_bearer(&server, "acc-9", 1).await;

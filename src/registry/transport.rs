@@ -166,6 +166,8 @@ impl Client {
             scopes.extend(extra.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
         }
         self.remember_challenge(&req.host, ch.clone());
+        // The token that was just refused (if any) must not be reused.
+        self.inner.tokens.forget(&req.host, &req.scopes);
         self.inner.tokens.forget(&req.host, &scopes);
         let Some(auth) = self.authorization(req, &base, &ch, credential.as_ref(), &scopes).await? else {
             return self.check_denied(req, resp, credential.as_ref(), &scopes).await;
