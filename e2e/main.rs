@@ -4,3 +4,4 @@
 mod build_publish;
 mod support;
 mod registry_client;
+mod registry_fakes;

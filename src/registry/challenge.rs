@@ -170,7 +170,7 @@ fn is_tchar(c: char) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -217,6 +217,27 @@ mod tests {
         let all = parse(r#"Negotiate abc123==, Basic realm="x""#);
         assert_eq!(all.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(), ["negotiate", "basic"]);
         assert_eq!(all[1].param("realm"), Some("x"));
+    }
+
+    /// Random strings over the characters that matter to the grammar (a poor man's fuzzer).
+    pub(crate) fn random_inputs(alphabet: &[&str], count: usize) -> Vec<String> {
+        (0..count)
+            .map(|_| {
+                let len = rand::random_range(0..40);
+                (0..len).map(|_| alphabet[rand::random_range(0..alphabet.len())]).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn random_headers_never_panic() {
+        let alphabet = ["Bearer", "Basic", " ", ",", "=", "\"", "\\", "realm", "scope", "a", "é", "\t", "==", ";"];
+        for input in random_inputs(&alphabet, 20_000) {
+            for ch in parse(&input) {
+                assert!(!ch.scheme.is_empty());
+            }
+            let _ = select([input.as_str()]);
+        }
     }
 
     #[test]

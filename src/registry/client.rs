@@ -36,7 +36,9 @@ pub struct ClientOptions {
     /// A `Retry-After` longer than this is not waited for: the error is returned.
     pub max_retry_after: Duration,
     pub connect_timeout: Duration,
-    /// Longest wait for any read on a connection.
+    /// Longest wait for an answer or for the next piece of a body being read. With reqwest this
+    /// also bounds sending a request body, so keep `chunk_size / read_timeout` below the slowest
+    /// upload rate to expect (the default allows ~220 KB/s with 64 MiB chunks).
     pub read_timeout: Duration,
     /// Blobs up to this size go in one PUT; larger ones in chunks.
     pub monolithic_limit: u64,
@@ -66,7 +68,7 @@ pub(crate) struct Inner {
     pub http: reqwest::Client,
     pub opts: ClientOptions,
     pub tokens: TokenCache,
-    pub schemes: Mutex<HashMap<String, &'static str>>,
+    pub schemes: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<&'static str>>>>,
     pub challenges: Mutex<HashMap<String, Challenge>>,
 }
 

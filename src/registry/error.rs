@@ -111,8 +111,8 @@ pub enum RegistryError {
     TooLarge { ctx: Box<Context>, what: &'static str, limit: u64 },
     #[error("{ctx}: unexpected response: {detail}")]
     Protocol { ctx: Box<Context>, detail: String },
-    #[error("{ctx}: token service {realm}: {detail}")]
-    Token { ctx: Box<Context>, realm: String, status: Option<u16>, detail: String },
+    #[error("{ctx}: token service {realm}: {detail}{}", fmt_hint(hint))]
+    Token { ctx: Box<Context>, realm: String, status: Option<u16>, detail: String, hint: Option<String> },
     #[error("credential helper docker-credential-{helper} for {registry}: {detail}")]
     CredentialHelper { helper: String, registry: String, detail: String },
     #[error("docker config {}: {detail}", path.display())]

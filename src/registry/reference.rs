@@ -379,6 +379,16 @@ mod tests {
     }
 
     #[test]
+    fn random_references_never_panic_and_valid_ones_round_trip() {
+        let alphabet = ["a", "B", "0", ".", "_", "-", "/", ":", "@", "sha256:", "localhost", "oci://", "é", "5000", D];
+        for input in crate::registry::challenge::tests::random_inputs(&alphabet, 20_000) {
+            if let Ok(r) = input.parse::<Reference>() {
+                assert_eq!(r.to_string().parse::<Reference>().as_ref(), Ok(&r), "{input}");
+            }
+        }
+    }
+
+    #[test]
     fn repository_join_and_parse() {
         let base: Repository = "ghcr.io/org/project".parse().unwrap();
         let child = base.join("api").unwrap();

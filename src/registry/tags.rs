@@ -125,6 +125,14 @@ mod tests {
     }
 
     #[test]
+    fn random_link_headers_never_panic() {
+        let alphabet = ["<", ">", ";", ",", "\"", "rel", "=", "next", " ", "/v2/a", "é"];
+        for input in crate::registry::challenge::tests::random_inputs(&alphabet, 20_000) {
+            let _ = next_link(&input);
+        }
+    }
+
+    #[test]
     fn link_targets() {
         assert!(matches!(link_target("/v2/a/tags/list?last=x"), Target::Path(_)));
         assert!(matches!(link_target("https://other.example/v2/a"), Target::Url(_)));

@@ -7,7 +7,8 @@
 //! `expires_in` runs out (60 s when the server does not say).
 
 use crate::registry::auth::{Credential, ResolvedCredential};
-use crate::registry::error::{Context, RegistryError, Result};
+use crate::registry::error::{Context, RegistryError, Result, auth_hint};
+use crate::registry::transport::transport_error;
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -86,11 +87,12 @@ pub struct TokenRequest<'a> {
 /// Fetches a token from the realm. Refuses to send a credential to a plain-HTTP realm on a
 /// non-loopback host.
 pub async fn fetch(http: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Token> {
-    let fail = |status: Option<u16>, detail: String| RegistryError::Token {
-        ctx: req.ctx.clone().into(),
-        realm: req.realm.to_string(),
-        status,
-        detail,
+    let fail = |status: Option<u16>, detail: String| {
+        let hint = status.filter(|s| matches!(s, 401 | 403)).map(|s| {
+            let used = req.credential.filter(|c| !c.credential.is_anonymous()).map(ResolvedCredential::info);
+            auth_hint(&req.ctx.registry, s, used.as_ref(), req.scopes)
+        });
+        RegistryError::Token { ctx: req.ctx.clone().into(), realm: req.realm.to_string(), status, detail, hint }
     };
     let url = url::Url::parse(req.realm).map_err(|_| fail(None, "the realm is not a valid URL".into()))?;
     let credential = req.credential.map(|c| &c.credential).filter(|c| !c.is_anonymous());
@@ -107,7 +109,8 @@ pub async fn fetch(http: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Tok
         }
         Some(Credential::Anonymous) | None => get_request(http, url, req),
     };
-    let resp = builder.send().await.map_err(|e| fail(None, format!("request failed: {}", e.without_url())))?;
+    let realm_host = url_host(req.realm);
+    let resp = builder.send().await.map_err(|e| transport_error(req.ctx, &realm_host, e))?;
     let status = resp.status().as_u16();
     let body = read_capped(resp).await.map_err(|d| fail(Some(status), d))?;
     if !(200..300).contains(&status) {
@@ -116,6 +119,14 @@ pub async fn fetch(http: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Tok
         return Err(fail(Some(status), format!("HTTP {status}{detail}")));
     }
     parse_reply(&body).map_err(|d| fail(Some(status), d))
+}
+
+/// `host[:port]` of a URL, for messages.
+fn url_host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| u.port().map_or_else(|| h.to_string(), |p| format!("{h}:{p}"))))
+        .unwrap_or_default()
 }
 
 fn get_request(http: &reqwest::Client, mut url: url::Url, req: &TokenRequest<'_>) -> reqwest::RequestBuilder {

@@ -22,6 +22,8 @@ use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response};
 use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -164,6 +166,8 @@ impl Client {
             scopes.extend(extra.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
         }
         self.remember_challenge(&req.host, ch.clone());
+        // The token that was just refused (if any) must not be reused.
+        self.inner.tokens.forget(&req.host, &req.scopes);
         self.inner.tokens.forget(&req.host, &scopes);
         let Some(auth) = self.authorization(req, &base, &ch, credential.as_ref(), &scopes).await? else {
             return self.check_denied(req, resp, credential.as_ref(), &scopes).await;
@@ -245,16 +249,12 @@ impl Client {
 
     /// `scheme://host/` for `host`, probing HTTPS then HTTP once for hosts that allow HTTP.
     async fn base_url(&self, ctx: &Context, host: &str) -> Result<url::Url> {
-        let scheme = if !self.allows_http(host) {
-            "https"
-        } else if let Some(s) = self.cached_scheme(host) {
-            s
+        let scheme = if self.allows_http(host) {
+            // One probe per host, even when many requests start at once.
+            let cell = self.scheme_cell(host);
+            *cell.get_or_try_init(|| self.probe_scheme(ctx, host)).await?
         } else {
-            let s = self.probe_scheme(ctx, host).await?;
-            if let Ok(mut map) = self.inner.schemes.lock() {
-                map.insert(host.to_string(), s);
-            }
-            s
+            "https"
         };
         url::Url::parse(&format!("{scheme}://{host}/"))
             .map_err(|_| RegistryError::protocol(ctx, format!("{host:?} is not a valid host")))
@@ -275,8 +275,11 @@ impl Client {
         }
     }
 
-    fn cached_scheme(&self, host: &str) -> Option<&'static str> {
-        self.inner.schemes.lock().ok()?.get(host).copied()
+    fn scheme_cell(&self, host: &str) -> Arc<OnceCell<&'static str>> {
+        match self.inner.schemes.lock() {
+            Ok(mut map) => map.entry(host.to_string()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
     }
 
     /// Loopback hosts and hosts listed in `insecure_hosts` (with or without their port).
