@@ -122,7 +122,9 @@ pub async fn copy(image: &Image, loc: &Location) -> Result<CopyStats, StoreError
     if resolve(loc).await?.as_ref() == Some(&image.digest) {
         return Ok(CopyStats::default());
     }
-    let mut stats = futures::stream::iter(image.blobs.iter().map(|b| copy_blob(image, b, loc)))
+    let copies: Vec<futures::future::BoxFuture<'_, Result<CopyStats, StoreError>>> =
+        image.blobs.iter().map(|b| Box::pin(copy_blob(image, b, loc)) as _).collect();
+    let mut stats = futures::stream::iter(copies)
         .buffer_unordered(BLOB_CONCURRENCY)
         .try_fold(CopyStats::default(), |mut acc, s| async move {
             acc.add(s);
