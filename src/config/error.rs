@@ -1,0 +1,414 @@
+//! Configuration errors: every problem found in a file, each with its location.
+//!
+//! [`ConfigError::Invalid`] carries all [`LocatedError`]s of one file. Each is a
+//! `miette` diagnostic with the source snippet, labels and a hint, so the CLI can
+//! render them graphically; [`ConfigError::plain`] renders the same information as
+//! plain text with `file:line:col` prefixes for logs, CI and tests.
+
+use super::source::{Pos, SourceFile};
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What kind of problem a [`LocatedError`] reports; stable, for programs and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The text is not valid YAML (or repeats a key in a way YAML itself rejects).
+    Syntax,
+    /// Go template syntax (`{{ … }}`) as werf allows; wharf reads plain YAML.
+    Template,
+    /// A document that is not a mapping or has no keys.
+    EmptyDocument,
+    /// A document that is neither the project document nor an image.
+    UnknownDocument,
+    /// No project document (`project:` / `configVersion:`).
+    MissingProject,
+    /// More than one project document.
+    DuplicateProject,
+    /// A key this format does not know.
+    UnknownKey,
+    /// The same key twice in one mapping.
+    DuplicateKey,
+    /// A required key is absent.
+    MissingKey,
+    /// A value of the wrong type (a list where a string belongs, …).
+    WrongType,
+    /// A value of the right type that is not allowed (bad project name, bad duration, …).
+    InvalidValue,
+    /// A werf stapel image (`from:`, `git:`, `shell:`, …).
+    Stapel,
+    /// A werf feature wharf does not implement.
+    Unsupported,
+    /// An image name unusable in a repository path or a tag.
+    InvalidImageName,
+    /// Two images with the same name.
+    DuplicateImage,
+    /// A nameless image (`image: ~`) next to named images.
+    NamelessWithNamed,
+    /// More than one nameless image.
+    MultipleNameless,
+    /// A dependency on an image that is not defined.
+    UnknownDependency,
+    /// Images that depend on each other in a circle.
+    DependencyCycle,
+    /// Two imports (or an import and `args`) setting the same build argument.
+    DuplicateBuildArg,
+    /// `context` or `dockerfile` pointing outside the project directory.
+    PathEscape,
+    /// The `context` directory does not exist.
+    MissingContext,
+    /// The Dockerfile does not exist.
+    MissingDockerfile,
+}
+
+impl ErrorKind {
+    /// The diagnostic code, e.g. `unknown-key`.
+    pub fn code(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            Syntax => "syntax",
+            Template => "template",
+            EmptyDocument => "empty-document",
+            UnknownDocument => "unknown-document",
+            MissingProject => "missing-project",
+            DuplicateProject => "duplicate-project",
+            UnknownKey => "unknown-key",
+            DuplicateKey => "duplicate-key",
+            MissingKey => "missing-key",
+            WrongType => "wrong-type",
+            InvalidValue => "invalid-value",
+            Stapel => "stapel",
+            Unsupported => "unsupported",
+            InvalidImageName => "invalid-image-name",
+            DuplicateImage => "duplicate-image",
+            NamelessWithNamed => "nameless-with-named",
+            MultipleNameless => "multiple-nameless",
+            UnknownDependency => "unknown-dependency",
+            DependencyCycle => "dependency-cycle",
+            DuplicateBuildArg => "duplicate-build-arg",
+            PathEscape => "path-escape",
+            MissingContext => "missing-context",
+            MissingDockerfile => "missing-dockerfile",
+        }
+    }
+}
+
+/// A secondary place an error points at ("first defined here").
+#[derive(Clone, Debug)]
+pub struct Note {
+    pub line: usize,
+    pub column: usize,
+    pub label: String,
+    span: SourceSpan,
+}
+
+/// One problem at one place in a configuration file.
+#[derive(Clone)]
+pub struct LocatedError {
+    kind: ErrorKind,
+    message: String,
+    line: usize,
+    column: usize,
+    span: SourceSpan,
+    label: Option<String>,
+    hint: Option<String>,
+    notes: Vec<Note>,
+    source: NamedSource<Arc<str>>,
+}
+
+impl LocatedError {
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// 1-based line.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+    /// 1-based column, in characters.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+    /// The file name as shown in messages.
+    pub fn file(&self) -> &str {
+        self.source.name()
+    }
+
+    /// `file:line:col: message`, the source line with a marker, notes and the hint.
+    pub fn plain(&self) -> String {
+        let mut out = format!(
+            "{}:{}:{}: {}\n",
+            self.file(),
+            self.line,
+            self.column,
+            self.message
+        );
+        let text = self.source.inner();
+        if let Some(line) = text.lines().nth(self.line.saturating_sub(1)) {
+            let width = self.span.len().max(1);
+            let marker_len = line
+                .chars()
+                .skip(self.column - 1)
+                .take(width)
+                .count()
+                .max(1);
+            let gutter = self.line.to_string().len();
+            let _ = writeln!(out, "  {} | {}", self.line, line.trim_end_matches('\r'));
+            let _ = write!(
+                out,
+                "  {} | {}{}",
+                " ".repeat(gutter),
+                " ".repeat(self.column - 1),
+                "^".repeat(marker_len)
+            );
+            match &self.label {
+                Some(label) => {
+                    let _ = writeln!(out, " {label}");
+                }
+                None => out.push('\n'),
+            }
+        }
+        for note in &self.notes {
+            let _ = writeln!(
+                out,
+                "  note: {}:{}:{}: {}",
+                self.file(),
+                note.line,
+                note.column,
+                note.label
+            );
+        }
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(out, "  hint: {}", indent(hint, "        "));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for LocatedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: [{}] {}",
+            self.file(),
+            self.line,
+            self.column,
+            self.kind.code(),
+            self.message
+        )
+    }
+}
+
+impl fmt::Display for LocatedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LocatedError {}
+
+impl Diagnostic for LocatedError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("wharf::config::{}", self.kind.code())))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let primary = LabeledSpan::new_primary_with_span(self.label.clone(), self.span);
+        let notes = self
+            .notes
+            .iter()
+            .map(|n| LabeledSpan::new_with_span(Some(n.label.clone()), n.span));
+        Some(Box::new(std::iter::once(primary).chain(notes)))
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ConfigError {
+    /// Neither `wharf.yaml` nor `werf.yaml` exists.
+    #[error("no wharf.yaml or werf.yaml in {}", dir.display())]
+    #[diagnostic(
+        code(wharf::config::not_found),
+        help(
+            "create wharf.yaml there (or pass the configuration file explicitly); a minimal one:\n\nproject: my-project\nconfigVersion: 1\n---\nimage: app\n"
+        )
+    )]
+    NotFound { dir: PathBuf },
+
+    /// The file exists (or was named) but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    #[diagnostic(code(wharf::config::read))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file was read and has one or more problems; all of them are here.
+    #[error("{} has {} configuration error{}", path.display(), errors.len(), if errors.len() == 1 { "" } else { "s" })]
+    #[diagnostic(code(wharf::config::invalid))]
+    Invalid {
+        path: PathBuf,
+        #[related]
+        errors: Vec<LocatedError>,
+    },
+}
+
+impl ConfigError {
+    /// All located errors (empty unless [`ConfigError::Invalid`]).
+    pub fn errors(&self) -> &[LocatedError] {
+        match self {
+            ConfigError::Invalid { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+
+    /// A plain-text rendering: the summary, then every error as `file:line:col: message`
+    /// with its source line, notes and hint. For logs, non-TTY output and tests.
+    pub fn plain(&self) -> String {
+        let mut out = format!("error: {self}\n");
+        if let Some(help) = self.help() {
+            let _ = writeln!(
+                out,
+                "  hint: {}",
+                indent(help.to_string().trim_end(), "        ")
+            );
+        }
+        for error in self.errors() {
+            out.push('\n');
+            out.push_str(&error.plain());
+        }
+        out
+    }
+}
+
+/// `text` with every line after the first indented by `pad` (blank lines stay empty).
+fn indent(text: &str, pad: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default().to_string();
+    lines.fold(first, |acc, line| {
+        if line.is_empty() {
+            format!("{acc}\n")
+        } else {
+            format!("{acc}\n{pad}{line}")
+        }
+    })
+}
+
+/// Collects the errors and warnings of one file while it is checked.
+pub(crate) struct Report<'s> {
+    pub src: &'s SourceFile,
+    errors: Vec<LocatedError>,
+    warnings: Vec<(usize, String)>,
+}
+
+impl<'s> Report<'s> {
+    pub fn new(src: &'s SourceFile) -> Self {
+        Report {
+            src,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Records an error at `pos`; the returned builder adds a label, notes and a hint.
+    pub fn error(
+        &mut self,
+        kind: ErrorKind,
+        pos: Pos,
+        message: impl Into<String>,
+    ) -> ErrorBuilder<'_> {
+        let pos = self.src.clamp(pos);
+        let (line, column) = self.src.line_col(pos.start);
+        self.errors.push(LocatedError {
+            kind,
+            message: message.into(),
+            line,
+            column,
+            span: SourceSpan::new(pos.start.into(), pos.len),
+            label: None,
+            hint: None,
+            notes: Vec::new(),
+            source: NamedSource::new(&self.src.name, Arc::clone(&self.src.text))
+                .with_language("yaml"),
+        });
+        let error = self.errors.last_mut().expect("an error was just pushed");
+        ErrorBuilder {
+            src: self.src,
+            error,
+        }
+    }
+
+    /// Records a warning, prefixed with `file:line:col` (warnings end up in file order).
+    pub fn warn(&mut self, pos: Pos, message: impl fmt::Display) {
+        let start = self.src.clamp(pos).start;
+        let (line, column) = self.src.line_col(start);
+        self.warnings.push((
+            start,
+            format!("{}:{line}:{column}: {message}", self.src.name),
+        ));
+    }
+
+    /// The errors (sorted by position) or, if there are none, the warnings.
+    pub fn finish(mut self, path: PathBuf) -> Result<Vec<String>, ConfigError> {
+        if self.errors.is_empty() {
+            self.warnings.sort_by_key(|(start, _)| *start);
+            return Ok(self.warnings.into_iter().map(|(_, w)| w).collect());
+        }
+        self.errors.sort_by_key(|e| (e.line, e.column));
+        Err(ConfigError::Invalid {
+            path,
+            errors: self.errors,
+        })
+    }
+}
+
+/// Adds details to the error just recorded.
+pub(crate) struct ErrorBuilder<'r> {
+    src: &'r SourceFile,
+    error: &'r mut LocatedError,
+}
+
+impl ErrorBuilder<'_> {
+    /// The text shown under the marked span.
+    pub fn label(self, label: impl Into<String>) -> Self {
+        self.error.label = Some(label.into());
+        self
+    }
+
+    /// What the user can do about it.
+    pub fn hint(self, hint: impl Into<String>) -> Self {
+        self.error.hint = Some(hint.into());
+        self
+    }
+
+    /// A second place that is part of the problem.
+    pub fn note(self, pos: Pos, label: impl Into<String>) -> Self {
+        let pos = self.src.clamp(pos);
+        let (line, column) = self.src.line_col(pos.start);
+        self.error.notes.push(Note {
+            line,
+            column,
+            label: label.into(),
+            span: SourceSpan::new(pos.start.into(), pos.len),
+        });
+        self
+    }
+}

@@ -1,0 +1,152 @@
+//! The project document: `project`, `configVersion`, `cleanup`.
+//!
+//! werf's other project-level settings (`build`, `deploy`, `gitWorktree`) are
+//! accepted with a warning, so a werf project can switch without editing them out.
+
+use super::cleanup::{self, CleanupConfig};
+use super::decode::{self, Fields};
+use super::error::{ErrorKind, Report};
+use super::node::{Kind, Node};
+use super::source::{At, Pos};
+
+/// Keys of the project document wharf uses.
+pub(crate) const META_KEYS: &[&str] = &["project", "configVersion", "cleanup"];
+/// werf keys accepted and ignored, with a warning.
+pub(crate) const WERF_META_KEYS: &[&str] = &["build", "deploy", "gitWorktree"];
+
+/// werf's rule (`slug.ValidateProject`): lowercase alphanumerics and inner dashes.
+const PROJECT_MAX: usize = 50;
+
+/// The project document, read.
+pub(crate) struct MetaDoc {
+    pub project: Option<At<String>>,
+    pub cleanup: CleanupConfig,
+    /// Where the document starts, for "second project document" notes.
+    pub pos: Pos,
+}
+
+/// Reads a project document; every problem is reported, what is usable is kept.
+pub(crate) fn decode_meta(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> MetaDoc {
+    let what = "the project document";
+    let mut known: Vec<&str> = META_KEYS.to_vec();
+    known.extend_from_slice(WERF_META_KEYS);
+    decode::reject_unknown(rep, fields, &known, &[], what);
+    for key in WERF_META_KEYS {
+        if let Some(pos) = fields.key_pos(key) {
+            rep.warn(pos, format!("werf's `{key}` settings are ignored by wharf"));
+        }
+    }
+    check_config_version(rep, doc, fields);
+    let project = project_name(rep, doc, fields);
+    let cleanup = fields
+        .value("cleanup")
+        .map(|c| cleanup::decode_cleanup(rep, c))
+        .unwrap_or_default();
+    MetaDoc {
+        project,
+        cleanup,
+        pos: doc.head(),
+    }
+}
+
+fn check_config_version(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) {
+    match fields.get("configVersion") {
+        None => {
+            rep.error(
+                ErrorKind::MissingKey,
+                doc.head(),
+                "the project document has no `configVersion`",
+            )
+            .label("project document")
+            .hint("add `configVersion: 1` next to `project:`");
+        }
+        Some(Node {
+            kind: Kind::Int(1), ..
+        }) => {}
+        Some(v) => {
+            rep.error(ErrorKind::InvalidValue, v.pos, "`configVersion` must be 1")
+                .label("expected 1")
+                .hint("write `configVersion: 1`, the only version of this format (as in werf)");
+        }
+    }
+}
+
+fn project_name(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Option<At<String>> {
+    let Some(node) = fields.value("project") else {
+        rep.error(
+            ErrorKind::MissingProject,
+            doc.head(),
+            "the project document has no `project` name",
+        )
+        .label("project document")
+        .hint("add `project: my-project`; the name is part of every published repository and tag");
+        return None;
+    };
+    let name = decode::string(rep, node, "`project`")?;
+    if let Err(why) = validate_project_name(&name.value) {
+        let hint = match slug(&name.value) {
+            s if !s.is_empty() && s != name.value => format!("{why}; for example `{s}`"),
+            _ => why.to_string(),
+        };
+        rep.error(
+            ErrorKind::InvalidValue,
+            node.pos,
+            format!("invalid project name `{}`", name.value),
+        )
+        .label("invalid project name")
+        .hint(hint);
+        return None;
+    }
+    Some(name)
+}
+
+/// Checks werf's project name rule.
+pub fn validate_project_name(name: &str) -> Result<(), &'static str> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if name.is_empty()
+        || name.len() > PROJECT_MAX
+        || !ok_chars
+        || name.starts_with('-')
+        || name.ends_with('-')
+    {
+        return Err(
+            "a project name has 1 to 50 lowercase letters, digits and `-`, and neither starts nor ends with `-` (werf's rule)",
+        );
+    }
+    Ok(())
+}
+
+/// A valid project name close to `name` (lowercased, other characters → `-`).
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(c);
+        }
+    }
+    out.truncate(PROJECT_MAX);
+    out.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_follow_werf() {
+        for ok in ["flant", "a", "my-app-2", "0", &"a".repeat(50)] {
+            assert!(validate_project_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "My", "a_b", "a.b", "ä", &"a".repeat(51)] {
+            assert!(validate_project_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(slug("My_App--X"), "my-app-x");
+    }
+}

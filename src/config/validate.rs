@@ -1,0 +1,229 @@
+//! Checks across image documents, then the final [`Image`] list.
+//!
+//! Names must be unique (a nameless image only alone), dependencies must name
+//! defined images and form no cycle, each build argument must be set once per
+//! image, and paths must resolve inside the project directory.
+
+use super::cycles::{self, Edge};
+use super::decode;
+use super::error::{ErrorKind, Report};
+use super::image::{DepDoc, ImageDoc, Names};
+use super::model::{Dependency, Image, Import};
+use super::paths::{self, ProjectDir};
+use super::source::{At, Pos};
+use std::collections::HashMap;
+
+/// The images of the project, in file order, after all checks (errors reported).
+pub(crate) fn images(rep: &mut Report<'_>, docs: &[ImageDoc], dir: &ProjectDir) -> Vec<Image> {
+    let defined = check_names(rep, docs);
+    check_dependencies(rep, docs, &defined);
+    check_cycles(rep, docs, &defined);
+    for doc in docs {
+        check_build_args(rep, doc);
+    }
+    docs.iter()
+        .filter(|d| !d.stapel)
+        .flat_map(|doc| assemble(rep, doc, dir))
+        .collect()
+}
+
+/// Defined names (first definitions, in file order), reporting duplicates and
+/// misused nameless images.
+fn check_names<'d>(rep: &mut Report<'_>, docs: &'d [ImageDoc]) -> Vec<&'d At<String>> {
+    let mut defined: Vec<&At<String>> = Vec::new();
+    let mut nameless: Vec<Pos> = Vec::new();
+    for doc in docs {
+        match &doc.names {
+            Names::Nameless(pos) => nameless.push(*pos),
+            Names::Named(names) => {
+                for name in names {
+                    match defined.iter().find(|d| d.value == name.value) {
+                        Some(first) => duplicate_image(rep, name, first.pos),
+                        None => defined.push(name),
+                    }
+                }
+            }
+        }
+    }
+    if let Some((first, rest)) = nameless.split_first() {
+        for pos in rest {
+            rep.error(ErrorKind::MultipleNameless, *pos, "more than one nameless image")
+                .label("second nameless image")
+                .note(*first, "first nameless image")
+                .hint("only a project with a single image may leave it nameless (`image: ~`); give each image a name");
+        }
+        if let Some(named) = defined.first() {
+            rep.error(ErrorKind::NamelessWithNamed, *first, "a nameless image (`image: ~`) next to named images")
+                .label("nameless image")
+                .note(named.pos, "a named image")
+                .hint("name it (`image: NAME`): when a project has several images, each needs a name to be published and depended on");
+        }
+    }
+    defined
+}
+
+fn duplicate_image(rep: &mut Report<'_>, name: &At<String>, first: Pos) {
+    rep.error(
+        ErrorKind::DuplicateImage,
+        name.pos,
+        format!("image `{}` is defined twice", name.value),
+    )
+    .label("defined again here")
+    .note(first, "first defined here")
+    .hint("image names must be unique: rename or remove one of them");
+}
+
+fn check_dependencies(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]) {
+    let names: Vec<&str> = defined.iter().map(|d| d.value.as_str()).collect();
+    for dep in docs.iter().flat_map(|d| &d.deps) {
+        if names.contains(&dep.image.value.as_str()) {
+            continue;
+        }
+        let hint = match decode::suggest(&dep.image.value, &names) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if names.is_empty() => "no named images are defined in this file".to_string(),
+            None => format!("the images defined here are {}", decode::list(&names)),
+        };
+        rep.error(
+            ErrorKind::UnknownDependency,
+            dep.image.pos,
+            format!("dependency on unknown image `{}`", dep.image.value),
+        )
+        .label("not defined in this file")
+        .hint(hint);
+    }
+}
+
+fn check_cycles(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]) {
+    let index: HashMap<&str, usize> = defined
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.value.as_str(), i))
+        .collect();
+    let mut edges = Vec::new();
+    for doc in docs {
+        let Names::Named(names) = &doc.names else {
+            continue;
+        };
+        for name in names {
+            let Some(&from) = index.get(name.value.as_str()) else {
+                continue;
+            };
+            for dep in &doc.deps {
+                if let Some(&to) = index.get(dep.image.value.as_str()) {
+                    edges.push(Edge {
+                        from,
+                        to,
+                        pos: dep.image.pos,
+                    });
+                }
+            }
+        }
+    }
+    for cycle in cycles::find_cycles(defined.len(), &edges) {
+        report_cycle(rep, defined, &edges, &cycle);
+    }
+}
+
+fn report_cycle(rep: &mut Report<'_>, defined: &[&At<String>], edges: &[Edge], cycle: &[usize]) {
+    let name = |i: usize| defined.get(i).map_or("?", |d| d.value.as_str());
+    let Some((&closing, others)) = cycle.split_last() else {
+        return;
+    };
+    let mut path: Vec<&str> = cycle.iter().map(|&e| name(edges[e].from)).collect();
+    path.push(name(edges[closing].to));
+    let mut error = rep
+        .error(ErrorKind::DependencyCycle, edges[closing].pos, format!("dependency cycle: {}", path.join(" → ")))
+        .label(format!("`{}` depends on `{}`, closing the cycle", name(edges[closing].from), name(edges[closing].to)))
+        .hint("an image cannot depend on itself, directly or through others: remove one of these dependencies");
+    for &e in others {
+        error = error.note(
+            edges[e].pos,
+            format!(
+                "`{}` depends on `{}`",
+                name(edges[e].from),
+                name(edges[e].to)
+            ),
+        );
+    }
+}
+
+/// Each build argument is set once: by `args` or by one import.
+fn check_build_args(rep: &mut Report<'_>, doc: &ImageDoc) {
+    let from_args: HashMap<&str, Pos> = doc
+        .args
+        .iter()
+        .map(|(k, _)| (k.value.as_str(), k.pos))
+        .collect();
+    let mut from_imports: HashMap<&str, Pos> = HashMap::new();
+    for import in doc.deps.iter().flat_map(|d| &d.imports) {
+        let arg = import.value.1.as_str();
+        if let Some(&first) = from_imports.get(arg) {
+            rep.error(
+                ErrorKind::DuplicateBuildArg,
+                import.pos,
+                format!("build argument `{arg}` is set by two imports"),
+            )
+            .label("set again here")
+            .note(first, "first set here")
+            .hint("each `targetBuildArg` must be unique within an image: rename one and its `ARG`");
+        } else if let Some(&arg_pos) = from_args.get(arg) {
+            rep.error(
+                ErrorKind::DuplicateBuildArg,
+                import.pos,
+                format!("build argument `{arg}` is set both in `args` and by an import"),
+            )
+            .label("set by this import")
+            .note(arg_pos, "also set in `args`")
+            .hint("werf refuses this too: remove it from `args` or import it under another name");
+            from_imports.insert(arg, import.pos);
+        } else {
+            from_imports.insert(arg, import.pos);
+        }
+    }
+}
+
+/// The images one document defines (one per name), if its paths resolve.
+fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, dir: &ProjectDir) -> Vec<Image> {
+    let (names, anchor): (Vec<Option<String>>, Pos) = match &doc.names {
+        Names::Nameless(pos) => (vec![None], *pos),
+        Names::Named(names) => (
+            names.iter().map(|n| Some(n.value.clone())).collect(),
+            names.first().map_or(doc.pos, |n| n.pos),
+        ),
+    };
+    let Some((context, dockerfile)) = paths::resolve(rep, dir, doc, anchor) else {
+        return Vec::new();
+    };
+    let dependencies: Vec<Dependency> = doc.deps.iter().map(dependency).collect();
+    names
+        .into_iter()
+        .map(|name| Image {
+            name,
+            context: context.clone(),
+            dockerfile: dockerfile.clone(),
+            target: doc.target.clone(),
+            args: doc
+                .args
+                .iter()
+                .map(|(k, v)| (k.value.clone(), v.clone()))
+                .collect(),
+            dependencies: dependencies.clone(),
+            platforms: doc.platforms.clone(),
+        })
+        .collect()
+}
+
+fn dependency(dep: &DepDoc) -> Dependency {
+    Dependency {
+        image: dep.image.value.clone(),
+        imports: dep
+            .imports
+            .iter()
+            .map(|i| Import {
+                kind: i.value.0,
+                build_arg: i.value.1.clone(),
+            })
+            .collect(),
+    }
+}
