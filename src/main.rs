@@ -1,6 +1,7 @@
 //! wharf's entry point: parse the command line, run, map the error to an exit code.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use wharf::cli::{Cli, Command, ConfigCommand, Output};
 use wharf::error::{Error, exit};
 
@@ -17,8 +18,9 @@ fn main() {
     let code = match runtime.block_on(run(&cli)) {
         Ok(()) => exit::OK,
         Err(e) => {
-            report_error(&e);
-            e.exit_code()
+            let code = e.exit_code();
+            report_error(e);
+            code
         }
     };
     std::process::exit(code);
@@ -52,12 +54,14 @@ async fn run(cli: &Cli) -> Result<(), Error> {
     }
 }
 
-fn report_error(e: &Error) {
-    if let Error::Config(c) = e {
-        eprintln!("{:?}", miette::Report::new(c.clone()));
-        return;
+/// Config errors get miette's snippets on a terminal and plain `file:line:col` lines
+/// otherwise (CI logs, pipes); every other error is one message with its hint.
+fn report_error(e: Error) {
+    match e {
+        Error::Config(c) if std::io::stderr().is_terminal() => eprintln!("{:?}", miette::Report::new(c)),
+        Error::Config(c) => eprintln!("{}", c.plain()),
+        e => eprintln!("error: {e}"),
     }
-    eprintln!("error: {e}");
 }
 
 fn init_tracing(verbose: u8) {
