@@ -6,6 +6,7 @@
 use super::error::{ErrorKind, Report};
 use super::node::{Kind, Node};
 use super::source::{At, Pos};
+use std::collections::HashMap;
 
 /// The string-keyed entries of one mapping, in file order.
 pub(crate) struct Fields<'n> {
@@ -52,6 +53,7 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
         return None;
     };
     let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::with_capacity(pairs.len());
+    let mut seen: HashMap<&str, Pos> = HashMap::with_capacity(pairs.len());
     for (key, value) in pairs {
         let Some(name) = key.as_str() else {
             rep.error(
@@ -62,17 +64,18 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
             .label("not a string key");
             continue;
         };
-        if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
+        if let Some(&first) = seen.get(name) {
             rep.error(
                 ErrorKind::DuplicateKey,
                 key.pos,
                 format!("duplicate key `{name}` in {what}"),
             )
             .label("repeated here")
-            .note(first.pos, "first set here")
+            .note(first, "first set here")
             .hint("YAML mappings cannot repeat a key: keep one of them");
             continue;
         }
+        seen.insert(name, key.pos);
         entries.push((name, key, value));
     }
     Some(Fields { entries })
@@ -105,8 +108,16 @@ pub(crate) fn reject_unknown(
     }
 }
 
+/// Candidates compared at most when suggesting (keeps huge files fast).
+const MAX_CANDIDATES: usize = 500;
+/// Words listed at most in "expected one of" messages.
+const MAX_LISTED: usize = 20;
+
 /// The known word closest to `word`, if it is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    if known.len() > MAX_CANDIDATES || word.len() > 200 {
+        return None;
+    }
     let lower = word.to_lowercase();
     known
         .iter()
@@ -123,11 +134,16 @@ pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 
 /// `a`, `b`, `c` — for "expected one of" messages.
 pub(crate) fn list(words: &[&str]) -> String {
-    words
+    let mut out = words
         .iter()
+        .take(MAX_LISTED)
         .map(|w| format!("`{w}`"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if words.len() > MAX_LISTED {
+        out.push_str(&format!(" and {} more", words.len() - MAX_LISTED));
+    }
+    out
 }
 
 pub(crate) fn wrong_type(rep: &mut Report<'_>, node: &Node, what: &str, expected: &str) {

@@ -32,7 +32,7 @@ mod tests;
 
 pub use cleanup::{CleanupConfig, KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
 pub use duration::parse_go_duration;
-pub use error::{ConfigError, ErrorKind, LocatedError, Note};
+pub use error::{ConfigError, ErrorKind, LocatedError, MAX_ERRORS, Note};
 pub use image::validate_image_name;
 pub use meta::validate_project_name;
 pub use model::{Dependency, Image, Import, ImportKind, Project};
@@ -142,11 +142,12 @@ fn reject_templates(rep: &mut Report<'_>) -> bool {
             let len = text[start..line_end].find("}}").map_or(2, |i| i + 2);
             Pos::new(start, len)
         })
+        .take(10)
         .collect();
     let Some((first, rest)) = spans.split_first() else {
         return false;
     };
-    let count = spans.len();
+    let count = text.matches("{{").count();
     let message = if count == 1 {
         "Go templates are not supported: wharf reads the configuration as plain YAML".to_string()
     } else {
@@ -157,7 +158,7 @@ fn reject_templates(rep: &mut Report<'_>) -> bool {
     let mut error = rep.error(ErrorKind::Template, *first, message).label("template").hint(
         "werf renders werf.yaml as a Go template; wharf does not. Render it once (`werf config render > wharf.yaml`) and keep the result, or write the values out by hand",
     );
-    for pos in rest.iter().take(9) {
+    for pos in rest {
         error = error.note(*pos, "template");
     }
     true
