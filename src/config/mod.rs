@@ -5,12 +5,16 @@
 //! document per image (`image`, `dockerfile`, `context`, `target`, `args`,
 //! `dependencies`, `platform`), separated by `---`.
 //!
-//! Reading goes text → located YAML nodes ([`node`]) → documents ([`document`],
-//! [`meta`], [`image`], [`cleanup`]) → cross-checks and paths ([`validate`],
-//! [`paths`]). Every step records problems in one report instead of stopping, so
-//! a broken file yields all its errors at once, each with `file:line:col`, a
-//! snippet and a hint ([`ConfigError`]). [`schema_json`] is the JSON schema
-//! of the format, generated from the types in [`schema`].
+//! Reading goes text → located YAML nodes (`node.rs`) → documents
+//! (`document.rs`, `meta.rs`, `image.rs`, `cleanup.rs`) → cross-checks and paths
+//! (`validate.rs`, `paths.rs`). Every step records problems in one report instead
+//! of stopping, so a broken file yields all its errors at once, each with
+//! `file:line:col`, a snippet and a hint ([`ConfigError`]). [`schema_json`] is the
+//! JSON schema of the format, generated from the types in `schema.rs`.
+//!
+//! Differences from werf, all reported clearly: no Go templates, no stapel
+//! images, image names limited to what fits both a repository path and a tag,
+//! and werf's build options wharf lacks (`ssh`, `secrets`, `network`, …) refused.
 
 mod cleanup;
 mod cycles;
