@@ -61,7 +61,8 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
                 key.pos,
                 format!("keys of {what} must be strings, found {}", key.type_name()),
             )
-            .label("not a string key");
+            .label("not a string key")
+            .hint("keys are plain names; quote the key if it looks like a number or a list");
             continue;
         };
         if let Some(&first) = seen.get(name) {
@@ -152,7 +153,23 @@ pub(crate) fn wrong_type(rep: &mut Report<'_>, node: &Node, what: &str, expected
         node.pos,
         format!("{what} must be {expected}, found {}", node.type_name()),
     )
-    .label(format!("expected {expected}"));
+    .label(format!("expected {expected}"))
+    .hint(shape_hint(expected));
+}
+
+/// How to write a value of the `expected` shape in YAML.
+fn shape_hint(expected: &str) -> &'static str {
+    if expected.contains("mapping") {
+        "write `key: value` pairs, indented under it (or `{key: value}`)"
+    } else if expected.contains("list") {
+        "write the items as `- item` lines indented under it (or `[a, b]`)"
+    } else if expected.contains("number") {
+        "write a number without quotes, e.g. `10`"
+    } else if expected.contains("true") {
+        "write `true` or `false` without quotes"
+    } else {
+        "write a single value; quote it (`\"…\"`) if it starts with a special character or contains `: `"
+    }
 }
 
 /// A string, accepting numbers and booleans as written (`target: 2` is `"2"`).
@@ -179,7 +196,8 @@ pub(crate) fn non_empty_string(
             node.pos,
             format!("{what} must not be empty"),
         )
-        .label("empty");
+        .label("empty")
+        .hint("give it a value, or remove the key to use the default");
         return None;
     }
     Some(value)

@@ -382,7 +382,8 @@ fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<String> {
                 format!("platform `{}` is listed twice", platform.value),
             )
             .label("repeated")
-            .note(first.pos, "first listed here");
+            .note(first.pos, "first listed here")
+            .hint("list each platform once");
         } else {
             seen.push(platform);
         }
