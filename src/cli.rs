@@ -40,7 +40,7 @@ pub enum Output {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build the project's images (only what changed) and publish them.
-    BuildAndPublish(BuildArgs),
+    BuildAndPublish(Box<BuildArgs>),
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
