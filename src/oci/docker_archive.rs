@@ -192,11 +192,10 @@ fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLay
     let io_err = |source| ArchiveError::Io { path: archive.to_path_buf(), source };
     let memo_dir = layout.root().join("wharf-diffids");
     let memo = diff_id.parse::<Digest>().ok().map(|d| memo_dir.join(d.hex()));
-    if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok()) {
-        if layout.has_blob(&desc.digest) {
+    if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok())
+        && layout.has_blob(&desc.digest) {
             return Ok(desc);
         }
-    }
     let mut f = fs::File::open(archive).map_err(io_err)?;
     f.seek(SeekFrom::Start(loc.0)).map_err(io_err)?;
     let mut reader = f.take(loc.1);
