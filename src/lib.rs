@@ -13,6 +13,7 @@ pub mod build;
 pub mod cli;
 pub mod config;
 pub mod digest;
+pub mod drivers;
 pub mod error;
 pub mod gitinfo;
 pub mod naming;
