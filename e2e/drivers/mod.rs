@@ -2,6 +2,7 @@
 //! server, the native-API drivers against wiremock fakes that answer as each vendor documents
 //! and assert every request; one conformance suite runs over all of them.
 
+mod cli;
 mod default;
 
 use bytes::Bytes;
@@ -30,4 +31,18 @@ pub async fn push_image(c: &Client, repo: &Repository, tags: &[&str]) -> Digest 
         digest = Some(c.put_manifest(repo, tag, OCI_MANIFEST, manifest.clone()).await.expect("put manifest"));
     }
     digest.expect("at least one tag")
+}
+
+/// `wharf ARGS…` without an engine, with none of the credential variables of the machine.
+pub fn wharf(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"));
+    for (k, _) in std::env::vars() {
+        let prefixes = ["WHARF_", "GITHUB_", "CI_", "GITLAB_", "QUAY_", "AZURE_", "GOOGLE_", "AWS_", "DOCKER_"];
+        if prefixes.iter().any(|p| k.starts_with(p)) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("DOCKER_CONFIG", std::env::temp_dir().join("wharf-e2e-empty-docker-config"));
+    cmd.args(args);
+    cmd
 }
