@@ -201,6 +201,11 @@ pub(crate) fn join(base: &url::Url, path_and_query: &str) -> String {
     format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query)
 }
 
+/// Whether a pagination URL stays on the API's origin (tokens go nowhere else).
+pub(crate) fn same_origin(base: &url::Url, next: &str) -> bool {
+    url::Url::parse(next).is_ok_and(|u| u.origin() == base.origin())
+}
+
 /// A header value for a secret, marked sensitive so it never shows in debug output.
 pub(crate) fn secret_header(value: &str) -> Option<HeaderValue> {
     let mut h = HeaderValue::from_str(value).ok()?;

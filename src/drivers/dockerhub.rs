@@ -8,7 +8,7 @@
 //!   `next` (only on the API's own origin). No pull-rate-limited manifest HEADs.
 //! - Untag: `DELETE {api}/v2/repositories/{ns}/{repo}/tags/{tag}/`: removes only that tag.
 
-use super::api::{Api, Repeat, encode, join, secret_header};
+use super::api::{Api, Repeat, encode, join, same_origin, secret_header};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::reference::DOCKER_HUB;
@@ -161,8 +161,4 @@ impl Driver for DockerHubDriver {
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| Self::authorize(h.delete(&url), Some(token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
-}
-
-fn same_origin(base: &url::Url, next: &str) -> bool {
-    url::Url::parse(next).is_ok_and(|u| u.origin() == base.origin())
 }

@@ -11,33 +11,33 @@
 //!
 //! An operation a registry cannot do is an [`DriverError::Unsupported`] value, never a panic.
 
-// TEMP mod acr;
+mod acr;
 mod api;
-// TEMP mod artifact_registry;
+mod artifact_registry;
 mod default;
 mod dockerhub;
-// TEMP mod ecr;
+mod ecr;
 mod error;
-// TEMP mod github;
-// TEMP mod gitlab;
-// TEMP mod harbor;
+mod github;
+mod gitlab;
+mod harbor;
 mod hosts;
 mod layout;
-// TEMP mod quay;
+mod quay;
 pub mod readme;
 mod untag;
 
-// TEMP pub use acr::AcrDriver;
-// TEMP pub use artifact_registry::ArtifactRegistryDriver;
+pub use acr::AcrDriver;
+pub use artifact_registry::ArtifactRegistryDriver;
 pub use default::DefaultDriver;
 pub use dockerhub::DockerHubDriver;
-// TEMP pub use ecr::EcrDriver;
+pub use ecr::EcrDriver;
 pub use error::DriverError;
-// TEMP pub use github::GithubDriver;
-// TEMP pub use gitlab::GitlabDriver;
-// TEMP pub use harbor::HarborDriver;
+pub use github::GithubDriver;
+pub use gitlab::GitlabDriver;
+pub use harbor::HarborDriver;
 pub use layout::{parse_repository, resolve_layout};
-// TEMP pub use quay::QuayDriver;
+pub use quay::QuayDriver;
 pub use untag::{UNTAG_ANNOTATION, throwaway_manifest};
 
 use crate::digest::Digest;
@@ -192,18 +192,31 @@ pub trait Driver: Send + Sync {
         let _ = repo;
         Err(DriverError::Unsupported { driver: self.info().name, op: "create repository" })
     }
+
+    /// Makes sure a push to `repo` can succeed: a no-op where pushes create repositories;
+    /// where they must exist first, checks (and creates when the options allow it).
+    async fn ensure_repository(&self, repo: &Repository) -> Result<()> {
+        let _ = repo;
+        Ok(())
+    }
+
+    /// A registry login the driver obtains itself (e.g. ECR's GetAuthorizationToken); `None`
+    /// when the usual credential sources apply.
+    async fn registry_credential(&self) -> Result<Option<crate::registry::Credential>> {
+        Ok(None)
+    }
 }
 
 /// Every driver. `default` is last and matches any host.
 pub static DRIVERS: &[DriverInfo] = &[
-    // TEMP ecr::INFO,
-    // TEMP acr::INFO,
+    ecr::INFO,
+    acr::INFO,
     dockerhub::INFO,
-    // TEMP github::INFO,
-    // TEMP gitlab::INFO,
-    // TEMP harbor::INFO,
-    // TEMP quay::INFO,
-    // TEMP artifact_registry::INFO,
+    github::INFO,
+    gitlab::INFO,
+    harbor::INFO,
+    quay::INFO,
+    artifact_registry::INFO,
     default::INFO,
 ];
 
