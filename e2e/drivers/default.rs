@@ -69,3 +69,48 @@ async fn deletes_switched_off_are_reported_before_the_tag_moves() {
     assert_eq!(c.head_manifest(&r, "v1").await.unwrap().map(|d| d.digest), Some(digest));
     assert_eq!(reg.count_requests("\"PUT /v2/drivers/nodelete/manifests/v1 "), 1);
 }
+
+/// The default driver over a real registry with basic auth; the weak driver has a wrong password.
+struct RealFixture {
+    _reg: Registry,
+    client: wharf::registry::Client,
+    repo: Repository,
+    driver: DefaultDriver,
+    weak: DefaultDriver,
+}
+
+#[async_trait::async_trait]
+impl super::conformance::Fixture for RealFixture {
+    fn driver(&self) -> &dyn Driver {
+        &self.driver
+    }
+    fn repo(&self) -> &Repository {
+        &self.repo
+    }
+    async fn seed(&self, tags: &[&str]) -> wharf::digest::Digest {
+        push_image(&self.client, &self.repo, tags).await
+    }
+    async fn truth(&self, tag: &str) -> Option<wharf::digest::Digest> {
+        self.client.head_manifest(&self.repo, tag).await.unwrap().map(|d| d.digest)
+    }
+    fn weak(&self) -> Option<&dyn Driver> {
+        Some(&self.weak)
+    }
+    fn rate_limit(&self, _: usize, _: &str) -> bool {
+        false // distribution has no rate limits; the client's 429 handling is in registry_fakes
+    }
+}
+
+#[tokio::test]
+async fn conformance() {
+    use wharf::registry::{Credential, CredentialStore};
+    let reg = Registry::with_basic_auth("alice", "s3cret");
+    let repo = repo(&reg, "conformance/app");
+    let client_with = |password: &str| {
+        let creds = CredentialStore::new().with_explicit(&reg.host(), Credential::basic("alice", password));
+        super::conformance::fast_client(creds)
+    };
+    let client = client_with("s3cret");
+    let f = RealFixture { driver: DefaultDriver::new(client.clone()), weak: DefaultDriver::new(client_with("wrong")), client, repo, _reg: reg };
+    super::conformance::run(&f).await;
+}

@@ -3,6 +3,9 @@
 //! and assert every request; one conformance suite runs over all of them.
 
 mod cli;
+mod conformance;
+mod dockerhub;
+mod fake;
 mod default;
 
 use bytes::Bytes;
