@@ -16,6 +16,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub struct Repo {
     pub tags: BTreeMap<String, Digest>,
     pub manifests: BTreeSet<Digest>,
+    /// Manifest bytes by digest (seeded images are real, tiny OCI manifests).
+    pub bodies: BTreeMap<Digest, Vec<u8>>,
 }
 
 impl Repo {
@@ -82,10 +84,21 @@ impl Fake {
 
     /// A new image in `repo` with `tags`; returns its digest.
     pub fn seed(&self, repo: &str, tags: &[&str]) -> Digest {
-        let d = Digest::of(format!("image {} {:?}", rand::random::<u64>(), tags).as_bytes());
+        let empty = Digest::of(b"{}");
+        let body = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.as_str(), "size": 2},
+            "layers": [],
+            "annotations": {"seed": format!("{} {:?}", rand::random::<u64>(), tags)},
+        })
+        .to_string()
+        .into_bytes();
+        let d = Digest::of(&body);
         let mut s = self.state.lock().unwrap();
         let r = s.repos.entry(repo.to_string()).or_default();
         r.manifests.insert(d.clone());
+        r.bodies.insert(d.clone(), body);
         for t in tags {
             r.tags.insert(t.to_string(), d.clone());
         }

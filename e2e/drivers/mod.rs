@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod dockerhub;
 mod fake;
+mod github;
 mod default;
 
 use bytes::Bytes;

@@ -88,6 +88,22 @@ impl DefaultDriver {
         move_to_throwaway(&self.client, repo, tag).await.map_err(|e| self.err(e))
     }
 
+    /// The bytes and media type of the manifest `digest`, to put a tag back if needed.
+    pub(crate) async fn manifest(&self, repo: &Repository, digest: &crate::digest::Digest) -> Result<(bytes::Bytes, String)> {
+        let (bytes, media_type, _) = self.client.get_manifest(repo, digest.as_str()).await.map_err(|e| self.err(e))?;
+        Ok((bytes, media_type))
+    }
+
+    /// After a failed delete, points `tag` back at the original manifest. Returns what to tell
+    /// the user about the tag.
+    pub(crate) async fn restore(&self, repo: &Repository, tag: &str, original: &crate::digest::Digest, manifest: (bytes::Bytes, String)) -> String {
+        let (bytes, media_type) = manifest;
+        match self.client.put_manifest(repo, tag, &media_type, bytes).await {
+            Ok(_) => format!("the tag was put back on {original}; nothing changed"),
+            Err(e) => format!("the tag now points at a throwaway manifest and could not be put back on {original} ({e})"),
+        }
+    }
+
     /// Digests for `tags` by HEAD, a few at a time; tags gone meanwhile are left out.
     pub(crate) async fn with_digests(&self, repo: &Repository, tags: Vec<String>) -> Result<Vec<TagEntry>> {
         let client = &self.client;
@@ -123,6 +139,7 @@ impl Driver for DefaultDriver {
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
         let original = self.tag_digest(repo, tag).await?;
         self.ensure_deletes(repo).await?;
+        let manifest = self.manifest(repo, &original).await?;
         let throwaway = self.move_to_throwaway(repo, tag).await?;
         if throwaway == original {
             return Err(DriverError::Protocol {
@@ -132,17 +149,11 @@ impl Driver for DefaultDriver {
                 detail: "the throwaway manifest has the original's digest".into(),
             });
         }
-        self.client.delete_manifest(repo, &throwaway).await.map_err(|e| DriverError::Refused {
-            driver: self.info.name,
-            op: "untag",
-            target: format!("{repo}:{tag}"),
-            code: None,
-            detail: format!(
-                "the tag was moved to a throwaway manifest {throwaway}, but deleting it failed: {e}; \
-                 {original} and its other tags are untouched"
-            ),
-            hint: Some(format!("delete {repo}@{throwaway} once the registry allows it")),
-        })?;
+        if let Err(e) = self.client.delete_manifest(repo, &throwaway).await {
+            let restored = self.restore(repo, tag, &original, manifest).await;
+            tracing::warn!(%repo, tag, %throwaway, "deleting the throwaway manifest failed; {restored}");
+            return Err(self.err(e));
+        }
         Ok(UntagOutcome { tag: tag.to_string(), digest: original, method: UntagMethod::ThrowawayManifest })
     }
 }

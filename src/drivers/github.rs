@@ -184,6 +184,8 @@ impl Driver for GithubDriver {
             return Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::LastTagVersion });
         }
         // Other tags share the version: move this one away, then delete the throwaway's version.
+        // The original manifest is fetched first, so the tag can be put back if the delete fails.
+        let manifest = self.fallback.manifest(repo, &digest).await?;
         let throwaway = self.fallback.move_to_throwaway(repo, tag).await?;
         let (_, versions) = self.versions(repo, "untag").await?.ok_or_else(not_found)?;
         let Some(new) = versions.iter().find(|v| v.name == throwaway.as_str()) else {
@@ -196,7 +198,11 @@ impl Driver for GithubDriver {
                 hint: Some("run the command again to delete the throwaway version".into()),
             });
         };
-        self.delete_version(repo, tag, &prefix, new.id).await?;
+        if let Err(e) = self.delete_version(repo, tag, &prefix, new.id).await {
+            let restored = self.fallback.restore(repo, tag, &digest, manifest).await;
+            tracing::warn!(%repo, tag, %throwaway, "deleting the throwaway version failed; {restored}");
+            return Err(e);
+        }
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::ThrowawayManifest })
     }
 }
