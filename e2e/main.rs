@@ -6,3 +6,4 @@ mod examples;
 mod support;
 mod registry_client;
 mod registry_fakes;
+mod drivers;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
+use crate::drivers::{ApiTokens, DriverOptions};
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
 use crate::naming::{RepoMode, TagOptions};
@@ -44,6 +45,114 @@ pub enum Command {
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What wharf knows about a registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// List and remove tags through the registry's driver.
+    #[command(subcommand)]
+    Tags(TagsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Print the driver chosen for REPO, its capabilities and what `--repo-mode` resolves to (no network).
+    Detect(DetectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Repository, e.g. `ghcr.io/acme`, `flant/project`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com/app`.
+    pub repo: String,
+    /// Use this driver instead of the one detected from the host.
+    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION")]
+    pub implementation: Option<String>,
+    /// The mode to resolve (`auto` shows what auto means for REPO).
+    #[arg(long, value_enum, default_value_t = RepoMode::Auto)]
+    pub repo_mode: RepoMode,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TagsCommand {
+    /// List every tag of REPO with its digest.
+    Ls(TagsLsArgs),
+    /// Remove single tags (REPO:TAG…); other tags on the same image stay.
+    Rm(TagsRmArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagsLsArgs {
+    pub repo: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagsRmArgs {
+    /// Tags to remove, as REPO:TAG.
+    #[arg(required = true, value_name = "REPO:TAG")]
+    pub references: Vec<String>,
+    /// Print what would be removed, and how, without removing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+/// Driver choice and the credentials of registries' native APIs.
+#[derive(Args, Debug, Clone)]
+pub struct DriverArgs {
+    /// Use this driver instead of the one detected from the host (`wharf registry detect` lists them).
+    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION")]
+    pub implementation: Option<String>,
+    /// Base URL of the registry's native API (self-hosted GitLab `https://gitlab.example.com/api/v4`, GitHub Enterprise, Harbor on another host).
+    #[arg(long, value_name = "URL", env = "WHARF_API_URL")]
+    pub api_url: Option<String>,
+    /// GitHub token for the packages API (needs read:packages, and delete:packages to remove tags).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+    /// GitLab personal, project or group access token (PRIVATE-TOKEN).
+    #[arg(long, env = "GITLAB_TOKEN", hide_env_values = true)]
+    pub gitlab_token: Option<String>,
+    /// GitLab CI job token (JOB-TOKEN).
+    #[arg(long, env = "CI_JOB_TOKEN", hide_env_values = true)]
+    pub gitlab_job_token: Option<String>,
+    /// Quay OAuth application token.
+    #[arg(long, env = "QUAY_TOKEN", hide_env_values = true)]
+    pub quay_token: Option<String>,
+    /// Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).
+    #[arg(long, env = "AZURE_ACCESS_TOKEN", hide_env_values = true)]
+    pub azure_token: Option<String>,
+    /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
+    #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
+    pub google_token: Option<String>,
+    /// Create missing repositories before pushing (registries that need it, e.g. ECR).
+    #[arg(long)]
+    pub create_repositories: bool,
+}
+
+impl DriverArgs {
+    /// The options drivers are built with, over `client`.
+    pub fn options(&self, client: Client) -> Result<DriverOptions, Error> {
+        let api_url = self
+            .api_url
+            .as_deref()
+            .map(|u| url::Url::parse(u).map_err(|e| Error::Usage(format!("--api-url {u:?}: {e}"))))
+            .transpose()?;
+        let secret = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(Secret::new);
+        let tokens = ApiTokens {
+            github: secret(&self.github_token),
+            gitlab: secret(&self.gitlab_token),
+            gitlab_job: secret(&self.gitlab_job_token),
+            quay: secret(&self.quay_token),
+            azure: secret(&self.azure_token),
+            google: secret(&self.google_token),
+        };
+        Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
+    }
 }
 
 #[derive(Subcommand, Debug)]

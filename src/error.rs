@@ -28,6 +28,11 @@ pub enum Error {
     Registry(crate::registry::RegistryError),
     #[error(transparent)]
     Pipeline(PipelineError),
+    #[error(transparent)]
+    Driver(crate::drivers::DriverError),
+    /// Some of several independent operations failed (each was reported as it happened).
+    #[error("{failed} of {total} operations failed")]
+    Partial { failed: usize, total: usize },
 }
 
 impl Error {
@@ -35,7 +40,9 @@ impl Error {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::Config(_) => exit::CONFIG,
-            Error::Registry(_) => exit::REGISTRY,
+            Error::Registry(_) | Error::Partial { .. } => exit::REGISTRY,
+            Error::Driver(crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
+            Error::Driver(_) => exit::REGISTRY,
             Error::Pipeline(p) => match p {
                 PipelineError::Plan(_) => exit::BUILD,
                 PipelineError::Naming(_) => exit::USAGE,
