@@ -51,6 +51,89 @@ pub enum Command {
     /// List and remove tags through the registry's driver.
     #[command(subcommand)]
     Tags(TagsCommand),
+    /// Delete what git history and policies no longer keep (for a cron job).
+    Cleanup(Box<CleanupCommand>),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct CleanupCommand {
+    #[command(subcommand)]
+    pub action: Option<CleanupAction>,
+    #[command(flatten)]
+    pub run: CleanupArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CleanupAction {
+    /// Carry out a plan saved with --plan-out; a tag that moved since is skipped.
+    Apply(CleanupApplyArgs),
+    /// Put back the tags a journal recorded, while the registry still holds their blobs.
+    Restore(CleanupRestoreArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The project's repository, as given to build-and-publish.
+    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", required = true)]
+    pub repo: Option<String>,
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE")]
+    pub repo_mode: RepoMode,
+    /// Never delete tags matching this glob (repeatable), e.g. `release-*`.
+    #[arg(long = "keep", value_name = "PATTERN")]
+    pub keep: Vec<String>,
+    /// Anything pushed within this period stays (`0` disables; default: the project's
+    /// keepImagesBuiltWithinLastNHours, 2h).
+    #[arg(long, value_name = "DURATION")]
+    pub fresh_window: Option<String>,
+    /// Also delete images that have no publish record (not built by wharf, or before it recorded).
+    #[arg(long)]
+    pub include_unknown: bool,
+    /// No git: keep the newest N images of each image.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// No git: keep every image published within DURATION (e.g. 168h).
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the plan as JSON to FILE (with --dry-run, to apply later with `wharf cleanup apply FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
+    /// Journal of deletions (default: DIR/.wharf/cleanup-journal.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Delete every tag of the project (asks first unless --yes).
+    #[arg(long)]
+    pub purge: bool,
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupApplyArgs {
+    pub plan: PathBuf,
+    /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
+    #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl")]
+    pub journal: PathBuf,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupRestoreArgs {
+    pub journal: PathBuf,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -344,6 +427,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| dot_wharf.join("cache"));
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
     let tags = args.tags.resolve(&project.dir)?;
+    let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
     let host = args.docker_host.clone();
     let connect: Connect = Arc::new(move || {
         let host = host.clone();
@@ -364,6 +448,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         connect,
         log,
         client,
+        commit,
     };
     run.run().await.map_err(Error::Pipeline)
 }

@@ -30,6 +30,8 @@ pub enum Error {
     Pipeline(PipelineError),
     #[error(transparent)]
     Driver(crate::drivers::DriverError),
+    #[error(transparent)]
+    Cleanup(crate::cleanup::run::CleanupError),
     /// Some of several independent operations failed (each was reported as it happened).
     #[error("{failed} of {total} operations failed")]
     Partial { failed: usize, total: usize },
@@ -43,6 +45,10 @@ impl Error {
             Error::Registry(_) | Error::Partial { .. } => exit::REGISTRY,
             Error::Driver(crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
             Error::Driver(_) => exit::REGISTRY,
+            Error::Cleanup(c) => match c {
+                crate::cleanup::run::CleanupError::Inventory(crate::cleanup::inventory::InventoryError::List { .. }) => exit::REGISTRY,
+                _ => exit::USAGE,
+            },
             Error::Pipeline(p) => match p {
                 PipelineError::Plan(_) => exit::BUILD,
                 PipelineError::Naming(_) => exit::USAGE,

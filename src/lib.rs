@@ -11,6 +11,8 @@
 //! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
 
 pub mod build;
+pub mod cleanup;
+pub mod cleanup_cli;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -10,33 +10,22 @@
 //! 405 / `UNSUPPORTED` means they are switched off, 401/403 means the credential lacks the right.
 
 use crate::digest::Digest;
-use crate::registry::manifest::{OCI_EMPTY, OCI_MANIFEST};
+use crate::registry::manifest::{EMPTY_JSON, OCI_MANIFEST, annotated_empty_manifest};
 use crate::registry::{Client, RegistryError, Repository};
 use bytes::Bytes;
 
 /// The annotation that makes each throwaway manifest unique.
 pub const UNTAG_ANNOTATION: &str = "dev.wharf.untag";
-/// The empty JSON object the empty descriptor points at.
-const EMPTY_JSON: &[u8] = b"{}";
 
 /// A manifest unique to this call, for `tag`: empty config, the empty blob as its one layer
 /// (for registries that refuse manifests without layers) and a unique annotation.
 pub fn throwaway_manifest(tag: &str) -> Bytes {
-    let empty = Digest::of(EMPTY_JSON);
     let nonce = format!(
         "{tag} {} {:016x}",
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         rand::random::<u64>()
     );
-    let descriptor = serde_json::json!({"mediaType": OCI_EMPTY, "digest": empty.as_str(), "size": EMPTY_JSON.len()});
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor,
-        "layers": [descriptor],
-        "annotations": {UNTAG_ANNOTATION: nonce},
-    });
-    Bytes::from(manifest.to_string())
+    annotated_empty_manifest(&[(UNTAG_ANNOTATION.to_string(), nonce)].into())
 }
 
 /// Checks that `repo`'s registry accepts manifest deletes from this credential, without
@@ -61,6 +50,7 @@ pub async fn move_to_throwaway(client: &Client, repo: &Repository, tag: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::manifest::OCI_EMPTY;
     use crate::registry::{ManifestContent, parse_manifest};
 
     #[test]
