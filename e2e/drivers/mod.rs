@@ -3,10 +3,15 @@
 //! and assert every request; one conformance suite runs over all of them.
 
 mod cli;
+mod acr;
+mod artifact_registry;
 mod conformance;
 mod dockerhub;
 mod fake;
 mod github;
+mod gitlab;
+mod harbor;
+mod quay;
 mod default;
 
 use bytes::Bytes;
