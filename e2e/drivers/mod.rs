@@ -7,6 +7,7 @@ mod acr;
 mod artifact_registry;
 mod conformance;
 mod dockerhub;
+mod ecr;
 mod fake;
 mod github;
 mod gitlab;
