@@ -7,7 +7,7 @@
 //! the credential needs. Bodies are read with a size limit; error bodies are cut short and
 //! never echo request headers, so tokens stay out of messages.
 
-use super::error::DriverError;
+use super::error::{ApiError, DriverError};
 use super::{DriverInfo, Result};
 use crate::registry::{ClientOptions, parse_retry_after};
 use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -158,7 +158,7 @@ impl Api {
             }),
             _ => None,
         };
-        DriverError::Api { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, hint }
+        DriverError::Api(Box::new(ApiError { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, hint }))
     }
 }
 

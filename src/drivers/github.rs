@@ -194,8 +194,10 @@ impl Driver for GithubDriver {
                 op: "untag",
                 target: target(repo, Some(tag)),
                 code: None,
-                detail: format!("the tag was moved to a throwaway manifest {throwaway}, but GitHub lists no version for it yet; {digest} and its other tags are untouched"),
-                hint: Some("run the command again to delete the throwaway version".into()),
+                detail: format!(
+                    "the tag was moved to a throwaway manifest {throwaway}, but GitHub lists no version for it yet; \
+                     {digest} and its other tags are untouched\n  hint: run the command again to delete the throwaway version"
+                ),
             });
         };
         if let Err(e) = self.delete_version(repo, tag, &prefix, new.id).await {

@@ -32,7 +32,7 @@ pub use artifact_registry::ArtifactRegistryDriver;
 pub use default::DefaultDriver;
 pub use dockerhub::DockerHubDriver;
 pub use ecr::EcrDriver;
-pub use error::DriverError;
+pub use error::{ApiError, DriverError};
 pub use github::GithubDriver;
 pub use gitlab::GitlabDriver;
 pub use harbor::HarborDriver;
