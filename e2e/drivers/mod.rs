@@ -12,6 +12,7 @@ mod fake;
 mod github;
 mod gitlab;
 mod harbor;
+mod live;
 mod quay;
 mod default;
 
