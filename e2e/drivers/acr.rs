@@ -29,6 +29,18 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
             assert!(form_ok && f.get("service").is_some_and(|s| s == "127.0.0.1"), "{f:?}");
             return json(200, j!({"refresh_token": refresh}));
         }
+        ("GET", "/oauth2/token") => {
+            // Username and password (admin user, service principal, repository token): Basic auth.
+            use base64::Engine as _;
+            let admin = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("x:admin-password"));
+            if header(req, "authorization") != Some(admin.as_str()) {
+                return json(401, j!({"errors": [{"code": "UNAUTHORIZED"}]}));
+            }
+            assert_eq!(query(req, "service").as_deref(), Some("127.0.0.1"));
+            let scope = query(req, "scope").unwrap_or_default();
+            let token = if scope.ends_with(",delete") { "access-delete" } else { "access-read" };
+            return json(200, j!({"access_token": token}));
+        }
         ("POST", "/oauth2/token") => {
             let f = form(req);
             assert!(form_ok && f.get("grant_type").is_some_and(|g| g == "refresh_token"), "{f:?}");
@@ -110,4 +122,17 @@ async fn token_exchange_then_tag_delete() {
     );
     let err = f.weak.untag(&f.repo, "v2").await.unwrap_err();
     assert!(err.to_string().contains("AcrDelete"), "{err}");
+}
+
+#[tokio::test]
+async fn a_registry_username_and_password_get_a_token_with_basic_auth() {
+    use wharf::registry::Credential;
+    let f = fixture().await;
+    let d = f.fake.seed("team/app", &["v1", "v2"]);
+    let creds = CredentialStore::new().with_explicit(&f.repo.registry, Credential::basic("x", "admin-password"));
+    let driver = AcrDriver::new(&options(fast_client(creds), f.fake.url()), &f.repo).unwrap();
+    assert_eq!(driver.untag(&f.repo, "v1").await.unwrap().digest, d);
+    assert_eq!(f.fake.tag("team/app", "v2"), Some(d));
+    let log = f.fake.log();
+    assert_eq!(log[0], "GET /oauth2/token?service=127.0.0.1&scope=repository%3Ateam%2Fapp%3Ametadata_read%2Cdelete", "{log:#?}");
 }

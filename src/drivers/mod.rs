@@ -291,6 +291,15 @@ mod tests {
     }
 
     #[test]
+    fn options_never_print_tokens() {
+        let mut opts = DriverOptions::new(Client::new(Default::default()).unwrap());
+        opts.tokens.github = Some(Secret::new("ghp_supersecret"));
+        opts.tokens.azure = Some(Secret::new("aad-supersecret"));
+        let dump = format!("{opts:?}");
+        assert!(!dump.contains("supersecret"), "{dump}");
+    }
+
+    #[test]
     fn every_driver_is_built_without_network() {
         let client = Client::new(Default::default()).unwrap();
         let opts = DriverOptions::new(client);
