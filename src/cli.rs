@@ -41,7 +41,7 @@ pub enum Output {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build the project's images (only what changed) and publish them.
-    BuildAndPublish(BuildArgs),
+    BuildAndPublish(Box<BuildArgs>),
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -74,9 +74,9 @@ pub struct DetectArgs {
 #[derive(Subcommand, Debug)]
 pub enum TagsCommand {
     /// List every tag of REPO with its digest.
-    Ls(TagsLsArgs),
+    Ls(Box<TagsLsArgs>),
     /// Remove single tags (REPO:TAG…); other tags on the same image stay.
-    Rm(TagsRmArgs),
+    Rm(Box<TagsRmArgs>),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -206,6 +206,14 @@ pub(crate) fn same_origin(base: &url::Url, next: &str) -> bool {
     url::Url::parse(next).is_ok_and(|u| u.origin() == base.origin())
 }
 
+/// `Authorization: Bearer TOKEN` (marked sensitive) when there is a token.
+pub(crate) fn bearer(builder: reqwest::RequestBuilder, token: Option<&crate::secret::Secret>) -> RequestBuilder {
+    match token.and_then(|t| secret_header(&format!("Bearer {}", t.expose()))) {
+        Some(h) => builder.header(reqwest::header::AUTHORIZATION, h),
+        None => builder,
+    }
+}
+
 /// A header value for a secret, marked sensitive so it never shows in debug output.
 pub(crate) fn secret_header(value: &str) -> Option<HeaderValue> {
     let mut h = HeaderValue::from_str(value).ok()?;
