@@ -378,23 +378,40 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     run.run().await.map_err(Error::Pipeline)
 }
 
-/// Build output: prefixed lines on stderr (a progress line per image on a TTY).
+/// Build output: prefixed lines on stderr, or a progress line per image on a terminal.
 fn build_log(output: Output) -> Log {
     if output == Output::Text && std::io::stderr().is_terminal() {
-        let multi = indicatif::MultiProgress::new();
-        let bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> = Default::default();
-        Arc::new(move |image: &str, line: &str| {
-            let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
-            let bar = bars.entry(image.to_string()).or_insert_with(|| {
-                let b = multi.add(indicatif::ProgressBar::new_spinner());
-                b.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
-                b.set_prefix(image.to_string());
-                b.enable_steady_tick(std::time::Duration::from_millis(120));
-                b
-            });
-            bar.set_message(line.to_string());
-        })
+        let bars = Bars { multi: indicatif::MultiProgress::new(), bars: Default::default() };
+        Arc::new(move |image: &str, line: &str| bars.show(image, line))
     } else {
         Arc::new(|image: &str, line: &str| eprintln!("[{image}] {line}"))
+    }
+}
+
+/// One spinner per image showing its latest build line; cleared when the run ends.
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn show(&self, image: &str, line: &str) {
+        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = bars.entry(image.to_string()).or_insert_with(|| {
+            let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+            let b = self.multi.add(indicatif::ProgressBar::new_spinner().with_style(style).with_prefix(image.to_string()));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(line.to_string());
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        for bar in self.bars.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
+            bar.finish_and_clear();
+        }
     }
 }

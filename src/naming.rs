@@ -208,11 +208,10 @@ pub fn slug(s: &str, max: usize) -> String {
 pub fn find_collision<'a>(refs: impl IntoIterator<Item = (&'a str, String)>) -> Option<(String, String, String)> {
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for (image, r) in refs {
-        if let Some(other) = seen.insert(r.clone(), image) {
-            if other != image {
+        if let Some(other) = seen.insert(r.clone(), image)
+            && other != image {
                 return Some((other.to_string(), image.to_string(), r));
             }
-        }
     }
     None
 }

@@ -174,8 +174,8 @@ impl Context {
                 }
             }
         }
-        if let Some((name, path)) = dockerfile {
-            if !self.entries.iter().any(|e| e.rel == name) {
+        if let Some((name, path)) = dockerfile
+            && !self.entries.iter().any(|e| e.rel == name) {
                 let bytes = fs::read(path).map_err(io_err(path))?;
                 let mut header = tar::Header::new_gnu();
                 header.set_mtime(0);
@@ -183,7 +183,6 @@ impl Context {
                 header.set_size(bytes.len() as u64);
                 tar.append_data(&mut header, name, bytes.as_slice()).map_err(io_err(path))?;
             }
-        }
         tar.into_inner().map_err(io_err(&self.root))
     }
 }

@@ -86,11 +86,10 @@ impl Engine for DockerEngine {
                 let message = detail.message.or(info.status).unwrap_or_else(|| "unknown error".into());
                 return Err(build_error(&step, message.trim().to_string()));
             }
-            if let Some(aux) = info.aux {
-                if let Some(id) = aux.id {
+            if let Some(aux) = info.aux
+                && let Some(id) = aux.id {
                     image_id = Some(id);
                 }
-            }
             if let Some(text) = info.stream {
                 partial.push_str(&text);
                 while let Some(i) = partial.find('\n') {

@@ -250,11 +250,10 @@ impl Dockerfile {
         {
             return StageRef::Stage(j);
         }
-        if let Ok(j) = name.parse::<usize>() {
-            if j < before {
+        if let Ok(j) = name.parse::<usize>()
+            && j < before {
                 return StageRef::Stage(j);
             }
-        }
         StageRef::Image(name.to_string())
     }
 }
@@ -288,11 +287,10 @@ fn split_instructions(text: &str) -> Vec<Instruction> {
             entry.1.push(' ');
         }
         entry.1.push_str(body.trim());
-        if !continues {
-            if let Some((line_no, text)) = current.take() {
+        if !continues
+            && let Some((line_no, text)) = current.take() {
                 out.extend(make_instruction(line_no, &text));
             }
-        }
     }
     if let Some((line_no, text)) = current {
         out.extend(make_instruction(line_no, &text));
@@ -315,11 +313,10 @@ fn escape_char(text: &str) -> char {
         let t = line.trim();
         let Some(d) = t.strip_prefix('#') else { break };
         if let Some((k, v)) = d.split_once('=') {
-            if k.trim().eq_ignore_ascii_case("escape") {
-                if let Some(c) = v.trim().chars().next() {
+            if k.trim().eq_ignore_ascii_case("escape")
+                && let Some(c) = v.trim().chars().next() {
                     return c;
                 }
-            }
             continue;
         }
         break;
@@ -373,11 +370,10 @@ fn split_flags(args: &str) -> (Vec<(String, String)>, Vec<String>) {
 /// The words of an instruction's arguments, in JSON (exec) form or plain form.
 fn json_or_words(words: &[String]) -> Vec<String> {
     let joined = words.join(" ");
-    if joined.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Vec<String>>(&joined) {
+    if joined.starts_with('[')
+        && let Ok(v) = serde_json::from_str::<Vec<String>>(&joined) {
             return v;
         }
-    }
     words.to_vec()
 }
 

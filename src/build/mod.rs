@@ -13,6 +13,7 @@ pub mod schedule;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::{Image, Project};
 use context::Context;
@@ -31,7 +32,8 @@ pub struct StagePlan {
     pub dockerfile: Dockerfile,
     /// Path of the Dockerfile inside the context tar.
     pub dockerfile_in_context: String,
-    pub context_dir: PathBuf,
+    /// The context as scanned for the digest; the build sends exactly these files.
+    pub context: Arc<Context>,
     /// External images read by the target's stages, with their resolved identities.
     pub bases: BTreeMap<String, String>,
     /// Stage digest (64 hex).
@@ -48,6 +50,8 @@ impl StagePlan {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    #[error("image {image}: {message}")]
+    Unsupported { image: String, message: String },
     #[error("image {image}: cannot read {path}: {source}")]
     Read { image: String, path: PathBuf, source: std::io::Error },
     #[error("image {image}: {path}:{}: {}", source.line, source.message)]
@@ -66,7 +70,7 @@ pub trait BaseResolver: Send + Sync {
 
 /// Computes every image's stage digest, dependencies first.
 pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolver) -> Result<Vec<StagePlan>, PlanError> {
-    let mut contexts: HashMap<PathBuf, Context> = HashMap::new();
+    let mut contexts: HashMap<PathBuf, Arc<Context>> = HashMap::new();
     let mut plans: Vec<Option<StagePlan>> = vec![None; project.images.len()];
     for &i in order {
         let image = &project.images[i];
@@ -80,11 +84,21 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             .map_err(|source| PlanError::Dockerfile { image: name.clone(), path: image.dockerfile.clone(), source })?;
         let args = planning_args(image);
         let stages = df.reachable(target, &args);
-        if !contexts.contains_key(&image.context) {
-            let ctx = Context::scan(&image.context, Some(&project.dir.join(STATE_DIR))).map_err(|source| PlanError::Context { image: name.clone(), source })?;
-            contexts.insert(image.context.clone(), ctx);
+        if image.platforms.len() > 1 {
+            return Err(PlanError::Unsupported {
+                image: name,
+                message: format!(
+                    "{} platforms asked for; the engine builds one platform per image\n  hint: build each platform separately and merge them into one index with `wharf push`",
+                    image.platforms.len()
+                ),
+            });
         }
-        let ctx = &contexts[&image.context];
+        if !contexts.contains_key(&image.context) {
+            let ctx = Context::scan(&image.context, Some(&project.dir.join(STATE_DIR)))
+                .map_err(|source| PlanError::Context { image: name.clone(), source })?;
+            contexts.insert(image.context.clone(), Arc::new(ctx));
+        }
+        let ctx = contexts[&image.context].clone();
         let selected = ctx.select(&df.context_use(&stages, &args));
         let context_digest = Context::digest(&selected).map_err(|source| PlanError::Context { image: name.clone(), source })?;
 
@@ -127,7 +141,7 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             name: image.name.clone(),
             dockerfile_in_context: dockerfile_in_context(&image.context, &image.dockerfile),
             dockerfile: df,
-            context_dir: image.context.clone(),
+            context: ctx,
             bases,
             digest,
             depends_on,

@@ -247,10 +247,9 @@ impl Scheduler {
         let name = plan.display_name().to_string();
         let image = &self.project.images[plan.index];
         let tar = scratch_file(&name)?;
-        let (dir, df_name, df_path, tar_path) =
-            (plan.context_dir.clone(), plan.dockerfile_in_context.clone(), image.dockerfile.clone(), tar.path().to_path_buf());
-        let skip = self.project.dir.join(super::STATE_DIR);
-        tokio::task::spawn_blocking(move || write_context_tar(&dir, &skip, &df_name, &df_path, &tar_path))
+        let (ctx, df_name, df_path, tar_path) =
+            (plan.context.clone(), plan.dockerfile_in_context.clone(), image.dockerfile.clone(), tar.path().to_path_buf());
+        tokio::task::spawn_blocking(move || write_context_tar(&ctx, &df_name, &df_path, &tar_path))
             .await
             .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?
             .map_err(|message| ScheduleError::Other { image: name.clone(), message })?;
@@ -311,8 +310,7 @@ fn scratch_file(image: &str) -> Result<tempfile::NamedTempFile, ScheduleError> {
     tempfile::NamedTempFile::new().map_err(|e| ScheduleError::Other { image: image.to_string(), message: format!("cannot create a temporary file: {e}") })
 }
 
-fn write_context_tar(dir: &Path, skip: &Path, df_name: &str, df_path: &Path, out: &Path) -> Result<(), String> {
-    let ctx = super::context::Context::scan(dir, Some(skip)).map_err(|e| e.to_string())?;
+fn write_context_tar(ctx: &super::context::Context, df_name: &str, df_path: &Path, out: &Path) -> Result<(), String> {
     let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let w = ctx.write_tar(std::io::BufWriter::new(file), Some((df_name, df_path))).map_err(|e| e.to_string())?;
     w.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(|e| e.to_string())

@@ -219,11 +219,10 @@ fn decode_policy(rep: &mut Report<'_>, node: &Node) -> Option<KeepPolicy> {
         return None;
     };
     let references = decode_references(rep, refs_node)?;
-    if let (RefKind::Tag, Some(Limit { last: Some(n), .. })) = (references.kind, per_ref) {
-        if n > 1 {
+    if let (RefKind::Tag, Some(Limit { last: Some(n), .. })) = (references.kind, per_ref)
+        && n > 1 {
             rep.warn(refs_node.pos, format!("`imagesPerReference.last: {n}` has no effect for tags: a tag points at one commit, so one image per tag is kept"));
         }
-    }
     Some(KeepPolicy {
         references,
         images_per_reference: per_ref,

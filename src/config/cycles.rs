@@ -16,13 +16,14 @@ pub(crate) struct Edge {
 #[derive(Clone, Copy, PartialEq)]
 enum Mark {
     New,
-    OnPath,
+    /// On the search path, at this depth.
+    OnPath(usize),
     Done,
 }
 
-/// The cycles among `nodes` nodes, each as the indices of its edges in order;
-/// the last edge of each cycle is the one that closes it.
-pub(crate) fn find_cycles(nodes: usize, edges: &[Edge]) -> Vec<Vec<usize>> {
+/// Up to `limit` cycles among `nodes` nodes, each as the indices of its edges in
+/// order; the last edge of each cycle is the one that closes it.
+pub(crate) fn find_cycles(nodes: usize, edges: &[Edge], limit: usize) -> Vec<Vec<usize>> {
     let mut out_edges: Vec<Vec<usize>> = vec![Vec::new(); nodes];
     for (i, e) in edges.iter().enumerate() {
         if e.from < nodes && e.to < nodes {
@@ -32,8 +33,8 @@ pub(crate) fn find_cycles(nodes: usize, edges: &[Edge]) -> Vec<Vec<usize>> {
     let mut marks = vec![Mark::New; nodes];
     let mut cycles = Vec::new();
     for start in 0..nodes {
-        if marks[start] == Mark::New {
-            walk(start, &out_edges, edges, &mut marks, &mut cycles);
+        if marks[start] == Mark::New && cycles.len() < limit {
+            walk(start, &out_edges, edges, &mut marks, &mut cycles, limit);
         }
     }
     cycles
@@ -45,12 +46,13 @@ fn walk(
     edges: &[Edge],
     marks: &mut [Mark],
     cycles: &mut Vec<Vec<usize>>,
+    limit: usize,
 ) {
     // The search path: (node, index of the next outgoing edge to try).
     let mut path: Vec<(usize, usize)> = vec![(start, 0)];
     // The edge that led to each path node after the first.
     let mut via: Vec<usize> = Vec::new();
-    marks[start] = Mark::OnPath;
+    marks[start] = Mark::OnPath(0);
     while let Some(top) = path.last_mut() {
         let node = top.0;
         let Some(&edge) = out_edges[node].get(top.1) else {
@@ -63,17 +65,16 @@ fn walk(
         let to = edges[edge].to;
         match marks[to] {
             Mark::New => {
-                marks[to] = Mark::OnPath;
+                marks[to] = Mark::OnPath(path.len());
                 path.push((to, 0));
                 via.push(edge);
             }
-            Mark::OnPath => {
-                let entered = path.iter().position(|&(n, _)| n == to).unwrap_or(0);
-                let mut cycle: Vec<usize> = via[entered..].to_vec();
+            Mark::OnPath(depth) if cycles.len() < limit => {
+                let mut cycle: Vec<usize> = via.get(depth..).unwrap_or_default().to_vec();
                 cycle.push(edge);
                 cycles.push(cycle);
             }
-            Mark::Done => {}
+            Mark::OnPath(_) | Mark::Done => {}
         }
     }
 }
@@ -94,7 +95,7 @@ mod tests {
 
     fn cycles(nodes: usize, list: &[(usize, usize)]) -> Vec<Vec<(usize, usize)>> {
         let e = edges(list);
-        find_cycles(nodes, &e)
+        find_cycles(nodes, &e, usize::MAX)
             .into_iter()
             .map(|c| c.into_iter().map(|i| (e[i].from, e[i].to)).collect())
             .collect()
@@ -119,5 +120,15 @@ mod tests {
         let found = cycles(n, &list);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].len(), n);
+    }
+
+    #[test]
+    fn many_back_edges_stay_cheap() {
+        let n = 50_000;
+        let mut list: Vec<(usize, usize)> = (0..n - 1).map(|i| (i, i + 1)).collect();
+        list.extend((1..n).map(|i| (i, 0)));
+        let e = edges(&list);
+        let found = find_cycles(n, &e, 5);
+        assert_eq!(found.len(), 5);
     }
 }

@@ -6,6 +6,7 @@
 use super::error::{ErrorKind, Report};
 use super::node::{Kind, Node};
 use super::source::{At, Pos};
+use std::collections::HashMap;
 
 /// The string-keyed entries of one mapping, in file order.
 pub(crate) struct Fields<'n> {
@@ -52,6 +53,7 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
         return None;
     };
     let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::with_capacity(pairs.len());
+    let mut seen: HashMap<&str, Pos> = HashMap::with_capacity(pairs.len());
     for (key, value) in pairs {
         let Some(name) = key.as_str() else {
             rep.error(
@@ -59,20 +61,22 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
                 key.pos,
                 format!("keys of {what} must be strings, found {}", key.type_name()),
             )
-            .label("not a string key");
+            .label("not a string key")
+            .hint("keys are plain names; quote the key if it looks like a number or a list");
             continue;
         };
-        if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
+        if let Some(&first) = seen.get(name) {
             rep.error(
                 ErrorKind::DuplicateKey,
                 key.pos,
                 format!("duplicate key `{name}` in {what}"),
             )
             .label("repeated here")
-            .note(first.pos, "first set here")
+            .note(first, "first set here")
             .hint("YAML mappings cannot repeat a key: keep one of them");
             continue;
         }
+        seen.insert(name, key.pos);
         entries.push((name, key, value));
     }
     Some(Fields { entries })
@@ -105,8 +109,16 @@ pub(crate) fn reject_unknown(
     }
 }
 
+/// Candidates compared at most when suggesting (keeps huge files fast).
+const MAX_CANDIDATES: usize = 500;
+/// Words listed at most in "expected one of" messages.
+const MAX_LISTED: usize = 20;
+
 /// The known word closest to `word`, if it is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    if known.len() > MAX_CANDIDATES || word.len() > 200 {
+        return None;
+    }
     let lower = word.to_lowercase();
     known
         .iter()
@@ -123,11 +135,16 @@ pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 
 /// `a`, `b`, `c` — for "expected one of" messages.
 pub(crate) fn list(words: &[&str]) -> String {
-    words
+    let mut out = words
         .iter()
+        .take(MAX_LISTED)
         .map(|w| format!("`{w}`"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if words.len() > MAX_LISTED {
+        out.push_str(&format!(" and {} more", words.len() - MAX_LISTED));
+    }
+    out
 }
 
 pub(crate) fn wrong_type(rep: &mut Report<'_>, node: &Node, what: &str, expected: &str) {
@@ -136,7 +153,23 @@ pub(crate) fn wrong_type(rep: &mut Report<'_>, node: &Node, what: &str, expected
         node.pos,
         format!("{what} must be {expected}, found {}", node.type_name()),
     )
-    .label(format!("expected {expected}"));
+    .label(format!("expected {expected}"))
+    .hint(shape_hint(expected));
+}
+
+/// How to write a value of the `expected` shape in YAML.
+fn shape_hint(expected: &str) -> &'static str {
+    if expected.contains("mapping") {
+        "write `key: value` pairs, indented under it (or `{key: value}`)"
+    } else if expected.contains("list") {
+        "write the items as `- item` lines indented under it (or `[a, b]`)"
+    } else if expected.contains("number") {
+        "write a number without quotes, e.g. `10`"
+    } else if expected.contains("true") {
+        "write `true` or `false` without quotes"
+    } else {
+        "write a single value; quote it (`\"…\"`) if it starts with a special character or contains `: `"
+    }
 }
 
 /// A string, accepting numbers and booleans as written (`target: 2` is `"2"`).
@@ -163,7 +196,8 @@ pub(crate) fn non_empty_string(
             node.pos,
             format!("{what} must not be empty"),
         )
-        .label("empty");
+        .label("empty")
+        .hint("give it a value, or remove the key to use the default");
         return None;
     }
     Some(value)

@@ -262,13 +262,26 @@ pub enum ConfigError {
     },
 
     /// The file was read and has one or more problems; all of them are here.
-    #[error("{} has {} configuration error{}", path.display(), errors.len(), if errors.len() == 1 { "" } else { "s" })]
+    #[error("{}", summary(path, errors.len() + omitted))]
     #[diagnostic(code(wharf::config::invalid))]
     Invalid {
         path: PathBuf,
         #[related]
         errors: Vec<LocatedError>,
+        /// Errors beyond the first [`MAX_ERRORS`], counted but not kept.
+        omitted: usize,
     },
+}
+
+/// At most this many errors are kept per file (the rest are counted), so a
+/// pathological file cannot make reporting slow.
+pub const MAX_ERRORS: usize = 100;
+const MAX_NOTES: usize = 10;
+const MAX_WARNINGS: usize = 100;
+
+fn summary(path: &std::path::Path, count: usize) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{} has {count} configuration error{plural}", path.display())
 }
 
 impl ConfigError {
@@ -295,6 +308,12 @@ impl ConfigError {
             out.push('\n');
             out.push_str(&error.plain());
         }
+        if let ConfigError::Invalid {
+            omitted: n @ 1.., ..
+        } = self
+        {
+            let _ = writeln!(out, "\n… and {n} more not shown");
+        }
         out
     }
 }
@@ -316,6 +335,7 @@ fn indent(text: &str, pad: &str) -> String {
 pub(crate) struct Report<'s> {
     pub src: &'s SourceFile,
     errors: Vec<LocatedError>,
+    omitted: usize,
     warnings: Vec<(usize, String)>,
 }
 
@@ -324,6 +344,7 @@ impl<'s> Report<'s> {
         Report {
             src,
             errors: Vec::new(),
+            omitted: 0,
             warnings: Vec::new(),
         }
     }
@@ -335,6 +356,13 @@ impl<'s> Report<'s> {
         pos: Pos,
         message: impl Into<String>,
     ) -> ErrorBuilder<'_> {
+        if self.errors.len() >= MAX_ERRORS {
+            self.omitted += 1;
+            return ErrorBuilder {
+                src: self.src,
+                error: None,
+            };
+        }
         let pos = self.src.clamp(pos);
         let (line, column) = self.src.line_col(pos.start);
         self.errors.push(LocatedError {
@@ -349,15 +377,17 @@ impl<'s> Report<'s> {
             source: NamedSource::new(&self.src.name, Arc::clone(&self.src.text))
                 .with_language("yaml"),
         });
-        let error = self.errors.last_mut().expect("an error was just pushed");
         ErrorBuilder {
             src: self.src,
-            error,
+            error: self.errors.last_mut(),
         }
     }
 
     /// Records a warning, prefixed with `file:line:col` (warnings end up in file order).
     pub fn warn(&mut self, pos: Pos, message: impl fmt::Display) {
+        if self.warnings.len() >= MAX_WARNINGS {
+            return;
+        }
         let start = self.src.clamp(pos).start;
         let (line, column) = self.src.line_col(start);
         self.warnings.push((
@@ -376,34 +406,46 @@ impl<'s> Report<'s> {
         Err(ConfigError::Invalid {
             path,
             errors: self.errors,
+            omitted: self.omitted,
         })
     }
 }
 
-/// Adds details to the error just recorded.
+/// Adds details to the error just recorded (a no-op past [`MAX_ERRORS`]).
 pub(crate) struct ErrorBuilder<'r> {
     src: &'r SourceFile,
-    error: &'r mut LocatedError,
+    error: Option<&'r mut LocatedError>,
 }
 
 impl ErrorBuilder<'_> {
     /// The text shown under the marked span.
-    pub fn label(self, label: impl Into<String>) -> Self {
-        self.error.label = Some(label.into());
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        if let Some(error) = self.error.as_deref_mut() {
+            error.label = Some(label.into());
+        }
         self
     }
 
     /// What the user can do about it.
-    pub fn hint(self, hint: impl Into<String>) -> Self {
-        self.error.hint = Some(hint.into());
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        if let Some(error) = self.error.as_deref_mut() {
+            error.hint = Some(hint.into());
+        }
         self
     }
 
-    /// A second place that is part of the problem.
-    pub fn note(self, pos: Pos, label: impl Into<String>) -> Self {
+    /// A second place that is part of the problem (at most ten are kept).
+    pub fn note(mut self, pos: Pos, label: impl Into<String>) -> Self {
+        let Some(error) = self
+            .error
+            .as_deref_mut()
+            .filter(|e| e.notes.len() < MAX_NOTES)
+        else {
+            return self;
+        };
         let pos = self.src.clamp(pos);
         let (line, column) = self.src.line_col(pos.start);
-        self.error.notes.push(Note {
+        error.notes.push(Note {
             line,
             column,
             label: label.into(),

@@ -193,9 +193,13 @@ fn image_names(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Names {
 fn image_name(rep: &mut Report<'_>, node: &Node) -> Option<At<String>> {
     let name = decode::string(rep, node, "an image name")?;
     if let Err(why) = validate_image_name(&name.value) {
+        let example = match super::meta::slug(&name.value, IMAGE_NAME_MAX) {
+            s if s.is_empty() => "e.g. `backend` or `api-v2`".to_string(),
+            s => format!("e.g. `{s}`"),
+        };
         rep.error(ErrorKind::InvalidImageName, node.pos, format!("invalid image name `{}`: {why}", name.value))
             .label("invalid image name")
-            .hint("an image name becomes part of a registry repository path (`registry/project/NAME`) and of tags (`NAME-<digest>`), so it must be valid in both: lowercase letters and digits, separated by single `.`, `_` or `-`, at most 64 characters, e.g. `backend` or `api-v2`");
+            .hint(format!("an image name becomes part of a registry repository path (`registry/project/NAME`) and of tags (`NAME-<digest>`), so it must be valid in both: lowercase letters and digits, separated by single `.`, `_` or `-`, at most 64 characters ({example}); werf also allows uppercase and `/`, wharf cannot"));
         return None;
     }
     Some(name)
@@ -378,7 +382,8 @@ fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<String> {
                 format!("platform `{}` is listed twice", platform.value),
             )
             .label("repeated")
-            .note(first.pos, "first listed here");
+            .note(first.pos, "first listed here")
+            .hint("list each platform once");
         } else {
             seen.push(platform);
         }

@@ -84,7 +84,7 @@ fn project_name(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Option
     };
     let name = decode::string(rep, node, "`project`")?;
     if let Err(why) = validate_project_name(&name.value) {
-        let hint = match slug(&name.value) {
+        let hint = match slug(&name.value, PROJECT_MAX) {
             s if !s.is_empty() && s != name.value => format!("{why}; for example `{s}`"),
             _ => why.to_string(),
         };
@@ -118,8 +118,9 @@ pub fn validate_project_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A valid project name close to `name` (lowercased, other characters → `-`).
-fn slug(name: &str) -> String {
+/// A name close to `name` that is valid both as a project name and as an image
+/// name: lowercased, other characters → `-`, at most `max` characters.
+pub(crate) fn slug(name: &str, max: usize) -> String {
     let mut out = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
@@ -131,7 +132,7 @@ fn slug(name: &str) -> String {
             out.push(c);
         }
     }
-    out.truncate(PROJECT_MAX);
+    out.truncate(max);
     out.trim_end_matches('-').to_string()
 }
 
@@ -147,6 +148,7 @@ mod tests {
         for bad in ["", "-a", "a-", "My", "a_b", "a.b", "ä", &"a".repeat(51)] {
             assert!(validate_project_name(bad).is_err(), "{bad}");
         }
-        assert_eq!(slug("My_App--X"), "my-app-x");
+        assert_eq!(slug("My_App--X", 50), "my-app-x");
+        assert_eq!(slug("base/vex", 50), "base-vex");
     }
 }

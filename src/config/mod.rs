@@ -5,12 +5,16 @@
 //! document per image (`image`, `dockerfile`, `context`, `target`, `args`,
 //! `dependencies`, `platform`), separated by `---`.
 //!
-//! Reading goes text → located YAML nodes ([`node`]) → documents ([`document`],
-//! [`meta`], [`image`], [`cleanup`]) → cross-checks and paths ([`validate`],
-//! [`paths`]). Every step records problems in one report instead of stopping, so
-//! a broken file yields all its errors at once, each with `file:line:col`, a
-//! snippet and a hint ([`ConfigError`]). [`schema_json`] is the JSON schema
-//! of the format, generated from the types in [`schema`].
+//! Reading goes text → located YAML nodes (`node.rs`) → documents
+//! (`document.rs`, `meta.rs`, `image.rs`, `cleanup.rs`) → cross-checks and paths
+//! (`validate.rs`, `paths.rs`). Every step records problems in one report instead
+//! of stopping, so a broken file yields all its errors at once, each with
+//! `file:line:col`, a snippet and a hint ([`ConfigError`]). [`schema_json`] is the
+//! JSON schema of the format, generated from the types in `schema.rs`.
+//!
+//! Differences from werf, all reported clearly: no Go templates, no stapel
+//! images, image names limited to what fits both a repository path and a tag,
+//! and werf's build options wharf lacks (`ssh`, `secrets`, `network`, …) refused.
 
 mod cleanup;
 mod cycles;
@@ -32,7 +36,7 @@ mod tests;
 
 pub use cleanup::{CleanupConfig, KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
 pub use duration::parse_go_duration;
-pub use error::{ConfigError, ErrorKind, LocatedError, Note};
+pub use error::{ConfigError, ErrorKind, LocatedError, MAX_ERRORS, Note};
 pub use image::validate_image_name;
 pub use meta::validate_project_name;
 pub use model::{Dependency, Image, Import, ImportKind, Project};
@@ -142,11 +146,12 @@ fn reject_templates(rep: &mut Report<'_>) -> bool {
             let len = text[start..line_end].find("}}").map_or(2, |i| i + 2);
             Pos::new(start, len)
         })
+        .take(10)
         .collect();
     let Some((first, rest)) = spans.split_first() else {
         return false;
     };
-    let count = spans.len();
+    let count = text.matches("{{").count();
     let message = if count == 1 {
         "Go templates are not supported: wharf reads the configuration as plain YAML".to_string()
     } else {
@@ -157,7 +162,7 @@ fn reject_templates(rep: &mut Report<'_>) -> bool {
     let mut error = rep.error(ErrorKind::Template, *first, message).label("template").hint(
         "werf renders werf.yaml as a Go template; wharf does not. Render it once (`werf config render > wharf.yaml`) and keep the result, or write the values out by hand",
     );
-    for pos in rest.iter().take(9) {
+    for pos in rest {
         error = error.note(*pos, "template");
     }
     true

@@ -11,7 +11,10 @@ use super::image::{DepDoc, ImageDoc, Names};
 use super::model::{Dependency, Image, Import};
 use super::paths::{self, ProjectDir};
 use super::source::{At, Pos};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// Cycles reported at most; one usually explains the others.
+const MAX_CYCLES: usize = 10;
 
 /// The images of the project, in file order, after all checks (errors reported).
 pub(crate) fn images(rep: &mut Report<'_>, docs: &[ImageDoc], dir: &ProjectDir) -> Vec<Image> {
@@ -31,15 +34,19 @@ pub(crate) fn images(rep: &mut Report<'_>, docs: &[ImageDoc], dir: &ProjectDir) 
 /// misused nameless images.
 fn check_names<'d>(rep: &mut Report<'_>, docs: &'d [ImageDoc]) -> Vec<&'d At<String>> {
     let mut defined: Vec<&At<String>> = Vec::new();
+    let mut first_pos: HashMap<&str, Pos> = HashMap::new();
     let mut nameless: Vec<Pos> = Vec::new();
     for doc in docs {
         match &doc.names {
             Names::Nameless(pos) => nameless.push(*pos),
             Names::Named(names) => {
                 for name in names {
-                    match defined.iter().find(|d| d.value == name.value) {
-                        Some(first) => duplicate_image(rep, name, first.pos),
-                        None => defined.push(name),
+                    match first_pos.get(name.value.as_str()) {
+                        Some(&first) => duplicate_image(rep, name, first),
+                        None => {
+                            first_pos.insert(&name.value, name.pos);
+                            defined.push(name);
+                        }
                     }
                 }
             }
@@ -75,8 +82,9 @@ fn duplicate_image(rep: &mut Report<'_>, name: &At<String>, first: Pos) {
 
 fn check_dependencies(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]) {
     let names: Vec<&str> = defined.iter().map(|d| d.value.as_str()).collect();
+    let known: HashSet<&str> = names.iter().copied().collect();
     for dep in docs.iter().flat_map(|d| &d.deps) {
-        if names.contains(&dep.image.value.as_str()) {
+        if known.contains(dep.image.value.as_str()) {
             continue;
         }
         let hint = match decode::suggest(&dep.image.value, &names) {
@@ -120,7 +128,7 @@ fn check_cycles(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]
             }
         }
     }
-    for cycle in cycles::find_cycles(defined.len(), &edges) {
+    for cycle in cycles::find_cycles(defined.len(), &edges, MAX_CYCLES) {
         report_cycle(rep, defined, &edges, &cycle);
     }
 }

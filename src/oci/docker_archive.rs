@@ -17,7 +17,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::layout::{LayoutError, OciLayout};
-use super::{Descriptor, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
+use crate::registry::manifest::{Descriptor, ManifestContent, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, parse_manifest};
 use crate::digest::Digest;
 
 #[derive(Debug, thiserror::Error)]
@@ -192,11 +192,10 @@ fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLay
     let io_err = |source| ArchiveError::Io { path: archive.to_path_buf(), source };
     let memo_dir = layout.root().join("wharf-diffids");
     let memo = diff_id.parse::<Digest>().ok().map(|d| memo_dir.join(d.hex()));
-    if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok()) {
-        if layout.has_blob(&desc.digest) {
+    if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok())
+        && layout.has_blob(&desc.digest) {
             return Ok(desc);
         }
-    }
     let mut f = fs::File::open(archive).map_err(io_err)?;
     f.seek(SeekFrom::Start(loc.0)).map_err(io_err)?;
     let mut reader = f.take(loc.1);
@@ -254,16 +253,19 @@ fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLay
 pub fn write(layout: &OciLayout, manifest: &[u8], reference: &str, out: &Path) -> Result<(), ArchiveError> {
     let invalid = |message: String| ArchiveError::Invalid { path: out.to_path_buf(), message };
     let io_err = |source| ArchiveError::Io { path: out.to_path_buf(), source };
-    let refs = super::ManifestRefs::parse(manifest).map_err(|e| invalid(format!("manifest: {e}")))?;
-    let config = refs.config.as_ref().ok_or_else(|| invalid("manifest has no config".into()))?;
+    let ManifestContent::Image { config, layers } =
+        parse_manifest(manifest, OCI_MANIFEST).map_err(|e| invalid(format!("manifest: {e}")))?
+    else {
+        return Err(invalid("an index cannot be loaded into the engine; pick one of its images".into()));
+    };
     let name = |d: &Digest| format!("blobs/sha256/{}", d.hex());
     let archive_manifest = serde_json::json!([{
         "Config": name(&config.digest),
         "RepoTags": [reference],
-        "Layers": refs.layers.iter().map(|l| name(&l.digest)).collect::<Vec<_>>(),
+        "Layers": layers.iter().map(|l| name(&l.digest)).collect::<Vec<_>>(),
     }]);
     let mut tar = tar::Builder::new(io::BufWriter::new(fs::File::create(out).map_err(io_err)?));
-    for blob in refs.blobs() {
+    for blob in std::iter::once(&config).chain(layers.iter()) {
         let path = layout.blob_path(&blob.digest);
         let mut f = fs::File::open(&path).map_err(|source| ArchiveError::Io { path: path.clone(), source })?;
         let mut header = tar::Header::new_gnu();
@@ -343,10 +345,12 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].manifest.digest, b[0].manifest.digest, "same archive, same digest");
         assert_eq!(a[0].repo_tags, vec!["a:b"]);
-        let refs = super::super::ManifestRefs::parse(&a[0].manifest_bytes).unwrap();
-        assert_eq!(refs.layers[0].media_type, OCI_LAYER_GZIP);
+        let ManifestContent::Image { layers, .. } = parse_manifest(&a[0].manifest_bytes, OCI_MANIFEST).unwrap() else {
+            panic!("an image manifest")
+        };
+        assert_eq!(layers[0].media_type, OCI_LAYER_GZIP);
         let layout = OciLayout::open(d1.path()).unwrap();
-        let mut gz = flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&refs.layers[0].digest)).unwrap());
+        let mut gz = flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&layers[0].digest)).unwrap());
         let mut raw = Vec::new();
         gz.read_to_end(&mut raw).unwrap();
         assert_eq!(raw, layer);

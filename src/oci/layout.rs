@@ -13,7 +13,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Descriptor, OCI_INDEX};
+use crate::registry::manifest::{Descriptor, OCI_INDEX};
 use crate::digest::Digest;
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -28,6 +28,11 @@ pub enum LayoutError {
     DigestMismatch { path: PathBuf, expected: Digest, actual: Digest },
     #[error("OCI layout {path}: no manifest tagged {reference:?}")]
     NotFound { path: PathBuf, reference: String },
+}
+
+/// The reference name an `index.json` entry is tagged with.
+fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations.as_ref()?.get(REF_NAME).map(String::as_str)
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +132,7 @@ impl OciLayout {
 
     /// The descriptor tagged `reference`, if any.
     pub fn resolve(&self, reference: &str) -> Result<Option<Descriptor>, LayoutError> {
-        Ok(self.read_index()?.manifests.into_iter().find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(reference)))
+        Ok(self.read_index()?.manifests.into_iter().find(|d| ref_name(d) == Some(reference)))
     }
 
     /// Every reference name in the layout with its descriptor.
@@ -136,7 +141,7 @@ impl OciLayout {
             .read_index()?
             .manifests
             .into_iter()
-            .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|r| (r, d)))
+            .filter_map(|d| ref_name(&d).map(str::to_string).map(|r| (r, d)))
             .collect())
     }
 
@@ -145,10 +150,10 @@ impl OciLayout {
     pub fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Digest, LayoutError> {
         let digest = self.put_blob_bytes(bytes)?;
         let mut desc = Descriptor::new(media_type, digest.clone(), bytes.len() as u64);
-        desc.annotations.insert(REF_NAME.to_string(), reference.to_string());
+        desc.annotations = Some([(REF_NAME.to_string(), reference.to_string())].into());
         let _lock = self.lock()?;
         let mut index = self.read_index()?;
-        index.manifests.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(reference));
+        index.manifests.retain(|d| ref_name(d) != Some(reference));
         index.manifests.push(desc);
         self.write_index(&index)?;
         Ok(digest)
@@ -159,7 +164,7 @@ impl OciLayout {
         let _lock = self.lock()?;
         let mut index = self.read_index()?;
         let before = index.manifests.len();
-        index.manifests.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(reference));
+        index.manifests.retain(|d| ref_name(d) != Some(reference));
         let removed = index.manifests.len() != before;
         if removed {
             self.write_index(&index)?;
@@ -209,9 +214,9 @@ mod tests {
         assert!(matches!(layout.put_blob_reader(&wrong, &b"hello"[..]), Err(LayoutError::DigestMismatch { .. })));
         assert!(!layout.has_blob(&wrong));
 
-        let m1 = layout.put_manifest("app:v1", super::super::OCI_MANIFEST, b"{\"a\":1}").unwrap();
-        let m2 = layout.put_manifest("app:v1", super::super::OCI_MANIFEST, b"{\"a\":2}").unwrap();
-        layout.put_manifest("app:v2", super::super::OCI_MANIFEST, b"{\"a\":1}").unwrap();
+        let m1 = layout.put_manifest("app:v1", crate::registry::manifest::OCI_MANIFEST, b"{\"a\":1}").unwrap();
+        let m2 = layout.put_manifest("app:v1", crate::registry::manifest::OCI_MANIFEST, b"{\"a\":2}").unwrap();
+        layout.put_manifest("app:v2", crate::registry::manifest::OCI_MANIFEST, b"{\"a\":1}").unwrap();
         assert_ne!(m1, m2);
         assert_eq!(layout.resolve("app:v1").unwrap().unwrap().digest, m2, "retagging replaces the entry");
         assert_eq!(layout.refs().unwrap().len(), 2);

@@ -150,12 +150,11 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
             if client.blob_exists(repo, &blob.digest).await?.is_some() {
                 return Ok(stats);
             }
-            if let Origin::Registry { repo: from, .. } = origin {
-                if from.registry == repo.registry && from != repo && client.mount_blob(repo, from, &blob.digest).await? {
+            if let Origin::Registry { repo: from, .. } = origin
+                && from.registry == repo.registry && from != repo && client.mount_blob(repo, from, &blob.digest).await? {
                     stats.blobs_mounted = 1;
                     return Ok(stats);
                 }
-            }
             let (path, _tmp) = local_blob(image, blob).await?;
             client.push_blob_file(repo, &blob.digest, blob.size, &path).await?;
             stats.blobs_uploaded = 1;

@@ -179,11 +179,10 @@ impl Client {
             return Err(RegistryError::TooLarge { ctx: req.ctx.into(), what: "the manifest", limit: MAX_MANIFEST_SIZE });
         }
         let digest = Digest::of(&bytes);
-        if let Ok(wanted) = reference.parse::<Digest>() {
-            if wanted != digest {
+        if let Ok(wanted) = reference.parse::<Digest>()
+            && wanted != digest {
                 return Err(RegistryError::DigestMismatch { ctx: req.ctx.into(), expected: wanted, actual: digest });
             }
-        }
         req.body = ReqBody::Bytes(bytes);
         let resp = self.send(&req).await?;
         if !resp.status().is_success() {

@@ -87,11 +87,10 @@ impl DockerConfig {
     /// The credential for `host` (normalised): helper for the host, default store, `auths`.
     pub async fn credential_for(&self, host: &str, helper_dir: Option<&Path>) -> Result<Option<ResolvedCredential>> {
         let helper = self.cred_helpers.get(host).or(self.creds_store.as_ref());
-        if let Some(name) = helper {
-            if let Some(credential) = run_helper(name, host, helper_dir).await? {
+        if let Some(name) = helper
+            && let Some(credential) = run_helper(name, host, helper_dir).await? {
                 return Ok(Some(ResolvedCredential { credential, source: CredentialSource::Helper(name.clone()) }));
             }
-        }
         Ok(self.auths.get(host).map(|credential| ResolvedCredential {
             credential: credential.clone(),
             source: CredentialSource::DockerConfig(self.path.clone()),

@@ -110,11 +110,10 @@ pub fn parse_manifest(bytes: &[u8], media_type: &str) -> Result<ManifestContent,
 /// The manifest kind from the JSON: its `mediaType`, else `manifests` (index) or `layers`.
 fn sniff(bytes: &[u8]) -> Result<String, String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
-    if let Some(mt) = value.get("mediaType").and_then(|m| m.as_str()) {
-        if is_index(mt) || is_image_manifest(mt) {
+    if let Some(mt) = value.get("mediaType").and_then(|m| m.as_str())
+        && (is_index(mt) || is_image_manifest(mt)) {
             return Ok(mt.to_string());
         }
-    }
     if value.get("manifests").is_some() {
         Ok(OCI_INDEX.to_string())
     } else if value.get("layers").is_some() {

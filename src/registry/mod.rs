@@ -1,6 +1,6 @@
 //! OCI distribution client: references, auth, blobs, manifests, tags.
 //!
-//! - [`reference`]: parse and validate `host/path:tag@digest`.
+//! - [`reference`](self::reference): parse and validate `host/path:tag@digest`.
 //! - [`auth`] and [`docker_config`]: where credentials come from; [`challenge`] and [`token`]:
 //!   the `WWW-Authenticate` / Bearer token flow.
 //! - [`Client`]: one shared HTTP client with lazy auth, retries and scheme selection

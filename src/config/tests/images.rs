@@ -63,6 +63,11 @@ fn image_names_must_fit_repositories_and_tags() {
     );
     let (line, col, kind, _) = only_error(&format!("{META}image: [ok, a--b]\n"));
     assert_eq!((line, col, kind), (4, 13, InvalidImageName));
+    let werf_style = plain(&format!("{META}image: base/Vex\n"));
+    assert!(
+        werf_style.contains("(e.g. `base-vex`); werf also allows uppercase and `/`"),
+        "{werf_style}"
+    );
     let out = plain(&format!("{META}image: {}\n", "a".repeat(65)));
     assert!(out.contains("longer than 64 characters"), "{out}");
     assert!(

@@ -71,3 +71,41 @@ fn graphical_rendering_shows_every_error_with_its_snippet() {
         "{out}"
     );
 }
+
+/// Huge or repetitive files stay fast: errors are capped and lookups hashed.
+#[test]
+fn pathological_files_stay_fast() {
+    let dir = project_dir();
+    let started = std::time::Instant::now();
+    let one_line_keys: String = (0..50_000).map(|i| format!("k{i}: 1, ")).collect();
+    let repeated_keys = "k: 1, ".repeat(50_000);
+    let docs: String = (0..5_000)
+        .map(|i| {
+            format!(
+                "---\nimage: a{i}\ndependencies: [{{image: a{}}}]\n",
+                (i + 1) % 5_000
+            )
+        })
+        .collect();
+    let inputs = [
+        format!("{META}image: app\nargs: {{{repeated_keys}}}\n"),
+        format!("{META}{{{one_line_keys}}}\n"),
+        format!("project: x\nconfigVersion: 1\n{docs}"),
+        format!(
+            "{META}image: app\nargs: {{A: \"{}\"}}\n",
+            "{{".repeat(100_000)
+        ),
+    ];
+    for text in &inputs {
+        let Err(err) = parse(&dir, text) else {
+            panic!("expected errors")
+        };
+        assert!(err.errors().len() <= crate::config::MAX_ERRORS);
+        let _ = err.plain();
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -181,3 +181,24 @@ fn no_images_is_a_warning() {
         ["wharf.yaml:1:1: no images are defined: add a document with `image: NAME`"]
     );
 }
+
+#[test]
+fn fixture_flant_loads() {
+    let project = load(Path::new("tests/fixtures/config/flant"), None).unwrap();
+    assert_eq!(project.name, "flant");
+    assert!(project.dir.is_absolute());
+    assert_eq!(project.images.len(), 2);
+}
+
+/// The whole plain-text report for a realistic broken file, as users see it.
+#[test]
+fn fixture_broken_report() {
+    let dir = Path::new("tests/fixtures/config/broken");
+    let err = load(dir, None).unwrap_err();
+    let expected = std::fs::read_to_string(dir.join("expected.txt")).unwrap_or_default();
+    assert!(
+        err.plain() == expected,
+        "tests/fixtures/config/broken/expected.txt differs; if the new text is right, replace the file with:\n{}",
+        err.plain()
+    );
+}
