@@ -37,6 +37,18 @@ ensure_rust() {
   fi
 }
 
+# moto's server (ECR emulation for the ecr driver's tests) in a virtualenv of its own.
+ensure_moto() {
+  local venv="${WHARF_MOTO_VENV:-/tmp/wharf-moto}"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing moto[server] into $venv"
+    ensure_packages python3-venv
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'moto[server]'
+  fi
+  export WHARF_TEST_MOTO_SERVER="$venv/bin/moto_server"
+}
+
 docker_ok() { docker version >/dev/null 2>&1; }
 
 # start_dockerd: uses DOCKER_HOST or the default socket when an engine answers there, else

@@ -18,9 +18,9 @@ fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Error> {
 }
 
 async fn driver_for(repo: &Repository, registry: &RegistryArgs, driver: &DriverArgs, implementation: Option<&str>) -> Result<(Box<dyn Driver>, Client), Error> {
-    let info = drivers::select(implementation, repo).map_err(Error::Driver)?;
+    let info = drivers::select(implementation, repo).map_err(Error::from)?;
     let client = registry.client(&[repo.registry.as_str()])?;
-    let d = drivers::build(info, &driver.options(client.clone())?, repo).map_err(Error::Driver)?;
+    let d = drivers::build(info, &driver.options(client.clone())?, repo).map_err(Error::from)?;
     Ok((d, client))
 }
 

@@ -157,9 +157,9 @@ pub struct DetectArgs {
 #[derive(Subcommand, Debug)]
 pub enum TagsCommand {
     /// List every tag of REPO with its digest.
-    Ls(TagsLsArgs),
+    Ls(Box<TagsLsArgs>),
     /// Remove single tags (REPO:TAG…); other tags on the same image stay.
-    Rm(TagsRmArgs),
+    Rm(Box<TagsRmArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -280,6 +280,8 @@ pub struct BuildArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
     /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
     #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO")]
     pub repo: Option<String>,
@@ -403,8 +405,16 @@ impl RegistryArgs {
 /// Runs `build-and-publish`.
 pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
     let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
-    let repo: Option<Repository> = args.repo.as_deref().map(|r| r.parse().map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
-    let layout = args.repo_mode.resolve_generic();
+    let repo: Option<Repository> =
+        args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
+    // `auto` and impossible combinations depend on the registry's driver (no network).
+    let layout = match &repo {
+        Some(r) => {
+            let info = crate::drivers::select(args.driver.implementation.as_deref(), r)?;
+            crate::drivers::resolve_layout(args.repo_mode, r, info).map_err(|e| Error::Usage(format!("--repo-mode: {e}")))?
+        }
+        None => args.repo_mode.resolve_generic(),
+    };
     let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
     let client = args.registry.client(&registries)?;
     let dot_wharf = project.dir.join(crate::build::STATE_DIR);

@@ -27,7 +27,7 @@ pub struct Detection {
 /// `wharf registry detect REPO`: no network.
 pub fn detect(args: &DetectArgs) -> Result<Detection, Error> {
     let repo = parse_repo(&args.repo)?;
-    let info = drivers::select(args.implementation.as_deref(), &repo).map_err(Error::Driver)?;
+    let info = drivers::select(args.implementation.as_deref(), &repo).map_err(Error::from)?;
     let repo_mode = drivers::resolve_layout(args.repo_mode, &repo, info).map_err(Error::Usage)?;
     Ok(Detection {
         repository: repo.to_string(),
@@ -59,10 +59,10 @@ fn parse_repo(input: &str) -> Result<Repository, Error> {
 /// `wharf tags ls REPO`.
 pub async fn tags_ls(args: &TagsLsArgs, output: Output) -> Result<(), Error> {
     let repo = parse_repo(&args.repo)?;
-    let info = drivers::select(args.driver.implementation.as_deref(), &repo).map_err(Error::Driver)?;
+    let info = drivers::select(args.driver.implementation.as_deref(), &repo).map_err(Error::from)?;
     let client = args.registry.client(&[repo.registry.as_str()])?;
-    let driver = drivers::build(info, &args.driver.options(client)?, &repo).map_err(Error::Driver)?;
-    let tags = driver.list_tags(&repo).await.map_err(Error::Driver)?;
+    let driver = drivers::build(info, &args.driver.options(client)?, &repo).map_err(Error::from)?;
+    let tags = driver.list_tags(&repo).await.map_err(Error::from)?;
     match output {
         Output::Json => {
             let v = serde_json::json!({"repository": repo.to_string(), "driver": info.name, "tags": tags});
@@ -96,17 +96,20 @@ pub struct RemovalPlan {
     pub removals: Vec<Removal>,
 }
 
+/// A repository and the driver chosen for it.
+pub type RepoDriver = (Repository, &'static DriverInfo);
+
 /// Parses `REPO:TAG` arguments and picks each repository's driver (no network).
-pub fn plan_removals(references: &[String], implementation: Option<&str>) -> Result<(RemovalPlan, Vec<(Repository, &'static DriverInfo)>), Error> {
+pub fn plan_removals(references: &[String], implementation: Option<&str>) -> Result<(RemovalPlan, Vec<RepoDriver>), Error> {
     let mut removals = Vec::new();
-    let mut repos: Vec<(Repository, &'static DriverInfo)> = Vec::new();
+    let mut repos: Vec<RepoDriver> = Vec::new();
     for input in references {
         let r: Reference = input.parse().map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
         let tag = match (&r.tag, &r.digest) {
             (Some(t), None) => t.clone(),
             _ => return Err(Error::Usage(format!("{input:?}: expected REPO:TAG (a tag, no digest)"))),
         };
-        let info = drivers::select(implementation, &r.repo).map_err(Error::Driver)?;
+        let info = drivers::select(implementation, &r.repo).map_err(Error::from)?;
         if !repos.iter().any(|(repo, _)| *repo == r.repo) {
             repos.push((r.repo.clone(), info));
         }
@@ -134,7 +137,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
     let opts = args.driver.options(client)?;
     let mut built: BTreeMap<String, Box<dyn Driver>> = BTreeMap::new();
     for (repo, info) in &repos {
-        built.insert(repo.to_string(), drivers::build(info, &opts, repo).map_err(Error::Driver)?);
+        built.insert(repo.to_string(), drivers::build(info, &opts, repo).map_err(Error::from)?);
     }
     let mut results = Vec::new();
     for removal in &plan.removals {
@@ -157,7 +160,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
     match failed {
         0 => Ok(()),
         1 if results.len() == 1 => match results.pop().map(|(_, r)| r) {
-            Some(Err(e)) => Err(Error::Driver(e)),
+            Some(Err(e)) => Err(Error::from(e)),
             _ => Ok(()),
         },
         _ => Err(Error::Partial { failed, total: results.len() }),

@@ -29,12 +29,18 @@ pub enum Error {
     #[error(transparent)]
     Pipeline(PipelineError),
     #[error(transparent)]
-    Driver(crate::drivers::DriverError),
+    Driver(Box<crate::drivers::DriverError>),
     #[error(transparent)]
     Cleanup(crate::cleanup::run::CleanupError),
     /// Some of several independent operations failed (each was reported as it happened).
     #[error("{failed} of {total} operations failed")]
     Partial { failed: usize, total: usize },
+}
+
+impl From<crate::drivers::DriverError> for Error {
+    fn from(e: crate::drivers::DriverError) -> Self {
+        Error::Driver(Box::new(e))
+    }
 }
 
 impl Error {
@@ -43,7 +49,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Config(_) => exit::CONFIG,
             Error::Registry(_) | Error::Partial { .. } => exit::REGISTRY,
-            Error::Driver(crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
+            Error::Driver(e) if matches!(**e, crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
             Error::Driver(_) => exit::REGISTRY,
             Error::Cleanup(c) => match c {
                 crate::cleanup::run::CleanupError::Inventory(crate::cleanup::inventory::InventoryError::List { .. }) => exit::REGISTRY,

@@ -67,3 +67,15 @@ async fn tags_ls_and_rm_keep_sibling_tags() {
     assert_eq!(results[1]["removed"], true);
     assert!(r.stderr().contains("\"missing\" does not exist"), "{}", r.stderr());
 }
+
+#[test]
+fn build_and_publish_refuses_an_impossible_repo_mode_before_building() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flant");
+    let dir = dir.to_str().unwrap();
+    let r = run(wharf(&["build-and-publish", "--dir", dir, "--repo", "flant/project", "--repo-mode", "multirepo"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("--repo-mode: Docker Hub accepts only account/repository names"), "{}", r.stderr());
+    let r = run(wharf(&["build-and-publish", "--dir", dir, "--repo", "quay.io/a/b/c"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("3 components"), "{}", r.stderr());
+}

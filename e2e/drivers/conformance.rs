@@ -6,7 +6,7 @@
 use super::fake::Fake;
 use std::time::Duration;
 use wharf::digest::Digest;
-use wharf::drivers::{Driver, DriverError, DriverOptions};
+use wharf::drivers::{Driver, DriverOptions};
 use wharf::registry::{Client, ClientOptions, CredentialStore, Repository};
 
 #[async_trait::async_trait]
@@ -126,8 +126,6 @@ pub async fn run(f: &dyn Fixture) {
         assert_eq!(err.status(), Some(429), "{name}: {err}");
         assert!(err.to_string().contains("rate limited") || err.to_string().contains("429"), "{name}: {err}");
         f.rate_limit(0, "0");
-        if let DriverError::Api { retry_after, .. } = &err {
-            assert_eq!(*retry_after, Some(Duration::from_secs(3600)), "{name}");
-        }
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)), "{name}");
     }
 }

@@ -133,7 +133,7 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-pub fn query<'a>(req: &'a Request, name: &str) -> Option<String> {
+pub fn query(req: &Request, name: &str) -> Option<String> {
     req.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 

@@ -3,10 +3,17 @@
 //! and assert every request; one conformance suite runs over all of them.
 
 mod cli;
+mod acr;
+mod artifact_registry;
 mod conformance;
 mod dockerhub;
+mod ecr;
 mod fake;
 mod github;
+mod gitlab;
+mod harbor;
+mod live;
+mod quay;
 mod default;
 
 use bytes::Bytes;

@@ -2,5 +2,6 @@
 //! stops when dropped.
 
 pub mod engine;
+pub mod moto;
 pub mod registry;
 pub mod wharf;

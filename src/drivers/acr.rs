@@ -12,7 +12,7 @@
 //!
 //! The management-plane crate azure_mgmt_containerregistry is abandoned and has no untag.
 
-use super::api::{Api, Repeat, join, same_origin, secret_header};
+use super::api::{Api, Repeat, bearer, join, same_origin, secret_header};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Client, Credential, Repository, next_link};
@@ -130,13 +130,6 @@ impl AcrDriver {
             .await?;
         Ok(self.api.json::<RefreshReply>(op, tgt, resp).await?.refresh_token)
     }
-
-    fn bearer(builder: reqwest::RequestBuilder, token: &Secret) -> reqwest::RequestBuilder {
-        match secret_header(&format!("Bearer {}", token.expose())) {
-            Some(h) => builder.header(AUTHORIZATION, h),
-            None => builder,
-        }
-    }
 }
 
 /// An `application/x-www-form-urlencoded` body.
@@ -157,7 +150,7 @@ impl Driver for AcrDriver {
         let mut url = join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path));
         let (mut entries, mut seen) = (Vec::new(), std::collections::HashSet::new());
         loop {
-            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::bearer(h.get(&url), &token)).await?;
+            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
             if resp.status().as_u16() == 404 {
                 break;
             }
@@ -179,7 +172,7 @@ impl Driver for AcrDriver {
         crate::registry::validate_tag(tag).map_err(|p| self.api.protocol(op, &tgt, p))?;
         let token = self.access_token(repo, &format!("repository:{}:metadata_read,delete", repo.path), op).await?;
         let url = join(&self.base, &format!("/acr/v1/{}/_tags/{tag}", repo.path));
-        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::bearer(h.get(&url), &token)).await?;
+        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
         if resp.status().as_u16() == 404 {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
@@ -189,7 +182,7 @@ impl Driver for AcrDriver {
         }
         let one: One = self.api.json(op, &tgt, resp).await?;
         let digest = one.tag.digest.parse().map_err(|_| self.api.protocol(op, &tgt, format!("tag digest {:?}", one.tag.digest)))?;
-        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| Self::bearer(h.delete(&url), &token)).await?;
+        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(&token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
 }

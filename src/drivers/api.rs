@@ -7,7 +7,7 @@
 //! the credential needs. Bodies are read with a size limit; error bodies are cut short and
 //! never echo request headers, so tokens stay out of messages.
 
-use super::error::DriverError;
+use super::error::{ApiError, DriverError};
 use super::{DriverInfo, Result};
 use crate::registry::{ClientOptions, parse_retry_after};
 use reqwest::header::{HeaderValue, RETRY_AFTER};
@@ -158,7 +158,7 @@ impl Api {
             }),
             _ => None,
         };
-        DriverError::Api { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, hint }
+        DriverError::Api(Box::new(ApiError { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, hint }))
     }
 }
 
@@ -204,6 +204,14 @@ pub(crate) fn join(base: &url::Url, path_and_query: &str) -> String {
 /// Whether a pagination URL stays on the API's origin (tokens go nowhere else).
 pub(crate) fn same_origin(base: &url::Url, next: &str) -> bool {
     url::Url::parse(next).is_ok_and(|u| u.origin() == base.origin())
+}
+
+/// `Authorization: Bearer TOKEN` (marked sensitive) when there is a token.
+pub(crate) fn bearer(builder: reqwest::RequestBuilder, token: Option<&crate::secret::Secret>) -> RequestBuilder {
+    match token.and_then(|t| secret_header(&format!("Bearer {}", t.expose()))) {
+        Some(h) => builder.header(reqwest::header::AUTHORIZATION, h),
+        None => builder,
+    }
 }
 
 /// A header value for a secret, marked sensitive so it never shows in debug output.

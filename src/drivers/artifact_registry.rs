@@ -12,12 +12,11 @@
 //!   `GOOGLE_OAUTH_ACCESS_TOKEN` (e.g. `gcloud auth print-access-token`), or the registry login
 //!   when it is `oauth2accesstoken` (what the gcloud credential helper returns).
 
-use super::api::{Api, Repeat, encode, join, secret_header};
+use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
-use reqwest::header::AUTHORIZATION;
 
 pub const DEFAULT_API: &str = "https://artifactregistry.googleapis.com";
 
@@ -114,13 +113,6 @@ impl ArtifactRegistryDriver {
     fn path(&self, repo: &Repository, op: &'static str) -> Result<String> {
         package_path(repo).map_err(|d| self.api.protocol(op, &repo.to_string(), d))
     }
-
-    fn bearer(builder: reqwest::RequestBuilder, token: &Secret) -> reqwest::RequestBuilder {
-        match secret_header(&format!("Bearer {}", token.expose())) {
-            Some(h) => builder.header(AUTHORIZATION, h),
-            None => builder,
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -141,7 +133,7 @@ impl Driver for ArtifactRegistryDriver {
             if let Some(t) = &page_token {
                 url.push_str(&format!("&pageToken={}", encode(t)));
             }
-            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::bearer(h.get(&url), &token)).await?;
+            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
             if resp.status().as_u16() == 404 {
                 break;
             }
@@ -162,13 +154,13 @@ impl Driver for ArtifactRegistryDriver {
         let path = self.path(repo, op)?;
         let token = self.token(repo, op, &tgt).await?;
         let url = join(&self.base, &format!("/v1/{path}/tags/{}", encode(tag)));
-        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::bearer(h.get(&url), &token)).await?;
+        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
         if resp.status().as_u16() == 404 {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
         let current: ArTag = self.api.json(op, &tgt, resp).await?;
         let digest = current.entry().map(|e| e.digest).ok_or_else(|| self.api.protocol(op, &tgt, "the tag names no version digest"))?;
-        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| Self::bearer(h.delete(&url), &token)).await?;
+        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(&token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
 }

@@ -8,13 +8,12 @@
 //!   `next` (only on the API's own origin). No pull-rate-limited manifest HEADs.
 //! - Untag: `DELETE {api}/v2/repositories/{ns}/{repo}/tags/{tag}/`: removes only that tag.
 
-use super::api::{Api, Repeat, encode, join, same_origin, secret_header};
+use super::api::{Api, Repeat, bearer, encode, join, same_origin};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::reference::DOCKER_HUB;
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
-use reqwest::header::AUTHORIZATION;
 use tokio::sync::OnceCell;
 
 /// Docker Hub's API.
@@ -97,13 +96,6 @@ impl DockerHubDriver {
             .await?;
         Ok(Some(token))
     }
-
-    fn authorize(builder: reqwest::RequestBuilder, token: Option<&Secret>) -> reqwest::RequestBuilder {
-        match token.and_then(|t| secret_header(&format!("Bearer {}", t.expose()))) {
-            Some(h) => builder.header(AUTHORIZATION, h),
-            None => builder,
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -119,7 +111,7 @@ impl Driver for DockerHubDriver {
         let mut url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)));
         let (mut entries, mut seen) = (Vec::new(), std::collections::HashSet::new());
         loop {
-            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::authorize(h.get(&url), token)).await?;
+            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), token)).await?;
             if resp.status().as_u16() == 404 {
                 return Ok(Vec::new());
             }
@@ -148,7 +140,7 @@ impl Driver for DockerHubDriver {
         crate::registry::validate_tag(tag).map_err(|p| self.api.protocol(op, &tgt, p))?;
         let token = self.token(op, &tgt).await?.ok_or_else(|| self.api.missing_credential(op, &tgt))?;
         let url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags/{}", encode(ns), encode(name), encode(tag)));
-        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::authorize(h.get(&url), Some(token))).await?;
+        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(token))).await?;
         if resp.status().as_u16() == 404 {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
@@ -158,7 +150,7 @@ impl Driver for DockerHubDriver {
             .and_then(|d| d.parse().ok())
             .ok_or_else(|| self.api.protocol(op, &tgt, "Docker Hub gives no digest for the tag"))?;
         let url = join(&self.base, &format!("/v2/repositories/{}/{}/tags/{}/", encode(ns), encode(name), encode(tag)));
-        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| Self::authorize(h.delete(&url), Some(token))).await?;
+        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
 }

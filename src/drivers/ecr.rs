@@ -11,7 +11,7 @@
 //!   SSO, instance roles; `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_ECR`); the region defaults to
 //!   the one in the registry host, the endpoint to `--api-url` when given.
 
-use super::error::target;
+use super::error::{ApiError, target};
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Credential, Repository};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
@@ -103,7 +103,7 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
         || ["AccessDenied", "UnrecognizedClient", "ExpiredToken", "InvalidSignature", "InvalidClientTokenId"].iter().any(|c| code.starts_with(c));
     let hint = auth.then(|| format!("the credential needs {}", INFO.needs));
     match status {
-        Some(status) => DriverError::Api {
+        Some(status) => DriverError::Api(Box::new(ApiError {
             driver: INFO.name,
             op,
             target: tgt.to_string(),
@@ -111,7 +111,7 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
             detail: [code, message].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(": "),
             retry_after: None,
             hint,
-        },
+        })),
         None => DriverError::Transport {
             driver: INFO.name,
             op,
@@ -196,7 +196,6 @@ impl Driver for EcrDriver {
                 target: tgt,
                 detail: format!("{}: {}", code.as_deref().unwrap_or("failure"), f.failure_reason().unwrap_or_default()),
                 code,
-                hint: None,
             });
         }
         let method = if last { UntagMethod::LastTagVersion } else { UntagMethod::NativeTag };
@@ -232,8 +231,7 @@ impl Driver for EcrDriver {
                 op: "check repository",
                 target: tgt,
                 code: Some("RepositoryNotFoundException".into()),
-                detail: "the repository does not exist and ECR does not create repositories on push".into(),
-                hint: Some("create it (aws ecr create-repository) or pass --create-repositories".into()),
+                detail: "the repository does not exist and ECR does not create repositories on push\n  hint: create it (aws ecr create-repository) or pass --create-repositories".into(),
             }),
             Err(e) => Err(sdk_error("check repository", &tgt, e)),
         }

@@ -23,17 +23,8 @@ pub enum DriverError {
         #[source]
         source: RegistryError,
     },
-    #[error("{driver} driver: {op} {target}: HTTP {status}{}{}", fmt_detail(detail), fmt_hint(hint))]
-    Api {
-        driver: &'static str,
-        op: &'static str,
-        target: String,
-        status: u16,
-        /// What the API said (bounded, without secrets).
-        detail: String,
-        retry_after: Option<Duration>,
-        hint: Option<String>,
-    },
+    #[error(transparent)]
+    Api(Box<ApiError>),
     #[error("{driver} driver: {op} {target}: {detail}")]
     Transport {
         driver: &'static str,
@@ -49,16 +40,30 @@ pub enum DriverError {
     MissingCredential { driver: &'static str, op: &'static str, target: String, needs: String },
     #[error("{driver} driver: tag {tag:?} does not exist in {repo}")]
     TagNotFound { driver: &'static str, repo: String, tag: String },
-    #[error("{driver} driver: {op} {target}: {detail}{}", fmt_hint(hint))]
+    #[error("{driver} driver: {op} {target}: {detail}")]
     Refused {
         driver: &'static str,
         op: &'static str,
         target: String,
         /// The registry's error code, when it gave one (e.g. ECR's `failureCode`).
         code: Option<String>,
+        /// What happened and what to do.
         detail: String,
-        hint: Option<String>,
     },
+}
+
+/// A native API answered with an error status.
+#[derive(Debug, thiserror::Error)]
+#[error("{driver} driver: {op} {target}: HTTP {status}{}{}", fmt_detail(detail), fmt_hint(hint))]
+pub struct ApiError {
+    pub driver: &'static str,
+    pub op: &'static str,
+    pub target: String,
+    pub status: u16,
+    /// What the API said (bounded, without secrets).
+    pub detail: String,
+    pub retry_after: Option<Duration>,
+    pub hint: Option<String>,
 }
 
 fn fmt_suggestion(s: &Option<&'static str>) -> String {
@@ -88,7 +93,7 @@ impl DriverError {
     pub fn is_auth(&self) -> bool {
         match self {
             DriverError::Registry { source, .. } => source.is_auth(),
-            DriverError::Api { status, .. } => matches!(status, 401 | 403),
+            DriverError::Api(a) => matches!(a.status, 401 | 403),
             DriverError::MissingCredential { .. } => true,
             _ => false,
         }
@@ -98,7 +103,7 @@ impl DriverError {
     pub fn status(&self) -> Option<u16> {
         match self {
             DriverError::Registry { source, .. } => source.status(),
-            DriverError::Api { status, .. } => Some(*status),
+            DriverError::Api(a) => Some(a.status),
             _ => None,
         }
     }
@@ -107,9 +112,18 @@ impl DriverError {
     pub fn is_not_found(&self) -> bool {
         match self {
             DriverError::Registry { source, .. } => source.is_not_found(),
-            DriverError::Api { status, .. } => *status == 404,
+            DriverError::Api(a) => a.status == 404,
             DriverError::TagNotFound { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The server's `Retry-After` on a refused request, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DriverError::Api(a) => a.retry_after,
+            DriverError::Registry { source, .. } => source.retry_after(),
+            _ => None,
         }
     }
 
@@ -132,7 +146,7 @@ mod tests {
 
     #[test]
     fn api_errors_name_driver_op_target_and_hint() {
-        let e = DriverError::Api {
+        let e = DriverError::Api(Box::new(ApiError {
             driver: "dockerhub",
             op: "delete tag",
             target: "docker.io/acme/app:v1".into(),
@@ -140,7 +154,7 @@ mod tests {
             detail: "forbidden".into(),
             retry_after: None,
             hint: Some("personal access tokens need the Delete scope".into()),
-        };
+        }));
         let text = e.to_string();
         assert_eq!(
             text,

@@ -12,14 +12,14 @@
 //!   `read:packages` and `delete:packages`; the Actions `GITHUB_TOKEN` can delete only packages
 //!   linked to its repository with admin access granted to that repository.
 
-use super::api::{Api, Repeat, encode, join, same_origin, secret_header};
+use super::api::{Api, Repeat, bearer, encode, join, same_origin};
 use super::default::{DefaultDriver, fallback};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::digest::Digest;
 use crate::registry::{Repository, next_link};
 use crate::secret::Secret;
-use reqwest::header::{ACCEPT, AUTHORIZATION, LINK};
+use reqwest::header::{ACCEPT, LINK};
 use tokio::sync::OnceCell;
 
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -90,10 +90,7 @@ impl GithubDriver {
 
     fn request(&self, builder: reqwest::RequestBuilder, token: &Secret) -> reqwest::RequestBuilder {
         let builder = builder.header(ACCEPT, "application/vnd.github+json").header("X-GitHub-Api-Version", "2022-11-28");
-        match secret_header(&format!("Bearer {}", token.expose())) {
-            Some(h) => builder.header(AUTHORIZATION, h),
-            None => builder,
-        }
+        bearer(builder, Some(token))
     }
 
     /// `(owner, package)`: the first path component, and the rest encoded as one segment.
@@ -194,8 +191,10 @@ impl Driver for GithubDriver {
                 op: "untag",
                 target: target(repo, Some(tag)),
                 code: None,
-                detail: format!("the tag was moved to a throwaway manifest {throwaway}, but GitHub lists no version for it yet; {digest} and its other tags are untouched"),
-                hint: Some("run the command again to delete the throwaway version".into()),
+                detail: format!(
+                    "the tag was moved to a throwaway manifest {throwaway}, but GitHub lists no version for it yet; \
+                     {digest} and its other tags are untouched\n  hint: run the command again to delete the throwaway version"
+                ),
             });
         };
         if let Err(e) = self.delete_version(repo, tag, &prefix, new.id).await {

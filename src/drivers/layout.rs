@@ -22,10 +22,11 @@ pub fn parse_repository(input: &str) -> Result<Repository, ReferenceError> {
         });
     }
     let mut repo = reference.repo;
-    if repo.registry == DOCKER_HUB && !input.contains("library/") {
-        if let Some(account) = repo.path.strip_prefix("library/").filter(|a| !a.contains('/')) {
-            repo.path = account.to_string();
-        }
+    if repo.registry == DOCKER_HUB
+        && !input.contains("library/")
+        && let Some(account) = repo.path.strip_prefix("library/").filter(|a| !a.contains('/'))
+    {
+        repo.path = account.to_string();
     }
     Ok(repo)
 }

@@ -32,7 +32,7 @@ pub use artifact_registry::ArtifactRegistryDriver;
 pub use default::DefaultDriver;
 pub use dockerhub::DockerHubDriver;
 pub use ecr::EcrDriver;
-pub use error::DriverError;
+pub use error::{ApiError, DriverError};
 pub use github::GithubDriver;
 pub use gitlab::GitlabDriver;
 pub use harbor::HarborDriver;
@@ -288,6 +288,15 @@ mod tests {
         assert_eq!(select(None, &repo).unwrap().name, "github");
         assert_eq!(select(Some("default"), &repo).unwrap().name, "default");
         assert!(select(Some("nope"), &repo).is_err());
+    }
+
+    #[test]
+    fn options_never_print_tokens() {
+        let mut opts = DriverOptions::new(Client::new(Default::default()).unwrap());
+        opts.tokens.github = Some(Secret::new("ghp_supersecret"));
+        opts.tokens.azure = Some(Secret::new("aad-supersecret"));
+        let dump = format!("{opts:?}");
+        assert!(!dump.contains("supersecret"), "{dump}");
     }
 
     #[test]

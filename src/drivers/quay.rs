@@ -8,12 +8,11 @@
 //!   `QUAY_TOKEN`) that has the "Administer Repositories" (`repo:admin`) or "Read/Write to any
 //!   accessible repositories" (`repo:write`) scope; public repositories list without one.
 
-use super::api::{Api, Repeat, encode, join, secret_header};
+use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::Repository;
 use crate::secret::Secret;
-use reqwest::header::AUTHORIZATION;
 
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "quay",
@@ -71,10 +70,7 @@ impl QuayDriver {
     }
 
     fn request(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match self.token.as_ref().and_then(|t| secret_header(&format!("Bearer {}", t.expose()))) {
-            Some(h) => builder.header(AUTHORIZATION, h),
-            None => builder,
-        }
+        bearer(builder, self.token.as_ref())
     }
 
     async fn page(&self, op: &'static str, tgt: &str, url: &str) -> Result<Option<TagPage>> {
