@@ -15,6 +15,9 @@ pub mod plan;
 pub mod policy;
 pub mod run;
 
+#[cfg(test)]
+mod policy_tests;
+
 
 use std::time::Duration;
 
