@@ -67,7 +67,7 @@ pub struct CleanupCommand {
 #[derive(Subcommand, Debug)]
 pub enum CleanupAction {
     /// Carry out a plan saved with --plan-out; a tag that moved since is skipped.
-    Apply(CleanupApplyArgs),
+    Apply(Box<CleanupApplyArgs>),
     /// Put back the tags a journal recorded, while the registry still holds their blobs.
     Restore(CleanupRestoreArgs),
 }
