@@ -109,6 +109,8 @@ pub struct CleanupArgs {
     /// Delete every tag of the project (asks first unless --yes).
     #[arg(long)]
     pub purge: bool,
+    #[command(flatten)]
+    pub locks: LockArgs,
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
@@ -120,6 +122,8 @@ pub struct CleanupArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CleanupApplyArgs {
     pub plan: PathBuf,
+    #[command(flatten)]
+    pub locks: LockArgs,
     /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
     #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl")]
     pub journal: PathBuf,
@@ -274,6 +278,25 @@ pub struct RegistryArgs {
     pub docker_config: Option<PathBuf>,
 }
 
+/// Locks between wharf runs on this machine.
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// Directory of the lock files shared by wharf runs on this machine.
+    #[arg(long, value_name = "DIR", env = "WHARF_LOCK_DIR", default_value = "/tmp/wharf-locks")]
+    pub lock_dir: PathBuf,
+    /// How long to wait for another run's lock (e.g. 30m, 90s).
+    #[arg(long, value_name = "DURATION", env = "WHARF_LOCK_TIMEOUT", default_value = "1h")]
+    pub lock_timeout: String,
+}
+
+impl LockArgs {
+    pub fn locks(&self) -> Result<crate::lock::Locks, Error> {
+        let timeout = crate::config::parse_go_duration(&self.lock_timeout)
+            .map_err(|e| Error::Usage(format!("--lock-timeout {:?}: {e}", self.lock_timeout)))?;
+        Ok(crate::lock::Locks::new(&self.lock_dir, timeout))
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -305,6 +328,8 @@ pub struct BuildArgs {
     pub parallel: Option<usize>,
     #[command(flatten)]
     pub tags: TagArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -459,6 +484,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         log,
         client,
         commit,
+        locks: args.locks.locks()?,
     };
     run.run().await.map_err(Error::Pipeline)
 }

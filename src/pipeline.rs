@@ -8,6 +8,7 @@ use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
+use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::publish::{self, Target, meta, store::StoreError};
@@ -28,6 +29,7 @@ pub struct BuildAndPublish {
     pub client: Client,
     /// The git commit being built; publish records (for cleanup) are written when known.
     pub commit: Option<String>,
+    pub locks: Locks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +42,17 @@ pub enum PipelineError {
     Schedule(#[from] ScheduleError),
     #[error("image {image}: publishing failed: {source}")]
     Publish { image: String, source: StoreError },
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 impl BuildAndPublish {
     pub async fn run(self) -> Result<Report, PipelineError> {
+        // Cleanup takes this lock exclusively: it never deletes while we publish.
+        let _repo_lock = match &self.target {
+            Target::Registry { repo, .. } => Some(self.locks.shared(&repo_lock_name(repo)).await?),
+            Target::Layout { .. } => None,
+        };
         let project = Arc::new(self.project);
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
@@ -62,6 +71,7 @@ impl BuildAndPublish {
             connect: self.connect,
             parallel: self.parallel,
             log: self.log,
+            locks: self.locks.clone(),
         }
         .run()
         .await?;
@@ -96,6 +106,11 @@ impl BuildAndPublish {
         }
         Ok(Report { project: project.name.clone(), images })
     }
+}
+
+/// The name of a repository's lock, shared by `build-and-publish` and `cleanup`.
+pub fn repo_lock_name(repo: &crate::registry::Repository) -> String {
+    format!("repository {repo}")
 }
 
 /// Images ordered so that each comes after its dependencies (file order otherwise).
