@@ -405,6 +405,13 @@ impl TagArgs {
 impl RegistryArgs {
     /// A client with credentials from flags, env (declared above) and docker's config.
     pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
+        let (store, _) = self.credentials(registries)?;
+        self.client_with(store)
+    }
+
+    /// Credentials from flags, env (declared above) and docker's config; `true` when the
+    /// user gave some explicitly. Reads standard input once for --password-stdin.
+    pub fn credentials(&self, registries: &[&str]) -> Result<(CredentialStore, bool), Error> {
         let mut store = CredentialStore::new();
         let config_dir = self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
         if let Some(dir) = &config_dir {
@@ -417,13 +424,43 @@ impl RegistryArgs {
         } else {
             self.password.clone()
         };
+        let explicit = self.username.is_some() && password.is_some();
         if let (Some(user), Some(pass)) = (&self.username, password) {
             for r in registries {
                 store = store.with_explicit(r, Credential::basic(user.clone(), Secret::new(pass.clone())));
             }
         }
-        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials: store, ..ClientOptions::default() };
+        Ok((store, explicit))
+    }
+
+    pub fn client_with(&self, credentials: CredentialStore) -> Result<Client, Error> {
+        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials, ..ClientOptions::default() };
         Client::new(opts).map_err(Error::Registry)
+    }
+}
+
+/// The driver for `repo` and a client that carries the driver's own registry login (ECR's
+/// GetAuthorizationToken) unless the user gave credentials.
+pub async fn driver_and_client(
+    repo: &Repository,
+    registry: &RegistryArgs,
+    driver: &DriverArgs,
+    implementation: Option<&str>,
+) -> Result<(Arc<dyn crate::drivers::Driver>, Client), Error> {
+    let info = crate::drivers::select(implementation.or(driver.implementation.as_deref()), repo)?;
+    let (store, explicit) = registry.credentials(&[repo.registry.as_str()])?;
+    let client = registry.client_with(store.clone())?;
+    let built: Arc<dyn crate::drivers::Driver> = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
+    if explicit {
+        return Ok((built, client));
+    }
+    match built.registry_credential().await? {
+        Some(login) => {
+            let client = registry.client_with(store.with_explicit(&repo.registry, login))?;
+            let rebuilt = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
+            Ok((rebuilt, client))
+        }
+        None => Ok((built, client)),
     }
 }
 
@@ -440,8 +477,13 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         }
         None => args.repo_mode.resolve_generic(),
     };
-    let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
-    let client = args.registry.client(&registries)?;
+    let (driver, client) = match &repo {
+        Some(r) => {
+            let (d, c) = driver_and_client(r, &args.registry, &args.driver, None).await?;
+            (Some(d), c)
+        }
+        None => (None, args.registry.client(&[])?),
+    };
     let dot_wharf = project.dir.join(crate::build::STATE_DIR);
     let target = match &repo {
         Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
@@ -485,6 +527,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         client,
         commit,
         locks: args.locks.locks()?,
+        driver,
     };
     run.run().await.map_err(Error::Pipeline)
 }

@@ -63,6 +63,7 @@ impl Error {
                 PipelineError::Naming(_) => exit::USAGE,
                 PipelineError::Publish { .. } => exit::REGISTRY,
                 PipelineError::Lock(_) => exit::OTHER,
+                PipelineError::Driver(_) => exit::REGISTRY,
                 PipelineError::Schedule(s) => match s {
                     ScheduleError::Store { source: StoreError::Registry(_), .. } => exit::REGISTRY,
                     ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => exit::BUILD,

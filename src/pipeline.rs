@@ -8,6 +8,7 @@ use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
+use crate::drivers::{Driver, DriverError};
 use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
@@ -30,6 +31,9 @@ pub struct BuildAndPublish {
     /// The git commit being built; publish records (for cleanup) are written when known.
     pub commit: Option<String>,
     pub locks: Locks,
+    /// The registry's driver: repositories that must exist before a push are checked (and,
+    /// when allowed, created) before anything is built.
+    pub driver: Option<Arc<dyn Driver>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,8 @@ pub enum PipelineError {
     Publish { image: String, source: StoreError },
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Driver(#[from] DriverError),
 }
 
 impl BuildAndPublish {
@@ -61,6 +67,20 @@ impl BuildAndPublish {
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
         let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        if let Some(driver) = &self.driver {
+            let mut repos: Vec<crate::registry::Repository> = Vec::new();
+            let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
+            for loc in publish_plan.iter().flat_map(|p| p.locations.iter().cloned()).chain(stage_locations) {
+                if let publish::store::Location::Registry { repo, .. } = loc {
+                    if !repos.contains(&repo) {
+                        repos.push(repo);
+                    }
+                }
+            }
+            for repo in &repos {
+                driver.ensure_repository(repo).await?;
+            }
+        }
 
         let outcomes = Scheduler {
             project: project.clone(),
