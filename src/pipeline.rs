@@ -49,7 +49,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
-    Driver(#[from] DriverError),
+    Driver(#[from] Box<DriverError>),
 }
 
 impl BuildAndPublish {
@@ -71,14 +71,13 @@ impl BuildAndPublish {
             let mut repos: Vec<crate::registry::Repository> = Vec::new();
             let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
             for loc in publish_plan.iter().flat_map(|p| p.locations.iter().cloned()).chain(stage_locations) {
-                if let publish::store::Location::Registry { repo, .. } = loc {
-                    if !repos.contains(&repo) {
+                if let publish::store::Location::Registry { repo, .. } = loc
+                    && !repos.contains(&repo) {
                         repos.push(repo);
                     }
-                }
             }
             for repo in &repos {
-                driver.ensure_repository(repo).await?;
+                driver.ensure_repository(repo).await.map_err(Box::new)?;
             }
         }
 
