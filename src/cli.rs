@@ -287,13 +287,37 @@ pub struct LockArgs {
     /// How long to wait for another run's lock (e.g. 30m, 90s).
     #[arg(long, value_name = "DURATION", env = "WHARF_LOCK_TIMEOUT", default_value = "1h")]
     pub lock_timeout: String,
+    /// `local` (file locks: runs on this machine) or `kubernetes` (Lease objects: runners on
+    /// many machines; the cluster comes from KUBECONFIG or the in-cluster service account).
+    #[arg(long, value_enum, env = "WHARF_LOCK_BACKEND", default_value_t = LockBackend::Local)]
+    pub lock_backend: LockBackend,
+    /// Namespace of the Lease objects (with --lock-backend kubernetes).
+    #[arg(long, env = "WHARF_LOCK_NAMESPACE", default_value = "default")]
+    pub lock_namespace: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockBackend {
+    Local,
+    Kubernetes,
 }
 
 impl LockArgs {
-    pub fn locks(&self) -> Result<crate::lock::Locks, Error> {
+    pub async fn locks(&self) -> Result<crate::lock::Locks, Error> {
         let timeout = crate::config::parse_go_duration(&self.lock_timeout)
             .map_err(|e| Error::Usage(format!("--lock-timeout {:?}: {e}", self.lock_timeout)))?;
-        Ok(crate::lock::Locks::new(&self.lock_dir, timeout))
+        match self.lock_backend {
+            LockBackend::Local => Ok(crate::lock::Locks::local(&self.lock_dir, timeout)),
+            LockBackend::Kubernetes => {
+                let client = kube::Client::try_default()
+                    .await
+                    .map_err(|e| Error::Usage(format!("--lock-backend kubernetes: no cluster to talk to ({e})\n  hint: set KUBECONFIG, or run in a pod with a service account allowed to get/create/update leases")))?;
+                let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "wharf".into());
+                let identity = format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>());
+                let leases = crate::lock::lease::LeaseLocks::new(client, &self.lock_namespace, identity, std::time::Duration::from_secs(30), timeout);
+                Ok(crate::lock::Locks::kubernetes(leases))
+            }
+        }
     }
 }
 
@@ -526,7 +550,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         log,
         client,
         commit,
-        locks: args.locks.locks()?,
+        locks: args.locks.locks().await?,
         driver,
     };
     run.run().await.map_err(Error::Pipeline)
