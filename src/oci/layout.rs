@@ -45,7 +45,17 @@ struct Index {
     manifests: Vec<Descriptor>,
 }
 
+/// The `org.opencontainers.image.ref.name` of an index entry.
+pub fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations.as_ref()?.get(REF_NAME).map(String::as_str)
+}
+
 impl OciLayout {
+    /// A layout at `root` that is only read from (nothing is created or checked).
+    pub fn existing(root: &Path) -> OciLayout {
+        OciLayout { root: root.to_path_buf() }
+    }
+
     /// Opens the layout at `root`, creating an empty one if the directory has none.
     pub fn open(root: &Path) -> Result<OciLayout, LayoutError> {
         let layout = OciLayout { root: root.to_path_buf() };
@@ -127,7 +137,7 @@ impl OciLayout {
 
     /// The descriptor tagged `reference`, if any.
     pub fn resolve(&self, reference: &str) -> Result<Option<Descriptor>, LayoutError> {
-        Ok(self.read_index()?.manifests.into_iter().find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(reference)))
+        Ok(self.read_index()?.manifests.into_iter().find(|d| ref_name(d) == Some(reference)))
     }
 
     /// Every reference name in the layout with its descriptor.
@@ -136,7 +146,7 @@ impl OciLayout {
             .read_index()?
             .manifests
             .into_iter()
-            .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|r| (r, d)))
+            .filter_map(|d| ref_name(&d).map(str::to_string).map(|r| (r, d)))
             .collect())
     }
 
@@ -145,10 +155,10 @@ impl OciLayout {
     pub fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Digest, LayoutError> {
         let digest = self.put_blob_bytes(bytes)?;
         let mut desc = Descriptor::new(media_type, digest.clone(), bytes.len() as u64);
-        desc.annotations.insert(REF_NAME.to_string(), reference.to_string());
+        desc.annotations = Some([(REF_NAME.to_string(), reference.to_string())].into());
         let _lock = self.lock()?;
         let mut index = self.read_index()?;
-        index.manifests.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(reference));
+        index.manifests.retain(|d| ref_name(d) != Some(reference));
         index.manifests.push(desc);
         self.write_index(&index)?;
         Ok(digest)
@@ -159,7 +169,7 @@ impl OciLayout {
         let _lock = self.lock()?;
         let mut index = self.read_index()?;
         let before = index.manifests.len();
-        index.manifests.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(reference));
+        index.manifests.retain(|d| ref_name(d) != Some(reference));
         let removed = index.manifests.len() != before;
         if removed {
             self.write_index(&index)?;

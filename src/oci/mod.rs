@@ -1,70 +1,54 @@
-//! OCI image building blocks shared by the stores: media types, descriptors, the image
-//! layout on disk, and the conversion of engine exports into OCI images.
+//! OCI image building blocks shared by the stores: the image layout on disk, the conversion
+//! of engine exports into OCI images, and the readers of ready-made archives.
+//!
+//! Media types and [`Descriptor`] are the registry's ([`crate::registry::manifest`]); they are
+//! re-exported here so the readers and the layout speak the same types as the client.
+//!
+//! - [`layout`]: an OCI image-layout directory that wharf writes (cache, embedded target).
+//! - [`docker_archive`]: `docker save` archives → OCI images (and back, for `docker load`).
+//! - [`oci_dir`] / [`oci_tar`]: OCI image layouts made elsewhere, as a directory or a tar.
+//! - [`source`]: one entry point that recognises any of them (gzipped or not, by magic).
 
 pub mod docker_archive;
 pub mod layout;
+pub mod oci_dir;
+pub mod oci_tar;
+pub mod source;
+mod tar_index;
+#[cfg(test)]
+mod source_tests;
 
-use crate::digest::Digest;
+use std::io;
+use std::path::{Path, PathBuf};
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+use layout::LayoutError;
 
-/// Manifests larger than this are refused, as distribution does.
-pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+pub use crate::registry::manifest::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, MAX_MANIFEST_SIZE, OCI_CONFIG,
+    OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST, Platform,
+};
 
-/// A content descriptor: what a manifest or index points at.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub annotations: std::collections::BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<serde_json::Value>,
+/// Largest image config read into memory (configs of real images are a few KiB).
+pub const MAX_CONFIG_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Why an archive or layout cannot be read. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
 }
 
-impl Descriptor {
-    pub fn new(media_type: &str, digest: Digest, size: u64) -> Self {
-        Descriptor { media_type: media_type.to_string(), digest, size, annotations: Default::default(), platform: None }
-    }
-}
-
-/// The parts of an image manifest or index that copying needs: every blob it references
-/// and every child manifest.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ManifestRefs {
-    #[serde(default)]
-    pub media_type: Option<String>,
-    #[serde(default)]
-    pub config: Option<Descriptor>,
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
-    #[serde(default)]
-    pub manifests: Vec<Descriptor>,
-}
-
-impl ManifestRefs {
-    pub fn parse(bytes: &[u8]) -> Result<ManifestRefs, serde_json::Error> {
-        serde_json::from_slice(bytes)
+impl ArchiveError {
+    pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> ArchiveError {
+        ArchiveError::Invalid { path: path.to_path_buf(), message: message.into() }
     }
 
-    /// Config and layers, in that order.
-    pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
-        self.config.iter().chain(self.layers.iter())
-    }
-
-    pub fn is_index(&self) -> bool {
-        !self.manifests.is_empty()
-            || matches!(self.media_type.as_deref(), Some(OCI_INDEX) | Some(DOCKER_MANIFEST_LIST))
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
+        let path = path.to_path_buf();
+        move |source| ArchiveError::Io { path, source }
     }
 }
