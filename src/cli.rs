@@ -10,12 +10,14 @@ use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
 use crate::error::Error;
-use crate::gitinfo::GitInfo;
+use crate::gitinfo::{GitInfo, Head};
 use crate::naming::{RepoMode, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::pipeline::BuildAndPublish;
 use crate::publish::Target;
-use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Repository};
+use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
+use crate::push::{self, Destination, PushOptions, PushReport};
+use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Reference, Repository};
 use crate::secret::Secret;
 
 #[derive(Parser, Debug)]
@@ -41,6 +43,9 @@ pub enum Output {
 pub enum Command {
     /// Build the project's images (only what changed) and publish them.
     BuildAndPublish(Box<BuildArgs>),
+    /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
+    /// registry or a static root; several platforms become one image index.
+    Push(Box<PushArgs>),
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -114,6 +119,39 @@ pub struct BuildArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// The images to publish, then where: `SRC... DEST`. SRC is a `docker save` archive, an
+    /// OCI layout directory or tar (gzipped or not), optionally `SRC:REF` to pick one image.
+    /// DEST is `[oci://]HOST/REPO[:TAG]`, or `REPO[:TAG]` with --static-root.
+    #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
+    pub args: Vec<String>,
+    /// A tag to publish (repeatable; DEST's own tag is one too).
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    /// `KEY=VALUE` on every manifest and the index; `manifest:KEY=VALUE` or `index:KEY=VALUE`
+    /// on one of them (repeatable).
+    #[arg(long = "annotation", value_name = "[manifest:|index:]KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<Annotation>,
+    /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
+    #[arg(long)]
+    pub no_default_annotations: bool,
+    /// Print what would be published (digests, references) and publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where archives are unpacked while pushing (default: the system's temporary directory).
+    #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+fn parse_annotation(s: &str) -> Result<Annotation, String> {
+    s.parse()
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct TagArgs {
     /// A tag of your own (repeatable).
     #[arg(long = "tag-custom", value_name = "TAG")]
@@ -156,7 +194,17 @@ fn ci_git_info() -> GitInfo {
 }
 
 impl TagArgs {
+    /// The strategies asked for; `--tag-by-signature` when none is.
     fn resolve(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
+        let mut opts = self.resolve_given(project_dir)?;
+        if opts.is_empty() {
+            opts.by_signature = true;
+        }
+        Ok(opts)
+    }
+
+    /// The strategies asked for, with values filled from CI or git.
+    fn resolve_given(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
         let git = ci_git_info().or(GitInfo::discover(project_dir));
         let fill = |flag: &str, given: &Option<String>, found: &Option<String>| -> Result<Option<String>, Error> {
             match given.as_deref() {
@@ -167,7 +215,7 @@ impl TagArgs {
                 Some(v) => Ok(Some(v.to_string())),
             }
         };
-        let mut opts = TagOptions {
+        Ok(TagOptions {
             custom: self.custom.clone(),
             git_branch: fill("tag-git-branch", &self.git_branch, &git.branch)?,
             git_tag: fill("tag-git-tag", &self.git_tag, &git.tag)?,
@@ -175,12 +223,55 @@ impl TagArgs {
             by_signature: self.by_signature,
             semver: self.semver.clone(),
             latest: self.latest,
-        };
-        if opts.is_empty() {
-            opts.by_signature = true;
-        }
-        Ok(opts)
+        })
     }
+}
+
+/// Provenance of what is pushed: the CI environment first, then the checkout at `dir`.
+fn provenance(dir: &std::path::Path) -> Provenance {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let head = Head::discover(dir);
+    let ci_source = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY")) {
+        (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
+        _ => var("CI_PROJECT_URL"),
+    };
+    Provenance {
+        source: ci_source.or(head.remote),
+        revision: ci_git_info().commit.or(head.commit),
+        created: head.time,
+    }
+}
+
+/// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
+pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
+    let (dest, specs) = args.args.split_last().ok_or_else(|| Error::Usage("push: SRC... DEST expected".into()))?;
+    let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;
+    if reference.digest.is_some() {
+        return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
+    }
+    let cwd = PathBuf::from(".");
+    let mut tags = args.tags.resolve_given(&cwd)?;
+    tags.custom = reference.tag.iter().chain(&args.tag).chain(&tags.custom).cloned().collect();
+    let annotations = AnnotationPlan {
+        given: args.annotations.clone(),
+        provenance: if args.no_default_annotations { Provenance::default() } else { provenance(&cwd) },
+        defaults: !args.no_default_annotations,
+    };
+    let client = args.registry.client(&[reference.repo.registry.as_str()])?;
+    let destination = Destination::Registry { client, repo: reference.repo.clone() };
+    let staging = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let specs = specs.to_vec();
+    let sources = tokio::task::spawn_blocking(move || push::read_sources(&specs, &staging))
+        .await
+        .map_err(|e| Error::Usage(format!("reading the sources failed: {e}")))?
+        .map_err(Error::Push)?;
+    let plan = push::plan(&sources, &destination, &PushOptions { tags, annotations }).map_err(Error::Push)?;
+    if args.dry_run {
+        return Ok(PushReport { plan, stats: Default::default(), dry_run: true });
+    }
+    let report = push::execute(plan).await.map_err(Error::Push)?;
+    drop(sources);
+    Ok(report)
 }
 
 impl RegistryArgs {

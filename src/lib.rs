@@ -8,6 +8,7 @@
 //! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
 //! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
+//! - [`push`] publishes ready-made archives and layouts (`wharf push`), merging platforms.
 
 pub mod build;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod naming;
 pub mod oci;
 pub mod pipeline;
 pub mod publish;
+pub mod push;
 pub mod registry;
 pub mod report;
 pub mod secret;
