@@ -2,6 +2,7 @@
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
 mod build_publish;
+mod push;
 mod examples;
 mod support;
 mod registry_client;

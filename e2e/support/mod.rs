@@ -2,5 +2,6 @@
 //! stops when dropped.
 
 pub mod engine;
+pub mod oci;
 pub mod registry;
 pub mod wharf;

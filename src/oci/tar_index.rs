@@ -36,7 +36,7 @@ impl TarIndex {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let (offset, size) = (entry.raw_file_position(), entry.size());
                     if offset.saturating_add(size) > file_len {
-                        return Err(invalid(format!("truncated archive: {name} needs {size} bytes past the end of the file")));
+                        return Err(invalid(format!("truncated archive: {name} ({size} bytes) runs past the end of the file")));
                     }
                     files.insert(name, (offset, size));
                 }
