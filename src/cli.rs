@@ -15,6 +15,7 @@ use crate::naming::{RepoMode, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::pipeline::BuildAndPublish;
 use crate::publish::Target;
+use crate::publish::static_root::StaticRoot;
 use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
 use crate::push::{self, Destination, PushOptions, PushReport};
 use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Reference, Repository};
@@ -46,6 +47,8 @@ pub enum Command {
     /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
     /// registry or a static root; several platforms become one image index.
     Push(Box<PushArgs>),
+    /// Serve a static root (written by `push --static-root`) as a read-only registry.
+    Serve(ServeArgs),
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -137,6 +140,10 @@ pub struct PushArgs {
     /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
     #[arg(long)]
     pub no_default_annotations: bool,
+    /// Publish into a static registry under DIR (files any web server can serve; see
+    /// `wharf serve`) instead of a registry. DEST is then `REPO[:TAG]`.
+    #[arg(long, value_name = "DIR")]
+    pub static_root: Option<PathBuf>,
     /// Print what would be published (digests, references) and publish nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -145,6 +152,31 @@ pub struct PushArgs {
     pub work_dir: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// The static root directory.
+    pub root: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
+    pub addr: std::net::SocketAddr,
+}
+
+/// Runs `serve` until Ctrl-C.
+pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
+    if !args.root.join("v2").is_dir() {
+        let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
+        return Err(Error::Usage(format!("{}: not a static root (no v2 directory)\n  {hint}", args.root.display())));
+    }
+    let root = args.root.clone();
+    crate::serve::serve(root.clone(), args.addr, |addr| {
+        use std::io::Write as _;
+        println!("serving {} on http://{addr}", root.display());
+        let _ = std::io::stdout().flush();
+    })
+    .await
+    .map_err(|e| Error::Other(format!("serve {}: {e}", args.addr)))
 }
 
 fn parse_annotation(s: &str) -> Result<Annotation, String> {
@@ -245,20 +277,28 @@ fn provenance(dir: &std::path::Path) -> Provenance {
 /// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
 pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     let (dest, specs) = args.args.split_last().ok_or_else(|| Error::Usage("push: SRC... DEST expected".into()))?;
-    let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;
-    if reference.digest.is_some() {
-        return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
-    }
+    let (destination, dest_tag) = match &args.static_root {
+        Some(dir) => {
+            let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
+            (Destination::Static { root: StaticRoot::dir(dir), repo }, tag)
+        }
+        None => {
+            let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;
+            if reference.digest.is_some() {
+                return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
+            }
+            let client = args.registry.client(&[reference.repo.registry.as_str()])?;
+            (Destination::Registry { client, repo: reference.repo }, reference.tag)
+        }
+    };
     let cwd = PathBuf::from(".");
     let mut tags = args.tags.resolve_given(&cwd)?;
-    tags.custom = reference.tag.iter().chain(&args.tag).chain(&tags.custom).cloned().collect();
+    tags.custom = dest_tag.iter().chain(&args.tag).chain(&tags.custom).cloned().collect();
     let annotations = AnnotationPlan {
         given: args.annotations.clone(),
         provenance: if args.no_default_annotations { Provenance::default() } else { provenance(&cwd) },
         defaults: !args.no_default_annotations,
     };
-    let client = args.registry.client(&[reference.repo.registry.as_str()])?;
-    let destination = Destination::Registry { client, repo: reference.repo.clone() };
     let staging = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let specs = specs.to_vec();
     let sources = tokio::task::spawn_blocking(move || push::read_sources(&specs, &staging))

@@ -33,6 +33,8 @@ pub enum Error {
     Pipeline(PipelineError),
     #[error(transparent)]
     Push(PushError),
+    #[error("{0}")]
+    Other(String),
 }
 
 impl Error {
@@ -51,6 +53,7 @@ impl Error {
                     _ => exit::OTHER,
                 },
             },
+            Error::Other(_) => exit::OTHER,
             Error::Push(p) => match p {
                 PushError::Source(_) => exit::INPUT,
                 PushError::SamePlatform { .. } | PushError::Plan(_) => exit::USAGE,

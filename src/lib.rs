@@ -8,7 +8,8 @@
 //! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
 //! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
-//! - [`push`] publishes ready-made archives and layouts (`wharf push`), merging platforms.
+//! - [`push`] publishes ready-made archives and layouts (`wharf push`), merging platforms;
+//!   [`serve`] serves a static root written by it as a read-only registry.
 
 pub mod build;
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod push;
 pub mod registry;
 pub mod report;
 pub mod secret;
+pub mod serve;

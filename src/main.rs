@@ -44,6 +44,7 @@ async fn run(cli: &Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Serve(args) => wharf::cli::serve(args).await,
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", wharf::config::schema_json());
             Ok(())

@@ -1,6 +1,7 @@
 //! Publishing: which references each image gets (decided up front, checked for collisions)
 //! and the copies that make them point at the image.
 
+pub mod static_root;
 pub mod store;
 
 use crate::naming::{self, Layout, Tag, TagOptions};

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 
 use crate::digest::Digest;
+use super::static_root::{StaticError, StaticRoot};
 use crate::oci::layout::{LayoutError, OciLayout};
 use crate::registry::{Client, Descriptor, RegistryError, Repository, parse_manifest};
 
@@ -17,6 +18,8 @@ use crate::registry::{Client, Descriptor, RegistryError, Repository, parse_manif
 pub enum Location {
     Registry { client: Client, repo: Repository, tag: String },
     Layout { layout: OciLayout, name: String, tag: String },
+    /// A static registry: files a plain web server can serve.
+    Static { root: StaticRoot, repo: String, tag: String },
 }
 
 impl Location {
@@ -25,6 +28,7 @@ impl Location {
         match self {
             Location::Registry { repo, .. } => format!("registry:{repo}"),
             Location::Layout { layout, .. } => format!("layout:{}", layout.root().display()),
+            Location::Static { root, repo, .. } => format!("static:{root}/{repo}"),
         }
     }
 }
@@ -34,6 +38,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::Registry { repo, tag, .. } => write!(f, "{repo}:{tag}"),
             Location::Layout { layout, name, tag } => write!(f, "oci:{}:{name}:{tag}", layout.root().display()),
+            Location::Static { root, repo, tag } => write!(f, "static:{root}/{repo}:{tag}"),
         }
     }
 }
@@ -44,6 +49,8 @@ pub enum StoreError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Static(#[from] StaticError),
     #[error("{location}: manifest {digest} cannot be read: {message}")]
     Manifest { location: String, digest: Digest, message: String },
     #[error("{path}: {source}")]
@@ -66,6 +73,7 @@ pub struct Image {
 pub enum Origin {
     Layout(OciLayout),
     Registry { client: Client, repo: Repository },
+    Static { root: StaticRoot, repo: String },
 }
 
 /// What a copy did, for the report.
@@ -107,6 +115,13 @@ impl Image {
                 image.read_children(loc).await?;
                 Ok(Some(image))
             }
+            Location::Static { root, repo, tag } => {
+                let Some((bytes, media_type)) = root.read_manifest(repo, tag).await? else { return Ok(None) };
+                let origin = Origin::Static { root: root.clone(), repo: repo.clone() };
+                let mut image = Image::from_manifest(loc, bytes.clone(), media_type, Digest::of(&bytes), origin)?;
+                image.read_children(loc).await?;
+                Ok(Some(image))
+            }
         }
     }
 
@@ -123,6 +138,11 @@ impl Image {
                     (bytes, media_type)
                 }
                 Origin::Layout(layout) => (layout.read_blob(&child.digest)?, child.media_type.clone()),
+                Origin::Static { root, repo } => root.read_manifest(repo, child.digest.as_str()).await?.ok_or_else(|| StoreError::Manifest {
+                    location: loc.to_string(),
+                    digest: child.digest.clone(),
+                    message: "child manifest is missing".into(),
+                })?,
             };
             if Digest::of(&bytes) != child.digest {
                 let message = "child manifest does not match its digest".to_string();
@@ -149,6 +169,7 @@ pub async fn resolve(loc: &Location) -> Result<Option<Digest>, StoreError> {
     Ok(match loc {
         Location::Registry { client, repo, tag } => client.head_manifest(repo, tag).await?.map(|d| d.digest),
         Location::Layout { layout, name, tag } => layout.resolve(&format!("{name}:{tag}"))?.map(|d| d.digest),
+        Location::Static { root, repo, tag } => root.resolve(repo, tag).await?,
     })
 }
 
@@ -228,6 +249,10 @@ async fn put_manifest(image: &Image, loc: &Location, tagged: bool) -> Result<(),
                 layout.put_blob_bytes(&image.manifest)?;
             }
         }
+        Location::Static { root, repo, tag } => {
+            let reference = if tagged { tag.clone() } else { image.digest.to_string() };
+            root.put_manifest(repo, &reference, &image.media_type, &image.manifest).await?;
+        }
     }
     Ok(())
 }
@@ -261,6 +286,15 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
             stats.blobs_uploaded = 1;
             stats.bytes_uploaded = blob.size;
         }
+        (Location::Static { root, repo, .. }, _) => {
+            if root.has_blob(repo, &blob.digest).await? {
+                return Ok(stats);
+            }
+            let (path, _tmp) = local_blob(image, blob).await?;
+            root.put_blob_file(repo, &blob.digest, &path).await?;
+            stats.blobs_uploaded = 1;
+            stats.bytes_uploaded = blob.size;
+        }
     }
     Ok(stats)
 }
@@ -270,6 +304,7 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
 async fn local_blob(image: &Image, blob: &Descriptor) -> Result<(PathBuf, Option<tempfile::TempPath>), StoreError> {
     match &image.origin {
         Origin::Layout(layout) => Ok((layout.blob_path(&blob.digest), None)),
+        Origin::Static { root, repo } => Ok((root.blob_path(repo, &blob.digest), None)),
         Origin::Registry { client, repo } => {
             let tmp = tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
             let path = tmp.into_temp_path();

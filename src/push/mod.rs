@@ -17,6 +17,7 @@ use crate::digest::Digest;
 use crate::naming::{self, Tag, TagOptions};
 use crate::oci::source::{self, Source, SourceImage};
 use crate::oci::{ArchiveError, MAX_MANIFEST_SIZE, OCI_INDEX};
+use crate::publish::static_root::{self, StaticRoot};
 use crate::publish::store::{self, CopyStats, Image, Location, Origin, StoreError};
 use crate::registry::{Client, Descriptor, Repository};
 use annotate::{AnnotationPlan, IndexEntry, annotate_manifest, build_index, platform_key};
@@ -37,14 +38,31 @@ pub enum PushError {
 #[derive(Debug, Clone)]
 pub enum Destination {
     Registry { client: Client, repo: Repository },
+    /// A static registry (`--static-root`), `repo` a repository path inside it.
+    Static { root: StaticRoot, repo: String },
 }
 
 impl Destination {
     fn location(&self, tag: &str) -> Location {
+        let tag = tag.to_string();
         match self {
-            Destination::Registry { client, repo } => Location::Registry { client: client.clone(), repo: repo.clone(), tag: tag.to_string() },
+            Destination::Registry { client, repo } => Location::Registry { client: client.clone(), repo: repo.clone(), tag },
+            Destination::Static { root, repo } => Location::Static { root: root.clone(), repo: repo.clone(), tag },
         }
     }
+}
+
+/// `REPO[:TAG]` for a static root: a repository path (no host) and an optional tag.
+pub fn parse_static_dest(dest: &str) -> Result<(String, Option<String>), String> {
+    let (repo, tag) = match dest.rfind(':') {
+        Some(i) if !dest[i..].contains('/') => (&dest[..i], Some(&dest[i + 1..])),
+        _ => (dest, None),
+    };
+    static_root::validate_repo(repo).map_err(|e| format!("DEST {dest:?} (a repository path inside the static root): {e}"))?;
+    if let Some(t) = tag {
+        crate::registry::validate_tag(t).map_err(|e| format!("DEST {dest:?}: {e}"))?;
+    }
+    Ok((repo.to_string(), tag.map(str::to_string)))
 }
 
 #[derive(Debug, Clone, Default)]
