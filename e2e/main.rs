@@ -3,6 +3,7 @@
 
 mod build_publish;
 mod push;
+mod push_static;
 mod examples;
 mod support;
 mod registry_client;

@@ -4,57 +4,13 @@
 //! published.
 
 use crate::support::engine::{BASE_IMAGE, docker};
-use crate::support::oci::{self, Spec, blob_json, docker_save_layers, gzip, layer_tar, raw_tar, sha256, tar_dir, write_image};
+use crate::support::oci::{
+    self, Spec, blob_json, docker_save, docker_save_layers, gzip, layer_tar, pull_back, push, raw_manifest, raw_tar, s, sha256, tar_dir,
+    write_gz, write_image,
+};
 use crate::support::registry::Registry;
-use crate::support::wharf::{count_requests, file_in_image, run, skopeo, skopeo_digest, skopeo_tags, wharf};
+use crate::support::wharf::{count_requests, file_in_image, skopeo, skopeo_digest, skopeo_tags};
 use std::path::{Path, PathBuf};
-
-/// `wharf push ARGS… --output json` run from `cwd` (not a git checkout unless made one).
-fn push(cwd: &Path, args: &[&str]) -> crate::support::wharf::Run {
-    let mut all = vec!["push", "--output", "json"];
-    all.extend_from_slice(args);
-    let mut cmd = wharf(&all);
-    cmd.current_dir(cwd);
-    run(cmd)
-}
-
-fn s(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// `docker save IMAGE` into `dir/name`.
-fn docker_save(image: &str, dir: &Path, name: &str) -> PathBuf {
-    let out = dir.join(name);
-    docker(&["save", "-o", &s(&out), image]);
-    out
-}
-
-fn write_gz(src: &Path, out: &Path) {
-    std::fs::write(out, gzip(&std::fs::read(src).expect("read"))).expect("write gz");
-}
-
-/// The raw manifest at `reference` (docker://…), parsed.
-fn raw_manifest(reference: &str) -> serde_json::Value {
-    serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", "--raw", reference])).expect("manifest json")
-}
-
-/// Copies `reference` into an OCI layout with skopeo and checks every blob the manifest
-/// names is there with its digest; returns the layout's manifest digest and blob digests.
-fn pull_back(reference: &str) -> (String, Vec<String>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    skopeo(&["copy", "-q", "--src-tls-verify=false", "--all", reference, &format!("oci:{}:x", dir.path().display())]);
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).expect("index")).expect("json");
-    let top = index["manifests"][0]["digest"].as_str().expect("digest").to_string();
-    let mut blobs = Vec::new();
-    for entry in std::fs::read_dir(dir.path().join("blobs/sha256")).expect("blobs") {
-        let path = entry.expect("entry").path();
-        let digest = format!("sha256:{}", path.file_name().expect("name").to_string_lossy());
-        assert_eq!(sha256(&std::fs::read(&path).expect("blob")), digest, "blob pulled back intact");
-        blobs.push(digest);
-    }
-    blobs.sort();
-    (top, blobs)
-}
 
 #[test]
 fn a_docker_save_archive_round_trips_digest_for_digest_gzipped_or_not() {

@@ -1,9 +1,12 @@
-//! Images made by hand for `wharf push`: OCI layouts written blob by blob (independently of
-//! wharf's own code), tars and gzips of them, and archives that must be refused.
+//! Images for `wharf push`: OCI layouts written blob by blob by hand (independently of
+//! wharf's own code), tars and gzips of them, archives that must be refused, `docker save`
+//! of engine images; and reading what was published back with skopeo.
 
+use super::engine::docker;
+use super::wharf::{Run, run, skopeo, wharf};
 use sha2::{Digest as _, Sha256};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -132,3 +135,51 @@ pub fn blob_json(dir: &Path, digest: &str) -> serde_json::Value {
     let bytes = std::fs::read(dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).expect("blob");
     serde_json::from_slice(&bytes).expect("json blob")
 }
+
+/// `wharf push ARGS… --output json` run from `cwd` (not a git checkout unless made one).
+pub fn push(cwd: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["push", "--output", "json"];
+    all.extend_from_slice(args);
+    let mut cmd = wharf(&all);
+    cmd.current_dir(cwd);
+    run(cmd)
+}
+
+pub fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// `docker save IMAGE` into `dir/name`.
+pub fn docker_save(image: &str, dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    docker(&["save", "-o", &s(&out), image]);
+    out
+}
+
+pub fn write_gz(src: &Path, out: &Path) {
+    std::fs::write(out, gzip(&std::fs::read(src).expect("read"))).expect("write gz");
+}
+
+/// The raw manifest at `reference` (docker://…), parsed.
+pub fn raw_manifest(reference: &str) -> serde_json::Value {
+    serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", "--raw", reference])).expect("manifest json")
+}
+
+/// Copies `reference` into an OCI layout with skopeo and checks every blob the manifest
+/// names is there with its digest; returns the layout's manifest digest and blob digests.
+pub fn pull_back(reference: &str) -> (String, Vec<String>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    skopeo(&["copy", "-q", "--src-tls-verify=false", "--all", reference, &format!("oci:{}:x", dir.path().display())]);
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).expect("index")).expect("json");
+    let top = index["manifests"][0]["digest"].as_str().expect("digest").to_string();
+    let mut blobs = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("blobs/sha256")).expect("blobs") {
+        let path = entry.expect("entry").path();
+        let digest = format!("sha256:{}", path.file_name().expect("name").to_string_lossy());
+        assert_eq!(sha256(&std::fs::read(&path).expect("blob")), digest, "blob pulled back intact");
+        blobs.push(digest);
+    }
+    blobs.sort();
+    (top, blobs)
+}
+
