@@ -46,8 +46,11 @@ fn oci_layout(dir: &Path, arch: &str, ref_name: &str) -> Digest {
     md
 }
 
-/// A tar of `entries` (name, data); `None` data makes a symlink to the given target instead.
-fn tar_of(path: &Path, entries: &[(&str, Result<Vec<u8>, &str>)]) {
+/// A tar entry: a file's bytes (`Ok`) or a symlink's target (`Err`).
+type Entry<'a> = (&'a str, Result<Vec<u8>, &'a str>);
+
+/// A tar of `entries`; file names are written as they are (`../x` and `/x` included).
+fn tar_of(path: &Path, entries: &[Entry<'_>]) {
     let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
     for (name, data) in entries {
         let mut h = tar::Header::new_gnu();
@@ -177,7 +180,7 @@ fn a_wrong_digest_or_missing_config_is_refused_naming_the_file() {
 #[test]
 fn unsafe_tar_entries_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: Vec<(&str, Vec<(&str, Result<Vec<u8>, &str>)>, &str)> = vec![
+    let cases: Vec<(&str, Vec<Entry<'_>>, &str)> = vec![
         ("traversal", vec![("../evil", Ok(b"x".to_vec())), ("index.json", Ok(b"{}".to_vec()))], "unsafe path"),
         ("absolute", vec![("/etc/evil", Ok(b"x".to_vec())), ("index.json", Ok(b"{}".to_vec()))], "unsafe path"),
         ("symlink", vec![("index.json", Err("../../etc/passwd"))], "points outside"),
