@@ -5,7 +5,7 @@
 
 use crate::support::engine::{BASE_IMAGE, docker};
 use crate::support::oci::{
-    self, Spec, blob_json, docker_save, docker_save_layers, gzip, layer_tar, pull_back, push, raw_manifest, raw_tar, s, sha256, tar_dir,
+    self, Spec, blob_json, docker_save, image_blobs, docker_save_layers, gzip, layer_tar, pull_back, push, raw_manifest, raw_tar, s, sha256, tar_dir,
     write_gz, write_image,
 };
 use crate::support::registry::Registry;
@@ -32,10 +32,7 @@ fn a_docker_save_archive_round_trips_digest_for_digest_gzipped_or_not() {
     assert_eq!(manifest["config"]["digest"].as_str().unwrap(), engine_id.trim(), "the engine's config is published unchanged");
     let (top, blobs) = pull_back(&reference);
     assert_eq!(top, digest);
-    let mut expected: Vec<String> = std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().unwrap()).map(|d| d["digest"].as_str().unwrap().to_string()).collect();
-    expected.push(digest.to_string());
-    expected.sort();
-    assert_eq!(blobs, expected);
+    assert_eq!(blobs, image_blobs(&manifest, digest));
     assert!(file_in_image(&reference, "etc/passwd").is_some_and(|p| p.contains("root")));
     assert_eq!(plain["stats"]["blobs_uploaded"], 2);
     assert_eq!(packed["stats"]["blobs_uploaded"], 2, "another repository: blobs are uploaded there too");
@@ -84,10 +81,7 @@ fn hand_made_oci_layouts_keep_their_digest_as_directory_tar_and_gzip() {
         let (top, blobs) = pull_back(&reference);
         assert_eq!(top, digest);
         let manifest = blob_json(&dir, &digest);
-        let mut expected: Vec<String> = std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().unwrap()).map(|d| d["digest"].as_str().unwrap().to_string()).collect();
-        expected.push(digest.clone());
-        expected.sort();
-        assert_eq!(blobs, expected, "{repo}");
+        assert_eq!(blobs, image_blobs(&manifest, &digest), "{repo}");
         assert_eq!(file_in_image(&reference, "etc/greeting").as_deref(), Some("hello from a layout\n"));
     }
 }

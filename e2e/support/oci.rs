@@ -183,3 +183,12 @@ pub fn pull_back(reference: &str) -> (String, Vec<String>) {
     (top, blobs)
 }
 
+
+/// The digests an image consists of: its manifest's, its config's and its layers', sorted.
+pub fn image_blobs(manifest: &serde_json::Value, manifest_digest: &str) -> Vec<String> {
+    let layers = manifest["layers"].as_array().expect("layers");
+    let mut all: Vec<String> = std::iter::once(&manifest["config"]).chain(layers).map(|d| d["digest"].as_str().expect("digest").to_string()).collect();
+    all.push(manifest_digest.to_string());
+    all.sort();
+    all
+}
