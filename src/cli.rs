@@ -123,11 +123,13 @@ pub struct BuildArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct PushArgs {
-    /// The images to publish, then where: `SRC... DEST`. SRC is a `docker save` archive, an
-    /// OCI layout directory or tar (gzipped or not), optionally `SRC:REF` to pick one image.
-    /// DEST is `[oci://]HOST/REPO[:TAG]`, or `REPO[:TAG]` with --static-root.
-    #[arg(required = true, num_args = 2.., value_name = "SRC... DEST")]
-    pub args: Vec<String>,
+    /// Images to publish: `docker save` archives, OCI layout directories or tars (gzipped or
+    /// not); `SRC:REF` picks one image of a source that holds several.
+    #[arg(required = true, num_args = 1.., value_name = "SRC")]
+    pub sources: Vec<String>,
+    /// `[oci://]HOST/REPO[:TAG]`, or `REPO[:TAG]` inside --static-root.
+    #[arg(required = true, value_name = "DEST")]
+    pub dest: String,
     /// A tag to publish (repeatable; DEST's own tag is one too).
     #[arg(long = "tag", short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
@@ -276,7 +278,7 @@ fn provenance(dir: &std::path::Path) -> Provenance {
 
 /// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
 pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
-    let (dest, specs) = args.args.split_last().ok_or_else(|| Error::Usage("push: SRC... DEST expected".into()))?;
+    let (dest, specs) = (&args.dest, &args.sources);
     let (destination, dest_tag) = match &args.static_root {
         Some(dir) => {
             let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
