@@ -2,6 +2,7 @@
 //! served, copied back with skopeo digest for digest and pulled by the engine.
 
 use crate::support::engine::{BASE_IMAGE, docker};
+use crate::support::moto::Moto;
 use crate::support::oci::{Spec, docker_save, docker_save_layers, pull_back, push, raw_manifest, s, write_image};
 use crate::support::wharf::{skopeo_digest, skopeo_tags, wharf};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,8 +17,9 @@ struct Served {
 }
 
 impl Served {
-    fn start(root: &Path) -> Served {
-        let mut cmd = wharf(&["serve", &s(root), "--addr", "127.0.0.1:0"]);
+    fn start(root: &str, env: &[(&str, String)]) -> Served {
+        let mut cmd = wharf(&["serve", root, "--addr", "127.0.0.1:0"]);
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start wharf serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("serve prints its address");
@@ -68,7 +70,7 @@ fn a_static_root_is_served_copied_back_and_pulled_by_the_engine() {
     let types: serde_json::Value = serde_json::from_slice(&std::fs::read(repo.join("_wharf/media-types.json")).unwrap()).unwrap();
     assert_eq!(types["1"], "application/vnd.oci.image.index.v1+json");
 
-    let served = Served::start(&root);
+    let served = Served::start(&s(&root), &[]);
     let host = &served.addr;
     let multi_ref = format!("docker://{host}/acme/multi:1");
     assert_eq!(skopeo_digest(&multi_ref), multi["digest"].as_str().unwrap());
@@ -125,4 +127,74 @@ fn a_second_push_to_a_static_root_copies_nothing_and_keeps_other_tags() {
     assert_eq!(list, serde_json::json!({"name": "app", "tags": ["v1", "v2"]}));
     let bad = push(tmp.path(), &[&s(&amd64), "localhost:5000/app:v1", "--static-root", &s(&root)]);
     assert_eq!(bad.code(), 2, "a host:port in DEST is refused for a static root: {}", bad.stderr());
+}
+
+/// `wharf push ARGS… --output json` with the environment of `moto`.
+fn push_s3(cwd: &Path, moto: &Moto, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["push", "--output", "json"];
+    all.extend_from_slice(args);
+    let mut cmd = wharf(&all);
+    cmd.current_dir(cwd).envs(moto.env());
+    crate::support::wharf::run(cmd).ok().json()
+}
+
+#[test]
+fn a_static_root_in_s3_is_served_copied_back_and_pulled_by_the_engine() {
+    let moto = Moto::start();
+    moto.create_bucket("wharf-site");
+    let tmp = tempfile::tempdir().unwrap();
+    let amd64 = docker_save(BASE_IMAGE, tmp.path(), "amd64.tar");
+    let arm = tmp.path().join("arm64");
+    write_image(&arm, &Spec { architecture: "arm64", variant: None, layers: docker_save_layers(&amd64), labels: serde_json::json!({}) }, "x");
+    let root = "s3://wharf-site/registry";
+    let multi = push_s3(tmp.path(), &moto, &[&s(&amd64), &s(&arm), "acme/multi:1", "--static-root", root, "--tag", "latest"]);
+    let again = push_s3(tmp.path(), &moto, &[&s(&amd64), &s(&arm), "acme/multi:2", "--static-root", root]);
+    assert_eq!(again["digest"], multi["digest"]);
+    assert_eq!(again["stats"]["blobs_uploaded"], 0, "objects already in the bucket are skipped");
+
+    let served = Served::start(root, &moto.env());
+    let host = &served.addr;
+    let reference = format!("docker://{host}/acme/multi:1");
+    assert_eq!(skopeo_digest(&reference), multi["digest"].as_str().unwrap());
+    assert_eq!(skopeo_tags(&format!("{host}/acme/multi")), vec!["1", "2", "latest"]);
+    let (status, headers, _) = http(host, "HEAD", "/v2/acme/multi/manifests/latest");
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(header(&headers, "content-type"), Some("application/vnd.oci.image.index.v1+json"), "the object's Content-Type");
+    let (top, blobs) = pull_back(&reference);
+    assert_eq!(top, multi["digest"].as_str().unwrap());
+    assert_eq!(blobs.len(), 7, "index, two manifests, two configs, two layers (gzipped differently): {blobs:?}");
+    let out = docker(&["pull", &format!("{host}/acme/multi:1")]);
+    assert!(out.contains(multi["digest"].as_str().unwrap()), "{out}");
+    let _ = std::process::Command::new("docker")
+        .env("DOCKER_HOST", crate::support::engine::docker_host())
+        .args(["rmi", &format!("{host}/acme/multi:1")])
+        .output();
+}
+
+#[test]
+fn large_blobs_go_to_s3_in_parts_and_come_back_whole() {
+    use wharf::publish::static_root::{S3Root, StaticRoot};
+    let moto = Moto::start();
+    moto.create_bucket("parts");
+    let tmp = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..12 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let src = tmp.path().join("blob");
+    std::fs::write(&src, &data).unwrap();
+    let digest: wharf::digest::Digest = crate::support::oci::sha256(&data).parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let env = moto.env();
+        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()).unwrap();
+        loader = loader
+            .endpoint_url(get("AWS_ENDPOINT_URL"))
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "e2e"));
+        let sdk = loader.load().await;
+        let root = StaticRoot::s3(S3Root::new(&sdk, "s3://parts").unwrap().with_part_size(5 * 1024 * 1024));
+        root.put_blob_file("big", &digest, &src).await.unwrap();
+        assert!(root.has_blob("big", &digest).await.unwrap());
+        let (path, _keep) = root.blob_file("big", &digest).await.unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), data, "three parts, reassembled and verified");
+    });
 }

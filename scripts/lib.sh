@@ -37,6 +37,25 @@ ensure_rust() {
   fi
 }
 
+# ensure_moto: moto's S3 server for the S3 static-root tests. Uses `moto_server` when one is on
+# PATH, else installs moto[server] into a virtualenv under $WHARF_STATE; exports
+# WHARF_TEST_MOTO_SERVER either way.
+ensure_moto() {
+  if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
+    WHARF_TEST_MOTO_SERVER="$(command -v moto_server)"
+  else
+    local venv="$WHARF_STATE/moto-venv"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+      log "installing moto[server] into $venv"
+      command -v python3 >/dev/null 2>&1 || ensure_packages python3
+      python3 -m venv "$venv" 2>/dev/null || { ensure_packages python3-venv; python3 -m venv "$venv"; }
+      "$venv/bin/pip" install -q 'moto[server]'
+    fi
+    WHARF_TEST_MOTO_SERVER="$venv/bin/moto_server"
+  fi
+  export WHARF_TEST_MOTO_SERVER
+}
+
 docker_ok() { docker version >/dev/null 2>&1; }
 
 # start_dockerd: uses DOCKER_HOST or the default socket when an engine answers there, else

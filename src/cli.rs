@@ -15,7 +15,7 @@ use crate::naming::{RepoMode, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::pipeline::BuildAndPublish;
 use crate::publish::Target;
-use crate::publish::static_root::StaticRoot;
+use crate::publish::static_root::{S3Root, StaticRoot};
 use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
 use crate::push::{self, Destination, PushOptions, PushReport};
 use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Reference, Repository};
@@ -142,10 +142,12 @@ pub struct PushArgs {
     /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
     #[arg(long)]
     pub no_default_annotations: bool,
-    /// Publish into a static registry under DIR (files any web server can serve; see
-    /// `wharf serve`) instead of a registry. DEST is then `REPO[:TAG]`.
-    #[arg(long, value_name = "DIR")]
-    pub static_root: Option<PathBuf>,
+    /// Publish into a static registry (files any web server can serve; see `wharf serve`)
+    /// under a directory or `s3://BUCKET/PREFIX` instead of a registry. DEST is then
+    /// `REPO[:TAG]`. S3 credentials, region and endpoint come from the AWS environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, profiles).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub static_root: Option<String>,
     /// Print what would be published (digests, references) and publish nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -158,23 +160,36 @@ pub struct PushArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// The static root directory.
-    pub root: PathBuf,
+    /// The static root: a directory, or `s3://BUCKET/PREFIX` (read with the AWS environment).
+    #[arg(value_name = "ROOT")]
+    pub root: String,
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
     pub addr: std::net::SocketAddr,
 }
 
+/// A static root from `DIR` or `s3://BUCKET/PREFIX`; S3 settings from the AWS environment.
+async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
+    if !spec.starts_with("s3://") {
+        return Ok(StaticRoot::dir(std::path::Path::new(spec)));
+    }
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    S3Root::new(&sdk, spec).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("--static-root {e}")))
+}
+
 /// Runs `serve` until Ctrl-C.
 pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
-    if !args.root.join("v2").is_dir() {
+    let root = static_root(&args.root).await?;
+    if let Some(dir) = root.local_dir()
+        && !dir.join("v2").is_dir()
+    {
         let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
-        return Err(Error::Usage(format!("{}: not a static root (no v2 directory)\n  {hint}", args.root.display())));
+        return Err(Error::Usage(format!("{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
     }
-    let root = args.root.clone();
-    crate::serve::serve(root.clone(), args.addr, |addr| {
+    let shown = root.to_string();
+    crate::serve::serve(root, args.addr, |addr| {
         use std::io::Write as _;
-        println!("serving {} on http://{addr}", root.display());
+        println!("serving {shown} on http://{addr}");
         let _ = std::io::stdout().flush();
     })
     .await
@@ -280,9 +295,9 @@ fn provenance(dir: &std::path::Path) -> Provenance {
 pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     let (dest, specs) = (&args.dest, &args.sources);
     let (destination, dest_tag) = match &args.static_root {
-        Some(dir) => {
+        Some(root) => {
             let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
-            (Destination::Static { root: StaticRoot::dir(dir), repo }, tag)
+            (Destination::Static { root: static_root(root).await?, repo }, tag)
         }
         None => {
             let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;

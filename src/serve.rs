@@ -3,7 +3,8 @@
 //!
 //! `GET`/`HEAD` of `/v2/`, `/v2/<repo>/manifests/<tag|digest>`, `/v2/<repo>/blobs/<digest>` and
 //! `/v2/<repo>/tags/list`, with `Content-Type` (the manifest's media type from the sidecar),
-//! `Docker-Content-Digest` and `Content-Length`. Blobs stream from disk. Anything else is a
+//! `Docker-Content-Digest` and `Content-Length`. Blobs stream from disk (or from S3, for an
+//! `s3://` root: wharf then proxies a bucket that has no registry API). Anything else is a
 //! 404 or 405 with the distribution spec's error body. Paths are parsed and validated
 //! against the distribution grammar before any file is opened, so nothing outside
 //! `ROOT/v2` can be reached.
@@ -14,7 +15,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::digest::Digest;
@@ -73,10 +73,10 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Serves `root` on `addr` until Ctrl-C; `on_ready` gets the bound address (port 0 works).
-pub async fn serve(root: PathBuf, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+pub async fn serve(root: StaticRoot, addr: SocketAddr, on_ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_ready(listener.local_addr()?);
-    let app = Router::new().fallback(handle).with_state(Arc::new(StaticRoot::dir(&root)));
+    let app = Router::new().fallback(handle).with_state(Arc::new(root));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -120,28 +120,27 @@ async fn manifest(root: &StaticRoot, repo: &str, reference: &str, head: bool) ->
 }
 
 async fn blob(root: &StaticRoot, repo: &str, digest: &Digest, head: bool) -> Result<Response, Response> {
-    let path = root.blob_path(repo, digest);
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(_) => return Err(error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry", head)),
+    let (len, body) = match root.open_blob(repo, digest).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry", head)),
+        Err(e) => return Err(internal(&e.to_string(), head)),
     };
-    let len = file.metadata().await.map_err(|e| internal(&e.to_string(), head))?.len();
     let mut headers = HeaderMap::new();
     insert(&mut headers, DOCKER_CONTENT_DIGEST, digest.as_str());
     insert(&mut headers, header::ETAG.as_str(), &format!("\"{digest}\""));
     insert(&mut headers, header::CACHE_CONTROL.as_str(), "max-age=31536000, immutable");
-    let body = if head { Body::empty() } else { Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)) };
+    let body = if head { Body::empty() } else { Body::from_stream(body) };
     Ok(ok(headers, "application/octet-stream", body, len, head))
 }
 
 async fn tags(root: &StaticRoot, repo: &str, head: bool) -> Result<Response, Response> {
-    let path = root.repo_dir(repo).join("tags/list");
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => {
+    match root.tags_list(repo).await {
+        Ok(Some(bytes)) => {
             let len = bytes.len() as u64;
             Ok(ok(HeaderMap::new(), "application/json", Body::from(bytes), len, head))
         }
-        Err(_) => Err(error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry", head)),
+        Ok(None) => Err(error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry", head)),
+        Err(e) => Err(internal(&e.to_string(), head)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! stops when dropped.
 
 pub mod engine;
+pub mod moto;
 pub mod oci;
 pub mod registry;
 pub mod wharf;

@@ -304,7 +304,7 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
 async fn local_blob(image: &Image, blob: &Descriptor) -> Result<(PathBuf, Option<tempfile::TempPath>), StoreError> {
     match &image.origin {
         Origin::Layout(layout) => Ok((layout.blob_path(&blob.digest), None)),
-        Origin::Static { root, repo } => Ok((root.blob_path(repo, &blob.digest), None)),
+        Origin::Static { root, repo } => Ok(root.blob_file(repo, &blob.digest).await?),
         Origin::Registry { client, repo } => {
             let tmp = tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
             let path = tmp.into_temp_path();
