@@ -2,9 +2,11 @@
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
 mod build_publish;
+mod cleanup;
 mod push;
 mod push_static;
 mod examples;
 mod support;
 mod registry_client;
 mod registry_fakes;
+mod drivers;

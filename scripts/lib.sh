@@ -37,23 +37,16 @@ ensure_rust() {
   fi
 }
 
-# ensure_moto: moto's S3 server for the S3 static-root tests. Uses `moto_server` when one is on
-# PATH, else installs moto[server] into a virtualenv under $WHARF_STATE; exports
-# WHARF_TEST_MOTO_SERVER either way.
+# moto's server (ECR for the ecr driver's tests, S3 for the static root's) in a virtualenv of its own.
 ensure_moto() {
-  if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
-    WHARF_TEST_MOTO_SERVER="$(command -v moto_server)"
-  else
-    local venv="$WHARF_STATE/moto-venv"
-    if [ ! -x "$venv/bin/moto_server" ]; then
-      log "installing moto[server] into $venv"
-      command -v python3 >/dev/null 2>&1 || ensure_packages python3
-      python3 -m venv "$venv" 2>/dev/null || { ensure_packages python3-venv; python3 -m venv "$venv"; }
-      "$venv/bin/pip" install -q 'moto[server]'
-    fi
-    WHARF_TEST_MOTO_SERVER="$venv/bin/moto_server"
+  local venv="${WHARF_MOTO_VENV:-/tmp/wharf-moto}"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing moto[server] into $venv"
+    ensure_packages python3-venv
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'moto[server]'
   fi
-  export WHARF_TEST_MOTO_SERVER
+  export WHARF_TEST_MOTO_SERVER="$venv/bin/moto_server"
 }
 
 docker_ok() { docker version >/dev/null 2>&1; }

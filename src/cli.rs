@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
+use crate::drivers::{ApiTokens, DriverOptions};
 use crate::error::Error;
 use crate::gitinfo::{GitInfo, Head};
 use crate::naming::{RepoMode, TagOptions};
@@ -52,6 +53,197 @@ pub enum Command {
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What wharf knows about a registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// List and remove tags through the registry's driver.
+    #[command(subcommand)]
+    Tags(TagsCommand),
+    /// Delete what git history and policies no longer keep (for a cron job).
+    Cleanup(Box<CleanupCommand>),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct CleanupCommand {
+    #[command(subcommand)]
+    pub action: Option<CleanupAction>,
+    #[command(flatten)]
+    pub run: CleanupArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CleanupAction {
+    /// Carry out a plan saved with --plan-out; a tag that moved since is skipped.
+    Apply(CleanupApplyArgs),
+    /// Put back the tags a journal recorded, while the registry still holds their blobs.
+    Restore(CleanupRestoreArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The project's repository, as given to build-and-publish.
+    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", required = true)]
+    pub repo: Option<String>,
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE")]
+    pub repo_mode: RepoMode,
+    /// Never delete tags matching this glob (repeatable), e.g. `release-*`.
+    #[arg(long = "keep", value_name = "PATTERN")]
+    pub keep: Vec<String>,
+    /// Anything pushed within this period stays (`0` disables; default: the project's
+    /// keepImagesBuiltWithinLastNHours, 2h).
+    #[arg(long, value_name = "DURATION")]
+    pub fresh_window: Option<String>,
+    /// Also delete images that have no publish record (not built by wharf, or before it recorded).
+    #[arg(long)]
+    pub include_unknown: bool,
+    /// No git: keep the newest N images of each image.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// No git: keep every image published within DURATION (e.g. 168h).
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the plan as JSON to FILE (with --dry-run, to apply later with `wharf cleanup apply FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
+    /// Journal of deletions (default: DIR/.wharf/cleanup-journal.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Delete every tag of the project (asks first unless --yes).
+    #[arg(long)]
+    pub purge: bool,
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupApplyArgs {
+    pub plan: PathBuf,
+    /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
+    #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl")]
+    pub journal: PathBuf,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupRestoreArgs {
+    pub journal: PathBuf,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Print the driver chosen for REPO, its capabilities and what `--repo-mode` resolves to (no network).
+    Detect(DetectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Repository, e.g. `ghcr.io/acme`, `flant/project`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com/app`.
+    pub repo: String,
+    /// Use this driver instead of the one detected from the host.
+    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION")]
+    pub implementation: Option<String>,
+    /// The mode to resolve (`auto` shows what auto means for REPO).
+    #[arg(long, value_enum, default_value_t = RepoMode::Auto)]
+    pub repo_mode: RepoMode,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TagsCommand {
+    /// List every tag of REPO with its digest.
+    Ls(Box<TagsLsArgs>),
+    /// Remove single tags (REPO:TAG…); other tags on the same image stay.
+    Rm(Box<TagsRmArgs>),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagsLsArgs {
+    pub repo: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagsRmArgs {
+    /// Tags to remove, as REPO:TAG.
+    #[arg(required = true, value_name = "REPO:TAG")]
+    pub references: Vec<String>,
+    /// Print what would be removed, and how, without removing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+/// Driver choice and the credentials of registries' native APIs.
+#[derive(Args, Debug, Clone)]
+pub struct DriverArgs {
+    /// Use this driver instead of the one detected from the host (`wharf registry detect` lists them).
+    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION")]
+    pub implementation: Option<String>,
+    /// Base URL of the registry's native API (self-hosted GitLab `https://gitlab.example.com/api/v4`, GitHub Enterprise, Harbor on another host).
+    #[arg(long, value_name = "URL", env = "WHARF_API_URL")]
+    pub api_url: Option<String>,
+    /// GitHub token for the packages API (needs read:packages, and delete:packages to remove tags).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+    /// GitLab personal, project or group access token (PRIVATE-TOKEN).
+    #[arg(long, env = "GITLAB_TOKEN", hide_env_values = true)]
+    pub gitlab_token: Option<String>,
+    /// GitLab CI job token (JOB-TOKEN).
+    #[arg(long, env = "CI_JOB_TOKEN", hide_env_values = true)]
+    pub gitlab_job_token: Option<String>,
+    /// Quay OAuth application token.
+    #[arg(long, env = "QUAY_TOKEN", hide_env_values = true)]
+    pub quay_token: Option<String>,
+    /// Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).
+    #[arg(long, env = "AZURE_ACCESS_TOKEN", hide_env_values = true)]
+    pub azure_token: Option<String>,
+    /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
+    #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
+    pub google_token: Option<String>,
+    /// Create missing repositories before pushing (registries that need it, e.g. ECR).
+    #[arg(long)]
+    pub create_repositories: bool,
+}
+
+impl DriverArgs {
+    /// The options drivers are built with, over `client`.
+    pub fn options(&self, client: Client) -> Result<DriverOptions, Error> {
+        let api_url = self
+            .api_url
+            .as_deref()
+            .map(|u| url::Url::parse(u).map_err(|e| Error::Usage(format!("--api-url {u:?}: {e}"))))
+            .transpose()?;
+        let secret = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(Secret::new);
+        let tokens = ApiTokens {
+            github: secret(&self.github_token),
+            gitlab: secret(&self.gitlab_token),
+            gitlab_job: secret(&self.gitlab_job_token),
+            quay: secret(&self.quay_token),
+            azure: secret(&self.azure_token),
+            google: secret(&self.google_token),
+        };
+        Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +288,8 @@ pub struct BuildArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
     /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
     #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO")]
     pub repo: Option<String>,
@@ -359,8 +553,16 @@ impl RegistryArgs {
 /// Runs `build-and-publish`.
 pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
     let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
-    let repo: Option<Repository> = args.repo.as_deref().map(|r| r.parse().map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
-    let layout = args.repo_mode.resolve_generic();
+    let repo: Option<Repository> =
+        args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
+    // `auto` and impossible combinations depend on the registry's driver (no network).
+    let layout = match &repo {
+        Some(r) => {
+            let info = crate::drivers::select(args.driver.implementation.as_deref(), r)?;
+            crate::drivers::resolve_layout(args.repo_mode, r, info).map_err(|e| Error::Usage(format!("--repo-mode: {e}")))?
+        }
+        None => args.repo_mode.resolve_generic(),
+    };
     let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
     let client = args.registry.client(&registries)?;
     let dot_wharf = project.dir.join(crate::build::STATE_DIR);
@@ -383,6 +585,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| dot_wharf.join("cache"));
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
     let tags = args.tags.resolve(&project.dir)?;
+    let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
     let host = args.docker_host.clone();
     let connect: Connect = Arc::new(move || {
         let host = host.clone();
@@ -403,6 +606,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         connect,
         log,
         client,
+        commit,
     };
     run.run().await.map_err(Error::Pipeline)
 }

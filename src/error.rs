@@ -32,9 +32,22 @@ pub enum Error {
     #[error(transparent)]
     Pipeline(PipelineError),
     #[error(transparent)]
+    Driver(Box<crate::drivers::DriverError>),
+    #[error(transparent)]
+    Cleanup(crate::cleanup::run::CleanupError),
+    /// Some of several independent operations failed (each was reported as it happened).
+    #[error("{failed} of {total} operations failed")]
+    Partial { failed: usize, total: usize },
+    #[error(transparent)]
     Push(PushError),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::drivers::DriverError> for Error {
+    fn from(e: crate::drivers::DriverError) -> Self {
+        Error::Driver(Box::new(e))
+    }
 }
 
 impl Error {
@@ -42,7 +55,13 @@ impl Error {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::Config(_) => exit::CONFIG,
-            Error::Registry(_) => exit::REGISTRY,
+            Error::Registry(_) | Error::Partial { .. } => exit::REGISTRY,
+            Error::Driver(e) if matches!(**e, crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
+            Error::Driver(_) => exit::REGISTRY,
+            Error::Cleanup(c) => match c {
+                crate::cleanup::run::CleanupError::Inventory(crate::cleanup::inventory::InventoryError::List { .. }) => exit::REGISTRY,
+                _ => exit::USAGE,
+            },
             Error::Pipeline(p) => match p {
                 PipelineError::Plan(_) => exit::BUILD,
                 PipelineError::Naming(_) => exit::USAGE,

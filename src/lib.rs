@@ -5,6 +5,7 @@
 //! - [`build`] computes content-addressed stage digests and builds only missing stages.
 //! - [`naming`] maps images to repositories (monorepo / multirepo) and tags.
 //! - [`registry`] is the OCI distribution client (auth, blobs, manifests, tags).
+//! - [`drivers`] adds what each registry does differently (native listing, single-tag deletes).
 //! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
 //! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
@@ -12,9 +13,13 @@
 //!   [`serve`] serves a static root written by it as a read-only registry.
 
 pub mod build;
+pub mod cleanup;
+pub mod cleanup_cli;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod digest;
+pub mod drivers;
 pub mod error;
 pub mod gitinfo;
 pub mod naming;

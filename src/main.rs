@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use std::io::IsTerminal;
-use wharf::cli::{Cli, Command, ConfigCommand, Output};
+use wharf::cli::{CleanupAction, Cli, Command, ConfigCommand, Output, RegistryCommand, TagsCommand};
 use wharf::error::{Error, exit};
 
 fn main() {
@@ -60,6 +60,17 @@ async fn run(cli: &Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Registry(RegistryCommand::Detect(args)) => {
+            wharf::commands::print_detection(&wharf::commands::detect(args)?, cli.output);
+            Ok(())
+        }
+        Command::Tags(TagsCommand::Ls(args)) => wharf::commands::tags_ls(args, cli.output).await,
+        Command::Tags(TagsCommand::Rm(args)) => wharf::commands::tags_rm(args, cli.output).await,
+        Command::Cleanup(c) => match &c.action {
+            None => wharf::cleanup_cli::cleanup(&c.run, cli.output).await,
+            Some(CleanupAction::Apply(args)) => wharf::cleanup_cli::apply(args, cli.output).await,
+            Some(CleanupAction::Restore(args)) => wharf::cleanup_cli::restore(args, cli.output).await,
+        },
     }
 }
 

@@ -82,9 +82,39 @@ pub fn stage_place(layout: Layout, digest_hex: &str) -> (Option<String>, String)
     }
 }
 
-/// Image names that would collide with where stages are kept.
+/// Tag prefix of publish records (see [`meta_place`]).
+pub const META_TAG_PREFIX: &str = "wharf-meta-";
+
+/// Image names that would collide with wharf's own tags and repositories (stages, publish
+/// records): every name starting with `wharf-`.
 pub fn reserved_image_name(name: &str) -> bool {
-    name == STAGES_REPO || name == STAGE_TAG_PREFIX.trim_end_matches('-')
+    name.starts_with("wharf-") || name == "wharf"
+}
+
+/// Repository path suffix and tag of the publish record that links `image`'s stage
+/// `stage_hex` to git commit `commit`: `wharf-meta-<commit>-<stage>` in the image's
+/// repository, with no image prefix in monorepo mode (the record names its image).
+pub fn meta_place(layout: Layout, image: Option<&str>, commit: &str, stage_hex: &str) -> (Option<String>, String) {
+    let suffix = match (layout, image) {
+        (Layout::Multirepo, Some(name)) => Some(name.to_string()),
+        _ => None,
+    };
+    (suffix, format!("{META_TAG_PREFIX}{commit}-{stage_hex}"))
+}
+
+/// `(commit, stage digest)` of a publish-record tag.
+pub fn parse_meta_tag(tag: &str) -> Option<(&str, &str)> {
+    let rest = tag.strip_prefix(META_TAG_PREFIX)?;
+    let (commit, stage) = rest.split_once('-')?;
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(commit, 40) && hex(stage, 64)).then_some((commit, stage))
+}
+
+/// The stage digest a stage tag (`wharf-stage-<hex>` or, in the stages repository, `<hex>`)
+/// names.
+pub fn parse_stage_tag(tag: &str, in_stages_repo: bool) -> Option<&str> {
+    let hex = if in_stages_repo { tag } else { tag.strip_prefix(STAGE_TAG_PREFIX)? };
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// Tag strategies, combinable. Values are already resolved (CLI, CI environment or git).
@@ -235,7 +265,23 @@ mod tests {
         assert_eq!(stage_place(Layout::Multirepo, &hex), (Some("wharf-stages".into()), hex.clone()));
         assert!(reserved_image_name("wharf-stages"));
         assert!(reserved_image_name("wharf-stage"));
+        assert!(reserved_image_name("wharf-meta"));
         assert!(!reserved_image_name("backend"));
+        assert!(!reserved_image_name("wharfie"));
+    }
+
+    #[test]
+    fn publish_records_round_trip() {
+        let (commit, stage) = ("a".repeat(40), "b".repeat(64));
+        let (suffix, tag) = meta_place(Layout::Monorepo, Some("app"), &commit, &stage);
+        assert_eq!(suffix, None);
+        assert!(tag.len() <= MAX_TAG);
+        assert_eq!(parse_meta_tag(&tag), Some((commit.as_str(), stage.as_str())));
+        assert_eq!(meta_place(Layout::Multirepo, Some("app"), &commit, &stage).0.as_deref(), Some("app"));
+        assert_eq!(parse_meta_tag("wharf-meta-xyz"), None);
+        assert_eq!(parse_stage_tag(&format!("wharf-stage-{stage}"), false), Some(stage.as_str()));
+        assert_eq!(parse_stage_tag(&stage, true), Some(stage.as_str()));
+        assert_eq!(parse_stage_tag("v1", true), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
-use crate::publish::{self, Target, store::StoreError};
+use crate::publish::{self, Target, meta, store::StoreError};
 use crate::registry::{Client, Reference};
 use crate::report::{ImageReport, Report};
 
@@ -26,6 +26,8 @@ pub struct BuildAndPublish {
     pub log: Log,
     /// Client used to resolve base images that the engine does not have.
     pub client: Client,
+    /// The git commit being built; publish records (for cleanup) are written when known.
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +71,19 @@ impl BuildAndPublish {
         for outcome in outcomes {
             let k = by_index[&outcome.index];
             let (plan, publish) = (&plans[k], &publish_plan[k]);
-            let stats = publish::execute(&outcome.image, publish)
-                .await
-                .map_err(|source| PipelineError::Publish { image: plan.display_name().to_string(), source })?;
+            let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
+            let stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
+            if let (Target::Registry { client, repo }, Some(commit)) = (&self.target, &self.commit) {
+                let record = meta::Record {
+                    image: plan.name.as_deref(),
+                    commit,
+                    stage: &plan.digest,
+                    manifest: &outcome.image.digest,
+                    tags: publish.tags.iter().map(|t| t.value.clone()).collect(),
+                    created: chrono::Utc::now(),
+                };
+                meta::write(client, repo, self.layout, &record).await.map_err(|e| publish_err(e.into()))?;
+            }
             images.push(ImageReport {
                 name: plan.name.clone(),
                 stage_digest: plan.digest.clone(),

@@ -48,6 +48,13 @@ impl From<&str> for Secret {
     }
 }
 
+/// Tokens arrive in JSON answers; they are wrapped straight away.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

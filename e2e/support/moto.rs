@@ -1,6 +1,8 @@
-//! moto's S3 server (`moto_server` from `moto[server]`, which `scripts/lib.sh` installs) on a
-//! free loopback port, for the S3 static root. Killed when dropped; a missing `moto_server`
-//! is a failure with a hint, never a silent skip.
+//! moto's server (ECR and S3 emulation) on a free loopback port, killed when dropped.
+//!
+//! The binary is `$WHARF_TEST_MOTO_SERVER`, else `/tmp/wharf-moto/bin/moto_server` (what
+//! `scripts/test` installs: `python3 -m venv /tmp/wharf-moto && /tmp/wharf-moto/bin/pip install
+//! 'moto[server]'`), else `moto_server` on `PATH`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,9 +14,17 @@ pub struct Moto {
     port: u16,
 }
 
+fn binary() -> String {
+    if let Ok(b) = std::env::var("WHARF_TEST_MOTO_SERVER") {
+        return b;
+    }
+    let venv = "/tmp/wharf-moto/bin/moto_server";
+    if std::path::Path::new(venv).exists() { venv.to_string() } else { "moto_server".to_string() }
+}
+
 impl Moto {
     pub fn start() -> Moto {
-        let bin = std::env::var("WHARF_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let bin = binary();
         for _ in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
             let child = Command::new(&bin)
@@ -23,37 +33,36 @@ impl Moto {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {bin}: {e}; run the tests through scripts/test, which installs moto[server]"));
+                .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (run scripts/test, or pip install 'moto[server]')"));
             let mut moto = Moto { child, port };
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if matches!(moto.child.try_wait(), Ok(Some(_))) {
                     break;
                 }
-                if moto.request("GET", "/").is_some() {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return moto;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        panic!("{bin} did not start");
+        panic!("moto_server ({bin}) did not start");
     }
 
-    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
-    pub fn endpoint(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Creates a bucket (moto does not check signatures).
+    /// Creates an S3 bucket (moto does not check signatures).
     pub fn create_bucket(&self, name: &str) {
         let status = self.request("PUT", &format!("/{name}")).unwrap_or_default();
-        assert!(status.contains("200"), "creating bucket {name}: {status}");
+        assert!(status.contains("200"), "creating bucket {name}: {status:?}");
     }
 
-    /// The environment a client needs to reach this server.
+    /// The environment an AWS client needs to reach this server (and nothing else).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ENDPOINT_URL", self.url()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("AWS_REGION", "us-east-1".into()),

@@ -19,7 +19,7 @@ use super::layout::OciLayout;
 use super::tar_index::{TarIndex, open_member, read_member};
 use super::{Descriptor, MAX_CONFIG_SIZE, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use crate::digest::Digest;
-use crate::registry::{ManifestContent, parse_manifest};
+use crate::registry::manifest::{ManifestContent, parse_manifest};
 
 pub use super::ArchiveError;
 
@@ -193,9 +193,10 @@ impl<A: Write, B: Write> Write for Tee<A, B> {
 pub fn write(layout: &OciLayout, manifest: &[u8], reference: &str, out: &Path) -> Result<(), ArchiveError> {
     let invalid = |message: String| ArchiveError::Invalid { path: out.to_path_buf(), message };
     let io_err = |source| ArchiveError::Io { path: out.to_path_buf(), source };
-    let content = parse_manifest(manifest, OCI_MANIFEST).map_err(|e| invalid(e.to_string()))?;
-    let ManifestContent::Image { config, layers } = &content else {
-        return Err(invalid("an image index cannot be written as a docker archive".into()));
+    let ManifestContent::Image { config, layers } =
+        parse_manifest(manifest, OCI_MANIFEST).map_err(|e| invalid(format!("manifest: {e}")))?
+    else {
+        return Err(invalid("an index cannot be loaded into the engine; pick one of its images".into()));
     };
     let name = |d: &Digest| format!("blobs/sha256/{}", d.hex());
     let archive_manifest = serde_json::json!([{
@@ -204,7 +205,7 @@ pub fn write(layout: &OciLayout, manifest: &[u8], reference: &str, out: &Path) -
         "Layers": layers.iter().map(|l| name(&l.digest)).collect::<Vec<_>>(),
     }]);
     let mut tar = tar::Builder::new(io::BufWriter::new(fs::File::create(out).map_err(io_err)?));
-    for blob in content.references() {
+    for blob in std::iter::once(&config).chain(layers.iter()) {
         let path = layout.blob_path(&blob.digest);
         let mut f = fs::File::open(&path).map_err(|source| ArchiveError::Io { path: path.clone(), source })?;
         let mut header = tar::Header::new_gnu();
@@ -284,7 +285,9 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].manifest.digest, b[0].manifest.digest, "same archive, same digest");
         assert_eq!(a[0].repo_tags, vec!["a:b"]);
-        let ManifestContent::Image { layers, .. } = parse_manifest(&a[0].manifest_bytes, OCI_MANIFEST).unwrap() else { panic!() };
+        let ManifestContent::Image { layers, .. } = parse_manifest(&a[0].manifest_bytes, OCI_MANIFEST).unwrap() else {
+            panic!("an image manifest")
+        };
         assert_eq!(layers[0].media_type, OCI_LAYER_GZIP);
         let layout = OciLayout::open(d1.path()).unwrap();
         let mut gz = flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&layers[0].digest)).unwrap());

@@ -1,6 +1,7 @@
 //! Publishing: which references each image gets (decided up front, checked for collisions)
 //! and the copies that make them point at the image.
 
+pub mod meta;
 pub mod static_root;
 pub mod static_s3;
 pub mod store;
@@ -55,6 +56,9 @@ pub struct ImagePublish {
 pub fn plan(target: &Target, layout: Layout, images: &[(Option<String>, String)], opts: &TagOptions) -> Result<Vec<ImagePublish>, String> {
     let mut out = Vec::new();
     for (image, signature) in images {
+        if let Some(name) = image.as_deref().filter(|n| naming::reserved_image_name(n)) {
+            return Err(format!("image name {name:?} is reserved: names starting with `wharf-` are wharf's own stages and records\n  hint: rename the image"));
+        }
         let budget = naming::tag_budget(layout, image.as_deref());
         let tags = naming::tags(opts, signature, budget).map_err(|e| format!("image {}: {e}", image.as_deref().unwrap_or("~")))?;
         let locations = tags

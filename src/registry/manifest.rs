@@ -24,6 +24,26 @@ pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIF
 /// Largest manifest the client reads or writes (the limit distribution and most registries use).
 pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 
+/// The empty JSON object the OCI empty descriptor points at.
+pub const EMPTY_JSON: &[u8] = b"{}";
+
+/// A tiny OCI manifest that carries only `annotations`: the empty config, and the empty blob
+/// as its one layer (some registries refuse manifests without layers). Distinct annotations
+/// give distinct digests, so such a manifest can be deleted by digest without touching
+/// anything else. Its blob must be pushed first (`Digest::of(EMPTY_JSON)`).
+pub fn annotated_empty_manifest(annotations: &BTreeMap<String, String>) -> bytes::Bytes {
+    let empty = Digest::of(EMPTY_JSON);
+    let descriptor = serde_json::json!({"mediaType": OCI_EMPTY, "digest": empty.as_str(), "size": EMPTY_JSON.len()});
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor,
+        "layers": [descriptor],
+        "annotations": annotations,
+    });
+    bytes::Bytes::from(manifest.to_string())
+}
+
 /// Whether `media_type` is an index / manifest list.
 pub fn is_index(media_type: &str) -> bool {
     matches!(media_type, OCI_INDEX | DOCKER_MANIFEST_LIST)

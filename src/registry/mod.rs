@@ -28,5 +28,5 @@ pub use error::{RegistryError, Result};
 pub use manifest::{Descriptor, ManifestContent, parse_manifest};
 pub use reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};
 pub use tags::next_link;
-pub use transport::{is_loopback_host, parse_retry_after};
+pub use transport::{backoff, is_loopback_host, parse_retry_after};
 pub use upload::PushStatus;

@@ -1,0 +1,81 @@
+//! `wharf registry detect`, `wharf tags ls` and `wharf tags rm` as a user runs them, against
+//! the real distribution registry.
+
+use super::{open_client, push_image, wharf};
+use crate::support::registry::Registry;
+use crate::support::wharf::run;
+use wharf::registry::Repository;
+
+#[test]
+fn detect_prints_driver_capabilities_and_repo_mode_without_network() {
+    let out = run(wharf(&["registry", "detect", "flant", "--output", "json"])).ok().json();
+    assert_eq!(out["driver"], "dockerhub");
+    assert_eq!(out["repo_mode"], "multirepo");
+    assert_eq!(out["capabilities"]["nesting"], "account-repository");
+    let out = run(wharf(&["registry", "detect", "flant/project", "--output", "json"])).ok().json();
+    assert_eq!((out["driver"].as_str(), out["repo_mode"].as_str()), (Some("dockerhub"), Some("monorepo")));
+    let out = run(wharf(&["registry", "detect", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "--output", "json"])).ok().json();
+    assert_eq!(out["driver"], "ecr");
+    assert_eq!(out["capabilities"]["create_before_push"], true);
+    let out = run(wharf(&["registry", "detect", "gitlab.example.com/g/p", "--implementation", "gitlab", "--output", "json"])).ok().json();
+    assert_eq!(out["driver"], "gitlab");
+    let text = run(wharf(&["registry", "detect", "ghcr.io/acme"])).ok().stdout();
+    assert!(text.starts_with("github\n"), "{text}");
+}
+
+#[test]
+fn impossible_repo_modes_and_unknown_implementations_are_usage_errors() {
+    let r = run(wharf(&["registry", "detect", "flant/project", "--repo-mode", "multirepo"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("--repo docker.io/flant"), "{}", r.stderr());
+    let r = run(wharf(&["registry", "detect", "localhost:5000/app", "--implementation", "artifactory"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("valid values: ecr, acr, dockerhub, github, gitlab, harbor, quay, artifact-registry, default"), "{}", r.stderr());
+    let r = run(wharf(&["tags", "ls", "localhost:5000/app", "--implementation", "nope"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+}
+
+#[tokio::test]
+async fn tags_ls_and_rm_keep_sibling_tags() {
+    let reg = Registry::start();
+    let c = open_client();
+    let repo = Repository::new(&reg.host(), "cli/app").unwrap();
+    let digest = push_image(&c, &repo, &["a", "b", "c"]).await;
+    let name = repo.to_string();
+
+    let listed = run(wharf(&["tags", "ls", &name, "--output", "json"])).ok().json();
+    assert_eq!(listed["driver"], "default");
+    let tags = listed["tags"].as_array().unwrap();
+    assert_eq!(tags.len(), 3);
+    assert!(tags.iter().all(|t| t["digest"] == digest.as_str()));
+
+    let plan = run(wharf(&["tags", "rm", &format!("{name}:a"), &format!("{name}:b"), "--dry-run"])).ok().stdout();
+    assert!(plan.contains(&format!("would remove {name}:a (default driver")), "{plan}");
+    assert_eq!(c.list_tags(&repo).await.unwrap().len(), 3, "a dry run removes nothing");
+
+    let out = run(wharf(&["tags", "rm", &format!("{name}:a"), &format!("{name}:b")])).ok().stdout();
+    assert!(out.contains(&format!("removed {name}:a (was {digest}")), "{out}");
+    let text = run(wharf(&["tags", "ls", &name])).ok().stdout();
+    assert_eq!(text.trim(), format!("c  {digest}"));
+
+    // One missing tag does not stop the others; the exit code says something failed.
+    push_image(&c, &repo, &["d"]).await;
+    let r = run(wharf(&["tags", "rm", &format!("{name}:missing"), &format!("{name}:d"), "--output", "json"]));
+    assert_eq!(r.code(), 5, "{}", r.stderr());
+    let results = r.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results[0]["removed"], false);
+    assert_eq!(results[1]["removed"], true);
+    assert!(r.stderr().contains("\"missing\" does not exist"), "{}", r.stderr());
+}
+
+#[test]
+fn build_and_publish_refuses_an_impossible_repo_mode_before_building() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/flant");
+    let dir = dir.to_str().unwrap();
+    let r = run(wharf(&["build-and-publish", "--dir", dir, "--repo", "flant/project", "--repo-mode", "multirepo"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("--repo-mode: Docker Hub accepts only account/repository names"), "{}", r.stderr());
+    let r = run(wharf(&["build-and-publish", "--dir", dir, "--repo", "quay.io/a/b/c"]));
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("3 components"), "{}", r.stderr());
+}

@@ -1,0 +1,177 @@
+//! The `ecr` driver against moto's server: repositories (checked, created), listing, untag by
+//! `BatchDeleteImage` while sibling tags stay, the registry login from GetAuthorizationToken,
+//! and the CLI with the SDK pointed at moto through `AWS_ENDPOINT_URL`.
+
+use super::conformance::{self, Fixture};
+use super::wharf;
+use crate::support::moto::Moto;
+use crate::support::wharf::run;
+use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
+use wharf::digest::Digest;
+use wharf::drivers::{Driver, EcrDriver, UntagMethod};
+use wharf::registry::{Credential, Repository};
+
+const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+fn sdk(moto: &Moto) -> aws_sdk_ecr::Client {
+    let conf = aws_sdk_ecr::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(moto.url())
+        .build();
+    aws_sdk_ecr::Client::from_conf(conf)
+}
+
+struct EcrFixture {
+    _moto: Moto,
+    sdk: aws_sdk_ecr::Client,
+    repo: Repository,
+    driver: EcrDriver,
+}
+
+impl EcrFixture {
+    async fn start(path: &str) -> EcrFixture {
+        let moto = Moto::start();
+        let sdk = sdk(&moto);
+        let repo = Repository::new(HOST, path).unwrap();
+        let driver = EcrDriver::from_sdk(sdk.clone(), &repo, true);
+        driver.ensure_repository(&repo).await.unwrap();
+        EcrFixture { _moto: moto, sdk, repo, driver }
+    }
+}
+
+/// An image manifest with one random layer (moto derives the digest from the layers).
+fn manifest() -> String {
+    let layer = Digest::of(&rand::random::<[u8; 16]>());
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": Digest::of(b"{}").as_str()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 16, "digest": layer.as_str()}],
+    })
+    .to_string()
+}
+
+#[async_trait::async_trait]
+impl Fixture for EcrFixture {
+    fn driver(&self) -> &dyn Driver {
+        &self.driver
+    }
+    fn repo(&self) -> &Repository {
+        &self.repo
+    }
+    async fn seed(&self, tags: &[&str]) -> Digest {
+        let m = manifest();
+        let mut digest = None;
+        for t in tags {
+            let out = self.sdk.put_image().repository_name(&self.repo.path).image_manifest(&m).image_tag(*t).send().await.unwrap();
+            digest = out.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).map(|d| d.parse().unwrap());
+        }
+        digest.unwrap()
+    }
+    async fn truth(&self, tag: &str) -> Option<Digest> {
+        let id = aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build();
+        let out = self.sdk.describe_images().repository_name(&self.repo.path).image_ids(id).send().await.ok()?;
+        out.image_details().first()?.image_digest()?.parse().ok()
+    }
+    fn weak(&self) -> Option<&dyn Driver> {
+        None // moto does not enforce IAM policies by default
+    }
+    fn rate_limit(&self, _: usize, _: &str) -> bool {
+        false // the SDK retries throttling itself
+    }
+}
+
+#[tokio::test]
+async fn conformance() {
+    conformance::run(&EcrFixture::start("team/app").await).await;
+}
+
+#[tokio::test]
+async fn untag_reports_how_and_repositories_must_exist() {
+    let f = EcrFixture::start("team/api").await;
+    let shared = f.seed(&["v1", "latest"]).await;
+    let out = f.driver.untag(&f.repo, "v1").await.unwrap();
+    assert_eq!((out.method, &out.digest), (UntagMethod::NativeTag, &shared));
+    let out = f.driver.untag(&f.repo, "latest").await.unwrap();
+    assert_eq!(out.method, UntagMethod::LastTagVersion, "ECR deletes an image with its last tag");
+
+    let missing = Repository::new(HOST, "team/missing").unwrap();
+    let strict = EcrDriver::from_sdk(f.sdk.clone(), &missing, false);
+    let err = strict.ensure_repository(&missing).await.unwrap_err();
+    assert!(err.to_string().contains("--create-repositories"), "{err}");
+    assert!(strict.list_tags(&missing).await.unwrap().is_empty());
+    let creating = EcrDriver::from_sdk(f.sdk.clone(), &missing, true);
+    creating.ensure_repository(&missing).await.unwrap();
+    creating.ensure_repository(&missing).await.unwrap();
+    strict.ensure_repository(&missing).await.unwrap();
+}
+
+#[tokio::test]
+async fn registry_login_comes_from_get_authorization_token() {
+    let f = EcrFixture::start("team/login").await;
+    match f.driver.registry_credential().await.unwrap() {
+        Some(Credential::Basic { username, password }) => {
+            assert_eq!(username, "AWS");
+            assert!(!password.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cli_points_the_sdk_at_moto_through_aws_endpoint_url() {
+    let f = EcrFixture::start("cli/app").await;
+    let digest = f.seed(&["a", "b"]).await;
+    let name = format!("{HOST}/cli/app");
+    let with_env = |args: &[&str]| {
+        let mut cmd = wharf(args);
+        cmd.env("AWS_ENDPOINT_URL", f._moto.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
+    };
+    let listed = run(with_env(&["tags", "ls", &name, "--output", "json"])).ok().json();
+    assert_eq!(listed["driver"], "ecr");
+    assert_eq!(listed["tags"].as_array().unwrap().len(), 2);
+    run(with_env(&["tags", "rm", &format!("{name}:a")])).ok();
+    assert_eq!(f.truth("a").await, None);
+    assert_eq!(f.truth("b").await, Some(digest));
+}
+
+/// ECR answers BatchDeleteImage with HTTP 200 and the problems in `failures[]` (moto cannot be
+/// made to do that here, so a wiremock fake of the JSON protocol does).
+#[tokio::test]
+async fn batch_delete_failures_are_reported_with_their_code() {
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let target = |op: &str| format!("AmazonEC2ContainerRegistry_V20150921.{op}");
+    let d = Digest::of(b"x");
+    let reply = |body: serde_json::Value| ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/x-amz-json-1.1");
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", target("DescribeImages").as_str()))
+        .respond_with(reply(serde_json::json!({"imageDetails": [{"imageDigest": d.as_str(), "imageTags": ["v1", "v2"], "repositoryName": "team/app"}]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", target("BatchDeleteImage").as_str()))
+        .respond_with(reply(serde_json::json!({"imageIds": [], "failures": [{"imageId": {"imageTag": "v1"}, "failureCode": "ImageReferencedByManifestList", "failureReason": "Requested image referenced by manifest list: [sha256:abc]"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let conf = aws_sdk_ecr::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(server.uri())
+        .build();
+    let repo = Repository::new(HOST, "team/app").unwrap();
+    let driver = EcrDriver::from_sdk(aws_sdk_ecr::Client::from_conf(conf), &repo, false);
+    let err = driver.untag(&repo, "v1").await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(&err, wharf::drivers::DriverError::Refused { code: Some(c), .. } if c == "ImageReferencedByManifestList"), "{text}");
+    assert!(text.starts_with("ecr driver: delete tag") && text.contains("referenced by manifest list"), "{text}");
+}

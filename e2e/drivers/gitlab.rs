@@ -1,0 +1,99 @@
+//! A GitLab container registry API fake. Project `group/sub/project` holds the registry
+//! repository `group/sub/project/app` (id 7); longer prefixes are not projects (404). Tags are
+//! paged two at a time with `X-Next-Page`; a tag's details carry its digest; `DELETE` removes
+//! one tag. `PRIVATE-TOKEN` or `JOB-TOKEN`; a Reporter's token may list but not delete (403).
+
+use super::conformance::{self, FakeFixture, fast_client, options};
+use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
+use serde_json::json as j;
+use wharf::drivers::{Driver, DriverOptions, GitlabDriver};
+use wharf::registry::{CredentialStore, Repository};
+use wiremock::{Request, ResponseTemplate};
+
+const PROJECT: &str = "group%2Fsub%2Fproject";
+const KEY: &str = "group/sub/project/app";
+
+fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
+    let full = header(req, "private-token") == Some("glpat-maintainer") || header(req, "job-token") == Some("ci-job-token");
+    if !full && header(req, "private-token") != Some("glpat-reporter") {
+        return json(401, j!({"message": "401 Unauthorized"}));
+    }
+    let path = req.url.path().to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let rest = match parts.as_slice() {
+        ["api", "v4", "projects", project, "registry", "repositories", rest @ ..] if *project == PROJECT => rest,
+        ["api", "v4", "projects", _, "registry", "repositories", ..] => return json(404, j!({"message": "404 Project Not Found"})),
+        _ => return unexpected(req),
+    };
+    let paged = |all: Vec<serde_json::Value>| {
+        assert_eq!(query(req, "per_page").as_deref(), Some("100"));
+        let n: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let (items, more) = page(&all, n, 2);
+        let next = if more { (n + 1).to_string() } else { String::new() };
+        json(200, j!(items)).insert_header("x-next-page", next.as_str())
+    };
+    let repo = s.repos.get(KEY).cloned().unwrap_or_default();
+    match (req.method.as_str(), rest) {
+        ("GET", []) => paged(vec![
+            j!({"id": 3, "name": "", "path": "group/sub/project", "project_id": 42}),
+            j!({"id": 7, "name": "app", "path": KEY, "project_id": 42, "location": format!("registry.gitlab.com/{KEY}")}),
+            j!({"id": 9, "name": "app/cache", "path": format!("{KEY}/cache"), "project_id": 42}),
+        ]),
+        ("GET", ["7", "tags"]) => paged(repo.tags.keys().map(|t| j!({"name": t, "path": format!("{KEY}:{t}")})).collect()),
+        ("GET", ["7", "tags", tag]) => match repo.tags.get(*tag) {
+            Some(d) => json(200, j!({"name": tag, "digest": d.to_string(), "revision": d.hex(), "total_size": 2})),
+            None => json(404, j!({"message": "404 Tag Not Found"})),
+        },
+        ("DELETE", ["7", "tags", tag]) => {
+            if !full {
+                return json(403, j!({"message": "403 Forbidden"}));
+            }
+            match remove_tag(s, KEY, tag) {
+                Some(_) => ResponseTemplate::new(200),
+                None => json(404, j!({"message": "404 Tag Not Found"})),
+            }
+        }
+        _ => unexpected(req),
+    }
+}
+
+fn driver(fake: &Fake, private: Option<&str>, job: Option<&str>) -> Box<dyn Driver> {
+    let mut api = fake.url();
+    api.set_path("/api/v4");
+    let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), api);
+    opts.tokens.gitlab = private.map(Into::into);
+    opts.tokens.gitlab_job = job.map(Into::into);
+    Box::new(GitlabDriver::new(&opts).unwrap())
+}
+
+async fn fixture() -> FakeFixture {
+    let fake = Fake::start(handle).await;
+    let repo: Repository = format!("registry.gitlab.com/{KEY}").parse().unwrap();
+    let (driver, weak) = (driver(&fake, Some("glpat-maintainer"), None), driver(&fake, Some("glpat-reporter"), None));
+    FakeFixture { fake, key: KEY.into(), repo, driver, weak }
+}
+
+#[tokio::test]
+async fn conformance() {
+    conformance::run(&fixture().await).await;
+}
+
+#[tokio::test]
+async fn the_project_is_found_by_prefix_and_job_tokens_work() {
+    let f = fixture().await;
+    let d = f.fake.seed(KEY, &["v1", "v2"]);
+    let job = driver(&f.fake, None, Some("ci-job-token"));
+    let out = job.untag(&f.repo, "v1").await.unwrap();
+    assert_eq!(out.digest, d);
+    assert_eq!(
+        f.fake.log(),
+        [
+            "GET /api/v4/projects/group%2Fsub%2Fproject%2Fapp/registry/repositories?per_page=100&page=1".to_string(),
+            format!("GET /api/v4/projects/{PROJECT}/registry/repositories?per_page=100&page=1"),
+            format!("GET /api/v4/projects/{PROJECT}/registry/repositories?per_page=100&page=2"),
+            format!("GET /api/v4/projects/{PROJECT}/registry/repositories/7/tags/v1"),
+            format!("DELETE /api/v4/projects/{PROJECT}/registry/repositories/7/tags/v1"),
+        ]
+    );
+    assert_eq!(f.fake.tag(KEY, "v2"), Some(d));
+}

@@ -1,0 +1,72 @@
+//! A Quay v1 API fake: tag pages (`onlyActiveTags`, `limit`, `page`, `has_additional`), one tag
+//! by `specificTag`, and `DELETE /api/v1/repository/{ns}/{repo}/tag/{tag}` with an OAuth
+//! bearer token; a token without write access gets 403.
+
+use super::conformance::{self, FakeFixture, fast_client, options};
+use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
+use serde_json::json as j;
+use wharf::drivers::{DriverOptions, QuayDriver};
+use wharf::registry::{CredentialStore, Repository};
+use wiremock::{Request, ResponseTemplate};
+
+fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
+    let auth = header(req, "authorization");
+    let full = auth == Some("Bearer quay-admin");
+    if !full && auth != Some("Bearer quay-read") {
+        return json(401, j!({"error": "Invalid bearer token format"}));
+    }
+    let path = req.url.path().to_string();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", ["api", "v1", "repository", ns, name, "tag", ""]) => {
+            let Some(repo) = s.repos.get(&format!("{ns}/{name}")) else { return json(404, j!({"error_message": "Not Found"})) };
+            assert_eq!(query(req, "onlyActiveTags").as_deref(), Some("true"));
+            let mut all: Vec<(String, String)> = repo.tags.iter().map(|(t, d)| (t.clone(), d.to_string())).collect();
+            if let Some(t) = query(req, "specificTag") {
+                all.retain(|(name, _)| *name == t);
+            }
+            let n: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let (items, more) = page(&all, n, 2);
+            let tags: Vec<_> = items.iter().map(|(t, d)| j!({"name": t, "manifest_digest": d, "reversion": false})).collect();
+            json(200, j!({"tags": tags, "page": n, "has_additional": more}))
+        }
+        ("DELETE", ["api", "v1", "repository", ns, name, "tag", tag]) => {
+            if !full {
+                return json(403, j!({"error_message": "Unauthorized", "error_type": "insufficient_scope"}));
+            }
+            match remove_tag(s, &format!("{ns}/{name}"), tag) {
+                Some(_) => ResponseTemplate::new(204),
+                None => json(404, j!({"error_message": "Not Found"})),
+            }
+        }
+        _ => unexpected(req),
+    }
+}
+
+async fn fixture() -> FakeFixture {
+    let fake = Fake::start(handle).await;
+    let repo: Repository = "quay.io/acme/app".parse().unwrap();
+    let driver = |token: &str| {
+        let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
+        opts.tokens.quay = Some(token.into());
+        Box::new(QuayDriver::new(&opts, &repo).unwrap()) as Box<dyn wharf::drivers::Driver>
+    };
+    let (driver, weak) = (driver("quay-admin"), driver("quay-read"));
+    FakeFixture { fake, key: "acme/app".into(), repo, driver, weak }
+}
+
+#[tokio::test]
+async fn conformance() {
+    conformance::run(&fixture().await).await;
+}
+
+#[tokio::test]
+async fn requests_are_the_documented_ones() {
+    let f = fixture().await;
+    f.fake.seed("acme/app", &["v1", "v2"]);
+    f.driver.untag(&f.repo, "v1").await.unwrap();
+    assert_eq!(
+        f.fake.log(),
+        ["GET /api/v1/repository/acme/app/tag/?specificTag=v1&onlyActiveTags=true", "DELETE /api/v1/repository/acme/app/tag/v1"]
+    );
+}

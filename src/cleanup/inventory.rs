@@ -1,0 +1,206 @@
+//! Gathering what the decision needs: every tag of the project's repositories (one listing
+//! per repository, through the driver), the publish records, push times where they matter,
+//! index children, and the git history of the references the policies look at.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
+
+use super::history::{Commit, History, HistoryError, Reference};
+use super::plan::TagKind;
+use super::policy::{Record, Tag};
+use crate::config::{KeepPolicy, Project};
+use crate::digest::Digest;
+use crate::drivers::{Driver, DriverError};
+use crate::naming::{self, Layout};
+use crate::publish::meta;
+use crate::registry::manifest::{is_index, is_image_manifest};
+use crate::registry::{Client, ManifestContent, RegistryError, Repository, parse_manifest};
+
+/// How many manifest reads run at once.
+const READ_CONCURRENCY: usize = 8;
+/// Walks stop after this many commits per reference.
+const MAX_WALK: usize = 200_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("listing {repository}: {source}")]
+    List { repository: String, source: DriverError },
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The repositories a project's images, stages and records live in.
+pub fn repositories(project: &Project, base: &Repository, layout: Layout) -> Result<Vec<(Repository, bool)>, String> {
+    let mut out: Vec<(Repository, bool)> = Vec::new();
+    let mut push = |r: Repository, stages: bool| {
+        if !out.iter().any(|(o, _)| *o == r) {
+            out.push((r, stages));
+        }
+    };
+    for image in &project.images {
+        match (layout, &image.name) {
+            (Layout::Multirepo, Some(name)) => push(base.join(name).map_err(|e| e.to_string())?, false),
+            _ => push(base.clone(), false),
+        }
+    }
+    if layout == Layout::Multirepo {
+        push(base.join(naming::STAGES_REPO).map_err(|e| e.to_string())?, true);
+    }
+    Ok(out)
+}
+
+/// Every tag of `repos`, classified.
+pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<Vec<Tag>, InventoryError> {
+    let mut tags = Vec::new();
+    for (repo, stages_repo) in repos {
+        let entries = driver
+            .list_tags(repo)
+            .await
+            .map_err(|source| InventoryError::List { repository: repo.to_string(), source })?;
+        for e in entries {
+            let kind = classify(&e.tag, *stages_repo);
+            tags.push(Tag { repository: repo.to_string(), tag: e.tag, digest: e.digest, kind });
+        }
+    }
+    Ok(tags)
+}
+
+fn classify(tag: &str, stages_repo: bool) -> TagKind {
+    if let Some(stage) = naming::parse_stage_tag(tag, stages_repo) {
+        return TagKind::Stage { stage: stage.to_string() };
+    }
+    if let Some((commit, stage)) = naming::parse_meta_tag(tag) {
+        return TagKind::Record { commit: commit.to_string(), stage: stage.to_string() };
+    }
+    if let Some(subject) = referrer_subject(tag) {
+        return TagKind::Referrer { subject };
+    }
+    TagKind::Image
+}
+
+/// `sha256-<hex>` (OCI referrers tag schema) and cosign's `sha256-<hex>.sig|.att|.sbom`.
+fn referrer_subject(tag: &str) -> Option<Digest> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let hex = rest.split_once('.').map(|(h, _)| h).unwrap_or(rest);
+    format!("sha256:{hex}").parse().ok()
+}
+
+/// Reads every publish record's annotations. A record that cannot be read still counts, by
+/// its tag name (commit and stage), with the image unknown.
+pub async fn records(client: &Client, tags: &[Tag]) -> Vec<Record> {
+    let reads = tags.iter().filter_map(|t| match &t.kind {
+        TagKind::Record { commit, stage } => Some((t, commit.clone(), stage.clone())),
+        _ => None,
+    });
+    futures::stream::iter(reads)
+        .map(|(t, commit, stage)| async move {
+            let annotations = read_annotations(client, t).await.unwrap_or_default();
+            Record {
+                digest: t.digest.clone(),
+                image: annotations.get(meta::ANNOTATION_IMAGE).cloned().unwrap_or_else(|| t.repository.clone()),
+                commit,
+                stage,
+                manifest: annotations.get(meta::ANNOTATION_MANIFEST).and_then(|d| d.parse().ok()),
+                created: annotations.get(meta::ANNOTATION_CREATED).and_then(|c| DateTime::parse_from_rfc3339(c).ok()).map(|c| c.with_timezone(&Utc)),
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await
+}
+
+async fn read_annotations(client: &Client, t: &Tag) -> Result<HashMap<String, String>, RegistryError> {
+    let repo: Repository = t.repository.parse().map_err(RegistryError::Reference)?;
+    let (bytes, _, _) = client.get_manifest(&repo, t.digest.as_str()).await?;
+    #[derive(serde::Deserialize)]
+    struct WithAnnotations {
+        #[serde(default)]
+        annotations: HashMap<String, String>,
+    }
+    Ok(serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default())
+}
+
+/// Push times (from records) and, for image digests wharf did not build, what their
+/// manifests say: index children and the config's creation time.
+pub async fn manifests(client: &Client, tags: &[Tag], records: &[Record]) -> (HashMap<Digest, DateTime<Utc>>, HashMap<Digest, Vec<Digest>>) {
+    let mut pushed: HashMap<Digest, DateTime<Utc>> = HashMap::new();
+    let mut known: HashSet<Digest> = HashSet::new();
+    for r in records {
+        if let Some(t) = r.created {
+            pushed.insert(r.digest.clone(), t);
+            if let Some(m) = &r.manifest {
+                let e = pushed.entry(m.clone()).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+        if let Some(m) = &r.manifest {
+            known.insert(m.clone());
+        }
+    }
+    known.extend(tags.iter().filter(|t| matches!(t.kind, TagKind::Stage { .. })).map(|t| t.digest.clone()));
+    let mut seen = HashSet::new();
+    let unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
+    let read: Vec<(Digest, Option<DateTime<Utc>>, Vec<Digest>)> = futures::stream::iter(unknown)
+        .map(|t| async move {
+            let (created, children) = inspect(client, t).await.unwrap_or_default();
+            (t.digest.clone(), created, children)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    let mut children = HashMap::new();
+    for (d, created, kids) in read {
+        if let Some(c) = created {
+            pushed.entry(d.clone()).or_insert(c);
+        }
+        if !kids.is_empty() {
+            children.insert(d, kids);
+        }
+    }
+    (pushed, children)
+}
+
+async fn inspect(client: &Client, t: &Tag) -> Result<(Option<DateTime<Utc>>, Vec<Digest>), RegistryError> {
+    let repo: Repository = t.repository.parse().map_err(RegistryError::Reference)?;
+    let (bytes, media_type, _) = client.get_manifest(&repo, t.digest.as_str()).await?;
+    match parse_manifest(&bytes, &media_type) {
+        Ok(ManifestContent::Index { manifests }) => {
+            Ok((None, manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect()))
+        }
+        Ok(ManifestContent::Image { config, .. }) => {
+            let blob = client.get_blob_bytes(&repo, &config.digest, 4 << 20).await?;
+            #[derive(serde::Deserialize)]
+            struct Created {
+                created: Option<DateTime<Utc>>,
+            }
+            Ok((serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created), Vec::new()))
+        }
+        Err(_) => Ok((None, Vec::new())),
+    }
+}
+
+/// For each reference a policy looks at, the commits reachable from it that have records.
+pub fn history(history: &History, policies: &[KeepPolicy], records: &[Record]) -> Result<Vec<(Reference, Vec<Commit>)>, InventoryError> {
+    let recorded: HashSet<&str> = records.iter().map(|r| r.commit.as_str()).collect();
+    let mut out = Vec::new();
+    for reference in history.references()? {
+        let wanted = policies.iter().any(|p| p.references.kind == reference.kind && p.references.pattern.matches(&reference.name));
+        if !wanted {
+            continue;
+        }
+        let mut commits = Vec::new();
+        let mut walked = 0;
+        history.walk(&reference.tip, |c| {
+            walked += 1;
+            if recorded.contains(c.id.as_str()) {
+                commits.push(c.clone());
+            }
+            walked < MAX_WALK && commits.len() < recorded.len()
+        })?;
+        out.push((reference, commits));
+    }
+    Ok(out)
+}

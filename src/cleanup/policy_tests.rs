@@ -1,0 +1,187 @@
+//! Decision tests: plain values in, a plan out. Each pins a behaviour a user relies on.
+
+use chrono::{Duration as CDuration, TimeZone, Utc};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::history::{Commit, Reference};
+use super::plan::{Action, Entry, TagKind};
+use super::policy::{Inputs, Mode, Options, Record, Tag, decide};
+use crate::config::{KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
+use crate::digest::Digest;
+
+fn d(s: &str) -> Digest {
+    Digest::of(s.as_bytes())
+}
+fn hex(s: &str) -> String {
+    d(s).hex().to_string()
+}
+fn now() -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000, 0).unwrap()
+}
+fn image(tag: &str, digest: &str) -> Tag {
+    Tag { repository: "r/app".into(), tag: tag.into(), digest: d(digest), kind: TagKind::Image }
+}
+fn stage(s: &str) -> Tag {
+    Tag { repository: "r/wharf-stages".into(), tag: hex(s), digest: d(s), kind: TagKind::Stage { stage: hex(s) } }
+}
+fn record(image: &str, commit: &str, s: &str, days_ago: i64) -> Record {
+    Record {
+        digest: d(&format!("record {commit} {s}")),
+        image: image.into(),
+        commit: commit.into(),
+        stage: hex(s),
+        manifest: Some(d(s)),
+        created: Some(now() - CDuration::days(days_ago)),
+    }
+}
+fn commit(id: &str, days_ago: i64) -> Commit {
+    Commit { id: id.into(), time: now() - CDuration::days(days_ago) }
+}
+fn branch(name: &str, days_ago: i64) -> Reference {
+    Reference { kind: RefKind::Branch, name: name.into(), tip: String::new(), time: now() - CDuration::days(days_ago) }
+}
+fn policy(kind: RefKind, pattern: &str, last: Option<u64>, within_days: Option<u64>, op: Operator) -> KeepPolicy {
+    KeepPolicy {
+        references: References { kind, pattern: RefPattern::parse(pattern).unwrap(), limit: None },
+        images_per_reference: Some(Limit { last, within: within_days.map(|n| Duration::from_secs(n * 86400)), operator: op }),
+    }
+}
+fn opts(mode: Mode) -> Options {
+    Options { mode, keep: vec![], fresh_window: None, include_unknown: false, now: now() }
+}
+fn run(tags: &[Tag], records: &[Record], o: &Options) -> Vec<Entry> {
+    decide(&Inputs { tags, records, pushed_at: &HashMap::new(), children: &HashMap::new() }, o)
+}
+fn action(plan: &[Entry], tag: &str) -> Action {
+    plan.iter().find(|e| e.tag == tag).unwrap_or_else(|| panic!("no {tag} in plan")).action
+}
+
+/// main has c3 → c2 → c1, each published with its own stage s3, s2, s1.
+fn main_history() -> (Vec<Tag>, Vec<Record>, Vec<(Reference, Vec<Commit>)>) {
+    let tags = vec![image("c1", "s1"), image("c2", "s2"), image("c3", "s3"), stage("s1"), stage("s2"), stage("s3")];
+    let records = vec![record("app", "c1", "s1", 30), record("app", "c2", "s2", 10), record("app", "c3", "s3", 1)];
+    let history = vec![(branch("main", 1), vec![commit("c3", 1), commit("c2", 10), commit("c1", 30)])];
+    (tags, records, history)
+}
+
+#[test]
+fn last_n_images_per_reference() {
+    let (tags, records, history) = main_history();
+    let p = policy(RefKind::Branch, "main", Some(2), None, Operator::And);
+    let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
+    assert_eq!(action(&plan, "c3"), Action::Keep);
+    assert_eq!(action(&plan, "c2"), Action::Keep);
+    assert_eq!(action(&plan, "c1"), Action::Delete);
+    assert_eq!(action(&plan, &hex("s1")), Action::Delete, "the stage of a deleted image goes");
+    assert_eq!(action(&plan, &hex("s2")), Action::Keep);
+    assert!(plan.iter().find(|e| e.tag == "c3").unwrap().reason.contains("policy 1: branch main"));
+}
+
+#[test]
+fn last_and_in_combine_with_and_or() {
+    let (tags, records, history) = main_history();
+    let and = policy(RefKind::Branch, "main", Some(3), Some(5), Operator::And);
+    let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![and], history: history.clone() }));
+    assert_eq!((action(&plan, "c3"), action(&plan, "c2")), (Action::Keep, Action::Delete), "And: in the last 3 *and* within 5 days");
+    let or = policy(RefKind::Branch, "main", Some(1), Some(15), Operator::Or);
+    let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![or], history }));
+    assert_eq!(
+        (action(&plan, "c3"), action(&plan, "c2"), action(&plan, "c1")),
+        (Action::Keep, Action::Keep, Action::Delete),
+        "Or: the last 1 *or* within 15 days"
+    );
+}
+
+#[test]
+fn references_the_policy_does_not_match_keep_nothing() {
+    let (tags, records, history) = main_history();
+    let p = policy(RefKind::Branch, "/release-.*/", None, None, Operator::And);
+    let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
+    assert!(plan.iter().filter(|e| e.kind == TagKind::Image).all(|e| e.action == Action::Delete));
+}
+
+#[test]
+fn a_tag_sharing_a_digest_with_a_kept_tag_is_decided_with_it_unless_kept_by_name() {
+    let (mut tags, records, history) = main_history();
+    tags.push(image("latest", "s1"));
+    tags.push(image("release-1", "s1"));
+    let p = policy(RefKind::Branch, "main", Some(1), None, Operator::And);
+    let mut o = opts(Mode::Git { policies: vec![p], history });
+    o.keep = vec![("release-*".into(), globset::Glob::new("release-*").unwrap().compile_matcher())];
+    let plan = run(&tags, &records, &o);
+    assert_eq!(action(&plan, "release-1"), Action::Keep);
+    assert_eq!(action(&plan, "latest"), Action::Delete);
+    assert_eq!(action(&plan, &hex("s1")), Action::Keep, "release-1 keeps s1 alive");
+}
+
+#[test]
+fn monorepo_look_alike_prefixes_are_told_apart_by_digest() {
+    // One repository: `app-api-1` belongs to image app-api (kept), `app-1` to app (not kept).
+    let tags = vec![image("app-api-1", "api"), image("app-1", "app"), stage("api"), stage("app")];
+    let records = vec![record("app-api", "c1", "api", 1), record("app", "c0", "app", 20)];
+    let history = vec![(branch("main", 1), vec![commit("c1", 1)])];
+    let p = policy(RefKind::Branch, "main", None, None, Operator::And);
+    let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
+    assert_eq!(action(&plan, "app-api-1"), Action::Keep);
+    assert_eq!(action(&plan, "app-1"), Action::Delete);
+}
+
+#[test]
+fn fresh_window_unknown_images_and_include_unknown() {
+    let (mut tags, records, history) = main_history();
+    tags.push(image("external", "not built by wharf"));
+    let p = policy(RefKind::Branch, "main", Some(1), None, Operator::And);
+    let mut o = opts(Mode::Git { policies: vec![p.clone()], history: history.clone() });
+    o.fresh_window = Some(Duration::from_secs(15 * 86400));
+    let pushed: HashMap<Digest, _> = records.iter().map(|r| (r.manifest.clone().unwrap(), r.created.unwrap())).collect();
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed, children: &HashMap::new() }, &o);
+    assert_eq!(action(&plan, "c2"), Action::Keep, "pushed 10 days ago, within the 15-day window");
+    assert_eq!(action(&plan, "c1"), Action::Delete);
+    assert_eq!(action(&plan, "external"), Action::Keep, "no record: kept by default");
+    let mut o = opts(Mode::Git { policies: vec![p], history });
+    o.include_unknown = true;
+    assert_eq!(action(&run(&tags, &records, &o), "external"), Action::Delete);
+}
+
+#[test]
+fn children_of_a_kept_index_and_referrers_of_kept_images_stay() {
+    let (mut tags, records, history) = main_history();
+    tags.push(image("multiarch", "index"));
+    tags.push(image("arm64-only", "child"));
+    tags.push(Tag { repository: "r/app".into(), tag: format!("sha256-{}.sig", d("s3").hex()), digest: d("sig3"), kind: TagKind::Referrer { subject: d("s3") } });
+    tags.push(Tag { repository: "r/app".into(), tag: format!("sha256-{}.sig", d("s1").hex()), digest: d("sig1"), kind: TagKind::Referrer { subject: d("s1") } });
+    let p = policy(RefKind::Branch, "main", Some(1), None, Operator::And);
+    let mut o = opts(Mode::Git { policies: vec![p], history });
+    o.include_unknown = true;
+    o.keep = vec![("multiarch".into(), globset::Glob::new("multiarch").unwrap().compile_matcher())];
+    let children = HashMap::from([(d("index"), vec![d("child")])]);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &children }, &o);
+    assert_eq!(action(&plan, "multiarch"), Action::Keep);
+    assert_eq!(action(&plan, "arm64-only"), Action::Keep, "a child of a kept index is never deleted");
+    assert_eq!(action(&plan, &format!("sha256-{}.sig", d("s3").hex())), Action::Keep);
+    assert_eq!(action(&plan, &format!("sha256-{}.sig", d("s1").hex())), Action::Delete);
+}
+
+#[test]
+fn records_follow_their_stage() {
+    let (mut tags, records, history) = main_history();
+    tags.push(Tag { repository: "r/app".into(), tag: "rec1".into(), digest: d("r1"), kind: TagKind::Record { commit: "c1".into(), stage: hex("s1") } });
+    tags.push(Tag { repository: "r/app".into(), tag: "rec3".into(), digest: d("r3"), kind: TagKind::Record { commit: "c3".into(), stage: hex("s3") } });
+    let p = policy(RefKind::Branch, "main", Some(1), None, Operator::And);
+    let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
+    assert_eq!(action(&plan, "rec1"), Action::Delete);
+    assert_eq!(action(&plan, "rec3"), Action::Keep);
+    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), policies: vec![], entries: plan };
+    let order: Vec<&str> = deletions.ordered_deletions().iter().map(|e| e.tag.as_str()).collect();
+    assert_eq!(order.last(), Some(&"rec1"), "records are deleted last: {order:?}");
+}
+
+#[test]
+fn simple_mode_keeps_the_newest_per_image_and_purge_deletes_all() {
+    let (tags, records, _) = main_history();
+    let plan = run(&tags, &records, &opts(Mode::Simple { keep_last: Some(1), keep_within: Some(Duration::from_secs(15 * 86400)) }));
+    assert_eq!((action(&plan, "c3"), action(&plan, "c2"), action(&plan, "c1")), (Action::Keep, Action::Keep, Action::Delete));
+    let plan = run(&tags, &records, &opts(Mode::Purge));
+    assert!(plan.iter().all(|e| e.action == Action::Delete));
+}

@@ -1,0 +1,147 @@
+//! One cleanup run with explicit settings: gather, decide, and (unless it is a dry run)
+//! carry out. The CLI turns flags into [`Settings`]; nothing here reads the environment.
+
+use chrono::Utc;
+use globset::GlobMatcher;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::execute::{self, Outcome};
+use super::history::History;
+use super::inventory::{self, InventoryError};
+use super::journal::{Journal, JournalError};
+use super::plan::{Action, PLAN_VERSION, Plan};
+use super::policy::{self, Inputs, Mode, Options};
+use crate::config::Project;
+use crate::drivers::Driver;
+use crate::naming::Layout;
+use crate::registry::{Client, Repository};
+
+/// How images are chosen to stay.
+#[derive(Debug, Clone)]
+pub enum Keep {
+    /// The project's keep policies over git history.
+    GitPolicies,
+    /// `--keep-last` / `--keep-within`.
+    Simple { last: Option<usize>, within: Option<Duration> },
+    /// `--purge`.
+    Purge,
+}
+
+pub struct Settings {
+    pub project: Project,
+    pub repo: Repository,
+    pub layout: Layout,
+    pub keep: Keep,
+    pub keep_patterns: Vec<(String, GlobMatcher)>,
+    pub fresh_window: Option<Duration>,
+    pub include_unknown: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Lists, reads and decides: the plan, without changing anything.
+pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Result<Plan, CleanupError> {
+    let repos = inventory::repositories(&s.project, &s.repo, s.layout).map_err(CleanupError::Invalid)?;
+    let tags = inventory::list(driver, &repos).await?;
+    let records = inventory::records(client, &tags).await;
+    let (pushed_at, children) = inventory::manifests(client, &tags, &records).await;
+    let (mode, policies) = match &s.keep {
+        Keep::GitPolicies => {
+            let history = History::open(&s.project.dir).map_err(InventoryError::from)?;
+            let policies = s.project.cleanup.keep_policies.clone();
+            let walked = inventory::history(&history, &policies, &records)?;
+            (Mode::Git { policies, history: walked }, super::policy_lines(&s.project.cleanup))
+        }
+        Keep::Simple { last, within } => (
+            Mode::Simple { keep_last: *last, keep_within: *within },
+            vec![format!(
+                "keep {}{}",
+                last.map(|n| format!("the last {n} image(s) of each image")).unwrap_or_default(),
+                within.map(|d| format!(" and every image published within {}", super::human_duration(d))).unwrap_or_default()
+            )],
+        ),
+        Keep::Purge => (Mode::Purge, vec!["purge: delete every tag of the project".into()]),
+    };
+    let mut policy_text = policies;
+    if let Some(w) = s.fresh_window {
+        policy_text.push(format!("fresh window: anything pushed within {} stays", super::human_duration(w)));
+    }
+    for (p, _) in &s.keep_patterns {
+        policy_text.push(format!("--keep {p}"));
+    }
+    let opts = Options {
+        mode,
+        keep: s.keep_patterns.clone(),
+        fresh_window: s.fresh_window,
+        include_unknown: s.include_unknown,
+        now: Utc::now(),
+    };
+    let entries = policy::decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed_at, children: &children }, &opts);
+    Ok(Plan { version: PLAN_VERSION, project: s.project.name.clone(), driver: driver.info().name.to_string(), policies: policy_text, entries })
+}
+
+/// Carries out `plan`'s deletions, journaling each to `journal`.
+pub async fn apply(plan: &Plan, driver: &dyn Driver, client: &Client, journal: &PathBuf) -> Result<Outcome, CleanupError> {
+    if plan.version != PLAN_VERSION {
+        return Err(CleanupError::Invalid(format!("plan format {} is not supported (this wharf writes {PLAN_VERSION})", plan.version)));
+    }
+    let journal = Journal::open(journal)?;
+    Ok(execute::execute(plan, driver, client, &journal).await)
+}
+
+/// The report of a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub project: String,
+    pub dry_run: bool,
+    pub kept: Vec<super::plan::Entry>,
+    pub planned_deletions: usize,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub journal: Option<String>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Counts {
+    pub kept: usize,
+    pub deleted: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+impl Report {
+    pub fn new(plan: &Plan, outcome: Outcome, dry_run: bool, journal: Option<String>) -> Report {
+        let kept: Vec<_> = plan.entries.iter().filter(|e| e.action == Action::Keep).cloned().collect();
+        let counts = Counts { kept: kept.len(), deleted: outcome.deleted.len(), skipped: outcome.skipped.len(), failed: outcome.failed.len() };
+        Report { project: plan.project.clone(), dry_run, planned_deletions: plan.deletions().count(), kept, outcome, journal, counts }
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (what, list) in [("deleted", &self.outcome.deleted), ("skipped", &self.outcome.skipped), ("FAILED", &self.outcome.failed)] {
+            for d in list {
+                out.push_str(&format!("{what:8} {}:{}  {}\n", d.repository, d.tag, d.reason));
+            }
+        }
+        out.push_str(&format!(
+            "{}: {} kept, {} deleted, {} skipped, {} failed{}\n",
+            self.project,
+            self.counts.kept,
+            self.counts.deleted,
+            self.counts.skipped,
+            self.counts.failed,
+            self.journal.as_ref().map(|j| format!(" (journal: {j})")).unwrap_or_default()
+        ));
+        out
+    }
+}

@@ -1,0 +1,146 @@
+//! The `wharf cleanup` handlers: flags → [`cleanup::run::Settings`], then plan, print, apply.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use crate::cleanup::execute;
+use crate::cleanup::journal;
+use crate::cleanup::plan::Plan;
+use crate::cleanup::run::{self, Keep, Report, Settings};
+use crate::cli::{CleanupApplyArgs, CleanupArgs, CleanupRestoreArgs, DriverArgs, Output, RegistryArgs};
+use crate::config::parse_go_duration;
+use crate::drivers::{self, Driver};
+use crate::error::Error;
+use crate::registry::{Client, Repository};
+
+fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Error> {
+    parse_go_duration(v).map_err(|e| Error::Usage(format!("--{flag} {v:?}: {e} (e.g. 2h, 30m, 168h)")))
+}
+
+async fn driver_for(repo: &Repository, registry: &RegistryArgs, driver: &DriverArgs, implementation: Option<&str>) -> Result<(Box<dyn Driver>, Client), Error> {
+    let info = drivers::select(implementation, repo).map_err(Error::from)?;
+    let client = registry.client(&[repo.registry.as_str()])?;
+    let d = drivers::build(info, &driver.options(client.clone())?, repo).map_err(Error::from)?;
+    Ok((d, client))
+}
+
+/// `wharf cleanup …`: plan, and unless --dry-run, delete.
+pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
+    let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
+    let repo_text = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
+    let repo = drivers::parse_repository(repo_text).map_err(|e| Error::Usage(format!("--repo: {e}")))?;
+    let (driver, client) = driver_for(&repo, &args.registry, &args.driver, args.driver.implementation.as_deref()).await?;
+    let layout = drivers::resolve_layout(args.repo_mode, &repo, driver.info()).map_err(Error::Usage)?;
+    let keep = if args.purge {
+        Keep::Purge
+    } else if args.keep_last.is_some() || args.keep_within.is_some() {
+        Keep::Simple { last: args.keep_last, within: args.keep_within.as_deref().map(|v| duration("keep-within", v)).transpose()? }
+    } else {
+        Keep::GitPolicies
+    };
+    let fresh_window = match args.fresh_window.as_deref() {
+        Some(v) => Some(duration("fresh-window", v)?),
+        None if project.cleanup.disable_built_within_last_n_hours_policy => None,
+        None => Some(std::time::Duration::from_secs(project.cleanup.keep_images_built_within_last_n_hours * 3600)),
+    }
+    .filter(|d| !d.is_zero());
+    let keep_patterns = args
+        .keep
+        .iter()
+        .map(|p| {
+            globset::Glob::new(p).map(|g| (p.clone(), g.compile_matcher())).map_err(|e| Error::Usage(format!("--keep {p:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let journal_path = args.journal.clone().unwrap_or_else(|| project.dir.join(crate::build::STATE_DIR).join("cleanup-journal.jsonl"));
+    let settings = Settings { project, repo, layout, keep, keep_patterns, fresh_window, include_unknown: args.include_unknown };
+    let plan = run::make_plan(&settings, driver.as_ref(), &client).await.map_err(cleanup_error)?;
+    if let Some(path) = &args.plan_out {
+        write_plan(&plan, path)?;
+    }
+    if args.dry_run {
+        match output {
+            Output::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+            Output::Text => print!("{}", plan.to_table()),
+        }
+        return Ok(());
+    }
+    if args.purge && !args.yes && !confirm(&plan)? {
+        return Err(Error::Usage("purge cancelled".into()));
+    }
+    let outcome = run::apply(&plan, driver.as_ref(), &client, &journal_path).await.map_err(cleanup_error)?;
+    let report = Report::new(&plan, outcome, false, Some(journal_path.display().to_string()));
+    print_report(&report, output);
+    all_done(&report)
+}
+
+/// `wharf cleanup apply PLAN`.
+pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error> {
+    let text = std::fs::read_to_string(&args.plan).map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: not a wharf cleanup plan: {e}", args.plan.display())))?;
+    let first = plan.entries.first().ok_or_else(|| Error::Usage(format!("{}: the plan is empty", args.plan.display())))?;
+    let repo: Repository = first.repository.parse().map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
+    let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
+    let (driver, client) = driver_for(&repo, &args.registry, &args.driver, Some(&implementation)).await?;
+    let outcome = run::apply(&plan, driver.as_ref(), &client, &args.journal).await.map_err(cleanup_error)?;
+    let report = Report::new(&plan, outcome, false, Some(args.journal.display().to_string()));
+    print_report(&report, output);
+    all_done(&report)
+}
+
+/// `wharf cleanup restore JOURNAL`.
+pub async fn restore(args: &CleanupRestoreArgs, output: Output) -> Result<(), Error> {
+    let lines = journal::read(&args.journal).map_err(|e| Error::Usage(e.to_string()))?;
+    let registries: Vec<String> = lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
+    let registries: Vec<&str> = registries.iter().map(String::as_str).collect();
+    let client = args.registry.client(&registries)?;
+    let restored = execute::restore(&lines, &client).await;
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&restored).unwrap_or_default()),
+        Output::Text => {
+            for d in &restored.restored {
+                println!("restored {}:{} → {}", d.repository, d.tag, d.digest);
+            }
+            for d in &restored.skipped {
+                println!("skipped  {}:{}  {}", d.repository, d.tag, d.reason);
+            }
+            println!("{} restored, {} skipped", restored.restored.len(), restored.skipped.len());
+        }
+    }
+    Ok(())
+}
+
+/// The exit status says whether every deletion went through.
+fn all_done(report: &Report) -> Result<(), Error> {
+    match report.counts.failed {
+        0 => Ok(()),
+        failed => Err(Error::Partial { failed, total: report.planned_deletions }),
+    }
+}
+
+fn cleanup_error(e: run::CleanupError) -> Error {
+    Error::Cleanup(e)
+}
+
+fn write_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(plan).map_err(|e| Error::Usage(e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| Error::Usage(format!("--plan-out {}: {e}", path.display())))
+}
+
+fn print_report(report: &Report, output: Output) {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(report).unwrap_or_default()),
+        Output::Text => print!("{}", report.to_text()),
+    }
+}
+
+/// Asks before a purge; without a terminal, --yes is required.
+fn confirm(plan: &Plan) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage("--purge deletes every tag of the project; confirm with --yes".into()));
+    }
+    eprint!("delete all {} tag(s) of project {}? [y/N] ", plan.deletions().count(), plan.project);
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Error::Usage(e.to_string()))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

@@ -1,0 +1,200 @@
+//! Handlers of `wharf registry detect`, `wharf tags ls` and `wharf tags rm`.
+//!
+//! `tags rm` decides, then does: the [`RemovalPlan`] (which driver removes which tag, and how)
+//! is computed without network access and printed as is by `--dry-run`; otherwise each entry
+//! is carried out in order, a failure is reported and the rest still run, and the exit code
+//! says whether everything went.
+
+use crate::cli::{DetectArgs, Output, TagsLsArgs, TagsRmArgs};
+use crate::drivers::{self, Capabilities, Driver, DriverError, DriverInfo, UntagOutcome, UntagSemantics};
+use crate::error::Error;
+use crate::naming::Layout;
+use crate::registry::{Reference, Repository};
+use std::collections::BTreeMap;
+
+/// What `wharf registry detect` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct Detection {
+    pub repository: String,
+    pub driver: &'static str,
+    pub title: &'static str,
+    pub capabilities: Capabilities,
+    pub repo_mode: Layout,
+    pub docs: &'static str,
+    pub needs: &'static str,
+}
+
+/// `wharf registry detect REPO`: no network.
+pub fn detect(args: &DetectArgs) -> Result<Detection, Error> {
+    let repo = parse_repo(&args.repo)?;
+    let info = drivers::select(args.implementation.as_deref(), &repo).map_err(Error::from)?;
+    let repo_mode = drivers::resolve_layout(args.repo_mode, &repo, info).map_err(Error::Usage)?;
+    Ok(Detection {
+        repository: repo.to_string(),
+        driver: info.name,
+        title: info.title,
+        capabilities: info.capabilities,
+        repo_mode,
+        docs: info.docs,
+        needs: info.needs,
+    })
+}
+
+pub fn print_detection(d: &Detection, output: Output) {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(d).unwrap_or_default()),
+        Output::Text => {
+            println!("{}", d.driver);
+            println!("  registry:   {}", d.title);
+            println!("  repo mode:  {} (for {})", d.repo_mode, d.repository);
+            println!("  credential: {}", d.needs);
+        }
+    }
+}
+
+fn parse_repo(input: &str) -> Result<Repository, Error> {
+    drivers::parse_repository(input).map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// `wharf tags ls REPO`.
+pub async fn tags_ls(args: &TagsLsArgs, output: Output) -> Result<(), Error> {
+    let repo = parse_repo(&args.repo)?;
+    let info = drivers::select(args.driver.implementation.as_deref(), &repo).map_err(Error::from)?;
+    let client = args.registry.client(&[repo.registry.as_str()])?;
+    let driver = drivers::build(info, &args.driver.options(client)?, &repo).map_err(Error::from)?;
+    let tags = driver.list_tags(&repo).await.map_err(Error::from)?;
+    match output {
+        Output::Json => {
+            let v = serde_json::json!({"repository": repo.to_string(), "driver": info.name, "tags": tags});
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Output::Text => {
+            let width = tags.iter().map(|t| t.tag.len()).max().unwrap_or(0);
+            for t in &tags {
+                println!("{:width$}  {}", t.tag, t.digest);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One tag to remove and how.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Removal {
+    pub reference: String,
+    pub repository: String,
+    #[serde(skip)]
+    pub repo: Repository,
+    pub tag: String,
+    pub driver: &'static str,
+    pub untag: UntagSemantics,
+}
+
+/// Every removal `tags rm` will do, in order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemovalPlan {
+    pub removals: Vec<Removal>,
+}
+
+/// A repository and the driver chosen for it.
+pub type RepoDriver = (Repository, &'static DriverInfo);
+
+/// Parses `REPO:TAG` arguments and picks each repository's driver (no network).
+pub fn plan_removals(references: &[String], implementation: Option<&str>) -> Result<(RemovalPlan, Vec<RepoDriver>), Error> {
+    let mut removals = Vec::new();
+    let mut repos: Vec<RepoDriver> = Vec::new();
+    for input in references {
+        let r: Reference = input.parse().map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
+        let tag = match (&r.tag, &r.digest) {
+            (Some(t), None) => t.clone(),
+            _ => return Err(Error::Usage(format!("{input:?}: expected REPO:TAG (a tag, no digest)"))),
+        };
+        let info = drivers::select(implementation, &r.repo).map_err(Error::from)?;
+        if !repos.iter().any(|(repo, _)| *repo == r.repo) {
+            repos.push((r.repo.clone(), info));
+        }
+        removals.push(Removal {
+            reference: format!("{}:{tag}", r.repo),
+            repository: r.repo.to_string(),
+            repo: r.repo.clone(),
+            tag,
+            driver: info.name,
+            untag: info.capabilities.untag,
+        });
+    }
+    Ok((RemovalPlan { removals }, repos))
+}
+
+/// `wharf tags rm REPO:TAG… [--dry-run]`.
+pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
+    let (plan, repos) = plan_removals(&args.references, args.driver.implementation.as_deref())?;
+    if args.dry_run {
+        print_plan(&plan, output);
+        return Ok(());
+    }
+    let registries: Vec<&str> = repos.iter().map(|(r, _)| r.registry.as_str()).collect();
+    let client = args.registry.client(&registries)?;
+    let opts = args.driver.options(client)?;
+    let mut built: BTreeMap<String, Box<dyn Driver>> = BTreeMap::new();
+    for (repo, info) in &repos {
+        built.insert(repo.to_string(), drivers::build(info, &opts, repo).map_err(Error::from)?);
+    }
+    let mut results = Vec::new();
+    for removal in &plan.removals {
+        let Some(driver) = built.get(&removal.repository) else { continue };
+        let result = driver.untag(&removal.repo, &removal.tag).await;
+        report_removal(removal, &result, output);
+        results.push((removal, result));
+    }
+    if output == Output::Json {
+        let items: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(r, res)| match res {
+                Ok(o) => serde_json::json!({"reference": r.reference, "driver": r.driver, "removed": true, "digest": o.digest, "method": o.method}),
+                Err(e) => serde_json::json!({"reference": r.reference, "driver": r.driver, "removed": false, "error": e.to_string()}),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"results": items})).unwrap_or_default());
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    match failed {
+        0 => Ok(()),
+        1 if results.len() == 1 => match results.pop().map(|(_, r)| r) {
+            Some(Err(e)) => Err(Error::from(e)),
+            _ => Ok(()),
+        },
+        _ => Err(Error::Partial { failed, total: results.len() }),
+    }
+}
+
+fn report_removal(removal: &Removal, result: &Result<UntagOutcome, DriverError>, output: Output) {
+    match (result, output) {
+        (Ok(o), Output::Text) => println!("removed {} (was {}, {})", removal.reference, o.digest, method_text(o)),
+        (Err(e), _) => eprintln!("error: {e}"),
+        (Ok(_), Output::Json) => {}
+    }
+}
+
+fn method_text(o: &UntagOutcome) -> &'static str {
+    match o.method {
+        drivers::UntagMethod::NativeTag => "tag deleted through the registry's API",
+        drivers::UntagMethod::ThrowawayManifest => "tag moved to a throwaway manifest, which was deleted",
+        drivers::UntagMethod::LastTagVersion => "it was the image's last tag; the image was deleted",
+    }
+}
+
+fn print_plan(plan: &RemovalPlan, output: Output) {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({"dry_run": true, "plan": plan})).unwrap_or_default()),
+        Output::Text => {
+            for r in &plan.removals {
+                let how = match r.untag {
+                    UntagSemantics::NativeTag => "native tag delete",
+                    UntagSemantics::ThrowawayManifest => "throwaway manifest, then digest delete",
+                    UntagSemantics::VersionOrThrowaway => "version delete if last tag, else throwaway manifest",
+                };
+                println!("would remove {} ({} driver: {how})", r.reference, r.driver);
+            }
+        }
+    }
+}

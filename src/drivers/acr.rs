@@ -1,0 +1,188 @@
+//! The `acr` driver: Azure Container Registry's data-plane REST API.
+//!
+//! - Tokens: with an Azure AD access token (`--azure-token` / `AZURE_ACCESS_TOKEN`),
+//!   `POST /oauth2/exchange` (`grant_type=access_token`) gives an ACR refresh token; with an
+//!   identity token from docker's config (`az acr login`) that step is skipped. Then
+//!   `POST /oauth2/token` (`grant_type=refresh_token`, `scope=repository:{name}:…`) gives the
+//!   access token. With a username and password (admin user, service principal, token),
+//!   `GET /oauth2/token?service=…&scope=…` with Basic auth does.
+//! - List: `GET /acr/v1/{name}/_tags?n=100`, following `Link: rel="next"`; each tag has its digest.
+//! - Untag: `DELETE /acr/v1/{name}/_tags/{tag}`: only the tag goes (unlike
+//!   `az acr repository delete --image`, which deletes the manifest with all its tags).
+//!
+//! The management-plane crate azure_mgmt_containerregistry is abandoned and has no untag.
+
+use super::api::{Api, Repeat, bearer, join, same_origin, secret_header};
+use super::error::target;
+use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::registry::{Client, Credential, Repository, next_link};
+use crate::secret::Secret;
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, LINK};
+
+pub(super) const INFO: DriverInfo = DriverInfo {
+    name: "acr",
+    title: "Azure Container Registry",
+    hosts: "`*.azurecr.io` (and `.azurecr.cn`, `.azurecr.us`)",
+    matches: super::hosts::acr,
+    capabilities: Capabilities {
+        nesting: Nesting::Any,
+        create_before_push: false,
+        create_repository: false,
+        untag: UntagSemantics::NativeTag,
+        native_list: true,
+    },
+    needs: "the AcrDelete role (or a repository-scoped token with content/delete) for the identity behind `az acr login`, --azure-token / AZURE_ACCESS_TOKEN, or the registry username and password",
+    docs: "https://learn.microsoft.com/en-us/rest/api/containerregistry/tag",
+    new: |opts, repo| Ok(Box::new(AcrDriver::new(opts, repo)?)),
+};
+
+pub struct AcrDriver {
+    api: Api,
+    base: url::Url,
+    service: String,
+    client: Client,
+    azure: Option<Secret>,
+}
+
+#[derive(serde::Deserialize)]
+struct RefreshReply {
+    refresh_token: Secret,
+}
+
+#[derive(serde::Deserialize)]
+struct AccessReply {
+    access_token: Secret,
+}
+
+#[derive(serde::Deserialize)]
+struct TagList {
+    #[serde(default)]
+    tags: Vec<AcrTag>,
+}
+
+#[derive(serde::Deserialize)]
+struct AcrTag {
+    name: String,
+    digest: String,
+}
+
+impl AcrDriver {
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
+        let base = match &opts.api_url {
+            Some(u) => u.clone(),
+            None => url::Url::parse(&format!("https://{}", repo.registry))
+                .map_err(|_| DriverError::Protocol { driver: INFO.name, op: "set up", target: repo.to_string(), detail: "not a valid host".into() })?,
+        };
+        let service = super::hosts::bare(&repo.registry).to_string();
+        Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone() })
+    }
+
+    /// An access token for `scope` (`repository:NAME:metadata_read` or `…:delete`).
+    async fn access_token(&self, repo: &Repository, scope: &str, op: &'static str) -> Result<Secret> {
+        let tgt = repo.to_string();
+        let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
+        let refresh = match (&self.azure, resolved.map(|r| r.credential)) {
+            (Some(aad), _) => Some(self.exchange(aad, op, &tgt).await?),
+            (None, Some(Credential::IdentityToken(t))) => Some(t),
+            (None, Some(Credential::Basic { username, password })) => {
+                let url = join(&self.base, "/oauth2/token");
+                let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose())));
+                let query = [("service", self.service.as_str()), ("scope", scope)];
+                let resp = self
+                    .api
+                    .send(op, &tgt, Repeat::Safe, false, |h| {
+                        let b = h.get(&url).query(&query);
+                        match secret_header(&basic) {
+                            Some(v) => b.header(AUTHORIZATION, v),
+                            None => b,
+                        }
+                    })
+                    .await?;
+                return Ok(self.api.json::<AccessReply>(op, &tgt, resp).await?.access_token);
+            }
+            (None, _) => None,
+        };
+        let refresh = refresh.ok_or_else(|| self.api.missing_credential(op, &tgt))?;
+        let url = join(&self.base, "/oauth2/token");
+        let resp = self
+            .api
+            .send(op, &tgt, Repeat::Safe, false, |h| {
+                form(h.post(&url), &[
+                    ("grant_type", "refresh_token"),
+                    ("service", self.service.as_str()),
+                    ("scope", scope),
+                    ("refresh_token", refresh.expose()),
+                ])
+            })
+            .await?;
+        Ok(self.api.json::<AccessReply>(op, &tgt, resp).await?.access_token)
+    }
+
+    /// Azure AD access token → ACR refresh token.
+    async fn exchange(&self, aad: &Secret, op: &'static str, tgt: &str) -> Result<Secret> {
+        let url = join(&self.base, "/oauth2/exchange");
+        let resp = self
+            .api
+            .send(op, tgt, Repeat::Safe, false, |h| {
+                form(h.post(&url), &[("grant_type", "access_token"), ("service", self.service.as_str()), ("access_token", aad.expose())])
+            })
+            .await?;
+        Ok(self.api.json::<RefreshReply>(op, tgt, resp).await?.refresh_token)
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body.
+fn form(builder: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    builder.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
+}
+
+#[async_trait::async_trait]
+impl Driver for AcrDriver {
+    fn info(&self) -> &'static DriverInfo {
+        &INFO
+    }
+
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+        let (op, tgt) = ("list tags", repo.to_string());
+        let token = self.access_token(repo, &format!("repository:{}:metadata_read", repo.path), op).await?;
+        let mut url = join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path));
+        let (mut entries, mut seen) = (Vec::new(), std::collections::HashSet::new());
+        loop {
+            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
+            if resp.status().as_u16() == 404 {
+                break;
+            }
+            let next = resp.headers().get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
+            let page: TagList = self.api.json(op, &tgt, resp).await?;
+            entries.extend(page.tags.into_iter().filter_map(|t| Some(TagEntry::new(t.name, t.digest.parse().ok()?))));
+            let next = next.map(|n| if n.starts_with('/') { join(&self.base, &n) } else { n });
+            match next {
+                Some(n) if same_origin(&self.base, &n) && seen.insert(n.clone()) => url = n,
+                _ => break,
+            }
+        }
+        entries.sort();
+        Ok(entries)
+    }
+
+    async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
+        let (op, tgt) = ("delete tag", target(repo, Some(tag)));
+        crate::registry::validate_tag(tag).map_err(|p| self.api.protocol(op, &tgt, p))?;
+        let token = self.access_token(repo, &format!("repository:{}:metadata_read,delete", repo.path), op).await?;
+        let url = join(&self.base, &format!("/acr/v1/{}/_tags/{tag}", repo.path));
+        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
+        if resp.status().as_u16() == 404 {
+            return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
+        }
+        #[derive(serde::Deserialize)]
+        struct One {
+            tag: AcrTag,
+        }
+        let one: One = self.api.json(op, &tgt, resp).await?;
+        let digest = one.tag.digest.parse().map_err(|_| self.api.protocol(op, &tgt, format!("tag digest {:?}", one.tag.digest)))?;
+        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(&token))).await?;
+        Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
+    }
+}

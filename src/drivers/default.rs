@@ -1,0 +1,164 @@
+//! The `default` driver: the OCI distribution API and nothing else.
+//!
+//! - Listing: `GET /v2/<name>/tags/list` with `Link` pagination, then one `HEAD` per tag for
+//!   its digest (a few at a time).
+//! - Untag: distribution deletes only by digest, and a digest delete removes every tag on it;
+//!   so the tag moves onto a unique throwaway manifest whose digest is then deleted (see
+//!   `untag.rs`). Deletes are probed first, so a registry with deletes switched off says so
+//!   before any tag moves.
+
+use super::untag::{move_to_throwaway, probe_delete};
+use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::registry::{Client, Repository};
+use futures::{StreamExt as _, TryStreamExt as _};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Manifest HEADs in flight at once while listing.
+const HEAD_CONCURRENCY: usize = 8;
+
+pub(super) const INFO: DriverInfo = DriverInfo {
+    name: "default",
+    title: "Any OCI distribution registry",
+    hosts: "anything else",
+    matches: |_| true,
+    capabilities: Capabilities {
+        nesting: Nesting::Any,
+        create_before_push: false,
+        create_repository: false,
+        untag: UntagSemantics::ThrowawayManifest,
+        native_list: false,
+    },
+    needs: "pull, push and delete on the repository (distribution: `storage.delete.enabled: true`)",
+    docs: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md",
+    new: |opts, _| Ok(Box::new(DefaultDriver::new(opts.client.clone()))),
+};
+
+/// The distribution-API driver; other drivers fall back to it.
+#[derive(Debug)]
+pub struct DefaultDriver {
+    client: Client,
+    info: &'static DriverInfo,
+    /// Repositories whose registry was seen to accept deletes.
+    deletes_ok: Mutex<HashSet<Repository>>,
+}
+
+impl DefaultDriver {
+    pub fn new(client: Client) -> Self {
+        Self::with_info(client, &INFO)
+    }
+
+    /// The same behaviour, reporting errors as `info`'s driver (for fallbacks).
+    pub(crate) fn with_info(client: Client, info: &'static DriverInfo) -> Self {
+        DefaultDriver { client, info, deletes_ok: Mutex::new(HashSet::new()) }
+    }
+
+    fn err(&self, e: crate::registry::RegistryError) -> DriverError {
+        DriverError::registry(self.info, e)
+    }
+
+    /// Checks once per repository that deletes are allowed (see `untag::probe_delete`).
+    pub(crate) async fn ensure_deletes(&self, repo: &Repository) -> Result<()> {
+        if self.deletes_ok.lock().is_ok_and(|s| s.contains(repo)) {
+            return Ok(());
+        }
+        probe_delete(&self.client, repo).await.map_err(|e| self.err(e))?;
+        if let Ok(mut s) = self.deletes_ok.lock() {
+            s.insert(repo.clone());
+        }
+        Ok(())
+    }
+
+    /// The digest `tag` points at, or [`DriverError::TagNotFound`].
+    pub(crate) async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<crate::digest::Digest> {
+        match self.client.head_manifest(repo, tag).await {
+            Ok(Some(d)) => Ok(d.digest),
+            Ok(None) => Err(self.not_found(repo, tag)),
+            Err(e) if e.is_not_found() => Err(self.not_found(repo, tag)),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn not_found(&self, repo: &Repository, tag: &str) -> DriverError {
+        DriverError::TagNotFound { driver: self.info.name, repo: repo.to_string(), tag: tag.to_string() }
+    }
+
+    /// Moves `tag` onto a throwaway manifest and returns its digest (not yet deleted).
+    pub(crate) async fn move_to_throwaway(&self, repo: &Repository, tag: &str) -> Result<crate::digest::Digest> {
+        move_to_throwaway(&self.client, repo, tag).await.map_err(|e| self.err(e))
+    }
+
+    /// The bytes and media type of the manifest `digest`, to put a tag back if needed.
+    pub(crate) async fn manifest(&self, repo: &Repository, digest: &crate::digest::Digest) -> Result<(bytes::Bytes, String)> {
+        let (bytes, media_type, _) = self.client.get_manifest(repo, digest.as_str()).await.map_err(|e| self.err(e))?;
+        Ok((bytes, media_type))
+    }
+
+    /// After a failed delete, points `tag` back at the original manifest. Returns what to tell
+    /// the user about the tag.
+    pub(crate) async fn restore(&self, repo: &Repository, tag: &str, original: &crate::digest::Digest, manifest: (bytes::Bytes, String)) -> String {
+        let (bytes, media_type) = manifest;
+        match self.client.put_manifest(repo, tag, &media_type, bytes).await {
+            Ok(_) => format!("the tag was put back on {original}; nothing changed"),
+            Err(e) => format!("the tag now points at a throwaway manifest and could not be put back on {original} ({e})"),
+        }
+    }
+
+    /// Digests for `tags` by HEAD, a few at a time; tags gone meanwhile are left out.
+    pub(crate) async fn with_digests(&self, repo: &Repository, tags: Vec<String>) -> Result<Vec<TagEntry>> {
+        let client = &self.client;
+        let found: Vec<Option<TagEntry>> = futures::stream::iter(tags)
+            .map(|tag| async move {
+                match client.head_manifest(repo, &tag).await {
+                    Ok(d) => Ok(d.map(|d| TagEntry::new(tag, d.digest))),
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(HEAD_CONCURRENCY)
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut entries: Vec<TagEntry> = found.into_iter().flatten().collect();
+        entries.sort();
+        Ok(entries)
+    }
+}
+
+#[async_trait::async_trait]
+impl Driver for DefaultDriver {
+    fn info(&self) -> &'static DriverInfo {
+        self.info
+    }
+
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+        self.with_digests(repo, tags).await
+    }
+
+    async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
+        let original = self.tag_digest(repo, tag).await?;
+        self.ensure_deletes(repo).await?;
+        let manifest = self.manifest(repo, &original).await?;
+        let throwaway = self.move_to_throwaway(repo, tag).await?;
+        if throwaway == original {
+            return Err(DriverError::Protocol {
+                driver: self.info.name,
+                op: "untag",
+                target: format!("{repo}:{tag}"),
+                detail: "the throwaway manifest has the original's digest".into(),
+            });
+        }
+        if let Err(e) = self.client.delete_manifest(repo, &throwaway).await {
+            let restored = self.restore(repo, tag, &original, manifest).await;
+            tracing::warn!(%repo, tag, %throwaway, "deleting the throwaway manifest failed; {restored}");
+            return Err(self.err(e));
+        }
+        Ok(UntagOutcome { tag: tag.to_string(), digest: original, method: UntagMethod::ThrowawayManifest })
+    }
+}
+
+/// Builds the fallback a native driver uses for what its API lacks.
+pub(crate) fn fallback(opts: &DriverOptions, info: &'static DriverInfo) -> DefaultDriver {
+    DefaultDriver::with_info(opts.client.clone(), info)
+}

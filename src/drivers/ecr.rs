@@ -1,0 +1,250 @@
+//! The `ecr` driver: Amazon ECR through aws-sdk-ecr.
+//!
+//! - List: `ListImages` (tagged images, paginated) gives every tag with its digest.
+//! - Untag: `DescribeImages` for the tag's digest, then `BatchDeleteImage` by tag: ECR removes
+//!   just that tag, and the image with its last tag. Failures come back in `failures[]` with
+//!   HTTP 200; each is reported with its `failureCode` and reason.
+//! - Repositories must exist before a push: [`Driver::ensure_repository`] checks, and with
+//!   `--create-repositories` creates them (`CreateRepository`).
+//! - Registry login: `GetAuthorizationToken` ([`Driver::registry_credential`]).
+//! - Credentials, region and endpoint come from the AWS default chain (environment, profiles,
+//!   SSO, instance roles; `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_ECR`); the region defaults to
+//!   the one in the registry host, the endpoint to `--api-url` when given.
+
+use super::error::{ApiError, target};
+use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::registry::{Credential, Repository};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::types::{ImageIdentifier, ListImagesFilter, TagStatus};
+use base64::Engine as _;
+use tokio::sync::OnceCell;
+
+pub(super) const INFO: DriverInfo = DriverInfo {
+    name: "ecr",
+    title: "Amazon ECR",
+    hosts: "`<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`",
+    matches: super::hosts::ecr,
+    capabilities: Capabilities {
+        nesting: Nesting::Any,
+        create_before_push: true,
+        create_repository: true,
+        untag: UntagSemantics::NativeTag,
+        native_list: true,
+    },
+    needs: "AWS credentials from the default chain allowed ecr:ListImages, ecr:DescribeImages and ecr:BatchDeleteImage (ecr:CreateRepository with --create-repositories, ecr:GetAuthorizationToken to push)",
+    docs: "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchDeleteImage.html",
+    new: |opts, repo| Ok(Box::new(EcrDriver::new(opts, repo))),
+};
+
+pub struct EcrDriver {
+    sdk: OnceCell<aws_sdk_ecr::Client>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    /// The account in the registry host, passed as `registryId`.
+    registry_id: Option<String>,
+    create_repositories: bool,
+}
+
+impl EcrDriver {
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Self {
+        let endpoint = opts.api_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_string());
+        Self::for_repo(repo, endpoint, opts.create_repositories)
+    }
+
+    /// A driver over an SDK client configured by the caller (tests, embedding).
+    pub fn from_sdk(sdk: aws_sdk_ecr::Client, repo: &Repository, create_repositories: bool) -> Self {
+        let driver = Self::for_repo(repo, None, create_repositories);
+        let _ = driver.sdk.set(sdk);
+        driver
+    }
+
+    fn for_repo(repo: &Repository, endpoint: Option<String>, create_repositories: bool) -> Self {
+        let host = super::hosts::bare(&repo.registry);
+        EcrDriver {
+            sdk: OnceCell::new(),
+            region: super::hosts::ecr_region(host),
+            endpoint,
+            registry_id: super::hosts::ecr(host).then(|| host.split('.').next().unwrap_or_default().to_string()),
+            create_repositories,
+        }
+    }
+
+    async fn sdk(&self) -> &aws_sdk_ecr::Client {
+        self.sdk
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(region) = &self.region {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                if let Some(url) = &self.endpoint {
+                    loader = loader.endpoint_url(url);
+                }
+                aws_sdk_ecr::Client::new(&loader.load().await)
+            })
+            .await
+    }
+
+    fn tag_id(tag: &str) -> ImageIdentifier {
+        ImageIdentifier::builder().image_tag(tag).build()
+    }
+}
+
+/// An SDK failure as a driver error: the service's code and message, the HTTP status, and on
+/// access errors what the credential needs.
+fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+    tgt: &str,
+    e: SdkError<E, aws_sdk_ecr::config::http::HttpResponse>,
+) -> DriverError {
+    let code = e.code().unwrap_or_default().to_string();
+    let message = e.message().unwrap_or_default().to_string();
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let auth = matches!(status, Some(401 | 403))
+        || ["AccessDenied", "UnrecognizedClient", "ExpiredToken", "InvalidSignature", "InvalidClientTokenId"].iter().any(|c| code.starts_with(c));
+    let hint = auth.then(|| format!("the credential needs {}", INFO.needs));
+    match status {
+        Some(status) => DriverError::Api(Box::new(ApiError {
+            driver: INFO.name,
+            op,
+            target: tgt.to_string(),
+            status: if auth && status == 400 { 403 } else { status },
+            detail: [code, message].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(": "),
+            retry_after: None,
+            hint,
+        })),
+        None => DriverError::Transport {
+            driver: INFO.name,
+            op,
+            target: tgt.to_string(),
+            detail: aws_sdk_ecr::error::DisplayErrorContext(&e).to_string(),
+            source: None,
+        },
+    }
+}
+
+#[async_trait::async_trait]
+impl Driver for EcrDriver {
+    fn info(&self) -> &'static DriverInfo {
+        &INFO
+    }
+
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+        let (op, tgt) = ("list tags", repo.to_string());
+        let filter = ListImagesFilter::builder().tag_status(TagStatus::Tagged).build();
+        let mut stream = self
+            .sdk()
+            .await
+            .list_images()
+            .set_registry_id(self.registry_id.clone())
+            .repository_name(&repo.path)
+            .filter(filter)
+            .into_paginator()
+            .items()
+            .send();
+        let mut entries = Vec::new();
+        while let Some(item) = stream.next().await {
+            let id = match item {
+                Ok(id) => id,
+                Err(e) if e.code() == Some("RepositoryNotFoundException") => return Ok(Vec::new()),
+                Err(e) => return Err(sdk_error(op, &tgt, e)),
+            };
+            if let (Some(tag), Some(Ok(digest))) = (id.image_tag(), id.image_digest().map(str::parse)) {
+                entries.push(TagEntry::new(tag, digest));
+            }
+        }
+        entries.sort();
+        Ok(entries)
+    }
+
+    async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
+        let (op, tgt) = ("delete tag", target(repo, Some(tag)));
+        let sdk = self.sdk().await;
+        let not_found = || DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() };
+        let described = sdk
+            .describe_images()
+            .set_registry_id(self.registry_id.clone())
+            .repository_name(&repo.path)
+            .image_ids(Self::tag_id(tag))
+            .send()
+            .await
+            .map_err(|e| match e.code() {
+                Some("ImageNotFoundException" | "RepositoryNotFoundException") => not_found(),
+                _ => sdk_error(op, &tgt, e),
+            })?;
+        let detail = described.image_details().first().ok_or_else(not_found)?;
+        let digest = detail
+            .image_digest()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| DriverError::Protocol { driver: INFO.name, op, target: tgt.clone(), detail: "the image has no digest".into() })?;
+        let last = detail.image_tags() == [tag];
+        let out = sdk
+            .batch_delete_image()
+            .set_registry_id(self.registry_id.clone())
+            .repository_name(&repo.path)
+            .image_ids(Self::tag_id(tag))
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, &tgt, e))?;
+        if let Some(f) = out.failures().first() {
+            let code = f.failure_code().map(|c| c.as_str().to_string());
+            if code.as_deref() == Some("ImageTagDoesNotMatchDigest") || code.as_deref() == Some("ImageNotFound") {
+                return Err(not_found());
+            }
+            return Err(DriverError::Refused {
+                driver: INFO.name,
+                op,
+                target: tgt,
+                detail: format!("{}: {}", code.as_deref().unwrap_or("failure"), f.failure_reason().unwrap_or_default()),
+                code,
+            });
+        }
+        let method = if last { UntagMethod::LastTagVersion } else { UntagMethod::NativeTag };
+        Ok(UntagOutcome { tag: tag.to_string(), digest, method })
+    }
+
+    async fn create_repository(&self, repo: &Repository) -> Result<()> {
+        let result = self.sdk().await.create_repository().set_registry_id(self.registry_id.clone()).repository_name(&repo.path).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("RepositoryAlreadyExistsException") => Ok(()),
+            Err(e) => Err(sdk_error("create repository", &repo.to_string(), e)),
+        }
+    }
+
+    async fn ensure_repository(&self, repo: &Repository) -> Result<()> {
+        if self.create_repositories {
+            return self.create_repository(repo).await;
+        }
+        let tgt = repo.to_string();
+        let result = self
+            .sdk()
+            .await
+            .describe_repositories()
+            .set_registry_id(self.registry_id.clone())
+            .repository_names(&repo.path)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("RepositoryNotFoundException") => Err(DriverError::Refused {
+                driver: INFO.name,
+                op: "check repository",
+                target: tgt,
+                code: Some("RepositoryNotFoundException".into()),
+                detail: "the repository does not exist and ECR does not create repositories on push\n  hint: create it (aws ecr create-repository) or pass --create-repositories".into(),
+            }),
+            Err(e) => Err(sdk_error("check repository", &tgt, e)),
+        }
+    }
+
+    async fn registry_credential(&self) -> Result<Option<Credential>> {
+        let op = "get authorization token";
+        let out = self.sdk().await.get_authorization_token().send().await.map_err(|e| sdk_error(op, "ecr", e))?;
+        let protocol = |detail: &str| DriverError::Protocol { driver: INFO.name, op, target: "ecr".into(), detail: detail.into() };
+        let token = out.authorization_data().first().and_then(|d| d.authorization_token()).ok_or_else(|| protocol("no authorization data"))?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| protocol("the token is not base64"))?;
+        let text = String::from_utf8(decoded).map_err(|_| protocol("the token is not text"))?;
+        let (user, password) = text.split_once(':').ok_or_else(|| protocol("the token is not USER:PASSWORD"))?;
+        Ok(Some(Credential::basic(user, password)))
+    }
+}

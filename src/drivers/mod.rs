@@ -1,0 +1,312 @@
+//! Registry drivers: what each registry does differently from the plain distribution API.
+//!
+//! A [`Driver`] lists tags with their digests, removes one tag without touching its siblings
+//! ([`Driver::untag`]) and, where the registry needs it, creates repositories. Every driver
+//! works over the shared distribution [`Client`] and overrides only what its registry's native
+//! API does better, in one file each.
+//!
+//! One static table, [`DRIVERS`], drives host detection ([`detect`]), the values of
+//! `--implementation` ([`by_name`], [`select`]), `--repo-mode auto` ([`resolve_layout`]) and
+//! the README support matrix ([`readme::support_matrix`]).
+//!
+//! An operation a registry cannot do is an [`DriverError::Unsupported`] value, never a panic.
+
+mod acr;
+mod api;
+mod artifact_registry;
+mod default;
+mod dockerhub;
+mod ecr;
+mod error;
+mod github;
+mod gitlab;
+mod harbor;
+mod hosts;
+mod layout;
+mod quay;
+pub mod readme;
+mod untag;
+
+pub use acr::AcrDriver;
+pub use artifact_registry::ArtifactRegistryDriver;
+pub use default::DefaultDriver;
+pub use dockerhub::DockerHubDriver;
+pub use ecr::EcrDriver;
+pub use error::{ApiError, DriverError};
+pub use github::GithubDriver;
+pub use gitlab::GitlabDriver;
+pub use harbor::HarborDriver;
+pub use layout::{parse_repository, resolve_layout};
+pub use quay::QuayDriver;
+pub use untag::{UNTAG_ANNOTATION, throwaway_manifest};
+
+use crate::digest::Digest;
+use crate::registry::{Client, Repository};
+use crate::secret::Secret;
+
+pub type Result<T, E = DriverError> = std::result::Result<T, E>;
+
+/// One tag and the digest of the manifest (or index) it points at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct TagEntry {
+    pub tag: String,
+    pub digest: Digest,
+}
+
+impl TagEntry {
+    pub fn new(tag: impl Into<String>, digest: Digest) -> Self {
+        TagEntry { tag: tag.into(), digest }
+    }
+}
+
+/// How a tag was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UntagMethod {
+    /// The registry's API removed just the tag.
+    NativeTag,
+    /// The tag was moved onto a unique throwaway manifest, whose digest was then deleted.
+    ThrowawayManifest,
+    /// The tag was the last one of its version/image, which was deleted with it.
+    LastTagVersion,
+}
+
+/// What [`Driver::untag`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UntagOutcome {
+    pub tag: String,
+    /// The digest the tag pointed at before (the image itself is kept unless `method` says so).
+    pub digest: Digest,
+    pub method: UntagMethod,
+}
+
+/// Which repository names a registry accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Nesting {
+    /// Any number of `/`-separated components.
+    Any,
+    /// Exactly `account/repository` (Docker Hub, quay.io).
+    AccountRepository,
+}
+
+/// How a single tag is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UntagSemantics {
+    /// Digest deletes only: a throwaway manifest takes the tag, then its digest is deleted.
+    ThrowawayManifest,
+    /// The native API deletes one tag and leaves the image and its other tags.
+    NativeTag,
+    /// The native API deletes versions: the version goes when the tag is its last, otherwise
+    /// the tag moves to a throwaway manifest whose version is deleted.
+    VersionOrThrowaway,
+}
+
+/// What a registry can do, as the table states it (no network needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Capabilities {
+    pub nesting: Nesting,
+    /// A repository must exist before anything is pushed to it.
+    pub create_before_push: bool,
+    /// The driver can create repositories.
+    pub create_repository: bool,
+    pub untag: UntagSemantics,
+    /// Tags and digests are listed through the registry's own API.
+    pub native_list: bool,
+}
+
+/// One row of [`DRIVERS`].
+#[derive(Debug)]
+pub struct DriverInfo {
+    /// The `--implementation` value.
+    pub name: &'static str,
+    /// The registry's name for people.
+    pub title: &'static str,
+    /// The hosts detected, for people (the README matrix).
+    pub hosts: &'static str,
+    /// Whether a registry host (`host[:port]`, lowercase) belongs to this driver.
+    pub matches: fn(&str) -> bool,
+    pub capabilities: Capabilities,
+    /// What the credential needs for listing and untagging (auth hints and README).
+    pub needs: &'static str,
+    /// The vendor's documentation for what the driver uses.
+    pub docs: &'static str,
+    /// Builds the driver for one registry.
+    pub new: fn(&DriverOptions, &Repository) -> Result<Box<dyn Driver>>,
+}
+
+/// What a driver may use besides the distribution client. Values come from `cli.rs`.
+#[derive(Debug, Clone)]
+pub struct DriverOptions {
+    pub client: Client,
+    /// Base URL of the registry's native API, when not the vendor's public one (self-hosted
+    /// GitLab, GitHub Enterprise, tests).
+    pub api_url: Option<url::Url>,
+    pub tokens: ApiTokens,
+    /// Create missing repositories before pushing (ECR).
+    pub create_repositories: bool,
+}
+
+impl DriverOptions {
+    pub fn new(client: Client) -> Self {
+        DriverOptions { client, api_url: None, tokens: ApiTokens::default(), create_repositories: false }
+    }
+}
+
+/// Credentials for native APIs that are not the registry login.
+#[derive(Debug, Clone, Default)]
+pub struct ApiTokens {
+    /// GitHub token with `read:packages` / `delete:packages`.
+    pub github: Option<Secret>,
+    /// GitLab personal, project or group access token (`PRIVATE-TOKEN`).
+    pub gitlab: Option<Secret>,
+    /// GitLab CI job token (`JOB-TOKEN`).
+    pub gitlab_job: Option<Secret>,
+    /// Quay OAuth application token.
+    pub quay: Option<Secret>,
+    /// Azure AD access token, exchanged for an ACR refresh token.
+    pub azure: Option<Secret>,
+    /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
+    pub google: Option<Secret>,
+}
+
+/// A registry as wharf sees it.
+#[async_trait::async_trait]
+pub trait Driver: Send + Sync {
+    /// The table row this driver was built from.
+    fn info(&self) -> &'static DriverInfo;
+
+    fn capabilities(&self) -> Capabilities {
+        self.info().capabilities
+    }
+
+    /// Every tag of `repo` with its digest; empty when the repository does not exist.
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>>;
+
+    /// Removes `tag` from `repo`; every other tag keeps pointing where it did.
+    async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome>;
+
+    /// Creates `repo` if the registry needs repositories created before a push.
+    async fn create_repository(&self, repo: &Repository) -> Result<()> {
+        let _ = repo;
+        Err(DriverError::Unsupported { driver: self.info().name, op: "create repository" })
+    }
+
+    /// Makes sure a push to `repo` can succeed: a no-op where pushes create repositories;
+    /// where they must exist first, checks (and creates when the options allow it).
+    async fn ensure_repository(&self, repo: &Repository) -> Result<()> {
+        let _ = repo;
+        Ok(())
+    }
+
+    /// A registry login the driver obtains itself (e.g. ECR's GetAuthorizationToken); `None`
+    /// when the usual credential sources apply.
+    async fn registry_credential(&self) -> Result<Option<crate::registry::Credential>> {
+        Ok(None)
+    }
+}
+
+/// Every driver. `default` is last and matches any host.
+pub static DRIVERS: &[DriverInfo] = &[
+    ecr::INFO,
+    acr::INFO,
+    dockerhub::INFO,
+    github::INFO,
+    gitlab::INFO,
+    harbor::INFO,
+    quay::INFO,
+    artifact_registry::INFO,
+    default::INFO,
+];
+
+/// The names `--implementation` accepts.
+pub fn names() -> Vec<&'static str> {
+    DRIVERS.iter().map(|d| d.name).collect()
+}
+
+/// The driver called `name`; an unknown name is an error listing the valid ones.
+pub fn by_name(name: &str) -> Result<&'static DriverInfo> {
+    DRIVERS.iter().find(|d| d.name.eq_ignore_ascii_case(name.trim())).ok_or_else(|| {
+        let suggestion = DRIVERS
+            .iter()
+            .map(|d| (strsim::jaro_winkler(d.name, name), d.name))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, n)| n);
+        DriverError::UnknownImplementation { name: name.to_string(), valid: names().join(", "), suggestion }
+    })
+}
+
+/// The driver for a registry host (no network): the first row whose matcher accepts it.
+pub fn detect(registry: &str) -> &'static DriverInfo {
+    let host = registry.to_ascii_lowercase();
+    DRIVERS.iter().find(|d| (d.matches)(&host)).unwrap_or(&default::INFO)
+}
+
+/// `--implementation NAME` when given, else the driver detected for `repo`'s host.
+pub fn select(implementation: Option<&str>, repo: &Repository) -> Result<&'static DriverInfo> {
+    match implementation {
+        Some(name) => by_name(name),
+        None => Ok(detect(&repo.registry)),
+    }
+}
+
+/// Builds the driver `info` describes for `repo`'s registry.
+pub fn build(info: &'static DriverInfo, opts: &DriverOptions, repo: &Repository) -> Result<Box<dyn Driver>> {
+    (info.new)(opts, repo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_default_is_last() {
+        let mut names = names();
+        assert_eq!(names.last(), Some(&"default"));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DRIVERS.len());
+    }
+
+    #[test]
+    fn unknown_implementation_lists_the_valid_ones() {
+        let err = by_name("dockrhub").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("\"dockrhub\""), "{text}");
+        for n in names() {
+            assert!(text.contains(n), "{n} missing: {text}");
+        }
+        assert!(text.contains("did you mean dockerhub"), "{text}");
+        assert_eq!(by_name("GitHub").unwrap().name, "github");
+    }
+
+    #[test]
+    fn select_prefers_the_flag() {
+        let repo: Repository = "ghcr.io/org/app".parse().unwrap();
+        assert_eq!(select(None, &repo).unwrap().name, "github");
+        assert_eq!(select(Some("default"), &repo).unwrap().name, "default");
+        assert!(select(Some("nope"), &repo).is_err());
+    }
+
+    #[test]
+    fn options_never_print_tokens() {
+        let mut opts = DriverOptions::new(Client::new(Default::default()).unwrap());
+        opts.tokens.github = Some(Secret::new("ghp_supersecret"));
+        opts.tokens.azure = Some(Secret::new("aad-supersecret"));
+        let dump = format!("{opts:?}");
+        assert!(!dump.contains("supersecret"), "{dump}");
+    }
+
+    #[test]
+    fn every_driver_is_built_without_network() {
+        let client = Client::new(Default::default()).unwrap();
+        let opts = DriverOptions::new(client);
+        let repo: Repository = "registry.example.com/a/b".parse().unwrap();
+        for info in DRIVERS {
+            let driver = build(info, &opts, &repo).unwrap_or_else(|e| panic!("{}: {e}", info.name));
+            assert_eq!(driver.info().name, info.name);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Publish records: the small artifact `build-and-publish` leaves beside each image so that
+//! `wharf cleanup` can tell which git commit produced which stage.
+//!
+//! A record is a tag `wharf-meta-<commit>-<stage digest>` in the image's repository,
+//! pointing at an annotated empty manifest (a few hundred bytes). Cleanup learns commit and
+//! stage from the tag name alone, so one tag listing per repository is all it reads; the
+//! annotations (image, publish time, tags) are there for people and for restores.
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+use crate::digest::Digest;
+use crate::naming::{self, Layout};
+use crate::registry::manifest::{EMPTY_JSON, OCI_MANIFEST, annotated_empty_manifest};
+use crate::registry::{Client, RegistryError, Repository};
+
+pub const ANNOTATION_IMAGE: &str = "dev.wharf.image";
+pub const ANNOTATION_COMMIT: &str = "dev.wharf.commit";
+pub const ANNOTATION_STAGE: &str = "dev.wharf.stage-digest";
+pub const ANNOTATION_MANIFEST: &str = "dev.wharf.manifest-digest";
+pub const ANNOTATION_TAGS: &str = "dev.wharf.tags";
+pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+
+/// What one record says.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub image: Option<&'a str>,
+    pub commit: &'a str,
+    pub stage: &'a str,
+    pub manifest: &'a Digest,
+    pub tags: Vec<String>,
+    pub created: chrono::DateTime<chrono::Utc>,
+}
+
+impl Record<'_> {
+    fn manifest_bytes(&self) -> Bytes {
+        let annotations: BTreeMap<String, String> = [
+            (ANNOTATION_IMAGE, self.image.unwrap_or("~").to_string()),
+            (ANNOTATION_COMMIT, self.commit.to_string()),
+            (ANNOTATION_STAGE, self.stage.to_string()),
+            (ANNOTATION_MANIFEST, self.manifest.to_string()),
+            (ANNOTATION_TAGS, self.tags.join(",")),
+            (ANNOTATION_CREATED, self.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        annotated_empty_manifest(&annotations)
+    }
+}
+
+/// Writes the record for `record.image` under `base` (REPO), unless one is there already.
+/// Returns whether it wrote one.
+pub async fn write(client: &Client, base: &Repository, layout: Layout, record: &Record<'_>) -> Result<bool, RegistryError> {
+    if !is_commit(record.commit) {
+        return Ok(false);
+    }
+    let (suffix, tag) = naming::meta_place(layout, record.image, record.commit, record.stage);
+    let repo = match suffix {
+        Some(s) => base.join(&s).map_err(RegistryError::Reference)?,
+        None => base.clone(),
+    };
+    if client.head_manifest(&repo, &tag).await?.is_some() {
+        return Ok(false);
+    }
+    client.push_blob_bytes(&repo, &Digest::of(EMPTY_JSON), Bytes::from_static(EMPTY_JSON)).await?;
+    client.put_manifest(&repo, &tag, OCI_MANIFEST, record.manifest_bytes()).await?;
+    Ok(true)
+}
+
+/// A full 40-hex git commit id (records are keyed by it).
+pub fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
