@@ -243,3 +243,33 @@ fn bad_archives_are_refused_with_the_file_named_and_nothing_published() {
     }
     assert_nothing_published(&reg);
 }
+
+#[test]
+fn a_driver_that_needs_repositories_gets_one_before_anything_is_uploaded() {
+    // The ecr driver against moto (control plane), the images to the real registry: the
+    // driver's checks and its own login come first, the blobs after.
+    let reg = Registry::start();
+    let moto = crate::support::moto::Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = docker_save(BASE_IMAGE, tmp.path(), "busybox.tar");
+    let dest = format!("{}/team/app:1", reg.host());
+    let ecr_push = |extra: &[&str]| {
+        let mut args = vec!["push", "--output", "json", "--implementation", "ecr"];
+        let tar = s(&tar);
+        args.push(&tar);
+        args.push(&dest);
+        args.extend_from_slice(extra);
+        let mut cmd = crate::support::wharf::wharf(&args);
+        cmd.current_dir(tmp.path()).envs(moto.env());
+        crate::support::wharf::run(cmd)
+    };
+    let refused = ecr_push(&[]);
+    assert_ne!(refused.code(), 0, "a missing ECR repository stops the push: {}", refused.stdout());
+    assert!(refused.stderr().contains("team/app") && refused.stderr().contains("--create-repositories"), "{}", refused.stderr());
+    assert_nothing_published(&reg);
+
+    let report = ecr_push(&["--create-repositories"]).ok().json();
+    assert_eq!(skopeo_digest(&format!("docker://{dest}")), report["digest"].as_str().unwrap());
+    let again = ecr_push(&[]).ok().json();
+    assert_eq!(again["digest"], report["digest"], "the repository exists now");
+}

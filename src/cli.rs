@@ -350,6 +350,8 @@ pub struct PushArgs {
     pub work_dir: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -488,6 +490,7 @@ fn provenance(dir: &std::path::Path) -> Provenance {
 /// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
 pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     let (dest, specs) = (&args.dest, &args.sources);
+    let mut driver = None;
     let (destination, dest_tag) = match &args.static_root {
         Some(root) => {
             let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
@@ -498,7 +501,15 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
             if reference.digest.is_some() {
                 return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
             }
-            let client = args.registry.client(&[reference.repo.registry.as_str()])?;
+            let registry = [reference.repo.registry.as_str()];
+            let client = args.registry.client(&registry)?;
+            let info = crate::drivers::select(args.driver.implementation.as_deref(), &reference.repo)?;
+            let found = crate::drivers::build(info, &args.driver.options(client.clone())?, &reference.repo)?;
+            let client = match found.registry_credential().await? {
+                Some(credential) if args.registry.username.is_none() => args.registry.client_with(&registry, Some(credential))?,
+                _ => client,
+            };
+            driver = Some(found);
             (Destination::Registry { client, repo: reference.repo }, reference.tag)
         }
     };
@@ -520,6 +531,9 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     if args.dry_run {
         return Ok(PushReport { plan, stats: Default::default(), dry_run: true });
     }
+    if let (Some(driver), Destination::Registry { repo, .. }) = (&driver, &destination) {
+        driver.ensure_repository(repo).await?;
+    }
     let report = push::execute(plan).await.map_err(Error::Push)?;
     drop(sources);
     Ok(report)
@@ -528,12 +542,24 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
 impl RegistryArgs {
     /// A client with credentials from flags, env (declared above) and docker's config.
     pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
+        self.client_with(registries, None)
+    }
+
+    /// Like [`client`](Self::client), with `driver_credential` (a driver's own login, e.g.
+    /// ECR's) for `registries` unless --username is given.
+    pub fn client_with(&self, registries: &[&str], driver_credential: Option<Credential>) -> Result<Client, Error> {
         let mut store = CredentialStore::new();
         let config_dir = self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
         if let Some(dir) = &config_dir {
             store = store.with_docker_config_dir(dir).map_err(Error::Registry)?;
         }
-        let password = if self.password_stdin {
+        if let (Some(credential), None) = (driver_credential, &self.username) {
+            for r in registries {
+                store = store.with_explicit(r, credential.clone());
+            }
+        }
+        // A password is only read when there is a username to go with it.
+        let password = if self.password_stdin && self.username.is_some() {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map_err(|e| Error::Usage(format!("--password-stdin: {e}")))?;
             Some(s.trim_end_matches(['\n', '\r']).to_string())
