@@ -141,7 +141,7 @@ fn a_saved_plan_skips_a_tag_that_moved_and_restore_brings_deletions_back() {
     assert!(!tags(&repo, "backend").contains(&h.c3), "c3 was deleted");
 
     let restored = run(wharf(&["cleanup", "restore", journal.to_str().unwrap(), "--output", "json"])).ok().json();
-    assert!(restored["restored"].as_array().unwrap().len() >= 1, "{restored:#}");
+    assert!(!restored["restored"].as_array().unwrap().is_empty(), "{restored:#}");
     assert_eq!(skopeo_digest(&format!("docker://{backend}:{}", h.c3)), deleted_c3, "restored with the same digest");
 }
 
@@ -174,4 +174,66 @@ fn keep_last_needs_no_git_and_purge_needs_yes() {
     cleanup(dir.path(), &repo, &["--purge", "--yes"]).ok();
     assert!(skopeo_tags(&format!("{repo}/backend")).is_empty());
     assert!(skopeo_tags(&format!("{repo}/wharf-stages")).is_empty());
+}
+
+/// Puts an OCI index tagged `tag` in `repo` whose one child is `child`.
+fn put_index(host: &str, path: &str, tag: &str, child: &str) {
+    let child_digest: wharf::digest::Digest = child.parse().unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child_digest.as_str(), "size": 0,
+                       "platform": {"architecture": "amd64", "os": "linux"}}],
+    });
+    // The child's real size, as registries check it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = wharf::registry::Client::new(wharf::registry::ClientOptions::default()).unwrap();
+    let repo = wharf::registry::Repository::new(host, path).unwrap();
+    rt.block_on(async {
+        let child = client.head_manifest(&repo, child_digest.as_str()).await.unwrap().unwrap();
+        let mut index = index;
+        index["manifests"][0]["size"] = child.size.into();
+        client
+            .put_manifest(&repo, tag, "application/vnd.oci.image.index.v1+json", serde_json::to_vec(&index).unwrap().into())
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn broken_tags_are_reported_and_index_children_and_referrers_follow_their_subject() {
+    let reg = Registry::start();
+    let dir = project();
+    let repo = format!("{}/flant", reg.host());
+    let h = history(dir.path(), &repo);
+    let backend = format!("{repo}/backend");
+    let c3_digest = skopeo_digest(&format!("docker://{backend}:{}", h.c3));
+    let c1_digest = skopeo_digest(&format!("docker://{backend}:{}", h.c1));
+    put_index(&reg.host(), "flant/backend", "multiarch", &c3_digest);
+    let sig = format!("sha256-{}.sig", c3_digest.trim_start_matches("sha256:"));
+    skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &format!("docker://{backend}:{}", h.c1), &format!("docker://{backend}:{sig}")]);
+    // A tag whose manifest is gone from storage.
+    let link = reg.storage_dir().join("docker/registry/v2/repositories/flant/backend/_manifests/tags/broken/current");
+    std::fs::create_dir_all(&link).unwrap();
+    std::fs::write(link.join("link"), format!("sha256:{}", "0".repeat(64))).unwrap();
+
+    // The index has no publish record: kept, and with it its child c3 and c3's signature.
+    let report = cleanup(dir.path(), &repo, &["--fresh-window", "0", "--keep", "keepme", "--keep", "feature-x"]).ok().json();
+    assert_eq!(report["counts"]["failed"], 0, "{report:#}");
+    let skipped: Vec<String> = report["skipped"].as_array().unwrap().iter().map(|s| format!("{} {}", s["tag"], s["reason"])).collect();
+    assert!(skipped.iter().any(|s| s.contains("broken")), "the broken tag is reported: {skipped:?}");
+    let after = tags(&repo, "backend");
+    assert!(after.contains(&h.c3), "child of a kept index: {after:?}");
+    assert!(after.contains(&sig), "signature of a kept image: {after:?}");
+
+    // With --include-unknown the index goes, then c3 and its signature; c1 (same digest as the
+    // signature tag) stays.
+    let report = cleanup(dir.path(), &repo, &["--fresh-window", "0", "--include-unknown"]).ok().json();
+    assert_eq!(report["counts"]["failed"], 0, "{report:#}");
+    let after = tags(&repo, "backend");
+    for gone in ["multiarch", sig.as_str(), h.c3.as_str(), "keepme", "feature-x"] {
+        assert!(!after.contains(&gone.to_string()), "{gone} should be deleted: {after:?}");
+    }
+    assert!(after.contains(&h.c1) && after.contains(&h.c2), "{after:?}");
+    assert_eq!(skopeo_digest(&format!("docker://{backend}:{}", h.c1)), c1_digest, "deleting the signature tag left its digest's other tag alone");
 }

@@ -3,6 +3,7 @@
 
 mod build_publish;
 mod cleanup;
+mod concurrency;
 mod push;
 mod push_static;
 mod examples;

@@ -75,7 +75,7 @@ pub struct CleanupCommand {
 #[derive(Subcommand, Debug)]
 pub enum CleanupAction {
     /// Carry out a plan saved with --plan-out; a tag that moved since is skipped.
-    Apply(CleanupApplyArgs),
+    Apply(Box<CleanupApplyArgs>),
     /// Put back the tags a journal recorded, while the registry still holds their blobs.
     Restore(CleanupRestoreArgs),
 }
@@ -117,6 +117,8 @@ pub struct CleanupArgs {
     /// Delete every tag of the project (asks first unless --yes).
     #[arg(long)]
     pub purge: bool,
+    #[command(flatten)]
+    pub locks: LockArgs,
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
@@ -128,6 +130,8 @@ pub struct CleanupArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CleanupApplyArgs {
     pub plan: PathBuf,
+    #[command(flatten)]
+    pub locks: LockArgs,
     /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
     #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl")]
     pub journal: PathBuf,
@@ -282,6 +286,25 @@ pub struct RegistryArgs {
     pub docker_config: Option<PathBuf>,
 }
 
+/// Locks between wharf runs on this machine.
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// Directory of the lock files shared by wharf runs on this machine.
+    #[arg(long, value_name = "DIR", env = "WHARF_LOCK_DIR", default_value = "/tmp/wharf-locks")]
+    pub lock_dir: PathBuf,
+    /// How long to wait for another run's lock (e.g. 30m, 90s).
+    #[arg(long, value_name = "DURATION", env = "WHARF_LOCK_TIMEOUT", default_value = "1h")]
+    pub lock_timeout: String,
+}
+
+impl LockArgs {
+    pub fn locks(&self) -> Result<crate::lock::Locks, Error> {
+        let timeout = crate::config::parse_go_duration(&self.lock_timeout)
+            .map_err(|e| Error::Usage(format!("--lock-timeout {:?}: {e}", self.lock_timeout)))?;
+        Ok(crate::lock::Locks::new(&self.lock_dir, timeout))
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -313,6 +336,8 @@ pub struct BuildArgs {
     pub parallel: Option<usize>,
     #[command(flatten)]
     pub tags: TagArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -501,14 +526,7 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
             if reference.digest.is_some() {
                 return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
             }
-            let registry = [reference.repo.registry.as_str()];
-            let client = args.registry.client(&registry)?;
-            let info = crate::drivers::select(args.driver.implementation.as_deref(), &reference.repo)?;
-            let found = crate::drivers::build(info, &args.driver.options(client.clone())?, &reference.repo)?;
-            let client = match found.registry_credential().await? {
-                Some(credential) if args.registry.username.is_none() => args.registry.client_with(&registry, Some(credential))?,
-                _ => client,
-            };
+            let (found, client) = driver_and_client(&reference.repo, &args.registry, &args.driver, None).await?;
             driver = Some(found);
             (Destination::Registry { client, repo: reference.repo }, reference.tag)
         }
@@ -542,37 +560,62 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
 impl RegistryArgs {
     /// A client with credentials from flags, env (declared above) and docker's config.
     pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
-        self.client_with(registries, None)
+        let (store, _) = self.credentials(registries)?;
+        self.client_with(store)
     }
 
-    /// Like [`client`](Self::client), with `driver_credential` (a driver's own login, e.g.
-    /// ECR's) for `registries` unless --username is given.
-    pub fn client_with(&self, registries: &[&str], driver_credential: Option<Credential>) -> Result<Client, Error> {
+    /// Credentials from flags, env (declared above) and docker's config; `true` when the
+    /// user gave some explicitly. Reads standard input once for --password-stdin.
+    pub fn credentials(&self, registries: &[&str]) -> Result<(CredentialStore, bool), Error> {
         let mut store = CredentialStore::new();
         let config_dir = self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
         if let Some(dir) = &config_dir {
             store = store.with_docker_config_dir(dir).map_err(Error::Registry)?;
         }
-        if let (Some(credential), None) = (driver_credential, &self.username) {
-            for r in registries {
-                store = store.with_explicit(r, credential.clone());
-            }
-        }
-        // A password is only read when there is a username to go with it.
-        let password = if self.password_stdin && self.username.is_some() {
+        let password = if self.password_stdin {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map_err(|e| Error::Usage(format!("--password-stdin: {e}")))?;
             Some(s.trim_end_matches(['\n', '\r']).to_string())
         } else {
             self.password.clone()
         };
+        let explicit = self.username.is_some() && password.is_some();
         if let (Some(user), Some(pass)) = (&self.username, password) {
             for r in registries {
                 store = store.with_explicit(r, Credential::basic(user.clone(), Secret::new(pass.clone())));
             }
         }
-        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials: store, ..ClientOptions::default() };
+        Ok((store, explicit))
+    }
+
+    pub fn client_with(&self, credentials: CredentialStore) -> Result<Client, Error> {
+        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials, ..ClientOptions::default() };
         Client::new(opts).map_err(Error::Registry)
+    }
+}
+
+/// The driver for `repo` and a client that carries the driver's own registry login (ECR's
+/// GetAuthorizationToken) unless the user gave credentials.
+pub async fn driver_and_client(
+    repo: &Repository,
+    registry: &RegistryArgs,
+    driver: &DriverArgs,
+    implementation: Option<&str>,
+) -> Result<(Arc<dyn crate::drivers::Driver>, Client), Error> {
+    let info = crate::drivers::select(implementation.or(driver.implementation.as_deref()), repo)?;
+    let (store, explicit) = registry.credentials(&[repo.registry.as_str()])?;
+    let client = registry.client_with(store.clone())?;
+    let built: Arc<dyn crate::drivers::Driver> = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
+    if explicit {
+        return Ok((built, client));
+    }
+    match built.registry_credential().await? {
+        Some(login) => {
+            let client = registry.client_with(store.with_explicit(&repo.registry, login))?;
+            let rebuilt = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
+            Ok((rebuilt, client))
+        }
+        None => Ok((built, client)),
     }
 }
 
@@ -589,8 +632,13 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         }
         None => args.repo_mode.resolve_generic(),
     };
-    let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
-    let client = args.registry.client(&registries)?;
+    let (driver, client) = match &repo {
+        Some(r) => {
+            let (d, c) = driver_and_client(r, &args.registry, &args.driver, None).await?;
+            (Some(d), c)
+        }
+        None => (None, args.registry.client(&[])?),
+    };
     let dot_wharf = project.dir.join(crate::build::STATE_DIR);
     let target = match &repo {
         Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
@@ -633,6 +681,8 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         log,
         client,
         commit,
+        locks: args.locks.locks()?,
+        driver,
     };
     run.run().await.map_err(Error::Pipeline)
 }

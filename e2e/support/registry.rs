@@ -83,6 +83,11 @@ impl Registry {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
+    /// The filesystem storage root, e.g. to damage a tag on purpose.
+    pub fn storage_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// How many access-log lines contain `needle`, e.g. `"PATCH /v2/a/blobs/uploads/`.
     pub fn count_requests(&self, needle: &str) -> usize {
         self.log().lines().filter(|l| l.contains(needle)).count()

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 
-use super::history::{Commit, History, HistoryError, Reference};
-use super::plan::TagKind;
-use super::policy::{Record, Tag};
+use super::history::{History, HistoryError};
+use super::plan::{Broken, TagKind};
+use super::policy::{Record, ReferenceHistory, Tag};
 use crate::config::{KeepPolicy, Project};
 use crate::digest::Digest;
 use crate::drivers::{Driver, DriverError};
@@ -25,7 +25,7 @@ const MAX_WALK: usize = 200_000;
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
     #[error("listing {repository}: {source}")]
-    List { repository: String, source: DriverError },
+    List { repository: String, source: Box<DriverError> },
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error("{0}")]
@@ -52,20 +52,22 @@ pub fn repositories(project: &Project, base: &Repository, layout: Layout) -> Res
     Ok(out)
 }
 
-/// Every tag of `repos`, classified.
-pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<Vec<Tag>, InventoryError> {
+/// Every tag of `repos`, classified, and the tags whose manifest cannot be read.
+pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<(Vec<Tag>, Vec<Broken>), InventoryError> {
     let mut tags = Vec::new();
+    let mut broken = Vec::new();
     for (repo, stages_repo) in repos {
-        let entries = driver
-            .list_tags(repo)
+        let (entries, bad) = driver
+            .list_tags_checked(repo)
             .await
-            .map_err(|source| InventoryError::List { repository: repo.to_string(), source })?;
+            .map_err(|source| InventoryError::List { repository: repo.to_string(), source: Box::new(source) })?;
+        broken.extend(bad.into_iter().map(|b| Broken { repository: repo.to_string(), tag: b.tag, problem: b.problem }));
         for e in entries {
             let kind = classify(&e.tag, *stages_repo);
             tags.push(Tag { repository: repo.to_string(), tag: e.tag, digest: e.digest, kind });
         }
     }
-    Ok(tags)
+    Ok((tags, broken))
 }
 
 fn classify(tag: &str, stages_repo: bool) -> TagKind {
@@ -183,7 +185,7 @@ async fn inspect(client: &Client, t: &Tag) -> Result<(Option<DateTime<Utc>>, Vec
 }
 
 /// For each reference a policy looks at, the commits reachable from it that have records.
-pub fn history(history: &History, policies: &[KeepPolicy], records: &[Record]) -> Result<Vec<(Reference, Vec<Commit>)>, InventoryError> {
+pub fn history(history: &History, policies: &[KeepPolicy], records: &[Record]) -> Result<ReferenceHistory, InventoryError> {
     let recorded: HashSet<&str> = records.iter().map(|r| r.commit.as_str()).collect();
     let mut out = Vec::new();
     for reference in history.references()? {

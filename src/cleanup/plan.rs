@@ -46,6 +46,17 @@ pub struct Plan {
     /// The policies in force, as text, for the record.
     pub policies: Vec<String>,
     pub entries: Vec<Entry>,
+    /// Listed tags whose manifest cannot be read: reported, never touched.
+    #[serde(default)]
+    pub broken: Vec<Broken>,
+}
+
+/// A tag that is listed but whose manifest is missing or unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Broken {
+    pub repository: String,
+    pub tag: String,
+    pub problem: String,
 }
 
 pub const PLAN_VERSION: u32 = 1;
@@ -89,6 +100,9 @@ impl Plan {
             };
             let action = if e.action == Action::Delete { "delete" } else { "keep" };
             out.push_str(&format!("{action:6}  {:width$}  {kind:8}  {}\n", format!("{}:{}", e.repository, e.tag), e.reason));
+        }
+        for b in &self.broken {
+            out.push_str(&format!("{:6}  {:width$}  {:8}  {}\n", "skip", format!("{}:{}", b.repository, b.tag), "broken", b.problem));
         }
         let deletes = self.deletions().count();
         out.push_str(&format!("{} tag(s): {} kept, {deletes} to delete\n", self.entries.len(), self.entries.len() - deletes));

@@ -33,12 +33,15 @@ pub struct Record {
     pub created: Option<DateTime<Utc>>,
 }
 
+/// Per reference, the commits reachable from it that have publish records, newest first.
+pub type ReferenceHistory = Vec<(Reference, Vec<Commit>)>;
+
 /// How images are chosen to stay.
 #[derive(Debug, Clone)]
 pub enum Mode {
     /// werf's keep policies over git history. `history` holds, per reference, the commits
     /// reachable from it that have publish records, newest first.
-    Git { policies: Vec<KeepPolicy>, history: Vec<(Reference, Vec<Commit>)> },
+    Git { policies: Vec<KeepPolicy>, history: ReferenceHistory },
     /// No git: the newest N stages per image and/or those published within a period.
     Simple { keep_last: Option<usize>, keep_within: Option<Duration> },
     /// Everything of the project goes.
@@ -129,7 +132,7 @@ fn simple_kept(keep_last: Option<usize>, keep_within: Option<Duration>, records:
     let mut kept = BTreeMap::new();
     for (image, stages) in per_image {
         let mut ordered: Vec<(&str, DateTime<Utc>)> = stages.into_iter().collect();
-        ordered.sort_by(|a, b| b.1.cmp(&a.1));
+        ordered.sort_by_key(|o| std::cmp::Reverse(o.1));
         for (n, (stage, t)) in ordered.into_iter().enumerate() {
             if keep_last.is_some_and(|k| n < k) {
                 kept.insert(stage.to_string(), format!("one of the last {} of {image}", keep_last.unwrap_or(0)));
@@ -193,12 +196,11 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
         }
     }
     for (i, t) in inputs.tags.iter().enumerate() {
-        if let (Some((Action::Delete, _)), Some(parent)) = (&decisions[i], protected.get(&t.digest)) {
-            if !purge {
+        if let (Some((Action::Delete, _)), Some(parent)) = (&decisions[i], protected.get(&t.digest))
+            && !purge {
                 decisions[i] = Some((Action::Keep, format!("child of kept index {parent}")));
                 kept_digests.insert(t.digest.clone());
             }
-        }
     }
     // Then stages, records and referrers follow what stays.
     for (i, t) in inputs.tags.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::history::{Commit, Reference};
 use super::plan::{Action, Entry, TagKind};
-use super::policy::{Inputs, Mode, Options, Record, Tag, decide};
+use super::policy::{Inputs, Mode, Options, Record, ReferenceHistory, Tag, decide};
 use crate::config::{KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
 use crate::digest::Digest;
 
@@ -58,7 +58,7 @@ fn action(plan: &[Entry], tag: &str) -> Action {
 }
 
 /// main has c3 → c2 → c1, each published with its own stage s3, s2, s1.
-fn main_history() -> (Vec<Tag>, Vec<Record>, Vec<(Reference, Vec<Commit>)>) {
+fn main_history() -> (Vec<Tag>, Vec<Record>, ReferenceHistory) {
     let tags = vec![image("c1", "s1"), image("c2", "s2"), image("c3", "s3"), stage("s1"), stage("s2"), stage("s3")];
     let records = vec![record("app", "c1", "s1", 30), record("app", "c2", "s2", 10), record("app", "c3", "s3", 1)];
     let history = vec![(branch("main", 1), vec![commit("c3", 1), commit("c2", 10), commit("c1", 30)])];
@@ -172,7 +172,7 @@ fn records_follow_their_stage() {
     let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
     assert_eq!(action(&plan, "rec1"), Action::Delete);
     assert_eq!(action(&plan, "rec3"), Action::Keep);
-    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), policies: vec![], entries: plan };
+    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), policies: vec![], entries: plan, broken: vec![] };
     let order: Vec<&str> = deletions.ordered_deletions().iter().map(|e| e.tag.as_str()).collect();
     assert_eq!(order.last(), Some(&"rec1"), "records are deleted last: {order:?}");
 }

@@ -3,7 +3,6 @@
 
 use chrono::Utc;
 use globset::GlobMatcher;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::execute::{self, Outcome};
@@ -51,7 +50,7 @@ pub enum CleanupError {
 /// Lists, reads and decides: the plan, without changing anything.
 pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Result<Plan, CleanupError> {
     let repos = inventory::repositories(&s.project, &s.repo, s.layout).map_err(CleanupError::Invalid)?;
-    let tags = inventory::list(driver, &repos).await?;
+    let (tags, broken) = inventory::list(driver, &repos).await?;
     let records = inventory::records(client, &tags).await;
     let (pushed_at, children) = inventory::manifests(client, &tags, &records).await;
     let (mode, policies) = match &s.keep {
@@ -86,11 +85,11 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Re
         now: Utc::now(),
     };
     let entries = policy::decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed_at, children: &children }, &opts);
-    Ok(Plan { version: PLAN_VERSION, project: s.project.name.clone(), driver: driver.info().name.to_string(), policies: policy_text, entries })
+    Ok(Plan { version: PLAN_VERSION, project: s.project.name.clone(), driver: driver.info().name.to_string(), policies: policy_text, entries, broken })
 }
 
 /// Carries out `plan`'s deletions, journaling each to `journal`.
-pub async fn apply(plan: &Plan, driver: &dyn Driver, client: &Client, journal: &PathBuf) -> Result<Outcome, CleanupError> {
+pub async fn apply(plan: &Plan, driver: &dyn Driver, client: &Client, journal: &std::path::Path) -> Result<Outcome, CleanupError> {
     if plan.version != PLAN_VERSION {
         return Err(CleanupError::Invalid(format!("plan format {} is not supported (this wharf writes {PLAN_VERSION})", plan.version)));
     }
@@ -120,7 +119,13 @@ pub struct Counts {
 }
 
 impl Report {
-    pub fn new(plan: &Plan, outcome: Outcome, dry_run: bool, journal: Option<String>) -> Report {
+    pub fn new(plan: &Plan, mut outcome: Outcome, dry_run: bool, journal: Option<String>) -> Report {
+        outcome.skipped.extend(plan.broken.iter().map(|b| execute::Done {
+            repository: b.repository.clone(),
+            tag: b.tag.clone(),
+            digest: String::new(),
+            reason: format!("broken tag, left alone: {}", b.problem),
+        }));
         let kept: Vec<_> = plan.entries.iter().filter(|e| e.action == Action::Keep).cloned().collect();
         let counts = Counts { kept: kept.len(), deleted: outcome.deleted.len(), skipped: outcome.skipped.len(), failed: outcome.failed.len() };
         Report { project: plan.project.clone(), dry_run, planned_deletions: plan.deletions().count(), kept, outcome, journal, counts }

@@ -8,7 +8,7 @@
 //!   before any tag moves.
 
 use super::untag::{move_to_throwaway, probe_delete};
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Client, Repository};
 use futures::{StreamExt as _, TryStreamExt as _};
 use std::collections::HashSet;
@@ -134,6 +134,34 @@ impl Driver for DefaultDriver {
     async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
         let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
         self.with_digests(repo, tags).await
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+        let client = &self.client;
+        let found: Vec<std::result::Result<TagEntry, BrokenTag>> = futures::stream::iter(tags)
+            .map(|tag| async move {
+                match client.head_manifest(repo, &tag).await {
+                    Ok(Some(d)) => Ok(Ok(TagEntry::new(tag, d.digest))),
+                    Ok(None) => Ok(Err(BrokenTag { tag, problem: "listed, but its manifest is missing".into() })),
+                    Err(e) if e.is_auth() || e.is_retryable() => Err(e),
+                    Err(e) => Ok(Err(BrokenTag { tag, problem: e.to_string() })),
+                }
+            })
+            .buffer_unordered(HEAD_CONCURRENCY)
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e))?;
+        let (mut ok, mut broken): (Vec<TagEntry>, Vec<BrokenTag>) = (Vec::new(), Vec::new());
+        for f in found {
+            match f {
+                Ok(t) => ok.push(t),
+                Err(b) => broken.push(b),
+            }
+        }
+        ok.sort();
+        broken.sort_by(|a, b| a.tag.cmp(&b.tag));
+        Ok((ok, broken))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

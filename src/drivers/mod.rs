@@ -59,6 +59,13 @@ impl TagEntry {
     }
 }
 
+/// A listed tag whose manifest cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BrokenTag {
+    pub tag: String,
+    pub problem: String,
+}
+
 /// How a tag was removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -183,6 +190,12 @@ pub trait Driver: Send + Sync {
 
     /// Every tag of `repo` with its digest; empty when the repository does not exist.
     async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>>;
+
+    /// Like [`Driver::list_tags`], and also the tags whose manifest cannot be read (missing,
+    /// unparsable), so that cleanup can report them instead of failing or ignoring them.
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        Ok((self.list_tags(repo).await?, Vec::new()))
+    }
 
     /// Removes `tag` from `repo`; every other tag keeps pointing where it did.
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome>;
