@@ -227,3 +227,30 @@ fn truncated_oversized_and_foreign_archives_are_refused() {
     assert!(err(&zst).contains("zstd"));
     assert!(err(&tmp.path().join("nope")).contains("no such file"));
 }
+
+#[test]
+fn a_multi_platform_layout_is_walked_down_to_its_images_without_attestations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("buildx");
+    let amd = oci_layout(&dir, "amd64", "a");
+    let arm = oci_layout(&tmp.path().join("other"), "arm64", "b");
+    let attestation = oci_layout(&tmp.path().join("other"), "s390x", "c");
+    // Bring the other images' blobs over, then make index.json point at one nested index.
+    for entry in std::fs::read_dir(tmp.path().join("other/blobs/sha256")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("blobs/sha256").join(entry.file_name())).unwrap();
+    }
+    let size = |d: &Digest| std::fs::metadata(dir.join("blobs/sha256").join(d.hex())).unwrap().len();
+    let nested = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": amd, "size": size(&amd), "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_MANIFEST, "digest": arm, "size": size(&arm), "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": OCI_MANIFEST, "digest": attestation, "size": size(&attestation), "platform": {"os": "unknown", "architecture": "unknown"},
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]});
+    let (nd, ns) = put(&dir, &serde_json::to_vec(&nested).unwrap());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": OCI_INDEX, "digest": nd, "size": ns}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let source = read(dir.to_str().unwrap(), staging.path()).unwrap();
+    let platforms: Vec<&str> = source.images.iter().map(|i| i.platform.architecture.as_str()).collect();
+    assert_eq!(platforms, vec!["amd64", "arm64"]);
+}
