@@ -4,6 +4,8 @@
 mod build_publish;
 mod cleanup;
 mod concurrency;
+mod push;
+mod push_static;
 mod examples;
 mod support;
 mod registry_client;

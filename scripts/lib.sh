@@ -37,7 +37,7 @@ ensure_rust() {
   fi
 }
 
-# moto's server (ECR emulation for the ecr driver's tests) in a virtualenv of its own.
+# moto's server (ECR for the ecr driver's tests, S3 for the static root's) in a virtualenv of its own.
 ensure_moto() {
   local venv="${WHARF_MOTO_VENV:-/tmp/wharf-moto}"
   if [ ! -x "$venv/bin/moto_server" ]; then

@@ -3,5 +3,6 @@
 
 pub mod engine;
 pub mod moto;
+pub mod oci;
 pub mod registry;
 pub mod wharf;
