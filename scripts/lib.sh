@@ -44,7 +44,7 @@ ensure_moto() {
     log "installing moto[server] into $venv"
     ensure_packages python3-venv
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q 'moto[server]'
+    "$venv/bin/pip" install -q 'moto[server]==5.2.5'
   fi
   export WHARF_TEST_MOTO_SERVER="$venv/bin/moto_server"
 }
