@@ -4,6 +4,7 @@
 mod build_publish;
 mod cleanup;
 mod examples;
+mod faults;
 mod support;
 mod registry_client;
 mod registry_fakes;

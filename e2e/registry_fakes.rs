@@ -217,6 +217,7 @@ async fn transient_errors_are_retried_honouring_retry_after() {
     assert_eq!(err.status(), Some(429));
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert!(err.to_string().contains("asks to wait 3600s"), "{err}");
 }
 
 #[tokio::test]
@@ -230,6 +231,7 @@ async fn retries_stop_after_the_limit() {
         .await;
     let err = fast_client(CredentialStore::new()).get_manifest(&repo(&server, "app"), "t").await.unwrap_err();
     assert_eq!(err.status(), Some(502), "{err}");
+    assert!(err.to_string().contains("get manifest") && err.to_string().contains("/app:t (gave up after 3 attempts)"), "{err}");
 }
 
 #[tokio::test]

@@ -272,6 +272,10 @@ pub struct RegistryArgs {
     /// Directory holding docker's config.json.
     #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
     pub docker_config: Option<PathBuf>,
+    /// Longest wait for a registry's answer, or for the next piece of one (e.g. `30s`, `5m`;
+    /// default 5m). A request that times out is retried when it is safe to repeat.
+    #[arg(long, value_name = "DURATION", env = "WHARF_REGISTRY_TIMEOUT")]
+    pub registry_timeout: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -397,7 +401,15 @@ impl RegistryArgs {
                 store = store.with_explicit(r, Credential::basic(user.clone(), Secret::new(pass.clone())));
             }
         }
-        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials: store, ..ClientOptions::default() };
+        let mut opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials: store, ..ClientOptions::default() };
+        if let Some(t) = &self.registry_timeout {
+            let timeout = crate::config::parse_go_duration(t)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| Error::Usage(format!("--registry-timeout {t:?}: expected a positive duration such as 30s or 5m")))?;
+            opts.read_timeout = timeout;
+            opts.connect_timeout = opts.connect_timeout.min(timeout);
+        }
         Client::new(opts).map_err(Error::Registry)
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod engine;
 pub mod moto;
+pub mod proxy;
 pub mod registry;
 pub mod wharf;

@@ -93,6 +93,59 @@ impl Registry {
         self.log().lines().filter(|l| l.contains(needle)).count()
     }
 
+    /// Every repository the registry holds (`GET /v2/_catalog`), sorted.
+    pub fn catalog(&self) -> Vec<String> {
+        let body = http_get(self.port, "/v2/_catalog?n=1000");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("catalog ({e}): {body}"));
+        let mut repos: Vec<String> =
+            v["repositories"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default();
+        repos.sort();
+        repos
+    }
+
+    /// Tags of `repo`, sorted; none for a repository that has blobs but no tag yet.
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        let body = http_get(self.port, &format!("/v2/{repo}/tags/list"));
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("tags of {repo} ({e}): {body}"));
+        let mut tags: Vec<String> = v["tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+        tags.sort();
+        tags
+    }
+
+    /// Digests of every blob in storage (all repositories share one blob store).
+    pub fn stored_blobs(&self) -> std::collections::BTreeSet<String> {
+        let root = self.storage_dir().join("docker/registry/v2/blobs/sha256");
+        let mut out = std::collections::BTreeSet::new();
+        for prefix in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for blob in std::fs::read_dir(prefix.path()).into_iter().flatten().flatten() {
+                if blob.path().join("data").is_file() {
+                    out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Digests of every manifest any repository holds (distribution keeps manifests in the
+    /// blob store too; this tells them apart from layers and configs).
+    pub fn stored_manifests(&self) -> std::collections::BTreeSet<String> {
+        fn walk(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.ends_with("_manifests/revisions/sha256") {
+                    for rev in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                        out.insert(format!("sha256:{}", rev.file_name().to_string_lossy()));
+                    }
+                } else if path.is_dir() {
+                    walk(&path, out);
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(&self.storage_dir().join("docker/registry/v2/repositories"), &mut out);
+        out
+    }
+
     fn wait_ready(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
@@ -128,6 +181,16 @@ fn answers_http(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+/// The body of `GET path` (HTTP/1.0, so the server closes when done).
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the registry");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").expect("request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("response");
+    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
 
 fn write_config(dir: &Path, port: u16, config: &RegistryConfig) -> PathBuf {

@@ -110,7 +110,8 @@ impl Client {
 
     /// A request on `repo` needing `actions` (`pull`, `pull,push`, `delete`).
     pub(crate) fn repo_req(&self, op: &'static str, repo: &Repository, method: Method, path: String, actions: &str) -> Req {
-        let ctx = Context::new(op, &repo.registry, Some(&repo.path));
+        let mut ctx = Context::new(op, &repo.registry, Some(&repo.path));
+        ctx.object = object_of(&path);
         let mut req = Req::new(ctx, &repo.registry, repo.api_host(), method, Target::Path(path));
         req.scopes = vec![repository_scope(&repo.path, actions)];
         req
@@ -213,6 +214,14 @@ impl Client {
             other => other,
         })
     }
+}
+
+/// The tag or digest a `/v2/<name>/manifests/<ref>` or `/v2/<name>/blobs/<digest>` path is
+/// about, for error messages.
+fn object_of(path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or_default();
+    let (_, object) = path.rsplit_once("/manifests/").or_else(|| path.rsplit_once("/blobs/"))?;
+    (!object.is_empty() && !object.starts_with("uploads")).then(|| object.to_string())
 }
 
 /// `/v2/<name>/manifests/<tag|digest>`, validating the reference.

@@ -14,26 +14,40 @@ use std::time::Duration;
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
-/// Where an error happened: operation, registry and (when there is one) repository.
+/// Where an error happened: operation, registry, repository, the object (tag or digest)
+/// when there is one, and how many times the request was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     pub op: &'static str,
     pub registry: String,
     pub repository: Option<String>,
+    /// The tag or digest the operation was about (`v1`, `sha256:…`).
+    pub object: Option<String>,
+    /// How many times the operation was tried before this error (1 = no retry).
+    pub attempts: u32,
 }
 
 impl Context {
     pub fn new(op: &'static str, registry: &str, repository: Option<&str>) -> Self {
-        Context { op, registry: registry.to_string(), repository: repository.map(str::to_string) }
+        Context { op, registry: registry.to_string(), repository: repository.map(str::to_string), object: None, attempts: 1 }
     }
 }
 
 impl fmt::Display for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repository {
-            Some(repo) => write!(f, "{} {}/{}", self.op, self.registry, repo),
-            None => write!(f, "{} {}", self.op, self.registry),
+        write!(f, "{} {}", self.op, self.registry)?;
+        if let Some(repo) = &self.repository {
+            write!(f, "/{repo}")?;
         }
+        match self.object.as_deref() {
+            Some(o) if o.contains(':') => write!(f, "@{o}")?,
+            Some(o) => write!(f, ":{o}")?,
+            None => {}
+        }
+        if self.attempts > 1 {
+            write!(f, " (gave up after {} attempts)", self.attempts)?;
+        }
+        Ok(())
     }
 }
 
@@ -189,6 +203,35 @@ impl RegistryError {
         }
     }
 
+    /// The error's context, for the variants that have one.
+    pub fn context(&self) -> Option<&Context> {
+        match self {
+            RegistryError::Status { ctx, .. }
+            | RegistryError::Transport { ctx, .. }
+            | RegistryError::InsecureCredentials { ctx, .. }
+            | RegistryError::DigestMismatch { ctx, .. }
+            | RegistryError::TooLarge { ctx, .. }
+            | RegistryError::Protocol { ctx, .. }
+            | RegistryError::Token { ctx, .. } => Some(ctx),
+            _ => None,
+        }
+    }
+
+    /// Records that the operation was tried `attempts` times before this error.
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        match &mut self {
+            RegistryError::Status { ctx, .. }
+            | RegistryError::Transport { ctx, .. }
+            | RegistryError::InsecureCredentials { ctx, .. }
+            | RegistryError::DigestMismatch { ctx, .. }
+            | RegistryError::TooLarge { ctx, .. }
+            | RegistryError::Protocol { ctx, .. }
+            | RegistryError::Token { ctx, .. } => ctx.attempts = ctx.attempts.max(attempts),
+            _ => {}
+        }
+        self
+    }
+
     pub(crate) fn protocol(ctx: &Context, detail: impl Into<String>) -> Self {
         RegistryError::Protocol { ctx: ctx.clone().into(), detail: detail.into() }
     }
@@ -291,6 +334,18 @@ mod tests {
         assert!(e.is_not_found());
         assert!(e.has_code("MANIFEST_UNKNOWN"));
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn display_names_the_object_and_the_attempts() {
+        let mut c = ctx();
+        c.object = Some("v1".into());
+        let e = RegistryError::Status { ctx: c.clone().into(), status: 503, errors: vec![], retry_after: None, hint: None };
+        assert_eq!(e.to_string(), "put manifest ghcr.io/org/app:v1: HTTP 503");
+        assert_eq!(e.with_attempts(5).to_string(), "put manifest ghcr.io/org/app:v1 (gave up after 5 attempts): HTTP 503");
+        c.object = Some(format!("sha256:{}", "a".repeat(64)));
+        let e = RegistryError::Status { ctx: c.into(), status: 500, errors: vec![], retry_after: None, hint: None };
+        assert!(e.with_attempts(1).to_string().starts_with(&format!("put manifest ghcr.io/org/app@sha256:{}: HTTP 500", "a".repeat(64))));
     }
 
     #[test]
