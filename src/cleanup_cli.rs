@@ -7,21 +7,14 @@ use crate::cleanup::execute;
 use crate::cleanup::journal;
 use crate::cleanup::plan::Plan;
 use crate::cleanup::run::{self, Keep, Report, Settings};
-use crate::cli::{CleanupApplyArgs, CleanupArgs, CleanupRestoreArgs, DriverArgs, Output, RegistryArgs};
+use crate::cli::{CleanupApplyArgs, CleanupArgs, CleanupRestoreArgs, Output, driver_and_client};
 use crate::config::parse_go_duration;
-use crate::drivers::{self, Driver};
+use crate::drivers;
 use crate::error::Error;
-use crate::registry::{Client, Repository};
+use crate::registry::Repository;
 
 fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Error> {
     parse_go_duration(v).map_err(|e| Error::Usage(format!("--{flag} {v:?}: {e} (e.g. 2h, 30m, 168h)")))
-}
-
-async fn driver_for(repo: &Repository, registry: &RegistryArgs, driver: &DriverArgs, implementation: Option<&str>) -> Result<(Box<dyn Driver>, Client), Error> {
-    let info = drivers::select(implementation, repo).map_err(Error::from)?;
-    let client = registry.client(&[repo.registry.as_str()])?;
-    let d = drivers::build(info, &driver.options(client.clone())?, repo).map_err(Error::from)?;
-    Ok((d, client))
 }
 
 /// `wharf cleanup …`: plan, and unless --dry-run, delete.
@@ -29,7 +22,7 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
     let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
     let repo_text = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
     let repo = drivers::parse_repository(repo_text).map_err(|e| Error::Usage(format!("--repo: {e}")))?;
-    let (driver, client) = driver_for(&repo, &args.registry, &args.driver, args.driver.implementation.as_deref()).await?;
+    let (driver, client) = driver_and_client(&repo, &args.registry, &args.driver, None).await?;
     let layout = drivers::resolve_layout(args.repo_mode, &repo, driver.info()).map_err(Error::Usage)?;
     let keep = if args.purge {
         Keep::Purge
@@ -52,6 +45,8 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let journal_path = args.journal.clone().unwrap_or_else(|| project.dir.join(crate::build::STATE_DIR).join("cleanup-journal.jsonl"));
+    let locks = args.locks.locks()?;
+    let _lock = locks.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
     let settings = Settings { project, repo, layout, keep, keep_patterns, fresh_window, include_unknown: args.include_unknown };
     let plan = run::make_plan(&settings, driver.as_ref(), &client).await.map_err(cleanup_error)?;
     if let Some(path) = &args.plan_out {
@@ -80,7 +75,8 @@ pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error>
     let first = plan.entries.first().ok_or_else(|| Error::Usage(format!("{}: the plan is empty", args.plan.display())))?;
     let repo: Repository = first.repository.parse().map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
     let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
-    let (driver, client) = driver_for(&repo, &args.registry, &args.driver, Some(&implementation)).await?;
+    let (driver, client) = driver_and_client(&repo, &args.registry, &args.driver, Some(&implementation)).await?;
+    let _lock = args.locks.locks()?.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
     let outcome = run::apply(&plan, driver.as_ref(), &client, &args.journal).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(args.journal.display().to_string()));
     print_report(&report, output);

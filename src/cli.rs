@@ -109,6 +109,8 @@ pub struct CleanupArgs {
     /// Delete every tag of the project (asks first unless --yes).
     #[arg(long)]
     pub purge: bool,
+    #[command(flatten)]
+    pub locks: LockArgs,
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
@@ -120,6 +122,8 @@ pub struct CleanupArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CleanupApplyArgs {
     pub plan: PathBuf,
+    #[command(flatten)]
+    pub locks: LockArgs,
     /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
     #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl")]
     pub journal: PathBuf,
@@ -278,6 +282,25 @@ pub struct RegistryArgs {
     pub registry_timeout: Option<String>,
 }
 
+/// Locks between wharf runs on this machine.
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// Directory of the lock files shared by wharf runs on this machine.
+    #[arg(long, value_name = "DIR", env = "WHARF_LOCK_DIR", default_value = "/tmp/wharf-locks")]
+    pub lock_dir: PathBuf,
+    /// How long to wait for another run's lock (e.g. 30m, 90s).
+    #[arg(long, value_name = "DURATION", env = "WHARF_LOCK_TIMEOUT", default_value = "1h")]
+    pub lock_timeout: String,
+}
+
+impl LockArgs {
+    pub fn locks(&self) -> Result<crate::lock::Locks, Error> {
+        let timeout = crate::config::parse_go_duration(&self.lock_timeout)
+            .map_err(|e| Error::Usage(format!("--lock-timeout {:?}: {e}", self.lock_timeout)))?;
+        Ok(crate::lock::Locks::new(&self.lock_dir, timeout))
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -309,6 +332,8 @@ pub struct BuildArgs {
     pub parallel: Option<usize>,
     #[command(flatten)]
     pub tags: TagArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -384,6 +409,13 @@ impl TagArgs {
 impl RegistryArgs {
     /// A client with credentials from flags, env (declared above) and docker's config.
     pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
+        let (store, _) = self.credentials(registries)?;
+        self.client_with(store)
+    }
+
+    /// Credentials from flags, env (declared above) and docker's config; `true` when the
+    /// user gave some explicitly. Reads standard input once for --password-stdin.
+    pub fn credentials(&self, registries: &[&str]) -> Result<(CredentialStore, bool), Error> {
         let mut store = CredentialStore::new();
         let config_dir = self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
         if let Some(dir) = &config_dir {
@@ -396,12 +428,17 @@ impl RegistryArgs {
         } else {
             self.password.clone()
         };
+        let explicit = self.username.is_some() && password.is_some();
         if let (Some(user), Some(pass)) = (&self.username, password) {
             for r in registries {
                 store = store.with_explicit(r, Credential::basic(user.clone(), Secret::new(pass.clone())));
             }
         }
-        let mut opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials: store, ..ClientOptions::default() };
+        Ok((store, explicit))
+    }
+
+    pub fn client_with(&self, credentials: CredentialStore) -> Result<Client, Error> {
+        let mut opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials, ..ClientOptions::default() };
         if let Some(t) = &self.registry_timeout {
             let timeout = crate::config::parse_go_duration(t)
                 .ok()
@@ -411,6 +448,31 @@ impl RegistryArgs {
             opts.connect_timeout = opts.connect_timeout.min(timeout);
         }
         Client::new(opts).map_err(Error::Registry)
+    }
+}
+
+/// The driver for `repo` and a client that carries the driver's own registry login (ECR's
+/// GetAuthorizationToken) unless the user gave credentials.
+pub async fn driver_and_client(
+    repo: &Repository,
+    registry: &RegistryArgs,
+    driver: &DriverArgs,
+    implementation: Option<&str>,
+) -> Result<(Arc<dyn crate::drivers::Driver>, Client), Error> {
+    let info = crate::drivers::select(implementation.or(driver.implementation.as_deref()), repo)?;
+    let (store, explicit) = registry.credentials(&[repo.registry.as_str()])?;
+    let client = registry.client_with(store.clone())?;
+    let built: Arc<dyn crate::drivers::Driver> = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
+    if explicit {
+        return Ok((built, client));
+    }
+    match built.registry_credential().await? {
+        Some(login) => {
+            let client = registry.client_with(store.with_explicit(&repo.registry, login))?;
+            let rebuilt = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
+            Ok((rebuilt, client))
+        }
+        None => Ok((built, client)),
     }
 }
 
@@ -427,8 +489,13 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         }
         None => args.repo_mode.resolve_generic(),
     };
-    let registries: Vec<&str> = repo.iter().map(|r| r.registry.as_str()).collect();
-    let client = args.registry.client(&registries)?;
+    let (driver, client) = match &repo {
+        Some(r) => {
+            let (d, c) = driver_and_client(r, &args.registry, &args.driver, None).await?;
+            (Some(d), c)
+        }
+        None => (None, args.registry.client(&[])?),
+    };
     let dot_wharf = project.dir.join(crate::build::STATE_DIR);
     let target = match &repo {
         Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
@@ -471,6 +538,8 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         log,
         client,
         commit,
+        locks: args.locks.locks()?,
+        driver,
     };
     run.run().await.map_err(Error::Pipeline)
 }

@@ -32,6 +32,8 @@ pub enum Error {
     Driver(Box<crate::drivers::DriverError>),
     #[error(transparent)]
     Cleanup(crate::cleanup::run::CleanupError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Some of several independent operations failed (each was reported as it happened).
     #[error("{failed} of {total} operations failed")]
     Partial { failed: usize, total: usize },
@@ -51,6 +53,7 @@ impl Error {
             Error::Registry(_) | Error::Partial { .. } => exit::REGISTRY,
             Error::Driver(e) if matches!(**e, crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
             Error::Driver(_) => exit::REGISTRY,
+            Error::Lock(_) => exit::OTHER,
             Error::Cleanup(c) => match c {
                 crate::cleanup::run::CleanupError::Inventory(crate::cleanup::inventory::InventoryError::List { .. }) => exit::REGISTRY,
                 _ => exit::USAGE,
@@ -59,6 +62,8 @@ impl Error {
                 PipelineError::Plan(_) => exit::BUILD,
                 PipelineError::Naming(_) => exit::USAGE,
                 PipelineError::Publish { .. } => exit::REGISTRY,
+                PipelineError::Lock(_) => exit::OTHER,
+                PipelineError::Driver(_) => exit::REGISTRY,
                 PipelineError::Schedule(s) => match s {
                     ScheduleError::Store { source: StoreError::Registry(_), .. } => exit::REGISTRY,
                     ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => exit::BUILD,

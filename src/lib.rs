@@ -20,6 +20,7 @@ pub mod digest;
 pub mod drivers;
 pub mod error;
 pub mod gitinfo;
+pub mod lock;
 pub mod naming;
 pub mod oci;
 pub mod pipeline;

@@ -8,6 +8,8 @@ use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
+use crate::drivers::{Driver, DriverError};
+use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::publish::{self, Target, meta, store::StoreError};
@@ -28,6 +30,10 @@ pub struct BuildAndPublish {
     pub client: Client,
     /// The git commit being built; publish records (for cleanup) are written when known.
     pub commit: Option<String>,
+    pub locks: Locks,
+    /// The registry's driver: repositories that must exist before a push are checked (and,
+    /// when allowed, created) before anything is built.
+    pub driver: Option<Arc<dyn Driver>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +46,19 @@ pub enum PipelineError {
     Schedule(#[from] ScheduleError),
     #[error("image {image}: publishing failed: {source}")]
     Publish { image: String, source: StoreError },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Driver(#[from] Box<DriverError>),
 }
 
 impl BuildAndPublish {
     pub async fn run(self) -> Result<Report, PipelineError> {
+        // Cleanup takes this lock exclusively: it never deletes while we publish.
+        let _repo_lock = match &self.target {
+            Target::Registry { repo, .. } => Some(self.locks.shared(&repo_lock_name(repo)).await?),
+            Target::Layout { .. } => None,
+        };
         let project = Arc::new(self.project);
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
@@ -52,6 +67,19 @@ impl BuildAndPublish {
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
         let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        if let Some(driver) = &self.driver {
+            let mut repos: Vec<crate::registry::Repository> = Vec::new();
+            let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
+            for loc in publish_plan.iter().flat_map(|p| p.locations.iter().cloned()).chain(stage_locations) {
+                if let publish::store::Location::Registry { repo, .. } = loc
+                    && !repos.contains(&repo) {
+                        repos.push(repo);
+                    }
+            }
+            for repo in &repos {
+                driver.ensure_repository(repo).await.map_err(Box::new)?;
+            }
+        }
 
         let outcomes = Scheduler {
             project: project.clone(),
@@ -62,6 +90,7 @@ impl BuildAndPublish {
             connect: self.connect,
             parallel: self.parallel,
             log: self.log,
+            locks: self.locks.clone(),
         }
         .run()
         .await?;
@@ -96,6 +125,11 @@ impl BuildAndPublish {
         }
         Ok(Report { project: project.name.clone(), images })
     }
+}
+
+/// The name of a repository's lock, shared by `build-and-publish` and `cleanup`.
+pub fn repo_lock_name(repo: &crate::registry::Repository) -> String {
+    format!("repository {repo}")
 }
 
 /// Images ordered so that each comes after its dependencies (file order otherwise).

@@ -86,11 +86,19 @@ fn registry(s: &mut State, req: &Request, parts: &[&str]) -> ResponseTemplate {
         ("HEAD", ["v2", rest @ .., "blobs", d]) if !rest.is_empty() => {
             if *d == empty.as_str() { ResponseTemplate::new(200).set_body_string("{}") } else { ResponseTemplate::new(404) }
         }
-        ("GET", ["v2", rest @ .., "manifests", d]) if !rest.is_empty() => {
-            match s.repos.get(&rest.join("/")).and_then(|r| r.bodies.iter().find(|(k, _)| k.as_str() == *d)) {
-                Some((_, body)) => ResponseTemplate::new(200)
-                    .set_body_raw(body.clone(), "application/vnd.oci.image.manifest.v1+json")
-                    .insert_header("docker-content-digest", *d),
+        (method @ ("GET" | "HEAD"), ["v2", rest @ .., "manifests", reference]) if !rest.is_empty() => {
+            // By digest or by tag, as ghcr.io answers.
+            let found = s.repos.get(&rest.join("/")).and_then(|r| {
+                let digest = r.tags.get(*reference).cloned().or_else(|| reference.parse::<Digest>().ok())?;
+                r.bodies.get(&digest).map(|b| (digest, b.clone()))
+            });
+            match found {
+                Some((digest, body)) => {
+                    let resp = ResponseTemplate::new(200)
+                        .insert_header("docker-content-digest", digest.as_str())
+                        .insert_header("content-type", "application/vnd.oci.image.manifest.v1+json");
+                    if method == "GET" { resp.set_body_raw(body, "application/vnd.oci.image.manifest.v1+json") } else { resp.insert_header("content-length", body.len().to_string().as_str()) }
+                }
                 None => ResponseTemplate::new(404),
             }
         }
@@ -167,4 +175,43 @@ async fn no_token_says_what_github_needs() {
     assert!(err.is_auth(), "{text}");
     assert!(text.contains("github driver: list tags") && text.contains("delete:packages") && text.contains("GITHUB_TOKEN"), "{text}");
     assert!(fake.log().is_empty(), "nothing is sent without a token");
+}
+
+/// Cleanup's plan → apply → restore, through the GitHub driver: listing by the REST API,
+/// re-checks and the journal by the distribution API, untag by version or throwaway.
+#[tokio::test]
+async fn cleanup_through_the_github_driver_keeps_siblings_and_restores() {
+    use wharf::cleanup::run::{Keep, Settings, apply, make_plan};
+    let f = fixture_for("acme/team/app").await;
+    let x = f.fake.seed(&f.key, &["old", "release-1"]);
+    let y = f.fake.seed(&f.key, &["older"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let project = wharf::config::parse_str(&dir.path().join("wharf.yaml"), dir.path(), "project: t\nconfigVersion: 1\n---\nimage: ~\n").unwrap();
+    let keep = globset::Glob::new("release-*").unwrap().compile_matcher();
+    let settings = Settings {
+        project,
+        repo: f.repo.clone(),
+        layout: wharf::naming::Layout::Monorepo,
+        keep: Keep::Simple { last: None, within: None },
+        keep_patterns: vec![("release-*".into(), keep)],
+        fresh_window: None,
+        include_unknown: true,
+    };
+    let client = fast_client(CredentialStore::new());
+    let plan = make_plan(&settings, f.driver.as_ref(), &client).await.unwrap();
+    let deletes: Vec<&str> = plan.deletions().map(|e| e.tag.as_str()).collect();
+    assert_eq!(deletes.len(), 2, "{deletes:?}");
+    let journal = dir.path().join("journal.jsonl");
+    let outcome = apply(&plan, f.driver.as_ref(), &client, &journal).await.unwrap();
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(f.fake.tag(&f.key, "release-1"), Some(x.clone()), "the sibling stays, same digest");
+    assert_eq!(f.fake.tag(&f.key, "old"), None);
+    assert_eq!(f.fake.tag(&f.key, "older"), None);
+
+    let lines = wharf::cleanup::journal::read(&journal).unwrap();
+    let restored = wharf::cleanup::execute::restore(&lines, &client).await;
+    assert_eq!(restored.restored.len(), 2, "{:?}", restored.skipped);
+    assert_eq!(f.fake.tag(&f.key, "old"), Some(x));
+    assert_eq!(f.fake.tag(&f.key, "older"), Some(y));
 }

@@ -82,6 +82,7 @@ pub struct Scheduler {
     pub connect: Connect,
     pub parallel: usize,
     pub log: Log,
+    pub locks: crate::lock::Locks,
 }
 
 impl Scheduler {
@@ -155,6 +156,19 @@ impl Scheduler {
         let plan = &self.plans[k];
         let name = plan.display_name().to_string();
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
+        if let Some(image) = self.find(plan).await? {
+            return Ok(StageOutcome { index: plan.index, built: false, image });
+        }
+        // One build per stage: a concurrent run building it makes us wait, then find it.
+        let key = match self.storage.location(&plan.digest) {
+            Some(loc) => format!("stage {loc}"),
+            None => format!("stage local {} {}", self.project.name, plan.digest),
+        };
+        let _building = self
+            .locks
+            .exclusive(&key)
+            .await
+            .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?;
         if let Some(image) = self.find(plan).await? {
             return Ok(StageOutcome { index: plan.index, built: false, image });
         }

@@ -31,8 +31,11 @@ enum Result1 {
     Failed(String),
 }
 
-/// How many deletions run at once (registries rate-limit deletes).
-pub const DELETE_CONCURRENCY: usize = 4;
+/// How many repositories are worked on at once. Within one repository deletions run one
+/// after the other: distribution's manifest deletes race with concurrent manifest writes in
+/// the same repository (a throwaway manifest just written can answer 404 to its delete),
+/// and registries rate-limit deletes anyway.
+pub const REPOSITORY_CONCURRENCY: usize = 4;
 
 /// Deletes what `plan` says, phase by phase (images, referrers, stages, records).
 pub async fn execute(plan: &Plan, driver: &dyn Driver, client: &Client, journal: &Journal) -> Outcome {
@@ -45,13 +48,22 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, client: &Client, journal:
         TagKind::Record { .. } => 3,
     };
     for p in 0..4 {
-        let batch: Vec<&Entry> = ordered.iter().copied().filter(|e| phase(e) == p).collect();
-        let results: Vec<(&Entry, Result1)> = futures::stream::iter(batch)
-            .map(|e| async move { (e, delete_one(e, driver, client, journal).await) })
-            .buffer_unordered(DELETE_CONCURRENCY)
+        let mut by_repo: std::collections::BTreeMap<&str, Vec<&Entry>> = Default::default();
+        for e in ordered.iter().copied().filter(|e| phase(e) == p) {
+            by_repo.entry(e.repository.as_str()).or_default().push(e);
+        }
+        let results: Vec<Vec<(&Entry, Result1)>> = futures::stream::iter(by_repo.into_values())
+            .map(|entries| async move {
+                let mut done = Vec::with_capacity(entries.len());
+                for e in entries {
+                    done.push((e, delete_one(e, driver, client, journal).await));
+                }
+                done
+            })
+            .buffer_unordered(REPOSITORY_CONCURRENCY)
             .collect()
             .await;
-        for (e, r) in results {
+        for (e, r) in results.into_iter().flatten() {
             let done = |reason: String| Done { repository: e.repository.clone(), tag: e.tag.clone(), digest: e.digest.to_string(), reason };
             match r {
                 Result1::Deleted(how) => out.deleted.push(done(how)),

@@ -69,11 +69,7 @@ struct AcrTag {
 
 impl AcrDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
-        let base = match &opts.api_url {
-            Some(u) => u.clone(),
-            None => url::Url::parse(&format!("https://{}", repo.registry))
-                .map_err(|_| DriverError::Protocol { driver: INFO.name, op: "set up", target: repo.to_string(), detail: "not a valid host".into() })?,
-        };
+        let base = super::api::base_url(&INFO, opts, repo)?;
         let service = super::hosts::bare(&repo.registry).to_string();
         Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone() })
     }

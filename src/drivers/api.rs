@@ -184,6 +184,19 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).
+/// The native API's base URL: `--api-url` when given, else `https://<registry host>`.
+pub(crate) fn base_url(info: &'static DriverInfo, opts: &super::DriverOptions, repo: &crate::registry::Repository) -> Result<url::Url> {
+    match &opts.api_url {
+        Some(u) => Ok(u.clone()),
+        None => url::Url::parse(&format!("https://{}", repo.registry)).map_err(|_| DriverError::Protocol {
+            driver: info.name,
+            op: "set up",
+            target: repo.to_string(),
+            detail: "not a valid host".into(),
+        }),
+    }
+}
+
 pub(crate) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {

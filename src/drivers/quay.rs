@@ -54,11 +54,7 @@ struct QuayTag {
 
 impl QuayDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
-        let base = match &opts.api_url {
-            Some(u) => u.clone(),
-            None => url::Url::parse(&format!("https://{}", repo.registry))
-                .map_err(|_| DriverError::Protocol { driver: INFO.name, op: "set up", target: repo.to_string(), detail: "not a valid host".into() })?,
-        };
+        let base = super::api::base_url(&INFO, opts, repo)?;
         Ok(QuayDriver { api: Api::new(&INFO, opts.client.options())?, base, token: opts.tokens.quay.clone() })
     }
 
