@@ -3,6 +3,7 @@
 
 mod build_publish;
 mod cleanup;
+mod cleanup_killed;
 mod concurrency;
 mod examples;
 mod faults;

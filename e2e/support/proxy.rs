@@ -34,6 +34,9 @@ pub enum Fault {
     DropMidBody { after: usize },
     /// Reset the client's connection once the request is read; nothing is forwarded.
     ResetBeforeForward,
+    /// Read the request, forward nothing and never answer, until the client goes away (a
+    /// request in flight when the client is killed).
+    Blackhole,
     /// Forward the request, let the upstream answer, then reset the client's connection
     /// instead of passing the answer on: the server did it, the client cannot know.
     ResetAfterForward,
@@ -239,6 +242,11 @@ async fn handle(state: &State, client: &mut BufReader<TcpStream>, head: &Head, f
         Some(Fault::TooManyRequests { retry_after }) => answer_error(client, 429, Some(retry_after)).await.map(Some),
         Some(Fault::ResetBeforeForward) => {
             reset(client);
+            Ok(None)
+        }
+        Some(Fault::Blackhole) => {
+            let mut sink = [0u8; 1024];
+            while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {}
             Ok(None)
         }
         Some(Fault::ResetAfterForward) => {
