@@ -10,4 +10,5 @@ mod faults;
 mod support;
 mod registry_client;
 mod registry_fakes;
+mod secrets;
 mod drivers;
