@@ -11,4 +11,5 @@ mod support;
 mod registry_client;
 mod registry_fakes;
 mod secrets;
+mod tls;
 mod drivers;

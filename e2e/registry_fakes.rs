@@ -335,17 +335,9 @@ async fn authorization_is_not_forwarded_to_blob_storage_on_redirect() {
     assert_eq!(got, body);
 }
 
-/// A non-loopback address of this machine, if it has one.
-fn non_loopback_ip() -> Option<std::net::IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?; // TEST-NET-1: nothing is sent
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
 #[tokio::test]
 async fn credentials_never_go_over_plain_http_to_a_non_loopback_host() {
-    let Some(ip) = non_loopback_ip() else {
+    let Some(ip) = crate::support::non_loopback_ip() else {
         eprintln!("skipped: this machine has no non-loopback address");
         return;
     };

@@ -96,6 +96,8 @@ pub struct Seen {
     pub fault: Option<Fault>,
     /// The status passed to the client (`None` when it got no answer, or not yet).
     pub status: Option<u16>,
+    /// Whether the request carried an `Authorization` header.
+    pub authorization: bool,
     pub at: Instant,
 }
 
@@ -106,23 +108,28 @@ struct State {
 }
 
 pub struct Proxy {
-    port: u16,
+    addr: std::net::SocketAddr,
     state: Arc<State>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Proxy {
-    /// A proxy in front of `upstream` (`host:port`), with no rules yet.
+    /// A proxy on 127.0.0.1 in front of `upstream` (`host:port`), with no rules yet.
     pub fn start(upstream: &str) -> Proxy {
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into(), upstream)
+    }
+
+    /// The same, listening on `ip`.
+    pub fn start_on(ip: std::net::IpAddr, upstream: &str) -> Proxy {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fault-proxy")
             .enable_all()
             .build()
             .expect("proxy runtime");
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let std_listener = std::net::TcpListener::bind((ip, 0)).expect("bind the proxy");
         std_listener.set_nonblocking(true).expect("nonblocking listener");
-        let port = std_listener.local_addr().expect("proxy address").port();
+        let addr = std_listener.local_addr().expect("proxy address");
         let state = Arc::new(State { upstream: upstream.to_string(), rules: Mutex::default(), seen: Mutex::default() });
         let accept_state = state.clone();
         runtime.spawn(async move {
@@ -131,12 +138,12 @@ impl Proxy {
                 tokio::spawn(serve_connection(accept_state.clone(), stream));
             }
         });
-        Proxy { port, state, runtime: Some(runtime) }
+        Proxy { addr, state, runtime: Some(runtime) }
     }
 
-    /// `127.0.0.1:PORT`, to use as the registry host.
+    /// `127.0.0.1:PORT` (or the address it listens on), to use as the registry host.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.addr.to_string()
     }
 
     /// Replaces the rules (their occurrence counters start from zero).
@@ -207,7 +214,8 @@ async fn serve_connection(state: Arc<State>, stream: TcpStream) {
         let index = {
             let mut seen = state.seen.lock().expect("seen");
             let at = Instant::now();
-            seen.push(Seen { method: head.method.clone(), target: head.target.clone(), fault: fault.clone(), status: None, at });
+            let authorization = head.header("authorization").is_some();
+            seen.push(Seen { method: head.method.clone(), target: head.target.clone(), fault: fault.clone(), status: None, authorization, at });
             seen.len() - 1
         };
         let status = handle(&state, &mut client, &head, fault).await.ok().flatten();

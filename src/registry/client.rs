@@ -44,6 +44,8 @@ pub struct ClientOptions {
     pub monolithic_limit: u64,
     /// Size of each PATCH in a chunked upload.
     pub chunk_size: u64,
+    /// CA certificates trusted besides the system's roots (`--ca-file`).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientOptions {
@@ -60,6 +62,7 @@ impl Default for ClientOptions {
             read_timeout: Duration::from_secs(300),
             monolithic_limit: 64 * 1024 * 1024,
             chunk_size: 64 * 1024 * 1024,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -92,6 +95,8 @@ impl Client {
             .read_timeout(opts.read_timeout)
             // reqwest drops Authorization on redirects to another host, port or scheme.
             .redirect(reqwest::redirect::Policy::limited(10))
+            // TLS is always verified: the system's roots plus --ca-file.
+            .tls_certs_merge(opts.extra_roots.clone())
             .build()
             .map_err(RegistryError::Setup)?;
         let inner = Inner {

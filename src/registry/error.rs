@@ -75,6 +75,8 @@ pub fn parse_oci_errors(body: &[u8]) -> Vec<OciError> {
 pub enum TransportKind {
     /// DNS, TCP or TLS failed before a request was sent.
     Connect,
+    /// The server's TLS certificate was refused (unknown issuer, wrong name, expired…).
+    Certificate,
     /// No answer in time.
     Timeout,
     /// The connection broke during the exchange.
@@ -87,6 +89,7 @@ impl fmt::Display for TransportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TransportKind::Connect => "cannot connect (DNS, TCP or TLS failed)",
+            TransportKind::Certificate => "TLS certificate not trusted",
             TransportKind::Timeout => "timed out",
             TransportKind::Reset => "connection broken",
             TransportKind::Other => "transport error",
@@ -247,6 +250,9 @@ pub fn transport_kind(err: &reqwest::Error) -> TransportKind {
     if err.is_timeout() {
         return TransportKind::Timeout;
     }
+    if certificate_error(err).is_some() {
+        return TransportKind::Certificate;
+    }
     if err.is_connect() {
         return TransportKind::Connect;
     }
@@ -264,6 +270,23 @@ pub fn transport_kind(err: &reqwest::Error) -> TransportKind {
     }
     // A request that failed while being sent without a local cause is a broken exchange.
     if err.is_request() { TransportKind::Reset } else { TransportKind::Other }
+}
+
+/// The certificate problem behind a failed TLS handshake, if that is what failed. rustls's
+/// error travels inside (possibly nested) `io::Error`s, whose `source()` skips the error they
+/// wrap: they are looked into with `get_ref()`.
+pub fn certificate_error(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented).then(|| tls.to_string());
+        }
+        next = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// Who holds the credential a request used, for hints (never the secret itself).
@@ -356,6 +379,17 @@ mod tests {
         for s in [400, 401, 403, 404, 405, 409, 416, 501] {
             assert!(!status(s, vec![]).is_retryable(), "{s}");
         }
+    }
+
+    #[test]
+    fn certificate_errors_are_found_inside_nested_io_errors() {
+        use std::io::{Error as IoError, ErrorKind};
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = IoError::other(IoError::new(ErrorKind::InvalidData, tls));
+        assert!(certificate_error(&nested).is_some_and(|m| m.contains("UnknownIssuer")), "{nested:?}");
+        let other = IoError::new(ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(certificate_error(&other), None, "not a certificate problem");
+        assert_eq!(certificate_error(&IoError::new(ErrorKind::ConnectionRefused, "refused")), None);
     }
 
     #[test]

@@ -279,6 +279,9 @@ impl Client {
         let https = self.inner.http.get(format!("https://{host}/v2/")).send().await;
         let https_err = match https {
             Ok(_) => return Ok("https"),
+            // The host speaks TLS but its certificate is not trusted: plain HTTP would only
+            // hide that (and send credentials in the clear).
+            Err(e) if transport_kind(&e) == TransportKind::Certificate => return Err(transport_error(ctx, host, e)),
             Err(e) => e,
         };
         match self.inner.http.get(format!("http://{host}/v2/")).send().await {
@@ -322,6 +325,7 @@ impl Client {
             )),
             TransportKind::Connect => Some(format!("check that {host} is the right host and port and is reachable")),
             TransportKind::Timeout => Some("the registry did not answer in time; retry later or check the network".into()),
+            TransportKind::Certificate => None,
             TransportKind::Reset | TransportKind::Other => None,
         }
     }
@@ -343,7 +347,10 @@ async fn file_body(ctx: &Context, path: &std::path::Path, offset: u64, len: u64)
 /// A reqwest failure as a transport error, without its URL (URLs may carry upload state).
 pub(crate) fn transport_error(ctx: &Context, host: &str, err: reqwest::Error) -> RegistryError {
     let kind = transport_kind(&err);
-    RegistryError::Transport { ctx: ctx.clone().into(), host: host.to_string(), kind, hint: None, source: err.without_url() }
+    let hint = crate::registry::error::certificate_error(&err).map(|problem| {
+        format!("{problem}; if {host} uses a private CA, pass its certificate with --ca-file CA.pem (the system's roots stay trusted)")
+    });
+    RegistryError::Transport { ctx: ctx.clone().into(), host: host.to_string(), kind, hint, source: err.without_url() }
 }
 
 /// Builds the error for an unexpected status, reading (a bounded part of) the OCI error body.
