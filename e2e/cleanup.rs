@@ -6,7 +6,7 @@ use crate::support::wharf::{example, run, skopeo, skopeo_digest, skopeo_tags, wh
 use std::path::Path;
 use std::process::Command;
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
         .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
@@ -20,7 +20,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 const POLICIES: &str = "cleanup:\n  keepPolicies:\n  - references:\n      branch: main\n    imagesPerReference:\n      last: 1\n  - references:\n      tag: /v.*/\n    imagesPerReference:\n      last: 1\n";
 
 /// flant as a git project with keep policies; returns the temp dir.
-fn project() -> tempfile::TempDir {
+pub(crate) fn project() -> tempfile::TempDir {
     let dir = example("flant");
     let yaml = format!("project: flant\nconfigVersion: 1\n{POLICIES}---\nimage: backend\ntarget: backend\n---\nimage: frontend\ntarget: frontend\n");
     std::fs::write(dir.path().join("wharf.yaml"), yaml).unwrap();
@@ -29,14 +29,14 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-fn commit(dir: &Path, file: &str, content: &str) -> String {
+pub(crate) fn commit(dir: &Path, file: &str, content: &str) -> String {
     std::fs::write(dir.join(file), content).unwrap();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", file]);
     git(dir, &["rev-parse", "HEAD"])
 }
 
-fn publish(dir: &Path, repo: &str, extra: &[&str]) {
+pub(crate) fn publish(dir: &Path, repo: &str, extra: &[&str]) {
     let mut args = vec!["build-and-publish", "--dir", dir.to_str().unwrap(), "--repo", repo, "--tag-git-commit"];
     args.extend_from_slice(extra);
     run(wharf(&args)).ok();
@@ -48,14 +48,14 @@ fn cleanup(dir: &Path, repo: &str, extra: &[&str]) -> crate::support::wharf::Run
     run(wharf(&args))
 }
 
-struct History {
-    c1: String,
-    c2: String,
-    c3: String,
+pub(crate) struct History {
+    pub c1: String,
+    pub c2: String,
+    pub c3: String,
 }
 
 /// main: c1 (tagged v1) → c2 (frontend changed); feature: c3 (backend changed), branch deleted.
-fn history(dir: &Path, repo: &str) -> History {
+pub(crate) fn history(dir: &Path, repo: &str) -> History {
     let c1 = commit(dir, "frontend/index.html", "<p>one</p>\n");
     git(dir, &["tag", "v1"]);
     publish(dir, repo, &[]);

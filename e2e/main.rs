@@ -3,11 +3,15 @@
 
 mod build_publish;
 mod cleanup;
+mod cleanup_killed;
 mod concurrency;
 mod push;
 mod push_static;
 mod examples;
+mod faults;
 mod support;
 mod registry_client;
 mod registry_fakes;
+mod secrets;
+mod tls;
 mod drivers;

@@ -217,6 +217,7 @@ async fn transient_errors_are_retried_honouring_retry_after() {
     assert_eq!(err.status(), Some(429));
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert!(err.to_string().contains("asks to wait 3600s"), "{err}");
 }
 
 #[tokio::test]
@@ -230,6 +231,7 @@ async fn retries_stop_after_the_limit() {
         .await;
     let err = fast_client(CredentialStore::new()).get_manifest(&repo(&server, "app"), "t").await.unwrap_err();
     assert_eq!(err.status(), Some(502), "{err}");
+    assert!(err.to_string().contains("get manifest") && err.to_string().contains("/app:t (gave up after 3 attempts)"), "{err}");
 }
 
 #[tokio::test]
@@ -333,17 +335,9 @@ async fn authorization_is_not_forwarded_to_blob_storage_on_redirect() {
     assert_eq!(got, body);
 }
 
-/// A non-loopback address of this machine, if it has one.
-fn non_loopback_ip() -> Option<std::net::IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:9").ok()?; // TEST-NET-1: nothing is sent
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
 #[tokio::test]
 async fn credentials_never_go_over_plain_http_to_a_non_loopback_host() {
-    let Some(ip) = non_loopback_ip() else {
+    let Some(ip) = crate::support::non_loopback_ip() else {
         eprintln!("skipped: this machine has no non-loopback address");
         return;
     };

@@ -284,6 +284,13 @@ pub struct RegistryArgs {
     /// Directory holding docker's config.json.
     #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
     pub docker_config: Option<PathBuf>,
+    /// Longest wait for a registry's answer, or for the next piece of one (e.g. `30s`, `5m`;
+    /// default 5m). A request that times out is retried when it is safe to repeat.
+    #[arg(long, value_name = "DURATION", env = "WHARF_REGISTRY_TIMEOUT")]
+    pub registry_timeout: Option<String>,
+    /// PEM file of CA certificates to trust besides the system's (a registry with a private CA).
+    #[arg(long, value_name = "PATH", env = "WHARF_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Locks between wharf runs on this machine.
@@ -613,9 +620,31 @@ impl RegistryArgs {
     }
 
     pub fn client_with(&self, credentials: CredentialStore) -> Result<Client, Error> {
-        let opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials, ..ClientOptions::default() };
+        let mut opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials, ..ClientOptions::default() };
+        if let Some(t) = &self.registry_timeout {
+            let timeout = crate::config::parse_go_duration(t)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| Error::Usage(format!("--registry-timeout {t:?}: expected a positive duration such as 30s or 5m")))?;
+            opts.read_timeout = timeout;
+            opts.connect_timeout = opts.connect_timeout.min(timeout);
+        }
+        if let Some(path) = &self.ca_file {
+            opts.extra_roots = read_ca_file(path)?;
+        }
         Client::new(opts).map_err(Error::Registry)
     }
+}
+
+/// The certificates of a PEM file (one or more `BEGIN CERTIFICATE` blocks).
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let usage = |detail: String| Error::Usage(format!("--ca-file {}: {detail}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| usage(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| usage(format!("not a PEM certificate file ({e})")))?;
+    if certs.is_empty() {
+        return Err(usage("no certificate in it (expected -----BEGIN CERTIFICATE----- blocks)".into()));
+    }
+    Ok(certs)
 }
 
 /// The driver for `repo` and a client that carries the driver's own registry login (ECR's

@@ -22,16 +22,21 @@ pub struct RegistryConfig {
     pub basic_auth: Option<(String, String)>,
     /// `storage.delete.enabled`.
     pub delete_enabled: bool,
+    /// `(certificate chain PEM, key PEM)` to serve HTTPS (`http.tls`).
+    pub tls: Option<(String, String)>,
+    /// The address to listen on (default 127.0.0.1).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { basic_auth: None, delete_enabled: true }
+        RegistryConfig { basic_auth: None, delete_enabled: true, tls: None, ip: None }
     }
 }
 
 pub struct Registry {
     child: Child,
+    ip: std::net::IpAddr,
     port: u16,
     dir: tempfile::TempDir,
 }
@@ -53,8 +58,9 @@ impl Registry {
         let mut last_log = String::new();
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
-            let port = free_port();
-            let config_path = write_config(dir.path(), port, &config);
+            let ip = config.ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+            let port = free_port(ip);
+            let config_path = write_config(dir.path(), ip, port, &config);
             let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
             let child = Command::new(REGISTRY_BIN)
                 .arg("serve")
@@ -64,7 +70,7 @@ impl Registry {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {REGISTRY_BIN}: {e} (apt-get install docker-registry)"));
-            let mut registry = Registry { child, port, dir };
+            let mut registry = Registry { child, ip, port, dir };
             if registry.wait_ready(Duration::from_secs(15)) {
                 return registry;
             }
@@ -73,9 +79,9 @@ impl Registry {
         panic!("docker-registry did not start; its log:\n{last_log}");
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `127.0.0.1:PORT` (or the address it was started on).
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        std::net::SocketAddr::new(self.ip, self.port).to_string()
     }
 
     /// What the registry wrote to stdout/stderr so far.
@@ -93,13 +99,66 @@ impl Registry {
         self.log().lines().filter(|l| l.contains(needle)).count()
     }
 
+    /// Every repository the registry holds (`GET /v2/_catalog`), sorted.
+    pub fn catalog(&self) -> Vec<String> {
+        let body = http_get(self.ip, self.port, "/v2/_catalog?n=1000");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("catalog ({e}): {body}"));
+        let mut repos: Vec<String> =
+            v["repositories"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default();
+        repos.sort();
+        repos
+    }
+
+    /// Tags of `repo`, sorted; none for a repository that has blobs but no tag yet.
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        let body = http_get(self.ip, self.port, &format!("/v2/{repo}/tags/list"));
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("tags of {repo} ({e}): {body}"));
+        let mut tags: Vec<String> = v["tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+        tags.sort();
+        tags
+    }
+
+    /// Digests of every blob in storage (all repositories share one blob store).
+    pub fn stored_blobs(&self) -> std::collections::BTreeSet<String> {
+        let root = self.storage_dir().join("docker/registry/v2/blobs/sha256");
+        let mut out = std::collections::BTreeSet::new();
+        for prefix in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for blob in std::fs::read_dir(prefix.path()).into_iter().flatten().flatten() {
+                if blob.path().join("data").is_file() {
+                    out.insert(format!("sha256:{}", blob.file_name().to_string_lossy()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Digests of every manifest any repository holds (distribution keeps manifests in the
+    /// blob store too; this tells them apart from layers and configs).
+    pub fn stored_manifests(&self) -> std::collections::BTreeSet<String> {
+        fn walk(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.ends_with("_manifests/revisions/sha256") {
+                    for rev in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                        out.insert(format!("sha256:{}", rev.file_name().to_string_lossy()));
+                    }
+                } else if path.is_dir() {
+                    walk(&path, out);
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(&self.storage_dir().join("docker/registry/v2/repositories"), &mut out);
+        out
+    }
+
     fn wait_ready(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return false;
             }
-            if answers_http(self.port) {
+            if answers_http(self.ip, self.port) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -115,13 +174,14 @@ impl Drop for Registry {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+fn free_port(ip: std::net::IpAddr) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
 
-fn answers_http(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+/// Whether something answers HTTP (a TLS server answers plain HTTP with a 400 too).
+fn answers_http(ip: std::net::IpAddr, port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect((ip, port)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     if stream.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
         return false;
@@ -130,7 +190,17 @@ fn answers_http(port: u16) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
-fn write_config(dir: &Path, port: u16, config: &RegistryConfig) -> PathBuf {
+/// The body of `GET path` (HTTP/1.0, so the server closes when done). Plain HTTP only.
+fn http_get(ip: std::net::IpAddr, port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect((ip, port)).expect("connect to the registry");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\n\r\n").expect("request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("response");
+    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+fn write_config(dir: &Path, ip: std::net::IpAddr, port: u16, config: &RegistryConfig) -> PathBuf {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).expect("storage dir");
     let auth = match &config.basic_auth {
@@ -142,11 +212,21 @@ fn write_config(dir: &Path, port: u16, config: &RegistryConfig) -> PathBuf {
         }
         None => String::new(),
     };
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            let (cert_path, key_path) = (dir.join("tls.crt"), dir.join("tls.key"));
+            std::fs::write(&cert_path, cert).expect("certificate");
+            std::fs::write(&key_path, key).expect("key");
+            format!("  tls:\n    certificate: {}\n    key: {}\n", cert_path.display(), key_path.display())
+        }
+        None => String::new(),
+    };
+    let addr = std::net::SocketAddr::new(ip, port);
     let yaml = format!(
         "version: 0.1\n\
          log:\n  level: warn\n  accesslog:\n    disabled: false\n\
          storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {}\n  maintenance:\n    uploadpurging:\n      enabled: false\n\
-         http:\n  addr: 127.0.0.1:{port}\n\
+         http:\n  addr: {addr}\n{tls}\
          {auth}",
         data.display(),
         config.delete_enabled,

@@ -120,14 +120,23 @@ pub async fn restore(lines: &[super::journal::Line], client: &Client) -> Restore
     out
 }
 
+async fn is_throwaway_at(client: &Client, repo: &Repository, digest: &crate::digest::Digest) -> bool {
+    client.get_manifest(repo, digest.as_str()).await.is_ok_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes))
+}
+
 async fn restore_one(l: &super::journal::Line, client: &Client) -> Result<(), String> {
     let repo: Repository = l.repository.parse().map_err(|e: crate::registry::ReferenceError| e.to_string())?;
+    let bytes = l.manifest_bytes()?;
+    if crate::drivers::is_throwaway(&bytes) {
+        return Err("a throwaway manifest of an interrupted untag; nothing to restore".into());
+    }
     match client.head_manifest(&repo, &l.tag).await.map_err(|e| e.to_string())? {
         Some(d) if d.digest == l.digest => return Err("already in place".into()),
+        // An untag interrupted between its two steps left the tag on a throwaway: put it back.
+        Some(d) if is_throwaway_at(client, &repo, &d.digest).await => {}
         Some(d) => return Err(format!("the tag now points at {}; left alone", d.digest)),
         None => {}
     }
-    let bytes = l.manifest_bytes()?;
     let content = crate::registry::parse_manifest(&bytes, &l.media_type).map_err(|e| e.to_string())?;
     for d in content.references() {
         let present = if crate::registry::manifest::is_index(&d.media_type) || crate::registry::manifest::is_image_manifest(&d.media_type) {

@@ -125,9 +125,20 @@ async fn read_annotations(client: &Client, t: &Tag) -> Result<HashMap<String, St
     Ok(serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default())
 }
 
+/// What the manifests of image digests wharf did not build say.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    /// Push times (from records, else the config's creation time).
+    pub pushed_at: HashMap<Digest, DateTime<Utc>>,
+    /// Index children.
+    pub children: HashMap<Digest, Vec<Digest>>,
+    /// Throwaway manifests a tag was left on by an interrupted untag (a killed run).
+    pub throwaways: HashSet<Digest>,
+}
+
 /// Push times (from records) and, for image digests wharf did not build, what their
-/// manifests say: index children and the config's creation time.
-pub async fn manifests(client: &Client, tags: &[Tag], records: &[Record]) -> (HashMap<Digest, DateTime<Utc>>, HashMap<Digest, Vec<Digest>>) {
+/// manifests say: index children, the config's creation time, and whether it is a throwaway.
+pub async fn manifests(client: &Client, tags: &[Tag], records: &[Record]) -> Manifests {
     let mut pushed: HashMap<Digest, DateTime<Utc>> = HashMap::new();
     let mut known: HashSet<Digest> = HashSet::new();
     for r in records {
@@ -145,32 +156,43 @@ pub async fn manifests(client: &Client, tags: &[Tag], records: &[Record]) -> (Ha
     known.extend(tags.iter().filter(|t| matches!(t.kind, TagKind::Stage { .. })).map(|t| t.digest.clone()));
     let mut seen = HashSet::new();
     let unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
-    let read: Vec<(Digest, Option<DateTime<Utc>>, Vec<Digest>)> = futures::stream::iter(unknown)
-        .map(|t| async move {
-            let (created, children) = inspect(client, t).await.unwrap_or_default();
-            (t.digest.clone(), created, children)
-        })
+    let read: Vec<(Digest, Inspected)> = futures::stream::iter(unknown)
+        .map(|t| async move { (t.digest.clone(), inspect(client, t).await.unwrap_or_default()) })
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
         .await;
-    let mut children = HashMap::new();
-    for (d, created, kids) in read {
+    let mut out = Manifests { pushed_at: pushed, ..Manifests::default() };
+    for (d, Inspected { created, children, throwaway }) in read {
         if let Some(c) = created {
-            pushed.entry(d.clone()).or_insert(c);
+            out.pushed_at.entry(d.clone()).or_insert(c);
         }
-        if !kids.is_empty() {
-            children.insert(d, kids);
+        if throwaway {
+            out.throwaways.insert(d.clone());
+        }
+        if !children.is_empty() {
+            out.children.insert(d, children);
         }
     }
-    (pushed, children)
+    out
 }
 
-async fn inspect(client: &Client, t: &Tag) -> Result<(Option<DateTime<Utc>>, Vec<Digest>), RegistryError> {
+#[derive(Default)]
+struct Inspected {
+    created: Option<DateTime<Utc>>,
+    children: Vec<Digest>,
+    throwaway: bool,
+}
+
+async fn inspect(client: &Client, t: &Tag) -> Result<Inspected, RegistryError> {
     let repo: Repository = t.repository.parse().map_err(RegistryError::Reference)?;
     let (bytes, media_type, _) = client.get_manifest(&repo, t.digest.as_str()).await?;
+    if crate::drivers::is_throwaway(&bytes) {
+        return Ok(Inspected { throwaway: true, ..Inspected::default() });
+    }
     match parse_manifest(&bytes, &media_type) {
         Ok(ManifestContent::Index { manifests }) => {
-            Ok((None, manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect()))
+            let children = manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect();
+            Ok(Inspected { children, ..Inspected::default() })
         }
         Ok(ManifestContent::Image { config, .. }) => {
             let blob = client.get_blob_bytes(&repo, &config.digest, 4 << 20).await?;
@@ -178,9 +200,9 @@ async fn inspect(client: &Client, t: &Tag) -> Result<(Option<DateTime<Utc>>, Vec
             struct Created {
                 created: Option<DateTime<Utc>>,
             }
-            Ok((serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created), Vec::new()))
+            Ok(Inspected { created: serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created), ..Inspected::default() })
         }
-        Err(_) => Ok((None, Vec::new())),
+        Err(_) => Ok(Inspected::default()),
     }
 }
 

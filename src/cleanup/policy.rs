@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use globset::GlobMatcher;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use super::history::{Commit, Reference};
@@ -63,6 +63,8 @@ pub struct Inputs<'a> {
     pub pushed_at: &'a HashMap<Digest, DateTime<Utc>>,
     /// Children of index manifests among the listed digests.
     pub children: &'a HashMap<Digest, Vec<Digest>>,
+    /// Throwaway manifests an interrupted untag left tags on: those tags go.
+    pub throwaways: &'a HashSet<Digest>,
 }
 
 fn within(now: DateTime<Utc>, t: DateTime<Utc>, d: Duration) -> bool {
@@ -170,6 +172,8 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
             (Action::Keep, format!("matches --keep {pattern}"))
         } else if purge {
             (Action::Delete, "--purge".into())
+        } else if inputs.throwaways.contains(&t.digest) {
+            (Action::Delete, "left on a throwaway manifest by an interrupted untag (a run was killed)".into())
         } else if fresh(&t.digest) {
             (Action::Keep, "pushed within the fresh window".into())
         } else {

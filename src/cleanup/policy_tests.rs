@@ -1,7 +1,7 @@
 //! Decision tests: plain values in, a plan out. Each pins a behaviour a user relies on.
 
 use chrono::{Duration as CDuration, TimeZone, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::history::{Commit, Reference};
@@ -51,7 +51,7 @@ fn opts(mode: Mode) -> Options {
     Options { mode, keep: vec![], fresh_window: None, include_unknown: false, now: now() }
 }
 fn run(tags: &[Tag], records: &[Record], o: &Options) -> Vec<Entry> {
-    decide(&Inputs { tags, records, pushed_at: &HashMap::new(), children: &HashMap::new() }, o)
+    decide(&Inputs { tags, records, pushed_at: &HashMap::new(), children: &HashMap::new(), throwaways: &HashSet::new() }, o)
 }
 fn action(plan: &[Entry], tag: &str) -> Action {
     plan.iter().find(|e| e.tag == tag).unwrap_or_else(|| panic!("no {tag} in plan")).action
@@ -135,13 +135,30 @@ fn fresh_window_unknown_images_and_include_unknown() {
     let mut o = opts(Mode::Git { policies: vec![p.clone()], history: history.clone() });
     o.fresh_window = Some(Duration::from_secs(15 * 86400));
     let pushed: HashMap<Digest, _> = records.iter().map(|r| (r.manifest.clone().unwrap(), r.created.unwrap())).collect();
-    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed, children: &HashMap::new() }, &o);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new() }, &o);
     assert_eq!(action(&plan, "c2"), Action::Keep, "pushed 10 days ago, within the 15-day window");
     assert_eq!(action(&plan, "c1"), Action::Delete);
     assert_eq!(action(&plan, "external"), Action::Keep, "no record: kept by default");
     let mut o = opts(Mode::Git { policies: vec![p], history });
     o.include_unknown = true;
     assert_eq!(action(&run(&tags, &records, &o), "external"), Action::Delete);
+}
+
+/// Regression (a cleanup SIGKILLed between the two steps of an untag): the tag was left on a
+/// throwaway manifest, which has no record; it must go, not stay as an unknown image.
+#[test]
+fn tags_left_on_a_throwaway_manifest_are_deleted_unless_kept_by_pattern() {
+    let (mut tags, records, history) = main_history();
+    tags.push(image("interrupted", "throwaway"));
+    tags.push(image("release-1", "throwaway2"));
+    let p = policy(RefKind::Branch, "main", Some(1), None, Operator::And);
+    let mut o = opts(Mode::Git { policies: vec![p], history });
+    o.keep = vec![("release-*".into(), globset::Glob::new("release-*").unwrap().compile_matcher())];
+    let throwaways = HashSet::from([d("throwaway"), d("throwaway2")]);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &HashMap::new(), throwaways: &throwaways }, &o);
+    assert_eq!(action(&plan, "interrupted"), Action::Delete);
+    assert_eq!(action(&plan, "release-1"), Action::Keep, "--keep still wins");
+    assert_eq!(action(&plan, "c3"), Action::Keep);
 }
 
 #[test]
@@ -156,7 +173,7 @@ fn children_of_a_kept_index_and_referrers_of_kept_images_stay() {
     o.include_unknown = true;
     o.keep = vec![("multiarch".into(), globset::Glob::new("multiarch").unwrap().compile_matcher())];
     let children = HashMap::from([(d("index"), vec![d("child")])]);
-    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &children }, &o);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &children, throwaways: &HashSet::new() }, &o);
     assert_eq!(action(&plan, "multiarch"), Action::Keep);
     assert_eq!(action(&plan, "arm64-only"), Action::Keep, "a child of a kept index is never deleted");
     assert_eq!(action(&plan, &format!("sha256-{}.sig", d("s3").hex())), Action::Keep);

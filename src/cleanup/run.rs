@@ -52,7 +52,7 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Re
     let repos = inventory::repositories(&s.project, &s.repo, s.layout).map_err(CleanupError::Invalid)?;
     let (tags, broken) = inventory::list(driver, &repos).await?;
     let records = inventory::records(client, &tags).await;
-    let (pushed_at, children) = inventory::manifests(client, &tags, &records).await;
+    let manifests = inventory::manifests(client, &tags, &records).await;
     let (mode, policies) = match &s.keep {
         Keep::GitPolicies => {
             let history = History::open(&s.project.dir).map_err(InventoryError::from)?;
@@ -84,7 +84,14 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Re
         include_unknown: s.include_unknown,
         now: Utc::now(),
     };
-    let entries = policy::decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed_at, children: &children }, &opts);
+    let inputs = Inputs {
+        tags: &tags,
+        records: &records,
+        pushed_at: &manifests.pushed_at,
+        children: &manifests.children,
+        throwaways: &manifests.throwaways,
+    };
+    let entries = policy::decide(&inputs, &opts);
     Ok(Plan { version: PLAN_VERSION, project: s.project.name.clone(), driver: driver.info().name.to_string(), policies: policy_text, entries, broken })
 }
 

@@ -47,6 +47,7 @@ impl Api {
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
             .redirect(reqwest::redirect::Policy::limited(5))
+            .tls_certs_merge(opts.extra_roots.clone())
             .build()
             .map_err(|e| DriverError::Transport {
                 driver: info.name,

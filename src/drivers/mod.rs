@@ -38,7 +38,7 @@ pub use gitlab::GitlabDriver;
 pub use harbor::HarborDriver;
 pub use layout::{parse_repository, resolve_layout};
 pub use quay::QuayDriver;
-pub use untag::{UNTAG_ANNOTATION, throwaway_manifest};
+pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
 use crate::digest::Digest;
 use crate::registry::{Client, Repository};

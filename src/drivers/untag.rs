@@ -28,6 +28,17 @@ pub fn throwaway_manifest(tag: &str) -> Bytes {
     annotated_empty_manifest(&[(UNTAG_ANNOTATION.to_string(), nonce)].into())
 }
 
+/// Whether `manifest` is one of the throwaway manifests [`throwaway_manifest`] makes. A tag on
+/// one is what an untag interrupted between its two steps leaves behind (e.g. a killed run).
+pub fn is_throwaway(manifest: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Annotated {
+        #[serde(default)]
+        annotations: std::collections::HashMap<String, serde_json::Value>,
+    }
+    serde_json::from_slice::<Annotated>(manifest).is_ok_and(|m| m.annotations.contains_key(UNTAG_ANNOTATION))
+}
+
 /// Checks that `repo`'s registry accepts manifest deletes from this credential, without
 /// deleting anything: a delete of a digest that does not exist must answer 404.
 pub async fn probe_delete(client: &Client, repo: &Repository) -> Result<(), RegistryError> {
@@ -50,7 +61,7 @@ pub async fn move_to_throwaway(client: &Client, repo: &Repository, tag: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::manifest::OCI_EMPTY;
+    use crate::registry::manifest::{OCI_EMPTY, annotated_empty_manifest};
     use crate::registry::{ManifestContent, parse_manifest};
 
     #[test]
@@ -65,5 +76,9 @@ mod tests {
         assert_eq!(layers, vec![config]);
         let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
         assert!(v["annotations"][UNTAG_ANNOTATION].as_str().unwrap().starts_with("v1 "));
+        assert!(is_throwaway(&a));
+        let record = annotated_empty_manifest(&[("dev.wharf.commit".to_string(), "x".to_string())].into());
+        assert!(!is_throwaway(&record));
+        assert!(!is_throwaway(b"not json"));
     }
 }

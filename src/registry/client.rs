@@ -44,6 +44,8 @@ pub struct ClientOptions {
     pub monolithic_limit: u64,
     /// Size of each PATCH in a chunked upload.
     pub chunk_size: u64,
+    /// CA certificates trusted besides the system's roots (`--ca-file`).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientOptions {
@@ -60,6 +62,7 @@ impl Default for ClientOptions {
             read_timeout: Duration::from_secs(300),
             monolithic_limit: 64 * 1024 * 1024,
             chunk_size: 64 * 1024 * 1024,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -92,6 +95,8 @@ impl Client {
             .read_timeout(opts.read_timeout)
             // reqwest drops Authorization on redirects to another host, port or scheme.
             .redirect(reqwest::redirect::Policy::limited(10))
+            // TLS is always verified: the system's roots plus --ca-file.
+            .tls_certs_merge(opts.extra_roots.clone())
             .build()
             .map_err(RegistryError::Setup)?;
         let inner = Inner {
@@ -110,7 +115,8 @@ impl Client {
 
     /// A request on `repo` needing `actions` (`pull`, `pull,push`, `delete`).
     pub(crate) fn repo_req(&self, op: &'static str, repo: &Repository, method: Method, path: String, actions: &str) -> Req {
-        let ctx = Context::new(op, &repo.registry, Some(&repo.path));
+        let mut ctx = Context::new(op, &repo.registry, Some(&repo.path));
+        ctx.object = object_of(&path);
         let mut req = Req::new(ctx, &repo.registry, repo.api_host(), method, Target::Path(path));
         req.scopes = vec![repository_scope(&repo.path, actions)];
         req
@@ -213,6 +219,14 @@ impl Client {
             other => other,
         })
     }
+}
+
+/// The tag or digest a `/v2/<name>/manifests/<ref>` or `/v2/<name>/blobs/<digest>` path is
+/// about, for error messages.
+fn object_of(path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or_default();
+    let (_, object) = path.rsplit_once("/manifests/").or_else(|| path.rsplit_once("/blobs/"))?;
+    (!object.is_empty() && !object.starts_with("uploads")).then(|| object.to_string())
 }
 
 /// `/v2/<name>/manifests/<tag|digest>`, validating the reference.

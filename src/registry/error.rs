@@ -14,26 +14,40 @@ use std::time::Duration;
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
-/// Where an error happened: operation, registry and (when there is one) repository.
+/// Where an error happened: operation, registry, repository, the object (tag or digest)
+/// when there is one, and how many times the request was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     pub op: &'static str,
     pub registry: String,
     pub repository: Option<String>,
+    /// The tag or digest the operation was about (`v1`, `sha256:…`).
+    pub object: Option<String>,
+    /// How many times the operation was tried before this error (1 = no retry).
+    pub attempts: u32,
 }
 
 impl Context {
     pub fn new(op: &'static str, registry: &str, repository: Option<&str>) -> Self {
-        Context { op, registry: registry.to_string(), repository: repository.map(str::to_string) }
+        Context { op, registry: registry.to_string(), repository: repository.map(str::to_string), object: None, attempts: 1 }
     }
 }
 
 impl fmt::Display for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repository {
-            Some(repo) => write!(f, "{} {}/{}", self.op, self.registry, repo),
-            None => write!(f, "{} {}", self.op, self.registry),
+        write!(f, "{} {}", self.op, self.registry)?;
+        if let Some(repo) = &self.repository {
+            write!(f, "/{repo}")?;
         }
+        match self.object.as_deref() {
+            Some(o) if o.contains(':') => write!(f, "@{o}")?,
+            Some(o) => write!(f, ":{o}")?,
+            None => {}
+        }
+        if self.attempts > 1 {
+            write!(f, " (gave up after {} attempts)", self.attempts)?;
+        }
+        Ok(())
     }
 }
 
@@ -61,6 +75,8 @@ pub fn parse_oci_errors(body: &[u8]) -> Vec<OciError> {
 pub enum TransportKind {
     /// DNS, TCP or TLS failed before a request was sent.
     Connect,
+    /// The server's TLS certificate was refused (unknown issuer, wrong name, expired…).
+    Certificate,
     /// No answer in time.
     Timeout,
     /// The connection broke during the exchange.
@@ -73,6 +89,7 @@ impl fmt::Display for TransportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TransportKind::Connect => "cannot connect (DNS, TCP or TLS failed)",
+            TransportKind::Certificate => "TLS certificate not trusted",
             TransportKind::Timeout => "timed out",
             TransportKind::Reset => "connection broken",
             TransportKind::Other => "transport error",
@@ -189,6 +206,35 @@ impl RegistryError {
         }
     }
 
+    /// The error's context, for the variants that have one.
+    pub fn context(&self) -> Option<&Context> {
+        match self {
+            RegistryError::Status { ctx, .. }
+            | RegistryError::Transport { ctx, .. }
+            | RegistryError::InsecureCredentials { ctx, .. }
+            | RegistryError::DigestMismatch { ctx, .. }
+            | RegistryError::TooLarge { ctx, .. }
+            | RegistryError::Protocol { ctx, .. }
+            | RegistryError::Token { ctx, .. } => Some(ctx),
+            _ => None,
+        }
+    }
+
+    /// Records that the operation was tried `attempts` times before this error.
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        match &mut self {
+            RegistryError::Status { ctx, .. }
+            | RegistryError::Transport { ctx, .. }
+            | RegistryError::InsecureCredentials { ctx, .. }
+            | RegistryError::DigestMismatch { ctx, .. }
+            | RegistryError::TooLarge { ctx, .. }
+            | RegistryError::Protocol { ctx, .. }
+            | RegistryError::Token { ctx, .. } => ctx.attempts = ctx.attempts.max(attempts),
+            _ => {}
+        }
+        self
+    }
+
     pub(crate) fn protocol(ctx: &Context, detail: impl Into<String>) -> Self {
         RegistryError::Protocol { ctx: ctx.clone().into(), detail: detail.into() }
     }
@@ -203,6 +249,9 @@ pub fn is_retryable_status(status: u16) -> bool {
 pub fn transport_kind(err: &reqwest::Error) -> TransportKind {
     if err.is_timeout() {
         return TransportKind::Timeout;
+    }
+    if certificate_error(err).is_some() {
+        return TransportKind::Certificate;
     }
     if err.is_connect() {
         return TransportKind::Connect;
@@ -221,6 +270,23 @@ pub fn transport_kind(err: &reqwest::Error) -> TransportKind {
     }
     // A request that failed while being sent without a local cause is a broken exchange.
     if err.is_request() { TransportKind::Reset } else { TransportKind::Other }
+}
+
+/// The certificate problem behind a failed TLS handshake, if that is what failed. rustls's
+/// error travels inside (possibly nested) `io::Error`s, whose `source()` skips the error they
+/// wrap: they are looked into with `get_ref()`.
+pub fn certificate_error(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented).then(|| tls.to_string());
+        }
+        next = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// Who holds the credential a request used, for hints (never the secret itself).
@@ -294,6 +360,18 @@ mod tests {
     }
 
     #[test]
+    fn display_names_the_object_and_the_attempts() {
+        let mut c = ctx();
+        c.object = Some("v1".into());
+        let e = RegistryError::Status { ctx: c.clone().into(), status: 503, errors: vec![], retry_after: None, hint: None };
+        assert_eq!(e.to_string(), "put manifest ghcr.io/org/app:v1: HTTP 503");
+        assert_eq!(e.with_attempts(5).to_string(), "put manifest ghcr.io/org/app:v1 (gave up after 5 attempts): HTTP 503");
+        c.object = Some(format!("sha256:{}", "a".repeat(64)));
+        let e = RegistryError::Status { ctx: c.into(), status: 500, errors: vec![], retry_after: None, hint: None };
+        assert!(e.with_attempts(1).to_string().starts_with(&format!("put manifest ghcr.io/org/app@sha256:{}: HTTP 500", "a".repeat(64))));
+    }
+
+    #[test]
     fn retry_classification_uses_status() {
         for s in [429, 500, 502, 503, 504] {
             assert!(status(s, vec![]).is_retryable(), "{s}");
@@ -301,6 +379,17 @@ mod tests {
         for s in [400, 401, 403, 404, 405, 409, 416, 501] {
             assert!(!status(s, vec![]).is_retryable(), "{s}");
         }
+    }
+
+    #[test]
+    fn certificate_errors_are_found_inside_nested_io_errors() {
+        use std::io::{Error as IoError, ErrorKind};
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = IoError::other(IoError::new(ErrorKind::InvalidData, tls));
+        assert!(certificate_error(&nested).is_some_and(|m| m.contains("UnknownIssuer")), "{nested:?}");
+        let other = IoError::new(ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(certificate_error(&other), None, "not a certificate problem");
+        assert_eq!(certificate_error(&IoError::new(ErrorKind::ConnectionRefused, "refused")), None);
     }
 
     #[test]

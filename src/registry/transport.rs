@@ -115,11 +115,12 @@ impl Client {
             let server_wait = match &outcome {
                 Ok(resp) if is_retryable_status(resp.status().as_u16()) => retry_after(resp.headers()),
                 Err(e) if e.is_retryable() => e.retry_after(),
-                _ => return outcome,
+                Ok(_) => return outcome,
+                Err(_) => return outcome.map_err(|e| e.with_attempts(attempt + 1)),
             };
-            let too_long = server_wait.is_some_and(|w| w > opts.max_retry_after);
-            if !req.retry || attempt >= opts.max_retries || too_long {
-                return self.finish(outcome).await;
+            let too_long = server_wait.filter(|w| *w > opts.max_retry_after);
+            if !req.retry || attempt >= opts.max_retries || too_long.is_some() {
+                return self.give_up(req, outcome, attempt + 1, too_long).await;
             }
             let delay = server_wait.unwrap_or_else(|| backoff(attempt, opts.initial_backoff, opts.max_backoff));
             tracing::debug!(op = req.ctx.op, host = %req.host, attempt, ?delay, "transient failure, retrying");
@@ -128,15 +129,29 @@ impl Client {
         }
     }
 
-    /// Adds the plain-HTTP hint to a final connection failure.
-    async fn finish(&self, outcome: Result<Response>) -> Result<Response> {
-        match outcome {
+    /// The error for a transient failure that is not retried any more: a retryable status
+    /// becomes an error here (so that it carries the attempts), a connection failure gets
+    /// the plain-HTTP hint, and a `Retry-After` beyond the cap is said.
+    async fn give_up(&self, req: &Req, outcome: Result<Response>, attempts: u32, too_long: Option<Duration>) -> Result<Response> {
+        let wait_hint = too_long.map(|w| {
+            format!(
+                "the registry asks to wait {}s before retrying, longer than wharf waits ({}s); run again later",
+                w.as_secs(),
+                self.inner.opts.max_retry_after.as_secs()
+            )
+        });
+        let err = match outcome {
+            Ok(resp) => status_error(&req.ctx, resp, wait_hint).await,
             Err(RegistryError::Transport { ctx, host, kind, hint: None, source }) => {
                 let hint = self.transport_hint(&host, kind).await;
-                Err(RegistryError::Transport { ctx, host, kind, hint, source })
+                RegistryError::Transport { ctx, host, kind, hint, source }
             }
-            other => other,
-        }
+            Err(RegistryError::Status { ctx, status, errors, retry_after, hint: None }) => {
+                RegistryError::Status { ctx, status, errors, retry_after, hint: wait_hint }
+            }
+            Err(e) => e,
+        };
+        Err(err.with_attempts(attempts))
     }
 
     async fn send_once(&self, req: &Req) -> Result<Response> {
@@ -264,6 +279,9 @@ impl Client {
         let https = self.inner.http.get(format!("https://{host}/v2/")).send().await;
         let https_err = match https {
             Ok(_) => return Ok("https"),
+            // The host speaks TLS but its certificate is not trusted: plain HTTP would only
+            // hide that (and send credentials in the clear).
+            Err(e) if transport_kind(&e) == TransportKind::Certificate => return Err(transport_error(ctx, host, e)),
             Err(e) => e,
         };
         match self.inner.http.get(format!("http://{host}/v2/")).send().await {
@@ -307,6 +325,7 @@ impl Client {
             )),
             TransportKind::Connect => Some(format!("check that {host} is the right host and port and is reachable")),
             TransportKind::Timeout => Some("the registry did not answer in time; retry later or check the network".into()),
+            TransportKind::Certificate => None,
             TransportKind::Reset | TransportKind::Other => None,
         }
     }
@@ -328,7 +347,10 @@ async fn file_body(ctx: &Context, path: &std::path::Path, offset: u64, len: u64)
 /// A reqwest failure as a transport error, without its URL (URLs may carry upload state).
 pub(crate) fn transport_error(ctx: &Context, host: &str, err: reqwest::Error) -> RegistryError {
     let kind = transport_kind(&err);
-    RegistryError::Transport { ctx: ctx.clone().into(), host: host.to_string(), kind, hint: None, source: err.without_url() }
+    let hint = crate::registry::error::certificate_error(&err).map(|problem| {
+        format!("{problem}; if {host} uses a private CA, pass its certificate with --ca-file CA.pem (the system's roots stay trusted)")
+    });
+    RegistryError::Transport { ctx: ctx.clone().into(), host: host.to_string(), kind, hint, source: err.without_url() }
 }
 
 /// Builds the error for an unexpected status, reading (a bounded part of) the OCI error body.

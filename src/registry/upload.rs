@@ -80,16 +80,13 @@ impl Client {
         loop {
             match self.upload_once(repo, digest, &source).await {
                 Ok(()) => return Ok(PushStatus::Uploaded),
-                Err(e) if e.is_retryable() && attempt < opts.max_retries => {
-                    let delay = e
-                        .retry_after()
-                        .filter(|w| *w <= opts.max_retry_after)
-                        .unwrap_or_else(|| backoff(attempt, opts.initial_backoff, opts.max_backoff));
+                Err(e) if e.is_retryable() && attempt < opts.max_retries && e.retry_after().is_none_or(|w| w <= opts.max_retry_after) => {
+                    let delay = e.retry_after().unwrap_or_else(|| backoff(attempt, opts.initial_backoff, opts.max_backoff));
                     tracing::debug!(%digest, attempt, error = %e, "blob upload failed, restarting");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.with_attempts(attempt + 1)),
             }
         }
     }
@@ -97,6 +94,9 @@ impl Client {
     async fn upload_once(&self, repo: &Repository, digest: &Digest, source: &Source) -> Result<()> {
         let path = format!("/v2/{}/blobs/uploads/", repo.path);
         let mut start = self.repo_req("push blob", repo, Method::POST, path, "pull,push");
+        start.ctx.object = Some(digest.to_string());
+        // Upload-session requests are never repeated as such (a repeated PATCH or PUT could
+        // corrupt the session); `push_blob` restarts the whole upload instead.
         start.retry = false;
         start.headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         let resp = self.send(&start).await?;
