@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
-use crate::drivers::{ApiTokens, DriverOptions};
+use crate::drivers::{ApiTokens, AzureServicePrincipal, DriverOptions};
 use crate::error::Error;
 use crate::gitinfo::{GitInfo, Head};
 use crate::naming::{RepoMode, TagOptions};
@@ -221,6 +221,18 @@ pub struct DriverArgs {
     /// Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).
     #[arg(long, env = "AZURE_ACCESS_TOKEN", hide_env_values = true)]
     pub azure_token: Option<String>,
+    /// Azure AD application (service principal) id; with the secret and tenant, wharf gets the Azure AD token itself.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+    /// Azure AD application (service principal) client secret.
+    #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
+    pub azure_client_secret: Option<String>,
+    /// Azure AD tenant of the service principal.
+    #[arg(long, env = "AZURE_TENANT_ID")]
+    pub azure_tenant_id: Option<String>,
+    /// Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.
+    #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
+    pub azure_authority_host: Option<String>,
     /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
     #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
     pub google_token: Option<String>,
@@ -244,9 +256,24 @@ impl DriverArgs {
             gitlab_job: secret(&self.gitlab_job_token),
             quay: secret(&self.quay_token),
             azure: secret(&self.azure_token),
+            azure_sp: self.azure_service_principal()?,
             google: secret(&self.google_token),
         };
         Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
+    }
+
+    /// The service principal, when its id, secret and tenant are all given (the id alone is
+    /// also used by managed and workload identities, so a partial set is not an error).
+    fn azure_service_principal(&self) -> Result<Option<AzureServicePrincipal>, Error> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let (Some(client_id), Some(secret), Some(tenant_id)) =
+            (given(&self.azure_client_id), given(&self.azure_client_secret), given(&self.azure_tenant_id))
+        else {
+            return Ok(None);
+        };
+        let authority = given(&self.azure_authority_host).unwrap_or_else(|| AzureServicePrincipal::DEFAULT_AUTHORITY.into());
+        let authority = url::Url::parse(&authority).map_err(|e| Error::Usage(format!("--azure-authority-host {authority:?}: {e}")))?;
+        Ok(Some(AzureServicePrincipal { tenant_id, client_id, client_secret: Secret::new(secret), authority }))
     }
 }
 
