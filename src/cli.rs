@@ -236,6 +236,9 @@ pub struct DriverArgs {
     /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
     #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
     pub google_token: Option<String>,
+    /// Google application-default credentials file (service account key or `gcloud auth application-default login`); default: gcloud's well-known file when it exists.
+    #[arg(long, value_name = "FILE", env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    pub google_application_credentials: Option<PathBuf>,
     /// Create missing repositories before pushing (registries that need it, e.g. ECR).
     #[arg(long)]
     pub create_repositories: bool,
@@ -258,8 +261,23 @@ impl DriverArgs {
             azure: secret(&self.azure_token),
             azure_sp: self.azure_service_principal()?,
             google: secret(&self.google_token),
+            google_credentials: self.google_credentials_file(),
         };
         Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
+    }
+
+    /// The application-default credentials file: the flag or `GOOGLE_APPLICATION_CREDENTIALS`,
+    /// else gcloud's `application_default_credentials.json` (in `CLOUDSDK_CONFIG`, default
+    /// `~/.config/gcloud`) when it exists.
+    fn google_credentials_file(&self) -> Option<PathBuf> {
+        if let Some(p) = self.google_application_credentials.clone().filter(|p| !p.as_os_str().is_empty()) {
+            return Some(p);
+        }
+        let dir = std::env::var_os("CLOUDSDK_CONFIG")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/gcloud")))?;
+        Some(dir.join("application_default_credentials.json")).filter(|p| p.is_file())
     }
 
     /// The service principal, when its id, secret and tenant are all given (the id alone is

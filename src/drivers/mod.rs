@@ -20,6 +20,7 @@ mod ecr;
 mod error;
 mod github;
 mod gitlab;
+mod google_auth;
 mod harbor;
 mod hosts;
 mod layout;
@@ -178,6 +179,8 @@ pub struct ApiTokens {
     pub azure_sp: Option<AzureServicePrincipal>,
     /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
     pub google: Option<Secret>,
+    /// Google application-default credentials file (service account key or authorized user).
+    pub google_credentials: Option<std::path::PathBuf>,
 }
 
 /// An Azure AD application's client id and secret in a tenant (`AZURE_CLIENT_ID`,
