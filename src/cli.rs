@@ -793,3 +793,37 @@ impl Drop for Bars {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        driver: DriverArgs,
+    }
+
+    fn driver_args(args: &[&str]) -> DriverArgs {
+        Wrap::try_parse_from(std::iter::once("wharf").chain(args.iter().copied())).unwrap().driver
+    }
+
+    #[test]
+    fn a_service_principal_needs_id_secret_and_tenant() {
+        let partial = driver_args(&["--azure-client-id", "app", "--azure-tenant-id", "t"]);
+        assert!(partial.azure_service_principal().unwrap().is_none(), "a lone client id (managed identity) is not a service principal");
+        let full = driver_args(&["--azure-client-id", "app", "--azure-client-secret", "s3cret", "--azure-tenant-id", "t"]);
+        let sp = full.azure_service_principal().unwrap().unwrap();
+        assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
+        assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
+        let bad = driver_args(&["--azure-client-id", "a", "--azure-client-secret", "s", "--azure-tenant-id", "t", "--azure-authority-host", "nope"]);
+        assert!(bad.azure_service_principal().is_err());
+    }
+
+    #[test]
+    fn the_google_credentials_flag_wins() {
+        let args = driver_args(&["--google-application-credentials", "/tmp/key.json"]);
+        assert_eq!(args.google_credentials_file(), Some(PathBuf::from("/tmp/key.json")));
+    }
+}
