@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
-use crate::drivers::{ApiTokens, DriverOptions};
+use crate::drivers::{ApiTokens, AzureServicePrincipal, DriverOptions};
 use crate::error::Error;
 use crate::gitinfo::{GitInfo, Head};
 use crate::naming::{RepoMode, TagOptions};
@@ -221,9 +221,24 @@ pub struct DriverArgs {
     /// Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).
     #[arg(long, env = "AZURE_ACCESS_TOKEN", hide_env_values = true)]
     pub azure_token: Option<String>,
+    /// Azure AD application (service principal) id; with the secret and tenant, wharf gets the Azure AD token itself.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+    /// Azure AD application (service principal) client secret.
+    #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
+    pub azure_client_secret: Option<String>,
+    /// Azure AD tenant of the service principal.
+    #[arg(long, env = "AZURE_TENANT_ID")]
+    pub azure_tenant_id: Option<String>,
+    /// Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.
+    #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
+    pub azure_authority_host: Option<String>,
     /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
     #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
     pub google_token: Option<String>,
+    /// Google application-default credentials file (service account key or `gcloud auth application-default login`); default: gcloud's well-known file when it exists.
+    #[arg(long, value_name = "FILE", env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    pub google_application_credentials: Option<PathBuf>,
     /// Create missing repositories before pushing (registries that need it, e.g. ECR).
     #[arg(long)]
     pub create_repositories: bool,
@@ -244,9 +259,39 @@ impl DriverArgs {
             gitlab_job: secret(&self.gitlab_job_token),
             quay: secret(&self.quay_token),
             azure: secret(&self.azure_token),
+            azure_sp: self.azure_service_principal()?,
             google: secret(&self.google_token),
+            google_credentials: self.google_credentials_file(),
         };
         Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
+    }
+
+    /// The application-default credentials file: the flag or `GOOGLE_APPLICATION_CREDENTIALS`,
+    /// else gcloud's `application_default_credentials.json` (in `CLOUDSDK_CONFIG`, default
+    /// `~/.config/gcloud`) when it exists.
+    fn google_credentials_file(&self) -> Option<PathBuf> {
+        if let Some(p) = self.google_application_credentials.clone().filter(|p| !p.as_os_str().is_empty()) {
+            return Some(p);
+        }
+        let dir = std::env::var_os("CLOUDSDK_CONFIG")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/gcloud")))?;
+        Some(dir.join("application_default_credentials.json")).filter(|p| p.is_file())
+    }
+
+    /// The service principal, when its id, secret and tenant are all given (the id alone is
+    /// also used by managed and workload identities, so a partial set is not an error).
+    fn azure_service_principal(&self) -> Result<Option<AzureServicePrincipal>, Error> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let (Some(client_id), Some(secret), Some(tenant_id)) =
+            (given(&self.azure_client_id), given(&self.azure_client_secret), given(&self.azure_tenant_id))
+        else {
+            return Ok(None);
+        };
+        let authority = given(&self.azure_authority_host).unwrap_or_else(|| AzureServicePrincipal::DEFAULT_AUTHORITY.into());
+        let authority = url::Url::parse(&authority).map_err(|e| Error::Usage(format!("--azure-authority-host {authority:?}: {e}")))?;
+        Ok(Some(AzureServicePrincipal { tenant_id, client_id, client_secret: Secret::new(secret), authority }))
     }
 }
 
@@ -775,5 +820,39 @@ impl Drop for Bars {
         for bar in self.bars.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        driver: DriverArgs,
+    }
+
+    fn driver_args(args: &[&str]) -> DriverArgs {
+        Wrap::try_parse_from(std::iter::once("wharf").chain(args.iter().copied())).unwrap().driver
+    }
+
+    #[test]
+    fn a_service_principal_needs_id_secret_and_tenant() {
+        let partial = driver_args(&["--azure-client-id", "app", "--azure-tenant-id", "t"]);
+        assert!(partial.azure_service_principal().unwrap().is_none(), "a lone client id (managed identity) is not a service principal");
+        let full = driver_args(&["--azure-client-id", "app", "--azure-client-secret", "s3cret", "--azure-tenant-id", "t"]);
+        let sp = full.azure_service_principal().unwrap().unwrap();
+        assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
+        assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
+        let bad = driver_args(&["--azure-client-id", "a", "--azure-client-secret", "s", "--azure-tenant-id", "t", "--azure-authority-host", "nope"]);
+        assert!(bad.azure_service_principal().is_err());
+    }
+
+    #[test]
+    fn the_google_credentials_flag_wins() {
+        let args = driver_args(&["--google-application-credentials", "/tmp/key.json"]);
+        assert_eq!(args.google_credentials_file(), Some(PathBuf::from("/tmp/key.json")));
     }
 }
