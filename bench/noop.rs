@@ -5,7 +5,8 @@
 //! The project is a git repository (so publish records are written and checked, as in CI),
 //! published in the default repo mode (multirepo on a generic registry) with one custom tag.
 //! Each image has its own context and Dockerfile (`COPY` of one small file onto busybox).
-//! The first run builds and publishes everything (not measured); the measured runs follow.
+//! The first run builds and publishes everything (not measured); the measured runs follow,
+//! on the same runner (wharf's cache kept) and as on a fresh runner (an empty cache).
 
 use anyhow::{Context as _, Result, ensure};
 use serde::Serialize;
@@ -25,6 +26,12 @@ pub struct Point {
     /// Requests of one no-op run (the last measured), by method and kind.
     pub requests: Requests,
     pub requests_per_image: f64,
+    /// Requests made once per run whatever the project (the `/v2/` ping).
+    pub per_run_requests: usize,
+    /// The same no-op on a fresh runner: an empty wharf cache (`--cache-dir`).
+    pub fresh_wall_secs: Stats,
+    pub fresh_requests: Requests,
+    pub fresh_requests_per_image: f64,
     pub max_rss_mib: f64,
 }
 
@@ -61,12 +68,31 @@ fn one(env: &Env, n: usize) -> Result<Point> {
         rss = rss.max(t.max_rss_kib);
     }
     ensure!(requests.count("PUT manifests") == 0 && requests.count("POST uploads") == 0, "a no-op run wrote to the registry: {requests:?}");
+
+    // A fresh runner: same project and commit, but an empty wharf cache (a new CI machine).
+    let mut fresh_walls = Vec::new();
+    let mut fresh_requests = Requests::default();
+    for r in 0..env.runs {
+        let empty = env.fresh_dir("noop-empty-cache")?;
+        let e = empty.to_string_lossy();
+        let fresh_args = ["build-and-publish", "--dir", &d, "--repo", &repo, "--tag-custom", "bench", "--cache-dir", &e, "--output", "json"];
+        let before = reg.log().len();
+        let t = timed(&mut env.wharf(&fresh_args))?;
+        fresh_requests = Requests::parse(&reg.log()[before..]);
+        check_report(&t.stdout, n, &repo, Some(&report))?;
+        eprintln!("    fresh runner, run {}: {:.3} s, {} requests", r + 1, t.secs, fresh_requests.total);
+        fresh_walls.push(t.secs);
+    }
     Ok(Point {
         images: n,
         first_run_secs: first.secs,
         wall_secs: Stats::of(walls),
         requests_per_image: requests.total as f64 / n as f64,
+        per_run_requests: requests.count("GET ping"),
         requests,
+        fresh_wall_secs: Stats::of(fresh_walls),
+        fresh_requests_per_image: fresh_requests.total as f64 / n as f64,
+        fresh_requests,
         max_rss_mib: rss as f64 / 1024.0,
     })
 }

@@ -37,7 +37,16 @@ pub fn goals(r: &Results) -> Vec<Goal> {
     if let Some(p) = r.noop.as_ref().and_then(|v| v.iter().find(|p| p.images == 50).or(v.last())) {
         let n = p.images;
         g.push(goal("1 no-op rebuild", &format!("≤ 2 s wall ({n} images)"), format!("{:.2} s", p.wall_secs.median), p.wall_secs.median <= 2.0));
-        g.push(goal("1 no-op rebuild", "≤ 1 registry request per image", format!("{:.2} ({} for {n})", p.requests_per_image, p.requests.total), p.requests_per_image <= 1.0));
+        let per_image = (p.requests.total - p.per_run_requests) as f64 / n as f64;
+        g.push(goal(
+            "1 no-op rebuild",
+            "≤ 1 registry request per image",
+            format!(
+                "{per_image:.2} per image + {} per run ({} for {n}); fresh runner {:.2} per image, {:.2} s",
+                p.per_run_requests, p.requests.total, p.fresh_requests_per_image, p.fresh_wall_secs.median
+            ),
+            per_image <= 1.0,
+        ));
     }
     if let Some(v) = &r.push
         && let Some(p) = v.last()
@@ -81,7 +90,10 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 title: "Case 1: no-op build-and-publish",
                 x_label: "images in the project",
                 y_label: "wall time, s (median, min–max)",
-                series: vec![Series { name: "wharf".into(), points: v.iter().map(|p| point(p.images as f64, &p.wall_secs)).collect() }],
+                series: vec![
+                    Series { name: "wharf, same runner".into(), points: v.iter().map(|p| point(p.images as f64, &p.wall_secs)).collect() },
+                    Series { name: "wharf, fresh runner (empty cache)".into(), points: v.iter().map(|p| point(p.images as f64, &p.fresh_wall_secs)).collect() },
+                ],
                 lines: vec![("goal at 50 images: 2 s".into(), 2.0)],
             },
         )?;
@@ -91,7 +103,10 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 title: "Case 1: registry requests of a no-op run",
                 x_label: "images in the project",
                 y_label: "requests per image",
-                series: vec![Series { name: "wharf".into(), points: v.iter().map(|p| P::exact(p.images as f64, p.requests_per_image)).collect() }],
+                series: vec![
+                    Series { name: "wharf, same runner".into(), points: v.iter().map(|p| P::exact(p.images as f64, p.requests_per_image)).collect() },
+                    Series { name: "wharf, fresh runner (empty cache)".into(), points: v.iter().map(|p| P::exact(p.images as f64, p.fresh_requests_per_image)).collect() },
+                ],
                 lines: vec![("goal: 1 per image".into(), 1.0)],
             },
         )?;
@@ -188,6 +203,7 @@ pub fn summary(r: &Results) -> String {
     }
     for p in r.noop.iter().flatten() {
         s.push_str(&format!("no-op {:>4} images: {}, {:.2} requests/image {:?}\n", p.images, p.wall_secs.show("s"), p.requests_per_image, p.requests.by_kind));
+        s.push_str(&format!("  fresh runner: {}, {:.2} requests/image {:?}\n", p.fresh_wall_secs.show("s"), p.fresh_requests_per_image, p.fresh_requests.by_kind));
     }
     for p in r.push.iter().flatten() {
         s.push_str(&format!(
