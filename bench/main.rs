@@ -38,6 +38,9 @@ struct Args {
     /// Cases to run (default: all): noop, push, digest, cleanup.
     #[arg(long = "case", value_name = "NAME")]
     cases: Vec<String>,
+    /// Only these sizes of the cases run (images, layer MiB, files, tags), e.g. to profile one.
+    #[arg(long = "size", value_name = "N")]
+    only_sizes: Vec<u64>,
     /// Runs per measurement (default: 5; 3 for push; 2 with --quick).
     #[arg(long)]
     runs: Option<usize>,
@@ -87,7 +90,14 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let runs = args.runs.unwrap_or(if args.quick { 2 } else { 5 });
     let env = Env { wharf: std::fs::canonicalize(&args.wharf).context("--wharf")?, docker_host: args.docker_host.clone(), work: args.work.clone(), runs };
-    let s = sizes(args.quick);
+    let mut s = sizes(args.quick);
+    if !args.only_sizes.is_empty() {
+        let keep = |n: u64| args.only_sizes.contains(&n);
+        s.noop_images.retain(|&n| keep(n as u64));
+        s.push_layers.retain(|&l| keep(l >> 20));
+        s.digest_files.retain(|&n| keep(n as u64));
+        s.cleanup_tags.retain(|&n| keep(n as u64));
+    }
 
     let load_before = support::load_average();
     eprintln!("==> machine: load {load_before:.2}; measuring the SHA-256 limit (openssl speed)");

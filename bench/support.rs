@@ -107,8 +107,19 @@ pub struct Env {
 impl Env {
     /// `wharf ARGS…` with wharf's own variables cleared, a private lock directory, an empty
     /// docker config (no credentials) and the test engine.
+    /// With `WHARF_BENCH_WRAP` set (e.g. `perf record -g -o /tmp/wharf.perf --`), wharf runs
+    /// under that command: how the profiles in README were taken.
     pub fn wharf(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.wharf);
+        let wrap = std::env::var("WHARF_BENCH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(&self.wharf);
+                c
+            }
+            None => Command::new(&self.wharf),
+        };
         for (k, _) in std::env::vars() {
             if k.starts_with("WHARF_") || k.starts_with("GITHUB_") || k.starts_with("CI_") || k == "RUST_LOG" {
                 cmd.env_remove(k);
