@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result, ensure};
 use bytes::Bytes;
 use chrono::{Duration as ChronoDuration, Utc};
 use futures::StreamExt as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wharf::digest::Digest;
 use wharf::naming::{self, Layout};
 use wharf::publish::meta;
@@ -22,11 +22,13 @@ use wharf::registry::{Client, ClientOptions, Repository};
 use crate::registry::Registry;
 use crate::support::{Env, Requests, Stats, timed};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
     pub tags: usize,
     pub prepare_secs: f64,
     pub plan_secs: Stats,
+    /// wharf's user + system CPU time (the rest of the wall time is waiting for the registry).
+    pub cpu_secs: Stats,
     pub requests: Requests,
     pub list_requests: usize,
     pub pages: usize,
@@ -55,6 +57,7 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
     let r = repo.to_string();
     let args = ["cleanup", "--dir", &d, "--repo", &r, "--repo-mode", "monorepo", "--dry-run", "--keep-last", "1", "--output", "json"];
     let mut secs = Vec::new();
+    let mut cpu = Vec::new();
     let mut requests = Requests::default();
     let mut plan = Counts::default();
     let mut rss = 0;
@@ -65,6 +68,7 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
         plan = counts(&run.stdout)?;
         eprintln!("    run {}: {:.3} s, {} requests, {} deletions planned", k + 1, run.secs, requests.total, plan.delete);
         secs.push(run.secs);
+        cpu.push(run.cpu_secs);
         rss = rss.max(run.max_rss_kib);
     }
     // keep-last 1: the newest image tag, its stage and its record stay; everything else goes.
@@ -74,6 +78,7 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
         tags: publishes * 3,
         prepare_secs,
         plan_secs: Stats::of(secs),
+        cpu_secs: Stats::of(cpu),
         list_requests: requests.count("GET tags"),
         pages: 1,
         requests,

@@ -8,14 +8,14 @@
 //! ones (`s50000/s10000/s1000`), so the data is written once.
 
 use anyhow::{Context as _, Result, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wharf::build::context::{Context, EntryKind};
 
-use crate::support::{Env, Noise, Stats, write_noise};
+use crate::support::{Env, Noise, Stats, own_cpu_secs, write_noise};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
     pub files: usize,
     pub bytes: u64,
@@ -26,6 +26,11 @@ pub struct Point {
     pub fraction_of_limit: f64,
     /// Walking the tree alone (no hashing), median seconds.
     pub scan_secs: f64,
+    /// CPU time (all threads, user + system) of one digest: what the work costs whatever the
+    /// machine's load.
+    pub cpu_secs: Stats,
+    /// bytes / median CPU seconds: compare with the per-core limit.
+    pub bytes_per_cpu_sec: f64,
 }
 
 /// `counts` ascending; `mean` bytes per file.
@@ -40,10 +45,12 @@ pub fn run(env: &Env, counts: &[usize], mean: u64, limit: f64) -> Result<Vec<Poi
         let first = digest(dir)?;
         let mut secs = Vec::new();
         let mut scans = Vec::new();
+        let mut cpu = Vec::new();
         for _ in 0..env.runs {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), own_cpu_secs());
             let d = digest(dir)?;
             secs.push(t.elapsed().as_secs_f64());
+            cpu.push(own_cpu_secs() - c);
             ensure!(d == first, "the digest of {} changed between runs", dir.display());
             let t = Instant::now();
             Context::scan(dir, None)?;
@@ -52,7 +59,17 @@ pub fn run(env: &Env, counts: &[usize], mean: u64, limit: f64) -> Result<Vec<Poi
         let secs = Stats::of(secs);
         let rate = bytes as f64 / secs.median;
         eprintln!("  context digest, {n} files, {:.0} MiB: {} → {:.2} GB/s, {:.0}% of the limit", bytes as f64 / 1048576.0, secs.show("s"), rate / 1e9, 100.0 * rate / limit);
-        out.push(Point { files: n, bytes, bytes_per_sec: rate, fraction_of_limit: rate / limit, scan_secs: Stats::of(scans).median, secs });
+        let cpu = Stats::of(cpu);
+        out.push(Point {
+            files: n,
+            bytes,
+            bytes_per_sec: rate,
+            fraction_of_limit: rate / limit,
+            scan_secs: Stats::of(scans).median,
+            bytes_per_cpu_sec: bytes as f64 / cpu.median,
+            cpu_secs: cpu,
+            secs,
+        });
     }
     Ok(out)
 }

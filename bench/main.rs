@@ -105,24 +105,44 @@ fn main() -> Result<()> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut results = report::Results::default();
 
+    let mut load = |case: &str, before: f64| {
+        results.load.insert(case.to_string(), (before, support::load_average()));
+    };
+    let mut measured = report::Results::default();
     if want("digest") {
         eprintln!("==> case 3: context digest");
-        results.digest = Some(digest::run(&env, &s.digest_files, s.digest_mean, sha256_per_core * cores as f64)?);
+        let before = support::load_average();
+        measured.digest = Some(digest::run(&env, &s.digest_files, s.digest_mean, sha256_per_core * cores as f64)?);
+        load("digest", before);
     }
     if want("cleanup") {
         eprintln!("==> case 4: cleanup planning");
-        results.cleanup = Some(cleanup::run(&env, &s.cleanup_tags)?);
+        let before = support::load_average();
+        measured.cleanup = Some(cleanup::run(&env, &s.cleanup_tags)?);
+        load("cleanup", before);
     }
     if want("noop") {
         eprintln!("==> case 1: no-op rebuild");
-        results.noop = Some(noop::run(&env, &s.noop_images)?);
+        let before = support::load_average();
+        measured.noop = Some(noop::run(&env, &s.noop_images)?);
+        load("noop", before);
     }
     if want("push") {
         eprintln!("==> case 2: push throughput");
+        let before = support::load_average();
         let push_env = Env { runs: args.runs.unwrap_or(if args.quick { 2 } else { 3 }), ..env.clone() };
-        results.codec = Some(push::codec(s.codec_bytes)?);
-        results.push = Some(push::run_case(&push_env, &s.push_layers)?);
+        measured.codec = Some(push::codec(s.codec_bytes)?);
+        measured.push = Some(push::run_case(&push_env, &s.push_layers)?);
+        load("push", before);
     }
+    measured.load = std::mem::take(&mut results.load);
+    // A run of some cases (`--case`, `--size`) updates those in latest.json and keeps the rest.
+    let previous = std::fs::read_to_string(out.join("latest.json")).ok().and_then(|t| serde_json::from_str::<report::Results>(&t).ok());
+    let partial = !args.cases.is_empty() || !args.only_sizes.is_empty();
+    let mut results = match previous {
+        Some(previous) if partial => measured.merged_into(previous),
+        _ => measured,
+    };
 
     results.machine = Some(Machine {
         cpu: support::cpu_model(),

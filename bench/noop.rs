@@ -9,7 +9,7 @@
 //! on the same runner (wharf's cache kept) and as on a fresh runner (an empty cache).
 
 use anyhow::{Context as _, Result, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::registry::Registry;
@@ -17,12 +17,14 @@ use crate::support::{Env, Requests, Stats, git_commit_all, timed};
 
 pub const BASE_IMAGE: &str = "wharf-example/busybox:1";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
     pub images: usize,
     /// The first, publishing run (builds through the engine's cache).
     pub first_run_secs: f64,
     pub wall_secs: Stats,
+    /// wharf's user + system CPU time.
+    pub cpu_secs: Stats,
     /// Requests of one no-op run (the last measured), by method and kind.
     pub requests: Requests,
     pub requests_per_image: f64,
@@ -56,6 +58,7 @@ fn one(env: &Env, n: usize) -> Result<Point> {
     ensure!(report.iter().all(|i| i.manifest_written), "the first run must write every image's manifest");
 
     let mut walls = Vec::new();
+    let mut cpu = Vec::new();
     let mut requests = Requests::default();
     let mut rss = 0;
     for r in 0..env.runs {
@@ -65,6 +68,7 @@ fn one(env: &Env, n: usize) -> Result<Point> {
         check_report(&t.stdout, n, &repo, Some(&report))?;
         eprintln!("    run {}: {:.3} s, {} requests", r + 1, t.secs, requests.total);
         walls.push(t.secs);
+        cpu.push(t.cpu_secs);
         rss = rss.max(t.max_rss_kib);
     }
     ensure!(requests.count("PUT manifests") == 0 && requests.count("POST uploads") == 0, "a no-op run wrote to the registry: {requests:?}");
@@ -87,6 +91,7 @@ fn one(env: &Env, n: usize) -> Result<Point> {
         images: n,
         first_run_secs: first.secs,
         wall_secs: Stats::of(walls),
+        cpu_secs: Stats::of(cpu),
         requests_per_image: requests.total as f64 / n as f64,
         per_run_requests: requests.count("GET ping"),
         requests,

@@ -17,7 +17,7 @@
 //! cold run above stands for it. Peak RSS of every wharf run comes from `/usr/bin/time`.
 
 use anyhow::{Context as _, Result, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -27,7 +27,7 @@ use crate::support::{Env, Noise, Stats, mib, run, timed, write_noise};
 
 pub const LAYERS: usize = 8;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
     pub layer_bytes: u64,
     pub image_bytes: u64,
@@ -39,6 +39,9 @@ pub struct Point {
     pub wharf_cold_rss_mib: Stats,
     pub wharf_warm_rss_mib: Stats,
     pub skopeo_archive_rss_mib: Stats,
+    /// User + system CPU time (docker push's work happens in the engine, not counted).
+    pub wharf_cold_cpu_secs: Stats,
+    pub skopeo_archive_cpu_secs: Stats,
     /// Ratios of median times: reference / wharf cold (> 1: wharf is faster).
     pub vs_docker_push: f64,
     pub vs_skopeo_archive: f64,
@@ -46,7 +49,7 @@ pub struct Point {
 }
 
 /// Compression and hashing throughput on incompressible data, one core, bytes/s.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Codec {
     pub bytes: u64,
     pub gzip_level1: f64,
@@ -81,6 +84,7 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
     let mut skopeo_archive = Vec::new();
     let mut skopeo_daemon = Vec::new();
     let (mut cold, mut warm, mut cold_rss, mut warm_rss, mut skopeo_rss) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut cold_cpu, mut skopeo_cpu) = (vec![], vec![]);
     let image_bytes = layer * LAYERS as u64;
     for r in 0..env.runs {
         eprintln!("  push {} MiB, run {}", image_bytes >> 20, r + 1);
@@ -102,6 +106,7 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
             eprintln!("    skopeo copy docker-archive: {:.2} s, {:.0} MiB RSS", t.secs, t.max_rss_kib as f64 / 1024.0);
             skopeo_archive.push(t.secs);
             skopeo_rss.push(t.max_rss_kib as f64 / 1024.0);
+            skopeo_cpu.push(t.cpu_secs);
         }
         {
             let reg = Registry::start();
@@ -133,6 +138,7 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
             } else {
                 cold.push(t.secs);
                 cold_rss.push(rss);
+                cold_cpu.push(t.cpu_secs);
             }
         }
     }
@@ -151,6 +157,8 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
         wharf_cold_rss_mib: Stats::of(cold_rss),
         wharf_warm_rss_mib: Stats::of(warm_rss),
         skopeo_archive_rss_mib: Stats::of(skopeo_rss),
+        wharf_cold_cpu_secs: Stats::of(cold_cpu),
+        skopeo_archive_cpu_secs: Stats::of(skopeo_cpu),
     })
 }
 

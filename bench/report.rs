@@ -1,14 +1,14 @@
 //! The results file, the goals of issue 7 judged against it, the plots and the summary.
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::plot::{self, Chart, P, Series};
 use crate::support::{Machine, Stats};
 use crate::{cleanup, digest, noop, push};
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Results {
     pub machine: Option<Machine>,
     pub goals: Vec<Goal>,
@@ -17,9 +17,30 @@ pub struct Results {
     pub codec: Option<push::Codec>,
     pub digest: Option<Vec<digest::Point>>,
     pub cleanup: Option<Vec<cleanup::Point>>,
+    /// 1-minute load average when each case started and ended (other work on the machine).
+    #[serde(default)]
+    pub load: std::collections::BTreeMap<String, (f64, f64)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl Results {
+    /// Cases measured now replace those of `previous`; the others stay as they were.
+    pub fn merged_into(self, previous: Results) -> Results {
+        let mut load = previous.load;
+        load.extend(self.load);
+        Results {
+            machine: self.machine.or(previous.machine),
+            goals: Vec::new(),
+            noop: self.noop.or(previous.noop),
+            push: self.push.or(previous.push),
+            codec: self.codec.or(previous.codec),
+            digest: self.digest.or(previous.digest),
+            cleanup: self.cleanup.or(previous.cleanup),
+            load,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Goal {
     pub case: String,
     pub goal: String,
@@ -202,17 +223,19 @@ pub fn summary(r: &Results) -> String {
         ));
     }
     for p in r.noop.iter().flatten() {
-        s.push_str(&format!("no-op {:>4} images: {}, {:.2} requests/image {:?}\n", p.images, p.wall_secs.show("s"), p.requests_per_image, p.requests.by_kind));
+        s.push_str(&format!("no-op {:>4} images: {} (CPU {:.2} s), {:.2} requests/image {:?}\n", p.images, p.wall_secs.show("s"), p.cpu_secs.median, p.requests_per_image, p.requests.by_kind));
         s.push_str(&format!("  fresh runner: {}, {:.2} requests/image {:?}\n", p.fresh_wall_secs.show("s"), p.fresh_requests_per_image, p.fresh_requests.by_kind));
     }
     for p in r.push.iter().flatten() {
         s.push_str(&format!(
-            "push {:>5} MiB: docker {} | skopeo archive {} | skopeo daemon {} | wharf {} (warm {}) | wharf RSS {:.0} MiB | ×{:.2} docker, ×{:.2} skopeo\n",
+            "push {:>5} MiB: docker {} | skopeo archive {} (CPU {:.1} s) | skopeo daemon {} | wharf {} (CPU {:.1} s; warm {}) | wharf RSS {:.0} MiB | ×{:.2} docker, ×{:.2} skopeo\n",
             p.image_bytes >> 20,
             p.docker_push.show("s"),
             p.skopeo_archive.show("s"),
+            p.skopeo_archive_cpu_secs.median,
             p.skopeo_daemon.show("s"),
             p.wharf_cold.show("s"),
+            p.wharf_cold_cpu_secs.median,
             p.wharf_warm.show("s"),
             p.wharf_cold_rss_mib.max,
             p.vs_docker_push,
@@ -229,10 +252,20 @@ pub fn summary(r: &Results) -> String {
         ));
     }
     for p in r.digest.iter().flatten() {
-        s.push_str(&format!("digest {:>6} files {:>6.0} MiB: {}, {:.2} GB/s ({:.0} % of limit), walk alone {:.3} s\n", p.files, p.bytes as f64 / 1048576.0, p.secs.show("s"), p.bytes_per_sec / 1e9, 100.0 * p.fraction_of_limit, p.scan_secs));
+        s.push_str(&format!(
+            "digest {:>6} files {:>6.0} MiB: {}, {:.2} GB/s ({:.0} % of limit), walk alone {:.3} s, CPU {:.2} s = {:.2} GB per CPU-second\n",
+            p.files,
+            p.bytes as f64 / 1048576.0,
+            p.secs.show("s"),
+            p.bytes_per_sec / 1e9,
+            100.0 * p.fraction_of_limit,
+            p.scan_secs,
+            p.cpu_secs.median,
+            p.bytes_per_cpu_sec / 1e9
+        ));
     }
     for p in r.cleanup.iter().flatten() {
-        s.push_str(&format!("cleanup {:>6} tags: {}, {} requests ({} list), {} deletions planned\n", p.tags, p.plan_secs.show("s"), p.requests.total, p.list_requests, p.planned_deletions));
+        s.push_str(&format!("cleanup {:>6} tags: {} (CPU {:.2} s), {} requests ({} list), {} deletions planned\n", p.tags, p.plan_secs.show("s"), p.cpu_secs.median, p.requests.total, p.list_requests, p.planned_deletions));
     }
     for g in &r.goals {
         s.push_str(&format!("[{}] {}: {} — measured {}\n", if g.met { "met" } else { "GAP" }, g.case, g.goal, g.measured));

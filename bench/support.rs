@@ -3,14 +3,14 @@
 //! counts from a registry's access log, and a description of the machine and its load.
 
 use anyhow::{Context as _, Result, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// Repeated measurements of one quantity, with their median and spread.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stats {
     pub runs: Vec<f64>,
     pub median: f64,
@@ -42,6 +42,8 @@ impl Stats {
 pub struct Timed {
     pub secs: f64,
     pub max_rss_kib: u64,
+    /// User + system CPU time of the command.
+    pub cpu_secs: f64,
     pub stdout: String,
 }
 
@@ -49,7 +51,7 @@ pub struct Timed {
 pub fn timed(cmd: &mut Command) -> Result<Timed> {
     let rss_file = tempfile::NamedTempFile::new()?;
     let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.arg("-f").arg("%M").arg("-o").arg(rss_file.path()).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped.arg("-f").arg("%M %U %S").arg("-o").arg(rss_file.path()).arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => wrapped.env(k, v),
@@ -68,9 +70,14 @@ pub fn timed(cmd: &mut Command) -> Result<Timed> {
     if !out.status.success() {
         bail!("{:?} {:?} failed ({}):\nstdout:\n{}\nstderr:\n{}", cmd.get_program(), cmd.get_args().collect::<Vec<_>>(), out.status, tail(&stdout), tail(&stderr));
     }
-    let rss = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
-    let max_rss_kib = rss.lines().filter_map(|l| l.trim().parse().ok()).next_back().unwrap_or(0);
-    Ok(Timed { secs, max_rss_kib, stdout })
+    // The last line is ours (a wrapped command may write its own lines first).
+    let usage = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
+    let fields: Vec<f64> = usage.lines().last().unwrap_or_default().split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let (max_rss_kib, cpu_secs) = match fields[..] {
+        [rss, user, sys] => (rss as u64, user + sys),
+        _ => (0, f64::NAN),
+    };
+    Ok(Timed { secs, max_rss_kib, cpu_secs, stdout })
 }
 
 /// Runs `cmd` and returns its stdout; fails with its output unless it exits 0.
@@ -151,7 +158,7 @@ impl Env {
 }
 
 /// Requests found in a distribution access log (`"METHOD /path HTTP/1.1" status`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Requests {
     pub total: usize,
     /// `METHOD kind`, kind being ping, manifests, blobs, uploads or tags.
@@ -194,7 +201,7 @@ impl Requests {
 }
 
 /// The machine the numbers were taken on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,
@@ -212,6 +219,16 @@ pub struct Machine {
     pub docker_version: String,
     pub skopeo_version: String,
     pub registry_version: String,
+}
+
+/// User + system CPU seconds this process has used so far (`/proc/self/stat`, 100 Hz ticks).
+pub fn own_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 pub fn load_average() -> f64 {
