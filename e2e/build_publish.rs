@@ -88,6 +88,58 @@ fn nothing_changed_means_nothing_built_and_nothing_uploaded() {
     assert_eq!(count_requests(new, "PUT"), 0, "no manifest or blob written on a no-op run:\n{new}");
 }
 
+/// GETs other than the `/v2/` ping in an access log excerpt.
+fn manifest_gets(log: &str) -> usize {
+    count_requests(log, "GET") - log.lines().filter(|l| l.contains("\"GET /v2/ HTTP")).count()
+}
+
+#[test]
+fn an_unchanged_commit_costs_one_request_per_tag_and_a_moved_tag_is_put_back() {
+    let reg = Registry::start();
+    let dir = example("flant");
+    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["commit", "-q", "-m", "flant"]] {
+        let out = std::process::Command::new("git")
+            .current_dir(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let repo = format!("{}/flant", reg.host());
+    let first = build(dir.path(), &["--repo", &repo, "--tag-custom", "v1"]).ok().json();
+
+    // Same runner: wharf's cache remembers which manifest each publish record names.
+    let before = reg.log().len();
+    let again = build(dir.path(), &["--repo", &repo, "--tag-custom", "v1"]).ok().json();
+    let new = &reg.log()[before..];
+    assert_eq!(count_requests(new, "HEAD"), 2, "one HEAD per published tag:\n{new}");
+    assert_eq!(manifest_gets(new), 0, "neither stage nor record fetched:\n{new}");
+    for img in ["backend", "frontend"] {
+        let r = image_report(&again, Some(img));
+        assert_eq!((r["built"].as_bool(), r["stats"]["manifest_written"].as_bool()), (Some(false), Some(false)), "{img}");
+        assert_eq!(r["manifest_digest"], image_report(&first, Some(img))["manifest_digest"]);
+    }
+
+    // A fresh runner (empty cache) reads the two records instead of the stages.
+    let empty = tempfile::tempdir().unwrap();
+    let before = reg.log().len();
+    build(dir.path(), &["--repo", &repo, "--tag-custom", "v1", "--cache-dir", &empty.path().to_string_lossy()]).ok();
+    let new = &reg.log()[before..];
+    assert_eq!((count_requests(new, "HEAD"), manifest_gets(new)), (2, 2), "a HEAD per tag and a GET per record:\n{new}");
+    assert_eq!(count_requests(new, "PUT"), 0, "{new}");
+
+    // Another commit's run moved backend:v1; this commit's run puts it back.
+    let backend = format!("docker://{repo}/backend:v1");
+    let original = skopeo_digest(&backend);
+    crate::support::wharf::skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &format!("docker://{repo}/frontend:v1"), &backend]);
+    assert_ne!(skopeo_digest(&backend), original);
+    let report = build(dir.path(), &["--repo", &repo, "--tag-custom", "v1"]).ok().json();
+    assert_eq!(image_report(&report, Some("backend"))["stats"]["manifest_written"], true);
+    assert_eq!(image_report(&report, Some("frontend"))["stats"]["manifest_written"], false);
+    assert_eq!(skopeo_digest(&backend), original);
+}
+
 #[test]
 fn a_new_tag_for_an_existing_stage_is_a_registry_side_retag() {
     let reg = Registry::start();

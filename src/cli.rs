@@ -782,7 +782,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         locks: args.locks.locks().await?,
         driver,
     };
-    run.run().await.map_err(Error::Pipeline)
+    run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
 }
 
 /// Build output: prefixed lines on stderr, or a progress line per image on a terminal.

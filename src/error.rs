@@ -30,7 +30,7 @@ pub enum Error {
     #[error(transparent)]
     Registry(crate::registry::RegistryError),
     #[error(transparent)]
-    Pipeline(PipelineError),
+    Pipeline(Box<PipelineError>),
     #[error(transparent)]
     Driver(Box<crate::drivers::DriverError>),
     #[error(transparent)]
@@ -65,7 +65,7 @@ impl Error {
                 crate::cleanup::run::CleanupError::Inventory(crate::cleanup::inventory::InventoryError::List { .. }) => exit::REGISTRY,
                 _ => exit::USAGE,
             },
-            Error::Pipeline(p) => match p {
+            Error::Pipeline(p) => match p.as_ref() {
                 PipelineError::Plan(_) => exit::BUILD,
                 PipelineError::Naming(_) => exit::USAGE,
                 PipelineError::Publish { .. } => exit::REGISTRY,

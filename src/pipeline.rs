@@ -1,18 +1,22 @@
 //! `wharf build-and-publish`: plan stage digests, decide every published reference, build
 //! what is missing, then publish. Nothing is published unless every stage is ready.
 
-use std::collections::HashMap;
+use futures::{StreamExt as _, TryStreamExt as _};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
+use crate::digest::Digest;
 use crate::drivers::{Driver, DriverError};
 use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
-use crate::publish::{self, Target, meta, store::StoreError};
+use crate::publish::settled::{self, Memo, Planned};
+use crate::publish::store::{CopyStats, StoreError};
+use crate::publish::{self, ImagePublish, Target, meta};
 use crate::registry::{Client, Reference};
 use crate::report::{ImageReport, Report};
 
@@ -62,7 +66,7 @@ impl BuildAndPublish {
         let project = Arc::new(self.project);
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
-        let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone() };
+        let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
         let plans = build::plan(&project, &order, &resolver).await?;
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
@@ -72,18 +76,31 @@ impl BuildAndPublish {
             let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
             for loc in publish_plan.iter().flat_map(|p| p.locations.iter().cloned()).chain(stage_locations) {
                 if let publish::store::Location::Registry { repo, .. } = loc
-                    && !repos.contains(&repo) {
-                        repos.push(repo);
-                    }
+                    && !repos.contains(&repo)
+                {
+                    repos.push(repo);
+                }
             }
             for repo in &repos {
                 driver.ensure_repository(repo).await.map_err(Box::new)?;
             }
         }
 
+        // Images whose tags already point where their publish records say need no stage.
+        let memo = Memo::new(self.cache.root());
+        let settled = match (&self.target, &self.commit) {
+            (Target::Registry { client, repo }, Some(commit)) => {
+                settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(|(k, source)| {
+                    PipelineError::Publish { image: plans[k].display_name().to_string(), source }
+                })?
+            }
+            _ => HashMap::new(),
+        };
+        let needed = needed_plans(&plans, &settled);
+
         let outcomes = Scheduler {
             project: project.clone(),
-            plans: Arc::new(plans.clone()),
+            plans: Arc::new(needed),
             storage: self.storage,
             cache: self.cache,
             engine,
@@ -96,35 +113,88 @@ impl BuildAndPublish {
         .await?;
 
         let by_index: HashMap<usize, usize> = plans.iter().enumerate().map(|(k, p)| (p.index, k)).collect();
-        let mut images = Vec::new();
-        for outcome in outcomes {
-            let k = by_index[&outcome.index];
+        let report = |k: usize, manifest: &Digest, built: bool, stats| {
             let (plan, publish) = (&plans[k], &publish_plan[k]);
-            let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
-            let stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
-            if let (Target::Registry { client, repo }, Some(commit)) = (&self.target, &self.commit) {
-                let record = meta::Record {
-                    image: plan.name.as_deref(),
-                    commit,
-                    stage: &plan.digest,
-                    manifest: &outcome.image.digest,
-                    tags: publish.tags.iter().map(|t| t.value.clone()).collect(),
-                    created: chrono::Utc::now(),
-                };
-                meta::write(client, repo, self.layout, &record).await.map_err(|e| publish_err(e.into()))?;
-            }
-            images.push(ImageReport {
+            ImageReport {
                 name: plan.name.clone(),
                 stage_digest: plan.digest.clone(),
-                manifest_digest: outcome.image.digest.to_string(),
-                built: outcome.built,
+                manifest_digest: manifest.to_string(),
+                built,
                 references: publish.locations.iter().map(|l| l.to_string()).collect(),
                 tags: publish.tags.clone(),
                 stats,
-            });
-        }
+            }
+        };
+        let mut images: Vec<(usize, ImageReport)> =
+            settled.iter().map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default()))).collect();
+        let (target, layout, commit, memo) = (&self.target, self.layout, self.commit.as_deref(), &memo);
+        let (plans, publish_plan) = (&plans, &publish_plan);
+        let publishes = outcomes.iter().filter(|o| !settled.contains_key(&by_index[&o.index])).map(|outcome| {
+            let k = by_index[&outcome.index];
+            async move {
+                let (plan, publish) = (&plans[k], &publish_plan[k]);
+                let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
+                let stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
+                if let (Target::Registry { client, repo }, Some(commit)) = (target, commit) {
+                    let record = meta::Record {
+                        image: plan.name.as_deref(),
+                        commit,
+                        stage: &plan.digest,
+                        manifest: &outcome.image.digest,
+                        tags: publish.tags.iter().map(|t| t.value.clone()).collect(),
+                        created: chrono::Utc::now(),
+                    };
+                    meta::write(client, repo, layout, &record).await.map_err(|e| publish_err(e.into()))?;
+                    if meta::is_commit(commit) {
+                        let (record_repo, record_tag) = meta::location(repo, layout, plan.name.as_deref(), commit, &plan.digest)
+                            .map_err(|e| publish_err(e.into()))?;
+                        memo.put(&record_repo, &record_tag, &outcome.image.digest);
+                    }
+                }
+                Ok::<_, PipelineError>((outcome.index, report(k, &outcome.image.digest, outcome.built, stats)))
+            }
+        });
+        images.extend(futures::stream::iter(publishes).buffer_unordered(PUBLISH_CONCURRENCY).try_collect::<Vec<_>>().await?);
+        images.sort_by_key(|(index, _)| *index);
+        let images = images.into_iter().map(|(_, r)| r).collect();
         Ok(Report { project: project.name.clone(), images })
     }
+}
+
+/// Images published (and checked) at once.
+const PUBLISH_CONCURRENCY: usize = 8;
+
+/// Plan positions of the images already published as planned (see [`settled`]), with the
+/// manifest their tags point at. A failure names the image's plan position.
+async fn settled_images(
+    client: &Client,
+    base: &crate::registry::Repository,
+    layout: Layout,
+    commit: &str,
+    plans: &[build::StagePlan],
+    publish_plan: &[ImagePublish],
+    memo: &Memo,
+) -> Result<HashMap<usize, Digest>, (usize, StoreError)> {
+    let checks = plans.iter().zip(publish_plan).enumerate().map(|(k, (plan, publish))| async move {
+        let planned = Planned { image: plan.name.as_deref(), stage: &plan.digest, locations: &publish.locations };
+        settled::check(client, base, layout, commit, planned, memo).await.map(|d| d.map(|d| (k, d))).map_err(|e| (k, e))
+    });
+    let found: Vec<Option<(usize, Digest)>> = futures::stream::iter(checks).buffer_unordered(PUBLISH_CONCURRENCY).try_collect().await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The plans the scheduler must make available: every image not settled, and whatever those
+/// depend on (a build needs its dependencies' stages even when they are published already).
+fn needed_plans(plans: &[build::StagePlan], settled: &HashMap<usize, Digest>) -> Vec<build::StagePlan> {
+    let position: HashMap<usize, usize> = plans.iter().enumerate().map(|(k, p)| (p.index, k)).collect();
+    let mut needed: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<usize> = (0..plans.len()).filter(|k| !settled.contains_key(k)).collect();
+    while let Some(k) = stack.pop() {
+        if needed.insert(k) {
+            stack.extend(plans[k].depends_on.iter().filter_map(|i| position.get(i).copied()));
+        }
+    }
+    plans.iter().enumerate().filter(|(k, _)| needed.contains(k)).map(|(_, p)| p.clone()).collect()
 }
 
 /// The name of a repository's lock, shared by `build-and-publish` and `cleanup`.
@@ -156,16 +226,31 @@ pub fn topological_order(project: &Project) -> Vec<usize> {
 }
 
 /// Base image identity: the engine's record (a registry digest when it has one, else the
-/// image ID), or the registry's manifest digest when the engine lacks the image.
+/// image ID), or the registry's manifest digest when the engine lacks the image. Asked once
+/// per reference and run, however many images share a base.
 struct Resolver {
     engine: EngineHandle,
     connect: Connect,
     client: Client,
+    resolved: std::sync::Mutex<HashMap<String, String>>,
 }
 
 #[async_trait::async_trait]
 impl BaseResolver for Resolver {
     async fn resolve(&self, reference: &str) -> Result<String, String> {
+        if let Some(id) = self.resolved.lock().ok().and_then(|m| m.get(reference).cloned()) {
+            return Ok(id);
+        }
+        let id = self.resolve_uncached(reference).await?;
+        if let Ok(mut m) = self.resolved.lock() {
+            m.insert(reference.to_string(), id.clone());
+        }
+        Ok(id)
+    }
+}
+
+impl Resolver {
+    async fn resolve_uncached(&self, reference: &str) -> Result<String, String> {
         let mut detail = Vec::new();
         match self.engine.get_or_try_init(|| (self.connect)()).await {
             Ok(engine) => match local_identity(engine.as_ref(), reference).await {

@@ -119,7 +119,7 @@ impl Context {
         let hashes: Vec<String> = entries
             .par_iter()
             .map(|e| match &e.kind {
-                EntryKind::File { .. } => hash_file(&e.abs),
+                EntryKind::File { size, .. } => hash_file(&e.abs, *size),
                 _ => Ok(String::new()),
             })
             .collect::<Result<_, _>>()?;
@@ -200,11 +200,16 @@ fn self_or_parent_matches(g: &GlobMatcher, rel: &str) -> bool {
     }
 }
 
-fn hash_file(path: &Path) -> Result<String, ContextError> {
+/// SHA-256 of a file's content. The buffer fits the file (up to 256 KiB): zeroing a large
+/// buffer for every small file cost more than hashing it (contexts are mostly small files).
+fn hash_file(path: &Path, size_hint: u64) -> Result<String, ContextError> {
+    const MAX_BUF: u64 = 256 * 1024;
     let io_err = |source| ContextError::Io { path: path.to_path_buf(), source };
     let mut f = fs::File::open(path).map_err(io_err)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    // One byte more than announced, so a file that grew is still read in full (the loop
+    // goes on until EOF whatever the size).
+    let mut buf = vec![0u8; size_hint.saturating_add(1).clamp(4096, MAX_BUF) as usize];
     loop {
         let n = f.read(&mut buf).map_err(io_err)?;
         if n == 0 {

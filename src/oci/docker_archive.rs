@@ -3,9 +3,9 @@
 //!
 //! Layers are gzip-compressed on the way in, in parallel, streaming from the archive to a
 //! temporary file: a layer is never held in memory whole. Compression is deterministic
-//! (fixed level, no timestamp), so the same engine image gives the same manifest digest on
-//! every machine, and a layer already converted (known by its uncompressed `diff_id`) is
-//! not compressed again.
+//! (level 1, or stored blocks for a layer whose first MiB does not compress; no timestamp),
+//! so the same engine image gives the same manifest digest on every machine, and a layer
+//! already converted (known by its uncompressed `diff_id`) is not compressed again.
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -131,17 +131,15 @@ fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLay
         (tee.a, Digest::from_hasher(raw.hasher))
     } else {
         let mut raw_hasher = Sha256::new();
-        raw_hasher.update(&head[..got]);
-        let mut gz = GzEncoder::new(hashing, Compression::new(1));
-        gz.write_all(&head[..got]).map_err(ArchiveError::io(archive))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = reader.read(&mut buf).map_err(ArchiveError::io(archive))?;
-            if n == 0 {
-                break;
-            }
+        let mut buf = vec![0u8; SAMPLE_SIZE];
+        buf[..got].copy_from_slice(&head[..got]);
+        let filled = got + read_full(&mut reader, &mut buf[got..]).map_err(ArchiveError::io(archive))?;
+        let mut gz = GzEncoder::new(hashing, level_for(&buf[..filled]));
+        let mut n = filled;
+        while n > 0 {
             raw_hasher.update(&buf[..n]);
             gz.write_all(&buf[..n]).map_err(ArchiveError::io(archive))?;
+            n = reader.read(&mut buf).map_err(ArchiveError::io(archive))?;
         }
         (gz.finish().map_err(ArchiveError::io(archive))?, Digest::from_hasher(raw_hasher))
     };
@@ -186,6 +184,33 @@ impl<A: Write, B: Write> Write for Tee<A, B> {
         self.a.flush()?;
         self.b.flush()
     }
+}
+
+/// How much of a layer's start decides its compression level.
+const SAMPLE_SIZE: usize = 1 << 20;
+
+/// Gzip level 1, unless the sample does not compress (already compressed or random data: at
+/// level 1 zlib-rs then writes ~5 % *more* than it reads, slowly). Such layers are written at
+/// level 0: stored blocks, still gzip, so every client reads them, at the cost of a CRC.
+/// Decided from the content alone, so the result stays the same on every machine.
+fn level_for(sample: &[u8]) -> Compression {
+    let mut probe = GzEncoder::new(Vec::with_capacity(sample.len() + 1024), Compression::new(1));
+    let compressed = probe.write_all(sample).and_then(|()| probe.finish()).map(|v| v.len()).unwrap_or(0);
+    if sample.len() >= 4096 && compressed * 100 >= sample.len() * 98 { Compression::none() } else { Compression::new(1) }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Writes the image whose manifest is `manifest` (blobs in `layout`) as a `docker load`
@@ -294,6 +319,34 @@ mod tests {
         let mut raw = Vec::new();
         gz.read_to_end(&mut raw).unwrap();
         assert_eq!(raw, layer);
+    }
+
+    /// Imports a one-layer archive of `content`; returns (layer blob size, decompressed blob).
+    fn import_layer(content: &[u8]) -> (u64, Vec<u8>, Vec<u8>) {
+        let layer = layer_tar(content);
+        let ar = legacy_archive(&layer, &Digest::of(&layer).to_string());
+        let d = tempfile::tempdir().unwrap();
+        let layout = OciLayout::open(d.path()).unwrap();
+        let imported = import(ar.path(), &layout).unwrap();
+        let ManifestContent::Image { layers, .. } = parse_manifest(&imported[0].manifest_bytes, OCI_MANIFEST).unwrap() else {
+            panic!("an image manifest")
+        };
+        assert_eq!(layers[0].media_type, OCI_LAYER_GZIP);
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&layers[0].digest)).unwrap()).read_to_end(&mut raw).unwrap();
+        (layers[0].size, raw, layer)
+    }
+
+    #[test]
+    fn incompressible_layers_are_stored_not_inflated() {
+        let noise: Vec<u8> = (0..3 << 20).map(|_| rand::random::<u8>()).collect();
+        let (size, raw, layer) = import_layer(&noise);
+        assert_eq!(raw, layer, "still a gzip of the layer");
+        assert!(size <= layer.len() as u64 + layer.len() as u64 / 500, "stored: {size} bytes for {} (level 1 writes ~5 % more)", layer.len());
+        let text = b"compressible text, compressible text. ".repeat(100_000);
+        let (size, raw, layer) = import_layer(&text);
+        assert_eq!(raw, layer);
+        assert!(size * 10 < layer.len() as u64, "compressible layers are still compressed: {size} of {}", layer.len());
     }
 
     #[test]

@@ -55,17 +55,40 @@ pub async fn write(client: &Client, base: &Repository, layout: Layout, record: &
     if !is_commit(record.commit) {
         return Ok(false);
     }
-    let (suffix, tag) = naming::meta_place(layout, record.image, record.commit, record.stage);
-    let repo = match suffix {
-        Some(s) => base.join(&s).map_err(RegistryError::Reference)?,
-        None => base.clone(),
-    };
+    let (repo, tag) = location(base, layout, record.image, record.commit, record.stage)?;
     if client.head_manifest(&repo, &tag).await?.is_some() {
         return Ok(false);
     }
     client.push_blob_bytes(&repo, &Digest::of(EMPTY_JSON), Bytes::from_static(EMPTY_JSON)).await?;
     client.put_manifest(&repo, &tag, OCI_MANIFEST, record.manifest_bytes()).await?;
     Ok(true)
+}
+
+/// The repository and tag of the record of `image`'s stage `stage` published at `commit`.
+pub fn location(base: &Repository, layout: Layout, image: Option<&str>, commit: &str, stage: &str) -> Result<(Repository, String), RegistryError> {
+    let (suffix, tag) = naming::meta_place(layout, image, commit, stage);
+    let repo = match suffix {
+        Some(s) => base.join(&s).map_err(RegistryError::Reference)?,
+        None => base.clone(),
+    };
+    Ok((repo, tag))
+}
+
+/// The manifest digest the record at `repo:tag` names (what its image was published as);
+/// `None` when there is no record there, or it names none.
+pub async fn read_manifest_digest(client: &Client, repo: &Repository, tag: &str) -> Result<Option<Digest>, RegistryError> {
+    let bytes = match client.get_manifest(repo, tag).await {
+        Ok((bytes, _, _)) => bytes,
+        Err(RegistryError::Status { status: 404, .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    #[derive(serde::Deserialize)]
+    struct WithAnnotations {
+        #[serde(default)]
+        annotations: BTreeMap<String, String>,
+    }
+    let annotations = serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default();
+    Ok(annotations.get(ANNOTATION_MANIFEST).and_then(|d| d.parse().ok()))
 }
 
 /// A full 40-hex git commit id (records are keyed by it).

@@ -2,6 +2,7 @@
 //! and the copies that make them point at the image.
 
 pub mod meta;
+pub mod settled;
 pub mod static_root;
 pub mod static_s3;
 pub mod store;

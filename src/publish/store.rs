@@ -99,10 +99,12 @@ impl Image {
     pub async fn read(loc: &Location) -> Result<Option<Image>, StoreError> {
         match loc {
             Location::Registry { client, repo, tag } => {
-                if client.head_manifest(repo, tag).await?.is_none() {
-                    return Ok(None);
-                }
-                let (bytes, media_type, digest) = client.get_manifest(repo, tag).await?;
+                // One GET, no HEAD first: a missing tag answers 404.
+                let (bytes, media_type, digest) = match client.get_manifest(repo, tag).await {
+                    Ok(found) => found,
+                    Err(RegistryError::Status { status: 404, .. }) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
                 let origin = Origin::Registry { client: client.clone(), repo: repo.clone() };
                 let mut image = Image::from_manifest(loc, bytes, media_type, digest, origin)?;
                 image.read_children(loc).await?;
