@@ -77,6 +77,8 @@ impl Api {
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Response> {
         let mut attempt = 0u32;
+        // After retries, the target says how many tries were made.
+        let tried = |attempt: u32| if attempt == 0 { target.to_string() } else { format!("{target} (gave up after {} attempts)", attempt + 1) };
         loop {
             let wait = match build(&self.http).send().await {
                 Ok(resp) if resp.status().is_success() || (allow_404 && resp.status().as_u16() == 404) => {
@@ -86,16 +88,17 @@ impl Api {
                     let server_wait = retry_after(resp.headers().get(RETRY_AFTER));
                     let too_long = server_wait.is_some_and(|w| w > self.max_retry_after);
                     if attempt >= self.max_retries || too_long {
-                        return Err(self.status_error(op, target, resp).await);
+                        return Err(self.status_error(op, &tried(attempt), resp).await);
                     }
                     server_wait.unwrap_or_else(|| self.backoff(attempt))
                 }
-                Ok(resp) => return Err(self.status_error(op, target, resp).await),
+                Ok(resp) => return Err(self.status_error(op, &tried(attempt), resp).await),
                 Err(e) => {
-                    let transient = e.is_connect() || e.is_timeout();
+                    let certificate = crate::registry::error::certificate_error(&e).is_some();
+                    let transient = (e.is_connect() && !certificate) || e.is_timeout();
                     let may_repeat = repeat == Repeat::Safe || e.is_connect();
                     if !transient || !may_repeat || attempt >= self.max_retries {
-                        return Err(self.transport_error(op, target, e));
+                        return Err(self.transport_error(op, &tried(attempt), e));
                     }
                     self.backoff(attempt)
                 }
@@ -137,7 +140,9 @@ impl Api {
     }
 
     fn transport_error(&self, op: &'static str, target: &str, e: reqwest::Error) -> DriverError {
-        let detail = if e.is_timeout() {
+        let detail = if let Some(problem) = crate::registry::error::certificate_error(&e) {
+            format!("TLS certificate not trusted ({problem}); for a private CA pass --ca-file CA.pem")
+        } else if e.is_timeout() {
             "timed out".to_string()
         } else if e.is_connect() {
             "cannot connect (DNS, TCP or TLS failed)".to_string()
