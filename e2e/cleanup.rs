@@ -237,3 +237,30 @@ fn broken_tags_are_reported_and_index_children_and_referrers_follow_their_subjec
     assert!(after.contains(&h.c1) && after.contains(&h.c2), "{after:?}");
     assert_eq!(skopeo_digest(&format!("docker://{backend}:{}", h.c1)), c1_digest, "deleting the signature tag left its digest's other tag alone");
 }
+
+#[test]
+fn monorepo_look_alike_prefixes_never_lose_a_kept_tag() {
+    let reg = Registry::start();
+    let dir = example("flant");
+    // `app` and `app-api` in one repository: every `app-api-…` tag also starts with `app-`.
+    let yaml = format!("project: flant\nconfigVersion: 1\n{POLICIES}---\nimage: app\ntarget: backend\n---\nimage: app-api\ntarget: frontend\n");
+    std::fs::write(dir.path().join("wharf.yaml"), yaml).unwrap();
+    std::fs::write(dir.path().join(".gitignore"), ".wharf\n").unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    let repo = format!("{}/flant", reg.host());
+    let mono = ["--repo-mode", "monorepo"];
+    let c1 = commit(dir.path(), "frontend/index.html", "<p>one</p>\n");
+    publish(dir.path(), &repo, &mono);
+    git(dir.path(), &["checkout", "-q", "-b", "feature"]);
+    let c2 = commit(dir.path(), "backend/server.sh", "#!/bin/sh\necho feature\n");
+    publish(dir.path(), &repo, &mono);
+    git(dir.path(), &["checkout", "-q", "main"]);
+    git(dir.path(), &["branch", "-q", "-D", "feature"]);
+
+    let report = cleanup(dir.path(), &repo, &["--fresh-window", "0", "--repo-mode", "monorepo"]).ok().json();
+    assert_eq!(report["counts"]["failed"], 0, "{report:#}");
+    let tags: Vec<String> = skopeo_tags(&repo).into_iter().filter(|t| !t.starts_with("wharf-")).collect();
+    let mut expected = vec![format!("app-{c1}"), format!("app-api-{c1}"), format!("app-api-{c2}")];
+    expected.sort();
+    assert_eq!(tags, expected, "app's feature image goes; app-api's image at the same commit (unchanged, kept by main) stays");
+}

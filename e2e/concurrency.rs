@@ -40,7 +40,7 @@ fn cleanup_waits_for_a_running_publish_and_says_so() {
     let lock_dir = locks_dir.path().to_str().unwrap();
     // A publish in progress holds the repository's lock shared.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let locks = wharf::lock::Locks::new(locks_dir.path(), Duration::from_secs(5));
+    let locks = wharf::lock::Locks::local(locks_dir.path(), Duration::from_secs(5));
     let parsed = wharf::drivers::parse_repository(&repo).unwrap();
     let guard = rt.block_on(locks.shared(&wharf::pipeline::repo_lock_name(&parsed))).unwrap();
 

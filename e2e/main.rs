@@ -5,6 +5,8 @@ mod build_publish;
 mod cleanup;
 mod cleanup_killed;
 mod concurrency;
+mod push;
+mod push_static;
 mod examples;
 mod faults;
 mod support;

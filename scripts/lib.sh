@@ -37,14 +37,14 @@ ensure_rust() {
   fi
 }
 
-# moto's server (ECR emulation for the ecr driver's tests) in a virtualenv of its own.
+# moto's server (ECR for the ecr driver's tests, S3 for the static root's) in a virtualenv of its own.
 ensure_moto() {
   local venv="${WHARF_MOTO_VENV:-/tmp/wharf-moto}"
   if [ ! -x "$venv/bin/moto_server" ]; then
     log "installing moto[server] into $venv"
     ensure_packages python3-venv
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q 'moto[server]'
+    "$venv/bin/pip" install -q 'moto[server]==5.2.5'
   fi
   export WHARF_TEST_MOTO_SERVER="$venv/bin/moto_server"
 }

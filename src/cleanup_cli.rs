@@ -45,7 +45,7 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let journal_path = args.journal.clone().unwrap_or_else(|| project.dir.join(crate::build::STATE_DIR).join("cleanup-journal.jsonl"));
-    let locks = args.locks.locks()?;
+    let locks = args.locks.locks().await?;
     let _lock = locks.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
     let settings = Settings { project, repo, layout, keep, keep_patterns, fresh_window, include_unknown: args.include_unknown };
     let plan = run::make_plan(&settings, driver.as_ref(), &client).await.map_err(cleanup_error)?;
@@ -76,7 +76,7 @@ pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error>
     let repo: Repository = first.repository.parse().map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
     let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
     let (driver, client) = driver_and_client(&repo, &args.registry, &args.driver, Some(&implementation)).await?;
-    let _lock = args.locks.locks()?.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
+    let _lock = args.locks.locks().await?.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
     let outcome = run::apply(&plan, driver.as_ref(), &client, &args.journal).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(args.journal.display().to_string()));
     print_report(&report, output);

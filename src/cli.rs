@@ -9,14 +9,17 @@ use std::sync::Arc;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
-use crate::drivers::{ApiTokens, DriverOptions};
+use crate::drivers::{ApiTokens, AzureServicePrincipal, DriverOptions};
 use crate::error::Error;
-use crate::gitinfo::GitInfo;
+use crate::gitinfo::{GitInfo, Head};
 use crate::naming::{RepoMode, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::pipeline::BuildAndPublish;
 use crate::publish::Target;
-use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Repository};
+use crate::publish::static_root::{S3Root, StaticRoot};
+use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
+use crate::push::{self, Destination, PushOptions, PushReport};
+use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Reference, Repository};
 use crate::secret::Secret;
 
 #[derive(Parser, Debug)]
@@ -42,6 +45,11 @@ pub enum Output {
 pub enum Command {
     /// Build the project's images (only what changed) and publish them.
     BuildAndPublish(Box<BuildArgs>),
+    /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
+    /// registry or a static root; several platforms become one image index.
+    Push(Box<PushArgs>),
+    /// Serve a static root (written by `push --static-root`) as a read-only registry.
+    Serve(ServeArgs),
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -213,9 +221,24 @@ pub struct DriverArgs {
     /// Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).
     #[arg(long, env = "AZURE_ACCESS_TOKEN", hide_env_values = true)]
     pub azure_token: Option<String>,
+    /// Azure AD application (service principal) id; with the secret and tenant, wharf gets the Azure AD token itself.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+    /// Azure AD application (service principal) client secret.
+    #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
+    pub azure_client_secret: Option<String>,
+    /// Azure AD tenant of the service principal.
+    #[arg(long, env = "AZURE_TENANT_ID")]
+    pub azure_tenant_id: Option<String>,
+    /// Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.
+    #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
+    pub azure_authority_host: Option<String>,
     /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
     #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
     pub google_token: Option<String>,
+    /// Google application-default credentials file (service account key or `gcloud auth application-default login`); default: gcloud's well-known file when it exists.
+    #[arg(long, value_name = "FILE", env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    pub google_application_credentials: Option<PathBuf>,
     /// Create missing repositories before pushing (registries that need it, e.g. ECR).
     #[arg(long)]
     pub create_repositories: bool,
@@ -236,9 +259,39 @@ impl DriverArgs {
             gitlab_job: secret(&self.gitlab_job_token),
             quay: secret(&self.quay_token),
             azure: secret(&self.azure_token),
+            azure_sp: self.azure_service_principal()?,
             google: secret(&self.google_token),
+            google_credentials: self.google_credentials_file(),
         };
         Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
+    }
+
+    /// The application-default credentials file: the flag or `GOOGLE_APPLICATION_CREDENTIALS`,
+    /// else gcloud's `application_default_credentials.json` (in `CLOUDSDK_CONFIG`, default
+    /// `~/.config/gcloud`) when it exists.
+    fn google_credentials_file(&self) -> Option<PathBuf> {
+        if let Some(p) = self.google_application_credentials.clone().filter(|p| !p.as_os_str().is_empty()) {
+            return Some(p);
+        }
+        let dir = std::env::var_os("CLOUDSDK_CONFIG")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/gcloud")))?;
+        Some(dir.join("application_default_credentials.json")).filter(|p| p.is_file())
+    }
+
+    /// The service principal, when its id, secret and tenant are all given (the id alone is
+    /// also used by managed and workload identities, so a partial set is not an error).
+    fn azure_service_principal(&self) -> Result<Option<AzureServicePrincipal>, Error> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let (Some(client_id), Some(secret), Some(tenant_id)) =
+            (given(&self.azure_client_id), given(&self.azure_client_secret), given(&self.azure_tenant_id))
+        else {
+            return Ok(None);
+        };
+        let authority = given(&self.azure_authority_host).unwrap_or_else(|| AzureServicePrincipal::DEFAULT_AUTHORITY.into());
+        let authority = url::Url::parse(&authority).map_err(|e| Error::Usage(format!("--azure-authority-host {authority:?}: {e}")))?;
+        Ok(Some(AzureServicePrincipal { tenant_id, client_id, client_secret: Secret::new(secret), authority }))
     }
 }
 
@@ -294,13 +347,37 @@ pub struct LockArgs {
     /// How long to wait for another run's lock (e.g. 30m, 90s).
     #[arg(long, value_name = "DURATION", env = "WHARF_LOCK_TIMEOUT", default_value = "1h")]
     pub lock_timeout: String,
+    /// `local` (file locks: runs on this machine) or `kubernetes` (Lease objects: runners on
+    /// many machines; the cluster comes from KUBECONFIG or the in-cluster service account).
+    #[arg(long, value_enum, env = "WHARF_LOCK_BACKEND", default_value_t = LockBackend::Local)]
+    pub lock_backend: LockBackend,
+    /// Namespace of the Lease objects (with --lock-backend kubernetes).
+    #[arg(long, env = "WHARF_LOCK_NAMESPACE", default_value = "default")]
+    pub lock_namespace: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockBackend {
+    Local,
+    Kubernetes,
 }
 
 impl LockArgs {
-    pub fn locks(&self) -> Result<crate::lock::Locks, Error> {
+    pub async fn locks(&self) -> Result<crate::lock::Locks, Error> {
         let timeout = crate::config::parse_go_duration(&self.lock_timeout)
             .map_err(|e| Error::Usage(format!("--lock-timeout {:?}: {e}", self.lock_timeout)))?;
-        Ok(crate::lock::Locks::new(&self.lock_dir, timeout))
+        match self.lock_backend {
+            LockBackend::Local => Ok(crate::lock::Locks::local(&self.lock_dir, timeout)),
+            LockBackend::Kubernetes => {
+                let client = kube::Client::try_default()
+                    .await
+                    .map_err(|e| Error::Usage(format!("--lock-backend kubernetes: no cluster to talk to ({e})\n  hint: set KUBECONFIG, or run in a pod with a service account allowed to get/create/update leases")))?;
+                let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "wharf".into());
+                let identity = format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>());
+                let leases = crate::lock::lease::LeaseLocks::new(client, &self.lock_namespace, identity, std::time::Duration::from_secs(30), timeout);
+                Ok(crate::lock::Locks::kubernetes(leases))
+            }
+        }
     }
 }
 
@@ -337,6 +414,87 @@ pub struct BuildArgs {
     pub tags: TagArgs,
     #[command(flatten)]
     pub locks: LockArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// Images to publish: `docker save` archives, OCI layout directories or tars (gzipped or
+    /// not); `SRC:REF` picks one image of a source that holds several.
+    #[arg(required = true, num_args = 1.., value_name = "SRC")]
+    pub sources: Vec<String>,
+    /// `[oci://]HOST/REPO[:TAG]`, or `REPO[:TAG]` inside --static-root.
+    #[arg(required = true, value_name = "DEST")]
+    pub dest: String,
+    /// A tag to publish (repeatable; DEST's own tag is one too).
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    /// `KEY=VALUE` on every manifest and the index; `manifest:KEY=VALUE` or `index:KEY=VALUE`
+    /// on one of them (repeatable).
+    #[arg(long = "annotation", value_name = "[manifest:|index:]KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<Annotation>,
+    /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
+    #[arg(long)]
+    pub no_default_annotations: bool,
+    /// Publish into a static registry (files any web server can serve; see `wharf serve`)
+    /// under a directory or `s3://BUCKET/PREFIX` instead of a registry. DEST is then
+    /// `REPO[:TAG]`. S3 credentials, region and endpoint come from the AWS environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, profiles).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub static_root: Option<String>,
+    /// Print what would be published (digests, references) and publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where archives are unpacked while pushing (default: the system's temporary directory).
+    #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// The static root: a directory, or `s3://BUCKET/PREFIX` (read with the AWS environment).
+    #[arg(value_name = "ROOT")]
+    pub root: String,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
+    pub addr: std::net::SocketAddr,
+}
+
+/// A static root from `DIR` or `s3://BUCKET/PREFIX`; S3 settings from the AWS environment.
+async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
+    if !spec.starts_with("s3://") {
+        return Ok(StaticRoot::dir(std::path::Path::new(spec)));
+    }
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    S3Root::new(&sdk, spec).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("--static-root {e}")))
+}
+
+/// Runs `serve` until Ctrl-C.
+pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
+    let root = static_root(&args.root).await?;
+    if let Some(dir) = root.local_dir()
+        && !dir.join("v2").is_dir()
+    {
+        let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
+        return Err(Error::Usage(format!("{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
+    }
+    let shown = root.to_string();
+    crate::serve::serve(root, args.addr, |addr| {
+        use std::io::Write as _;
+        println!("serving {shown} on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .await
+    .map_err(|e| Error::Other(format!("serve {}: {e}", args.addr)))
+}
+
+fn parse_annotation(s: &str) -> Result<Annotation, String> {
+    s.parse()
 }
 
 #[derive(Args, Debug, Clone)]
@@ -382,7 +540,17 @@ fn ci_git_info() -> GitInfo {
 }
 
 impl TagArgs {
+    /// The strategies asked for; `--tag-by-signature` when none is.
     fn resolve(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
+        let mut opts = self.resolve_given(project_dir)?;
+        if opts.is_empty() {
+            opts.by_signature = true;
+        }
+        Ok(opts)
+    }
+
+    /// The strategies asked for, with values filled from CI or git.
+    fn resolve_given(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
         let git = ci_git_info().or(GitInfo::discover(project_dir));
         let fill = |flag: &str, given: &Option<String>, found: &Option<String>| -> Result<Option<String>, Error> {
             match given.as_deref() {
@@ -393,7 +561,7 @@ impl TagArgs {
                 Some(v) => Ok(Some(v.to_string())),
             }
         };
-        let mut opts = TagOptions {
+        Ok(TagOptions {
             custom: self.custom.clone(),
             git_branch: fill("tag-git-branch", &self.git_branch, &git.branch)?,
             git_tag: fill("tag-git-tag", &self.git_tag, &git.tag)?,
@@ -401,12 +569,68 @@ impl TagArgs {
             by_signature: self.by_signature,
             semver: self.semver.clone(),
             latest: self.latest,
-        };
-        if opts.is_empty() {
-            opts.by_signature = true;
-        }
-        Ok(opts)
+        })
     }
+}
+
+/// Provenance of what is pushed: the CI environment first, then the checkout at `dir`.
+fn provenance(dir: &std::path::Path) -> Provenance {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let head = Head::discover(dir);
+    let ci_source = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY")) {
+        (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
+        _ => var("CI_PROJECT_URL"),
+    };
+    Provenance {
+        source: ci_source.or(head.remote),
+        revision: ci_git_info().commit.or(head.commit),
+        created: head.time,
+    }
+}
+
+/// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
+pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
+    let (dest, specs) = (&args.dest, &args.sources);
+    let mut driver = None;
+    let (destination, dest_tag) = match &args.static_root {
+        Some(root) => {
+            let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
+            (Destination::Static { root: static_root(root).await?, repo }, tag)
+        }
+        None => {
+            let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;
+            if reference.digest.is_some() {
+                return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
+            }
+            let (found, client) = driver_and_client(&reference.repo, &args.registry, &args.driver, None).await?;
+            driver = Some(found);
+            (Destination::Registry { client, repo: reference.repo }, reference.tag)
+        }
+    };
+    let cwd = PathBuf::from(".");
+    let mut tags = args.tags.resolve_given(&cwd)?;
+    tags.custom = dest_tag.iter().chain(&args.tag).chain(&tags.custom).cloned().collect();
+    let annotations = AnnotationPlan {
+        given: args.annotations.clone(),
+        provenance: if args.no_default_annotations { Provenance::default() } else { provenance(&cwd) },
+        defaults: !args.no_default_annotations,
+    };
+    let staging = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let specs = specs.to_vec();
+    let sources = tokio::task::spawn_blocking(move || push::read_sources(&specs, &staging))
+        .await
+        .map_err(|e| Error::Usage(format!("reading the sources failed: {e}")))?
+        .map_err(Error::Push)?;
+    let plan = push::plan(&sources, &destination, &PushOptions { tags, annotations }).map_err(Error::Push)?;
+    if args.dry_run {
+        return Ok(PushReport { plan, stats: Default::default(), dry_run: true });
+    }
+    if let (Some(driver), Destination::Registry { repo, .. }) = (&driver, &destination) {
+        driver.ensure_repository(repo).await?;
+    }
+    let report = push::execute(plan).await.map_err(Error::Push)?;
+    drop(sources);
+    Ok(report)
 }
 
 impl RegistryArgs {
@@ -555,7 +779,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         log,
         client,
         commit,
-        locks: args.locks.locks()?,
+        locks: args.locks.locks().await?,
         driver,
     };
     run.run().await.map_err(Error::Pipeline)
@@ -596,5 +820,39 @@ impl Drop for Bars {
         for bar in self.bars.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        driver: DriverArgs,
+    }
+
+    fn driver_args(args: &[&str]) -> DriverArgs {
+        Wrap::try_parse_from(std::iter::once("wharf").chain(args.iter().copied())).unwrap().driver
+    }
+
+    #[test]
+    fn a_service_principal_needs_id_secret_and_tenant() {
+        let partial = driver_args(&["--azure-client-id", "app", "--azure-tenant-id", "t"]);
+        assert!(partial.azure_service_principal().unwrap().is_none(), "a lone client id (managed identity) is not a service principal");
+        let full = driver_args(&["--azure-client-id", "app", "--azure-client-secret", "s3cret", "--azure-tenant-id", "t"]);
+        let sp = full.azure_service_principal().unwrap().unwrap();
+        assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
+        assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
+        let bad = driver_args(&["--azure-client-id", "a", "--azure-client-secret", "s", "--azure-tenant-id", "t", "--azure-authority-host", "nope"]);
+        assert!(bad.azure_service_principal().is_err());
+    }
+
+    #[test]
+    fn the_google_credentials_flag_wins() {
+        let args = driver_args(&["--google-application-credentials", "/tmp/key.json"]);
+        assert_eq!(args.google_credentials_file(), Some(PathBuf::from("/tmp/key.json")));
     }
 }

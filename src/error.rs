@@ -3,6 +3,7 @@
 use crate::build::schedule::ScheduleError;
 use crate::pipeline::PipelineError;
 use crate::publish::store::StoreError;
+use crate::push::PushError;
 
 /// Exit codes.
 pub mod exit {
@@ -16,6 +17,8 @@ pub mod exit {
     pub const BUILD: i32 = 4;
     /// A registry refused or failed an operation (auth included).
     pub const REGISTRY: i32 = 5;
+    /// An input archive or image layout is unreadable, corrupt or unsafe.
+    pub const INPUT: i32 = 6;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,10 @@ pub enum Error {
     /// Some of several independent operations failed (each was reported as it happened).
     #[error("{failed} of {total} operations failed")]
     Partial { failed: usize, total: usize },
+    #[error(transparent)]
+    Push(PushError),
+    #[error("{0}")]
+    Other(String),
 }
 
 impl From<crate::drivers::DriverError> for Error {
@@ -69,6 +76,13 @@ impl Error {
                     ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => exit::BUILD,
                     _ => exit::OTHER,
                 },
+            },
+            Error::Other(_) => exit::OTHER,
+            Error::Push(p) => match p {
+                PushError::Source(_) => exit::INPUT,
+                PushError::SamePlatform { .. } | PushError::Plan(_) => exit::USAGE,
+                PushError::Store { source: StoreError::Registry(_), .. } => exit::REGISTRY,
+                PushError::Store { .. } => exit::OTHER,
             },
         }
     }

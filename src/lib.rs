@@ -9,6 +9,8 @@
 //! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
 //! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
+//! - [`push`] publishes ready-made archives and layouts (`wharf push`), merging platforms;
+//!   [`serve`] serves a static root written by it as a read-only registry.
 
 pub mod build;
 pub mod cleanup;
@@ -25,6 +27,8 @@ pub mod naming;
 pub mod oci;
 pub mod pipeline;
 pub mod publish;
+pub mod push;
 pub mod registry;
 pub mod report;
 pub mod secret;
+pub mod serve;

@@ -36,6 +36,15 @@ async fn run(cli: &Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Push(args) => {
+            let report = wharf::cli::push(args).await?;
+            match cli.output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+                Output::Text => print!("{}", report.to_text()),
+            }
+            Ok(())
+        }
+        Command::Serve(args) => wharf::cli::serve(args).await,
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", wharf::config::schema_json());
             Ok(())

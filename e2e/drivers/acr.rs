@@ -7,7 +7,7 @@ use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
 use serde_json::json as j;
 use std::collections::HashMap;
-use wharf::drivers::{AcrDriver, Driver, DriverOptions};
+use wharf::drivers::{AcrDriver, AzureServicePrincipal, Driver, DriverOptions};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
 
@@ -19,6 +19,15 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
     let path = req.url.path().to_string();
     let form_ok = header(req, "content-type") == Some("application/x-www-form-urlencoded");
     match (req.method.as_str(), path.as_str()) {
+        // Azure AD (the fake is also the authority): client credentials for tenant `tenant-1`.
+        ("POST", "/tenant-1/oauth2/v2.0/token") => {
+            let f = form(req);
+            assert!(form_ok && f.get("grant_type").is_some_and(|g| g == "client_credentials"), "{f:?}");
+            if f.get("client_id").map(String::as_str) != Some("app-id") || f.get("client_secret").map(String::as_str) != Some("sp-secret") {
+                return json(401, j!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}));
+            }
+            return json(200, j!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "aad-deleter"}));
+        }
         ("POST", "/oauth2/exchange") => {
             let f = form(req);
             let refresh = match (f.get("grant_type").map(String::as_str), f.get("access_token").map(String::as_str)) {
@@ -135,4 +144,61 @@ async fn a_registry_username_and_password_get_a_token_with_basic_auth() {
     assert_eq!(f.fake.tag("team/app", "v2"), Some(d));
     let log = f.fake.log();
     assert_eq!(log[0], "GET /oauth2/token?service=127.0.0.1&scope=repository%3Ateam%2Fapp%3Ametadata_read%2Cdelete", "{log:#?}");
+}
+
+/// A driver whose only credential is a service principal, with the fake as Azure AD authority.
+fn service_principal_driver(f: &FakeFixture, secret: &str) -> AcrDriver {
+    let mut opts = options(fast_client(CredentialStore::new()), f.fake.url());
+    opts.tokens.azure_sp = Some(AzureServicePrincipal {
+        tenant_id: "tenant-1".into(),
+        client_id: "app-id".into(),
+        client_secret: secret.into(),
+        authority: f.fake.url(),
+    });
+    AcrDriver::new(&opts, &f.repo).unwrap()
+}
+
+#[tokio::test]
+async fn a_service_principal_gets_the_azure_ad_token_with_client_credentials() {
+    let f = fixture().await;
+    let d = f.fake.seed("team/app", &["v1", "v2"]);
+    let driver = service_principal_driver(&f, "sp-secret");
+    assert_eq!(driver.list_tags(&f.repo).await.unwrap().len(), 2);
+    assert_eq!(driver.untag(&f.repo, "v1").await.unwrap().digest, d);
+    assert_eq!(f.fake.tag("team/app", "v2"), Some(d));
+    let log = f.fake.log();
+    assert_eq!(
+        log,
+        [
+            "POST /tenant-1/oauth2/v2.0/token",
+            "POST /oauth2/exchange",
+            "POST /oauth2/token",
+            "GET /acr/v1/team/app/_tags?n=100",
+            "POST /oauth2/exchange",
+            "POST /oauth2/token",
+            "GET /acr/v1/team/app/_tags/v1",
+            "DELETE /acr/v1/team/app/_tags/v1",
+        ],
+        "the Azure AD token is obtained once"
+    );
+    let requests = f.fake.server.received_requests().await.unwrap();
+    let aad = requests.iter().find(|r| r.url.path() == "/tenant-1/oauth2/v2.0/token").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&aad.body),
+        "grant_type=client_credentials&client_id=app-id&client_secret=sp-secret&scope=https%3A%2F%2Fcontainerregistry.azure.net%2F.default"
+    );
+    assert_eq!(aad.headers.get("content-type").unwrap(), "application/x-www-form-urlencoded");
+}
+
+#[tokio::test]
+async fn a_refused_service_principal_names_the_variables_and_never_the_secret() {
+    let f = fixture().await;
+    f.fake.seed("team/app", &["v1"]);
+    let driver = service_principal_driver(&f, "wrong-sp-secret-value");
+    let err = driver.untag(&f.repo, "v1").await.unwrap_err();
+    let text = format!("{err}\n{err:?}");
+    assert!(!text.contains("wrong-sp-secret-value"), "{text}");
+    assert!(text.contains("AADSTS7000215") && text.contains("AZURE_CLIENT_SECRET") && text.contains("HTTP 401"), "{text}");
+    assert_eq!(f.fake.log(), ["POST /tenant-1/oauth2/v2.0/token"], "nothing reaches the registry");
+    assert!(f.fake.tag("team/app", "v1").is_some());
 }

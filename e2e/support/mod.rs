@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod moto;
+pub mod oci;
 pub mod proxy;
 pub mod registry;
 pub mod wharf;

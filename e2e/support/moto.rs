@@ -1,9 +1,10 @@
-//! moto's server (ECR emulation) on a free loopback port, killed when dropped.
+//! moto's server (ECR and S3 emulation) on a free loopback port, killed when dropped.
 //!
 //! The binary is `$WHARF_TEST_MOTO_SERVER`, else `/tmp/wharf-moto/bin/moto_server` (what
 //! `scripts/test` installs: `python3 -m venv /tmp/wharf-moto && /tmp/wharf-moto/bin/pip install
 //! 'moto[server]'`), else `moto_server` on `PATH`.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,6 +51,34 @@ impl Moto {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates an S3 bucket (moto does not check signatures).
+    pub fn create_bucket(&self, name: &str) {
+        let status = self.request("PUT", &format!("/{name}")).unwrap_or_default();
+        assert!(status.contains("200"), "creating bucket {name}: {status:?}");
+    }
+
+    /// The environment an AWS client needs to reach this server (and nothing else).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// The status line of a bodiless request.
+    fn request(&self, method: &str, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(stream, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        stream.read_to_string(&mut out).ok()?;
+        out.lines().next().map(str::to_string)
     }
 }
 

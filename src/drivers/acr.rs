@@ -1,6 +1,8 @@
 //! The `acr` driver: Azure Container Registry's data-plane REST API.
 //!
-//! - Tokens: with an Azure AD access token (`--azure-token` / `AZURE_ACCESS_TOKEN`),
+//! - Tokens: with an Azure AD access token (`--azure-token` / `AZURE_ACCESS_TOKEN`, or one a
+//!   service principal gets from Azure AD with the client-credentials flow, `POST
+//!   {authority}/{tenant}/oauth2/v2.0/token` for `https://containerregistry.azure.net/.default`),
 //!   `POST /oauth2/exchange` (`grant_type=access_token`) gives an ACR refresh token; with an
 //!   identity token from docker's config (`az acr login`) that step is skipped. Then
 //!   `POST /oauth2/token` (`grant_type=refresh_token`, `scope=repository:{name}:…`) gives the
@@ -12,13 +14,17 @@
 //!
 //! The management-plane crate azure_mgmt_containerregistry is abandoned and has no untag.
 
-use super::api::{Api, Repeat, bearer, join, same_origin, secret_header};
+use super::api::{Api, Repeat, bearer, encode, form, join, same_origin, secret_header};
 use super::error::target;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::{AzureServicePrincipal, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Client, Credential, Repository, next_link};
 use crate::secret::Secret;
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, LINK};
+use tokio::sync::OnceCell;
+
+/// The Azure AD scope of Azure Container Registry's data plane.
+const AAD_SCOPE: &str = "https://containerregistry.azure.net/.default";
 
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "acr",
@@ -32,7 +38,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         untag: UntagSemantics::NativeTag,
         native_list: true,
     },
-    needs: "the AcrDelete role (or a repository-scoped token with content/delete) for the identity behind `az acr login`, --azure-token / AZURE_ACCESS_TOKEN, or the registry username and password",
+    needs: "the AcrDelete role (or a repository-scoped token with content/delete) for the identity behind `az acr login`, --azure-token / AZURE_ACCESS_TOKEN, a service principal (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID), or the registry username and password",
     docs: "https://learn.microsoft.com/en-us/rest/api/containerregistry/tag",
     new: |opts, repo| Ok(Box::new(AcrDriver::new(opts, repo)?)),
 };
@@ -43,6 +49,9 @@ pub struct AcrDriver {
     service: String,
     client: Client,
     azure: Option<Secret>,
+    sp: Option<AzureServicePrincipal>,
+    /// The service principal's Azure AD token, obtained once.
+    aad: OnceCell<Secret>,
 }
 
 #[derive(serde::Deserialize)]
@@ -71,33 +80,22 @@ impl AcrDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = super::api::base_url(&INFO, opts, repo)?;
         let service = super::hosts::bare(&repo.registry).to_string();
-        Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone() })
+        Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone(), sp: opts.tokens.azure_sp.clone(), aad: OnceCell::new() })
     }
 
     /// An access token for `scope` (`repository:NAME:metadata_read` or `…:delete`).
     async fn access_token(&self, repo: &Repository, scope: &str, op: &'static str) -> Result<Secret> {
         let tgt = repo.to_string();
-        let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
-        let refresh = match (&self.azure, resolved.map(|r| r.credential)) {
-            (Some(aad), _) => Some(self.exchange(aad, op, &tgt).await?),
-            (None, Some(Credential::IdentityToken(t))) => Some(t),
-            (None, Some(Credential::Basic { username, password })) => {
-                let url = join(&self.base, "/oauth2/token");
-                let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose())));
-                let query = [("service", self.service.as_str()), ("scope", scope)];
-                let resp = self
-                    .api
-                    .send(op, &tgt, Repeat::Safe, false, |h| {
-                        let b = h.get(&url).query(&query);
-                        match secret_header(&basic) {
-                            Some(v) => b.header(AUTHORIZATION, v),
-                            None => b,
-                        }
-                    })
-                    .await?;
-                return Ok(self.api.json::<AccessReply>(op, &tgt, resp).await?.access_token);
+        let refresh = match self.aad_token(&tgt).await? {
+            Some(aad) => Some(self.exchange(&aad, op, &tgt).await?),
+            None => {
+                let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
+                match resolved.map(|r| r.credential) {
+                    Some(Credential::IdentityToken(t)) => Some(t),
+                    Some(Credential::Basic { username, password }) => return self.basic_token(&username, &password, scope, op, &tgt).await,
+                    _ => None,
+                }
             }
-            (None, _) => None,
         };
         let refresh = refresh.ok_or_else(|| self.api.missing_credential(op, &tgt))?;
         let url = join(&self.base, "/oauth2/token");
@@ -115,6 +113,60 @@ impl AcrDriver {
         Ok(self.api.json::<AccessReply>(op, &tgt, resp).await?.access_token)
     }
 
+    /// Username and password (admin user, service principal, repository token) → access token.
+    async fn basic_token(&self, username: &str, password: &Secret, scope: &str, op: &'static str, tgt: &str) -> Result<Secret> {
+        let url = join(&self.base, "/oauth2/token");
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose())));
+        let query = [("service", self.service.as_str()), ("scope", scope)];
+        let resp = self
+            .api
+            .send(op, tgt, Repeat::Safe, false, |h| {
+                let b = h.get(&url).query(&query);
+                match secret_header(&basic) {
+                    Some(v) => b.header(AUTHORIZATION, v),
+                    None => b,
+                }
+            })
+            .await?;
+        Ok(self.api.json::<AccessReply>(op, tgt, resp).await?.access_token)
+    }
+
+    /// The Azure AD token: `--azure-token` as given, else one obtained once for the service
+    /// principal; `None` when there is neither.
+    async fn aad_token(&self, tgt: &str) -> Result<Option<Secret>> {
+        if let Some(t) = &self.azure {
+            return Ok(Some(t.clone()));
+        }
+        let Some(sp) = &self.sp else { return Ok(None) };
+        self.aad.get_or_try_init(|| self.client_credentials(sp, tgt)).await.cloned().map(Some)
+    }
+
+    /// Azure AD client-credentials flow: `POST {authority}/{tenant}/oauth2/v2.0/token` with the
+    /// client id and secret, for the container registry's scope.
+    async fn client_credentials(&self, sp: &AzureServicePrincipal, tgt: &str) -> Result<Secret> {
+        let op = "get an Azure AD token for the service principal";
+        let url = join(&sp.authority, &format!("/{}/oauth2/v2.0/token", encode(&sp.tenant_id)));
+        let sent = self
+            .api
+            .send(op, tgt, Repeat::Safe, false, |h| {
+                form(h.post(&url), &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", sp.client_id.as_str()),
+                    ("client_secret", sp.client_secret.expose()),
+                    ("scope", AAD_SCOPE),
+                ])
+            })
+            .await;
+        let resp = match sent {
+            Err(DriverError::Api(mut e)) if (400..500).contains(&e.status) && e.status != 429 => {
+                e.hint = Some("Azure AD refused the service principal: check AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID".into());
+                return Err(DriverError::Api(e));
+            }
+            other => other?,
+        };
+        Ok(self.api.json::<AccessReply>(op, tgt, resp).await?.access_token)
+    }
+
     /// Azure AD access token → ACR refresh token.
     async fn exchange(&self, aad: &Secret, op: &'static str, tgt: &str) -> Result<Secret> {
         let url = join(&self.base, "/oauth2/exchange");
@@ -126,12 +178,6 @@ impl AcrDriver {
             .await?;
         Ok(self.api.json::<RefreshReply>(op, tgt, resp).await?.refresh_token)
     }
-}
-
-/// An `application/x-www-form-urlencoded` body.
-fn form(builder: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
-    builder.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
 }
 
 #[async_trait::async_trait]

@@ -233,6 +233,12 @@ pub(crate) fn bearer(builder: reqwest::RequestBuilder, token: Option<&crate::sec
     }
 }
 
+/// An `application/x-www-form-urlencoded` body.
+pub(crate) fn form(builder: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> RequestBuilder {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    builder.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
+}
+
 /// A header value for a secret, marked sensitive so it never shows in debug output.
 pub(crate) fn secret_header(value: &str) -> Option<HeaderValue> {
     let mut h = HeaderValue::from_str(value).ok()?;

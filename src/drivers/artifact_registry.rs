@@ -10,10 +10,14 @@
 //! - Untag: `DELETE …/packages/{pkg}/tags/{tag}`: only the tag goes.
 //! - Auth: `Authorization: Bearer` with an OAuth access token: `--google-token` /
 //!   `GOOGLE_OAUTH_ACCESS_TOKEN` (e.g. `gcloud auth print-access-token`), or the registry login
-//!   when it is `oauth2accesstoken` (what the gcloud credential helper returns).
+//!   when it is `oauth2accesstoken` (what the gcloud credential helper returns). Between the
+//!   two, application-default credentials (`GOOGLE_APPLICATION_CREDENTIALS` or gcloud's
+//!   well-known file; a service account key or an authorized user) give one: see
+//!   [`super::google_auth`].
 
 use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
+use super::google_auth::Adc;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
@@ -32,7 +36,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         untag: UntagSemantics::NativeTag,
         native_list: true,
     },
-    needs: "an OAuth access token (--google-token / GOOGLE_OAUTH_ACCESS_TOKEN, or the gcloud credential helper) for an identity with roles/artifactregistry.repoAdmin (artifactregistry.tags.delete)",
+    needs: "an OAuth access token (--google-token / GOOGLE_OAUTH_ACCESS_TOKEN, application-default credentials: GOOGLE_APPLICATION_CREDENTIALS or ~/.config/gcloud/application_default_credentials.json, a service account key or an authorized user; or the gcloud credential helper) for an identity with roles/artifactregistry.repoAdmin (artifactregistry.tags.delete)",
     docs: "https://cloud.google.com/artifact-registry/docs/reference/rest/v1/projects.locations.repositories.packages.tags",
     new: |opts, _| Ok(Box::new(ArtifactRegistryDriver::new(opts)?)),
 };
@@ -42,6 +46,7 @@ pub struct ArtifactRegistryDriver {
     base: url::Url,
     client: Client,
     token: Option<Secret>,
+    adc: Option<Adc>,
 }
 
 #[derive(serde::Deserialize)]
@@ -96,12 +101,15 @@ pub(crate) fn package_path(repo: &Repository) -> std::result::Result<String, Str
 impl ArtifactRegistryDriver {
     pub fn new(opts: &DriverOptions) -> Result<Self> {
         let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
-        Ok(ArtifactRegistryDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: opts.tokens.google.clone() })
+        Ok(ArtifactRegistryDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: opts.tokens.google.clone(), adc: opts.tokens.google_credentials.clone().map(Adc::new) })
     }
 
     async fn token(&self, repo: &Repository, op: &'static str, tgt: &str) -> Result<Secret> {
         if let Some(t) = &self.token {
             return Ok(t.clone());
+        }
+        if let Some(adc) = &self.adc {
+            return adc.token(&self.api, tgt).await;
         }
         let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
         match resolved.map(|r| r.credential) {

@@ -38,6 +38,10 @@ pub enum DriverError {
     Protocol { driver: &'static str, op: &'static str, target: String, detail: String },
     #[error("{driver} driver: {op} {target}: no credential for the {driver} API\n  hint: {needs}")]
     MissingCredential { driver: &'static str, op: &'static str, target: String, needs: String },
+    /// A credential source is there but unusable (an unreadable or malformed key file, a key
+    /// that cannot sign); the detail never holds the secret.
+    #[error("{driver} driver: {op} {target}: {detail}")]
+    BadCredential { driver: &'static str, op: &'static str, target: String, detail: String },
     #[error("{driver} driver: tag {tag:?} does not exist in {repo}")]
     TagNotFound { driver: &'static str, repo: String, tag: String },
     #[error("{driver} driver: {op} {target}: {detail}")]

@@ -20,6 +20,7 @@ mod ecr;
 mod error;
 mod github;
 mod gitlab;
+mod google_auth;
 mod harbor;
 mod hosts;
 mod layout;
@@ -174,8 +175,28 @@ pub struct ApiTokens {
     pub quay: Option<Secret>,
     /// Azure AD access token, exchanged for an ACR refresh token.
     pub azure: Option<Secret>,
+    /// Azure AD service principal (client-credentials flow), for an Azure AD token.
+    pub azure_sp: Option<AzureServicePrincipal>,
     /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
     pub google: Option<Secret>,
+    /// Google application-default credentials file (service account key or authorized user).
+    pub google_credentials: Option<std::path::PathBuf>,
+}
+
+/// An Azure AD application's client id and secret in a tenant (`AZURE_CLIENT_ID`,
+/// `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID` in the Azure SDKs' convention).
+#[derive(Debug, Clone)]
+pub struct AzureServicePrincipal {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The Azure AD authority, [`AzureServicePrincipal::DEFAULT_AUTHORITY`] unless overridden
+    /// (`AZURE_AUTHORITY_HOST`: sovereign clouds, tests).
+    pub authority: url::Url,
+}
+
+impl AzureServicePrincipal {
+    pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 }
 
 /// A registry as wharf sees it.
@@ -308,6 +329,12 @@ mod tests {
         let mut opts = DriverOptions::new(Client::new(Default::default()).unwrap());
         opts.tokens.github = Some(Secret::new("ghp_supersecret"));
         opts.tokens.azure = Some(Secret::new("aad-supersecret"));
+        opts.tokens.azure_sp = Some(AzureServicePrincipal {
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            client_secret: Secret::new("sp-supersecret"),
+            authority: url::Url::parse(AzureServicePrincipal::DEFAULT_AUTHORITY).unwrap(),
+        });
         let dump = format!("{opts:?}");
         assert!(!dump.contains("supersecret"), "{dump}");
     }

@@ -11,24 +11,17 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
-use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Component, Path, PathBuf};
+use std::io::{self, Read, Write};
+use std::path::Path;
 
-use super::layout::{LayoutError, OciLayout};
-use crate::registry::manifest::{Descriptor, ManifestContent, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, parse_manifest};
+use super::layout::OciLayout;
+use super::tar_index::{TarIndex, open_member, read_member};
+use super::{Descriptor, MAX_CONFIG_SIZE, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use crate::digest::Digest;
+use crate::registry::manifest::{ManifestContent, parse_manifest};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{path}: not a docker archive: {message}")]
-    Invalid { path: PathBuf, message: String },
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
-}
+pub use super::ArchiveError;
 
 /// One image read from the archive and stored in the layout.
 #[derive(Debug, Clone)]
@@ -58,100 +51,22 @@ struct Rootfs {
     diff_ids: Vec<String>,
 }
 
-/// Where each regular file of the tar lies: byte offset and size.
-struct TarIndex {
-    files: HashMap<String, (u64, u64)>,
-}
-
-impl TarIndex {
-    fn read(path: &Path) -> Result<TarIndex, ArchiveError> {
-        let invalid = |message: String| ArchiveError::Invalid { path: path.to_path_buf(), message };
-        let f = fs::File::open(path).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
-        let mut ar = tar::Archive::new(io::BufReader::new(f));
-        let mut files = HashMap::new();
-        let mut links: Vec<(String, String)> = Vec::new();
-        for entry in ar.entries_with_seek().map_err(|e| invalid(e.to_string()))? {
-            let entry = entry.map_err(|e| invalid(format!("truncated or corrupt tar: {e}")))?;
-            let name = safe_name(&entry.path_bytes()).ok_or_else(|| {
-                invalid(format!("unsafe path {:?} in archive", String::from_utf8_lossy(&entry.path_bytes())))
-            })?;
-            match entry.header().entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    files.insert(name, (entry.raw_file_position(), entry.size()));
-                }
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-                    let resolved = if entry.header().entry_type() == tar::EntryType::Symlink {
-                        let dir = name.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                        format!("{dir}/{target}")
-                    } else {
-                        target
-                    };
-                    let resolved = safe_name(resolved.as_bytes())
-                        .ok_or_else(|| invalid(format!("link {name} points outside the archive")))?;
-                    links.push((name, resolved));
-                }
-                _ => {}
-            }
-        }
-        for (name, target) in links {
-            if let Some(&loc) = files.get(&target) {
-                files.insert(name, loc);
-            }
-        }
-        Ok(TarIndex { files })
-    }
-
-    fn get(&self, path: &Path, name: &str) -> Result<(u64, u64), ArchiveError> {
-        let key = safe_name(name.as_bytes()).unwrap_or_default();
-        self.files.get(&key).copied().ok_or_else(|| ArchiveError::Invalid {
-            path: path.to_path_buf(),
-            message: format!("{name} is listed in manifest.json but missing from the archive"),
-        })
-    }
-}
-
-/// Normalises a tar path (`./a//b` → `a/b`); `None` for absolute paths or `..`.
-fn safe_name(raw: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(raw).ok()?;
-    let mut parts: Vec<&str> = Vec::new();
-    for c in Path::new(s).components() {
-        match c {
-            Component::Normal(p) => parts.push(p.to_str()?),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                parts.pop()?;
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(parts.join("/"))
-}
-
-fn read_member(path: &Path, loc: (u64, u64), limit: u64) -> Result<Vec<u8>, ArchiveError> {
-    if loc.1 > limit {
-        return Err(ArchiveError::Invalid { path: path.to_path_buf(), message: format!("a metadata file of {} bytes is too large", loc.1) });
-    }
-    let mut f = fs::File::open(path).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
-    f.seek(SeekFrom::Start(loc.0)).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
-    let mut buf = Vec::with_capacity(loc.1 as usize);
-    f.take(loc.1).read_to_end(&mut buf).map_err(|source| ArchiveError::Io { path: path.to_path_buf(), source })?;
-    if buf.len() as u64 != loc.1 {
-        return Err(ArchiveError::Invalid { path: path.to_path_buf(), message: "archive is truncated".into() });
-    }
-    Ok(buf)
-}
-
 /// Imports every image of the `docker save` archive at `archive` into `layout`.
 pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, ArchiveError> {
     let index = TarIndex::read(archive)?;
-    let invalid = |message: String| ArchiveError::Invalid { path: archive.to_path_buf(), message };
-    let manifest_loc = index.get(archive, "manifest.json")?;
-    let manifests: Vec<ArchiveManifest> = serde_json::from_slice(&read_member(archive, manifest_loc, 16 << 20)?)
+    let invalid = |message: String| ArchiveError::invalid(archive, message);
+    let member = |name: &str| {
+        index.find(name).ok_or_else(|| invalid(format!("{name} is listed in manifest.json but missing from the archive")))
+    };
+    let manifest_loc = index.find("manifest.json").ok_or_else(|| invalid("no manifest.json: not a docker archive".into()))?;
+    let manifests: Vec<ArchiveManifest> = serde_json::from_slice(&read_member(archive, "manifest.json", manifest_loc, MAX_CONFIG_SIZE)?)
         .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    if manifests.is_empty() {
+        return Err(invalid("manifest.json lists no image".into()));
+    }
     let mut out = Vec::new();
     for m in manifests {
-        let config_bytes = read_member(archive, index.get(archive, &m.config)?, 16 << 20)?;
+        let config_bytes = read_member(archive, &m.config, member(&m.config)?, MAX_CONFIG_SIZE)?;
         let rootfs: ConfigRootfs =
             serde_json::from_slice(&config_bytes).map_err(|e| invalid(format!("{}: {e}", m.config)))?;
         if rootfs.rootfs.diff_ids.len() != m.layers.len() {
@@ -167,7 +82,7 @@ pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, Archi
             .layers
             .par_iter()
             .zip(rootfs.rootfs.diff_ids.par_iter())
-            .map(|(name, diff_id)| convert_layer(archive, index.get(archive, name)?, diff_id, layout))
+            .map(|(name, diff_id)| convert_layer(archive, member(name)?, diff_id, layout))
             .collect::<Result<_, _>>()?;
         let manifest = serde_json::json!({
             "schemaVersion": 2,
@@ -187,58 +102,61 @@ pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, Archi
 }
 
 /// Compresses one layer into the layout, or reuses the result of an earlier conversion of
-/// the same uncompressed layer.
+/// the same uncompressed layer. A layer that is gzipped already is kept as it is. Either way
+/// the uncompressed bytes must match the config's `diff_id`.
 fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLayout) -> Result<Descriptor, ArchiveError> {
-    let io_err = |source| ArchiveError::Io { path: archive.to_path_buf(), source };
+    let io_err = ArchiveError::io(archive);
     let memo_dir = layout.root().join("wharf-diffids");
     let memo = diff_id.parse::<Digest>().ok().map(|d| memo_dir.join(d.hex()));
     if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok())
-        && layout.has_blob(&desc.digest) {
-            return Ok(desc);
-        }
-    let mut f = fs::File::open(archive).map_err(io_err)?;
-    f.seek(SeekFrom::Start(loc.0)).map_err(io_err)?;
-    let mut reader = f.take(loc.1);
+        && layout.has_blob(&desc.digest)
+    {
+        return Ok(desc);
+    }
+    let mut reader = open_member(archive, loc)?;
     let mut head = [0u8; 2];
-    let got = reader.read(&mut head).map_err(io_err)?;
+    let got = reader.read(&mut head).map_err(ArchiveError::io(archive))?;
     let already_gzip = got == 2 && head == [0x1f, 0x8b];
 
     let blobs_dir = layout.root().join("blobs");
-    let tmp = tempfile::NamedTempFile::new_in(&blobs_dir).map_err(io_err)?;
+    let tmp = tempfile::NamedTempFile::new_in(&blobs_dir).map_err(ArchiveError::io(archive))?;
     let hashing = HashingWriter { inner: io::BufWriter::with_capacity(1 << 20, tmp), hasher: Sha256::new(), size: 0 };
-    let mut raw_hasher = Sha256::new();
-    let hashing = if already_gzip {
-        let mut w = hashing;
-        w.write_all(&head[..got]).map_err(io_err)?;
-        io::copy(&mut reader, &mut w).map_err(io_err)?;
-        w
+    let (hashing, raw_digest) = if already_gzip {
+        // Keep the compressed bytes; hash what they decompress to, to check the diff_id.
+        let raw = HashingWriter { inner: io::sink(), hasher: Sha256::new(), size: 0 };
+        let mut tee = Tee { a: hashing, b: flate2::write::GzDecoder::new(raw) };
+        tee.write_all(&head[..got]).map_err(ArchiveError::io(archive))?;
+        io::copy(&mut reader, &mut tee).map_err(|e| corrupt_layer(archive, diff_id, e))?;
+        let raw = tee.b.finish().map_err(|e| corrupt_layer(archive, diff_id, e))?;
+        (tee.a, Digest::from_hasher(raw.hasher))
     } else {
+        let mut raw_hasher = Sha256::new();
         raw_hasher.update(&head[..got]);
         let mut gz = GzEncoder::new(hashing, Compression::new(1));
-        gz.write_all(&head[..got]).map_err(io_err)?;
+        gz.write_all(&head[..got]).map_err(ArchiveError::io(archive))?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = reader.read(&mut buf).map_err(io_err)?;
+            let n = reader.read(&mut buf).map_err(ArchiveError::io(archive))?;
             if n == 0 {
                 break;
             }
             raw_hasher.update(&buf[..n]);
-            gz.write_all(&buf[..n]).map_err(io_err)?;
+            gz.write_all(&buf[..n]).map_err(ArchiveError::io(archive))?;
         }
-        gz.finish().map_err(io_err)?
+        (gz.finish().map_err(ArchiveError::io(archive))?, Digest::from_hasher(raw_hasher))
     };
-    if !already_gzip && format!("sha256:{}", hex::encode(raw_hasher.finalize())) != diff_id {
-        return Err(ArchiveError::Invalid {
-            path: archive.to_path_buf(),
-            message: format!("a layer does not match its diff_id {diff_id}: the archive is corrupt"),
-        });
+    if raw_digest.as_str() != diff_id {
+        return Err(ArchiveError::invalid(
+            archive,
+            format!("a layer does not match its diff_id {diff_id} (its content is {raw_digest}): the archive is corrupt"),
+        ));
     }
     let HashingWriter { inner, hasher, size } = hashing;
     let tmp = inner.into_inner().map_err(|e| io_err(e.into_error()))?;
     let digest = Digest::from_hasher(hasher);
     let dest = layout.blob_path(&digest);
     if !dest.exists() {
-        tmp.persist(&dest).map_err(|e| io_err(e.error))?;
+        tmp.persist(&dest).map_err(|e| ArchiveError::io(archive)(e.error))?;
     }
     let desc = Descriptor::new(OCI_LAYER_GZIP, digest, size);
     if let Some(memo) = memo {
@@ -246,6 +164,28 @@ fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLay
         let _ = fs::write(memo, serde_json::to_vec(&desc).unwrap_or_default());
     }
     Ok(desc)
+}
+
+fn corrupt_layer(archive: &Path, diff_id: &str, e: io::Error) -> ArchiveError {
+    ArchiveError::invalid(archive, format!("the gzipped layer {diff_id} is corrupt or truncated: {e}"))
+}
+
+/// Writes everything to both writers.
+struct Tee<A: Write, B: Write> {
+    a: A,
+    b: B,
+}
+
+impl<A: Write, B: Write> Write for Tee<A, B> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.a.write_all(buf)?;
+        self.b.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.a.flush()?;
+        self.b.flush()
+    }
 }
 
 /// Writes the image whose manifest is `manifest` (blobs in `layout`) as a `docker load`
@@ -372,8 +312,5 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let err = import(ar.path(), &OciLayout::open(d.path()).unwrap()).unwrap_err();
         assert!(err.to_string().contains("c.json"), "{err}");
-        assert_eq!(safe_name(b"../etc/passwd"), None);
-        assert_eq!(safe_name(b"/etc/passwd"), None);
-        assert_eq!(safe_name(b"./a//b").as_deref(), Some("a/b"));
     }
 }

@@ -30,11 +30,6 @@ pub enum LayoutError {
     NotFound { path: PathBuf, reference: String },
 }
 
-/// The reference name an `index.json` entry is tagged with.
-fn ref_name(d: &Descriptor) -> Option<&str> {
-    d.annotations.as_ref()?.get(REF_NAME).map(String::as_str)
-}
-
 #[derive(Debug, Clone)]
 pub struct OciLayout {
     root: PathBuf,
@@ -50,7 +45,17 @@ struct Index {
     manifests: Vec<Descriptor>,
 }
 
+/// The `org.opencontainers.image.ref.name` of an index entry.
+pub fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations.as_ref()?.get(REF_NAME).map(String::as_str)
+}
+
 impl OciLayout {
+    /// A layout at `root` that is only read from (nothing is created or checked).
+    pub fn existing(root: &Path) -> OciLayout {
+        OciLayout { root: root.to_path_buf() }
+    }
+
     /// Opens the layout at `root`, creating an empty one if the directory has none.
     pub fn open(root: &Path) -> Result<OciLayout, LayoutError> {
         let layout = OciLayout { root: root.to_path_buf() };

@@ -1,6 +1,54 @@
-//! OCI images on local disk: the image layout directory and the conversion of engine
-//! exports (`docker save`) into OCI images. Media types and descriptors are shared with
-//! the registry client ([`crate::registry::manifest`]).
+//! OCI image building blocks shared by the stores: the image layout on disk, the conversion
+//! of engine exports into OCI images, and the readers of ready-made archives.
+//!
+//! Media types and [`Descriptor`] are the registry's ([`crate::registry::manifest`]); they are
+//! re-exported here so the readers and the layout speak the same types as the client.
+//!
+//! - [`layout`]: an OCI image-layout directory that wharf writes (cache, embedded target).
+//! - [`docker_archive`]: `docker save` archives → OCI images (and back, for `docker load`).
+//! - [`oci_dir`] / [`oci_tar`]: OCI image layouts made elsewhere, as a directory or a tar.
+//! - [`source`]: one entry point that recognises any of them (gzipped or not, by magic).
 
 pub mod docker_archive;
 pub mod layout;
+pub mod oci_dir;
+pub mod oci_tar;
+pub mod source;
+mod tar_index;
+#[cfg(test)]
+mod source_tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use layout::LayoutError;
+
+pub use crate::registry::manifest::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, MAX_MANIFEST_SIZE, OCI_CONFIG,
+    OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST, Platform,
+};
+
+/// Largest image config read into memory (configs of real images are a few KiB).
+pub const MAX_CONFIG_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Why an archive or layout cannot be read. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}
+
+impl ArchiveError {
+    pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> ArchiveError {
+        ArchiveError::Invalid { path: path.to_path_buf(), message: message.into() }
+    }
+
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
+        let path = path.to_path_buf();
+        move |source| ArchiveError::Io { path, source }
+    }
+}

@@ -2,6 +2,8 @@
 //! and the copies that make them point at the image.
 
 pub mod meta;
+pub mod static_root;
+pub mod static_s3;
 pub mod store;
 
 use crate::naming::{self, Layout, Tag, TagOptions};

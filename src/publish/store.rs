@@ -1,6 +1,7 @@
 //! Where images live: a repository on a registry, or an OCI layout directory (the embedded
-//! default target and the local stage cache). [`copy`] moves one image between them and is
-//! the only place that writes a tag, after every blob the manifest needs is in place.
+//! default target and the local stage cache). [`copy`] and [`copy_all`] move one image (a
+//! manifest, or an index with its child manifests) between them and are the only places that
+//! write a tag, after every blob and child manifest it needs is in place.
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 
 use crate::digest::Digest;
+use super::static_root::{StaticError, StaticRoot};
 use crate::oci::layout::{LayoutError, OciLayout};
 use crate::registry::{Client, Descriptor, RegistryError, Repository, parse_manifest};
 
@@ -16,6 +18,19 @@ use crate::registry::{Client, Descriptor, RegistryError, Repository, parse_manif
 pub enum Location {
     Registry { client: Client, repo: Repository, tag: String },
     Layout { layout: OciLayout, name: String, tag: String },
+    /// A static registry: files a plain web server can serve.
+    Static { root: StaticRoot, repo: String, tag: String },
+}
+
+impl Location {
+    /// Locations with the same key share blobs and manifests (they differ only by tag).
+    fn store_key(&self) -> String {
+        match self {
+            Location::Registry { repo, .. } => format!("registry:{repo}"),
+            Location::Layout { layout, .. } => format!("layout:{}", layout.root().display()),
+            Location::Static { root, repo, .. } => format!("static:{root}/{repo}"),
+        }
+    }
 }
 
 impl std::fmt::Display for Location {
@@ -23,6 +38,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::Registry { repo, tag, .. } => write!(f, "{repo}:{tag}"),
             Location::Layout { layout, name, tag } => write!(f, "oci:{}:{name}:{tag}", layout.root().display()),
+            Location::Static { root, repo, tag } => write!(f, "static:{root}/{repo}:{tag}"),
         }
     }
 }
@@ -33,19 +49,23 @@ pub enum StoreError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Static(#[from] StaticError),
     #[error("{location}: manifest {digest} cannot be read: {message}")]
     Manifest { location: String, digest: Digest, message: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// An image ready to be copied: its manifest and where its blobs can be read.
+/// An image ready to be copied: its manifest and where its blobs can be read. An index has
+/// no blobs of its own; its child manifests are `children`, each with its own origin.
 #[derive(Debug, Clone)]
 pub struct Image {
     pub manifest: Bytes,
     pub media_type: String,
     pub digest: Digest,
     pub blobs: Vec<Descriptor>,
+    pub children: Vec<Image>,
     pub origin: Origin,
 }
 
@@ -53,6 +73,7 @@ pub struct Image {
 pub enum Origin {
     Layout(OciLayout),
     Registry { client: Client, repo: Repository },
+    Static { root: StaticRoot, repo: String },
 }
 
 /// What a copy did, for the report.
@@ -83,14 +104,53 @@ impl Image {
                 }
                 let (bytes, media_type, digest) = client.get_manifest(repo, tag).await?;
                 let origin = Origin::Registry { client: client.clone(), repo: repo.clone() };
-                Image::from_manifest(loc, bytes, media_type, digest, origin).map(Some)
+                let mut image = Image::from_manifest(loc, bytes, media_type, digest, origin)?;
+                image.read_children(loc).await?;
+                Ok(Some(image))
             }
             Location::Layout { layout, name, tag } => {
                 let Some(desc) = layout.resolve(&format!("{name}:{tag}"))? else { return Ok(None) };
                 let bytes = layout.read_blob(&desc.digest)?;
-                Image::from_manifest(loc, bytes, desc.media_type, desc.digest, Origin::Layout(layout.clone())).map(Some)
+                let mut image = Image::from_manifest(loc, bytes, desc.media_type, desc.digest, Origin::Layout(layout.clone()))?;
+                image.read_children(loc).await?;
+                Ok(Some(image))
+            }
+            Location::Static { root, repo, tag } => {
+                let Some((bytes, media_type)) = root.read_manifest(repo, tag).await? else { return Ok(None) };
+                let origin = Origin::Static { root: root.clone(), repo: repo.clone() };
+                let mut image = Image::from_manifest(loc, bytes.clone(), media_type, Digest::of(&bytes), origin)?;
+                image.read_children(loc).await?;
+                Ok(Some(image))
             }
         }
+    }
+
+    /// For an index: reads each child manifest (one level; nested indexes are rare) and moves
+    /// it from `blobs` to `children`.
+    async fn read_children(&mut self, loc: &Location) -> Result<(), StoreError> {
+        if !crate::registry::manifest::is_index(&self.media_type) || !self.children.is_empty() {
+            return Ok(());
+        }
+        for child in std::mem::take(&mut self.blobs) {
+            let (bytes, media_type) = match &self.origin {
+                Origin::Registry { client, repo } => {
+                    let (bytes, media_type, _) = client.get_manifest(repo, child.digest.as_str()).await?;
+                    (bytes, media_type)
+                }
+                Origin::Layout(layout) => (layout.read_blob(&child.digest)?, child.media_type.clone()),
+                Origin::Static { root, repo } => root.read_manifest(repo, child.digest.as_str()).await?.ok_or_else(|| StoreError::Manifest {
+                    location: loc.to_string(),
+                    digest: child.digest.clone(),
+                    message: "child manifest is missing".into(),
+                })?,
+            };
+            if Digest::of(&bytes) != child.digest {
+                let message = "child manifest does not match its digest".to_string();
+                return Err(StoreError::Manifest { location: loc.to_string(), digest: child.digest, message });
+            }
+            self.children.push(Image::from_manifest(loc, bytes, media_type, child.digest, self.origin.clone())?);
+        }
+        Ok(())
     }
 
     pub fn from_manifest(loc: &impl std::fmt::Display, manifest: Bytes, media_type: String, digest: Digest, origin: Origin) -> Result<Image, StoreError> {
@@ -100,7 +160,7 @@ impl Image {
             message: e.to_string(),
         })?;
         let blobs = content.references().into_iter().cloned().collect();
-        Ok(Image { manifest, media_type, digest, blobs, origin })
+        Ok(Image { manifest, media_type, digest, blobs, children: Vec::new(), origin })
     }
 }
 
@@ -109,6 +169,7 @@ pub async fn resolve(loc: &Location) -> Result<Option<Digest>, StoreError> {
     Ok(match loc {
         Location::Registry { client, repo, tag } => client.head_manifest(repo, tag).await?.map(|d| d.digest),
         Location::Layout { layout, name, tag } => layout.resolve(&format!("{name}:{tag}"))?.map(|d| d.digest),
+        Location::Static { root, repo, tag } => root.resolve(repo, tag).await?,
     })
 }
 
@@ -119,28 +180,81 @@ const BLOB_CONCURRENCY: usize = 4;
 /// across repositories of the same registry), the tag last. Nothing is written when the
 /// tag already points at the image.
 pub async fn copy(image: &Image, loc: &Location) -> Result<CopyStats, StoreError> {
-    if resolve(loc).await?.as_ref() == Some(&image.digest) {
-        return Ok(CopyStats::default());
+    copy_all(image, std::slice::from_ref(loc)).await
+}
+
+/// Makes every location point at `image`. The content (child manifests, blobs) goes to each
+/// distinct store once; the tags are written only after all of it is everywhere, so a failure
+/// leaves no tag pointing at a partial image.
+pub async fn copy_all(image: &Image, locs: &[Location]) -> Result<CopyStats, StoreError> {
+    let mut pending = Vec::new();
+    for loc in locs {
+        if resolve(loc).await?.as_ref() != Some(&image.digest) {
+            pending.push(loc);
+        }
     }
-    let copies: Vec<futures::future::BoxFuture<'_, Result<CopyStats, StoreError>>> =
-        image.blobs.iter().map(|b| Box::pin(copy_blob(image, b, loc)) as _).collect();
-    let mut stats = futures::stream::iter(copies)
-        .buffer_unordered(BLOB_CONCURRENCY)
-        .try_fold(CopyStats::default(), |mut acc, s| async move {
-            acc.add(s);
-            Ok(acc)
-        })
-        .await?;
+    let mut stats = CopyStats::default();
+    let mut done: Vec<String> = Vec::new();
+    for loc in &pending {
+        let key = loc.store_key();
+        if !done.contains(&key) {
+            stats.add(copy_content(image, loc).await?);
+            done.push(key);
+        }
+    }
+    for loc in pending {
+        put_manifest(image, loc, true).await?;
+        stats.manifest_written = true;
+    }
+    Ok(stats)
+}
+
+/// Everything `image` needs at `loc` except its own manifest: each child (its content, then
+/// its manifest, by digest) and the blobs.
+fn copy_content<'a>(image: &'a Image, loc: &'a Location) -> futures::future::BoxFuture<'a, Result<CopyStats, StoreError>> {
+    Box::pin(async move {
+        let mut stats = CopyStats::default();
+        for child in &image.children {
+            stats.add(copy_content(child, loc).await?);
+            put_manifest(child, loc, false).await?;
+        }
+        let copies: Vec<futures::future::BoxFuture<'_, Result<CopyStats, StoreError>>> =
+            image.blobs.iter().map(|b| Box::pin(copy_blob(image, b, loc)) as _).collect();
+        let blobs = futures::stream::iter(copies)
+            .buffer_unordered(BLOB_CONCURRENCY)
+            .try_fold(CopyStats::default(), |mut acc, s| async move {
+                acc.add(s);
+                Ok(acc)
+            })
+            .await?;
+        stats.add(blobs);
+        Ok(stats)
+    })
+}
+
+/// Writes `image`'s manifest at `loc`: under the location's tag, or by digest only.
+async fn put_manifest(image: &Image, loc: &Location, tagged: bool) -> Result<(), StoreError> {
     match loc {
         Location::Registry { client, repo, tag } => {
-            client.put_manifest(repo, tag, &image.media_type, image.manifest.clone()).await?;
+            let reference = if tagged { tag.clone() } else { image.digest.to_string() };
+            if !tagged && client.head_manifest(repo, &reference).await?.is_some() {
+                return Ok(());
+            }
+            client.put_manifest(repo, &reference, &image.media_type, image.manifest.clone()).await?;
         }
         Location::Layout { layout, name, tag } => {
-            layout.put_manifest(&format!("{name}:{tag}"), &image.media_type, &image.manifest)?;
+            if tagged {
+                layout.put_manifest(&format!("{name}:{tag}"), &image.media_type, &image.manifest)?;
+            } else {
+                layout.put_blob_bytes(&image.manifest)?;
+            }
+        }
+        Location::Static { root, repo, tag } => {
+            let reference = if tagged { tag.clone() } else { image.digest.to_string() };
+            root.put_manifest(repo, &reference, &image.media_type, &image.manifest).await?;
         }
     }
-    stats.manifest_written = true;
-    Ok(stats)
+    Ok(())
 }
 
 async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<CopyStats, StoreError> {
@@ -172,6 +286,15 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
             stats.blobs_uploaded = 1;
             stats.bytes_uploaded = blob.size;
         }
+        (Location::Static { root, repo, .. }, _) => {
+            if root.has_blob(repo, &blob.digest).await? {
+                return Ok(stats);
+            }
+            let (path, _tmp) = local_blob(image, blob).await?;
+            root.put_blob_file(repo, &blob.digest, &path).await?;
+            stats.blobs_uploaded = 1;
+            stats.bytes_uploaded = blob.size;
+        }
     }
     Ok(stats)
 }
@@ -181,6 +304,7 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
 async fn local_blob(image: &Image, blob: &Descriptor) -> Result<(PathBuf, Option<tempfile::TempPath>), StoreError> {
     match &image.origin {
         Origin::Layout(layout) => Ok((layout.blob_path(&blob.digest), None)),
+        Origin::Static { root, repo } => Ok(root.blob_file(repo, &blob.digest).await?),
         Origin::Registry { client, repo } => {
             let tmp = tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
             let path = tmp.into_temp_path();

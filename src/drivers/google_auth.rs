@@ -1,0 +1,141 @@
+//! Google application-default credentials → an OAuth access token.
+//!
+//! `cli.rs` picks the file (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's well-known
+//! `~/.config/gcloud/application_default_credentials.json` when it exists); it is read when a
+//! token is first needed, and the token is kept for the driver's life.
+//!
+//! - `type: service_account`: a JWT signed RS256 with the file's key (`iss` = `client_email`,
+//!   `scope` = cloud-platform, `aud` = `token_uri`, one hour), sent as
+//!   `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=JWT` to `token_uri`.
+//! - `type: authorized_user` (`gcloud auth application-default login`): the refresh-token grant
+//!   with the file's `client_id`, `client_secret` and `refresh_token` to `token_uri`
+//!   (Google's `https://oauth2.googleapis.com/token` unless the file names another).
+//!
+//! Signing is jsonwebtoken's (aws-lc-rs). Errors name the file and what is wrong with it, never
+//! a value from it.
+
+use super::api::{Api, Repeat, form};
+use super::{DriverError, Result};
+use crate::secret::Secret;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::OnceCell;
+
+/// Google's OAuth token endpoint, for files that do not name one.
+pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// The scope asked for: Artifact Registry accepts cloud-platform.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Lifetime of the signed assertion (Google's maximum).
+const ASSERTION_SECONDS: u64 = 3600;
+
+#[derive(serde::Deserialize)]
+struct ServiceAccount {
+    client_email: String,
+    private_key: Secret,
+    #[serde(default)]
+    private_key_id: Option<String>,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct AuthorizedUser {
+    client_id: String,
+    client_secret: Secret,
+    refresh_token: Secret,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenReply {
+    access_token: Secret,
+}
+
+/// Application-default credentials from one file, and the token they gave.
+#[derive(Debug)]
+pub(crate) struct Adc {
+    path: PathBuf,
+    token: OnceCell<Secret>,
+}
+
+impl Adc {
+    pub fn new(path: PathBuf) -> Self {
+        Adc { path, token: OnceCell::new() }
+    }
+
+    /// The access token, obtained on first use.
+    pub async fn token(&self, api: &Api, target: &str) -> Result<Secret> {
+        self.token.get_or_try_init(|| self.fetch(api, target)).await.cloned()
+    }
+
+    async fn fetch(&self, api: &Api, target: &str) -> Result<Secret> {
+        let op = "get a Google access token from application-default credentials";
+        let bad = |detail: String| DriverError::BadCredential { driver: api.info.name, op, target: target.to_string(), detail };
+        let text = tokio::fs::read(&self.path).await.map_err(|e| bad(format!("cannot read {}: {e}", self.path.display())))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| bad(format!("{} is not JSON (line {}, column {})", self.path.display(), e.line(), e.column())))?;
+        let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+        // Field errors are reported without serde's message, which could quote a value.
+        let fields = |needs: &str| bad(format!("{}: a {kind} credentials file needs {needs}", self.path.display()));
+        let (token_uri, body) = match kind.as_str() {
+            "service_account" => {
+                let sa: ServiceAccount = serde_json::from_value(value).map_err(|_| fields("client_email and private_key (strings)"))?;
+                let token_uri = sa.token_uri.clone().unwrap_or_else(|| DEFAULT_TOKEN_URI.into());
+                let assertion = sign_assertion(&sa, &token_uri, now()).map_err(|why| bad(format!("{}: {why}", self.path.display())))?;
+                (token_uri, vec![("grant_type", JWT_BEARER.to_string()), ("assertion", assertion.expose().to_string())])
+            }
+            "authorized_user" => {
+                let user: AuthorizedUser = serde_json::from_value(value).map_err(|_| fields("client_id, client_secret and refresh_token (strings)"))?;
+                let token_uri = user.token_uri.unwrap_or_else(|| DEFAULT_TOKEN_URI.into());
+                let body = vec![
+                    ("grant_type", "refresh_token".to_string()),
+                    ("client_id", user.client_id),
+                    ("client_secret", user.client_secret.expose().to_string()),
+                    ("refresh_token", user.refresh_token.expose().to_string()),
+                ];
+                (token_uri, body)
+            }
+            other => {
+                return Err(bad(format!(
+                    "{}: credentials of type {other:?} are not supported (service_account and authorized_user are); use --google-token",
+                    self.path.display()
+                )));
+            }
+        };
+        let pairs: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let sent = api.send(op, target, Repeat::Safe, false, |h| form(h.post(&token_uri), &pairs)).await;
+        let resp = match sent {
+            Err(DriverError::Api(mut e)) if (400..500).contains(&e.status) && e.status != 429 => {
+                e.hint = Some(format!("Google refused the {kind} credentials in {} (revoked, expired or deleted key?)", self.path.display()));
+                return Err(DriverError::Api(e));
+            }
+            other => other?,
+        };
+        Ok(api.json::<TokenReply>(op, target, resp).await?.access_token)
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// The service account's signed JWT assertion for `token_uri`, issued at `iat`.
+fn sign_assertion(sa: &ServiceAccount, token_uri: &str, iat: u64) -> std::result::Result<Secret, String> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = EncodingKey::from_rsa_pem(sa.private_key.expose().as_bytes()).map_err(|_| "private_key is not an RSA key in PEM form".to_string())?;
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = sa.private_key_id.clone();
+    let claims = Claims { iss: &sa.client_email, scope: SCOPE, aud: token_uri, iat, exp: iat + ASSERTION_SECONDS };
+    jsonwebtoken::encode(&header, &claims, &key).map(Secret::new).map_err(|e| format!("cannot sign with private_key: {}", e))
+}
