@@ -66,6 +66,21 @@ put("docker_archive", "symlinked-layer", tar_bytes([("manifest.json", manifest),
     ("l2/layer.tar.gz", (tarfile.SYMTYPE, "../l1/layer.tar"))]))
 put("docker_archive", "escape", tar_bytes([("manifest.json", manifest), ("config.json", cfg), ("l1/layer.tar", (tarfile.SYMTYPE, "../../../etc/passwd"))]))
 
+# OCI layout tars (what buildx and `skopeo copy oci-archive:` write), and gzipped archives.
+blob_config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [d(layer)]}}).encode()
+img = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": d(blob_config), "size": len(blob_config)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d(gz_layer), "size": len(gz_layer)}]}).encode()
+oci_index = json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": d(img), "size": len(img), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}).encode()
+blob = lambda b: ("blobs/sha256/" + hashlib.sha256(b).hexdigest(), b)
+oci_tar = tar_bytes([("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", oci_index), blob(img), blob(blob_config), blob(gz_layer)])
+put("oci_source", "oci-layout", oci_tar)
+put("oci_source", "oci-layout-gz", gzip.compress(oci_tar, mtime=0))
+docker_tar = tar_bytes([("manifest.json", manifest), ("config.json", cfg), ("l1/layer.tar", layer), ("l2/layer.tar.gz", gz_layer)])
+put("oci_source", "docker-archive", docker_tar)
+put("oci_source", "docker-archive-gz", gzip.compress(docker_tar, mtime=0))
+
 layout_index = json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "@BLOB@", "size": len(index),
     "annotations": {"org.opencontainers.image.ref.name": "app:v1"}}]}).encode()
 put("oci_layout", "index-of-index", layout_index + b"\0" + index)

@@ -77,6 +77,18 @@ pub fn docker_archive(data: &[u8]) {
     }
 }
 
+/// Any ready-made image file `wharf push` reads (`oci::source::read`): a docker archive or an
+/// OCI layout tar, gzipped or not.
+pub fn oci_source(data: &[u8]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("image.tar");
+    std::fs::write(&path, data).expect("write the image file");
+    let Some(spec) = path.to_str() else { return };
+    if let Err(e) = wharf::oci::source::read(spec, dir.path()) {
+        let _ = e.to_string();
+    }
+}
+
 /// An OCI layout's `index.json` (the bytes before the first NUL) with one blob (the bytes
 /// after it); `@BLOB@` in the index stands for the blob's digest, so that inputs can point at
 /// it. Every reference is resolved and what it points at is read as a manifest.
@@ -103,11 +115,12 @@ pub fn oci_layout(data: &[u8]) {
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target by name, for replaying a corpus.
-pub const ALL: [Target; 6] = [
+pub const ALL: [Target; 7] = [
     ("config_yaml", config_yaml),
     ("reference", reference),
     ("www_authenticate", www_authenticate),
     ("manifest", manifest),
     ("docker_archive", docker_archive),
+    ("oci_source", oci_source),
     ("oci_layout", oci_layout),
 ];

@@ -74,7 +74,7 @@ pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
             return Err(ArchiveError::invalid(&path, format!("{what}-compressed archives are not read; decompress it first, or use gzip")));
         }
     };
-    let tar = if compressed { gunzip(&path, staging.path())? } else { path.clone() };
+    let tar = if compressed { gunzip(&path, staging.path(), gunzip_limit(meta.len()))? } else { path.clone() };
     let index = TarIndex::read(&tar).map_err(|e| rename(e, &tar, &path))?;
     let (kind, images) = if index.contains("manifest.json") {
         let layout = OciLayout::open(&staging.path().join("layout"))?;
@@ -147,13 +147,35 @@ fn sniff(path: &Path) -> Result<Magic, ArchiveError> {
     })
 }
 
-/// Decompresses `path` into `dir/source.tar`, streaming.
-fn gunzip(path: &Path, dir: &Path) -> Result<PathBuf, ArchiveError> {
+/// A gzipped source may decompress to this many times its size (image tars rarely pass 10×)…
+const MAX_GZIP_RATIO: u64 = 100;
+/// …or to this much, whichever is more; beyond that it is refused as a decompression bomb.
+const MIN_GZIP_LIMIT: u64 = 1 << 30;
+
+/// How many bytes a gzip of `compressed` bytes may decompress to.
+pub(crate) fn gunzip_limit(compressed: u64) -> u64 {
+    compressed.saturating_mul(MAX_GZIP_RATIO).max(MIN_GZIP_LIMIT)
+}
+
+/// Decompresses `path` into `dir/source.tar`, streaming, refusing more than `limit` bytes.
+pub(crate) fn gunzip(path: &Path, dir: &Path, limit: u64) -> Result<PathBuf, ArchiveError> {
     let out = dir.join("source.tar");
     let f = fs::File::open(path).map_err(ArchiveError::io(path))?;
-    let mut gz = flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, f));
+    let gz = flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, f));
     let mut w = io::BufWriter::with_capacity(1 << 20, fs::File::create(&out).map_err(ArchiveError::io(&out))?);
-    io::copy(&mut gz, &mut w).map_err(|e| ArchiveError::invalid(path, format!("corrupt or truncated gzip: {e}")))?;
+    let written = io::copy(&mut gz.take(limit.saturating_add(1)), &mut w)
+        .map_err(|e| ArchiveError::invalid(path, format!("corrupt or truncated gzip: {e}")))?;
+    if written > limit {
+        drop(w);
+        let _ = fs::remove_file(&out);
+        return Err(ArchiveError::invalid(
+            path,
+            format!(
+                "decompresses to more than {limit} bytes (over {MAX_GZIP_RATIO} times its size): refused as a likely \
+                 decompression bomb; if it is genuine, decompress it first and pass the tar"
+            ),
+        ));
+    }
     io::Write::flush(&mut w).map_err(ArchiveError::io(&out))?;
     Ok(out)
 }

@@ -254,3 +254,19 @@ fn a_multi_platform_layout_is_walked_down_to_its_images_without_attestations() {
     let platforms: Vec<&str> = source.images.iter().map(|i| i.platform.architecture.as_str()).collect();
     assert_eq!(platforms, vec!["amd64", "arm64"]);
 }
+
+/// Regression (decompression bombs): a gzip that inflates past its limit is refused, and the
+/// partial output is removed; the limit grows with the file and never drops under 1 GiB.
+#[test]
+fn a_gzip_that_inflates_past_its_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.tar.gz");
+    std::fs::write(&bomb, gz(&vec![0u8; 4 << 20])).unwrap();
+    let err = super::source::gunzip(&bomb, dir.path(), 1 << 20).unwrap_err().to_string();
+    assert!(err.contains("decompression bomb") && err.contains("bomb.tar.gz"), "{err}");
+    assert!(!dir.path().join("source.tar").exists(), "the partial output is removed");
+    assert!(super::source::gunzip(&bomb, dir.path(), 4 << 20).is_ok(), "exactly at the limit is fine");
+    assert_eq!(super::source::gunzip_limit(10), 1 << 30);
+    assert_eq!(super::source::gunzip_limit(100 << 20), 100 * (100 << 20));
+    assert_eq!(super::source::gunzip_limit(u64::MAX), u64::MAX);
+}
