@@ -205,7 +205,16 @@ pub async fn copy_all(image: &Image, locs: &[Location]) -> Result<CopyStats, Sto
         }
     }
     for loc in pending {
-        put_manifest(image, loc, true).await?;
+        match put_manifest(image, loc, true).await {
+            // Another writer in the same repository at the same moment (a concurrent publish)
+            // can leave a blob unlinked: check the content again, once, and retry the tag.
+            Err(StoreError::Registry(e)) if e.has_code("MANIFEST_BLOB_UNKNOWN") => {
+                tracing::info!(%loc, "the registry lost a blob under a concurrent writer; checking the content again");
+                stats.add(copy_content(image, loc).await?);
+                put_manifest(image, loc, true).await?;
+            }
+            other => other?,
+        }
         stats.manifest_written = true;
     }
     Ok(stats)
