@@ -53,7 +53,7 @@ impl Context {
     /// state directory, which must never feed a stage digest).
     pub fn scan(root: &Path, skip: Option<&Path>) -> Result<Context, ContextError> {
         let ignore = DockerIgnore::load(root)?;
-        let mut entries = Vec::new();
+        let mut found: Vec<(String, PathBuf)> = Vec::new();
         let walker = ignore::WalkBuilder::new(root)
             .standard_filters(false)
             .hidden(false)
@@ -72,20 +72,12 @@ impl Context {
             if rel.is_empty() || ignore.excludes(&rel) || skip.is_some_and(|s| abs.starts_with(s)) {
                 continue;
             }
-            let io_err = |source| ContextError::Io { path: abs.to_path_buf(), source };
-            let meta = fs::symlink_metadata(abs).map_err(io_err)?;
-            let kind = if meta.file_type().is_symlink() {
-                let target = fs::read_link(abs).map_err(io_err)?;
-                EntryKind::Symlink { target: target.to_string_lossy().into_owned() }
-            } else if meta.is_dir() {
-                EntryKind::Dir
-            } else if meta.is_file() {
-                EntryKind::File { executable: meta.permissions().mode() & 0o111 != 0, size: meta.len() }
-            } else {
-                continue; // sockets, fifos: Docker skips them too
-            };
-            entries.push(Entry { rel, abs: abs.to_path_buf(), kind });
+            found.push((rel, abs.to_path_buf()));
         }
+        // Reading the directories is serial; the metadata of their entries is read on all cores.
+        let kinds: Vec<Option<EntryKind>> = found.par_iter().map(|(_, abs)| entry_kind(abs)).collect::<Result<_, _>>()?;
+        let mut entries: Vec<Entry> =
+            found.into_iter().zip(kinds).filter_map(|((rel, abs), kind)| kind.map(|kind| Entry { rel, abs, kind })).collect();
         entries.sort_by(|a, b| a.rel.cmp(&b.rel));
         Ok(Context { root: root.to_path_buf(), entries })
     }
@@ -185,6 +177,23 @@ impl Context {
             }
         tar.into_inner().map_err(io_err(&self.root))
     }
+}
+
+/// What `abs` is, without following a symlink; `None` for sockets and fifos (Docker skips
+/// them too).
+fn entry_kind(abs: &Path) -> Result<Option<EntryKind>, ContextError> {
+    let io_err = |source| ContextError::Io { path: abs.to_path_buf(), source };
+    let meta = fs::symlink_metadata(abs).map_err(io_err)?;
+    Ok(if meta.file_type().is_symlink() {
+        let target = fs::read_link(abs).map_err(io_err)?;
+        Some(EntryKind::Symlink { target: target.to_string_lossy().into_owned() })
+    } else if meta.is_dir() {
+        Some(EntryKind::Dir)
+    } else if meta.is_file() {
+        Some(EntryKind::File { executable: meta.permissions().mode() & 0o111 != 0, size: meta.len() })
+    } else {
+        None
+    })
 }
 
 fn self_or_parent_matches(g: &GlobMatcher, rel: &str) -> bool {

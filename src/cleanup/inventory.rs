@@ -52,22 +52,33 @@ pub fn repositories(project: &Project, base: &Repository, layout: Layout) -> Res
     Ok(out)
 }
 
-/// Every tag of `repos`, classified, and the tags whose manifest cannot be read.
-pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<(Vec<Tag>, Vec<Broken>), InventoryError> {
+/// A listed publish record whose digest is not known yet: [`records`] reads it by tag.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    pub repository: String,
+    pub tag: String,
+}
+
+/// Every tag of `repos`, classified; the tags whose manifest cannot be read; and publish
+/// records listed without their digest (see [`Driver::list_tags_deferred`]).
+pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<(Vec<Tag>, Vec<Broken>, Vec<Deferred>), InventoryError> {
     let mut tags = Vec::new();
     let mut broken = Vec::new();
+    let mut deferred = Vec::new();
+    let is_record = |t: &str| naming::parse_meta_tag(t).is_some();
     for (repo, stages_repo) in repos {
-        let (entries, bad) = driver
-            .list_tags_checked(repo)
+        let (entries, later, bad) = driver
+            .list_tags_deferred(repo, &is_record)
             .await
             .map_err(|source| InventoryError::List { repository: repo.to_string(), source: Box::new(source) })?;
         broken.extend(bad.into_iter().map(|b| Broken { repository: repo.to_string(), tag: b.tag, problem: b.problem }));
+        deferred.extend(later.into_iter().map(|tag| Deferred { repository: repo.to_string(), tag }));
         for e in entries {
             let kind = classify(&e.tag, *stages_repo);
             tags.push(Tag { repository: repo.to_string(), tag: e.tag, digest: e.digest, kind });
         }
     }
-    Ok((tags, broken))
+    Ok((tags, broken, deferred))
 }
 
 fn classify(tag: &str, stages_repo: bool) -> TagKind {
@@ -90,39 +101,72 @@ fn referrer_subject(tag: &str) -> Option<Digest> {
     format!("sha256:{hex}").parse().ok()
 }
 
-/// Reads every publish record's annotations. A record that cannot be read still counts, by
-/// its tag name (commit and stage), with the image unknown.
-pub async fn records(client: &Client, tags: &[Tag]) -> Vec<Record> {
+/// Reads every publish record's annotations: those listed with a digest by digest, the
+/// deferred ones by tag (added to `tags` with the digest the GET gives, or to `broken` when
+/// they cannot be read). A listed record that cannot be read still counts, by its tag name
+/// (commit and stage), with the image unknown.
+pub async fn records(client: &Client, tags: &mut Vec<Tag>, broken: &mut Vec<Broken>, deferred: Vec<Deferred>) -> Vec<Record> {
     let reads = tags.iter().filter_map(|t| match &t.kind {
         TagKind::Record { commit, stage } => Some((t, commit.clone(), stage.clone())),
         _ => None,
     });
-    futures::stream::iter(reads)
+    let mut out: Vec<Record> = futures::stream::iter(reads)
         .map(|(t, commit, stage)| async move {
-            let annotations = read_annotations(client, t).await.unwrap_or_default();
-            Record {
-                digest: t.digest.clone(),
-                image: annotations.get(meta::ANNOTATION_IMAGE).cloned().unwrap_or_else(|| t.repository.clone()),
-                commit,
-                stage,
-                manifest: annotations.get(meta::ANNOTATION_MANIFEST).and_then(|d| d.parse().ok()),
-                created: annotations.get(meta::ANNOTATION_CREATED).and_then(|c| DateTime::parse_from_rfc3339(c).ok()).map(|c| c.with_timezone(&Utc)),
-            }
+            let annotations = read_annotations(client, &t.repository, t.digest.as_str()).await.map(|(a, _)| a).unwrap_or_default();
+            record(&t.repository, t.digest.clone(), commit, stage, &annotations)
         })
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
-        .await
+        .await;
+    let mut read: Vec<(Deferred, Result<Annotated, RegistryError>)> = futures::stream::iter(deferred)
+        .map(|d| async move {
+            let found = read_annotations(client, &d.repository, &d.tag).await;
+            (d, found)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    read.sort_by(|(a, _), (b, _)| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    for (d, found) in read {
+        let Some((commit, stage)) = naming::parse_meta_tag(&d.tag).map(|(c, s)| (c.to_string(), s.to_string())) else { continue };
+        match found {
+            Ok((annotations, digest)) => {
+                out.push(record(&d.repository, digest.clone(), commit.clone(), stage.clone(), &annotations));
+                tags.push(Tag { repository: d.repository, tag: d.tag, digest, kind: TagKind::Record { commit, stage } });
+            }
+            Err(e) => {
+                let problem = if e.is_not_found() { "listed, but its manifest is missing".to_string() } else { e.to_string() };
+                broken.push(Broken { repository: d.repository, tag: d.tag, problem });
+            }
+        }
+    }
+    out
 }
 
-async fn read_annotations(client: &Client, t: &Tag) -> Result<HashMap<String, String>, RegistryError> {
-    let repo: Repository = t.repository.parse().map_err(RegistryError::Reference)?;
-    let (bytes, _, _) = client.get_manifest(&repo, t.digest.as_str()).await?;
+fn record(repository: &str, digest: Digest, commit: String, stage: String, annotations: &HashMap<String, String>) -> Record {
+    Record {
+        digest,
+        image: annotations.get(meta::ANNOTATION_IMAGE).cloned().unwrap_or_else(|| repository.to_string()),
+        commit,
+        stage,
+        manifest: annotations.get(meta::ANNOTATION_MANIFEST).and_then(|d| d.parse().ok()),
+        created: annotations.get(meta::ANNOTATION_CREATED).and_then(|c| DateTime::parse_from_rfc3339(c).ok()).map(|c| c.with_timezone(&Utc)),
+    }
+}
+
+/// A manifest's annotations and its digest.
+type Annotated = (HashMap<String, String>, Digest);
+
+/// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its digest.
+async fn read_annotations(client: &Client, repository: &str, reference: &str) -> Result<Annotated, RegistryError> {
+    let repo: Repository = repository.parse().map_err(RegistryError::Reference)?;
+    let (bytes, _, digest) = client.get_manifest(&repo, reference).await?;
     #[derive(serde::Deserialize)]
     struct WithAnnotations {
         #[serde(default)]
         annotations: HashMap<String, String>,
     }
-    Ok(serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default())
+    Ok((serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default(), digest))
 }
 
 /// What the manifests of image digests wharf did not build say.

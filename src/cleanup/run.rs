@@ -50,8 +50,8 @@ pub enum CleanupError {
 /// Lists, reads and decides: the plan, without changing anything.
 pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Result<Plan, CleanupError> {
     let repos = inventory::repositories(&s.project, &s.repo, s.layout).map_err(CleanupError::Invalid)?;
-    let (tags, broken) = inventory::list(driver, &repos).await?;
-    let records = inventory::records(client, &tags).await;
+    let (mut tags, mut broken, deferred) = inventory::list(driver, &repos).await?;
+    let records = inventory::records(client, &mut tags, &mut broken, deferred).await;
     let manifests = inventory::manifests(client, &tags, &records).await;
     let (mode, policies) = match &s.keep {
         Keep::GitPolicies => {

@@ -1,7 +1,8 @@
 //! The `default` driver: the OCI distribution API and nothing else.
 //!
 //! - Listing: `GET /v2/<name>/tags/list` with `Link` pagination, then one `HEAD` per tag for
-//!   its digest (a few at a time).
+//!   its digest (a few at a time), except for tags the caller reads anyway (cleanup's
+//!   publish records: their GET gives the digest).
 //! - Untag: distribution deletes only by digest, and a digest delete removes every tag on it;
 //!   so the tag moves onto a unique throwaway manifest whose digest is then deleted (see
 //!   `untag.rs`). Deletes are probed first, so a registry with deletes switched off says so
@@ -123,21 +124,10 @@ impl DefaultDriver {
         entries.sort();
         Ok(entries)
     }
-}
 
-#[async_trait::async_trait]
-impl Driver for DefaultDriver {
-    fn info(&self) -> &'static DriverInfo {
-        self.info
-    }
-
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
-        self.with_digests(repo, tags).await
-    }
-
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
-        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+    /// Digests of `tags` by HEAD, a few at a time; tags whose manifest cannot be read are
+    /// returned apart. Authentication and transient failures stop the listing.
+    async fn checked_digests(&self, repo: &Repository, tags: Vec<String>) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
         let client = &self.client;
         let found: Vec<std::result::Result<TagEntry, BrokenTag>> = futures::stream::iter(tags)
             .map(|tag| async move {
@@ -162,6 +152,33 @@ impl Driver for DefaultDriver {
         ok.sort();
         broken.sort_by(|a, b| a.tag.cmp(&b.tag));
         Ok((ok, broken))
+    }
+}
+
+#[async_trait::async_trait]
+impl Driver for DefaultDriver {
+    fn info(&self) -> &'static DriverInfo {
+        self.info
+    }
+
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+        self.with_digests(repo, tags).await
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+        self.checked_digests(repo, tags).await
+    }
+
+    async fn list_tags_deferred(&self, repo: &Repository, read_later: &(dyn for<'t> Fn(&'t str) -> bool + Send + Sync)) -> Result<(Vec<TagEntry>, Vec<String>, Vec<BrokenTag>)> {
+        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+        let (mut later, mut now) = (Vec::new(), Vec::new());
+        for tag in tags {
+            if read_later(tag.as_str()) { later.push(tag) } else { now.push(tag) }
+        }
+        let (entries, broken) = self.checked_digests(repo, now).await?;
+        Ok((entries, later, broken))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

@@ -218,6 +218,16 @@ pub trait Driver: Send + Sync {
         Ok((self.list_tags(repo).await?, Vec::new()))
     }
 
+    /// Like [`Driver::list_tags_checked`], except that tags for which `read_later` holds may
+    /// come back without a digest (the second list): the caller reads their manifests anyway,
+    /// and that one GET gives the digest too. Drivers whose listing carries digests return
+    /// none there; the default driver saves a HEAD per such tag.
+    async fn list_tags_deferred(&self, repo: &Repository, read_later: &(dyn for<'t> Fn(&'t str) -> bool + Send + Sync)) -> Result<(Vec<TagEntry>, Vec<String>, Vec<BrokenTag>)> {
+        let _ = read_later;
+        let (entries, broken) = self.list_tags_checked(repo).await?;
+        Ok((entries, Vec::new(), broken))
+    }
+
     /// Removes `tag` from `repo`; every other tag keeps pointing where it did.
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome>;
 
