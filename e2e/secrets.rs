@@ -1,4 +1,5 @@
-//! A known password never shows: every command runs at `-vvv` with `RUST_LOG=trace` against a
+//! A known password never shows: every command (build-and-publish, push, tags ls/rm, cleanup,
+//! config validate) runs at `-vvv` with `RUST_LOG=trace` against a
 //! registry with basic auth, the password coming from the environment, from docker's
 //! `config.json` (`auth` entry) or from `--password-stdin`; failing logins use a wrong one.
 //! Neither password, nor any base64 form of it (alone or as `user:password`, as in a Basic
@@ -94,6 +95,9 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
     let dir = w.project.path().to_string_lossy().into_owned();
     let repo = w.repo();
     let backend = format!("{repo}/backend");
+    let archive = w.project.path().join("base.tar");
+    crate::support::engine::docker(&["save", "-o", archive.to_str().unwrap(), crate::support::engine::BASE_IMAGE]);
+    let archive = archive.to_string_lossy().into_owned();
     for source in [Source::Env, Source::DockerConfig, Source::Stdin] {
         let tag = format!("{source:?}").to_lowercase();
         let publish = ["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v1", "--tag-custom", &tag, "--output", "json"];
@@ -113,6 +117,8 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
             let valid = w.run(source, PASSWORD, &["config", "validate", "--dir", &dir, "--output", output]);
             assert!(valid.output.status.success(), "{}", valid.stderr());
         }
+        let pushed = w.run(source, PASSWORD, &["push", &archive, &format!("{repo}/pushed:{tag}"), "--output", "json"]);
+        assert!(pushed.output.status.success(), "{source:?}: push failed:\n{}", pushed.stderr());
         let rm = w.run(source, PASSWORD, &["tags", "rm", &format!("{backend}:{tag}"), "--output", "json"]);
         assert!(rm.output.status.success(), "{source:?}: tags rm failed:\n{}", rm.stderr());
 
@@ -121,6 +127,7 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
             vec!["tags", "ls", backend.as_str(), "--output", "json"],
             vec!["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v2"],
             vec!["cleanup", "--dir", &dir, "--repo", &repo, "--keep-last", "1", "--dry-run"],
+            vec!["push", &archive, &format!("{repo}/pushed:wrong")],
         ] {
             let refused = w.run(source, WRONG, &args);
             assert_eq!(refused.code(), 5, "{source:?} {args:?}: a rejected login exits 5:\n{}", refused.stderr());
