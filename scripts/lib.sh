@@ -9,6 +9,14 @@ mkdir -p "$WHARF_STATE"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# disk_report WHERE: one line of free space on the filesystems the build and the engine use.
+# A CI run once died of a full disk mid-compile; this line says how close each run comes.
+disk_report() {
+  local t="${CARGO_TARGET_DIR:-target}"
+  mkdir -p "$t"
+  log "disk ($1): target $(du -sh "$t" 2>/dev/null | cut -f1), state $(du -sh "$WHARF_STATE" 2>/dev/null | cut -f1), free $(df -h --output=avail "$t" | tail -1 | tr -d ' ')"
+}
+
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
