@@ -11,13 +11,13 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 
 /// `wharf serve ROOT` on a free loopback port; killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Served {
-    fn start(root: &str, env: &[(&str, String)]) -> Served {
+    pub(crate) fn start(root: &str, env: &[(&str, String)]) -> Served {
         let mut cmd = wharf(&["serve", root, "--addr", "127.0.0.1:0"]);
         cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start wharf serve");

@@ -7,7 +7,7 @@ use crate::cleanup::execute;
 use crate::cleanup::journal;
 use crate::cleanup::plan::Plan;
 use crate::cleanup::run::{self, Keep, Report, Settings};
-use crate::cli::{CleanupApplyArgs, CleanupArgs, CleanupRestoreArgs, Output, driver_and_client};
+use crate::cli::{CleanupApplyArgs, CleanupArgs, CleanupRestoreArgs, Output, Site, target};
 use crate::config::parse_go_duration;
 use crate::drivers;
 use crate::error::Error;
@@ -19,11 +19,6 @@ fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Error> {
 
 /// `wharf cleanup …`: plan, and unless --dry-run, delete.
 pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
-    let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
-    let repo_text = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
-    let repo = drivers::parse_repository(repo_text).map_err(|e| Error::Usage(format!("--repo: {e}")))?;
-    let (driver, client) = driver_and_client(&repo, &args.registry, &args.driver, None).await?;
-    let layout = drivers::resolve_layout(args.repo_mode, &repo, driver.info()).map_err(Error::Usage)?;
     let keep = if args.purge {
         Keep::Purge
     } else if args.keep_last.is_some() || args.keep_within.is_some() {
@@ -31,12 +26,27 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
     } else {
         Keep::GitPolicies
     };
+    // Git policies need the project; the simple rules also work on a repository of images
+    // `wharf push` published, with no project file at all.
+    let project = match crate::config::load(&args.project.dir, args.project.config.as_deref()) {
+        Ok(p) => Some(p),
+        Err(crate::config::ConfigError::NotFound { .. }) if !matches!(keep, Keep::GitPolicies) && args.project.config.is_none() => None,
+        Err(e) => return Err(Error::Config(e)),
+    };
+    let repo_text = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
+    let Site { repo, driver, store } = target(repo_text, &args.statics, &args.registry, &args.driver, None).await.map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(format!("--repo: {m}")),
+        other => other,
+    })?;
+    let layout = drivers::resolve_layout(args.repo_mode, &repo, driver.info()).map_err(Error::Usage)?;
+    let policy = project.as_ref().map(|p| p.cleanup.clone()).unwrap_or_default();
     let fresh_window = match args.fresh_window.as_deref() {
         Some(v) => Some(duration("fresh-window", v)?),
-        None if project.cleanup.disable_built_within_last_n_hours_policy => None,
-        None => Some(std::time::Duration::from_secs(project.cleanup.keep_images_built_within_last_n_hours * 3600)),
+        None if policy.disable_built_within_last_n_hours_policy => None,
+        None => Some(std::time::Duration::from_secs(policy.keep_images_built_within_last_n_hours * 3600)),
     }
     .filter(|d| !d.is_zero());
+    let project_dir = project.as_ref().map_or_else(|| args.project.dir.clone(), |p| p.dir.clone());
     let keep_patterns = args
         .keep
         .iter()
@@ -44,11 +54,20 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
             globset::Glob::new(p).map(|g| (p.clone(), g.compile_matcher())).map_err(|e| Error::Usage(format!("--keep {p:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let journal_path = args.journal.clone().unwrap_or_else(|| project.dir.join(crate::build::STATE_DIR).join("cleanup-journal.jsonl"));
+    let journal_path = args.journal.clone().unwrap_or_else(|| project_dir.join(crate::build::STATE_DIR).join("cleanup-journal.jsonl"));
     let locks = args.locks.locks().await?;
     let _lock = locks.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
-    let settings = Settings { project, repo, layout, keep, keep_patterns, fresh_window, include_unknown: args.include_unknown };
-    let plan = run::make_plan(&settings, driver.as_ref(), &client).await.map_err(cleanup_error)?;
+    let settings = Settings {
+        project,
+        repo,
+        layout,
+        keep,
+        keep_patterns,
+        fresh_window,
+        include_unknown: args.include_unknown,
+        static_root: args.statics.static_root.clone(),
+    };
+    let plan = run::make_plan(&settings, driver.as_ref(), store.as_ref()).await.map_err(cleanup_error)?;
     if let Some(path) = &args.plan_out {
         write_plan(&plan, path)?;
     }
@@ -62,7 +81,7 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
     if args.purge && !args.yes && !confirm(&plan)? {
         return Err(Error::Usage("purge cancelled".into()));
     }
-    let outcome = run::apply(&plan, driver.as_ref(), &client, &journal_path).await.map_err(cleanup_error)?;
+    let outcome = run::apply(&plan, driver.as_ref(), store.as_ref(), &journal_path).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(journal_path.display().to_string()));
     print_report(&report, output);
     all_done(&report)
@@ -73,11 +92,21 @@ pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error>
     let text = std::fs::read_to_string(&args.plan).map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
     let plan: Plan = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: not a wharf cleanup plan: {e}", args.plan.display())))?;
     let first = plan.entries.first().ok_or_else(|| Error::Usage(format!("{}: the plan is empty", args.plan.display())))?;
-    let repo: Repository = first.repository.parse().map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
+    let mut statics = args.statics.clone();
+    if plan.driver == drivers::StaticDriver::NAME {
+        statics.static_root = statics.static_root.or_else(|| plan.static_root.clone());
+        if statics.static_root.is_none() {
+            return Err(Error::Usage(format!("{}: a plan of a static root needs --static-root", args.plan.display())));
+        }
+    }
+    let repo_text = match &statics.static_root {
+        Some(_) => first.repository.strip_prefix(&format!("{}/", drivers::STATIC_REGISTRY)).unwrap_or(&first.repository).to_string(),
+        None => first.repository.clone(),
+    };
     let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
-    let (driver, client) = driver_and_client(&repo, &args.registry, &args.driver, Some(&implementation)).await?;
+    let Site { repo, driver, store } = target(&repo_text, &statics, &args.registry, &args.driver, Some(&implementation)).await?;
     let _lock = args.locks.locks().await?.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
-    let outcome = run::apply(&plan, driver.as_ref(), &client, &args.journal).await.map_err(cleanup_error)?;
+    let outcome = run::apply(&plan, driver.as_ref(), store.as_ref(), &args.journal).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(args.journal.display().to_string()));
     print_report(&report, output);
     all_done(&report)
@@ -88,8 +117,20 @@ pub async fn restore(args: &CleanupRestoreArgs, output: Output) -> Result<(), Er
     let lines = journal::read(&args.journal).map_err(|e| Error::Usage(e.to_string()))?;
     let registries: Vec<String> = lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
     let registries: Vec<&str> = registries.iter().map(String::as_str).collect();
-    let client = args.registry.client(&registries)?;
-    let restored = execute::restore(&lines, &client).await;
+    // Lines of a static root go back into it, the others into their registries.
+    let (statics, registry_lines): (Vec<_>, Vec<_>) = lines.into_iter().partition(|l| l.repository.starts_with(&format!("{}/", drivers::STATIC_REGISTRY)));
+    let mut restored = execute::Restored::default();
+    if !statics.is_empty() {
+        let root = args.static_root.as_deref().ok_or_else(|| {
+            Error::Usage(format!("{}: {} line(s) are of a static root; give it with --static-root", args.journal.display(), statics.len()))
+        })?;
+        restored = execute::restore(&statics, &crate::cli::static_root(root).await?).await;
+    }
+    if !registry_lines.is_empty() {
+        let more = execute::restore(&registry_lines, &args.registry.client(&registries)?).await;
+        restored.restored.extend(more.restored);
+        restored.skipped.extend(more.skipped);
+    }
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&restored).unwrap_or_default()),
         Output::Text => {

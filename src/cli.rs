@@ -122,6 +122,8 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
+    pub statics: StaticArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub driver: DriverArgs,
@@ -136,6 +138,8 @@ pub struct CleanupApplyArgs {
     #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl")]
     pub journal: PathBuf,
     #[command(flatten)]
+    pub statics: StaticArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub driver: DriverArgs,
@@ -144,6 +148,9 @@ pub struct CleanupApplyArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CleanupRestoreArgs {
     pub journal: PathBuf,
+    /// The static root the journal's `static.invalid/…` lines belong to.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub static_root: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -178,6 +185,8 @@ pub enum TagsCommand {
 pub struct TagsLsArgs {
     pub repo: String,
     #[command(flatten)]
+    pub statics: StaticArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub driver: DriverArgs,
@@ -192,9 +201,56 @@ pub struct TagsRmArgs {
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
+    pub statics: StaticArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub driver: DriverArgs,
+}
+
+/// A static root to work on instead of a registry (`tags`, `cleanup`).
+#[derive(Args, Debug, Clone)]
+pub struct StaticArgs {
+    /// Work on a static root (a directory or `s3://BUCKET/PREFIX`, as `wharf push
+    /// --static-root` writes it) instead of a registry; repositories are then paths inside
+    /// it. Manifests and blobs no tag reaches any more are deleted after the tags go.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub static_root: Option<String>,
+    /// On a static root, unreferenced files younger than this stay (a `wharf push` may
+    /// still be writing them); `0` collects everything unreferenced.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub gc_grace: String,
+}
+
+impl StaticArgs {
+    /// The static driver and its root, when `--static-root` is given.
+    pub async fn driver(&self) -> Result<Option<Arc<crate::drivers::StaticDriver>>, Error> {
+        let Some(spec) = &self.static_root else { return Ok(None) };
+        let grace = crate::config::parse_go_duration(&self.gc_grace)
+            .map_err(|e| Error::Usage(format!("--gc-grace {:?}: {e} (e.g. 1h, 30m, 0)", self.gc_grace)))?;
+        Ok(Some(Arc::new(crate::drivers::StaticDriver::new(static_root(spec).await?, grace))))
+    }
+}
+
+/// Where `tags` and `cleanup` work: a registry repository (its driver, and the distribution
+/// client cleanup reads through) or a static root's.
+pub struct Site {
+    pub repo: Repository,
+    pub driver: Arc<dyn crate::drivers::Driver>,
+    pub store: Arc<dyn crate::cleanup::store::Store>,
+}
+
+/// `repo` as a [`Site`]: in the static root when `--static-root` is given, else in the
+/// registry its host names (or `implementation`'s).
+pub async fn target(repo: &str, statics: &StaticArgs, registry: &RegistryArgs, driver: &DriverArgs, implementation: Option<&str>) -> Result<Site, Error> {
+    if let Some(found) = statics.driver().await? {
+        let repo = crate::drivers::StaticDriver::repository(repo).map_err(|e| Error::Usage(format!("repository in --static-root: {e}")))?;
+        let store: Arc<dyn crate::cleanup::store::Store> = Arc::new(found.root().clone());
+        return Ok(Site { repo, driver: found, store });
+    }
+    let repo = crate::drivers::parse_repository(repo).map_err(|e| Error::Usage(e.to_string()))?;
+    let (driver, client) = driver_and_client(&repo, registry, driver, implementation).await?;
+    Ok(Site { repo, driver, store: Arc::new(client) })
 }
 
 /// Driver choice and the credentials of registries' native APIs.
@@ -466,7 +522,7 @@ pub struct ServeArgs {
 }
 
 /// A static root from `DIR` or `s3://BUCKET/PREFIX`; S3 settings from the AWS environment.
-async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
+pub async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
     if !spec.starts_with("s3://") {
         return Ok(StaticRoot::dir(std::path::Path::new(spec)));
     }

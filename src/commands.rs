@@ -6,7 +6,7 @@
 //! says whether everything went.
 
 use crate::cli::{DetectArgs, Output, TagsLsArgs, TagsRmArgs};
-use crate::drivers::{self, Capabilities, Driver, DriverError, DriverInfo, UntagOutcome, UntagSemantics};
+use crate::drivers::{self, Capabilities, Driver, DriverError, DriverInfo, StaticDriver, UntagOutcome, UntagSemantics};
 use crate::error::Error;
 use crate::naming::Layout;
 use crate::registry::{Reference, Repository};
@@ -56,16 +56,31 @@ fn parse_repo(input: &str) -> Result<Repository, Error> {
     drivers::parse_repository(input).map_err(|e| Error::Usage(e.to_string()))
 }
 
+fn static_repo(input: &str) -> Result<Repository, Error> {
+    StaticDriver::repository(input).map_err(|e| Error::Usage(format!("repository in --static-root: {e}")))
+}
+
+/// A repository as the user named it: a static root's by its path.
+fn shown(repo: &Repository) -> String {
+    if repo.registry == drivers::STATIC_REGISTRY { repo.path.clone() } else { repo.to_string() }
+}
+
 /// `wharf tags ls REPO`.
 pub async fn tags_ls(args: &TagsLsArgs, output: Output) -> Result<(), Error> {
-    let repo = parse_repo(&args.repo)?;
-    let info = drivers::select(args.driver.implementation.as_deref(), &repo).map_err(Error::from)?;
-    let client = args.registry.client(&[repo.registry.as_str()])?;
-    let driver = drivers::build(info, &args.driver.options(client)?, &repo).map_err(Error::from)?;
+    let (repo, driver): (Repository, Box<dyn Driver>) = match args.statics.driver().await? {
+        Some(found) => (static_repo(&args.repo)?, Box::new(found.as_ref().clone())),
+        None => {
+            let repo = parse_repo(&args.repo)?;
+            let info = drivers::select(args.driver.implementation.as_deref(), &repo).map_err(Error::from)?;
+            let client = args.registry.client(&[repo.registry.as_str()])?;
+            let driver = drivers::build(info, &args.driver.options(client)?, &repo).map_err(Error::from)?;
+            (repo, driver)
+        }
+    };
     let tags = driver.list_tags(&repo).await.map_err(Error::from)?;
     match output {
         Output::Json => {
-            let v = serde_json::json!({"repository": repo.to_string(), "driver": info.name, "tags": tags});
+            let v = serde_json::json!({"repository": shown(&repo), "driver": driver.info().name, "tags": tags});
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Output::Text => {
@@ -125,19 +140,45 @@ pub fn plan_removals(references: &[String], implementation: Option<&str>) -> Res
     Ok((RemovalPlan { removals }, repos))
 }
 
+/// Parses `REPO:TAG` arguments inside a static root (no network).
+pub fn plan_static_removals(references: &[String]) -> Result<(RemovalPlan, Vec<RepoDriver>), Error> {
+    let info = &drivers::STATIC_INFO;
+    let mut removals = Vec::new();
+    let mut repos: Vec<RepoDriver> = Vec::new();
+    for input in references {
+        let (path, tag) = crate::push::parse_static_dest(input).map_err(Error::Usage)?;
+        let tag = tag.ok_or_else(|| Error::Usage(format!("{input:?}: expected REPO:TAG (a path inside the static root and a tag)")))?;
+        let repo = static_repo(&path)?;
+        if !repos.iter().any(|(r, _)| *r == repo) {
+            repos.push((repo.clone(), info));
+        }
+        removals.push(Removal { reference: format!("{path}:{tag}"), repository: repo.to_string(), repo, tag, driver: info.name, untag: info.capabilities.untag });
+    }
+    Ok((RemovalPlan { removals }, repos))
+}
+
 /// `wharf tags rm REPO:TAG… [--dry-run]`.
 pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
-    let (plan, repos) = plan_removals(&args.references, args.driver.implementation.as_deref())?;
+    let statics = args.statics.driver().await?;
+    let (plan, repos) = match statics {
+        Some(_) => plan_static_removals(&args.references)?,
+        None => plan_removals(&args.references, args.driver.implementation.as_deref())?,
+    };
     if args.dry_run {
         print_plan(&plan, output);
         return Ok(());
     }
-    let registries: Vec<&str> = repos.iter().map(|(r, _)| r.registry.as_str()).collect();
-    let client = args.registry.client(&registries)?;
-    let opts = args.driver.options(client)?;
     let mut built: BTreeMap<String, Box<dyn Driver>> = BTreeMap::new();
-    for (repo, info) in &repos {
-        built.insert(repo.to_string(), drivers::build(info, &opts, repo).map_err(Error::from)?);
+    if let Some(found) = &statics {
+        for (repo, _) in &repos {
+            built.insert(repo.to_string(), Box::new(found.as_ref().clone()));
+        }
+    } else {
+        let registries: Vec<&str> = repos.iter().map(|(r, _)| r.registry.as_str()).collect();
+        let opts = args.driver.options(args.registry.client(&registries)?)?;
+        for (repo, info) in &repos {
+            built.insert(repo.to_string(), drivers::build(info, &opts, repo).map_err(Error::from)?);
+        }
     }
     let mut results = Vec::new();
     for removal in &plan.removals {
@@ -145,6 +186,26 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
         let result = driver.untag(&removal.repo, &removal.tag).await;
         report_removal(removal, &result, output);
         results.push((removal, result));
+    }
+    let mut garbage = Vec::new();
+    for (repo, _) in &repos {
+        let Some(driver) = built.get(&repo.to_string()) else { continue };
+        if !results.iter().any(|(r, res)| r.repo == *repo && res.is_ok()) {
+            continue;
+        }
+        match driver.collect_garbage(repo).await {
+            Ok(Some(c)) => {
+                if output == Output::Text {
+                    println!("garbage collected in {}: {} manifest(s) and {} blob(s), {} bytes", shown(repo), c.manifests, c.blobs, c.bytes);
+                }
+                garbage.push(serde_json::json!({"repository": shown(repo), "collected": c}));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: garbage collection in {}: {e}", shown(repo));
+                return Err(Error::from(e));
+            }
+        }
     }
     if output == Output::Json {
         let items: Vec<serde_json::Value> = results
@@ -154,7 +215,11 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
                 Err(e) => serde_json::json!({"reference": r.reference, "driver": r.driver, "removed": false, "error": e.to_string()}),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"results": items})).unwrap_or_default());
+        let mut doc = serde_json::json!({"results": items});
+        if !garbage.is_empty() {
+            doc["garbage"] = serde_json::Value::Array(garbage);
+        }
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     match failed {

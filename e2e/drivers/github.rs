@@ -190,13 +190,14 @@ async fn cleanup_through_the_github_driver_keeps_siblings_and_restores() {
     let project = wharf::config::parse_str(&dir.path().join("wharf.yaml"), dir.path(), "project: t\nconfigVersion: 1\n---\nimage: ~\n").unwrap();
     let keep = globset::Glob::new("release-*").unwrap().compile_matcher();
     let settings = Settings {
-        project,
+        project: Some(project),
         repo: f.repo.clone(),
         layout: wharf::naming::Layout::Monorepo,
         keep: Keep::Simple { last: None, within: None },
         keep_patterns: vec![("release-*".into(), keep)],
         fresh_window: None,
         include_unknown: true,
+        static_root: None,
     };
     let client = fast_client(CredentialStore::new());
     let plan = make_plan(&settings, f.driver.as_ref(), &client).await.unwrap();

@@ -8,7 +8,9 @@ use futures::StreamExt;
 use super::journal::Journal;
 use super::plan::{Entry, Plan, TagKind};
 use crate::drivers::Driver;
-use crate::registry::{Client, Repository};
+use super::store::Store;
+use crate::publish::static_gc::Collected;
+use crate::registry::Repository;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Done {
@@ -23,6 +25,17 @@ pub struct Outcome {
     pub deleted: Vec<Done>,
     pub skipped: Vec<Done>,
     pub failed: Vec<Done>,
+    /// What garbage collection removed, where the driver collects (static roots).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub garbage: Vec<Garbage>,
+}
+
+/// One repository's garbage collection after its deletions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Garbage {
+    pub repository: String,
+    #[serde(flatten)]
+    pub collected: Collected,
 }
 
 enum Result1 {
@@ -38,7 +51,7 @@ enum Result1 {
 pub const REPOSITORY_CONCURRENCY: usize = 4;
 
 /// Deletes what `plan` says, phase by phase (images, referrers, stages, records).
-pub async fn execute(plan: &Plan, driver: &dyn Driver, client: &Client, journal: &Journal) -> Outcome {
+pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Store, journal: &Journal) -> Outcome {
     let mut out = Outcome::default();
     let ordered = plan.ordered_deletions();
     let phase = |e: &Entry| match e.kind {
@@ -56,7 +69,7 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, client: &Client, journal:
             .map(|entries| async move {
                 let mut done = Vec::with_capacity(entries.len());
                 for e in entries {
-                    done.push((e, delete_one(e, driver, client, journal).await));
+                    done.push((e, delete_one(e, driver, store, journal).await));
                 }
                 done
             })
@@ -72,22 +85,39 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, client: &Client, journal:
             }
         }
     }
+    collect_garbage(driver, &mut out).await;
     out
 }
 
-async fn delete_one(e: &Entry, driver: &dyn Driver, client: &Client, journal: &Journal) -> Result1 {
+/// After the deletions, each repository that lost a tag gets the driver's garbage
+/// collection (a no-op for registries, which collect their own). A failure is a failure of
+/// the run, reported under the repository.
+async fn collect_garbage(driver: &dyn Driver, out: &mut Outcome) {
+    let touched: std::collections::BTreeSet<String> = out.deleted.iter().map(|d| d.repository.clone()).collect();
+    for repository in touched {
+        let Ok(repo) = repository.parse::<Repository>() else { continue };
+        match driver.collect_garbage(&repo).await {
+            Ok(Some(collected)) => out.garbage.push(Garbage { repository, collected }),
+            Ok(None) => {}
+            Err(e) => out.failed.push(Done { repository, tag: String::new(), digest: String::new(), reason: format!("garbage collection: {e}") }),
+        }
+    }
+}
+
+async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: &Journal) -> Result1 {
     let repo: Repository = match e.repository.parse() {
         Ok(r) => r,
         Err(err) => return Result1::Failed(format!("invalid repository: {err}")),
     };
-    match client.head_manifest(&repo, &e.tag).await {
+    match store.resolve(&repo, &e.tag).await {
         Ok(None) => return Result1::Skipped("already gone".into()),
-        Ok(Some(d)) if d.digest != e.digest => return Result1::Skipped(format!("tag moved to {} since the plan was made", d.digest)),
+        Ok(Some(d)) if d != e.digest => return Result1::Skipped(format!("tag moved to {d} since the plan was made")),
         Ok(Some(_)) => {}
         Err(err) => return Result1::Failed(format!("cannot check the tag: {err}")),
     }
-    let (bytes, media_type) = match client.get_manifest(&repo, e.digest.as_str()).await {
-        Ok((bytes, media_type, _)) => (bytes, media_type),
+    let (bytes, media_type) = match store.manifest(&repo, e.digest.as_str()).await {
+        Ok(Some((bytes, media_type, _))) => (bytes, media_type),
+        Ok(None) => return Result1::Skipped("broken tag, left alone: its manifest is missing".into()),
         Err(err) => return Result1::Skipped(format!("broken tag, left alone: {err}")),
     };
     if let Err(err) = journal.record(&e.repository, &e.tag, &e.digest, &media_type, &bytes) {
@@ -108,11 +138,11 @@ pub struct Restored {
 
 /// Puts journaled tags back where the registry still has everything they need. A tag that
 /// now points at something else is left alone.
-pub async fn restore(lines: &[super::journal::Line], client: &Client) -> Restored {
+pub async fn restore(lines: &[super::journal::Line], store: &dyn Store) -> Restored {
     let mut out = Restored::default();
     for l in lines {
         let done = |reason: String| Done { repository: l.repository.clone(), tag: l.tag.clone(), digest: l.digest.to_string(), reason };
-        match restore_one(l, client).await {
+        match restore_one(l, store).await {
             Ok(()) => out.restored.push(done("restored".into())),
             Err(why) => out.skipped.push(done(why)),
         }
@@ -120,34 +150,34 @@ pub async fn restore(lines: &[super::journal::Line], client: &Client) -> Restore
     out
 }
 
-async fn is_throwaway_at(client: &Client, repo: &Repository, digest: &crate::digest::Digest) -> bool {
-    client.get_manifest(repo, digest.as_str()).await.is_ok_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes))
+async fn is_throwaway_at(store: &dyn Store, repo: &Repository, digest: &crate::digest::Digest) -> bool {
+    store.manifest(repo, digest.as_str()).await.is_ok_and(|m| m.is_some_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes)))
 }
 
-async fn restore_one(l: &super::journal::Line, client: &Client) -> Result<(), String> {
+async fn restore_one(l: &super::journal::Line, store: &dyn Store) -> Result<(), String> {
     let repo: Repository = l.repository.parse().map_err(|e: crate::registry::ReferenceError| e.to_string())?;
     let bytes = l.manifest_bytes()?;
     if crate::drivers::is_throwaway(&bytes) {
         return Err("a throwaway manifest of an interrupted untag; nothing to restore".into());
     }
-    match client.head_manifest(&repo, &l.tag).await.map_err(|e| e.to_string())? {
-        Some(d) if d.digest == l.digest => return Err("already in place".into()),
+    match store.resolve(&repo, &l.tag).await.map_err(|e| e.to_string())? {
+        Some(d) if d == l.digest => return Err("already in place".into()),
         // An untag interrupted between its two steps left the tag on a throwaway: put it back.
-        Some(d) if is_throwaway_at(client, &repo, &d.digest).await => {}
-        Some(d) => return Err(format!("the tag now points at {}; left alone", d.digest)),
+        Some(d) if is_throwaway_at(store, &repo, &d).await => {}
+        Some(d) => return Err(format!("the tag now points at {d}; left alone")),
         None => {}
     }
     let content = crate::registry::parse_manifest(&bytes, &l.media_type).map_err(|e| e.to_string())?;
     for d in content.references() {
         let present = if crate::registry::manifest::is_index(&d.media_type) || crate::registry::manifest::is_image_manifest(&d.media_type) {
-            client.head_manifest(&repo, d.digest.as_str()).await.map_err(|e| e.to_string())?.is_some()
+            store.resolve(&repo, d.digest.as_str()).await.map_err(|e| e.to_string())?.is_some()
         } else {
-            client.blob_exists(&repo, &d.digest).await.map_err(|e| e.to_string())?.is_some()
+            store.has_blob(&repo, &d.digest).await.map_err(|e| e.to_string())?
         };
         if !present {
             return Err(format!("{} is gone from the registry (garbage-collected?)", d.digest));
         }
     }
-    client.put_manifest(&repo, &l.tag, &l.media_type, bytes.into()).await.map_err(|e| e.to_string())?;
+    store.put_tag(&repo, &l.tag, &l.media_type, bytes.into()).await.map_err(|e| e.to_string())?;
     Ok(())
 }

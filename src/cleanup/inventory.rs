@@ -15,7 +15,8 @@ use crate::drivers::{Driver, DriverError};
 use crate::naming::{self, Layout};
 use crate::publish::meta;
 use crate::registry::manifest::{is_index, is_image_manifest};
-use crate::registry::{Client, ManifestContent, RegistryError, Repository, parse_manifest};
+use super::store::{Store, StoreError};
+use crate::registry::{ManifestContent, Repository, parse_manifest};
 
 /// How many manifest reads run at once.
 const READ_CONCURRENCY: usize = 8;
@@ -105,22 +106,22 @@ fn referrer_subject(tag: &str) -> Option<Digest> {
 /// deferred ones by tag (added to `tags` with the digest the GET gives, or to `broken` when
 /// they cannot be read). A listed record that cannot be read still counts, by its tag name
 /// (commit and stage), with the image unknown.
-pub async fn records(client: &Client, tags: &mut Vec<Tag>, broken: &mut Vec<Broken>, deferred: Vec<Deferred>) -> Vec<Record> {
+pub async fn records(store: &dyn Store, tags: &mut Vec<Tag>, broken: &mut Vec<Broken>, deferred: Vec<Deferred>) -> Vec<Record> {
     let reads = tags.iter().filter_map(|t| match &t.kind {
         TagKind::Record { commit, stage } => Some((t, commit.clone(), stage.clone())),
         _ => None,
     });
     let mut out: Vec<Record> = futures::stream::iter(reads)
         .map(|(t, commit, stage)| async move {
-            let annotations = read_annotations(client, &t.repository, t.digest.as_str()).await.map(|(a, _)| a).unwrap_or_default();
+            let annotations = read_annotations(store, &t.repository, t.digest.as_str()).await.ok().flatten().map(|(a, _)| a).unwrap_or_default();
             record(&t.repository, t.digest.clone(), commit, stage, &annotations)
         })
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
         .await;
-    let mut read: Vec<(Deferred, Result<Annotated, RegistryError>)> = futures::stream::iter(deferred)
+    let mut read: Vec<(Deferred, Result<Option<Annotated>, StoreError>)> = futures::stream::iter(deferred)
         .map(|d| async move {
-            let found = read_annotations(client, &d.repository, &d.tag).await;
+            let found = read_annotations(store, &d.repository, &d.tag).await;
             (d, found)
         })
         .buffer_unordered(READ_CONCURRENCY)
@@ -130,14 +131,12 @@ pub async fn records(client: &Client, tags: &mut Vec<Tag>, broken: &mut Vec<Brok
     for (d, found) in read {
         let Some((commit, stage)) = naming::parse_meta_tag(&d.tag).map(|(c, s)| (c.to_string(), s.to_string())) else { continue };
         match found {
-            Ok((annotations, digest)) => {
+            Ok(Some((annotations, digest))) => {
                 out.push(record(&d.repository, digest.clone(), commit.clone(), stage.clone(), &annotations));
                 tags.push(Tag { repository: d.repository, tag: d.tag, digest, kind: TagKind::Record { commit, stage } });
             }
-            Err(e) => {
-                let problem = if e.is_not_found() { "listed, but its manifest is missing".to_string() } else { e.to_string() };
-                broken.push(Broken { repository: d.repository, tag: d.tag, problem });
-            }
+            Ok(None) => broken.push(Broken { repository: d.repository, tag: d.tag, problem: "listed, but its manifest is missing".into() }),
+            Err(e) => broken.push(Broken { repository: d.repository, tag: d.tag, problem: e.to_string() }),
         }
     }
     out
@@ -157,22 +156,23 @@ fn record(repository: &str, digest: Digest, commit: String, stage: String, annot
 /// A manifest's annotations and its digest.
 type Annotated = (HashMap<String, String>, Digest);
 
-/// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its digest.
-async fn read_annotations(client: &Client, repository: &str, reference: &str) -> Result<Annotated, RegistryError> {
-    let repo: Repository = repository.parse().map_err(RegistryError::Reference)?;
-    let (bytes, _, digest) = client.get_manifest(&repo, reference).await?;
+/// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its
+/// digest; `None` when there is no such manifest.
+async fn read_annotations(store: &dyn Store, repository: &str, reference: &str) -> Result<Option<Annotated>, StoreError> {
+    let repo: Repository = repository.parse()?;
+    let Some((bytes, _, digest)) = store.manifest(&repo, reference).await? else { return Ok(None) };
     #[derive(serde::Deserialize)]
     struct WithAnnotations {
         #[serde(default)]
         annotations: HashMap<String, String>,
     }
-    Ok((serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default(), digest))
+    Ok(Some((serde_json::from_slice::<WithAnnotations>(&bytes).map(|w| w.annotations).unwrap_or_default(), digest)))
 }
 
 /// What the manifests of image digests wharf did not build say.
 #[derive(Debug, Default)]
 pub struct Manifests {
-    /// Push times (from records, else the config's creation time).
+    /// Push times (from records, else the store's or the config's time).
     pub pushed_at: HashMap<Digest, DateTime<Utc>>,
     /// Index children.
     pub children: HashMap<Digest, Vec<Digest>>,
@@ -182,7 +182,7 @@ pub struct Manifests {
 
 /// Push times (from records) and, for image digests wharf did not build, what their
 /// manifests say: index children, the config's creation time, and whether it is a throwaway.
-pub async fn manifests(client: &Client, tags: &[Tag], records: &[Record]) -> Manifests {
+pub async fn manifests(store: &dyn Store, tags: &[Tag], records: &[Record]) -> Manifests {
     let mut pushed: HashMap<Digest, DateTime<Utc>> = HashMap::new();
     let mut known: HashSet<Digest> = HashSet::new();
     for r in records {
@@ -201,7 +201,7 @@ pub async fn manifests(client: &Client, tags: &[Tag], records: &[Record]) -> Man
     let mut seen = HashSet::new();
     let unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
     let read: Vec<(Digest, Inspected)> = futures::stream::iter(unknown)
-        .map(|t| async move { (t.digest.clone(), inspect(client, t).await.unwrap_or_default()) })
+        .map(|t| async move { (t.digest.clone(), inspect(store, t).await.unwrap_or_default()) })
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
         .await;
@@ -227,26 +227,30 @@ struct Inspected {
     throwaway: bool,
 }
 
-async fn inspect(client: &Client, t: &Tag) -> Result<Inspected, RegistryError> {
-    let repo: Repository = t.repository.parse().map_err(RegistryError::Reference)?;
-    let (bytes, media_type, _) = client.get_manifest(&repo, t.digest.as_str()).await?;
+async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
+    let repo: Repository = t.repository.parse()?;
+    let Some((bytes, media_type, _)) = store.manifest(&repo, t.digest.as_str()).await? else { return Ok(Inspected::default()) };
     if crate::drivers::is_throwaway(&bytes) {
         return Ok(Inspected { throwaway: true, ..Inspected::default() });
     }
+    let stored = store.stored_at(&repo, &t.digest).await;
     match parse_manifest(&bytes, &media_type) {
         Ok(ManifestContent::Index { manifests }) => {
             let children = manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect();
-            Ok(Inspected { children, ..Inspected::default() })
+            Ok(Inspected { children, created: stored, ..Inspected::default() })
         }
         Ok(ManifestContent::Image { config, .. }) => {
-            let blob = client.get_blob_bytes(&repo, &config.digest, 4 << 20).await?;
+            if stored.is_some() {
+                return Ok(Inspected { created: stored, ..Inspected::default() });
+            }
+            let blob = store.blob_bytes(&repo, &config.digest, 4 << 20).await?;
             #[derive(serde::Deserialize)]
             struct Created {
                 created: Option<DateTime<Utc>>,
             }
             Ok(Inspected { created: serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created), ..Inspected::default() })
         }
-        Err(_) => Ok(Inspected::default()),
+        Err(_) => Ok(Inspected { created: stored, ..Inspected::default() }),
     }
 }
 

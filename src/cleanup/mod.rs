@@ -14,6 +14,7 @@ pub mod journal;
 pub mod plan;
 pub mod policy;
 pub mod run;
+pub mod store;
 
 #[cfg(test)]
 mod policy_tests;

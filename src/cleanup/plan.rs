@@ -41,8 +41,11 @@ pub struct Plan {
     /// Plan format version.
     pub version: u32,
     pub project: String,
-    /// The driver that lists and deletes (`default`, `ecr`, …).
+    /// The driver that lists and deletes (`default`, `ecr`, …, `static`).
     pub driver: String,
+    /// The static root, for the `static` driver (`cleanup apply` works on it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_root: Option<String>,
     /// The policies in force, as text, for the record.
     pub policies: Vec<String>,
     pub entries: Vec<Entry>,

@@ -146,6 +146,30 @@ fn simple_kept(keep_last: Option<usize>, keep_within: Option<Duration>, records:
     kept
 }
 
+/// Simple mode for images without a publish record (pushed by `wharf push` or another
+/// tool): each repository's record-less images, newest first by push time, kept by the same
+/// `--keep-last` / `--keep-within`. An image whose push time is unknown counts as newest.
+fn simple_kept_unknown(inputs: &Inputs<'_>, stage_of: &HashMap<Digest, &str>, keep_last: Option<usize>, keep_within: Option<Duration>, now: DateTime<Utc>) -> HashMap<Digest, String> {
+    let mut per_repo: BTreeMap<&str, BTreeMap<&Digest, DateTime<Utc>>> = BTreeMap::new();
+    for t in inputs.tags.iter().filter(|t| t.kind == TagKind::Image && !stage_of.contains_key(&t.digest)) {
+        let time = inputs.pushed_at.get(&t.digest).copied().unwrap_or(now);
+        per_repo.entry(t.repository.as_str()).or_default().insert(&t.digest, time);
+    }
+    let mut kept = HashMap::new();
+    for (repo, digests) in per_repo {
+        let mut ordered: Vec<(&Digest, DateTime<Utc>)> = digests.into_iter().collect();
+        ordered.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        for (n, (digest, t)) in ordered.into_iter().enumerate() {
+            if let Some(k) = keep_last.filter(|k| n < *k) {
+                kept.insert(digest.clone(), format!("one of the last {k} images of {repo}"));
+            } else if keep_within.is_some_and(|d| within(now, t, d)) {
+                kept.insert(digest.clone(), "pushed within --keep-within".to_string());
+            }
+        }
+    }
+    kept
+}
+
 /// The plan's entries: one per tag.
 pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
     let kept_stages = match &opts.mode {
@@ -155,6 +179,10 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
     };
     let purge = matches!(opts.mode, Mode::Purge);
     let stage_of = stage_index(inputs);
+    let unknown_kept = match &opts.mode {
+        Mode::Simple { keep_last, keep_within } => Some(simple_kept_unknown(inputs, &stage_of, *keep_last, *keep_within, opts.now)),
+        _ => None,
+    };
     let fresh = |d: &Digest| {
         opts.fresh_window.zip(inputs.pushed_at.get(d)).is_some_and(|(w, t)| within(opts.now, *t, w))
     };
@@ -180,8 +208,12 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
             match stage.map(|s| (s, kept_stages.get(*s))) {
                 Some((_, Some(reason))) => (Action::Keep, reason.clone()),
                 Some((_, None)) => (Action::Delete, "no keep policy keeps its stage".into()),
-                None if opts.include_unknown => (Action::Delete, "no publish record (--include-unknown)".into()),
-                None => (Action::Keep, "no publish record: kept (use --include-unknown to delete)".into()),
+                None => match unknown_kept.as_ref().map(|k| k.get(&t.digest)) {
+                    Some(Some(reason)) => (Action::Keep, format!("{reason} (no publish record)")),
+                    Some(None) if opts.include_unknown => (Action::Delete, "no publish record, older than what --keep-last / --keep-within keep".into()),
+                    _ if opts.include_unknown => (Action::Delete, "no publish record (--include-unknown)".into()),
+                    _ => (Action::Keep, "no publish record: kept (use --include-unknown to delete)".into()),
+                },
             }
         };
         if decision.0 == Action::Keep {

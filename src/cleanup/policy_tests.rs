@@ -189,7 +189,7 @@ fn records_follow_their_stage() {
     let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
     assert_eq!(action(&plan, "rec1"), Action::Delete);
     assert_eq!(action(&plan, "rec3"), Action::Keep);
-    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), policies: vec![], entries: plan, broken: vec![] };
+    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), static_root: None, policies: vec![], entries: plan, broken: vec![] };
     let order: Vec<&str> = deletions.ordered_deletions().iter().map(|e| e.tag.as_str()).collect();
     assert_eq!(order.last(), Some(&"rec1"), "records are deleted last: {order:?}");
 }
@@ -201,4 +201,26 @@ fn simple_mode_keeps_the_newest_per_image_and_purge_deletes_all() {
     assert_eq!((action(&plan, "c3"), action(&plan, "c2"), action(&plan, "c1")), (Action::Keep, Action::Keep, Action::Delete));
     let plan = run(&tags, &records, &opts(Mode::Purge));
     assert!(plan.iter().all(|e| e.action == Action::Delete));
+}
+
+/// `wharf push` writes no publish records: `--keep-last N --include-unknown` keeps each
+/// repository's N newest record-less images by push time, and only deletes older ones.
+#[test]
+fn simple_mode_ranks_images_without_records_by_push_time_per_repository() {
+    let other = |tag: &str, digest: &str| Tag { repository: "r/other".into(), ..image(tag, digest) };
+    let tags = vec![image("v1", "p1"), image("v2", "p2"), image("v2-alias", "p2"), image("v3", "p3"), other("x1", "o1"), image("undated", "p0")];
+    let pushed: HashMap<Digest, _> = [("p1", 30), ("p2", 20), ("p3", 10), ("o1", 40)].into_iter().map(|(p, days)| (d(p), now() - CDuration::days(days))).collect();
+    let mut o = opts(Mode::Simple { keep_last: Some(2), keep_within: None });
+    let decide_with = |o: &Options| decide(&Inputs { tags: &tags, records: &[], pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new() }, o);
+    let plan = decide_with(&o);
+    assert!(plan.iter().all(|e| e.action == Action::Keep), "without --include-unknown nothing record-less goes");
+    o.include_unknown = true;
+    let plan = decide_with(&o);
+    assert_eq!(action(&plan, "undated"), Action::Keep, "an unknown push time counts as newest");
+    assert_eq!(action(&plan, "v3"), Action::Keep);
+    assert_eq!(action(&plan, "v2"), Action::Delete, "third newest of r/app");
+    assert_eq!(action(&plan, "v2-alias"), Action::Delete, "decided with its digest");
+    assert_eq!(action(&plan, "v1"), Action::Delete);
+    assert_eq!(action(&plan, "x1"), Action::Keep, "ranked within its own repository");
+    assert!(plan.iter().find(|e| e.tag == "v3").unwrap().reason.contains("last 2 images of r/app"));
 }

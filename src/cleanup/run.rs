@@ -14,7 +14,8 @@ use super::policy::{self, Inputs, Mode, Options};
 use crate::config::Project;
 use crate::drivers::Driver;
 use crate::naming::Layout;
-use crate::registry::{Client, Repository};
+use super::store::Store;
+use crate::registry::Repository;
 
 /// How images are chosen to stay.
 #[derive(Debug, Clone)]
@@ -28,13 +29,18 @@ pub enum Keep {
 }
 
 pub struct Settings {
-    pub project: Project,
+    /// The project, when there is a project file. Without one (images published with
+    /// `wharf push`), `--repo` is one repository of record-less images, and only
+    /// `--keep-last` / `--keep-within` / `--purge` apply.
+    pub project: Option<Project>,
     pub repo: Repository,
     pub layout: Layout,
     pub keep: Keep,
     pub keep_patterns: Vec<(String, GlobMatcher)>,
     pub fresh_window: Option<Duration>,
     pub include_unknown: bool,
+    /// The static root cleaned, when it is one (recorded in the plan).
+    pub static_root: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,17 +54,25 @@ pub enum CleanupError {
 }
 
 /// Lists, reads and decides: the plan, without changing anything.
-pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Result<Plan, CleanupError> {
-    let repos = inventory::repositories(&s.project, &s.repo, s.layout).map_err(CleanupError::Invalid)?;
+pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Store) -> Result<Plan, CleanupError> {
+    let repos = match &s.project {
+        Some(project) => inventory::repositories(project, &s.repo, s.layout).map_err(CleanupError::Invalid)?,
+        None => vec![(s.repo.clone(), false)],
+    };
     let (mut tags, mut broken, deferred) = inventory::list(driver, &repos).await?;
-    let records = inventory::records(client, &mut tags, &mut broken, deferred).await;
-    let manifests = inventory::manifests(client, &tags, &records).await;
+    let records = inventory::records(store, &mut tags, &mut broken, deferred).await;
+    let manifests = inventory::manifests(store, &tags, &records).await;
     let (mode, policies) = match &s.keep {
         Keep::GitPolicies => {
-            let history = History::open(&s.project.dir).map_err(InventoryError::from)?;
-            let policies = s.project.cleanup.keep_policies.clone();
+            let project = s.project.as_ref().ok_or_else(|| {
+                CleanupError::Invalid(
+                    "git keep policies need the project file (wharf.yaml or werf.yaml in --dir)\n  hint: without one, use --keep-last N and/or --keep-within DURATION".into(),
+                )
+            })?;
+            let history = History::open(&project.dir).map_err(InventoryError::from)?;
+            let policies = project.cleanup.keep_policies.clone();
             let walked = inventory::history(&history, &policies, &records)?;
-            (Mode::Git { policies, history: walked }, super::policy_lines(&s.project.cleanup))
+            (Mode::Git { policies, history: walked }, super::policy_lines(&project.cleanup))
         }
         Keep::Simple { last, within } => (
             Mode::Simple { keep_last: *last, keep_within: *within },
@@ -81,7 +95,8 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Re
         mode,
         keep: s.keep_patterns.clone(),
         fresh_window: s.fresh_window,
-        include_unknown: s.include_unknown,
+        // Without a project nothing can have a publish record: the simple rules rank them all.
+        include_unknown: s.include_unknown || s.project.is_none(),
         now: Utc::now(),
     };
     let inputs = Inputs {
@@ -92,16 +107,24 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, client: &Client) -> Re
         throwaways: &manifests.throwaways,
     };
     let entries = policy::decide(&inputs, &opts);
-    Ok(Plan { version: PLAN_VERSION, project: s.project.name.clone(), driver: driver.info().name.to_string(), policies: policy_text, entries, broken })
+    Ok(Plan {
+        version: PLAN_VERSION,
+        project: s.project.as_ref().map_or_else(|| s.repo.path.clone(), |p| p.name.clone()),
+        driver: driver.info().name.to_string(),
+        static_root: s.static_root.clone(),
+        policies: policy_text,
+        entries,
+        broken,
+    })
 }
 
 /// Carries out `plan`'s deletions, journaling each to `journal`.
-pub async fn apply(plan: &Plan, driver: &dyn Driver, client: &Client, journal: &std::path::Path) -> Result<Outcome, CleanupError> {
+pub async fn apply(plan: &Plan, driver: &dyn Driver, store: &dyn Store, journal: &std::path::Path) -> Result<Outcome, CleanupError> {
     if plan.version != PLAN_VERSION {
         return Err(CleanupError::Invalid(format!("plan format {} is not supported (this wharf writes {PLAN_VERSION})", plan.version)));
     }
     let journal = Journal::open(journal)?;
-    Ok(execute::execute(plan, driver, client, &journal).await)
+    Ok(execute::execute(plan, driver, store, &journal).await)
 }
 
 /// The report of a run.
@@ -144,6 +167,17 @@ impl Report {
             for d in list {
                 out.push_str(&format!("{what:8} {}:{}  {}\n", d.repository, d.tag, d.reason));
             }
+        }
+        for g in &self.outcome.garbage {
+            let c = &g.collected;
+            out.push_str(&format!(
+                "garbage  {}: {} manifest(s) and {} blob(s) removed, {} bytes freed{}\n",
+                g.repository,
+                c.manifests,
+                c.blobs,
+                c.bytes,
+                if c.young > 0 { format!(" ({} unreferenced file(s) younger than the grace period left)", c.young) } else { String::new() }
+            ));
         }
         out.push_str(&format!(
             "{}: {} kept, {} deleted, {} skipped, {} failed{}\n",

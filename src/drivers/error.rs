@@ -42,6 +42,8 @@ pub enum DriverError {
     /// that cannot sign); the detail never holds the secret.
     #[error("{driver} driver: {op} {target}: {detail}")]
     BadCredential { driver: &'static str, op: &'static str, target: String, detail: String },
+    #[error("static driver: {0}")]
+    Static(#[from] crate::publish::static_root::StaticError),
     #[error("{driver} driver: tag {tag:?} does not exist in {repo}")]
     TagNotFound { driver: &'static str, repo: String, tag: String },
     #[error("{driver} driver: {op} {target}: {detail}")]

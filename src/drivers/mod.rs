@@ -26,6 +26,7 @@ mod hosts;
 mod layout;
 mod quay;
 pub mod readme;
+mod static_root;
 mod untag;
 
 pub use acr::AcrDriver;
@@ -39,6 +40,7 @@ pub use gitlab::GitlabDriver;
 pub use harbor::HarborDriver;
 pub use layout::{parse_repository, resolve_layout};
 pub use quay::QuayDriver;
+pub use static_root::{INFO as STATIC_INFO, STATIC_REGISTRY, StaticDriver};
 pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
 use crate::digest::Digest;
@@ -242,6 +244,13 @@ pub trait Driver: Send + Sync {
     async fn ensure_repository(&self, repo: &Repository) -> Result<()> {
         let _ = repo;
         Ok(())
+    }
+
+    /// Where wharf owns the storage (a static root), deletes what no tag reaches any more
+    /// and says what went; `None` where the registry collects its own garbage.
+    async fn collect_garbage(&self, repo: &Repository) -> Result<Option<crate::publish::static_gc::Collected>> {
+        let _ = repo;
+        Ok(None)
     }
 
     /// A registry login the driver obtains itself (e.g. ECR's GetAuthorizationToken); `None`

@@ -3,6 +3,7 @@
 
 pub mod meta;
 pub mod settled;
+pub mod static_gc;
 pub mod static_root;
 pub mod static_s3;
 pub mod store;

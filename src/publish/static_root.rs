@@ -18,13 +18,14 @@
 //! type is its object's `Content-Type` instead of a sidecar entry.
 
 use bytes::Bytes;
-use futures::StreamExt;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use futures::stream::BoxStream;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub use super::static_s3::S3Root;
+pub use super::static_s3::{ObjectEntry, S3Root};
 use crate::digest::Digest;
 use crate::registry::{validate_path_component, validate_tag};
 
@@ -244,6 +245,181 @@ impl StaticRoot {
             Backend::S3(s3) => Ok(s3.get_bytes(&tags_rel(repo), 16 << 20).await?.map(|(b, _)| b)),
         }
     }
+}
+
+/// The two stores of a repository that garbage collection sweeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// `manifests/sha256:<hex>` (tag files are not listed here).
+    Manifests,
+    Blobs,
+}
+
+impl Area {
+    fn rel(self, repo: &str) -> String {
+        match self {
+            Area::Manifests => format!("v2/{repo}/manifests"),
+            Area::Blobs => format!("v2/{repo}/blobs"),
+        }
+    }
+}
+
+impl StaticRoot {
+    /// The tags of `repo`, sorted; empty when the repository does not exist.
+    pub async fn tag_names(&self, repo: &str) -> Result<Vec<String>, StaticError> {
+        self.check(repo, None)?;
+        let mut tags: Vec<String> = match &self.backend {
+            Backend::Dir(dir) => {
+                let path = dir.join(format!("v2/{repo}"));
+                match blocking(move || list_tags(&path)).await {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(self.io_err(&dir.join(format!("v2/{repo}/manifests")))(e)),
+                }
+            }
+            Backend::S3(s3) => s3.list(&format!("v2/{repo}/manifests")).await?.into_iter().filter(|n| is_tag_name(n)).collect(),
+        };
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// The digest-named entries of one area of `repo`, with size and time.
+    pub async fn entries(&self, repo: &str, area: Area) -> Result<Vec<(Digest, ObjectEntry)>, StaticError> {
+        self.check(repo, None)?;
+        let rel = area.rel(repo);
+        let listed = match &self.backend {
+            Backend::Dir(dir) => {
+                let path = dir.join(&rel);
+                blocking(move || list_dir(&path)).await.map_err(self.io_err(&dir.join(&rel)))?
+            }
+            Backend::S3(s3) => s3.list_entries(&rel).await?,
+        };
+        Ok(listed.into_iter().filter_map(|e| Some((e.name.parse::<Digest>().ok()?, e))).collect())
+    }
+
+    /// A small blob whole, refused past `limit` bytes or when its bytes do not match `digest`.
+    pub async fn read_blob(&self, repo: &str, digest: &Digest, limit: u64) -> Result<Bytes, StaticError> {
+        let invalid = |message: String| StaticError::Invalid { root: self.to_string(), message: format!("{repo}: blob {digest}: {message}") };
+        let (size, body) = self.open_blob(repo, digest).await?.ok_or_else(|| invalid("missing".into()))?;
+        if size > limit {
+            return Err(invalid(format!("{size} bytes, more than {limit}")));
+        }
+        let chunks: Vec<Bytes> = body.try_collect().await.map_err(|e| invalid(e.to_string()))?;
+        let bytes = Bytes::from(chunks.concat());
+        if Digest::of(&bytes) != *digest {
+            return Err(invalid("its bytes do not match its digest".into()));
+        }
+        Ok(bytes)
+    }
+
+    /// When the manifest `digest` was written (its file's or object's time).
+    pub async fn manifest_time(&self, repo: &str, digest: &Digest) -> Result<Option<DateTime<Utc>>, StaticError> {
+        self.check(repo, None)?;
+        let rel = manifest_rel(repo, digest.as_str());
+        match &self.backend {
+            Backend::Dir(dir) => Ok(tokio::fs::metadata(dir.join(rel)).await.ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from)),
+            Backend::S3(s3) => Ok(s3.list_entries(&format!("v2/{repo}/manifests")).await?.into_iter().find(|e| e.name == digest.as_str()).and_then(|e| e.modified)),
+        }
+    }
+
+    /// Removes `tag` (its file, its media type, its place in `tags/list`); the manifest stays
+    /// by digest. `false` when there was no such tag.
+    pub async fn remove_tag(&self, repo: &str, tag: &str) -> Result<bool, StaticError> {
+        self.check(repo, Some(tag))?;
+        if tag.parse::<Digest>().is_ok() {
+            return Err(StaticError::Invalid { root: self.to_string(), message: format!("{tag} is a digest, not a tag") });
+        }
+        match &self.backend {
+            Backend::Dir(dir) => {
+                let (root, repo_s, tag) = (dir.clone(), repo.to_string(), tag.to_string());
+                blocking(move || remove_tag_files(&root, &repo_s, &tag)).await.map_err(self.io_err(&dir.join("v2").join(repo)))
+            }
+            Backend::S3(s3) => {
+                if s3.head(&manifest_rel(repo, tag)).await?.is_none() {
+                    return Ok(false);
+                }
+                s3.delete(&manifest_rel(repo, tag)).await?;
+                let tags = self.tag_names(repo).await?;
+                let list = serde_json::json!({"name": repo, "tags": tags}).to_string();
+                s3.put_bytes(&tags_rel(repo), Bytes::from(list), "application/json").await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Deletes a digest-named manifest or blob (garbage collection; absent is fine).
+    pub async fn remove_entry(&self, repo: &str, area: Area, digest: &Digest) -> Result<(), StaticError> {
+        self.check(repo, None)?;
+        let rel = format!("{}/{digest}", area.rel(repo));
+        match &self.backend {
+            Backend::Dir(dir) => {
+                let (root, repo_s, digest) = (dir.clone(), repo.to_string(), digest.clone());
+                let path = dir.join(&rel);
+                blocking(move || {
+                    if area == Area::Manifests {
+                        let repo_dir = root.join("v2").join(&repo_s);
+                        let _lock = lock(&repo_dir.join("_wharf/lock"))?;
+                        let mut types = read_media_types(&repo_dir)?;
+                        if types.remove(digest.as_str()).is_some() {
+                            write_atomic(&repo_dir.join(MEDIA_TYPES), &serde_json::to_vec_pretty(&types).map_err(io::Error::other)?)?;
+                        }
+                    }
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    }
+                })
+                .await
+                .map_err(self.io_err(&dir.join(&rel)))
+            }
+            Backend::S3(s3) => s3.delete(&rel).await,
+        }
+    }
+}
+
+/// Removes a directory root's tag under the repository lock: the tag file, its media type,
+/// and its line in `tags/list`.
+fn remove_tag_files(root: &Path, repo: &str, tag: &str) -> io::Result<bool> {
+    let dir = root.join("v2").join(repo);
+    if !dir.join("manifests").join(tag).is_file() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir.join("_wharf"))?;
+    let _lock = lock(&dir.join("_wharf/lock"))?;
+    match std::fs::remove_file(dir.join("manifests").join(tag)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        other => other?,
+    }
+    let mut types = read_media_types(&dir)?;
+    if types.remove(tag).is_some() {
+        write_atomic(&dir.join(MEDIA_TYPES), &serde_json::to_vec_pretty(&types).map_err(io::Error::other)?)?;
+    }
+    let list = serde_json::json!({"name": repo, "tags": list_tags(&dir)?});
+    write_atomic(&root.join(tags_rel(repo)), &serde_json::to_vec(&list).map_err(io::Error::other)?)?;
+    Ok(true)
+}
+
+/// The files of `dir` (none when it does not exist), skipping temporaries.
+fn list_dir(dir: &Path) -> io::Result<Vec<ObjectEntry>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        out.push(ObjectEntry {
+            name: entry.file_name().to_string_lossy().into_owned(),
+            size: meta.len(),
+            modified: meta.modified().ok().map(DateTime::<Utc>::from),
+        });
+    }
+    Ok(out)
 }
 
 /// A directory root's files for one manifest, in an order that never shows a tag before what

@@ -182,15 +182,40 @@ impl S3Root {
 
     /// The names directly below `rel_dir` (one level), every page.
     pub async fn list(&self, rel_dir: &str) -> Result<Vec<String>, StaticError> {
+        Ok(self.list_entries(rel_dir).await?.into_iter().map(|e| e.name).collect())
+    }
+
+    /// The objects directly below `rel_dir` (one level) with their size and time, every page.
+    pub async fn list_entries(&self, rel_dir: &str) -> Result<Vec<ObjectEntry>, StaticError> {
         let prefix = format!("{}/", self.key(rel_dir.trim_end_matches('/')));
         let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).delimiter("/").into_paginator().send();
-        let mut names = Vec::new();
+        let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.err("LIST", rel_dir, e))?;
-            names.extend(page.contents().iter().filter_map(|o| o.key()?.strip_prefix(&prefix).map(str::to_string)));
+            out.extend(page.contents().iter().filter_map(|o| {
+                Some(ObjectEntry {
+                    name: o.key()?.strip_prefix(&prefix)?.to_string(),
+                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                    modified: o.last_modified().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                })
+            }));
         }
-        Ok(names)
+        Ok(out)
     }
+
+    /// Deletes an object (absent is fine: S3 answers 204 either way).
+    pub async fn delete(&self, rel: &str) -> Result<(), StaticError> {
+        self.client.delete_object().bucket(&self.bucket).key(self.key(rel)).send().await.map_err(|e| self.err("DELETE", rel, e))?;
+        Ok(())
+    }
+}
+
+/// One listed object (or file, for a directory root).
+#[derive(Debug, Clone)]
+pub struct ObjectEntry {
+    pub name: String,
+    pub size: u64,
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[cfg(test)]

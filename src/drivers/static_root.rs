@@ -1,0 +1,119 @@
+//! The `static` driver: a static root (`--static-root DIR` or `s3://BUCKET/PREFIX`, written
+//! by `wharf push --static-root`) as a registry wharf owns outright.
+//!
+//! - Listing: the tag files under `v2/<repo>/manifests/`, each read for its digest.
+//! - Untag: the tag file goes (and its line in `tags/list`); the manifest stays by digest,
+//!   so other tags on it are untouched.
+//! - Garbage: no registry runs a garbage collector here, so after untagging, cleanup and
+//!   `tags rm` call [`Driver::collect_garbage`], which deletes the manifests and blobs no
+//!   tag reaches any more ([`crate::publish::static_gc`]).
+//!
+//! Not in [`super::DRIVERS`]: no host names a static root; the `--static-root` flag does.
+
+use std::time::Duration;
+
+use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::digest::Digest;
+use crate::publish::static_gc::{self, Collected};
+use crate::publish::static_root::StaticRoot;
+use crate::registry::Repository;
+
+/// The registry part of a static root's [`Repository`] values, in plans and journals. The
+/// `.invalid` top-level domain never resolves (RFC 2606), so it never names a real registry.
+pub const STATIC_REGISTRY: &str = "static.invalid";
+
+pub static INFO: DriverInfo = DriverInfo {
+    name: "static",
+    title: "Static root (directory or S3 bucket)",
+    hosts: "`--static-root DIR` or `--static-root s3://BUCKET/PREFIX`",
+    matches: |_| false,
+    capabilities: Capabilities {
+        nesting: Nesting::Any,
+        create_before_push: false,
+        create_repository: false,
+        untag: UntagSemantics::NativeTag,
+        native_list: true,
+    },
+    needs: "write access to the directory or bucket (s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject)",
+    docs: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests",
+    new: |_, _| Err(DriverError::Unsupported { driver: "static", op: "be chosen by host (use --static-root)" }),
+};
+
+/// A static root as a driver.
+#[derive(Debug, Clone)]
+pub struct StaticDriver {
+    root: StaticRoot,
+    /// Unreferenced files younger than this stay (a push may be writing them).
+    gc_grace: Duration,
+}
+
+impl StaticDriver {
+    /// The driver's name in plans.
+    pub const NAME: &str = "static";
+
+    pub fn new(root: StaticRoot, gc_grace: Duration) -> Self {
+        StaticDriver { root, gc_grace }
+    }
+
+    pub fn root(&self) -> &StaticRoot {
+        &self.root
+    }
+
+    /// `repo` (a path inside the root) as a [`Repository`] of the static registry.
+    pub fn repository(path: &str) -> std::result::Result<Repository, String> {
+        crate::publish::static_root::validate_repo(path).map_err(|e| format!("{path:?}: {e}"))?;
+        Ok(Repository { registry: STATIC_REGISTRY.to_string(), path: path.to_string() })
+    }
+
+    fn check(&self, repo: &Repository) -> Result<()> {
+        if repo.registry == STATIC_REGISTRY {
+            return Ok(());
+        }
+        Err(DriverError::Refused {
+            driver: INFO.name,
+            op: "use",
+            target: repo.to_string(),
+            code: None,
+            detail: format!("{repo} is a registry repository, not one of the static root {}", self.root),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Driver for StaticDriver {
+    fn info(&self) -> &'static DriverInfo {
+        &INFO
+    }
+
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+        Ok(self.list_tags_checked(repo).await?.0)
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        self.check(repo)?;
+        let (mut entries, mut broken) = (Vec::new(), Vec::new());
+        for tag in self.root.tag_names(&repo.path).await? {
+            match self.root.read_manifest(&repo.path, &tag).await {
+                Ok(Some((bytes, _))) => entries.push(TagEntry::new(tag, Digest::of(&bytes))),
+                Ok(None) => broken.push(BrokenTag { tag, problem: "listed, but its manifest is missing".into() }),
+                Err(e) => broken.push(BrokenTag { tag, problem: e.to_string() }),
+            }
+        }
+        Ok((entries, broken))
+    }
+
+    async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
+        self.check(repo)?;
+        let missing = || DriverError::TagNotFound { driver: INFO.name, repo: repo.path.clone(), tag: tag.to_string() };
+        let digest = self.root.resolve(&repo.path, tag).await?.ok_or_else(missing)?;
+        if !self.root.remove_tag(&repo.path, tag).await? {
+            return Err(missing());
+        }
+        Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
+    }
+
+    async fn collect_garbage(&self, repo: &Repository) -> Result<Option<Collected>> {
+        self.check(repo)?;
+        Ok(Some(static_gc::collect(&self.root, &repo.path, self.gc_grace, chrono::Utc::now()).await?))
+    }
+}

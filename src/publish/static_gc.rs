@@ -1,0 +1,86 @@
+//! Garbage collection of one repository of a static root: once tags go, the manifests no tag
+//! reaches and the blobs no reached manifest names are deleted, so a bucket stops paying for
+//! images nobody can pull.
+//!
+//! Mark, then sweep. Marked: every tag's manifest, and, recursively, an index's children
+//! and a manifest's config and layers. Files written within the grace period are marked
+//! too (with what they name), whatever tags say: a `wharf push` writes blobs, then the
+//! manifest, then the tag, and takes no lock, so a young unreferenced file may be a push in
+//! flight. A reached manifest that cannot be read or parsed stops the collection before
+//! anything is deleted: what it names is unknown.
+
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+use super::static_root::{Area, StaticError, StaticRoot};
+use crate::digest::Digest;
+use crate::registry::{ManifestContent, parse_manifest};
+
+/// What one collection removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Collected {
+    pub manifests: usize,
+    pub blobs: usize,
+    /// Bytes of the removed blobs and manifests.
+    pub bytes: u64,
+    /// Unreferenced files left because they are younger than the grace period.
+    pub young: usize,
+}
+
+/// Collects `repo`'s garbage; files modified after `now - grace` stay.
+pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTime<Utc>) -> Result<Collected, StaticError> {
+    let manifests = root.entries(repo, Area::Manifests).await?;
+    let blobs = root.entries(repo, Area::Blobs).await?;
+    let cutoff = now - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    let young = |e: &super::static_root::ObjectEntry| e.modified.is_none_or(|t| t > cutoff);
+
+    let mut queue: VecDeque<String> = root.tag_names(repo).await?.into_iter().collect();
+    queue.extend(manifests.iter().filter(|(_, e)| young(e)).map(|(d, _)| d.to_string()));
+    let mut kept_manifests: BTreeSet<Digest> = BTreeSet::new();
+    let mut kept_blobs: BTreeSet<Digest> = BTreeSet::new();
+    while let Some(reference) = queue.pop_front() {
+        let Some((bytes, media_type)) = root.read_manifest(repo, &reference).await? else {
+            // A tag or a child that is not there: nothing of it to keep.
+            continue;
+        };
+        let digest = Digest::of(&bytes);
+        if !kept_manifests.insert(digest) {
+            continue;
+        }
+        let content = parse_manifest(&bytes, &media_type).map_err(|e| StaticError::Invalid {
+            root: root.to_string(),
+            message: format!("{repo}: manifest {reference} cannot be parsed ({e}); nothing collected"),
+        })?;
+        match content {
+            // Every entry of an index is a manifest, whatever its media type says.
+            ManifestContent::Index { manifests } => {
+                queue.extend(manifests.into_iter().filter(|m| !kept_manifests.contains(&m.digest)).map(|m| m.digest.to_string()));
+            }
+            ManifestContent::Image { config, layers } => {
+                kept_blobs.extend(std::iter::once(config).chain(layers).map(|d| d.digest));
+            }
+        }
+    }
+
+    let mut out = Collected::default();
+    for (area, entries, kept) in [(Area::Manifests, &manifests, &kept_manifests), (Area::Blobs, &blobs, &kept_blobs)] {
+        for (digest, entry) in entries {
+            if kept.contains(digest) {
+                continue;
+            }
+            if young(entry) {
+                out.young += 1;
+                continue;
+            }
+            root.remove_entry(repo, area, digest).await?;
+            out.bytes += entry.size;
+            match area {
+                Area::Manifests => out.manifests += 1,
+                Area::Blobs => out.blobs += 1,
+            }
+        }
+    }
+    tracing::info!(repo, manifests = out.manifests, blobs = out.blobs, bytes = out.bytes, young = out.young, "static root: garbage collected");
+    Ok(out)
+}
