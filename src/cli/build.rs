@@ -1,0 +1,161 @@
+//! `wharf build-and-publish`: flags → [`BuildAndPublish`], run, build output.
+
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::args::ci_git_info;
+use super::{DriverArgs, LockArgs, Output, ProjectArgs, RegistryArgs, TagArgs, driver_and_client};
+use crate::build::docker::DockerEngine;
+use crate::build::engine::Engine;
+use crate::build::schedule::{Connect, Log, StageStorage};
+use crate::error::Error;
+use crate::gitinfo::GitInfo;
+use crate::naming::RepoMode;
+use crate::oci::layout::OciLayout;
+use crate::pipeline::BuildAndPublish;
+use crate::publish::Target;
+use crate::registry::Repository;
+
+
+#[derive(Args, Debug, Clone)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+    /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
+    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO")]
+    pub repo: Option<String>,
+    /// How images map to repositories.
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE")]
+    pub repo_mode: RepoMode,
+    /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
+    #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE")]
+    pub stages_storage: Option<String>,
+    /// OCI layout directory used when no --repo is given (default: DIR/.wharf/oci).
+    #[arg(long, value_name = "DIR")]
+    pub oci_dir: Option<PathBuf>,
+    /// Local cache of converted stages (default: DIR/.wharf/cache).
+    #[arg(long, value_name = "DIR", env = "WHARF_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Docker engine endpoint (`unix:///var/run/docker.sock`, `tcp://…`).
+    #[arg(long, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Builds at once (default: number of cores).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
+}
+
+/// Runs `build-and-publish`.
+pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
+    let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
+    let repo: Option<Repository> =
+        args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
+    // `auto` and impossible combinations depend on the registry's driver (no network).
+    let layout = match &repo {
+        Some(r) => {
+            let info = crate::drivers::select(args.driver.implementation.as_deref(), r)?;
+            crate::drivers::resolve_layout(args.repo_mode, r, info).map_err(|e| Error::Usage(format!("--repo-mode: {e}")))?
+        }
+        None => args.repo_mode.resolve_generic(),
+    };
+    let (driver, client) = match &repo {
+        Some(r) => {
+            let (d, c) = driver_and_client(r, &args.registry, &args.driver, None).await?;
+            (Some(d), c)
+        }
+        None => (None, args.registry.client(&[])?),
+    };
+    let dot_wharf = project.dir.join(crate::build::STATE_DIR);
+    let target = match &repo {
+        Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
+        None => {
+            let dir = args.oci_dir.clone().unwrap_or_else(|| dot_wharf.join("oci"));
+            let layout = OciLayout::open(&dir).map_err(|e| Error::Usage(e.to_string()))?;
+            Target::Layout { layout, name: project.name.clone() }
+        }
+    };
+    let storage = match (args.stages_storage.as_deref(), &repo) {
+        (Some(":local"), _) | (None, None) => StageStorage::Local,
+        (Some(s), _) => {
+            let base: Repository = s.parse().map_err(|e| Error::Usage(format!("--stages-storage: {e}")))?;
+            StageStorage::Repo { client: client.clone(), base, layout }
+        }
+        (None, Some(r)) => StageStorage::Repo { client: client.clone(), base: r.clone(), layout },
+    };
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| dot_wharf.join("cache"));
+    let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
+    let tags = args.tags.resolve(&project.dir)?;
+    let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
+    let host = args.docker_host.clone();
+    let connect: Connect = Arc::new(move || {
+        let host = host.clone();
+        Box::pin(async move { DockerEngine::connect(host.as_deref()).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
+    });
+    let log = build_log(output);
+    for w in &project.warnings {
+        tracing::warn!("{w}");
+    }
+    let run = BuildAndPublish {
+        project,
+        target,
+        layout,
+        storage,
+        tags,
+        parallel: args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        cache,
+        connect,
+        log,
+        client,
+        commit,
+        locks: args.locks.locks().await?,
+        driver,
+    };
+    run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
+}
+
+/// Build output: prefixed lines on stderr, or a progress line per image on a terminal.
+fn build_log(output: Output) -> Log {
+    if output == Output::Text && std::io::stderr().is_terminal() {
+        let bars = Bars { multi: indicatif::MultiProgress::new(), bars: Default::default() };
+        Arc::new(move |image: &str, line: &str| bars.show(image, line))
+    } else {
+        Arc::new(|image: &str, line: &str| eprintln!("[{image}] {line}"))
+    }
+}
+
+/// One spinner per image showing its latest build line; cleared when the run ends.
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn show(&self, image: &str, line: &str) {
+        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = bars.entry(image.to_string()).or_insert_with(|| {
+            let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+            let b = self.multi.add(indicatif::ProgressBar::new_spinner().with_style(style).with_prefix(image.to_string()));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(line.to_string());
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        for bar in self.bars.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `wharf push` and `wharf serve`.
+
+use clap::Args;
+use std::path::PathBuf;
+
+use super::args::ci_git_info;
+use super::{DriverArgs, RegistryArgs, TagArgs, driver_and_client};
+use crate::error::Error;
+use crate::gitinfo::Head;
+use crate::publish::static_root::{S3Root, StaticRoot};
+use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
+use crate::push::{self, Destination, PushOptions, PushReport};
+use crate::registry::Reference;
+
+
+#[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// Images to publish: `docker save` archives, OCI layout directories or tars (gzipped or
+    /// not); `SRC:REF` picks one image of a source that holds several.
+    #[arg(required = true, num_args = 1.., value_name = "SRC")]
+    pub sources: Vec<String>,
+    /// `[oci://]HOST/REPO[:TAG]`, or `REPO[:TAG]` inside --static-root.
+    #[arg(required = true, value_name = "DEST")]
+    pub dest: String,
+    /// A tag to publish (repeatable; DEST's own tag is one too).
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tag: Vec<String>,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    /// `KEY=VALUE` on every manifest and the index; `manifest:KEY=VALUE` or `index:KEY=VALUE`
+    /// on one of them (repeatable).
+    #[arg(long = "annotation", value_name = "[manifest:|index:]KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<Annotation>,
+    /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
+    #[arg(long)]
+    pub no_default_annotations: bool,
+    /// Publish into a static registry (files any web server can serve; see `wharf serve`)
+    /// under a directory or `s3://BUCKET/PREFIX` instead of a registry. DEST is then
+    /// `REPO[:TAG]`. S3 credentials, region and endpoint come from the AWS environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, profiles).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub static_root: Option<String>,
+    /// Print what would be published (digests, references) and publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where archives are unpacked while pushing (default: the system's temporary directory).
+    #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// The static root: a directory, or `s3://BUCKET/PREFIX` (read with the AWS environment).
+    #[arg(value_name = "ROOT")]
+    pub root: String,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
+    pub addr: std::net::SocketAddr,
+}
+
+/// A static root from `DIR` or `s3://BUCKET/PREFIX`; S3 settings from the AWS environment.
+pub async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
+    if !spec.starts_with("s3://") {
+        return Ok(StaticRoot::dir(std::path::Path::new(spec)));
+    }
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    S3Root::new(&sdk, spec).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("--static-root {e}")))
+}
+
+/// Runs `serve` until Ctrl-C.
+pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
+    let root = static_root(&args.root).await?;
+    if let Some(dir) = root.local_dir()
+        && !dir.join("v2").is_dir()
+    {
+        let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
+        return Err(Error::Usage(format!("{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
+    }
+    let shown = root.to_string();
+    crate::serve::serve(root, args.addr, |addr| {
+        use std::io::Write as _;
+        println!("serving {shown} on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .await
+    .map_err(|e| Error::Other(format!("serve {}: {e}", args.addr)))
+}
+
+fn parse_annotation(s: &str) -> Result<Annotation, String> {
+    s.parse()
+}
+/// Provenance of what is pushed: the CI environment first, then the checkout at `dir`.
+fn provenance(dir: &std::path::Path) -> Provenance {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let head = Head::discover(dir);
+    let ci_source = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY")) {
+        (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
+        _ => var("CI_PROJECT_URL"),
+    };
+    Provenance {
+        source: ci_source.or(head.remote),
+        revision: ci_git_info().commit.or(head.commit),
+        created: head.time,
+    }
+}
+
+/// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
+pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
+    let (dest, specs) = (&args.dest, &args.sources);
+    let mut driver = None;
+    let (destination, dest_tag) = match &args.static_root {
+        Some(root) => {
+            let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
+            (Destination::Static { root: static_root(root).await?, repo }, tag)
+        }
+        None => {
+            let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;
+            if reference.digest.is_some() {
+                return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
+            }
+            let (found, client) = driver_and_client(&reference.repo, &args.registry, &args.driver, None).await?;
+            driver = Some(found);
+            (Destination::Registry { client, repo: reference.repo }, reference.tag)
+        }
+    };
+    let cwd = PathBuf::from(".");
+    let mut tags = args.tags.resolve_given(&cwd)?;
+    tags.custom = dest_tag.iter().chain(&args.tag).chain(&tags.custom).cloned().collect();
+    let annotations = AnnotationPlan {
+        given: args.annotations.clone(),
+        provenance: if args.no_default_annotations { Provenance::default() } else { provenance(&cwd) },
+        defaults: !args.no_default_annotations,
+    };
+    let staging = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let specs = specs.to_vec();
+    let sources = tokio::task::spawn_blocking(move || push::read_sources(&specs, &staging))
+        .await
+        .map_err(|e| Error::Usage(format!("reading the sources failed: {e}")))?
+        .map_err(Error::Push)?;
+    let plan = push::plan(&sources, &destination, &PushOptions { tags, annotations }).map_err(Error::Push)?;
+    if args.dry_run {
+        return Ok(PushReport { plan, stats: Default::default(), dry_run: true });
+    }
+    if let (Some(driver), Destination::Registry { repo, .. }) = (&driver, &destination) {
+        driver.ensure_repository(repo).await?;
+    }
+    let report = push::execute(plan).await.map_err(Error::Push)?;
+    drop(sources);
+    Ok(report)
+}
