@@ -12,9 +12,11 @@
 //!   parallel) and uploads (4 blobs at once). This is the path of a real publish.
 //! - wharf, warm: the same with the converted image still in wharf's cache: upload only, as
 //!   from an OCI layout.
+//! - `wharf push` of the `docker save` archive skopeo reads: the same input and the same work
+//!   (read the archive, gzip, upload), so this is the comparison with `skopeo copy
+//!   docker-archive:`; the cold build-and-publish compares with `skopeo copy docker-daemon:`.
 //!
-//! `wharf push` (archives → registry) is being built on another branch; until it lands, the
-//! cold run above stands for it. Peak RSS of every wharf run comes from `/usr/bin/time`.
+//! Peak RSS of every wharf run comes from `/usr/bin/time`.
 
 use anyhow::{Context as _, Result, ensure};
 use serde::{Deserialize, Serialize};
@@ -36,13 +38,22 @@ pub struct Point {
     pub skopeo_daemon: Stats,
     pub wharf_cold: Stats,
     pub wharf_warm: Stats,
+    /// `wharf push` of the archive `skopeo copy docker-archive:` reads.
+    #[serde(default)]
+    pub wharf_push_archive: Stats,
+    #[serde(default)]
+    pub wharf_push_archive_rss_mib: Stats,
+    #[serde(default)]
+    pub wharf_push_archive_cpu_secs: Stats,
     pub wharf_cold_rss_mib: Stats,
     pub wharf_warm_rss_mib: Stats,
     pub skopeo_archive_rss_mib: Stats,
     /// User + system CPU time (docker push's work happens in the engine, not counted).
     pub wharf_cold_cpu_secs: Stats,
     pub skopeo_archive_cpu_secs: Stats,
-    /// Ratios of median times: reference / wharf cold (> 1: wharf is faster).
+    /// Ratios of median times: reference / wharf (> 1: wharf is faster). Against docker push
+    /// and skopeo's docker-daemon source: the cold build-and-publish (engine → registry);
+    /// against skopeo's docker-archive source: `wharf push` of the same archive.
     pub vs_docker_push: f64,
     pub vs_skopeo_archive: f64,
     pub vs_skopeo_daemon: f64,
@@ -85,6 +96,8 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
     let mut skopeo_daemon = Vec::new();
     let (mut cold, mut warm, mut cold_rss, mut warm_rss, mut skopeo_rss) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut cold_cpu, mut skopeo_cpu) = (vec![], vec![]);
+    let (mut pushed, mut pushed_rss, mut pushed_cpu) = (vec![], vec![], vec![]);
+    let staging = env.fresh_dir(&format!("push-{tag}-staging"))?;
     let image_bytes = layer * LAYERS as u64;
     for r in 0..env.runs {
         eprintln!("  push {} MiB, run {}", image_bytes >> 20, r + 1);
@@ -118,6 +131,18 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
             eprintln!("    skopeo copy docker-daemon: {:.2} s", t.secs);
             skopeo_daemon.push(t.secs);
         }
+        {
+            let reg = Registry::start();
+            let dest = format!("{}/bench/pushed:1", reg.host());
+            let args = ["push", &archive.to_string_lossy(), &dest, "--work-dir", &staging.to_string_lossy(), "--no-default-annotations", "--output", "json"];
+            let t = timed(&mut env.wharf(&args))?;
+            check_pushed(&reg, "bench/pushed", "1")?;
+            let rss = t.max_rss_kib as f64 / 1024.0;
+            eprintln!("    wharf push docker-archive {:.2} s, {rss:.0} MiB RSS", t.secs);
+            pushed.push(t.secs);
+            pushed_rss.push(rss);
+            pushed_cpu.push(t.cpu_secs);
+        }
         for warm_cache in [false, true] {
             if !warm_cache && cache.exists() {
                 std::fs::remove_dir_all(&cache)?;
@@ -142,19 +167,23 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
             }
         }
     }
-    free_disk(env, &image, &format!("wharf-stages/push{tag}"), &[&dir, &project, &cache])?;
+    free_disk(env, &image, &format!("wharf-stages/push{tag}"), &[&dir, &project, &cache, &staging])?;
     let (docker, skopeo_archive, skopeo_daemon, cold) = (Stats::of(docker), Stats::of(skopeo_archive), Stats::of(skopeo_daemon), Stats::of(cold));
+    let pushed = Stats::of(pushed);
     Ok(Point {
         layer_bytes: layer,
         image_bytes,
         vs_docker_push: docker.median / cold.median,
-        vs_skopeo_archive: skopeo_archive.median / cold.median,
+        vs_skopeo_archive: skopeo_archive.median / pushed.median,
         vs_skopeo_daemon: skopeo_daemon.median / cold.median,
         docker_push: docker,
         skopeo_archive,
         skopeo_daemon,
         wharf_cold: cold,
         wharf_warm: Stats::of(warm),
+        wharf_push_archive: pushed,
+        wharf_push_archive_rss_mib: Stats::of(pushed_rss),
+        wharf_push_archive_cpu_secs: Stats::of(pushed_cpu),
         wharf_cold_rss_mib: Stats::of(cold_rss),
         wharf_warm_rss_mib: Stats::of(warm_rss),
         skopeo_archive_rss_mib: Stats::of(skopeo_rss),

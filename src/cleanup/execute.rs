@@ -85,16 +85,17 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Store, journa
             }
         }
     }
-    collect_garbage(driver, &mut out).await;
+    collect_garbage(plan, driver, &mut out).await;
     out
 }
 
-/// After the deletions, each repository that lost a tag gets the driver's garbage
-/// collection (a no-op for registries, which collect their own). A failure is a failure of
-/// the run, reported under the repository.
-async fn collect_garbage(driver: &dyn Driver, out: &mut Outcome) {
-    let touched: std::collections::BTreeSet<String> = out.deleted.iter().map(|d| d.repository.clone()).collect();
-    for repository in touched {
+/// After the deletions, each repository of the plan gets the driver's garbage collection (a
+/// no-op for registries, which collect their own), also when nothing was deleted this time:
+/// files left young by an earlier run, or by a push that died before its tag, go once they
+/// are old enough. A failure is a failure of the run, reported under the repository.
+async fn collect_garbage(plan: &Plan, driver: &dyn Driver, out: &mut Outcome) {
+    let repositories: std::collections::BTreeSet<String> = plan.entries.iter().map(|e| e.repository.clone()).collect();
+    for repository in repositories {
         let Ok(repo) = repository.parse::<Repository>() else { continue };
         match driver.collect_garbage(&repo).await {
             Ok(Some(collected)) => out.garbage.push(Garbage { repository, collected }),

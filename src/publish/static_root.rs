@@ -318,7 +318,7 @@ impl StaticRoot {
         let rel = manifest_rel(repo, digest.as_str());
         match &self.backend {
             Backend::Dir(dir) => Ok(tokio::fs::metadata(dir.join(rel)).await.ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from)),
-            Backend::S3(s3) => Ok(s3.list_entries(&format!("v2/{repo}/manifests")).await?.into_iter().find(|e| e.name == digest.as_str()).and_then(|e| e.modified)),
+            Backend::S3(s3) => s3.modified(&rel).await,
         }
     }
 

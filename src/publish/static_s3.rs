@@ -102,6 +102,15 @@ impl S3Root {
         }
     }
 
+    /// The object's last-modified time, or `None` when there is no such object.
+    pub async fn modified(&self, rel: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, StaticError> {
+        match self.client.head_object().bucket(&self.bucket).key(self.key(rel)).send().await {
+            Ok(o) => Ok(o.last_modified().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(self.err("HEAD", rel, e)),
+        }
+    }
+
     pub async fn put_bytes(&self, rel: &str, bytes: Bytes, content_type: &str) -> Result<(), StaticError> {
         let req = self.client.put_object().bucket(&self.bucket).key(self.key(rel)).content_type(content_type);
         req.body(ByteStream::from(bytes)).send().await.map_err(|e| self.err("PUT", rel, e))?;
