@@ -19,7 +19,7 @@ use super::store::{Store, StoreError};
 use crate::registry::{ManifestContent, Repository, parse_manifest};
 
 /// How many manifest reads run at once.
-const READ_CONCURRENCY: usize = 8;
+const READ_CONCURRENCY: usize = 16;
 /// Walks stop after this many commits per reference.
 const MAX_WALK: usize = 200_000;
 

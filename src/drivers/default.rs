@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 /// Manifest HEADs in flight at once while listing.
-const HEAD_CONCURRENCY: usize = 8;
+const HEAD_CONCURRENCY: usize = 16;
 
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "default",
