@@ -108,6 +108,9 @@ fn tags_rm_and_cleanup_on_a_static_directory_remove_tags_then_unreferenced_blobs
     assert!(restore["skipped"][0]["reason"].as_str().unwrap().contains("is gone"), "{restore}");
     let refused = wharf_json(tmp.path(), &[], &["cleanup", "restore", &s(&journal)]);
     assert_eq!(refused.code(), 2, "a static journal needs --static-root: {}", refused.stderr());
+    let not_a_root = wharf_json(tmp.path(), &[], &["tags", "ls", "app", "--static-root", &s(&tmp.path().join("nothing-here"))]);
+    assert_eq!(not_a_root.code(), 2);
+    assert!(not_a_root.stderr().contains("not a static root"), "{}", not_a_root.stderr());
 }
 
 #[test]

@@ -36,7 +36,14 @@ impl StaticArgs {
         let Some(spec) = &self.static_root else { return Ok(None) };
         let grace = crate::config::parse_go_duration(&self.gc_grace)
             .map_err(|e| Error::Usage(format!("--gc-grace {:?}: {e} (e.g. 1h, 30m, 0)", self.gc_grace)))?;
-        Ok(Some(Arc::new(crate::drivers::StaticDriver::new(static_root(spec).await?, grace))))
+        let root = static_root(spec).await?;
+        if let Some(dir) = root.local_dir()
+            && !dir.join("v2").is_dir()
+        {
+            let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
+            return Err(Error::Usage(format!("--static-root {}: not a static root (no v2 directory)\n  {hint}", dir.display())));
+        }
+        Ok(Some(Arc::new(crate::drivers::StaticDriver::new(root, grace))))
     }
 }
 

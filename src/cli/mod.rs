@@ -82,7 +82,8 @@ pub enum CleanupAction {
 pub struct CleanupArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// The project's repository, as given to build-and-publish.
+    /// The project's repository, as given to build-and-publish (with --static-root, a path
+    /// inside the root).
     #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", required = true)]
     pub repo: Option<String>,
     #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE")]
@@ -94,10 +95,12 @@ pub struct CleanupArgs {
     /// keepImagesBuiltWithinLastNHours, 2h).
     #[arg(long, value_name = "DURATION")]
     pub fresh_window: Option<String>,
-    /// Also delete images that have no publish record (not built by wharf, or before it recorded).
+    /// Also delete images that have no publish record (not built by wharf, or before it
+    /// recorded); with --keep-last / --keep-within, those rank by push time per repository.
     #[arg(long)]
     pub include_unknown: bool,
-    /// No git: keep the newest N images of each image.
+    /// No git: keep the newest N images of each image (without a project file: of the
+    /// repository, ranked by push time).
     #[arg(long, value_name = "N")]
     pub keep_last: Option<usize>,
     /// No git: keep every image published within DURATION (e.g. 168h).
