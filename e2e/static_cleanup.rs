@@ -121,12 +121,12 @@ fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let env = moto.env();
     let root = "s3://site/reg";
-    let one = push_s3(tmp.path(), &env, &image(tmp.path(), "one"), "app:one", root);
-    let two = push_s3(tmp.path(), &env, &image(tmp.path(), "two"), "app:two", root);
-    let listing = wharf_json(tmp.path(), &env, &["tags", "ls", "app", "--static-root", root]).ok().json();
+    let one = push_s3(tmp.path(), &env, &image(tmp.path(), "one"), "s3app:one", root);
+    let two = push_s3(tmp.path(), &env, &image(tmp.path(), "two"), "s3app:two", root);
+    let listing = wharf_json(tmp.path(), &env, &["tags", "ls", "s3app", "--static-root", root]).ok().json();
     assert_eq!(tags(&listing), vec![("one".to_string(), one.clone()), ("two".to_string(), two.clone())]);
 
-    let rm = wharf_json(tmp.path(), &env, &["tags", "rm", "app:one", "--static-root", root, "--gc-grace", "0"]).ok().json();
+    let rm = wharf_json(tmp.path(), &env, &["tags", "rm", "s3app:one", "--static-root", root, "--gc-grace", "0"]).ok().json();
     assert_eq!(rm["garbage"][0]["collected"]["manifests"], 1, "{rm}");
     assert_eq!(rm["garbage"][0]["collected"]["blobs"], 2, "one's own layer and config: {rm}");
 
@@ -140,12 +140,12 @@ fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
             .load()
             .await;
         let site = StaticRoot::s3(S3Root::new(&sdk, root).unwrap());
-        assert_eq!(site.entries("app", Area::Blobs).await.unwrap().len(), 3, "the shared layer and two's own two");
-        let manifests: Vec<String> = site.entries("app", Area::Manifests).await.unwrap().into_iter().map(|(d, _)| d.to_string()).collect();
+        assert_eq!(site.entries("s3app", Area::Blobs).await.unwrap().len(), 3, "the shared layer and two's own two");
+        let manifests: Vec<String> = site.entries("s3app", Area::Manifests).await.unwrap().into_iter().map(|(d, _)| d.to_string()).collect();
         assert_eq!(manifests, vec![two.clone()]);
-        assert_eq!(site.tag_names("app").await.unwrap(), vec!["two"]);
-        let list = site.tags_list("app").await.unwrap().unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&list).unwrap(), serde_json::json!({"name": "app", "tags": ["two"]}));
+        assert_eq!(site.tag_names("s3app").await.unwrap(), vec!["two"]);
+        let list = site.tags_list("s3app").await.unwrap().unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&list).unwrap(), serde_json::json!({"name": "s3app", "tags": ["two"]}));
     });
 }
 
@@ -153,4 +153,33 @@ fn push_s3(cwd: &Path, env: &[(&'static str, String)], src: &Path, dest: &str, r
     let mut cmd = wharf(&["push", "--output", "json", &s(src), dest, "--static-root", root]);
     cmd.current_dir(cwd).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     run(cmd).ok().json()["digest"].as_str().unwrap().to_string()
+}
+
+/// A collection must never run while a push reuses a blob it found in place: `tags rm` and
+/// `cleanup` hold the repository's lock exclusively, `push` shared.
+#[test]
+fn a_push_to_a_static_root_waits_for_a_running_collection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = s(&tmp.path().join("site"));
+    let locks_dir = tempfile::tempdir().unwrap();
+    let lock_dir = s(locks_dir.path());
+    let src = s(&image(tmp.path(), "one"));
+    push(tmp.path(), &[&src, "app:one", "--static-root", &root, "--lock-dir", &lock_dir]).ok();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let locks = wharf::lock::Locks::local(locks_dir.path(), std::time::Duration::from_secs(5));
+    let repo = wharf::drivers::StaticDriver::repository("app").unwrap();
+    let collecting = rt.block_on(locks.exclusive(&wharf::pipeline::repo_lock_name(&repo))).unwrap();
+    let blocked = push(tmp.path(), &[&src, "app:two", "--static-root", &root, "--lock-dir", &lock_dir, "--lock-timeout", "1s"]);
+    assert_eq!(blocked.code(), 1, "{}", blocked.stderr());
+    assert!(blocked.stderr().contains("another wharf run still holds the lock"), "{}", blocked.stderr());
+    assert!(!tmp.path().join("site/v2/app/manifests/two").exists(), "nothing written while blocked");
+    drop(collecting);
+
+    let publishing = rt.block_on(locks.shared(&wharf::pipeline::repo_lock_name(&repo))).unwrap();
+    let args = ["tags", "rm", "app:one", "--static-root", &root, "--lock-dir", &lock_dir, "--lock-timeout", "1s"];
+    let waits = wharf_json(tmp.path(), &[], &args);
+    assert_eq!(waits.code(), 1, "tags rm waits for a running push: {}", waits.stderr());
+    drop(publishing);
+    wharf_json(tmp.path(), &[], &args).ok();
 }

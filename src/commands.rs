@@ -169,8 +169,12 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
         return Ok(());
     }
     let mut built: BTreeMap<String, Box<dyn Driver>> = BTreeMap::new();
+    // On a static root the garbage collection follows: no push may be reusing a blob then.
+    let mut _locks = Vec::new();
     if let Some(found) = &statics {
+        let locks = args.locks.locks().await?;
         for (repo, _) in &repos {
+            _locks.push(locks.exclusive(&crate::pipeline::repo_lock_name(repo)).await?);
             built.insert(repo.to_string(), Box::new(found.as_ref().clone()));
         }
     } else {

@@ -204,6 +204,8 @@ pub struct TagsRmArgs {
     #[command(flatten)]
     pub statics: StaticArgs,
     #[command(flatten)]
+    pub locks: LockArgs,
+    #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub driver: DriverArgs,

@@ -4,7 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 use super::args::ci_git_info;
-use super::{DriverArgs, RegistryArgs, TagArgs, driver_and_client};
+use super::{DriverArgs, LockArgs, RegistryArgs, TagArgs, driver_and_client};
 use crate::error::Error;
 use crate::gitinfo::Head;
 use crate::publish::static_root::{S3Root, StaticRoot};
@@ -46,6 +46,8 @@ pub struct PushArgs {
     /// Where archives are unpacked while pushing (default: the system's temporary directory).
     #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub locks: LockArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
@@ -148,6 +150,13 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     if let (Some(driver), Destination::Registry { repo, .. }) = (&driver, &destination) {
         driver.ensure_repository(repo).await?;
     }
+    // Cleanup (and `tags rm` on a static root) take this lock exclusively: they never
+    // collect a blob this push found in place and did not upload again.
+    let lock_repo = match &destination {
+        Destination::Registry { repo, .. } => repo.clone(),
+        Destination::Static { repo, .. } => crate::drivers::StaticDriver::repository(repo).map_err(Error::Usage)?,
+    };
+    let _lock = args.locks.locks().await?.shared(&crate::pipeline::repo_lock_name(&lock_repo)).await?;
     let report = push::execute(plan).await.map_err(Error::Push)?;
     drop(sources);
     Ok(report)
