@@ -192,6 +192,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
         results.push((removal, result));
     }
     let mut garbage = Vec::new();
+    let mut gc_failed = None;
     for (repo, _) in &repos {
         let Some(driver) = built.get(&repo.to_string()) else { continue };
         if !results.iter().any(|(r, res)| r.repo == *repo && res.is_ok()) {
@@ -207,7 +208,8 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
             Ok(None) => {}
             Err(e) => {
                 eprintln!("error: garbage collection in {}: {e}", shown(repo));
-                return Err(Error::from(e));
+                garbage.push(serde_json::json!({"repository": shown(repo), "error": e.to_string()}));
+                gc_failed = Some(e);
             }
         }
     }
@@ -226,6 +228,9 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    if let Some(e) = gc_failed.filter(|_| failed == 0) {
+        return Err(Error::from(e));
+    }
     match failed {
         0 => Ok(()),
         1 if results.len() == 1 => match results.pop().map(|(_, r)| r) {

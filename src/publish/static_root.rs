@@ -358,6 +358,7 @@ impl StaticRoot {
                 blocking(move || {
                     if area == Area::Manifests {
                         let repo_dir = root.join("v2").join(&repo_s);
+                        std::fs::create_dir_all(repo_dir.join("_wharf"))?;
                         let _lock = lock(&repo_dir.join("_wharf/lock"))?;
                         let mut types = read_media_types(&repo_dir)?;
                         if types.remove(digest.as_str()).is_some() {
