@@ -1,6 +1,6 @@
 //! What the local git repository says about the checkout: commit, branch, tag.
 //!
-//! CI systems check out detached heads; the CI environment (read in `cli.rs`) takes
+//! CI systems check out detached heads; the CI environment (read in `cli/`) takes
 //! precedence over what is found here.
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Google application-default credentials → an OAuth access token.
 //!
-//! `cli.rs` picks the file (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's well-known
+//! `cli/` picks the file (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's well-known
 //! `~/.config/gcloud/application_default_credentials.json` when it exists); it is read when a
 //! token is first needed, and the token is kept for the driver's life.
 //!

@@ -146,7 +146,7 @@ pub struct DriverInfo {
     pub new: fn(&DriverOptions, &Repository) -> Result<Box<dyn Driver>>,
 }
 
-/// What a driver may use besides the distribution client. Values come from `cli.rs`.
+/// What a driver may use besides the distribution client. Values come from `cli/`.
 #[derive(Debug, Clone)]
 pub struct DriverOptions {
     pub client: Client,

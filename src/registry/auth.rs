@@ -1,7 +1,7 @@
 //! Credentials and where they come from.
 //!
 //! A [`CredentialStore`] is built from explicit inputs only: credentials the caller passes for a
-//! host (from flags or environment read in `cli.rs`) and the path of a Docker config directory.
+//! host (from flags or environment read in `cli/`) and the path of a Docker config directory.
 //! Lookup order for a registry: explicit credential, then the Docker config (credential helper
 //! for the host, the default store, the `auths` entry). Results are cached per registry, so a
 //! credential helper runs at most once per host.
