@@ -130,7 +130,7 @@ fn a_second_push_to_a_static_root_copies_nothing_and_keeps_other_tags() {
 }
 
 /// `wharf push ARGS… --output json` with the environment of `moto`.
-fn push_s3(cwd: &Path, moto: &Moto, args: &[&str]) -> serde_json::Value {
+pub(crate) fn push_s3(cwd: &Path, moto: &Moto, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["push", "--output", "json"];
     all.extend_from_slice(args);
     let mut cmd = wharf(&all);
@@ -183,14 +183,7 @@ fn large_blobs_go_to_s3_in_parts_and_come_back_whole() {
     let digest: wharf::digest::Digest = crate::support::oci::sha256(&data).parse().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        let env = moto.env();
-        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()).unwrap();
-        loader = loader
-            .endpoint_url(get("AWS_ENDPOINT_URL"))
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "e2e"));
-        let sdk = loader.load().await;
+        let sdk = moto.sdk_config().await;
         let root = StaticRoot::s3(S3Root::new(&sdk, "s3://parts").unwrap().with_part_size(5 * 1024 * 1024));
         root.put_blob_file("big", &digest, &src).await.unwrap();
         assert!(root.has_blob("big", &digest).await.unwrap());

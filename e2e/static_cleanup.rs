@@ -121,8 +121,8 @@ fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let env = moto.env();
     let root = "s3://site/reg";
-    let one = push_s3(tmp.path(), &env, &image(tmp.path(), "one"), "s3app:one", root);
-    let two = push_s3(tmp.path(), &env, &image(tmp.path(), "two"), "s3app:two", root);
+    let one = push_s3(tmp.path(), &moto, &image(tmp.path(), "one"), "s3app:one", root);
+    let two = push_s3(tmp.path(), &moto, &image(tmp.path(), "two"), "s3app:two", root);
     let listing = wharf_json(tmp.path(), &env, &["tags", "ls", "s3app", "--static-root", root]).ok().json();
     assert_eq!(tags(&listing), vec![("one".to_string(), one.clone()), ("two".to_string(), two.clone())]);
 
@@ -132,13 +132,7 @@ fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()).unwrap();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(get("AWS_ENDPOINT_URL"))
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "e2e"))
-            .load()
-            .await;
+        let sdk = moto.sdk_config().await;
         let site = StaticRoot::s3(S3Root::new(&sdk, root).unwrap());
         assert_eq!(site.entries("s3app", Area::Blobs).await.unwrap().len(), 3, "the shared layer and two's own two");
         let manifests: Vec<String> = site.entries("s3app", Area::Manifests).await.unwrap().into_iter().map(|(d, _)| d.to_string()).collect();
@@ -149,10 +143,9 @@ fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
     });
 }
 
-fn push_s3(cwd: &Path, env: &[(&'static str, String)], src: &Path, dest: &str, root: &str) -> String {
-    let mut cmd = wharf(&["push", "--output", "json", &s(src), dest, "--static-root", root]);
-    cmd.current_dir(cwd).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    run(cmd).ok().json()["digest"].as_str().unwrap().to_string()
+fn push_s3(cwd: &Path, moto: &Moto, src: &Path, dest: &str, root: &str) -> String {
+    let pushed = crate::push_static::push_s3(cwd, moto, &[&s(src), dest, "--static-root", root]);
+    pushed["digest"].as_str().unwrap().to_string()
 }
 
 /// A collection must never run while a push reuses a blob it found in place: `tags rm` and

@@ -100,7 +100,7 @@ pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error>
         }
     }
     let repo_text = match &statics.static_root {
-        Some(_) => first.repository.strip_prefix(&format!("{}/", drivers::STATIC_REGISTRY)).unwrap_or(&first.repository).to_string(),
+        Some(_) => drivers::StaticDriver::path_of(&first.repository).unwrap_or(&first.repository).to_string(),
         None => first.repository.clone(),
     };
     let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
@@ -118,7 +118,7 @@ pub async fn restore(args: &CleanupRestoreArgs, output: Output) -> Result<(), Er
     let registries: Vec<String> = lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
     let registries: Vec<&str> = registries.iter().map(String::as_str).collect();
     // Lines of a static root go back into it, the others into their registries.
-    let (statics, registry_lines): (Vec<_>, Vec<_>) = lines.into_iter().partition(|l| l.repository.starts_with(&format!("{}/", drivers::STATIC_REGISTRY)));
+    let (statics, registry_lines): (Vec<_>, Vec<_>) = lines.into_iter().partition(|l| drivers::StaticDriver::path_of(&l.repository).is_some());
     let mut restored = execute::Restored::default();
     if !statics.is_empty() {
         let root = args.static_root.as_deref().ok_or_else(|| {

@@ -71,6 +71,16 @@ impl Moto {
         ]
     }
 
+    /// The AWS SDK configuration that talks to this server (what `env` gives a wharf process).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.url())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "e2e"))
+            .load()
+            .await
+    }
+
     /// The status line of a bodiless request.
     fn request(&self, method: &str, path: &str) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;

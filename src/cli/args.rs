@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::static_root;
+use super::push_serve::existing_static_root;
 use crate::drivers::{ApiTokens, AzureServicePrincipal, DriverOptions};
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
@@ -36,13 +36,7 @@ impl StaticArgs {
         let Some(spec) = &self.static_root else { return Ok(None) };
         let grace = crate::config::parse_go_duration(&self.gc_grace)
             .map_err(|e| Error::Usage(format!("--gc-grace {:?}: {e} (e.g. 1h, 30m, 0)", self.gc_grace)))?;
-        let root = static_root(spec).await?;
-        if let Some(dir) = root.local_dir()
-            && !dir.join("v2").is_dir()
-        {
-            let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
-            return Err(Error::Usage(format!("--static-root {}: not a static root (no v2 directory)\n  {hint}", dir.display())));
-        }
+        let root = existing_static_root(spec, "--static-root ").await?;
         Ok(Some(Arc::new(crate::drivers::StaticDriver::new(root, grace))))
     }
 }

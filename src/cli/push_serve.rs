@@ -73,15 +73,22 @@ pub async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
     S3Root::new(&sdk, spec).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("--static-root {e}")))
 }
 
-/// Runs `serve` until Ctrl-C.
-pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
-    let root = static_root(&args.root).await?;
+/// The static root at `spec`, which must exist already (a directory needs its `v2`);
+/// `flag` names where it was given, for the error.
+pub async fn existing_static_root(spec: &str, flag: &str) -> Result<StaticRoot, Error> {
+    let root = static_root(spec).await?;
     if let Some(dir) = root.local_dir()
         && !dir.join("v2").is_dir()
     {
         let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
-        return Err(Error::Usage(format!("{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
+        return Err(Error::Usage(format!("{flag}{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
     }
+    Ok(root)
+}
+
+/// Runs `serve` until Ctrl-C.
+pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
+    let root = existing_static_root(&args.root, "").await?;
     let shown = root.to_string();
     crate::serve::serve(root, args.addr, |addr| {
         use std::io::Write as _;

@@ -65,6 +65,12 @@ impl StaticDriver {
         Ok(Repository { registry: STATIC_REGISTRY.to_string(), path: path.to_string() })
     }
 
+    /// The path inside the root of a repository written as text in a plan or journal
+    /// (`static.invalid/<path>`); `None` for a registry's repository.
+    pub fn path_of(repository: &str) -> Option<&str> {
+        repository.strip_prefix(STATIC_REGISTRY)?.strip_prefix('/')
+    }
+
     fn check(&self, repo: &Repository) -> Result<()> {
         if repo.registry == STATIC_REGISTRY {
             return Ok(());

@@ -162,10 +162,7 @@ impl StaticRoot {
                 s3.put_bytes(&manifest_rel(repo, digest.as_str()), bytes.clone(), media_type).await?;
                 let Some(tag) = tag else { return Ok(()) };
                 s3.put_bytes(&manifest_rel(repo, &tag), bytes.clone(), media_type).await?;
-                let mut tags: Vec<String> = s3.list(&format!("v2/{repo}/manifests")).await?.into_iter().filter(|n| is_tag_name(n)).collect();
-                tags.sort();
-                let list = serde_json::json!({"name": repo, "tags": tags}).to_string();
-                s3.put_bytes(&tags_rel(repo), Bytes::from(list), "application/json").await
+                self.write_s3_tag_list(s3, repo).await
             }
         }
     }
@@ -283,6 +280,12 @@ impl StaticRoot {
         Ok(tags)
     }
 
+    /// Rewrites an S3 root's `tags/list` for `repo` from its tag objects.
+    async fn write_s3_tag_list(&self, s3: &S3Root, repo: &str) -> Result<(), StaticError> {
+        let list = serde_json::json!({"name": repo, "tags": self.tag_names(repo).await?}).to_string();
+        s3.put_bytes(&tags_rel(repo), Bytes::from(list), "application/json").await
+    }
+
     /// The digest-named entries of one area of `repo`, with size and time.
     pub async fn entries(&self, repo: &str, area: Area) -> Result<Vec<(Digest, ObjectEntry)>, StaticError> {
         self.check(repo, None)?;
@@ -339,9 +342,7 @@ impl StaticRoot {
                     return Ok(false);
                 }
                 s3.delete(&manifest_rel(repo, tag)).await?;
-                let tags = self.tag_names(repo).await?;
-                let list = serde_json::json!({"name": repo, "tags": tags}).to_string();
-                s3.put_bytes(&tags_rel(repo), Bytes::from(list), "application/json").await?;
+                self.write_s3_tag_list(s3, repo).await?;
                 Ok(true)
             }
         }
@@ -358,12 +359,8 @@ impl StaticRoot {
                 blocking(move || {
                     if area == Area::Manifests {
                         let repo_dir = root.join("v2").join(&repo_s);
-                        std::fs::create_dir_all(repo_dir.join("_wharf"))?;
-                        let _lock = lock(&repo_dir.join("_wharf/lock"))?;
-                        let mut types = read_media_types(&repo_dir)?;
-                        if types.remove(digest.as_str()).is_some() {
-                            write_atomic(&repo_dir.join(MEDIA_TYPES), &serde_json::to_vec_pretty(&types).map_err(io::Error::other)?)?;
-                        }
+                        let _lock = lock_repo(&repo_dir)?;
+                        forget_media_type(&repo_dir, digest.as_str())?;
                     }
                     match std::fs::remove_file(&path) {
                         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -385,18 +382,13 @@ fn remove_tag_files(root: &Path, repo: &str, tag: &str) -> io::Result<bool> {
     if !dir.join("manifests").join(tag).is_file() {
         return Ok(false);
     }
-    std::fs::create_dir_all(dir.join("_wharf"))?;
-    let _lock = lock(&dir.join("_wharf/lock"))?;
+    let _lock = lock_repo(&dir)?;
     match std::fs::remove_file(dir.join("manifests").join(tag)) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         other => other?,
     }
-    let mut types = read_media_types(&dir)?;
-    if types.remove(tag).is_some() {
-        write_atomic(&dir.join(MEDIA_TYPES), &serde_json::to_vec_pretty(&types).map_err(io::Error::other)?)?;
-    }
-    let list = serde_json::json!({"name": repo, "tags": list_tags(&dir)?});
-    write_atomic(&root.join(tags_rel(repo)), &serde_json::to_vec(&list).map_err(io::Error::other)?)?;
+    forget_media_type(&dir, tag)?;
+    write_tag_list(root, repo)?;
     Ok(true)
 }
 
@@ -427,21 +419,44 @@ fn list_dir(dir: &Path) -> io::Result<Vec<ObjectEntry>> {
 /// it names: media types, the digest file, then the tag and `tags/list`.
 fn put_manifest_files(root: &Path, repo: &str, digest: &Digest, tag: Option<&str>, media_type: &str, bytes: &[u8]) -> io::Result<()> {
     let dir = root.join("v2").join(repo);
-    std::fs::create_dir_all(dir.join("_wharf"))?;
-    let _lock = lock(&dir.join("_wharf/lock"))?;
+    let _lock = lock_repo(&dir)?;
     let mut types = read_media_types(&dir)?;
     types.insert(digest.to_string(), media_type.to_string());
     if let Some(tag) = tag {
         types.insert(tag.to_string(), media_type.to_string());
     }
-    write_atomic(&dir.join(MEDIA_TYPES), &serde_json::to_vec_pretty(&types).map_err(io::Error::other)?)?;
+    write_media_types(&dir, &types)?;
     write_atomic(&root.join(manifest_rel(repo, digest.as_str())), bytes)?;
     if let Some(tag) = tag {
         write_atomic(&root.join(manifest_rel(repo, tag)), bytes)?;
-        let list = serde_json::json!({"name": repo, "tags": list_tags(&dir)?});
-        write_atomic(&root.join(tags_rel(repo)), &serde_json::to_vec(&list).map_err(io::Error::other)?)?;
+        write_tag_list(root, repo)?;
     }
     Ok(())
+}
+
+/// Takes the lock of a directory root's repository `dir` (held while the file lives).
+fn lock_repo(dir: &Path) -> io::Result<std::fs::File> {
+    std::fs::create_dir_all(dir.join("_wharf"))?;
+    lock(&dir.join("_wharf/lock"))
+}
+
+fn write_media_types(dir: &Path, types: &BTreeMap<String, String>) -> io::Result<()> {
+    write_atomic(&dir.join(MEDIA_TYPES), &serde_json::to_vec_pretty(types).map_err(io::Error::other)?)
+}
+
+/// Drops `key` (a tag or digest) from the sidecar of the repository `dir`, if it is there.
+fn forget_media_type(dir: &Path, key: &str) -> io::Result<()> {
+    let mut types = read_media_types(dir)?;
+    if types.remove(key).is_some() {
+        write_media_types(dir, &types)?;
+    }
+    Ok(())
+}
+
+/// Rewrites a directory root's `tags/list` for `repo` from its tag files.
+fn write_tag_list(root: &Path, repo: &str) -> io::Result<()> {
+    let list = serde_json::json!({"name": repo, "tags": list_tags(&root.join("v2").join(repo))?});
+    write_atomic(&root.join(tags_rel(repo)), &serde_json::to_vec(&list).map_err(io::Error::other)?)
 }
 
 fn is_tag_name(name: &str) -> bool {
