@@ -171,23 +171,27 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
     let mut built: BTreeMap<String, Box<dyn Driver>> = BTreeMap::new();
     // On a static root the garbage collection follows: no push may be reusing a blob then.
     let mut _locks = Vec::new();
-    if let Some(found) = &statics {
+    // Where removed tags are read back.
+    let store: Box<dyn crate::cleanup::store::Store> = if let Some(found) = &statics {
         let locks = args.locks.locks().await?;
         for (repo, _) in &repos {
             _locks.push(locks.exclusive(&crate::pipeline::repo_lock_name(repo)).await?);
             built.insert(repo.to_string(), Box::new(found.as_ref().clone()));
         }
+        Box::new(found.root().clone())
     } else {
         let registries: Vec<&str> = repos.iter().map(|(r, _)| r.registry.as_str()).collect();
-        let opts = args.driver.options(args.registry.client(&registries)?)?;
+        let client = args.registry.client(&registries)?;
+        let opts = args.driver.options(client.clone())?;
         for (repo, info) in &repos {
             built.insert(repo.to_string(), drivers::build(info, &opts, repo).map_err(Error::from)?);
         }
-    }
+        Box::new(client)
+    };
     let mut results = Vec::new();
     for removal in &plan.removals {
         let Some(driver) = built.get(&removal.repository) else { continue };
-        let result = driver.untag(&removal.repo, &removal.tag).await;
+        let result = remove_confirmed(driver.as_ref(), store.as_ref(), removal).await;
         report_removal(removal, &result, output);
         results.push((removal, result));
     }
@@ -241,32 +245,31 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
     }
 }
 
+/// Untags through the driver, then reads the tag back (see
+/// [`confirm_removed`](crate::cleanup::execute::confirm_removed)).
+async fn remove_confirmed(driver: &dyn Driver, store: &dyn crate::cleanup::store::Store, removal: &Removal) -> Result<UntagOutcome, DriverError> {
+    let outcome = driver.untag(&removal.repo, &removal.tag).await?;
+    crate::cleanup::execute::confirm_removed(store, &removal.repo, &removal.tag, &outcome.digest)
+        .await
+        .map_err(|detail| DriverError::UntagNotVerified { driver: driver.info().name, target: removal.reference.clone(), detail })?;
+    Ok(outcome)
+}
+
 fn report_removal(removal: &Removal, result: &Result<UntagOutcome, DriverError>, output: Output) {
     match (result, output) {
-        (Ok(o), Output::Text) => println!("removed {} (was {}, {})", removal.reference, o.digest, method_text(o)),
+        (Ok(o), Output::Text) => println!("removed {} (was {}, {})", removal.reference, o.digest, o.method.describe()),
         (Err(e), _) => eprintln!("error: {e}"),
         (Ok(_), Output::Json) => {}
     }
 }
 
-fn method_text(o: &UntagOutcome) -> &'static str {
-    match o.method {
-        drivers::UntagMethod::NativeTag => "tag deleted through the registry's API",
-        drivers::UntagMethod::ThrowawayManifest => "tag moved to a throwaway manifest, which was deleted",
-        drivers::UntagMethod::LastTagVersion => "it was the image's last tag; the image was deleted",
-    }
-}
 
 fn print_plan(plan: &RemovalPlan, output: Output) {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({"dry_run": true, "plan": plan})).unwrap_or_default()),
         Output::Text => {
             for r in &plan.removals {
-                let how = match r.untag {
-                    UntagSemantics::NativeTag => "native tag delete",
-                    UntagSemantics::ThrowawayManifest => "throwaway manifest, then digest delete",
-                    UntagSemantics::VersionOrThrowaway => "version delete if last tag, else throwaway manifest",
-                };
+                let how = r.untag.describe();
                 println!("would remove {} ({} driver: {how})", r.reference, r.driver);
             }
         }

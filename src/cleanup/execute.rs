@@ -125,8 +125,36 @@ async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: 
         return Result1::Failed(format!("not deleted, the journal cannot be written: {err}"));
     }
     match driver.untag(&repo, &e.tag).await {
-        Ok(outcome) => Result1::Deleted(format!("{} ({:?})", e.reason, outcome.method)),
+        Ok(outcome) => match confirm_removed(store, &repo, &e.tag, &e.digest).await {
+            Ok(()) => Result1::Deleted(format!("{} ({})", e.reason, outcome.method.describe())),
+            Err(why) => Result1::Failed(why),
+        },
         Err(err) => Result1::Failed(err.to_string()),
+    }
+}
+
+/// Read-backs of a removed tag before it counts as still there (registries behind caches
+/// show a delete late).
+const CONFIRM_ATTEMPTS: u32 = 4;
+
+/// Reads a tag back after the driver reported it removed: gone, or moved by another writer
+/// meanwhile, is done; still on `planned` or on a throwaway manifest is a failure, whatever
+/// the registry answered. A delete is reported only when this holds.
+pub async fn confirm_removed(store: &dyn Store, repo: &Repository, tag: &str, planned: &crate::digest::Digest) -> Result<(), String> {
+    let mut attempt = 0;
+    loop {
+        let now = store.resolve(repo, tag).await.map_err(|e| format!("removed, but the tag cannot be read back to confirm: {e}"))?;
+        let stuck = match &now {
+            None => return Ok(()),
+            Some(d) if d == planned => format!("the registry reported the tag removed, but it still points at {d}"),
+            Some(d) if is_throwaway_at(store, repo, d).await => format!("the tag was left on the throwaway manifest {d}"),
+            Some(_) => return Ok(()),
+        };
+        attempt += 1;
+        if attempt >= CONFIRM_ATTEMPTS {
+            return Err(stuck);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
     }
 }
 

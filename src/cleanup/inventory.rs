@@ -229,29 +229,51 @@ struct Inspected {
 
 async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
     let repo: Repository = t.repository.parse()?;
-    let Some((bytes, media_type, _)) = store.manifest(&repo, t.digest.as_str()).await? else { return Ok(Inspected::default()) };
+    // By digest; a registry that keeps the tags of deleted manifests (go-containerregistry's)
+    // serves such a dangling tag's manifest only by tag, and it must still be recognised.
+    let found = match store.manifest(&repo, t.digest.as_str()).await? {
+        Some(m) => Some(m),
+        None => store.manifest(&repo, &t.tag).await?.filter(|(_, _, d)| *d == t.digest),
+    };
+    let Some((bytes, media_type, _)) = found else { return Ok(Inspected::default()) };
     if crate::drivers::is_throwaway(&bytes) {
         return Ok(Inspected { throwaway: true, ..Inspected::default() });
     }
-    let stored = store.stored_at(&repo, &t.digest).await;
+    // The manifest's own creation time (oras and `wharf push` set it), else when the store
+    // got it, else the image config's.
+    let mut created = match annotated_created(&bytes) {
+        Some(c) => Some(c),
+        None => store.stored_at(&repo, &t.digest).await,
+    };
     match parse_manifest(&bytes, &media_type) {
         Ok(ManifestContent::Index { manifests }) => {
             let children = manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect();
-            Ok(Inspected { children, created: stored, ..Inspected::default() })
+            Ok(Inspected { children, created, ..Inspected::default() })
         }
         Ok(ManifestContent::Image { config, .. }) => {
-            if stored.is_some() {
-                return Ok(Inspected { created: stored, ..Inspected::default() });
+            if created.is_none() && config.media_type != crate::registry::manifest::OCI_EMPTY {
+                let blob = store.blob_bytes(&repo, &config.digest, 4 << 20).await?;
+                #[derive(serde::Deserialize)]
+                struct Created {
+                    created: Option<DateTime<Utc>>,
+                }
+                created = serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created);
             }
-            let blob = store.blob_bytes(&repo, &config.digest, 4 << 20).await?;
-            #[derive(serde::Deserialize)]
-            struct Created {
-                created: Option<DateTime<Utc>>,
-            }
-            Ok(Inspected { created: serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created), ..Inspected::default() })
+            Ok(Inspected { created, ..Inspected::default() })
         }
-        Err(_) => Ok(Inspected { created: stored, ..Inspected::default() }),
+        Err(_) => Ok(Inspected { created, ..Inspected::default() }),
     }
+}
+
+/// `org.opencontainers.image.created` of a manifest or index, when it is a valid RFC 3339 time.
+fn annotated_created(manifest: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(serde::Deserialize)]
+    struct WithAnnotations {
+        #[serde(default)]
+        annotations: HashMap<String, String>,
+    }
+    let a = serde_json::from_slice::<WithAnnotations>(manifest).ok()?.annotations;
+    DateTime::parse_from_rfc3339(a.get(meta::ANNOTATION_CREATED)?).ok().map(|c| c.with_timezone(&Utc))
 }
 
 /// For each reference a policy looks at, the commits reachable from it that have records.

@@ -123,48 +123,68 @@ fn git_kept(policies: &[KeepPolicy], history: &[(Reference, Vec<Commit>)], recor
     kept
 }
 
-/// Stages kept by `--keep-last` / `--keep-within`.
+/// Ranks `items` (each with its push time, where known) for `--keep-last` / `--keep-within`
+/// and returns why each kept one stays; the rest go. Honest by construction:
+/// - the newest `keep_last` by time stay, and so does everything tied with the last of them
+///   (a tie is never broken by digest or name);
+/// - an item whose time is unknown stays and never takes the place of a dated one;
+/// - so nothing that goes is newer than anything dated that stays.
+fn rank<K: Ord + Clone>(items: Vec<(K, Option<DateTime<Utc>>)>, keep_last: Option<usize>, keep_within: Option<Duration>, now: DateTime<Utc>, what: &str) -> BTreeMap<K, String> {
+    let mut kept = BTreeMap::new();
+    let mut dated: Vec<(K, DateTime<Utc>)> = Vec::new();
+    for (k, t) in items {
+        match t {
+            Some(t) => dated.push((k, t)),
+            None => {
+                kept.insert(k, "push time unknown: kept, never ranked".to_string());
+            }
+        }
+    }
+    dated.sort_by_key(|d| std::cmp::Reverse(d.1));
+    // The time of the last one --keep-last keeps; ties with it stay too.
+    let cutoff = keep_last.filter(|n| *n > 0).and_then(|n| dated.get(n.min(dated.len()).saturating_sub(1)).map(|d| d.1));
+    for (k, t) in dated {
+        if let Some(n) = keep_last.filter(|_| cutoff.is_some_and(|c| t >= c)) {
+            kept.insert(k, format!("one of the last {n} {what}"));
+        } else if keep_within.is_some_and(|d| within(now, t, d)) {
+            kept.insert(k, "published within --keep-within".to_string());
+        }
+    }
+    kept
+}
+
+/// Stages kept by `--keep-last` / `--keep-within`: each image's stages ranked by their newest
+/// publish record.
 fn simple_kept(keep_last: Option<usize>, keep_within: Option<Duration>, records: &[Record], now: DateTime<Utc>) -> BTreeMap<String, String> {
-    let mut per_image: BTreeMap<&str, BTreeMap<&str, DateTime<Utc>>> = BTreeMap::new();
+    let mut per_image: BTreeMap<&str, BTreeMap<&str, Option<DateTime<Utc>>>> = BTreeMap::new();
     for r in records {
-        let t = r.created.unwrap_or(now);
-        let newest = per_image.entry(r.image.as_str()).or_default().entry(r.stage.as_str()).or_insert(t);
-        *newest = (*newest).max(t);
+        let newest = per_image.entry(r.image.as_str()).or_default().entry(r.stage.as_str()).or_insert(r.created);
+        // An unknown time on any record of the stage leaves it unranked (kept).
+        *newest = newest.zip(r.created).map(|(a, b)| a.max(b));
     }
     let mut kept = BTreeMap::new();
     for (image, stages) in per_image {
-        let mut ordered: Vec<(&str, DateTime<Utc>)> = stages.into_iter().collect();
-        ordered.sort_by_key(|o| std::cmp::Reverse(o.1));
-        for (n, (stage, t)) in ordered.into_iter().enumerate() {
-            if keep_last.is_some_and(|k| n < k) {
-                kept.insert(stage.to_string(), format!("one of the last {} of {image}", keep_last.unwrap_or(0)));
-            } else if keep_within.is_some_and(|d| within(now, t, d)) {
-                kept.insert(stage.to_string(), "published within --keep-within".to_string());
-            }
+        let what = format!("of {image}");
+        for (stage, why) in rank(stages.into_iter().collect(), keep_last, keep_within, now, &what) {
+            kept.insert(stage.to_string(), why);
         }
     }
     kept
 }
 
 /// Simple mode for images without a publish record (pushed by `wharf push` or another
-/// tool): each repository's record-less images, newest first by push time, kept by the same
-/// `--keep-last` / `--keep-within`. An image whose push time is unknown counts as newest.
+/// tool): each repository's record-less images ranked by push time (see [`rank`]), kept by
+/// the same `--keep-last` / `--keep-within`.
 fn simple_kept_unknown(inputs: &Inputs<'_>, stage_of: &HashMap<Digest, &str>, keep_last: Option<usize>, keep_within: Option<Duration>, now: DateTime<Utc>) -> HashMap<Digest, String> {
-    let mut per_repo: BTreeMap<&str, BTreeMap<&Digest, DateTime<Utc>>> = BTreeMap::new();
-    for t in inputs.tags.iter().filter(|t| t.kind == TagKind::Image && !stage_of.contains_key(&t.digest)) {
-        let time = inputs.pushed_at.get(&t.digest).copied().unwrap_or(now);
-        per_repo.entry(t.repository.as_str()).or_default().insert(&t.digest, time);
+    let mut per_repo: BTreeMap<&str, BTreeMap<&Digest, Option<DateTime<Utc>>>> = BTreeMap::new();
+    for t in inputs.tags.iter().filter(|t| t.kind == TagKind::Image && !stage_of.contains_key(&t.digest) && !inputs.throwaways.contains(&t.digest)) {
+        per_repo.entry(t.repository.as_str()).or_default().insert(&t.digest, inputs.pushed_at.get(&t.digest).copied());
     }
     let mut kept = HashMap::new();
     for (repo, digests) in per_repo {
-        let mut ordered: Vec<(&Digest, DateTime<Utc>)> = digests.into_iter().collect();
-        ordered.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        for (n, (digest, t)) in ordered.into_iter().enumerate() {
-            if let Some(k) = keep_last.filter(|k| n < *k) {
-                kept.insert(digest.clone(), format!("one of the last {k} images of {repo}"));
-            } else if keep_within.is_some_and(|d| within(now, t, d)) {
-                kept.insert(digest.clone(), "pushed within --keep-within".to_string());
-            }
+        let what = format!("images of {repo}");
+        for (digest, why) in rank(digests.into_iter().collect(), keep_last, keep_within, now, &what) {
+            kept.insert(digest.clone(), why);
         }
     }
     kept

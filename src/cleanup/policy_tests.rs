@@ -216,11 +216,114 @@ fn simple_mode_ranks_images_without_records_by_push_time_per_repository() {
     assert!(plan.iter().all(|e| e.action == Action::Keep), "without --include-unknown nothing record-less goes");
     o.include_unknown = true;
     let plan = decide_with(&o);
-    assert_eq!(action(&plan, "undated"), Action::Keep, "an unknown push time counts as newest");
+    // Issue 11: an unknown push time is kept but never takes a dated image's place (it used
+    // to count as newest, and pushed the real newest image out).
+    assert_eq!(action(&plan, "undated"), Action::Keep, "an unknown push time is kept");
+    assert!(plan.iter().find(|e| e.tag == "undated").unwrap().reason.contains("unknown"));
     assert_eq!(action(&plan, "v3"), Action::Keep);
-    assert_eq!(action(&plan, "v2"), Action::Delete, "third newest of r/app");
-    assert_eq!(action(&plan, "v2-alias"), Action::Delete, "decided with its digest");
-    assert_eq!(action(&plan, "v1"), Action::Delete);
+    assert_eq!(action(&plan, "v2"), Action::Keep, "second newest dated image of r/app");
+    assert_eq!(action(&plan, "v2-alias"), Action::Keep, "decided with its digest");
+    assert_eq!(action(&plan, "v1"), Action::Delete, "third newest of r/app");
     assert_eq!(action(&plan, "x1"), Action::Keep, "ranked within its own repository");
     assert!(plan.iter().find(|e| e.tag == "v3").unwrap().reason.contains("last 2 images of r/app"));
+}
+
+/// Issue 11: two generations published within one second used to tie on their (whole-second)
+/// record times and the tie was broken by digest, deleting the newer one. Ties now stay.
+#[test]
+fn ties_at_the_keep_last_boundary_are_kept_never_broken_by_digest() {
+    let tags = vec![image("old", "s1"), image("a", "s2"), image("b", "s3"), stage("s1"), stage("s2"), stage("s3")];
+    let mut records = vec![record("app", "c1", "s1", 3), record("app", "c2", "s2", 1), record("app", "c3", "s3", 1)];
+    let plan = run(&tags, &records, &opts(Mode::Simple { keep_last: Some(1), keep_within: None }));
+    assert_eq!((action(&plan, "a"), action(&plan, "b"), action(&plan, "old")), (Action::Keep, Action::Keep, Action::Delete));
+    // With sub-second record times the newer generation wins alone.
+    records[2].created = records[2].created.map(|t| t + CDuration::milliseconds(300));
+    let plan = run(&tags, &records, &opts(Mode::Simple { keep_last: Some(1), keep_within: None }));
+    assert_eq!((action(&plan, "b"), action(&plan, "a")), (Action::Keep, Action::Delete));
+}
+
+/// A stage whose publish record has no readable time is kept and does not count toward
+/// `--keep-last`.
+#[test]
+fn records_without_a_time_are_kept_and_not_ranked() {
+    let tags = vec![image("a", "s1"), image("b", "s2"), image("c", "s3"), stage("s1"), stage("s2"), stage("s3")];
+    let mut records = vec![record("app", "c1", "s1", 3), record("app", "c2", "s2", 2), record("app", "c3", "s3", 1)];
+    records[2].created = None;
+    let plan = run(&tags, &records, &opts(Mode::Simple { keep_last: Some(1), keep_within: None }));
+    assert_eq!((action(&plan, "c"), action(&plan, "b"), action(&plan, "a")), (Action::Keep, Action::Keep, Action::Delete));
+}
+
+mod ranking_property {
+    //! Whatever the inputs, `--keep-last` / `--keep-within` never delete an image newer than
+    //! one they keep of the same image (records are ranked per image name, record-less images
+    //! per repository). Times come from a handful of values so that ties and unknown times are
+    //! common; the digests are random, so no ordering can hide behind them.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (image group, time in seconds or unknown, has a publish record)
+    type Item = (u8, Option<i64>, bool);
+
+    fn items() -> impl Strategy<Value = Vec<Item>> {
+        prop::collection::vec((0u8..2, prop::option::weighted(0.85, 0i64..6), any::<bool>()), 1..14)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn never_deletes_an_image_newer_than_one_it_keeps(
+            items in items(),
+            keep_last in prop::option::of(0usize..4),
+            keep_within in prop::option::of(0u64..8),
+            fresh in prop::option::of(0u64..3),
+            include_unknown in any::<bool>(),
+            salt in any::<u64>(),
+        ) {
+            let base = now() - CDuration::seconds(10);
+            let mut tags = Vec::new();
+            let mut records = Vec::new();
+            let mut pushed_at = HashMap::new();
+            let mut group_of = HashMap::new();
+            for (i, (group, secs, recorded)) in items.iter().enumerate() {
+                let name = format!("{salt} {i}");
+                let time = secs.map(|s| base + CDuration::seconds(s));
+                let image_name = if *group == 0 { "app" } else { "app-api" };
+                tags.push(Tag { repository: "r".into(), tag: format!("t{i}"), digest: d(&name), kind: TagKind::Image });
+                if let Some(t) = time {
+                    pushed_at.insert(d(&name), t);
+                }
+                if *recorded {
+                    tags.push(stage(&name));
+                    records.push(Record { digest: d(&format!("record {name}")), image: image_name.into(), commit: format!("c{i}"), stage: hex(&name), manifest: Some(d(&name)), created: time });
+                    group_of.insert(format!("t{i}"), image_name.to_string());
+                } else {
+                    group_of.insert(format!("t{i}"), "record-less".to_string());
+                }
+            }
+            let o = Options {
+                mode: Mode::Simple { keep_last, keep_within: keep_within.map(Duration::from_secs) },
+                keep: vec![],
+                fresh_window: fresh.map(Duration::from_secs),
+                include_unknown,
+                now: now(),
+            };
+            let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed_at, children: &HashMap::new(), throwaways: &HashSet::new() }, &o);
+            let time_of = |tag: &str| items[tag[1..].parse::<usize>().unwrap()].1;
+            for deleted in plan.iter().filter(|e| e.kind == TagKind::Image && e.action == Action::Delete) {
+                for kept in plan.iter().filter(|e| e.kind == TagKind::Image && e.action == Action::Keep && group_of[&e.tag] == group_of[&deleted.tag]) {
+                    if let (Some(td), Some(tk)) = (time_of(&deleted.tag), time_of(&kept.tag)) {
+                        prop_assert!(td < tk, "{} (t={td}) deleted but {} (t={tk}) kept: {plan:#?}", deleted.tag, kept.tag);
+                    }
+                }
+                prop_assert!(time_of(&deleted.tag).is_some(), "{} has no known time and was deleted: {plan:#?}", deleted.tag);
+                // Images of unknown time never take a dated image's place in --keep-last.
+                let kept_dated = plan
+                    .iter()
+                    .filter(|e| e.kind == TagKind::Image && e.action == Action::Keep && group_of[&e.tag] == group_of[&deleted.tag] && time_of(&e.tag).is_some())
+                    .count();
+                prop_assert!(kept_dated >= keep_last.unwrap_or(0), "{} deleted while only {kept_dated} dated image(s) are kept: {plan:#?}", deleted.tag);
+            }
+        }
+    }
 }

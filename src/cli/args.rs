@@ -182,6 +182,10 @@ pub struct RegistryArgs {
     /// PEM file of CA certificates to trust besides the system's (a registry with a private CA).
     #[arg(long, value_name = "PATH", env = "WHARF_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Most tags one repository may list; past it wharf stops with an error rather than
+    /// acting on a partial list.
+    #[arg(long, value_name = "N", env = "WHARF_MAX_TAGS", default_value_t = crate::registry::DEFAULT_MAX_TAGS)]
+    pub max_tags: usize,
 }
 
 
@@ -294,7 +298,13 @@ impl RegistryArgs {
     }
 
     pub fn client_with(&self, credentials: CredentialStore) -> Result<Client, Error> {
-        let mut opts = ClientOptions { insecure_hosts: self.insecure_registries.clone(), credentials, ..ClientOptions::default() };
+        let mut opts = ClientOptions {
+            insecure_hosts: self.insecure_registries.clone(),
+            credentials,
+            max_tags: self.max_tags,
+            list_progress: super::progress::tag_listing(),
+            ..ClientOptions::default()
+        };
         if let Some(t) = &self.registry_timeout {
             let timeout = crate::config::parse_go_duration(t)
                 .ok()

@@ -8,6 +8,7 @@
 
 mod args;
 mod build;
+mod progress;
 mod push_serve;
 
 pub use args::{DriverArgs, RegistryArgs, Site, StaticArgs, TagArgs, driver_and_client, target};

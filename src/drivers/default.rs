@@ -3,13 +3,16 @@
 //! - Listing: `GET /v2/<name>/tags/list` with `Link` pagination, then one `HEAD` per tag for
 //!   its digest (a few at a time), except for tags the caller reads anyway (cleanup's
 //!   publish records: their GET gives the digest).
-//! - Untag: distribution deletes only by digest, and a digest delete removes every tag on it;
-//!   so the tag moves onto a unique throwaway manifest whose digest is then deleted (see
-//!   `untag.rs`). Deletes are probed first, so a registry with deletes switched off says so
-//!   before any tag moves.
+//! - Untag: `DELETE …/manifests/<tag>` where the registry does it safely (probed once per
+//!   registry on scratch tags), else the tag moves onto a unique throwaway manifest whose
+//!   digest is then deleted (distribution deletes only by digest, and a digest delete removes
+//!   every tag on it; see `untag.rs`). Deletes are probed first, so a registry with deletes
+//!   switched off says so before any tag moves. The tag is read back afterwards: a tag that
+//!   survives is put back on its image and the untag fails, naming what the registry did.
 
-use super::untag::{move_to_throwaway, probe_delete};
+use super::untag::{TagDelete, move_to_throwaway, probe_delete, probe_tag_delete};
 use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::digest::Digest;
 use crate::registry::{Client, Repository};
 use futures::{StreamExt as _, TryStreamExt as _};
 use std::collections::HashSet;
@@ -27,7 +30,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         nesting: Nesting::Any,
         create_before_push: false,
         create_repository: false,
-        untag: UntagSemantics::ThrowawayManifest,
+        untag: UntagSemantics::TagDeleteOrThrowaway,
         native_list: false,
     },
     needs: "pull, push and delete on the repository (distribution: `storage.delete.enabled: true`)",
@@ -42,7 +45,13 @@ pub struct DefaultDriver {
     info: &'static DriverInfo,
     /// Repositories whose registry was seen to accept deletes.
     deletes_ok: Mutex<HashSet<Repository>>,
+    /// Per registry, what its tag delete does (probed on first use; the lock makes concurrent
+    /// untags wait for one probe).
+    tag_delete: tokio::sync::Mutex<std::collections::HashMap<String, TagDelete>>,
 }
+
+/// Read-backs of a tag after it was removed, for registries that show a change late.
+const VERIFY_ATTEMPTS: u32 = 3;
 
 impl DefaultDriver {
     pub fn new(client: Client) -> Self {
@@ -51,7 +60,7 @@ impl DefaultDriver {
 
     /// The same behaviour, reporting errors as `info`'s driver (for fallbacks).
     pub(crate) fn with_info(client: Client, info: &'static DriverInfo) -> Self {
-        DefaultDriver { client, info, deletes_ok: Mutex::new(HashSet::new()) }
+        DefaultDriver { client, info, deletes_ok: Mutex::new(HashSet::new()), tag_delete: Default::default() }
     }
 
     fn err(&self, e: crate::registry::RegistryError) -> DriverError {
@@ -184,6 +193,35 @@ impl Driver for DefaultDriver {
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
         let original = self.tag_digest(repo, tag).await?;
         self.ensure_deletes(repo).await?;
+        match self.tag_delete(repo).await? {
+            TagDelete::Works => self.untag_by_tag_delete(repo, tag, original).await,
+            TagDelete::Refused(_) | TagDelete::Unsafe(_) => self.untag_by_throwaway(repo, tag, original).await,
+        }
+    }
+}
+
+impl DefaultDriver {
+    /// What `repo`'s registry does with a tag delete, probed once per registry.
+    async fn tag_delete(&self, repo: &Repository) -> Result<TagDelete> {
+        let mut known = self.tag_delete.lock().await;
+        if let Some(t) = known.get(&repo.registry) {
+            return Ok(t.clone());
+        }
+        let found = probe_tag_delete(&self.client, repo).await.map_err(|e| self.err(e))?;
+        tracing::debug!(registry = %repo.registry, ?found, "tag delete probed");
+        known.insert(repo.registry.clone(), found.clone());
+        Ok(found)
+    }
+
+    async fn untag_by_tag_delete(&self, repo: &Repository, tag: &str, original: Digest) -> Result<UntagOutcome> {
+        self.client.delete_tag(repo, tag).await.map_err(|e| self.err(e))?;
+        match self.read_back(repo, tag, &[&original]).await? {
+            None => Ok(UntagOutcome { tag: tag.to_string(), digest: original, method: UntagMethod::TagDelete }),
+            Some(_) => Err(self.survived(repo, tag, "the registry accepted the tag delete but the tag is still there; nothing changed".into())),
+        }
+    }
+
+    async fn untag_by_throwaway(&self, repo: &Repository, tag: &str, original: Digest) -> Result<UntagOutcome> {
         let manifest = self.manifest(repo, &original).await?;
         let throwaway = self.move_to_throwaway(repo, tag).await?;
         if throwaway == original {
@@ -199,7 +237,49 @@ impl Driver for DefaultDriver {
             tracing::warn!(%repo, tag, %throwaway, "deleting the throwaway manifest failed; {restored}");
             return Err(self.err(e));
         }
-        Ok(UntagOutcome { tag: tag.to_string(), digest: original, method: UntagMethod::ThrowawayManifest })
+        match self.read_back(repo, tag, &[&throwaway, &original]).await? {
+            None => Ok(UntagOutcome { tag: tag.to_string(), digest: original, method: UntagMethod::ThrowawayManifest }),
+            Some(_) => {
+                let restored = self.restore(repo, tag, &original, manifest).await;
+                let why = format!(
+                    "deleting the throwaway manifest {throwaway} by digest left the tag in place (this registry keeps the tags of \
+                     deleted manifests) and it does not delete single tags; {restored}"
+                );
+                Err(self.survived(repo, tag, why))
+            }
+        }
+    }
+
+    /// Reads `tag` back after a removal: `None` when it is gone or points somewhere new (a
+    /// writer moved it meanwhile), else the digest among `stuck` it still names. A registry
+    /// that shows the removal late gets a few tries.
+    async fn read_back(&self, repo: &Repository, tag: &str, stuck: &[&Digest]) -> Result<Option<Digest>> {
+        let mut attempt = 0;
+        loop {
+            let now = match self.client.head_manifest(repo, tag).await {
+                Ok(found) => found.map(|d| d.digest),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(self.err(e)),
+            };
+            match now {
+                Some(d) if stuck.contains(&&d) => {
+                    attempt += 1;
+                    if attempt >= VERIFY_ATTEMPTS {
+                        return Ok(Some(d));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                }
+                Some(d) => {
+                    tracing::info!(%repo, tag, digest = %d, "the tag was moved by another writer while it was removed; left there");
+                    return Ok(None);
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn survived(&self, repo: &Repository, tag: &str, detail: String) -> DriverError {
+        DriverError::UntagNotVerified { driver: self.info.name, target: format!("{repo}:{tag}"), detail }
     }
 }
 

@@ -75,6 +75,8 @@ pub struct BrokenTag {
 pub enum UntagMethod {
     /// The registry's API removed just the tag.
     NativeTag,
+    /// `DELETE /v2/<name>/manifests/<tag>` (OCI distribution 1.1) removed just the tag.
+    TagDelete,
     /// The tag was moved onto a unique throwaway manifest, whose digest was then deleted.
     ThrowawayManifest,
     /// The tag was the last one of its version/image, which was deleted with it.
@@ -106,11 +108,38 @@ pub enum Nesting {
 pub enum UntagSemantics {
     /// Digest deletes only: a throwaway manifest takes the tag, then its digest is deleted.
     ThrowawayManifest,
+    /// The distribution API's tag delete where the registry does it safely (probed once per
+    /// registry and run), else the throwaway manifest.
+    TagDeleteOrThrowaway,
     /// The native API deletes one tag and leaves the image and its other tags.
     NativeTag,
     /// The native API deletes versions: the version goes when the tag is its last, otherwise
     /// the tag moves to a throwaway manifest whose version is deleted.
     VersionOrThrowaway,
+}
+
+impl UntagSemantics {
+    /// How a tag goes, for people (`tags rm --dry-run`, README).
+    pub fn describe(self) -> &'static str {
+        match self {
+            UntagSemantics::NativeTag => "native tag delete",
+            UntagSemantics::ThrowawayManifest => "throwaway manifest, then digest delete",
+            UntagSemantics::TagDeleteOrThrowaway => "tag delete where the registry supports it (probed), else throwaway manifest and digest delete",
+            UntagSemantics::VersionOrThrowaway => "version delete if last tag, else throwaway manifest",
+        }
+    }
+}
+
+impl UntagMethod {
+    /// What was done, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            UntagMethod::NativeTag => "tag deleted through the registry's API",
+            UntagMethod::TagDelete => "tag deleted through the distribution API",
+            UntagMethod::ThrowawayManifest => "tag moved to a throwaway manifest, which was deleted",
+            UntagMethod::LastTagVersion => "it was the image's last tag; the image was deleted",
+        }
+    }
 }
 
 /// What a registry can do, as the table states it (no network needed).

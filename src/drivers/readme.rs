@@ -4,7 +4,7 @@
 //! test regenerates it and fails on any difference. To update README after changing the table:
 //! `cargo test --lib drivers::readme -- --ignored regenerate`.
 
-use super::{DRIVERS, Nesting, UntagSemantics};
+use super::{DRIVERS, Nesting};
 
 pub const START: &str = "<!-- drivers:start -->";
 pub const END: &str = "<!-- drivers:end -->";
@@ -17,11 +17,7 @@ pub fn support_matrix() -> String {
     );
     for d in DRIVERS {
         let c = &d.capabilities;
-        let untag = match c.untag {
-            UntagSemantics::NativeTag => "native tag delete",
-            UntagSemantics::ThrowawayManifest => "throwaway manifest, then digest delete",
-            UntagSemantics::VersionOrThrowaway => "version delete if last tag, else throwaway manifest",
-        };
+        let untag = c.untag.describe();
         let nesting = match c.nesting {
             Nesting::Any => "yes",
             Nesting::AccountRepository => "no (`account/repo`)",

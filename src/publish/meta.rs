@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::digest::Digest;
 use crate::naming::{self, Layout};
-use crate::registry::manifest::{EMPTY_JSON, OCI_MANIFEST, annotated_empty_manifest};
+use crate::registry::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_RECORD_TYPE, annotated_empty_manifest};
 use crate::registry::{Client, RegistryError, Repository};
 
 pub const ANNOTATION_IMAGE: &str = "dev.wharf.image";
@@ -40,12 +40,13 @@ impl Record<'_> {
             (ANNOTATION_STAGE, self.stage.to_string()),
             (ANNOTATION_MANIFEST, self.manifest.to_string()),
             (ANNOTATION_TAGS, self.tags.join(",")),
-            (ANNOTATION_CREATED, self.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            // Sub-second: two generations published within one second must still rank.
+            (ANNOTATION_CREATED, self.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        annotated_empty_manifest(&annotations)
+        annotated_empty_manifest(WHARF_RECORD_TYPE, &annotations)
     }
 }
 

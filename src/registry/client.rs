@@ -46,7 +46,24 @@ pub struct ClientOptions {
     pub chunk_size: u64,
     /// CA certificates trusted besides the system's roots (`--ca-file`).
     pub extra_roots: Vec<reqwest::Certificate>,
+    /// A repository with more tags than this is an error, not a partial list (`--max-tags`).
+    pub max_tags: usize,
+    /// Told the number of tags listed so far after each page (a progress line on a terminal).
+    pub list_progress: Option<ListProgress>,
 }
+
+/// Callback for tag-listing progress: the repository and how many tags are listed so far.
+#[derive(Clone)]
+pub struct ListProgress(pub Arc<dyn Fn(&Repository, usize) + Send + Sync>);
+
+impl std::fmt::Debug for ListProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListProgress")
+    }
+}
+
+/// The default for [`ClientOptions::max_tags`].
+pub const DEFAULT_MAX_TAGS: usize = 100_000;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -63,6 +80,8 @@ impl Default for ClientOptions {
             monolithic_limit: 64 * 1024 * 1024,
             chunk_size: 64 * 1024 * 1024,
             extra_roots: Vec::new(),
+            max_tags: DEFAULT_MAX_TAGS,
+            list_progress: None,
         }
     }
 }
@@ -218,6 +237,19 @@ impl Client {
             }
             other => other,
         })
+    }
+}
+
+impl Client {
+    /// `DELETE /v2/<name>/manifests/<tag>` (OCI distribution 1.1): removes the tag alone where
+    /// the registry supports it. Registries differ (distribution 2.8 answers 400); see
+    /// `drivers::untag` for how wharf learns what a registry does before relying on it.
+    pub async fn delete_tag(&self, repo: &Repository, tag: &str) -> Result<()> {
+        validate_tag(tag).map_err(|problem| crate::registry::reference::ReferenceError { input: format!("{repo}:{tag}"), problem })?;
+        let path = format!("/v2/{}/manifests/{tag}", repo.path);
+        let req = self.repo_req("delete tag", repo, Method::DELETE, path, "delete");
+        let resp = self.send(&req).await?;
+        if resp.status().is_success() { Ok(()) } else { Err(status_error(&req.ctx, resp, None).await) }
     }
 }
 

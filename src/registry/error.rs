@@ -126,6 +126,11 @@ pub enum RegistryError {
     DigestMismatch { ctx: Box<Context>, expected: Digest, actual: Digest },
     #[error("{ctx}: {what} is larger than the limit of {limit} bytes")]
     TooLarge { ctx: Box<Context>, what: &'static str, limit: u64 },
+    #[error(
+        "{ctx}: more than {limit} tags; stopping rather than deciding on a partial list\n  \
+         hint: raise --max-tags if the repository really holds that many"
+    )]
+    TooManyTags { ctx: Box<Context>, limit: usize },
     #[error("{ctx}: unexpected response: {detail}")]
     Protocol { ctx: Box<Context>, detail: String },
     #[error("{ctx}: token service {realm}: {detail}{}", fmt_hint(hint))]
@@ -214,6 +219,7 @@ impl RegistryError {
             | RegistryError::InsecureCredentials { ctx, .. }
             | RegistryError::DigestMismatch { ctx, .. }
             | RegistryError::TooLarge { ctx, .. }
+            | RegistryError::TooManyTags { ctx, .. }
             | RegistryError::Protocol { ctx, .. }
             | RegistryError::Token { ctx, .. } => Some(ctx),
             _ => None,
@@ -228,6 +234,7 @@ impl RegistryError {
             | RegistryError::InsecureCredentials { ctx, .. }
             | RegistryError::DigestMismatch { ctx, .. }
             | RegistryError::TooLarge { ctx, .. }
+            | RegistryError::TooManyTags { ctx, .. }
             | RegistryError::Protocol { ctx, .. }
             | RegistryError::Token { ctx, .. } => ctx.attempts = ctx.attempts.max(attempts),
             _ => {}

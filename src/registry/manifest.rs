@@ -27,21 +27,40 @@ pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 /// The empty JSON object the OCI empty descriptor points at.
 pub const EMPTY_JSON: &[u8] = b"{}";
 
-/// A tiny OCI manifest that carries only `annotations`: the empty config, and the empty blob
-/// as its one layer (some registries refuse manifests without layers). Distinct annotations
-/// give distinct digests, so such a manifest can be deleted by digest without touching
-/// anything else. Its blob must be pushed first (`Digest::of(EMPTY_JSON)`).
-pub fn annotated_empty_manifest(annotations: &BTreeMap<String, String>) -> bytes::Bytes {
+/// The artifact type of wharf's publish records (`wharf-meta-…` tags).
+pub const WHARF_RECORD_TYPE: &str = "application/vnd.wharf.publish-record.v1+json";
+/// The artifact type of the throwaway manifests a tag is moved onto before a digest delete.
+pub const WHARF_THROWAWAY_TYPE: &str = "application/vnd.wharf.untag.v1+json";
+
+/// A tiny OCI artifact manifest that carries only `annotations`: the empty config, the empty
+/// blob as its one layer (some registries refuse manifests without layers), and
+/// `artifact_type` (image-spec 1.1: MUST be set when the config is the empty descriptor; it
+/// also tells clients and cleanup that this is no image). Distinct annotations give distinct
+/// digests, so such a manifest can be deleted by digest without touching anything else. Its
+/// blob must be pushed first (`Digest::of(EMPTY_JSON)`).
+pub fn annotated_empty_manifest(artifact_type: &str, annotations: &BTreeMap<String, String>) -> bytes::Bytes {
     let empty = Digest::of(EMPTY_JSON);
     let descriptor = serde_json::json!({"mediaType": OCI_EMPTY, "digest": empty.as_str(), "size": EMPTY_JSON.len()});
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
         "config": descriptor,
         "layers": [descriptor],
         "annotations": annotations,
     });
     bytes::Bytes::from(manifest.to_string())
+}
+
+/// A manifest's `artifactType`, or for an image-spec 1.0-style artifact its config's media
+/// type when that is not an image config; `None` for images and indexes without one.
+pub fn artifact_type(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Typed {
+        artifact_type: Option<String>,
+    }
+    serde_json::from_slice::<Typed>(bytes).ok()?.artifact_type.filter(|t| !t.is_empty())
 }
 
 /// Whether `media_type` is an index / manifest list.

@@ -23,7 +23,7 @@ mod upload;
 
 pub use auth::{Credential, CredentialSource, CredentialStore, ResolvedCredential};
 pub use blob::BlobStream;
-pub use client::{Client, ClientOptions, DOCKER_CONTENT_DIGEST};
+pub use client::{Client, ClientOptions, DEFAULT_MAX_TAGS, DOCKER_CONTENT_DIGEST, ListProgress};
 pub use error::{RegistryError, Result};
 pub use manifest::{Descriptor, ManifestContent, parse_manifest};
 pub use reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};

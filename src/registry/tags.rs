@@ -1,8 +1,13 @@
-//! Tag listing with `Link: <…>; rel="next"` pagination.
+//! Tag listing, complete on every registry the spec allows.
 //!
-//! The first page asks for `n=1000`; following pages use the registry's `Link` URL as given
-//! (relative to the registry or absolute). A repository that does not exist (404) has no tags.
-//! Pagination stops on a repeated link, so a looping registry cannot hang the client.
+//! The first page asks for `n=1000`. A `Link: <…>; rel="next"` URL is followed as given
+//! (relative to the registry or absolute). A registry may honour `n` without sending `Link`
+//! (go-containerregistry's registry does, and the spec allows it): a full page without `Link`
+//! is continued with `last=<the page's last tag>`. A registry that ignores `last` answers the
+//! same page again, which adds nothing new and ends the listing; so does a repeated `Link`.
+//! A repository that does not exist (404) has no tags. More than
+//! [`ClientOptions::max_tags`](crate::registry::ClientOptions) tags is an error, never a
+//! partial list: cleanup must not decide on part of a repository.
 
 use crate::registry::client::{Client, read_capped};
 use crate::registry::error::{RegistryError, Result};
@@ -13,7 +18,7 @@ use reqwest::header::LINK;
 use std::collections::HashSet;
 
 /// Page size requested from the registry.
-const PAGE_SIZE: u32 = 1000;
+pub(crate) const PAGE_SIZE: usize = 1000;
 /// Largest tag-list page read.
 const MAX_PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -26,10 +31,12 @@ struct TagPage {
 impl Client {
     /// Every tag of `repo`, in the registry's order; empty when the repository does not exist.
     pub async fn list_tags(&self, repo: &Repository) -> Result<Vec<String>> {
+        let max = self.options().max_tags;
         let first = format!("/v2/{}/tags/list?n={PAGE_SIZE}", repo.path);
         let mut req = self.repo_req("list tags", repo, Method::GET, first, "pull");
         let mut tags = Vec::new();
-        let mut seen = HashSet::new();
+        let mut known: HashSet<String> = HashSet::new();
+        let mut links = HashSet::new();
         loop {
             let resp = self.send(&req).await?;
             if resp.status().as_u16() == 404 && tags.is_empty() {
@@ -43,18 +50,37 @@ impl Client {
             let body = read_capped(&req.ctx, resp, MAX_PAGE_BYTES, "a tag list page").await?;
             let page: TagPage = serde_json::from_slice(&body)
                 .map_err(|e| RegistryError::protocol(&req.ctx, format!("the tag list is not valid JSON: {e}")))?;
-            tags.extend(page.tags.unwrap_or_default());
-            match next {
-                Some(link) if seen.insert(link.clone()) => req.target = link_target(&link),
-                Some(_) => {
+            let page = page.tags.unwrap_or_default();
+            let (page_len, last) = (page.len(), page.last().cloned());
+            let before = tags.len();
+            tags.extend(page.into_iter().filter(|t| known.insert(t.clone())));
+            if tags.len() > max {
+                return Err(RegistryError::TooManyTags { ctx: req.ctx.into(), limit: max });
+            }
+            if let Some(progress) = &self.options().list_progress {
+                progress.0(repo, tags.len());
+            }
+            let grew = tags.len() > before;
+            match (next, last) {
+                (Some(link), _) if links.insert(link.clone()) => req.target = link_target(&link),
+                (Some(_), _) => {
                     tracing::warn!(repo = %repo, "the registry's tag pagination repeats a page; stopping");
                     break;
                 }
-                None => break,
+                // A full page and no Link: the registry pages by `n` alone; ask for what follows.
+                (None, Some(last)) if page_len >= PAGE_SIZE && grew => {
+                    req.target = Target::Path(format!("/v2/{}/tags/list?n={PAGE_SIZE}&last={}", repo.path, encode_query(&last)));
+                }
+                (None, _) => break,
             }
         }
         Ok(tags)
     }
+}
+
+/// Percent-encodes a query value (tags are `[A-Za-z0-9_.-]`, but a registry may list others).
+fn encode_query(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 fn has_codes(err: &RegistryError) -> bool {
