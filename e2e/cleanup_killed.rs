@@ -127,21 +127,26 @@ fn cleanup_killed_at_any_point_converges_on_rerun_and_restore_brings_everything_
     assert!(deletions >= 10, "a plan with enough deletions to kill in the middle: {plan:#}");
 
     eprintln!("the plan deletes {deletions} tags");
+    // Before its first untag, each run probes once what the registry's tag delete does, on two
+    // scratch tags: 2 manifest PUTs (the scratch tags), then 2 DELETEs (a scratch tag, refused
+    // by distribution, and the scratch manifest) right after the first repository's
+    // permission probe (a DELETE). The request counts below step over them.
+    const PROBE: usize = 2;
     let points = [
-        KillPoint { name: "the first throwaway PUT held", rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(1)], journal_lines: 1, held: true, restore_first: false },
-        KillPoint { name: "the 2nd manifest DELETE held", rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(2)], journal_lines: 1, held: true, restore_first: false },
+        KillPoint { name: "the first throwaway PUT held", rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(1 + PROBE)], journal_lines: 1, held: true, restore_first: false },
+        KillPoint { name: "the 2nd manifest DELETE held", rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(2 + PROBE)], journal_lines: 1, held: true, restore_first: false },
         KillPoint {
             name: "the 4th manifest DELETE held",
-            rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(4)],
+            rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(4 + PROBE)],
             journal_lines: 2,
             held: true,
             restore_first: true,
         },
-        KillPoint { name: "the 5th throwaway PUT held", rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(5)], journal_lines: 5, held: true, restore_first: false },
+        KillPoint { name: "the 5th throwaway PUT held", rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(5 + PROBE)], journal_lines: 5, held: true, restore_first: false },
         // Each untag writes one throwaway: the last PUT is the last deletion (a record).
         KillPoint {
             name: "the last throwaway PUT held",
-            rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(deletions)],
+            rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(deletions + PROBE)],
             journal_lines: deletions,
             held: true,
             restore_first: false,

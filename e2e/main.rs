@@ -13,6 +13,7 @@ mod faults;
 mod support;
 mod registry_client;
 mod registry_fakes;
+mod registries;
 mod secrets;
 mod tls;
 mod drivers;

@@ -56,7 +56,7 @@ fn tags_rm_and_cleanup_on_a_static_directory_remove_tags_then_unreferenced_blobs
     let blobs = root.join("v2/app/blobs");
     assert_eq!(files(&blobs).len(), 1 + 3 * 2, "one shared layer, and per image a layer and a config");
 
-    let listing = wharf_json(tmp.path(), &[], &["tags", "ls", "app", "--static-root", &root_s]).ok().json();
+    let listing = wharf_json(tmp.path(), &[], &["tags", "ls", "app", "--digests", "--static-root", &root_s]).ok().json();
     assert_eq!(listing["driver"], "static");
     let expected: Vec<(String, String)> =
         [("stable", 1), ("v1", 0), ("v2", 1), ("v3", 2)].iter().map(|(t, i)| (t.to_string(), pushed[*i].clone())).collect();
@@ -123,7 +123,7 @@ fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
     let root = "s3://site/reg";
     let one = push_s3(tmp.path(), &moto, &image(tmp.path(), "one"), "s3app:one", root);
     let two = push_s3(tmp.path(), &moto, &image(tmp.path(), "two"), "s3app:two", root);
-    let listing = wharf_json(tmp.path(), &env, &["tags", "ls", "s3app", "--static-root", root]).ok().json();
+    let listing = wharf_json(tmp.path(), &env, &["tags", "ls", "s3app", "--digests", "--static-root", root]).ok().json();
     assert_eq!(tags(&listing), vec![("one".to_string(), one.clone()), ("two".to_string(), two.clone())]);
 
     let rm = wharf_json(tmp.path(), &env, &["tags", "rm", "s3app:one", "--static-root", root, "--gc-grace", "0"]).ok().json();

@@ -77,6 +77,18 @@ pub async fn tags_ls(args: &TagsLsArgs, output: Output) -> Result<(), Error> {
             (repo, driver)
         }
     };
+    if !args.digests {
+        let names = driver.list_tag_names(&repo).await.map_err(Error::from)?;
+        match output {
+            Output::Json => {
+                let tags: Vec<serde_json::Value> = names.iter().map(|t| serde_json::json!({"tag": t})).collect();
+                let v = serde_json::json!({"repository": shown(&repo), "driver": driver.info().name, "tags": tags});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            Output::Text => names.iter().for_each(|t| println!("{t}")),
+        }
+        return Ok(());
+    }
     let tags = driver.list_tags(&repo).await.map_err(Error::from)?;
     match output {
         Output::Json => {
@@ -249,7 +261,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
 /// [`confirm_removed`](crate::cleanup::execute::confirm_removed)).
 async fn remove_confirmed(driver: &dyn Driver, store: &dyn crate::cleanup::store::Store, removal: &Removal) -> Result<UntagOutcome, DriverError> {
     let outcome = driver.untag(&removal.repo, &removal.tag).await?;
-    crate::cleanup::execute::confirm_removed(store, &removal.repo, &removal.tag, &outcome.digest)
+    crate::cleanup::execute::confirm_removed(driver, store, &removal.repo, &removal.tag, &outcome.digest)
         .await
         .map_err(|detail| DriverError::UntagNotVerified { driver: driver.info().name, target: removal.reference.clone(), detail })?;
     Ok(outcome)

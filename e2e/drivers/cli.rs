@@ -43,7 +43,7 @@ async fn tags_ls_and_rm_keep_sibling_tags() {
     let digest = push_image(&c, &repo, &["a", "b", "c"]).await;
     let name = repo.to_string();
 
-    let listed = run(wharf(&["tags", "ls", &name, "--output", "json"])).ok().json();
+    let listed = run(wharf(&["tags", "ls", &name, "--digests", "--output", "json"])).ok().json();
     assert_eq!(listed["driver"], "default");
     let tags = listed["tags"].as_array().unwrap();
     assert_eq!(tags.len(), 3);
@@ -55,8 +55,10 @@ async fn tags_ls_and_rm_keep_sibling_tags() {
 
     let out = run(wharf(&["tags", "rm", &format!("{name}:a"), &format!("{name}:b")])).ok().stdout();
     assert!(out.contains(&format!("removed {name}:a (was {digest}")), "{out}");
-    let text = run(wharf(&["tags", "ls", &name])).ok().stdout();
+    let text = run(wharf(&["tags", "ls", &name, "-l"])).ok().stdout();
     assert_eq!(text.trim(), format!("c  {digest}"));
+    let names = run(wharf(&["tags", "ls", &name])).ok().stdout();
+    assert_eq!(names.trim(), "c", "without --digests, names only");
 
     // One missing tag does not stop the others; the exit code says something failed.
     push_image(&c, &repo, &["d"]).await;

@@ -14,7 +14,7 @@ use std::process::Command;
 
 fn tags(repo: &str, implementation: &str) -> BTreeMap<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["tags", "ls", repo, "--implementation", implementation, "--output", "json"])
+        .args(["tags", "ls", repo, "--digests", "--implementation", implementation, "--output", "json"])
         .output()
         .expect("run wharf");
     assert!(out.status.success(), "{implementation}: tags ls {repo}: {}", String::from_utf8_lossy(&out.stderr));

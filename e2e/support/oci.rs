@@ -46,6 +46,11 @@ pub struct Spec<'a> {
 /// Writes `spec` into the OCI layout at `dir` (created, or added to) under `ref_name`;
 /// returns the manifest digest.
 pub fn write_image(dir: &Path, spec: &Spec<'_>, ref_name: &str) -> String {
+    write_image_created(dir, spec, ref_name, None)
+}
+
+/// Like [`write_image`], with the config's `created` time (RFC 3339) when given.
+pub fn write_image_created(dir: &Path, spec: &Spec<'_>, ref_name: &str, created: Option<&str>) -> String {
     std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dir");
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
     let put = |bytes: &[u8]| -> (String, usize) {
@@ -65,6 +70,9 @@ pub fn write_image(dir: &Path, spec: &Spec<'_>, ref_name: &str) -> String {
     });
     if let Some(v) = spec.variant {
         config["variant"] = v.into();
+    }
+    if let Some(c) = created {
+        config["created"] = c.into();
     }
     let (cd, cs) = put(&serde_json::to_vec(&config).expect("json"));
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,

@@ -174,13 +174,13 @@ impl Drop for Registry {
     }
 }
 
-fn free_port(ip: std::net::IpAddr) -> u16 {
+pub(crate) fn free_port(ip: std::net::IpAddr) -> u16 {
     let listener = TcpListener::bind((ip, 0)).expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
 
 /// Whether something answers HTTP (a TLS server answers plain HTTP with a 400 too).
-fn answers_http(ip: std::net::IpAddr, port: u16) -> bool {
+pub(crate) fn answers_http(ip: std::net::IpAddr, port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect((ip, port)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     if stream.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
@@ -191,7 +191,7 @@ fn answers_http(ip: std::net::IpAddr, port: u16) -> bool {
 }
 
 /// The body of `GET path` (HTTP/1.0, so the server closes when done). Plain HTTP only.
-fn http_get(ip: std::net::IpAddr, port: u16, path: &str) -> String {
+pub(crate) fn http_get(ip: std::net::IpAddr, port: u16, path: &str) -> String {
     let mut stream = TcpStream::connect((ip, port)).expect("connect to the registry");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\n\r\n").expect("request");

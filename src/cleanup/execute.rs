@@ -116,7 +116,7 @@ async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: 
         Ok(Some(_)) => {}
         Err(err) => return Result1::Failed(format!("cannot check the tag: {err}")),
     }
-    let (bytes, media_type) = match store.manifest(&repo, e.digest.as_str()).await {
+    let (bytes, media_type) = match super::store::tagged_manifest(store, &repo, &e.tag, &e.digest).await {
         Ok(Some((bytes, media_type, _))) => (bytes, media_type),
         Ok(None) => return Result1::Skipped("broken tag, left alone: its manifest is missing".into()),
         Err(err) => return Result1::Skipped(format!("broken tag, left alone: {err}")),
@@ -125,7 +125,7 @@ async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: 
         return Result1::Failed(format!("not deleted, the journal cannot be written: {err}"));
     }
     match driver.untag(&repo, &e.tag).await {
-        Ok(outcome) => match confirm_removed(store, &repo, &e.tag, &e.digest).await {
+        Ok(outcome) => match confirm_removed(driver, store, &repo, &e.tag, &e.digest).await {
             Ok(()) => Result1::Deleted(format!("{} ({})", e.reason, outcome.method.describe())),
             Err(why) => Result1::Failed(why),
         },
@@ -137,13 +137,18 @@ async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: 
 /// show a delete late).
 const CONFIRM_ATTEMPTS: u32 = 4;
 
-/// Reads a tag back after the driver reported it removed: gone, or moved by another writer
+/// Reads a tag back after the driver reported it removed — through the driver's own API
+/// where it has one, else the distribution API (`store`): gone, or moved by another writer
 /// meanwhile, is done; still on `planned` or on a throwaway manifest is a failure, whatever
 /// the registry answered. A delete is reported only when this holds.
-pub async fn confirm_removed(store: &dyn Store, repo: &Repository, tag: &str, planned: &crate::digest::Digest) -> Result<(), String> {
+pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Store, repo: &Repository, tag: &str, planned: &crate::digest::Digest) -> Result<(), String> {
     let mut attempt = 0;
     loop {
-        let now = store.resolve(repo, tag).await.map_err(|e| format!("removed, but the tag cannot be read back to confirm: {e}"))?;
+        let now = match driver.tag_digest(repo, tag).await {
+            Err(crate::drivers::DriverError::Unsupported { .. }) => store.resolve(repo, tag).await.map_err(|e| e.to_string()),
+            other => other.map_err(|e| e.to_string()),
+        }
+        .map_err(|e| format!("the registry reported the tag removed, but it cannot be read back to confirm: {e}"))?;
         let stuck = match &now {
             None => return Ok(()),
             Some(d) if d == planned => format!("the registry reported the tag removed, but it still points at {d}"),

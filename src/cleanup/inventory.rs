@@ -229,13 +229,8 @@ struct Inspected {
 
 async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
     let repo: Repository = t.repository.parse()?;
-    // By digest; a registry that keeps the tags of deleted manifests (go-containerregistry's)
-    // serves such a dangling tag's manifest only by tag, and it must still be recognised.
-    let found = match store.manifest(&repo, t.digest.as_str()).await? {
-        Some(m) => Some(m),
-        None => store.manifest(&repo, &t.tag).await?.filter(|(_, _, d)| *d == t.digest),
-    };
-    let Some((bytes, media_type, _)) = found else { return Ok(Inspected::default()) };
+    // A dangling tag (see `tagged_manifest`) must still be recognised, e.g. as a throwaway.
+    let Some((bytes, media_type, _)) = super::store::tagged_manifest(store, &repo, &t.tag, &t.digest).await? else { return Ok(Inspected::default()) };
     if crate::drivers::is_throwaway(&bytes) {
         return Ok(Inspected { throwaway: true, ..Inspected::default() });
     }

@@ -127,10 +127,14 @@ fn git_kept(policies: &[KeepPolicy], history: &[(Reference, Vec<Commit>)], recor
 /// and returns why each kept one stays; the rest go. Honest by construction:
 /// - the newest `keep_last` by time stay, and so does everything tied with the last of them
 ///   (a tie is never broken by digest or name);
-/// - an item whose time is unknown stays and never takes the place of a dated one;
+/// - an item whose time is unknown stays (when there is a rule to rank by) and never takes
+///   the place of a dated one;
 /// - so nothing that goes is newer than anything dated that stays.
 fn rank<K: Ord + Clone>(items: Vec<(K, Option<DateTime<Utc>>)>, keep_last: Option<usize>, keep_within: Option<Duration>, now: DateTime<Utc>, what: &str) -> BTreeMap<K, String> {
     let mut kept = BTreeMap::new();
+    if keep_last.is_none() && keep_within.is_none() {
+        return kept;
+    }
     let mut dated: Vec<(K, DateTime<Utc>)> = Vec::new();
     for (k, t) in items {
         match t {

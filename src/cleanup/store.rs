@@ -40,6 +40,16 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// The manifest a listed tag names: read by digest, or by tag when the digest alone is not
+/// served (go-containerregistry's registry keeps the tags of a manifest deleted by digest,
+/// readable only by tag) and the tag still names that digest.
+pub async fn tagged_manifest(store: &dyn Store, repo: &Repository, tag: &str, digest: &Digest) -> StoreResult<Option<Manifest>> {
+    match store.manifest(repo, digest.as_str()).await? {
+        Some(m) => Ok(Some(m)),
+        None => Ok(store.manifest(repo, tag).await?.filter(|(_, _, d)| d == digest)),
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for Client {
     async fn manifest(&self, repo: &Repository, reference: &str) -> StoreResult<Option<Manifest>> {

@@ -186,6 +186,10 @@ pub enum TagsCommand {
 #[derive(Args, Debug, Clone)]
 pub struct TagsLsArgs {
     pub repo: String,
+    /// Also show the digest each tag points at (one manifest read per tag on registries whose
+    /// listing has no digests; without it, one request per page of 1,000 names).
+    #[arg(long, short = 'l')]
+    pub digests: bool,
     #[command(flatten)]
     pub statics: StaticArgs,
     #[command(flatten)]

@@ -175,6 +175,12 @@ impl Driver for DefaultDriver {
         self.with_digests(repo, tags).await
     }
 
+    async fn list_tag_names(&self, repo: &Repository) -> Result<Vec<String>> {
+        let mut tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
+        tags.sort();
+        Ok(tags)
+    }
+
     async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
         let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
         self.checked_digests(repo, tags).await

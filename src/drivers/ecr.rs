@@ -13,6 +13,7 @@
 
 use super::error::{ApiError, target};
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::digest::Digest;
 use crate::registry::{Credential, Repository};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{ImageIdentifier, ListImagesFilter, TagStatus};
@@ -122,6 +123,33 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
     }
 }
 
+impl EcrDriver {
+    /// The digest `tag` names and every tag on that image; `None` when there is no such tag.
+    async fn describe_tag(&self, repo: &Repository, tag: &str) -> Result<Option<(Digest, Vec<String>)>> {
+        let (op, tgt) = ("describe image", target(repo, Some(tag)));
+        let described = self
+            .sdk()
+            .await
+            .describe_images()
+            .set_registry_id(self.registry_id.clone())
+            .repository_name(&repo.path)
+            .image_ids(Self::tag_id(tag))
+            .send()
+            .await;
+        let described = match described {
+            Ok(d) => d,
+            Err(e) if matches!(e.code(), Some("ImageNotFoundException" | "RepositoryNotFoundException")) => return Ok(None),
+            Err(e) => return Err(sdk_error(op, &tgt, e)),
+        };
+        let Some(detail) = described.image_details().first() else { return Ok(None) };
+        let digest = detail
+            .image_digest()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| DriverError::Protocol { driver: INFO.name, op, target: tgt.clone(), detail: "the image has no digest".into() })?;
+        Ok(Some((digest, detail.image_tags().to_vec())))
+    }
+}
+
 #[async_trait::async_trait]
 impl Driver for EcrDriver {
     fn info(&self) -> &'static DriverInfo {
@@ -156,27 +184,16 @@ impl Driver for EcrDriver {
         Ok(entries)
     }
 
+    async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<Option<Digest>> {
+        Ok(self.describe_tag(repo, tag).await?.map(|(digest, _)| digest))
+    }
+
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
         let (op, tgt) = ("delete tag", target(repo, Some(tag)));
         let sdk = self.sdk().await;
         let not_found = || DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() };
-        let described = sdk
-            .describe_images()
-            .set_registry_id(self.registry_id.clone())
-            .repository_name(&repo.path)
-            .image_ids(Self::tag_id(tag))
-            .send()
-            .await
-            .map_err(|e| match e.code() {
-                Some("ImageNotFoundException" | "RepositoryNotFoundException") => not_found(),
-                _ => sdk_error(op, &tgt, e),
-            })?;
-        let detail = described.image_details().first().ok_or_else(not_found)?;
-        let digest = detail
-            .image_digest()
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| DriverError::Protocol { driver: INFO.name, op, target: tgt.clone(), detail: "the image has no digest".into() })?;
-        let last = detail.image_tags() == [tag];
+        let (digest, tags) = self.describe_tag(repo, tag).await?.ok_or_else(not_found)?;
+        let last = tags == [tag];
         let out = sdk
             .batch_delete_image()
             .set_registry_id(self.registry_id.clone())

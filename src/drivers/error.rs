@@ -44,9 +44,9 @@ pub enum DriverError {
     BadCredential { driver: &'static str, op: &'static str, target: String, detail: String },
     #[error("static driver: {0}")]
     Static(#[from] crate::publish::static_root::StaticError),
-    /// A tag that was to be removed is still there after the removal; what the registry did
-    /// and whether the tag was put back is in `detail`.
-    #[error("{driver} driver: untag {target}: the tag is still there after the delete: {detail}")]
+    /// A removal that could not be confirmed: the tag is still there (what the registry did,
+    /// and whether the tag was put back, is in `detail`) or cannot be read back.
+    #[error("{driver} driver: untag {target}: not removed: {detail}")]
     UntagNotVerified { driver: &'static str, target: String, detail: String },
     #[error("{driver} driver: tag {tag:?} does not exist in {repo}")]
     TagNotFound { driver: &'static str, repo: String, tag: String },

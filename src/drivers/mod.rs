@@ -243,6 +243,12 @@ pub trait Driver: Send + Sync {
     /// Every tag of `repo` with its digest; empty when the repository does not exist.
     async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>>;
 
+    /// Every tag name of `repo`, sorted, without digests: where the listing has no digests
+    /// (the distribution API) this is one request per page instead of one per tag.
+    async fn list_tag_names(&self, repo: &Repository) -> Result<Vec<String>> {
+        Ok(self.list_tags(repo).await?.into_iter().map(|t| t.tag).collect())
+    }
+
     /// Like [`Driver::list_tags`], and also the tags whose manifest cannot be read (missing,
     /// unparsable), so that cleanup can report them instead of failing or ignoring them.
     async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
@@ -257,6 +263,14 @@ pub trait Driver: Send + Sync {
         let _ = read_later;
         let (entries, broken) = self.list_tags_checked(repo).await?;
         Ok((entries, Vec::new(), broken))
+    }
+
+    /// The digest `tag` names now, through the registry's own API; `None` when there is no such
+    /// tag. Drivers without such an API answer [`DriverError::Unsupported`], and callers read
+    /// the tag through the distribution API instead (removals are confirmed this way).
+    async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<Option<Digest>> {
+        let _ = (repo, tag);
+        Err(DriverError::Unsupported { driver: self.info().name, op: "read a tag" })
     }
 
     /// Removes `tag` from `repo`; every other tag keeps pointing where it did.
