@@ -6,6 +6,7 @@ mod cleanup;
 mod cleanup_killed;
 mod concurrency;
 mod push;
+mod publish_records;
 mod push_static;
 mod static_cleanup;
 mod examples;

@@ -14,7 +14,7 @@ use crate::support::wharf::{run, wharf};
 use std::path::Path;
 
 /// Runs `test(host, name)` against a fresh distribution and a fresh crane registry.
-fn on_both(test: impl Fn(&str, &str)) {
+pub(crate) fn on_both(test: impl Fn(&str, &str)) {
     let distribution = Registry::start();
     test(&distribution.host(), "distribution");
     drop(distribution);

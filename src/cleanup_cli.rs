@@ -54,7 +54,14 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
             globset::Glob::new(p).map(|g| (p.clone(), g.compile_matcher())).map_err(|e| Error::Usage(format!("--keep {p:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let journal_path = args.journal.clone().unwrap_or_else(|| project_dir.join(crate::build::STATE_DIR).join("cleanup-journal.jsonl"));
+    let journal_path = match &args.journal {
+        Some(j) => j.clone(),
+        // The state dir (ignored by git) is made only when something will be journaled.
+        None if args.dry_run => project_dir.join(crate::config::STATE_DIR).join("cleanup-journal.jsonl"),
+        None => crate::config::state_dir(&project_dir)
+            .map_err(|e| Error::Other(format!("{}: {e}", project_dir.join(crate::config::STATE_DIR).display())))?
+            .join("cleanup-journal.jsonl"),
+    };
     let locks = args.locks.locks().await?;
     let _lock = locks.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
     let settings = Settings {

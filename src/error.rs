@@ -72,7 +72,7 @@ impl Error {
                 PipelineError::Lock(_) => exit::OTHER,
                 PipelineError::Driver(_) => exit::REGISTRY,
                 PipelineError::Schedule(s) => match s {
-                    ScheduleError::Store { source: StoreError::Registry(_), .. } => exit::REGISTRY,
+                    ScheduleError::Store { source: StoreError::Registry(_) | StoreError::Manifest { from_registry: true, .. }, .. } => exit::REGISTRY,
                     ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => exit::BUILD,
                     _ => exit::OTHER,
                 },
@@ -81,7 +81,7 @@ impl Error {
             Error::Push(p) => match p {
                 PushError::Source(_) => exit::INPUT,
                 PushError::SamePlatform { .. } | PushError::Plan(_) => exit::USAGE,
-                PushError::Store { source: StoreError::Registry(_), .. } => exit::REGISTRY,
+                PushError::Store { source: StoreError::Registry(_) | StoreError::Manifest { from_registry: true, .. }, .. } => exit::REGISTRY,
                 PushError::Store { .. } => exit::OTHER,
             },
         }

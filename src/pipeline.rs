@@ -134,7 +134,9 @@ impl BuildAndPublish {
             async move {
                 let (plan, publish) = (&plans[k], &publish_plan[k]);
                 let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
-                let stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
+                let mut stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
+                // The stage's own upload counts too: into a fresh registry it carries the bytes.
+                stats.add(outcome.stats);
                 if let (Target::Registry { client, repo }, Some(commit)) = (target, commit) {
                     let record = meta::Record {
                         image: plan.name.as_deref(),

@@ -39,6 +39,9 @@ pub fn wharf(args: &[&str]) -> Command {
     }
     cmd.env("DOCKER_HOST", super::engine::docker_host());
     cmd.env("DOCKER_CONFIG", std::env::temp_dir().join("wharf-e2e-empty-docker-config"));
+    // The user cache (converted stages), shared by the tests as by a user's projects, kept
+    // out of the real home.
+    cmd.env("XDG_CACHE_HOME", Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"));
     cmd.args(args);
     cmd
 }

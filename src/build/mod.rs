@@ -19,8 +19,7 @@ use crate::config::{Image, Project};
 use context::Context;
 use dockerfile::Dockerfile;
 
-/// wharf's state directory inside the project (cache, default OCI layout).
-pub const STATE_DIR: &str = ".wharf";
+pub use crate::config::STATE_DIR;
 
 /// Where an image's build reads from, and the stage digest that names its result.
 #[derive(Debug, Clone)]

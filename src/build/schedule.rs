@@ -16,7 +16,7 @@ use crate::config::{ImportKind, Project};
 use crate::naming::{self, Layout};
 use crate::oci::docker_archive::{self, ArchiveError};
 use crate::oci::layout::OciLayout;
-use crate::publish::store::{self, Image, Location, StoreError};
+use crate::publish::store::{self, CopyStats, Image, Location, StoreError};
 use crate::registry::{Client, Repository};
 
 /// Local engine repository of built stages: `wharf-stages/<project>:<digest>`.
@@ -71,6 +71,8 @@ pub struct StageOutcome {
     pub index: usize,
     pub built: bool,
     pub image: Image,
+    /// What pushing the stage to the stages storage uploaded.
+    pub stats: CopyStats,
 }
 
 pub struct Scheduler {
@@ -157,7 +159,7 @@ impl Scheduler {
         let name = plan.display_name().to_string();
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
         if let Some(image) = self.find(plan).await? {
-            return Ok(StageOutcome { index: plan.index, built: false, image });
+            return Ok(StageOutcome { index: plan.index, built: false, image, stats: CopyStats::default() });
         }
         // One build per stage: a concurrent run building it makes us wait, then find it.
         let key = match self.storage.location(&plan.digest) {
@@ -170,19 +172,20 @@ impl Scheduler {
             .await
             .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?;
         if let Some(image) = self.find(plan).await? {
-            return Ok(StageOutcome { index: plan.index, built: false, image });
+            return Ok(StageOutcome { index: plan.index, built: false, image, stats: CopyStats::default() });
         }
         let engine = self.engine(&name).await?;
         let args = self.build_args(plan, &deps, engine.as_ref()).await?;
         self.build(plan, engine.as_ref(), args).await?;
         let mut image = self.export(plan, engine.as_ref()).await?;
+        let mut stats = CopyStats::default();
         if let Some(loc) = self.storage.location(&plan.digest) {
-            store::copy(&image, &loc).await.map_err(store_err)?;
+            stats = store::copy(&image, &loc).await.map_err(store_err)?;
             if let Location::Registry { client, repo, .. } = loc {
                 image.origin = store::Origin::Registry { client, repo };
             }
         }
-        Ok(StageOutcome { index: plan.index, built: true, image })
+        Ok(StageOutcome { index: plan.index, built: true, image, stats })
     }
 
     /// The stage if some runner built it before.

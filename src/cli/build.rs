@@ -39,7 +39,8 @@ pub struct BuildArgs {
     /// OCI layout directory used when no --repo is given (default: DIR/.wharf/oci).
     #[arg(long, value_name = "DIR")]
     pub oci_dir: Option<PathBuf>,
-    /// Local cache of converted stages (default: DIR/.wharf/cache).
+    /// Local cache of converted stages (default: $XDG_CACHE_HOME/wharf/stages or
+    /// ~/.cache/wharf/stages; DIR/.wharf/cache when neither is set).
     #[arg(long, value_name = "DIR", env = "WHARF_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Docker engine endpoint (`unix:///var/run/docker.sock`, `tcp://…`).
@@ -74,11 +75,14 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         }
         None => (None, args.registry.client(&[])?),
     };
-    let dot_wharf = project.dir.join(crate::build::STATE_DIR);
+    let state = || crate::config::state_dir(&project.dir).map_err(|e| Error::Other(format!("{}: {e}", project.dir.join(crate::config::STATE_DIR).display())));
     let target = match &repo {
         Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
         None => {
-            let dir = args.oci_dir.clone().unwrap_or_else(|| dot_wharf.join("oci"));
+            let dir = match &args.oci_dir {
+                Some(d) => d.clone(),
+                None => state()?.join("oci"),
+            };
             let layout = OciLayout::open(&dir).map_err(|e| Error::Usage(e.to_string()))?;
             Target::Layout { layout, name: project.name.clone() }
         }
@@ -91,7 +95,12 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         }
         (None, Some(r)) => StageStorage::Repo { client: client.clone(), base: r.clone(), layout },
     };
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| dot_wharf.join("cache"));
+    // Converted stages are no project output: the user's cache, else the state dir.
+    let cache_dir = match (&args.cache_dir, user_cache_dir()) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => d.join("stages"),
+        (None, None) => state()?.join("cache"),
+    };
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
     let tags = args.tags.resolve(&project.dir)?;
     let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
@@ -120,6 +129,12 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         driver,
     };
     run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
+}
+
+/// `$XDG_CACHE_HOME/wharf` or `~/.cache/wharf` (the environment is read here, at the edge).
+fn user_cache_dir() -> Option<std::path::PathBuf> {
+    let var = |k: &str| std::env::var(k).ok();
+    crate::config::user_cache_dir(var("XDG_CACHE_HOME").as_deref(), var("HOME").as_deref())
 }
 
 /// Build output: prefixed lines on stderr, or a progress line per image on a terminal.

@@ -29,6 +29,7 @@ mod node;
 mod paths;
 mod schema;
 mod source;
+mod state;
 mod validate;
 
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub use image::validate_image_name;
 pub use meta::validate_project_name;
 pub use model::{Dependency, Image, Import, ImportKind, Project};
 pub use schema::schema_json;
+pub use state::{STATE_DIR, state_dir, user_cache_dir};
 
 use error::Report;
 use source::{Pos, SourceFile};

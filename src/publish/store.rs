@@ -52,7 +52,13 @@ pub enum StoreError {
     #[error(transparent)]
     Static(#[from] StaticError),
     #[error("{location}: manifest {digest} cannot be read: {message}")]
-    Manifest { location: String, digest: Digest, message: String },
+    Manifest {
+        location: String,
+        digest: Digest,
+        message: String,
+        /// A registry served it (a registry problem, exit 5), rather than local storage.
+        from_registry: bool,
+    },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -144,11 +150,13 @@ impl Image {
                     location: loc.to_string(),
                     digest: child.digest.clone(),
                     message: "child manifest is missing".into(),
+                    from_registry: false,
                 })?,
             };
             if Digest::of(&bytes) != child.digest {
                 let message = "child manifest does not match its digest".to_string();
-                return Err(StoreError::Manifest { location: loc.to_string(), digest: child.digest, message });
+                let from_registry = matches!(self.origin, Origin::Registry { .. });
+                return Err(StoreError::Manifest { location: loc.to_string(), digest: child.digest, message, from_registry });
             }
             self.children.push(Image::from_manifest(loc, bytes, media_type, child.digest, self.origin.clone())?);
         }
@@ -160,6 +168,7 @@ impl Image {
             location: loc.to_string(),
             digest: digest.clone(),
             message: e.to_string(),
+            from_registry: matches!(origin, Origin::Registry { .. }),
         })?;
         let blobs = content.references().into_iter().cloned().collect();
         Ok(Image { manifest, media_type, digest, blobs, children: Vec::new(), origin })
@@ -272,16 +281,26 @@ async fn copy_blob(image: &Image, blob: &Descriptor, loc: &Location) -> Result<C
     let mut stats = CopyStats::default();
     match (loc, &image.origin) {
         (Location::Registry { client, repo, .. }, origin) => {
+            // One upload per blob and registry at a time: two stages sharing a base layer
+            // must not both send it.
+            let slot = client.upload_slot(&repo.registry, &blob.digest);
+            let mut uploaded_to = slot.lock().await;
             if client.blob_exists(repo, &blob.digest).await?.is_some() {
                 return Ok(stats);
             }
-            if let Origin::Registry { repo: from, .. } = origin
-                && from.registry == repo.registry && from != repo && client.mount_blob(repo, from, &blob.digest).await? {
-                    stats.blobs_mounted = 1;
-                    return Ok(stats);
-                }
+            let mount_from = match origin {
+                Origin::Registry { repo: from, .. } if from.registry == repo.registry && from != repo => Some(from),
+                _ => uploaded_to.as_ref().filter(|from| *from != repo),
+            };
+            if let Some(from) = mount_from
+                && client.mount_blob(repo, from, &blob.digest).await?
+            {
+                stats.blobs_mounted = 1;
+                return Ok(stats);
+            }
             let (path, _tmp) = local_blob(image, blob).await?;
             client.push_blob_file(repo, &blob.digest, blob.size, &path).await?;
+            *uploaded_to = Some(repo.clone());
             stats.blobs_uploaded = 1;
             stats.bytes_uploaded = blob.size;
         }

@@ -92,7 +92,13 @@ pub(crate) struct Inner {
     pub tokens: TokenCache,
     pub schemes: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<&'static str>>>>,
     pub challenges: Mutex<HashMap<String, Challenge>>,
+    pub uploads: Mutex<HashMap<(String, Digest), UploadSlot>>,
 }
+
+/// One blob's uploads to one registry through this client: held while the blob goes up, so a
+/// second copy of it waits and then finds it (same repository) or mounts it from where it
+/// went (`Some(repository)`), instead of uploading it again.
+pub type UploadSlot = Arc<tokio::sync::Mutex<Option<Repository>>>;
 
 /// An OCI distribution client.
 #[derive(Clone)]
@@ -124,12 +130,19 @@ impl Client {
             tokens: TokenCache::default(),
             schemes: Mutex::new(HashMap::new()),
             challenges: Mutex::new(HashMap::new()),
+            uploads: Mutex::new(HashMap::new()),
         };
         Ok(Client { inner: Arc::new(inner) })
     }
 
     pub fn options(&self) -> &ClientOptions {
         &self.inner.opts
+    }
+
+    /// The single-flight slot of `digest` on `registry` (see [`UploadSlot`]).
+    pub fn upload_slot(&self, registry: &str, digest: &Digest) -> UploadSlot {
+        let mut slots = self.inner.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry((registry.to_string(), digest.clone())).or_default().clone()
     }
 
     /// A request on `repo` needing `actions` (`pull`, `pull,push`, `delete`).
