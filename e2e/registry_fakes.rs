@@ -360,3 +360,28 @@ async fn credentials_never_go_over_plain_http_to_a_non_loopback_host() {
     assert!(matches!(err, RegistryError::Transport { .. }), "{err}");
     assert!(err.to_string().contains("--insecure-registry"), "{err}");
 }
+
+/// A hostile registry that never stops paging (a fresh `Link` each time, 1,000 new tags a page):
+/// the listing stops at `max_tags` with an error, in bounded time and memory, rather than
+/// running on or returning a partial list.
+#[tokio::test]
+async fn endless_tag_pages_stop_at_max_tags() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/endless/tags/list"))
+        .respond_with(|req: &Request| {
+            let page: usize = req.url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+            let tags: Vec<String> = (0..1000).map(|i| format!("p{page:06}-{i:04}")).collect();
+            ResponseTemplate::new(200)
+                .insert_header("Link", format!("</v2/endless/tags/list?n=1000&page={}>; rel=\"next\"", page + 1).as_str())
+                .set_body_json(serde_json::json!({"name": "endless", "tags": tags}))
+        })
+        .mount(&server)
+        .await;
+    let client = Client::new(ClientOptions { max_tags: 5_000, ..Default::default() }).unwrap();
+    let err = client.list_tags(&repo(&server, "endless")).await.unwrap_err();
+    assert!(matches!(err, RegistryError::TooManyTags { limit: 5_000, .. }), "{err}");
+    assert!(err.to_string().contains("--max-tags"), "{err}");
+    let requests = server.received_requests().await.unwrap().len();
+    assert_eq!(requests, 6, "stops on the page that passes the limit");
+}
