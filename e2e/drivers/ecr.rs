@@ -175,3 +175,41 @@ async fn batch_delete_failures_are_reported_with_their_code() {
     assert!(matches!(&err, wharf::drivers::DriverError::Refused { code: Some(c), .. } if c == "ImageReferencedByManifestList"), "{text}");
     assert!(text.starts_with("ecr driver: delete tag") && text.contains("referenced by manifest list"), "{text}");
 }
+
+/// A dual-stack registry host (`<id>.dkr-ecr.<region>.on.aws`) is ECR: its account goes to the
+/// API as `registryId`, as for the IPv4 host.
+#[tokio::test]
+async fn dual_stack_hosts_pass_their_account_as_registry_id() {
+    use wiremock::matchers::{body_partial_json, header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let reply = serde_json::json!({"imageIds": [{"imageDigest": Digest::of(b"x").as_str(), "imageTag": "v1"}]});
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.ListImages"))
+        .and(body_partial_json(serde_json::json!({"registryId": "210987654321", "repositoryName": "team/app"})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(reply.to_string(), "application/x-amz-json-1.1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let conf = aws_sdk_ecr::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(server.uri())
+        .build();
+    let repo = Repository::new("210987654321.dkr-ecr.eu-west-1.on.aws", "team/app").unwrap();
+    assert_eq!(wharf::drivers::detect(&repo.registry).name, "ecr");
+    let driver = EcrDriver::from_sdk(aws_sdk_ecr::Client::from_conf(conf), &repo, false);
+    assert_eq!(driver.list_tags(&repo).await.unwrap().len(), 1);
+}
+
+/// ECR Public is another service (ecr-public) that moto does not serve: `--implementation ecr`
+/// refuses it, saying what to use instead.
+#[test]
+fn ecr_public_is_refused_by_the_ecr_driver() {
+    let repo: Repository = "public.ecr.aws/alias/app".parse().unwrap();
+    let opts = wharf::drivers::DriverOptions::new(wharf::registry::Client::new(Default::default()).unwrap());
+    let err = wharf::drivers::build(wharf::drivers::by_name("ecr").unwrap(), &opts, &repo).err().expect("refused").to_string();
+    assert!(err.contains("ECR Public") && err.contains("ecr-public"), "{err}");
+    assert!(wharf::drivers::by_name("ecr").unwrap().needs.contains("ecr:DescribeRepositories"), "the push check needs it");
+}

@@ -81,7 +81,9 @@ impl GithubDriver {
         if now.tags() != [tag] {
             return self.via_throwaway(repo, tag, listing, &now, digest).await;
         }
-        if !listing.versions.iter().any(|o| o.id != v.id && !o.tags().is_empty()) {
+        let others_tagged = |l: &Listing| l.versions.iter().any(|o| o.id != v.id && !o.tags().is_empty());
+        // The kept copy may predate a push: only a fresh listing decides a refusal.
+        if !others_tagged(listing) && !self.packages.listing(repo, op, true).await?.is_some_and(|l| others_tagged(&l)) {
             return Err(self.refused(op, tgt, format!(
                 "{LAST_TAGGED}; {tag} is the only tag left on it\n  hint: delete the package instead (`wharf cleanup --purge` deletes whole packages, or the package settings on GitHub)"
             )));
