@@ -69,42 +69,32 @@ async fn conformance() {
     conformance::run(&fixture().await).await;
 }
 
-/// `gcloud auth configure-docker` and docker-credential-gcr answer `_dcgcloud_token` as the
-/// user and an access token as the secret
-/// (<https://github.com/GoogleCloudPlatform/docker-credential-gcr>).
-#[tokio::test]
-async fn the_gcloud_helpers_dcgcloud_token_login_is_a_google_token() {
-    let f = fixture().await;
-    let d = f.fake.seed("proj/repo/team/app", &["v1"]);
-    let creds = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("_dcgcloud_token", "ya29.admin"));
-    let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url())).unwrap();
-    assert_eq!(driver.list_tags(&f.repo).await.unwrap()[0].digest, d);
-    let other = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("someone", "ya29.admin"));
-    let err = ArtifactRegistryDriver::new(&options(fast_client(other), f.fake.url())).unwrap().list_tags(&f.repo).await.unwrap_err();
-    assert!(err.is_auth() && err.to_string().contains("gcloud credential helper"), "another user's password is not a token: {err}");
-}
-
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error() {
-    let fake = Fake::start(super::fake::page_vanishes(2, handle)).await;
-    for i in 0..4 {
-        fake.seed("proj/repo/team/app", &[&format!("v{i}")]);
-    }
-    let repo: Repository = "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap();
-    let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-    opts.tokens.google = Some("ya29.admin".into());
-    let err = ArtifactRegistryDriver::new(&opts).unwrap().list_tags(&repo).await.unwrap_err();
-    assert!(err.to_string().contains("page 2") && err.to_string().contains("incomplete"), "{err}");
+    conformance::a_vanishing_page_is_an_error(handle, "proj/repo/team/app", 4, |fake| {
+        let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
+        opts.tokens.google = Some("ya29.admin".into());
+        (Box::new(ArtifactRegistryDriver::new(&opts).unwrap()), "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap())
+    })
+    .await;
 }
 
+/// A registry login is a Google access token when its user says so: `oauth2accesstoken`, or
+/// `_dcgcloud_token`, what `gcloud auth configure-docker` and docker-credential-gcr answer
+/// (<https://github.com/GoogleCloudPlatform/docker-credential-gcr>).
 #[tokio::test]
 async fn the_gcloud_helper_login_is_used_as_the_token() {
     let f = fixture().await;
     let d = f.fake.seed("proj/repo/team/app", &["v1"]);
-    let creds = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("oauth2accesstoken", "ya29.admin"));
-    let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url())).unwrap();
-    assert_eq!(driver.list_tags(&f.repo).await.unwrap()[0].digest, d);
-    assert_eq!(f.fake.log(), [format!("GET {PACKAGE}/tags?pageSize=1000")]);
+    for user in ["oauth2accesstoken", "_dcgcloud_token"] {
+        let creds = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic(user, "ya29.admin"));
+        let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url())).unwrap();
+        assert_eq!(driver.list_tags(&f.repo).await.unwrap()[0].digest, d, "{user}");
+    }
+    assert_eq!(f.fake.log(), [format!("GET {PACKAGE}/tags?pageSize=1000"), format!("GET {PACKAGE}/tags?pageSize=1000")]);
+    let other = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("someone", "ya29.admin"));
+    let err = ArtifactRegistryDriver::new(&options(fast_client(other), f.fake.url())).unwrap().list_tags(&f.repo).await.unwrap_err();
+    assert!(err.is_auth() && err.to_string().contains("gcloud credential helper"), "another user's password is not a token: {err}");
 }
 
 // Application-default credentials.

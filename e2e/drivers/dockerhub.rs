@@ -206,11 +206,5 @@ async fn a_tag_listed_without_a_digest_is_reported_as_broken() {
 
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error() {
-    let fake = Fake::start(super::fake::page_vanishes(2, handle)).await;
-    let repo: Repository = "acme/app".parse().unwrap();
-    for i in 0..4 {
-        fake.seed("acme/app", &[&format!("v{i}")]);
-    }
-    let err = driver(&fake, "dckr_pat_full").list_tags(&repo).await.unwrap_err();
-    assert!(err.to_string().contains("page 2") && err.to_string().contains("incomplete"), "{err}");
+    conformance::a_vanishing_page_is_an_error(handle, "acme/app", 4, |fake| (driver(fake, "dckr_pat_full"), "acme/app".parse().unwrap())).await;
 }

@@ -14,11 +14,16 @@ use wharf::registry::{Credential, Repository};
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 fn sdk(moto: &Moto) -> aws_sdk_ecr::Client {
+    sdk_at(&moto.url(), "us-east-1")
+}
+
+/// An SDK client for the ECR API at `url` (moto, or a wiremock fake of the JSON protocol).
+fn sdk_at(url: &str, region: &str) -> aws_sdk_ecr::Client {
     let conf = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto.url())
+        .endpoint_url(url)
         .build();
     aws_sdk_ecr::Client::from_conf(conf)
 }
@@ -162,14 +167,8 @@ async fn batch_delete_failures_are_reported_with_their_code() {
         .expect(1)
         .mount(&server)
         .await;
-    let conf = aws_sdk_ecr::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(server.uri())
-        .build();
     let repo = Repository::new(HOST, "team/app").unwrap();
-    let driver = EcrDriver::from_sdk(aws_sdk_ecr::Client::from_conf(conf), &repo, false);
+    let driver = EcrDriver::from_sdk(sdk_at(&server.uri(), "us-east-1"), &repo, false);
     let err = driver.untag(&repo, "v1").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(&err, wharf::drivers::DriverError::Refused { code: Some(c), .. } if c == "ImageReferencedByManifestList"), "{text}");
@@ -191,15 +190,9 @@ async fn dual_stack_hosts_pass_their_account_as_registry_id() {
         .expect(1)
         .mount(&server)
         .await;
-    let conf = aws_sdk_ecr::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(server.uri())
-        .build();
     let repo = Repository::new("210987654321.dkr-ecr.eu-west-1.on.aws", "team/app").unwrap();
     assert_eq!(wharf::drivers::detect(&repo.registry).name, "ecr");
-    let driver = EcrDriver::from_sdk(aws_sdk_ecr::Client::from_conf(conf), &repo, false);
+    let driver = EcrDriver::from_sdk(sdk_at(&server.uri(), "eu-west-1"), &repo, false);
     assert_eq!(driver.list_tags(&repo).await.unwrap().len(), 1);
 }
 

@@ -252,14 +252,10 @@ async fn a_token_without_a_user_tries_the_organisation_then_the_user() {
 
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
-    let fake = Fake::start(super::fake::page_vanishes(2, handle)).await;
-    let repo = Repository::new(&fake.server.address().to_string(), "acme/app").unwrap();
-    for i in 0..3 {
-        fake.seed("acme/app", &[&format!("v{i}")]);
-    }
-    let err = driver(&fake, "ghp_full").list_tags(&repo).await.unwrap_err();
-    let text = err.to_string();
-    assert!(text.contains("page 2") && text.contains("incomplete"), "{text}");
+    conformance::a_vanishing_page_is_an_error(handle, "acme/app", 3, |fake| {
+        (driver(fake, "ghp_full"), Repository::new(&fake.server.address().to_string(), "acme/app").unwrap())
+    })
+    .await;
 }
 
 /// GitHub's primary rate limit answers 403 with `x-ratelimit-remaining: 0` and the reset time;

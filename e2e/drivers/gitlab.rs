@@ -122,11 +122,8 @@ async fn a_visible_project_without_the_repository_has_no_tags() {
 
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error() {
-    let fake = Fake::start(super::fake::page_vanishes(2, handle)).await;
-    for i in 0..3 {
-        fake.seed(KEY, &[&format!("v{i}")]);
-    }
-    let repo: Repository = format!("registry.gitlab.com/{KEY}").parse().unwrap();
-    let err = driver(&fake, Some("glpat-maintainer"), None).list_tags(&repo).await.unwrap_err();
-    assert!(err.to_string().contains("page 2") && err.to_string().contains("incomplete"), "{err}");
+    conformance::a_vanishing_page_is_an_error(handle, KEY, 3, |fake| {
+        (driver(fake, Some("glpat-maintainer"), None), format!("registry.gitlab.com/{KEY}").parse().unwrap())
+    })
+    .await;
 }

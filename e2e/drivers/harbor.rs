@@ -96,12 +96,10 @@ async fn nested_names_are_encoded_twice() {
 
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
-    let fake = Fake::start(super::fake::page_vanishes(2, handle)).await;
-    for i in 0..101 {
-        fake.seed("library/app", &[&format!("v{i}")]);
-    }
-    let repo: Repository = "harbor.example.com/library/app".parse().unwrap();
-    let creds = CredentialStore::new().with_explicit("harbor.example.com", Credential::basic("robot$ci", "full-secret"));
-    let err = HarborDriver::new(&options(fast_client(creds), fake.url()), &repo).unwrap().list_tags(&repo).await.unwrap_err();
-    assert!(err.to_string().contains("page 2") && err.to_string().contains("incomplete"), "{err}");
+    conformance::a_vanishing_page_is_an_error(handle, "library/app", 101, |fake| {
+        let repo: Repository = "harbor.example.com/library/app".parse().unwrap();
+        let creds = CredentialStore::new().with_explicit("harbor.example.com", Credential::basic("robot$ci", "full-secret"));
+        (Box::new(HarborDriver::new(&options(fast_client(creds), fake.url()), &repo).unwrap()), repo)
+    })
+    .await;
 }

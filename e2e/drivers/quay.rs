@@ -86,13 +86,11 @@ async fn a_tag_without_a_manifest_digest_is_reported_as_broken() {
 
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
-    let fake = Fake::start(super::fake::page_vanishes(2, handle)).await;
-    for i in 0..3 {
-        fake.seed("acme/app", &[&format!("v{i}")]);
-    }
-    let repo: Repository = "quay.io/acme/app".parse().unwrap();
-    let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-    opts.tokens.quay = Some("quay-admin".into());
-    let err = QuayDriver::new(&opts, &repo).unwrap().list_tags(&repo).await.unwrap_err();
-    assert!(err.to_string().contains("page 2") && err.to_string().contains("incomplete"), "{err}");
+    conformance::a_vanishing_page_is_an_error(handle, "acme/app", 3, |fake| {
+        let repo: Repository = "quay.io/acme/app".parse().unwrap();
+        let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
+        opts.tokens.quay = Some("quay-admin".into());
+        (Box::new(QuayDriver::new(&opts, &repo).unwrap()), repo)
+    })
+    .await;
 }
