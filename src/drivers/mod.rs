@@ -10,6 +10,11 @@
 //! the README support matrix ([`readme::support_matrix`]).
 //!
 //! An operation a registry cannot do is an [`DriverError::Unsupported`] value, never a panic.
+//! What a registry would refuse in a cleanup plan (GitHub: the last tagged version of a
+//! package) it says in [`Driver::review_deletions`], so the plan keeps it with the reason; a
+//! driver that can delete a whole repository ([`Capabilities::delete_repository`]) does it
+//! for `--purge` through [`Driver::delete_repository`]. Hosts nothing can be deleted from
+//! (read-only mirrors, ECR Public) get their deletes refused by [`build`].
 
 mod acr;
 mod api;
