@@ -202,3 +202,35 @@ async fn a_refused_service_principal_names_the_variables_and_never_the_secret() 
     assert_eq!(f.fake.log(), ["POST /tenant-1/oauth2/v2.0/token"], "nothing reaches the registry");
     assert!(f.fake.tag("team/app", "v1").is_some());
 }
+
+/// The tag list continues with `Link: </acr/v1/{name}/_tags?last=…&n=100>; rel="next"`; a
+/// 404 there is an incomplete list, and a link to another host is never followed.
+#[tokio::test]
+async fn pagination_that_breaks_off_or_leaves_the_registry_is_an_error() {
+    let vanishing = Fake::start(|s, req, base| {
+        if query(req, "last").is_some() {
+            return json(404, j!({"errors": [{"code": "NAME_UNKNOWN"}]}));
+        }
+        handle(s, req, base)
+    })
+    .await;
+    let leaving = Fake::start(|s, req, base| {
+        let resp = handle(s, req, base);
+        if req.url.path() == "/acr/v1/team/app/_tags" {
+            return resp.insert_header("link", "<https://elsewhere.example/acr/v1/team/app/_tags?last=b&n=100>; rel=\"next\"");
+        }
+        resp
+    })
+    .await;
+    for (fake, expect) in [(vanishing, "incomplete"), (leaving, "another host")] {
+        for t in ["a", "b", "c"] {
+            fake.seed("team/app", &[t]);
+        }
+        let repo = Repository::new(&fake.server.address().to_string(), "team/app").unwrap();
+        let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
+        opts.tokens.azure = Some("aad-deleter".into());
+        let err = AcrDriver::new(&opts, &repo).unwrap().list_tags(&repo).await.unwrap_err();
+        assert!(err.to_string().contains(expect), "{err}");
+        assert!(!fake.log().iter().any(|l| l.contains("elsewhere")));
+    }
+}

@@ -70,13 +70,31 @@ async fn conformance() {
 }
 
 #[tokio::test]
+async fn a_404_on_a_later_page_is_an_error() {
+    conformance::a_vanishing_page_is_an_error(handle, "proj/repo/team/app", 4, |fake| {
+        let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
+        opts.tokens.google = Some("ya29.admin".into());
+        (Box::new(ArtifactRegistryDriver::new(&opts).unwrap()), "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap())
+    })
+    .await;
+}
+
+/// A registry login is a Google access token when its user says so: `oauth2accesstoken`, or
+/// `_dcgcloud_token`, what `gcloud auth configure-docker` and docker-credential-gcr answer
+/// (<https://github.com/GoogleCloudPlatform/docker-credential-gcr>).
+#[tokio::test]
 async fn the_gcloud_helper_login_is_used_as_the_token() {
     let f = fixture().await;
     let d = f.fake.seed("proj/repo/team/app", &["v1"]);
-    let creds = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("oauth2accesstoken", "ya29.admin"));
-    let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url())).unwrap();
-    assert_eq!(driver.list_tags(&f.repo).await.unwrap()[0].digest, d);
-    assert_eq!(f.fake.log(), [format!("GET {PACKAGE}/tags?pageSize=1000")]);
+    for user in ["oauth2accesstoken", "_dcgcloud_token"] {
+        let creds = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic(user, "ya29.admin"));
+        let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url())).unwrap();
+        assert_eq!(driver.list_tags(&f.repo).await.unwrap()[0].digest, d, "{user}");
+    }
+    assert_eq!(f.fake.log(), [format!("GET {PACKAGE}/tags?pageSize=1000"), format!("GET {PACKAGE}/tags?pageSize=1000")]);
+    let other = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("someone", "ya29.admin"));
+    let err = ArtifactRegistryDriver::new(&options(fast_client(other), f.fake.url())).unwrap().list_tags(&f.repo).await.unwrap_err();
+    assert!(err.is_auth() && err.to_string().contains("gcloud credential helper"), "another user's password is not a token: {err}");
 }
 
 // Application-default credentials.
@@ -125,6 +143,11 @@ fn verify_assertion(jwt: &str, public: &[u8], aud: &str) -> Result<serde_json::V
 
 /// The Artifact Registry fake that is also the OAuth token endpoint, trusting `public`.
 async fn adc_fake(public: Vec<u8>) -> Fake {
+    adc_fake_expiring(public, 3599).await
+}
+
+/// The same, with tokens that expire after `expires_in` seconds.
+async fn adc_fake_expiring(public: Vec<u8>, expires_in: u64) -> Fake {
     Fake::start(move |s, req, base| {
         if req.url.path() != "/token" {
             return handle(s, req, base);
@@ -135,7 +158,7 @@ async fn adc_fake(public: Vec<u8>) -> Fake {
         let refused = |why: String| json(400, j!({"error": "invalid_grant", "error_description": why}));
         match f.get("grant_type").map(String::as_str) {
             Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => match verify_assertion(&f["assertion"], &public, &format!("{base}/token")) {
-                Ok(_) => json(200, j!({"access_token": "ya29.admin", "expires_in": 3599, "token_type": "Bearer"})),
+                Ok(_) => json(200, j!({"access_token": "ya29.admin", "expires_in": expires_in, "token_type": "Bearer"})),
                 Err(why) => refused(why),
             },
             Some("refresh_token") => {
@@ -143,7 +166,7 @@ async fn adc_fake(public: Vec<u8>) -> Fake {
                 if body != "grant_type=refresh_token&client_id=cid.apps.googleusercontent.com&client_secret=user-secret&refresh_token=1%2F%2Frefresh" {
                     return refused(format!("Bad Request: {body}"));
                 }
-                json(200, j!({"access_token": "ya29.admin", "expires_in": 3599, "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer"}))
+                json(200, j!({"access_token": "ya29.admin", "expires_in": expires_in, "scope": "https://www.googleapis.com/auth/cloud-platform", "token_type": "Bearer"}))
             }
             other => refused(format!("unsupported grant {other:?}")),
         }
@@ -205,6 +228,34 @@ async fn a_service_account_key_signs_a_jwt_for_the_token() {
     assert_eq!(form.len(), 2);
     let claims = verify_assertion(&form[1].1, &public, &format!("{}/token", fake.server.uri())).unwrap();
     assert_eq!(claims.as_object().unwrap().len(), 5, "iss, scope, aud, iat, exp: {claims}");
+}
+
+fn authorized_user(fake: &Fake) -> serde_json::Value {
+    j!({
+        "type": "authorized_user",
+        "client_id": "cid.apps.googleusercontent.com",
+        "client_secret": "user-secret",
+        "refresh_token": "1//refresh",
+        "token_uri": format!("{}/token", fake.server.uri()),
+    })
+}
+
+/// Google's token answer says how long the token lives (`expires_in`, an hour usually): a run
+/// that outlives it gets a new one first.
+#[tokio::test]
+async fn application_default_tokens_are_renewed_before_they_expire() {
+    let fake = adc_fake_expiring(Vec::new(), 1).await;
+    let (_dir, path) = adc_file(authorized_user(&fake));
+    fake.seed("proj/repo/team/app", &["v1"]);
+    let repo: Repository = "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap();
+    let driver = adc_driver(&fake, path);
+    driver.list_tags(&repo).await.unwrap();
+    driver.list_tags(&repo).await.unwrap();
+    let tokens = || fake.log().iter().filter(|l| *l == "POST /token").count();
+    assert_eq!(tokens(), 1, "reused while fresh");
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(driver.list_tags(&repo).await.unwrap().len(), 1);
+    assert_eq!(tokens(), 2, "{:#?}", fake.log());
 }
 
 #[tokio::test]

@@ -23,6 +23,37 @@ fn detect_prints_driver_capabilities_and_repo_mode_without_network() {
     assert!(text.starts_with("github\n"), "{text}");
 }
 
+/// Hosts the vendors document: ECR's dual-stack `<id>.dkr-ecr.<region>.on.aws`
+/// (<https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-requests.html>), Harbor's own
+/// `demo.goharbor.io`, and Google's read-only mirrors, which are not Artifact Registry.
+#[test]
+fn detect_knows_dual_stack_ecr_goharbor_and_the_read_only_mirrors() {
+    for (repo, driver) in [
+        ("123456789012.dkr-ecr.eu-west-1.on.aws/team/app", "ecr"),
+        ("demo.goharbor.io/library/app", "harbor"),
+        ("mirror.gcr.io/library/busybox", "default"),
+        ("k8s.gcr.io/pause", "default"),
+        ("public.ecr.aws/alias/app", "default"),
+    ] {
+        let out = run(wharf(&["registry", "detect", repo, "--output", "json"])).ok().json();
+        assert_eq!(out["driver"], driver, "{repo}");
+    }
+}
+
+/// Nothing can be deleted on a read-only mirror or ECR Public: refused with the reason, before
+/// any request (these hosts are not reachable from the tests).
+#[test]
+fn tags_rm_on_read_only_hosts_says_why() {
+    for (reference, needle) in [("mirror.gcr.io/library/busybox:1.36", "read-only mirror of Docker Hub"), ("public.ecr.aws/alias/app:v1", "aws ecr-public batch-delete-image")] {
+        let r = run(wharf(&["tags", "rm", reference]));
+        assert_eq!(r.code(), 5, "{}", r.stderr());
+        assert!(r.stderr().contains(needle) && r.stderr().contains("read-only registry"), "{}", r.stderr());
+    }
+    let r = run(wharf(&["tags", "ls", "public.ecr.aws/alias/app", "--implementation", "ecr"]));
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("ECR Public"), "{}", r.stderr());
+}
+
 #[test]
 fn impossible_repo_modes_and_unknown_implementations_are_usage_errors() {
     let r = run(wharf(&["registry", "detect", "flant/project", "--repo-mode", "multirepo"]));

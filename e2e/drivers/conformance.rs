@@ -3,7 +3,7 @@
 //! tag, an auth failure that names the driver, the operation and what the credential needs,
 //! and 429 handling (a short `Retry-After` is waited out; a long one is reported).
 
-use super::fake::Fake;
+use super::fake::{Fake, State, page_vanishes};
 use std::time::Duration;
 use wharf::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions};
@@ -128,4 +128,22 @@ pub async fn run(f: &dyn Fixture) {
         f.rate_limit(0, "0");
         assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)), "{name}");
     }
+}
+
+/// Lists through the driver `make` builds over a fake of `handler` whose page 2 answers 404,
+/// after `n` tags were seeded in `key`: the error must say the listing is incomplete (a list
+/// that silently ends there would let cleanup decide on half the tags).
+pub async fn a_vanishing_page_is_an_error(
+    handler: fn(&mut State, &wiremock::Request, &str) -> wiremock::ResponseTemplate,
+    key: &str,
+    n: usize,
+    make: impl FnOnce(&Fake) -> (Box<dyn Driver>, Repository),
+) {
+    let fake = Fake::start(page_vanishes(2, handler)).await;
+    for i in 0..n {
+        fake.seed(key, &[&format!("v{i}")]);
+    }
+    let (driver, repo) = make(&fake);
+    let err = driver.list_tags(&repo).await.expect_err("a listing with a missing page");
+    assert!(err.to_string().contains("page 2") && err.to_string().contains("incomplete"), "{err}");
 }

@@ -14,11 +14,16 @@ use wharf::registry::{Credential, Repository};
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 fn sdk(moto: &Moto) -> aws_sdk_ecr::Client {
+    sdk_at(&moto.url(), "us-east-1")
+}
+
+/// An SDK client for the ECR API at `url` (moto, or a wiremock fake of the JSON protocol).
+fn sdk_at(url: &str, region: &str) -> aws_sdk_ecr::Client {
     let conf = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(moto.url())
+        .endpoint_url(url)
         .build();
     aws_sdk_ecr::Client::from_conf(conf)
 }
@@ -162,16 +167,42 @@ async fn batch_delete_failures_are_reported_with_their_code() {
         .expect(1)
         .mount(&server)
         .await;
-    let conf = aws_sdk_ecr::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .endpoint_url(server.uri())
-        .build();
     let repo = Repository::new(HOST, "team/app").unwrap();
-    let driver = EcrDriver::from_sdk(aws_sdk_ecr::Client::from_conf(conf), &repo, false);
+    let driver = EcrDriver::from_sdk(sdk_at(&server.uri(), "us-east-1"), &repo, false);
     let err = driver.untag(&repo, "v1").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(&err, wharf::drivers::DriverError::Refused { code: Some(c), .. } if c == "ImageReferencedByManifestList"), "{text}");
     assert!(text.starts_with("ecr driver: delete tag") && text.contains("referenced by manifest list"), "{text}");
+}
+
+/// A dual-stack registry host (`<id>.dkr-ecr.<region>.on.aws`) is ECR: its account goes to the
+/// API as `registryId`, as for the IPv4 host.
+#[tokio::test]
+async fn dual_stack_hosts_pass_their_account_as_registry_id() {
+    use wiremock::matchers::{body_partial_json, header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let reply = serde_json::json!({"imageIds": [{"imageDigest": Digest::of(b"x").as_str(), "imageTag": "v1"}]});
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.ListImages"))
+        .and(body_partial_json(serde_json::json!({"registryId": "210987654321", "repositoryName": "team/app"})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(reply.to_string(), "application/x-amz-json-1.1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let repo = Repository::new("210987654321.dkr-ecr.eu-west-1.on.aws", "team/app").unwrap();
+    assert_eq!(wharf::drivers::detect(&repo.registry).name, "ecr");
+    let driver = EcrDriver::from_sdk(sdk_at(&server.uri(), "eu-west-1"), &repo, false);
+    assert_eq!(driver.list_tags(&repo).await.unwrap().len(), 1);
+}
+
+/// ECR Public is another service (ecr-public) that moto does not serve: `--implementation ecr`
+/// refuses it, saying what to use instead.
+#[test]
+fn ecr_public_is_refused_by_the_ecr_driver() {
+    let repo: Repository = "public.ecr.aws/alias/app".parse().unwrap();
+    let opts = wharf::drivers::DriverOptions::new(wharf::registry::Client::new(Default::default()).unwrap());
+    let err = wharf::drivers::build(wharf::drivers::by_name("ecr").unwrap(), &opts, &repo).err().expect("refused").to_string();
+    assert!(err.contains("ECR Public") && err.contains("ecr-public"), "{err}");
+    assert!(wharf::drivers::by_name("ecr").unwrap().needs.contains("ecr:DescribeRepositories"), "the push check needs it");
 }

@@ -18,6 +18,8 @@ pub struct Repo {
     pub manifests: BTreeSet<Digest>,
     /// Manifest bytes by digest (seeded images are real, tiny OCI manifests).
     pub bodies: BTreeMap<Digest, Vec<u8>>,
+    /// When each manifest was pushed, by the fake's clock.
+    pub pushed: BTreeMap<Digest, u64>,
 }
 
 impl Repo {
@@ -32,6 +34,13 @@ pub struct State {
     /// Answer this many of the next requests with 429.
     pub rate_limit: usize,
     pub retry_after: String,
+    /// How those answers look instead, when set: status and headers (GitHub's 403 with
+    /// `x-ratelimit-remaining: 0`, Docker Hub's `X-Retry-After`).
+    pub limit_answer: Option<(u16, Vec<(String, String)>)>,
+    /// A clock for the order manifests were pushed in (see [`Repo::pushed`]).
+    pub clock: u64,
+    /// Settings a vendor's fake reads (token lifetimes, revocations).
+    pub knobs: BTreeMap<&'static str, u64>,
     /// `METHOD raw-path?query` of every request, in order.
     pub log: Vec<String>,
 }
@@ -61,6 +70,13 @@ impl Respond for Vendor {
         state.log.push(line);
         if state.rate_limit > 0 {
             state.rate_limit -= 1;
+            if let Some((status, headers)) = &state.limit_answer {
+                let mut resp = ResponseTemplate::new(*status).set_body_string(r#"{"message":"API rate limit exceeded"}"#);
+                for (k, v) in headers {
+                    resp = resp.insert_header(k.as_str(), v.as_str());
+                }
+                return resp;
+            }
             let after = state.retry_after.clone();
             return ResponseTemplate::new(429).insert_header("retry-after", after.as_str()).set_body_string(r#"{"message":"rate limited"}"#);
         }
@@ -96,7 +112,10 @@ impl Fake {
         .into_bytes();
         let d = Digest::of(&body);
         let mut s = self.state.lock().unwrap();
+        s.clock += 1;
+        let now = s.clock;
         let r = s.repos.entry(repo.to_string()).or_default();
+        r.pushed.insert(d.clone(), now);
         r.manifests.insert(d.clone());
         r.bodies.insert(d.clone(), body);
         for t in tags {
@@ -117,6 +136,14 @@ impl Fake {
         let mut s = self.state.lock().unwrap();
         s.rate_limit = n;
         s.retry_after = retry_after.to_string();
+        s.limit_answer = None;
+    }
+
+    /// Answers the next `n` requests with `status` and `headers`.
+    pub fn limit_with(&self, n: usize, status: u16, headers: &[(&str, String)]) {
+        let mut s = self.state.lock().unwrap();
+        s.rate_limit = n;
+        s.limit_answer = Some((status, headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()));
     }
 }
 
@@ -147,4 +174,20 @@ pub fn page<T: Clone>(items: &[T], page: usize, size: usize) -> (Vec<T>, bool) {
 /// Removes `tag`; the manifest stays (it may be untagged now).
 pub fn remove_tag(state: &mut State, repo: &str, tag: &str) -> Option<Digest> {
     state.repos.get_mut(repo)?.tags.remove(tag)
+}
+
+/// Unix time in seconds, for rate-limit headers.
+pub fn epoch_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// `handler`, except that a request for page `n` (query `page=n`) of anything answers 404, as
+/// when the list changed or access went away while it was read.
+pub fn page_vanishes(n: usize, handler: fn(&mut State, &Request, &str) -> ResponseTemplate) -> impl Fn(&mut State, &Request, &str) -> ResponseTemplate + Send + Sync + 'static {
+    move |s, req, base| {
+        if query(req, "page").and_then(|p| p.parse::<usize>().ok()) == Some(n) || query(req, "pageToken") == Some(format!("page-{n}")) {
+            return json(404, serde_json::json!({"message": "404 Not Found"}));
+        }
+        handler(s, req, base)
+    }
 }

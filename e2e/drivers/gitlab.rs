@@ -97,3 +97,33 @@ async fn the_project_is_found_by_prefix_and_job_tokens_work() {
     );
     assert_eq!(f.fake.tag(KEY, "v2"), Some(d));
 }
+
+/// GitLab answers 404 for a project the token cannot see, as for one that does not exist
+/// (<https://docs.gitlab.com/api/rest/troubleshooting/#status-codes>): that is an error that
+/// says so, not an empty list.
+#[tokio::test]
+async fn a_project_the_token_cannot_see_is_an_error_with_a_hint_not_no_tags() {
+    let f = fixture().await;
+    let hidden: Repository = "registry.gitlab.com/other/secret/app".parse().unwrap();
+    let err = f.driver.list_tags(&hidden).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.status(), Some(404), "{text}");
+    assert!(text.contains("other/secret/app or other/secret") && text.contains("cannot see") && text.contains("Reporter"), "{text}");
+    assert!(!err.is_auth());
+}
+
+/// A project that exists but has no such registry repository yet: nothing pushed, no tags.
+#[tokio::test]
+async fn a_visible_project_without_the_repository_has_no_tags() {
+    let f = fixture().await;
+    let fresh: Repository = "registry.gitlab.com/group/sub/project/never-pushed".parse().unwrap();
+    assert!(f.driver.list_tags(&fresh).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_404_on_a_later_page_is_an_error() {
+    conformance::a_vanishing_page_is_an_error(handle, KEY, 3, |fake| {
+        (driver(fake, Some("glpat-maintainer"), None), format!("registry.gitlab.com/{KEY}").parse().unwrap())
+    })
+    .await;
+}

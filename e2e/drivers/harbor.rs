@@ -93,3 +93,13 @@ async fn nested_names_are_encoded_twice() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
+    conformance::a_vanishing_page_is_an_error(handle, "library/app", 101, |fake| {
+        let repo: Repository = "harbor.example.com/library/app".parse().unwrap();
+        let creds = CredentialStore::new().with_explicit("harbor.example.com", Credential::basic("robot$ci", "full-secret"));
+        (Box::new(HarborDriver::new(&options(fast_client(creds), fake.url()), &repo).unwrap()), repo)
+    })
+    .await;
+}

@@ -10,6 +10,7 @@ mod dockerhub;
 mod ecr;
 mod fake;
 mod github;
+mod github_cleanup;
 mod gitlab;
 mod harbor;
 mod live;

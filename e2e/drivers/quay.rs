@@ -1,11 +1,12 @@
 //! A Quay v1 API fake: tag pages (`onlyActiveTags`, `limit`, `page`, `has_additional`), one tag
 //! by `specificTag`, and `DELETE /api/v1/repository/{ns}/{repo}/tag/{tag}` with an OAuth
-//! bearer token; a token without write access gets 403.
+//! bearer token; a token without write access gets 403. Tags named `schema1-*` come without a
+//! `manifest_digest` (the field is optional in Quay's API schema).
 
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
 use serde_json::json as j;
-use wharf::drivers::{DriverOptions, QuayDriver};
+use wharf::drivers::{Driver, DriverOptions, QuayDriver};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
 
@@ -27,7 +28,10 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
             }
             let n: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
             let (items, more) = page(&all, n, 2);
-            let tags: Vec<_> = items.iter().map(|(t, d)| j!({"name": t, "manifest_digest": d, "reversion": false})).collect();
+            let tags: Vec<_> = items
+                .iter()
+                .map(|(t, d)| if t.starts_with("schema1-") { j!({"name": t, "reversion": false}) } else { j!({"name": t, "manifest_digest": d, "reversion": false}) })
+                .collect();
             json(200, j!({"tags": tags, "page": n, "has_additional": more}))
         }
         ("DELETE", ["api", "v1", "repository", ns, name, "tag", tag]) => {
@@ -49,7 +53,7 @@ async fn fixture() -> FakeFixture {
     let driver = |token: &str| {
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
         opts.tokens.quay = Some(token.into());
-        Box::new(QuayDriver::new(&opts, &repo).unwrap()) as Box<dyn wharf::drivers::Driver>
+        Box::new(QuayDriver::new(&opts, &repo).unwrap()) as Box<dyn Driver>
     };
     let (driver, weak) = (driver("quay-admin"), driver("quay-read"));
     FakeFixture { fake, key: "acme/app".into(), repo, driver, weak }
@@ -69,4 +73,24 @@ async fn requests_are_the_documented_ones() {
         f.fake.log(),
         ["GET /api/v1/repository/acme/app/tag/?specificTag=v1&onlyActiveTags=true", "DELETE /api/v1/repository/acme/app/tag/v1"]
     );
+}
+
+#[tokio::test]
+async fn a_tag_without_a_manifest_digest_is_reported_as_broken() {
+    let f = fixture().await;
+    f.fake.seed("acme/app", &["v1", "schema1-old"]);
+    let (tags, broken) = f.driver.list_tags_checked(&f.repo).await.unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(broken.iter().map(|b| b.tag.as_str()).collect::<Vec<_>>(), ["schema1-old"]);
+}
+
+#[tokio::test]
+async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
+    conformance::a_vanishing_page_is_an_error(handle, "acme/app", 3, |fake| {
+        let repo: Repository = "quay.io/acme/app".parse().unwrap();
+        let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
+        opts.tokens.quay = Some("quay-admin".into());
+        (Box::new(QuayDriver::new(&opts, &repo).unwrap()), repo)
+    })
+    .await;
 }

@@ -1,12 +1,13 @@
 //! Carrying out a plan: for each deletion, re-check that the tag still points where the plan
 //! saw it (a tag that moved is skipped, not deleted), journal the manifest, then remove the
 //! tag through the driver's safe single-tag delete. A failure or a broken tag is reported and
-//! the rest go on; the report says what happened to every tag.
+//! the rest go on; the report says what happened to every tag. A repository the plan deletes
+//! as a whole (`--purge` on GitHub) is deleted once all its tags passed those checks.
 
 use futures::StreamExt;
 
 use super::journal::Journal;
-use super::plan::{Entry, Plan, TagKind};
+use super::plan::{Entry, Plan, RepositoryDeletion, TagKind};
 use crate::drivers::Driver;
 use super::store::Store;
 use crate::publish::static_gc::Collected;
@@ -50,10 +51,15 @@ enum Result1 {
 /// and registries rate-limit deletes anyway.
 pub const REPOSITORY_CONCURRENCY: usize = 4;
 
-/// Deletes what `plan` says, phase by phase (images, referrers, stages, records).
+/// Deletes what `plan` says: repositories deleted as a whole first, then the rest phase by
+/// phase (images, referrers, stages, records).
 pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Store, journal: &Journal) -> Outcome {
     let mut out = Outcome::default();
-    let ordered = plan.ordered_deletions();
+    for whole in &plan.repository_deletions {
+        delete_repository(plan, whole, driver, store, journal, &mut out).await;
+    }
+    let ordered: Vec<&Entry> =
+        plan.ordered_deletions().into_iter().filter(|e| !plan.repository_deletions.iter().any(|w| w.repository == e.repository)).collect();
     let phase = |e: &Entry| match e.kind {
         TagKind::Image => 0,
         TagKind::Referrer { .. } => 1,
@@ -105,25 +111,39 @@ async fn collect_garbage(plan: &Plan, driver: &dyn Driver, out: &mut Outcome) {
     }
 }
 
+/// A repository the plan deletes as a whole: every tag is re-checked and journaled as a
+/// single delete would be; if any changed, nothing is deleted. Then the driver deletes the
+/// repository, after checking it holds exactly those tags.
+async fn delete_repository(plan: &Plan, whole: &RepositoryDeletion, driver: &dyn Driver, store: &dyn Store, journal: &Journal, out: &mut Outcome) {
+    let entries: Vec<&Entry> = plan.deletions().filter(|e| e.repository == whole.repository).collect();
+    let done = |e: &Entry, reason: String| Done { repository: e.repository.clone(), tag: e.tag.clone(), digest: e.digest.to_string(), reason };
+    let mut checked = Vec::with_capacity(entries.len());
+    for e in &entries {
+        checked.push(prepare(e, store, journal).await);
+    }
+    let repo = checked.iter().find_map(|c| c.as_ref().ok().cloned()).filter(|_| checked.iter().all(Result::is_ok));
+    let Some(repo) = repo else {
+        for (e, c) in entries.iter().zip(checked) {
+            match c {
+                Err(Result1::Failed(why)) => out.failed.push(done(e, why)),
+                Err(Result1::Skipped(why)) | Err(Result1::Deleted(why)) => out.skipped.push(done(e, why)),
+                Ok(_) => out.skipped.push(done(e, "left alone: another tag of the repository changed since the plan was made, so it is not deleted as a whole".into())),
+            }
+        }
+        return;
+    };
+    let expected: Vec<crate::drivers::TagEntry> = entries.iter().map(|e| crate::drivers::TagEntry::new(e.tag.clone(), e.digest.clone())).collect();
+    match driver.delete_repository(&repo, &expected).await {
+        Ok(()) => out.deleted.extend(entries.iter().map(|e| done(e, format!("{} (repository deleted as a whole: {})", e.reason, whole.reason)))),
+        Err(err) => out.failed.extend(entries.iter().map(|e| done(e, err.to_string()))),
+    }
+}
+
 async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: &Journal) -> Result1 {
-    let repo: Repository = match e.repository.parse() {
-        Ok(r) => r,
-        Err(err) => return Result1::Failed(format!("invalid repository: {err}")),
+    let repo = match prepare(e, store, journal).await {
+        Ok(repo) => repo,
+        Err(r) => return r,
     };
-    match store.resolve(&repo, &e.tag).await {
-        Ok(None) => return Result1::Skipped("already gone".into()),
-        Ok(Some(d)) if d != e.digest => return Result1::Skipped(format!("tag moved to {d} since the plan was made")),
-        Ok(Some(_)) => {}
-        Err(err) => return Result1::Failed(format!("cannot check the tag: {err}")),
-    }
-    let (bytes, media_type) = match super::store::tagged_manifest(store, &repo, &e.tag, &e.digest).await {
-        Ok(Some((bytes, media_type, _))) => (bytes, media_type),
-        Ok(None) => return Result1::Skipped("broken tag, left alone: its manifest is missing".into()),
-        Err(err) => return Result1::Skipped(format!("broken tag, left alone: {err}")),
-    };
-    if let Err(err) = journal.record(&e.repository, &e.tag, &e.digest, &media_type, &bytes) {
-        return Result1::Failed(format!("not deleted, the journal cannot be written: {err}"));
-    }
     match driver.untag(&repo, &e.tag).await {
         Ok(outcome) => match confirm_removed(driver, store, &repo, &e.tag, &e.digest).await {
             Ok(()) => Result1::Deleted(format!("{} ({})", e.reason, outcome.method.describe())),
@@ -161,6 +181,24 @@ pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Store, repo: &Repo
         }
         tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
     }
+}
+
+/// Re-checks that the tag still points where the plan saw it, and journals its manifest.
+async fn prepare(e: &Entry, store: &dyn Store, journal: &Journal) -> Result<Repository, Result1> {
+    let repo: Repository = e.repository.parse().map_err(|err| Result1::Failed(format!("invalid repository: {err}")))?;
+    match store.resolve(&repo, &e.tag).await {
+        Ok(None) => return Err(Result1::Skipped("already gone".into())),
+        Ok(Some(d)) if d != e.digest => return Err(Result1::Skipped(format!("tag moved to {d} since the plan was made"))),
+        Ok(Some(_)) => {}
+        Err(err) => return Err(Result1::Failed(format!("cannot check the tag: {err}"))),
+    }
+    let (bytes, media_type) = match super::store::tagged_manifest(store, &repo, &e.tag, &e.digest).await {
+        Ok(Some((bytes, media_type, _))) => (bytes, media_type),
+        Ok(None) => return Err(Result1::Skipped("broken tag, left alone: its manifest is missing".into())),
+        Err(err) => return Err(Result1::Skipped(format!("broken tag, left alone: {err}"))),
+    };
+    journal.record(&e.repository, &e.tag, &e.digest, &media_type, &bytes).map_err(|err| Result1::Failed(format!("not deleted, the journal cannot be written: {err}")))?;
+    Ok(repo)
 }
 
 /// What `wharf cleanup restore` did with each journal line.

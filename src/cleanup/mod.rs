@@ -4,7 +4,8 @@
 //! 1. [`inventory`] lists every tag of the project's repositories through the driver and
 //!    reads the publish records that `build-and-publish` wrote;
 //! 2. [`policy::decide`] (pure) turns tags, records, git history and options into a
-//!    [`plan::Plan`]: every tag with its decision and reason;
+//!    [`plan::Plan`]: every tag with its decision and reason; [`review::review`] keeps what
+//!    the registry would refuse to delete, with its reason;
 //! 3. [`execute::execute`] carries out the deletions, journaling each one first.
 
 pub mod execute;
@@ -13,6 +14,7 @@ pub mod inventory;
 pub mod journal;
 pub mod plan;
 pub mod policy;
+pub mod review;
 pub mod run;
 pub mod store;
 

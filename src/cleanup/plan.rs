@@ -52,6 +52,17 @@ pub struct Plan {
     /// Listed tags whose manifest cannot be read: reported, never touched.
     #[serde(default)]
     pub broken: Vec<Broken>,
+    /// Repositories deleted as a whole instead of tag by tag (`--purge` where the registry
+    /// cannot delete the last tag, GitHub): every tag of them is a deletion of this plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repository_deletions: Vec<RepositoryDeletion>,
+}
+
+/// A repository the plan deletes as a whole, and why not tag by tag.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepositoryDeletion {
+    pub repository: String,
+    pub reason: String,
 }
 
 /// A tag that is listed but whose manifest is missing or unreadable.
@@ -103,6 +114,9 @@ impl Plan {
             };
             let action = if e.action == Action::Delete { "delete" } else { "keep" };
             out.push_str(&format!("{action:6}  {:width$}  {kind:8}  {}\n", format!("{}:{}", e.repository, e.tag), e.reason));
+        }
+        for r in &self.repository_deletions {
+            out.push_str(&format!("{:6}  {:width$}  {:8}  {}\n", "delete", r.repository, "repo", r.reason));
         }
         for b in &self.broken {
             out.push_str(&format!("{:6}  {:width$}  {:8}  {}\n", "skip", format!("{}:{}", b.repository, b.tag), "broken", b.problem));

@@ -189,7 +189,7 @@ fn records_follow_their_stage() {
     let plan = run(&tags, &records, &opts(Mode::Git { policies: vec![p], history }));
     assert_eq!(action(&plan, "rec1"), Action::Delete);
     assert_eq!(action(&plan, "rec3"), Action::Keep);
-    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), static_root: None, policies: vec![], entries: plan, broken: vec![] };
+    let deletions = super::plan::Plan { version: 1, project: "p".into(), driver: "default".into(), static_root: None, policies: vec![], entries: plan, broken: vec![], repository_deletions: vec![] };
     let order: Vec<&str> = deletions.ordered_deletions().iter().map(|e| e.tag.as_str()).collect();
     assert_eq!(order.last(), Some(&"rec1"), "records are deleted last: {order:?}");
 }

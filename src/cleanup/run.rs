@@ -106,7 +106,8 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Store) -> 
         children: &manifests.children,
         throwaways: &manifests.throwaways,
     };
-    let entries = policy::decide(&inputs, &opts);
+    let mut entries = policy::decide(&inputs, &opts);
+    let repository_deletions = super::review::review(driver, &mut entries, matches!(s.keep, Keep::Purge)).await?;
     Ok(Plan {
         version: PLAN_VERSION,
         project: s.project.as_ref().map_or_else(|| s.repo.path.clone(), |p| p.name.clone()),
@@ -115,6 +116,7 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Store) -> 
         policies: policy_text,
         entries,
         broken,
+        repository_deletions,
     })
 }
 

@@ -8,20 +8,23 @@
 //!   `POST /oauth2/token` (`grant_type=refresh_token`, `scope=repository:{name}:…`) gives the
 //!   access token. With a username and password (admin user, service principal, token),
 //!   `GET /oauth2/token?service=…&scope=…` with Basic auth does.
-//! - List: `GET /acr/v1/{name}/_tags?n=100`, following `Link: rel="next"`; each tag has its digest.
+//! - List: `GET /acr/v1/{name}/_tags?n=100`, following `Link: rel="next"`; each tag has its
+//!   digest. A 404 on the first page is a repository that does not exist; on a later page, or
+//!   a `Link` to another host, an error (never a silently shorter list).
 //! - Untag: `DELETE /acr/v1/{name}/_tags/{tag}`: only the tag goes (unlike
 //!   `az acr repository delete --image`, which deletes the manifest with all its tags).
 //!
 //! The management-plane crate azure_mgmt_containerregistry is abandoned and has no untag.
 
-use super::api::{Api, Repeat, bearer, encode, form, join, same_origin, secret_header};
+use super::api::{Api, Repeat, bearer, encode, form, join, secret_header};
+use super::token_cache::TokenCache;
 use super::error::target;
 use super::{AzureServicePrincipal, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::{Client, Credential, Repository, next_link};
 use crate::secret::Secret;
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, LINK};
-use tokio::sync::OnceCell;
+use std::time::Duration;
 
 /// The Azure AD scope of Azure Container Registry's data plane.
 const AAD_SCOPE: &str = "https://containerregistry.azure.net/.default";
@@ -37,6 +40,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "the AcrDelete role (or a repository-scoped token with content/delete) for the identity behind `az acr login`, --azure-token / AZURE_ACCESS_TOKEN, a service principal (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID), or the registry username and password",
     docs: "https://learn.microsoft.com/en-us/rest/api/containerregistry/tag",
@@ -50,8 +54,8 @@ pub struct AcrDriver {
     client: Client,
     azure: Option<Secret>,
     sp: Option<AzureServicePrincipal>,
-    /// The service principal's Azure AD token, obtained once.
-    aad: OnceCell<Secret>,
+    /// The service principal's Azure AD token, renewed before its `expires_in` runs out.
+    aad: TokenCache,
 }
 
 #[derive(serde::Deserialize)]
@@ -62,6 +66,9 @@ struct RefreshReply {
 #[derive(serde::Deserialize)]
 struct AccessReply {
     access_token: Secret,
+    /// Seconds the token is valid for (Azure AD says; ACR's own tokens may not).
+    #[serde(default)]
+    expires_in: Option<u64>,
 }
 
 #[derive(serde::Deserialize)]
@@ -80,7 +87,7 @@ impl AcrDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = super::api::base_url(&INFO, opts, repo)?;
         let service = super::hosts::bare(&repo.registry).to_string();
-        Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone(), sp: opts.tokens.azure_sp.clone(), aad: OnceCell::new() })
+        Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone(), sp: opts.tokens.azure_sp.clone(), aad: TokenCache::default() })
     }
 
     /// An access token for `scope` (`repository:NAME:metadata_read` or `…:delete`).
@@ -138,12 +145,12 @@ impl AcrDriver {
             return Ok(Some(t.clone()));
         }
         let Some(sp) = &self.sp else { return Ok(None) };
-        self.aad.get_or_try_init(|| self.client_credentials(sp, tgt)).await.cloned().map(Some)
+        self.aad.get(|| self.client_credentials(sp, tgt)).await.map(Some)
     }
 
     /// Azure AD client-credentials flow: `POST {authority}/{tenant}/oauth2/v2.0/token` with the
     /// client id and secret, for the container registry's scope.
-    async fn client_credentials(&self, sp: &AzureServicePrincipal, tgt: &str) -> Result<Secret> {
+    async fn client_credentials(&self, sp: &AzureServicePrincipal, tgt: &str) -> Result<(Secret, Option<Duration>)> {
         let op = "get an Azure AD token for the service principal";
         let url = join(&sp.authority, &format!("/{}/oauth2/v2.0/token", encode(&sp.tenant_id)));
         let sent = self
@@ -164,7 +171,8 @@ impl AcrDriver {
             }
             other => other?,
         };
-        Ok(self.api.json::<AccessReply>(op, tgt, resp).await?.access_token)
+        let reply = self.api.json::<AccessReply>(op, tgt, resp).await?;
+        Ok((reply.access_token, reply.expires_in.map(Duration::from_secs)))
     }
 
     /// Azure AD access token → ACR refresh token.
@@ -190,19 +198,21 @@ impl Driver for AcrDriver {
         let (op, tgt) = ("list tags", repo.to_string());
         let token = self.access_token(repo, &format!("repository:{}:metadata_read", repo.path), op).await?;
         let mut url = join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path));
-        let (mut entries, mut seen) = (Vec::new(), std::collections::HashSet::new());
+        let (mut entries, mut seen, mut page) = (Vec::new(), std::collections::HashSet::new(), 1);
         loop {
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
             if resp.status().as_u16() == 404 {
-                break;
+                if page == 1 {
+                    break;
+                }
+                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags")));
             }
             let next = resp.headers().get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
-            let page: TagList = self.api.json(op, &tgt, resp).await?;
-            entries.extend(page.tags.into_iter().filter_map(|t| Some(TagEntry::new(t.name, t.digest.parse().ok()?))));
-            let next = next.map(|n| if n.starts_with('/') { join(&self.base, &n) } else { n });
-            match next {
-                Some(n) if same_origin(&self.base, &n) && seen.insert(n.clone()) => url = n,
-                _ => break,
+            let list: TagList = self.api.json(op, &tgt, resp).await?;
+            entries.extend(list.tags.into_iter().filter_map(|t| Some(TagEntry::new(t.name, t.digest.parse().ok()?))));
+            match self.api.next_page(op, &tgt, &self.base, next, &mut seen)? {
+                Some(n) => (url, page) = (n, page + 1),
+                None => break,
             }
         }
         entries.sort();

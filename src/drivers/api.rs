@@ -1,7 +1,8 @@
 //! A small HTTP layer for the registries' native REST APIs.
 //!
-//! [`Api::send`] builds the request anew for every attempt, retries 429/500/502/503/504 with
-//! `Retry-After` honoured (up to the client's cap) or exponential backoff with jitter, retries
+//! [`Api::send`] builds the request anew for every attempt, retries 429/500/502/503/504 and
+//! rate-limit 403s (see [`super::rate_limit`]) with the server's wait honoured (up to the
+//! client's cap) or exponential backoff with jitter, retries
 //! connection failures only for requests that are safe to repeat, and turns any other failure
 //! into a [`DriverError`] naming the driver, the operation and the target. 401/403 carry what
 //! the credential needs. Bodies are read with a size limit; error bodies are cut short and
@@ -9,8 +10,9 @@
 
 use super::error::{ApiError, DriverError};
 use super::{DriverInfo, Result};
-use crate::registry::{ClientOptions, parse_retry_after};
-use reqwest::header::{HeaderValue, RETRY_AFTER};
+use super::rate_limit::{is_rate_limit, server_wait};
+use crate::registry::ClientOptions;
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use std::time::{Duration, SystemTime};
@@ -84,8 +86,8 @@ impl Api {
                 Ok(resp) if resp.status().is_success() || (allow_404 && resp.status().as_u16() == 404) => {
                     return Ok(resp);
                 }
-                Ok(resp) if crate::registry::error::is_retryable_status(resp.status().as_u16()) => {
-                    let server_wait = retry_after(resp.headers().get(RETRY_AFTER));
+                Ok(resp) if crate::registry::error::is_retryable_status(resp.status().as_u16()) || is_rate_limit(resp.status().as_u16(), resp.headers()) => {
+                    let server_wait = server_wait(resp.headers(), SystemTime::now());
                     let too_long = server_wait.is_some_and(|w| w > self.max_retry_after);
                     if attempt >= self.max_retries || too_long {
                         return Err(self.status_error(op, &tried(attempt), resp).await);
@@ -154,17 +156,53 @@ impl Api {
 
     async fn status_error(&self, op: &'static str, target: &str, resp: Response) -> DriverError {
         let status = resp.status().as_u16();
-        let retry_after = retry_after(resp.headers().get(RETRY_AFTER));
+        let rate_limited = is_rate_limit(status, resp.headers());
+        let retry_after = server_wait(resp.headers(), SystemTime::now());
         let body = self.body(op, target, resp).await.unwrap_or_default();
         let hint = match status {
-            401 | 403 => Some(format!("the credential needs {}", self.info.needs)),
-            429 => Some(match retry_after {
+            _ if rate_limited => Some(match retry_after {
                 Some(w) => format!("rate limited; the registry asks to wait {}s", w.as_secs()),
                 None => "rate limited; retry later or lower the concurrency".into(),
             }),
+            401 | 403 => Some(format!("the credential needs {}", self.info.needs)),
             _ => None,
         };
-        DriverError::Api(Box::new(ApiError { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, hint }))
+        DriverError::Api(Box::new(ApiError { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, rate_limited, hint }))
+    }
+
+    /// A page after the first answered 404: the listing is incomplete, which is an error (the
+    /// list changed while it was read, or the credential lost access), never an end of list.
+    pub fn page_gone(&self, op: &'static str, target: &str, page: &str) -> DriverError {
+        self.protocol(op, target, format!("{page} answered 404 after earlier pages were read; the listing is incomplete, so nothing is decided on it\n  hint: run the command again"))
+    }
+
+    /// The next page's URL, from a `Link: rel="next"` or a `next` field: `None` at the end,
+    /// an error when it leaves the API's origin (the token is never sent elsewhere) or loops.
+    pub fn next_page(&self, op: &'static str, target: &str, base: &url::Url, next: Option<String>, seen: &mut std::collections::HashSet<String>) -> Result<Option<String>> {
+        let Some(next) = next.filter(|n| !n.is_empty()) else { return Ok(None) };
+        // A relative link (ACR sends `</acr/v1/…>`) resolves against the API's base.
+        let next = base.join(&next).map(String::from).unwrap_or(next);
+        if !same_origin(base, &next) {
+            return Err(self.protocol(op, target, format!("pagination points at another host: {next}")));
+        }
+        if !seen.insert(next.clone()) {
+            return Err(self.protocol(op, target, format!("pagination loops back to {next}")));
+        }
+        Ok(Some(next))
+    }
+
+    /// A 404 that may mean "no permission" as well as "no such thing", as an error saying so.
+    pub fn hidden(&self, op: &'static str, target: &str, detail: impl Into<String>, hint: impl Into<String>) -> DriverError {
+        DriverError::Api(Box::new(ApiError {
+            driver: self.info.name,
+            op,
+            target: target.to_string(),
+            status: 404,
+            detail: detail.into(),
+            retry_after: None,
+            rate_limited: false,
+            hint: Some(hint.into()),
+        }))
     }
 }
 
@@ -183,10 +221,6 @@ fn detail(body: &[u8]) -> String {
         Some((i, _)) => format!("{}…", &line[..i]),
         None => line,
     }
-}
-
-fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    parse_retry_after(value?.to_str().ok()?, SystemTime::now())
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).

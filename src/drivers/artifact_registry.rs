@@ -10,10 +10,13 @@
 //! - Untag: `DELETE …/packages/{pkg}/tags/{tag}`: only the tag goes.
 //! - Auth: `Authorization: Bearer` with an OAuth access token: `--google-token` /
 //!   `GOOGLE_OAUTH_ACCESS_TOKEN` (e.g. `gcloud auth print-access-token`), or the registry login
-//!   when it is `oauth2accesstoken` (what the gcloud credential helper returns). Between the
-//!   two, application-default credentials (`GOOGLE_APPLICATION_CREDENTIALS` or gcloud's
-//!   well-known file; a service account key or an authorized user) give one: see
-//!   [`super::google_auth`].
+//!   when its user says the password is an access token: `oauth2accesstoken`, or
+//!   `_dcgcloud_token`, what the gcloud and docker-credential-gcr helpers return
+//!   (<https://github.com/GoogleCloudPlatform/docker-credential-gcr>). Between the two,
+//!   application-default credentials (`GOOGLE_APPLICATION_CREDENTIALS` or gcloud's well-known
+//!   file; a service account key or an authorized user) give one, renewed before its
+//!   `expires_in` runs out: see [`super::google_auth`].
+//! - A 404 on the first page is a package that does not exist; after it, an error.
 
 use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
@@ -23,6 +26,9 @@ use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
 
 pub const DEFAULT_API: &str = "https://artifactregistry.googleapis.com";
+
+/// Registry logins whose password is a Google OAuth access token.
+const TOKEN_USERS: &[&str] = &["oauth2accesstoken", "_dcgcloud_token"];
 
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "artifact-registry",
@@ -35,6 +41,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "an OAuth access token (--google-token / GOOGLE_OAUTH_ACCESS_TOKEN, application-default credentials: GOOGLE_APPLICATION_CREDENTIALS or ~/.config/gcloud/application_default_credentials.json, a service account key or an authorized user; or the gcloud credential helper) for an identity with roles/artifactregistry.repoAdmin (artifactregistry.tags.delete)",
     docs: "https://cloud.google.com/artifact-registry/docs/reference/rest/v1/projects.locations.repositories.packages.tags",
@@ -113,7 +120,7 @@ impl ArtifactRegistryDriver {
         }
         let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
         match resolved.map(|r| r.credential) {
-            Some(Credential::Basic { username, password }) if username == "oauth2accesstoken" => Ok(password),
+            Some(Credential::Basic { username, password }) if TOKEN_USERS.contains(&username.as_str()) => Ok(password),
             _ => Err(self.api.missing_credential(op, tgt)),
         }
     }
@@ -136,20 +143,24 @@ impl Driver for ArtifactRegistryDriver {
         let mut entries = Vec::new();
         let mut page_token: Option<String> = None;
         let mut seen = std::collections::HashSet::new();
-        loop {
+        for page in 1.. {
             let mut url = join(&self.base, &format!("/v1/{path}/tags?pageSize=1000"));
             if let Some(t) = &page_token {
                 url.push_str(&format!("&pageToken={}", encode(t)));
             }
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
             if resp.status().as_u16() == 404 {
-                break;
+                if page == 1 {
+                    break;
+                }
+                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags")));
             }
-            let page: TagPage = self.api.json(op, &tgt, resp).await?;
-            entries.extend(page.tags.iter().filter_map(ArTag::entry));
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            let p: TagPage = self.api.json(op, &tgt, resp).await?;
+            entries.extend(p.tags.iter().filter_map(ArTag::entry));
+            match p.next_page_token.filter(|t| !t.is_empty()) {
                 Some(t) if seen.insert(t.clone()) => page_token = Some(t),
-                _ => break,
+                Some(t) => return Err(self.api.protocol(op, &tgt, format!("pagination loops back to page token {t:?}"))),
+                None => break,
             }
         }
         entries.sort();

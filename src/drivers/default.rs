@@ -32,6 +32,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::TagDeleteOrThrowaway,
         native_list: false,
+        delete_repository: false,
     },
     needs: "pull, push and delete on the repository (distribution: `storage.delete.enabled: true`)",
     docs: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md",

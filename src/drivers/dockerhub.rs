@@ -3,18 +3,28 @@
 //! - Auth: `POST {api}/v2/auth/token` with `{"identifier": USER, "secret": PASSWORD_OR_PAT}`
 //!   answers `{"access_token": …}`, sent as `Authorization: Bearer`. The credential is the
 //!   registry login for `docker.io` (flags or docker's config). Personal access tokens need the
-//!   Delete scope ("Read, Write, Delete") to delete tags.
+//!   Delete scope ("Read, Write, Delete") to delete tags. The access token "expires in 10
+//!   minutes" (AuthCreateTokenResponse in <https://docs.docker.com/reference/api/hub/latest/>):
+//!   it is fetched again before then (its JWT `exp` when readable), and once after a 401.
 //! - List: `GET {api}/v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100`, following
-//!   `next` (only on the API's own origin). No pull-rate-limited manifest HEADs.
+//!   `next` (only on the API's own origin). No pull-rate-limited manifest HEADs. A tag listed
+//!   without a digest is reported as a broken tag, never silently left out; a 404 after the
+//!   first page is an error.
 //! - Untag: `DELETE {api}/v2/repositories/{ns}/{repo}/tags/{tag}/`: removes only that tag.
+//! - Rate limits: 429 with `Retry-After` or `X-Retry-After` (see [`super::rate_limit`]).
 
-use super::api::{Api, Repeat, bearer, encode, join, same_origin};
+use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::token_cache::{TokenCache, jwt_lifetime};
+use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::reference::DOCKER_HUB;
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
-use tokio::sync::OnceCell;
+use reqwest::Response;
+use std::time::Duration;
+
+/// The access token's lifetime when it does not say (Docker's API reference).
+const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Docker Hub's API.
 pub const DEFAULT_API: &str = "https://hub.docker.com";
@@ -30,6 +40,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "a Docker Hub login (`docker login`, or --username with --password-stdin); a personal access token needs the Delete scope (\"Read, Write, Delete\") to remove tags",
     docs: "https://docs.docker.com/reference/api/hub/latest/",
@@ -40,7 +51,7 @@ pub struct DockerHubDriver {
     api: Api,
     base: url::Url,
     client: Client,
-    token: OnceCell<Secret>,
+    token: TokenCache,
 }
 
 #[derive(serde::Deserialize)]
@@ -67,7 +78,7 @@ struct HubTag {
 impl DockerHubDriver {
     pub fn new(opts: &DriverOptions) -> Result<Self> {
         let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
-        Ok(DockerHubDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: OnceCell::new() })
+        Ok(DockerHubDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: TokenCache::default() })
     }
 
     /// `(namespace, repository)` of a Docker Hub path.
@@ -78,23 +89,85 @@ impl DockerHubDriver {
         }
     }
 
-    /// A bearer token from the Hub login, fetched once; `None` without credentials.
-    async fn token(&self, op: &'static str, target: &str) -> Result<Option<&Secret>> {
+    /// A bearer token from the Hub login, fresh enough to use; `None` without credentials.
+    async fn token(&self, op: &'static str, target: &str) -> Result<Option<Secret>> {
         let resolved = self.client.options().credentials.resolve(DOCKER_HUB).await.map_err(|e| DriverError::registry(&INFO, e))?;
         let Some(Credential::Basic { username, password }) = resolved.map(|r| r.credential) else {
             return Ok(None);
         };
         let token = self
             .token
-            .get_or_try_init(|| async {
+            .get(|| async {
                 let url = join(&self.base, "/v2/auth/token");
                 let body = serde_json::json!({"identifier": username, "secret": password.expose()});
                 let resp = self.api.send(op, target, Repeat::Safe, false, |h| h.post(&url).json(&body)).await?;
                 let reply: TokenReply = self.api.json(op, target, resp).await?;
-                reply.access_token.or(reply.token).ok_or_else(|| self.api.protocol(op, target, "the token answer has no access_token"))
+                let token = reply.access_token.or(reply.token).ok_or_else(|| self.api.protocol(op, target, "the token answer has no access_token"))?;
+                let lifetime = jwt_lifetime(token.expose()).unwrap_or(TOKEN_LIFETIME);
+                Ok((token, Some(lifetime)))
             })
             .await?;
         Ok(Some(token))
+    }
+
+    /// Sends an API request with the Hub token; after a 401 (the token expired or was
+    /// revoked early) gets a new token and tries once more. `required`: no login is an error.
+    async fn send(
+        &self,
+        op: &'static str,
+        tgt: &str,
+        repeat: Repeat,
+        allow_404: bool,
+        required: bool,
+        build: impl Fn(&reqwest::Client, Option<&Secret>) -> reqwest::RequestBuilder,
+    ) -> Result<Response> {
+        let token = self.token(op, tgt).await?;
+        if required && token.is_none() {
+            return Err(self.api.missing_credential(op, tgt));
+        }
+        match (self.api.send(op, tgt, repeat, allow_404, |h| build(h, token.as_ref())).await, &token) {
+            (Err(e), Some(used)) if e.status() == Some(401) => {
+                self.token.invalidate(used).await;
+                let token = self.token(op, tgt).await?;
+                self.api.send(op, tgt, repeat, allow_404, |h| build(h, token.as_ref())).await
+            }
+            (other, _) => other,
+        }
+    }
+
+    /// Every tag with its digest, and the tags listed without one.
+    async fn list(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        let (op, tgt) = ("list tags", repo.to_string());
+        let (ns, name) = self.split(repo, op)?;
+        let mut url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)));
+        let (mut entries, mut broken, mut seen, mut page) = (Vec::new(), Vec::new(), std::collections::HashSet::new(), 1);
+        loop {
+            let resp = self.send(op, &tgt, Repeat::Safe, true, false, |h, t| bearer(h.get(&url), t)).await?;
+            if resp.status().as_u16() == 404 {
+                if page == 1 {
+                    tracing::warn!(%repo, "Docker Hub answers 404: no such repository, or a private one the login cannot see");
+                    return Ok((Vec::new(), Vec::new()));
+                }
+                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags")));
+            }
+            let p: TagPage = self.api.json(op, &tgt, resp).await?;
+            for t in p.results {
+                match t.digest.as_deref().map(str::parse) {
+                    Some(Ok(d)) => entries.push(TagEntry::new(t.name, d)),
+                    _ => {
+                        tracing::warn!(repo = %repo, tag = t.name, "Docker Hub lists this tag without a digest; reported as broken and left alone");
+                        broken.push(BrokenTag { tag: t.name, problem: "Docker Hub lists this tag without a digest (an image it cannot describe, e.g. a legacy schema 1 manifest)".into() });
+                    }
+                }
+            }
+            match self.api.next_page(op, &tgt, &self.base, p.next, &mut seen)? {
+                Some(next) => (url, page) = (next, page + 1),
+                None => break,
+            }
+        }
+        entries.sort();
+        broken.sort_by(|a, b| a.tag.cmp(&b.tag));
+        Ok((entries, broken))
     }
 }
 
@@ -105,42 +178,19 @@ impl Driver for DockerHubDriver {
     }
 
     async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        let (op, tgt) = ("list tags", repo.to_string());
-        let (ns, name) = self.split(repo, op)?;
-        let token = self.token(op, &tgt).await?;
-        let mut url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)));
-        let (mut entries, mut seen) = (Vec::new(), std::collections::HashSet::new());
-        loop {
-            let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), token)).await?;
-            if resp.status().as_u16() == 404 {
-                return Ok(Vec::new());
-            }
-            let page: TagPage = self.api.json(op, &tgt, resp).await?;
-            for t in page.results {
-                match t.digest.as_deref().map(str::parse) {
-                    Some(Ok(d)) => entries.push(TagEntry::new(t.name, d)),
-                    _ => tracing::warn!(repo = %repo, tag = t.name, "Docker Hub lists no digest for this tag; skipped"),
-                }
-            }
-            match page.next.filter(|n| !n.is_empty()) {
-                Some(next) if same_origin(&self.base, &next) && seen.insert(next.clone()) => url = next,
-                Some(next) if !same_origin(&self.base, &next) => {
-                    return Err(self.api.protocol(op, &tgt, format!("pagination points at another host: {next}")));
-                }
-                _ => break,
-            }
-        }
-        entries.sort();
-        Ok(entries)
+        Ok(self.list(repo).await?.0)
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        self.list(repo).await
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
         let (op, tgt) = ("delete tag", target(repo, Some(tag)));
         let (ns, name) = self.split(repo, op)?;
         crate::registry::validate_tag(tag).map_err(|p| self.api.protocol(op, &tgt, p))?;
-        let token = self.token(op, &tgt).await?.ok_or_else(|| self.api.missing_credential(op, &tgt))?;
         let url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags/{}", encode(ns), encode(name), encode(tag)));
-        let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(token))).await?;
+        let resp = self.send(op, &tgt, Repeat::Safe, true, true, |h, t| bearer(h.get(&url), t)).await?;
         if resp.status().as_u16() == 404 {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
@@ -150,7 +200,7 @@ impl Driver for DockerHubDriver {
             .and_then(|d| d.parse().ok())
             .ok_or_else(|| self.api.protocol(op, &tgt, "Docker Hub gives no digest for the tag"))?;
         let url = join(&self.base, &format!("/v2/repositories/{}/{}/tags/{}/", encode(ns), encode(name), encode(tag)));
-        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(token))).await?;
+        self.send(op, &tgt, Repeat::OnStatusOnly, false, true, |h, t| bearer(h.delete(&url), t)).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
 }

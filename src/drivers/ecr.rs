@@ -10,6 +10,10 @@
 //! - Credentials, region and endpoint come from the AWS default chain (environment, profiles,
 //!   SSO, instance roles; `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_ECR`); the region defaults to
 //!   the one in the registry host, the endpoint to `--api-url` when given.
+//! - Hosts: `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]` and the dual-stack
+//!   `<account>.dkr-ecr[-fips].<region>.on.aws`. ECR Public (`public.ecr.aws`) is another
+//!   service with its own API (ecr-public), which this driver does not drive: it is refused
+//!   with what to do instead.
 
 use super::error::{ApiError, target};
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
@@ -23,7 +27,7 @@ use tokio::sync::OnceCell;
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "ecr",
     title: "Amazon ECR",
-    hosts: "`<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`",
+    hosts: "`<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`, `<account>.dkr-ecr[-fips].<region>.on.aws`",
     matches: super::hosts::ecr,
     capabilities: Capabilities {
         nesting: Nesting::Any,
@@ -31,10 +35,22 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: true,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
-    needs: "AWS credentials from the default chain allowed ecr:ListImages, ecr:DescribeImages and ecr:BatchDeleteImage (ecr:CreateRepository with --create-repositories, ecr:GetAuthorizationToken to push)",
+    needs: "AWS credentials from the default chain allowed ecr:ListImages, ecr:DescribeImages and ecr:BatchDeleteImage (to push: ecr:GetAuthorizationToken and ecr:DescribeRepositories, plus ecr:CreateRepository with --create-repositories)",
     docs: "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchDeleteImage.html",
-    new: |opts, repo| Ok(Box::new(EcrDriver::new(opts, repo))),
+    new: |opts, repo| {
+        if super::hosts::ecr_public(&repo.registry) {
+            return Err(DriverError::Refused {
+                driver: INFO.name,
+                op: "set up",
+                target: repo.to_string(),
+                code: None,
+                detail: "public.ecr.aws is ECR Public, a different service with its own API (ecr-public), which the ecr driver does not drive\n  hint: leave --implementation out (pushes and listing then use the distribution API); delete with `aws ecr-public batch-delete-image`".into(),
+            });
+        }
+        Ok(Box::new(EcrDriver::new(opts, repo)))
+    },
 };
 
 pub struct EcrDriver {
@@ -43,6 +59,9 @@ pub struct EcrDriver {
     endpoint: Option<String>,
     /// The account in the registry host, passed as `registryId`.
     registry_id: Option<String>,
+    /// The registry host is dual-stack (`….on.aws`): the API is called on its dual-stack
+    /// endpoint too (`ecr.<region>.api.aws`), as an IPv6-only network needs.
+    dual_stack: bool,
     create_repositories: bool,
 }
 
@@ -65,7 +84,8 @@ impl EcrDriver {
             sdk: OnceCell::new(),
             region: super::hosts::ecr_region(host),
             endpoint,
-            registry_id: super::hosts::ecr(host).then(|| host.split('.').next().unwrap_or_default().to_string()),
+            registry_id: super::hosts::ecr_account(host),
+            dual_stack: host.ends_with(".on.aws"),
             create_repositories,
         }
     }
@@ -76,6 +96,9 @@ impl EcrDriver {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
                 if let Some(region) = &self.region {
                     loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                if self.dual_stack {
+                    loader = loader.use_dual_stack(true);
                 }
                 if let Some(url) = &self.endpoint {
                     loader = loader.endpoint_url(url);
@@ -111,6 +134,7 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
             status: if auth && status == 400 { 403 } else { status },
             detail: [code, message].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(": "),
             retry_after: None,
+            rate_limited: false,
             hint,
         })),
         None => DriverError::Transport {

@@ -73,6 +73,9 @@ pub struct ApiError {
     /// What the API said (bounded, without secrets).
     pub detail: String,
     pub retry_after: Option<Duration>,
+    /// The refusal was a rate limit (429, or GitHub's 403 with `x-ratelimit-remaining: 0` or
+    /// `retry-after`), not a permission failure.
+    pub rate_limited: bool,
     pub hint: Option<String>,
 }
 
@@ -103,7 +106,7 @@ impl DriverError {
     pub fn is_auth(&self) -> bool {
         match self {
             DriverError::Registry { source, .. } => source.is_auth(),
-            DriverError::Api(a) => matches!(a.status, 401 | 403),
+            DriverError::Api(a) => matches!(a.status, 401 | 403) && !a.rate_limited,
             DriverError::MissingCredential { .. } => true,
             _ => false,
         }
@@ -137,6 +140,11 @@ impl DriverError {
         }
     }
 
+    /// A 429, or a 403 the API marks as a rate limit: wait, do not fix the credential.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, DriverError::Api(a) if a.rate_limited)
+    }
+
     pub fn is_unsupported(&self) -> bool {
         matches!(self, DriverError::Unsupported { .. })
     }
@@ -163,6 +171,7 @@ mod tests {
             status: 403,
             detail: "forbidden".into(),
             retry_after: None,
+            rate_limited: false,
             hint: Some("personal access tokens need the Delete scope".into()),
         }));
         let text = e.to_string();

@@ -1,28 +1,38 @@
-//! The `github` driver: GitHub's REST packages API for ghcr.io.
+//! The `github` driver: GitHub's REST packages API for ghcr.io (and docker.pkg.github.com,
+//! GitHub Enterprise Server with `--api-url https://HOST/api/v3`).
 //!
-//! - Versions: `GET {api}/orgs/{owner}/packages/container/{package}/versions?per_page=100`
-//!   (`/users/{owner}/…` when the owner is a user), following `Link: rel="next"`. A version's
-//!   `name` is its manifest digest, its tags are in `metadata.container.tags`. Package names
-//!   holding `/` are URL-encoded (`a%2Fb`).
+//! - Versions: see [`super::github_packages`] (where packages live, listing once per run). A
+//!   version's `name` is its manifest digest; a version named otherwise is reported as broken.
 //! - Untag: GitHub deletes versions, with all their tags. When the tag is the version's last,
-//!   `DELETE …/versions/{id}`; otherwise the tag moves to a throwaway manifest through the
-//!   distribution API (the registry login for ghcr.io) and that new version is deleted, so the
-//!   other tags stay. GraphQL deletion is deprecated for containers and is not used.
+//!   the version is read again (it may have gained a tag since it was listed) and deleted;
+//!   otherwise the tag moves to a throwaway manifest through the distribution API (the registry
+//!   login for ghcr.io) and that new version is deleted, so the other tags stay. GraphQL
+//!   deletion is deprecated for containers and is not used.
+//! - GitHub refuses to delete the last tagged version of a package (HTTP 400, "You cannot
+//!   delete the last tagged version of a package. You must delete the package instead.", as
+//!   reported in actions/delete-package-versions#231). So a cleanup plan that would delete every
+//!   tag keeps the newest version, with that reason ([`Driver::review_deletions`]), and under
+//!   `--purge` deletes the package as a whole (`DELETE …/packages/{type}/{name}`) after checking
+//!   that it holds exactly the tags the plan saw.
 //! - Auth: `Authorization: Bearer TOKEN` (`--github-token` / `GITHUB_TOKEN`) with
 //!   `read:packages` and `delete:packages`; the Actions `GITHUB_TOKEN` can delete only packages
 //!   linked to its repository with admin access granted to that repository.
+//! - Rate limits: a 403 or 429 with `x-ratelimit-remaining: 0` or `retry-after` is waited out
+//!   (see [`super::rate_limit`]), not reported as a permission failure.
 
-use super::api::{Api, Repeat, bearer, encode, join, same_origin};
+use super::api::Api;
 use super::default::{DefaultDriver, fallback};
 use super::error::target;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::github_packages::{Listing, Packages, Version};
+use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, PlannedTag, Result, Review, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::digest::Digest;
-use crate::registry::{Repository, next_link};
-use crate::secret::Secret;
-use reqwest::header::{ACCEPT, LINK};
-use tokio::sync::OnceCell;
+use crate::registry::Repository;
+use std::collections::BTreeSet;
 
 pub const DEFAULT_API: &str = "https://api.github.com";
+
+/// What GitHub refuses, as the plan and errors say it.
+const LAST_TAGGED: &str = "GitHub refuses to delete the last tagged version of a package";
 
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "github",
@@ -35,6 +45,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::VersionOrThrowaway,
         native_list: true,
+        delete_repository: true,
     },
     needs: "a token (--github-token / GITHUB_TOKEN) with read:packages and delete:packages, plus a ghcr.io login with write:packages for the throwaway manifest; the Actions GITHUB_TOKEN can delete only packages linked to its own repository (package settings → Manage Actions access → Admin)",
     docs: "https://docs.github.com/en/rest/packages/packages",
@@ -42,113 +53,84 @@ pub(super) const INFO: DriverInfo = DriverInfo {
 };
 
 pub struct GithubDriver {
-    api: Api,
-    base: url::Url,
-    token: Option<Secret>,
+    packages: Packages,
     fallback: DefaultDriver,
-    /// `orgs` or `users`, found once per owner.
-    owner_kind: OnceCell<&'static str>,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-struct Version {
-    id: u64,
-    name: String,
-    #[serde(default)]
-    metadata: Option<Metadata>,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-struct Metadata {
-    #[serde(default)]
-    container: Option<Container>,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-struct Container {
-    #[serde(default)]
-    tags: Vec<String>,
-}
-
-impl Version {
-    fn tags(&self) -> &[String] {
-        self.metadata.as_ref().and_then(|m| m.container.as_ref()).map_or(&[], |c| &c.tags)
-    }
 }
 
 impl GithubDriver {
     pub fn new(opts: &DriverOptions) -> Result<Self> {
         let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
-        Ok(GithubDriver {
-            api: Api::new(&INFO, opts.client.options())?,
-            base,
-            token: opts.tokens.github.clone(),
-            fallback: fallback(opts, &INFO),
-            owner_kind: OnceCell::new(),
-        })
+        let api = Api::new(&INFO, opts.client.options())?;
+        Ok(GithubDriver { packages: Packages::new(api, base, opts.tokens.github.clone()), fallback: fallback(opts, &INFO) })
     }
 
-    fn request(&self, builder: reqwest::RequestBuilder, token: &Secret) -> reqwest::RequestBuilder {
-        let builder = builder.header(ACCEPT, "application/vnd.github+json").header("X-GitHub-Api-Version", "2022-11-28");
-        bearer(builder, Some(token))
+    fn refused(&self, op: &'static str, tgt: String, detail: String) -> DriverError {
+        DriverError::Refused { driver: INFO.name, op, target: tgt, code: None, detail }
     }
 
-    /// `(owner, package)`: the first path component, and the rest encoded as one segment.
-    fn split(&self, repo: &Repository, op: &'static str) -> Result<(String, String)> {
-        match repo.path.split_once('/') {
-            Some((owner, package)) => Ok((encode(owner), encode(package))),
-            None => Err(self.api.protocol(op, &repo.to_string(), "GitHub packages are named OWNER/PACKAGE")),
+    /// Deletes version `v` whose last tag is `tag`, after reading it again: a tag added since
+    /// the listing would go with it, so then the throwaway route is taken instead.
+    async fn delete_last_tag(&self, repo: &Repository, tag: &str, listing: &Listing, v: &Version, digest: Digest) -> Result<UntagOutcome> {
+        let (op, tgt) = ("untag", target(repo, Some(tag)));
+        let not_found = || DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() };
+        let now = self.packages.version(listing, v.id, op, &tgt).await?.ok_or_else(not_found)?;
+        self.packages.refreshed(listing, &now);
+        if !now.tags().iter().any(|t| t == tag) {
+            return Err(not_found());
+        }
+        if now.tags() != [tag] {
+            return self.via_throwaway(repo, tag, listing, &now, digest).await;
+        }
+        let others_tagged = |l: &Listing| l.versions.iter().any(|o| o.id != v.id && !o.tags().is_empty());
+        // The kept copy may predate a push: only a fresh listing decides a refusal.
+        if !others_tagged(listing) && !self.packages.listing(repo, op, true).await?.is_some_and(|l| others_tagged(&l)) {
+            return Err(self.refused(op, tgt, format!(
+                "{LAST_TAGGED}; {tag} is the only tag left on it\n  hint: delete the package instead (`wharf cleanup --purge` deletes whole packages, or the package settings on GitHub)"
+            )));
+        }
+        match self.packages.delete_version(listing, v.id, "delete package version", &tgt).await {
+            Err(e) if e.status() == Some(400) => Err(self.refused(op, tgt, format!(
+                "GitHub answered 400 to the version delete ({e}); if it is the last tagged version of the package, delete the package instead (`wharf cleanup --purge`)"
+            ))),
+            Err(e) => Err(e),
+            Ok(()) => Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::LastTagVersion }),
         }
     }
 
-    fn token(&self, op: &'static str, tgt: &str) -> Result<&Secret> {
-        self.token.as_ref().ok_or_else(|| self.api.missing_credential(op, tgt))
-    }
-
-    /// Every version of the package, or `None` when there is no such package.
-    async fn versions(&self, repo: &Repository, op: &'static str) -> Result<Option<(String, Vec<Version>)>> {
-        let tgt = repo.to_string();
-        let token = self.token(op, &tgt)?;
-        let (owner, package) = self.split(repo, op)?;
-        let kinds: Vec<&'static str> = match self.owner_kind.get() {
-            Some(k) => vec![k],
-            None => vec!["orgs", "users"],
+    /// Other tags share the version: the tag moves away, then the throwaway's version goes.
+    /// The original manifest is fetched first, so the tag can be put back if the delete fails.
+    async fn via_throwaway(&self, repo: &Repository, tag: &str, listing: &Listing, v: &Version, digest: Digest) -> Result<UntagOutcome> {
+        let tgt = target(repo, Some(tag));
+        let manifest = self.fallback.manifest(repo, &digest).await?;
+        let throwaway = self.fallback.move_to_throwaway(repo, tag).await?;
+        let Some(new) = self.packages.find(listing, throwaway.as_str(), "untag", &tgt).await? else {
+            return Err(self.refused("untag", tgt, format!(
+                "the tag was moved to a throwaway manifest {throwaway}, but GitHub lists no version for it yet; \
+                 {digest} and its other tags are untouched\n  hint: run the command again to delete the throwaway version"
+            )));
         };
-        for kind in kinds {
-            let prefix = format!("/{kind}/{owner}/packages/container/{package}/versions");
-            let mut url = join(&self.base, &format!("{prefix}?per_page=100"));
-            let mut versions = Vec::new();
-            let mut found = true;
-            let mut seen = std::collections::HashSet::new();
-            loop {
-                let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| self.request(h.get(&url), token)).await?;
-                if resp.status().as_u16() == 404 {
-                    found = false;
-                    break;
-                }
-                let next = resp.headers().get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
-                let page: Vec<Version> = self.api.json(op, &tgt, resp).await?;
-                versions.extend(page);
-                match next {
-                    Some(n) if same_origin(&self.base, &n) && seen.insert(n.clone()) => url = n,
-                    _ => break,
-                }
-            }
-            if found {
-                let _ = self.owner_kind.set(kind);
-                return Ok(Some((prefix, versions)));
-            }
+        if let Err(e) = self.packages.delete_version(listing, new.id, "delete package version", &tgt).await {
+            let restored = self.fallback.restore(repo, tag, &digest, manifest).await;
+            tracing::warn!(%repo, tag, %throwaway, "deleting the throwaway version failed; {restored}");
+            return Err(e);
         }
-        Ok(None)
+        self.packages.untagged(listing, v.id, tag);
+        Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::ThrowawayManifest })
     }
+}
 
-    async fn delete_version(&self, repo: &Repository, tag: &str, prefix: &str, id: u64) -> Result<()> {
-        let (op, tgt) = ("delete package version", target(repo, Some(tag)));
-        let token = self.token(op, &tgt)?;
-        let url = join(&self.base, &format!("{prefix}/{id}"));
-        self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| self.request(h.delete(&url), token)).await?;
-        Ok(())
+/// Tags with digests, and the tags of versions not named by a digest.
+fn entries(versions: &[Version]) -> (Vec<TagEntry>, Vec<BrokenTag>) {
+    let (mut ok, mut broken) = (Vec::new(), Vec::new());
+    for v in versions {
+        match v.name.parse::<Digest>() {
+            Ok(d) => ok.extend(v.tags().iter().map(|t| TagEntry::new(t.clone(), d.clone()))),
+            Err(_) => broken.extend(v.tags().iter().map(|t| BrokenTag { tag: t.clone(), problem: format!("GitHub names its version {:?}, not a digest", v.name) })),
+        }
     }
+    ok.sort();
+    broken.sort_by(|a, b| a.tag.cmp(&b.tag));
+    (ok, broken)
 }
 
 #[async_trait::async_trait]
@@ -158,50 +140,59 @@ impl Driver for GithubDriver {
     }
 
     async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        let Some((_, versions)) = self.versions(repo, "list tags").await? else { return Ok(Vec::new()) };
-        let mut entries = Vec::new();
-        for v in &versions {
-            let Ok(digest) = v.name.parse::<Digest>() else { continue };
-            entries.extend(v.tags().iter().map(|t| TagEntry::new(t.clone(), digest.clone())));
-        }
-        entries.sort();
-        Ok(entries)
+        Ok(self.list_tags_checked(repo).await?.0)
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+        let listing = self.packages.listing(repo, "list tags", true).await?;
+        Ok(listing.map(|l| entries(&l.versions)).unwrap_or_default())
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
         let not_found = || DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() };
-        let (prefix, versions) = self.versions(repo, "untag").await?.ok_or_else(not_found)?;
-        let version = versions.iter().find(|v| v.tags().iter().any(|t| t == tag)).ok_or_else(not_found)?;
-        let digest: Digest = version
-            .name
-            .parse()
-            .map_err(|_| self.api.protocol("untag", &target(repo, Some(tag)), format!("version {} is named {:?}, not a digest", version.id, version.name)))?;
+        let listing = self.packages.listing(repo, "untag", false).await?.ok_or_else(not_found)?;
+        let version = listing.versions.iter().find(|v| v.tags().iter().any(|t| t == tag)).ok_or_else(not_found)?;
+        let digest: Digest = version.name.parse().map_err(|_| {
+            self.packages.api.protocol("untag", &target(repo, Some(tag)), format!("version {} is named {:?}, not a digest", version.id, version.name))
+        })?;
         if version.tags() == [tag] {
-            self.delete_version(repo, tag, &prefix, version.id).await?;
-            return Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::LastTagVersion });
+            return self.delete_last_tag(repo, tag, &listing, version, digest).await;
         }
-        // Other tags share the version: move this one away, then delete the throwaway's version.
-        // The original manifest is fetched first, so the tag can be put back if the delete fails.
-        let manifest = self.fallback.manifest(repo, &digest).await?;
-        let throwaway = self.fallback.move_to_throwaway(repo, tag).await?;
-        let (_, versions) = self.versions(repo, "untag").await?.ok_or_else(not_found)?;
-        let Some(new) = versions.iter().find(|v| v.name == throwaway.as_str()) else {
-            return Err(DriverError::Refused {
-                driver: INFO.name,
-                op: "untag",
-                target: target(repo, Some(tag)),
-                code: None,
-                detail: format!(
-                    "the tag was moved to a throwaway manifest {throwaway}, but GitHub lists no version for it yet; \
-                     {digest} and its other tags are untouched\n  hint: run the command again to delete the throwaway version"
-                ),
-            });
-        };
-        if let Err(e) = self.delete_version(repo, tag, &prefix, new.id).await {
-            let restored = self.fallback.restore(repo, tag, &digest, manifest).await;
-            tracing::warn!(%repo, tag, %throwaway, "deleting the throwaway version failed; {restored}");
-            return Err(e);
+        self.via_throwaway(repo, tag, &listing, version, digest).await
+    }
+
+    async fn review_deletions(&self, repo: &Repository, planned: &[PlannedTag], purge: bool) -> Result<Review> {
+        if planned.is_empty() || planned.iter().any(|p| !p.delete) {
+            return Ok(Review::AsPlanned);
         }
-        Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::ThrowawayManifest })
+        if purge {
+            return Ok(Review::DeleteRepository { reason: format!("{LAST_TAGGED}: --purge deletes the package as a whole") });
+        }
+        // Every tag would go: keep the newest version's (by GitHub's created_at).
+        let digests: BTreeSet<&str> = planned.iter().map(|p| p.digest.as_str()).collect();
+        let listing = self.packages.listing(repo, "review the plan", false).await?;
+        let newest = listing
+            .iter()
+            .flat_map(|l| l.versions.iter())
+            .filter(|v| digests.contains(v.name.as_str()))
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)))
+            .map_or_else(|| planned[0].digest.to_string(), |v| v.name.clone());
+        let tags = planned.iter().filter(|p| p.digest.as_str() == newest).map(|p| p.tag.clone()).collect();
+        Ok(Review::Keep { tags, reason: format!("{LAST_TAGGED}: the newest version stays (--purge deletes the whole package)") })
+    }
+
+    async fn delete_repository(&self, repo: &Repository, expected: &[TagEntry]) -> Result<()> {
+        let (op, tgt) = ("delete package", repo.to_string());
+        let Some(listing) = self.packages.listing(repo, op, true).await? else { return Ok(()) };
+        let (found, broken) = entries(&listing.versions);
+        let expected: BTreeSet<&TagEntry> = expected.iter().collect();
+        let unseen: Vec<String> = found.iter().filter(|e| !expected.contains(e)).map(|e| e.tag.clone()).chain(broken.into_iter().map(|b| b.tag)).collect();
+        if !unseen.is_empty() {
+            return Err(self.refused(op, tgt, format!(
+                "the package changed since the plan was made ({} now tagged or moved); nothing was deleted\n  hint: make the plan again",
+                unseen.join(", ")
+            )));
+        }
+        self.packages.delete_package(&listing, op, &tgt).await
     }
 }

@@ -2,7 +2,11 @@
 //!
 //! - Repository: a registry path is `GROUP[/SUBGROUP…]/PROJECT[/IMAGE…]`. The project is found
 //!   by trying the longest prefix first: `GET {api}/projects/{url-encoded prefix}/registry/repositories`
-//!   until one exists, then the registry repository whose `path` is the whole name.
+//!   until one exists, then the registry repository whose `path` is the whole name. GitLab
+//!   answers 404 for a project the token cannot see as for one that does not exist
+//!   (<https://docs.gitlab.com/api/rest/troubleshooting/#status-codes>), so no project at all is
+//!   an error saying both, never "no tags"; a project without that registry repository is an
+//!   empty list (nothing pushed yet). A 404 after the first page is an error.
 //! - List: `GET …/registry/repositories/{rid}/tags?per_page=100` (following `X-Next-Page`),
 //!   then `GET …/tags/{tag}` per tag for its digest, a few at a time.
 //! - Untag: `DELETE {api}/projects/{id}/registry/repositories/{rid}/tags/{tag}`: GitLab removes
@@ -35,6 +39,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "a GitLab access token with the api scope and at least the Developer role (--gitlab-token / GITLAB_TOKEN), or a CI job token (CI_JOB_TOKEN) of the same project",
     docs: "https://docs.gitlab.com/api/container_registry/",
@@ -94,7 +99,7 @@ impl GitlabDriver {
         }
     }
 
-    /// Every page of a paginated list (`X-Next-Page`); `None` on 404.
+    /// Every page of a paginated list (`X-Next-Page`); `None` when the first page is 404.
     async fn pages<T: serde::de::DeserializeOwned>(&self, op: &'static str, tgt: &str, path: &str) -> Result<Option<Vec<T>>> {
         let mut out = Vec::new();
         let mut page = String::from("1");
@@ -103,7 +108,10 @@ impl GitlabDriver {
             let url = join(&self.base, &format!("{path}{sep}per_page=100&page={page}"));
             let resp = self.api.send(op, tgt, Repeat::Safe, true, |h| self.request(h.get(&url))).await?;
             if resp.status().as_u16() == 404 {
-                return Ok(None);
+                if page == "1" {
+                    return Ok(None);
+                }
+                return Err(self.api.page_gone(op, tgt, &format!("page {page} of {path}")));
             }
             let next = resp.headers().get("x-next-page").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default().to_string();
             out.extend(self.api.json::<Vec<T>>(op, tgt, resp).await?);
@@ -122,13 +130,23 @@ impl GitlabDriver {
             return Err(self.api.missing_credential(op, &tgt));
         }
         let parts: Vec<&str> = repo.path.split('/').collect();
+        if parts.len() < 2 {
+            return Err(self.api.protocol(op, &tgt, "GitLab images are named GROUP/PROJECT[/IMAGE…]"));
+        }
         for n in (2..=parts.len()).rev() {
             let project = encode(&parts[..n].join("/"));
             let path = format!("/projects/{project}/registry/repositories");
             let Some(repos) = self.pages::<RegistryRepository>(op, &tgt, &path).await? else { continue };
             return Ok(repos.into_iter().find(|r| r.path == repo.path).map(|r| Located { prefix: format!("{path}/{}", r.id) }));
         }
-        Ok(None)
+        let tried: Vec<String> = (2..=parts.len()).rev().map(|n| parts[..n].join("/")).collect();
+        Err(self.api.hidden(
+            op,
+            &tgt,
+            format!("no project {} exists or is visible to the token", tried.join(" or ")),
+            "GitLab answers 404 both for a project that does not exist and for one the token cannot see: \
+             check the path, and that the token's user (or the CI job's project) has at least the Reporter role in the project",
+        ))
     }
 
     async fn digest(&self, op: &'static str, tgt: &str, located: &Located, tag: &str) -> Result<Option<Digest>> {

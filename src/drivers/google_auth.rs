@@ -2,7 +2,8 @@
 //!
 //! `cli/` picks the file (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's well-known
 //! `~/.config/gcloud/application_default_credentials.json` when it exists); it is read when a
-//! token is first needed, and the token is kept for the driver's life.
+//! token is first needed, and the token is kept until shortly before its `expires_in` runs
+//! out (an hour, usually), then obtained again.
 //!
 //! - `type: service_account`: a JWT signed RS256 with the file's key (`iss` = `client_email`,
 //!   `scope` = cloud-platform, `aud` = `token_uri`, one hour), sent as
@@ -17,9 +18,9 @@
 use super::api::{Api, Repeat, form};
 use super::{DriverError, Result};
 use crate::secret::Secret;
+use super::token_cache::TokenCache;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::OnceCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Google's OAuth token endpoint, for files that do not name one.
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -60,26 +61,29 @@ struct Claims<'a> {
 #[derive(serde::Deserialize)]
 struct TokenReply {
     access_token: Secret,
+    /// Seconds the token is valid for.
+    #[serde(default)]
+    expires_in: Option<u64>,
 }
 
 /// Application-default credentials from one file, and the token they gave.
 #[derive(Debug)]
 pub(crate) struct Adc {
     path: PathBuf,
-    token: OnceCell<Secret>,
+    token: TokenCache,
 }
 
 impl Adc {
     pub fn new(path: PathBuf) -> Self {
-        Adc { path, token: OnceCell::new() }
+        Adc { path, token: TokenCache::default() }
     }
 
-    /// The access token, obtained on first use.
+    /// The access token, obtained on first use and again when it is about to expire.
     pub async fn token(&self, api: &Api, target: &str) -> Result<Secret> {
-        self.token.get_or_try_init(|| self.fetch(api, target)).await.cloned()
+        self.token.get(|| self.fetch(api, target)).await
     }
 
-    async fn fetch(&self, api: &Api, target: &str) -> Result<Secret> {
+    async fn fetch(&self, api: &Api, target: &str) -> Result<(Secret, Option<Duration>)> {
         let op = "get a Google access token from application-default credentials";
         let bad = |detail: String| DriverError::BadCredential { driver: api.info.name, op, target: target.to_string(), detail };
         let text = tokio::fs::read(&self.path).await.map_err(|e| bad(format!("cannot read {}: {e}", self.path.display())))?;
@@ -122,7 +126,8 @@ impl Adc {
             }
             other => other?,
         };
-        Ok(api.json::<TokenReply>(op, target, resp).await?.access_token)
+        let reply = api.json::<TokenReply>(op, target, resp).await?;
+        Ok((reply.access_token, reply.expires_in.map(Duration::from_secs)))
     }
 }
 

@@ -3,7 +3,8 @@
 //! - Names: `PROJECT/REPOSITORY`, where the repository may hold `/`; in API paths it is
 //!   URL-encoded twice (`a/b` → `a%252Fb`), as Harbor requires.
 //! - List: `GET {api}/api/v2.0/projects/{p}/repositories/{r}/artifacts?with_tag=true&page=N&page_size=100`,
-//!   each artifact with its `digest` and `tags[].name`.
+//!   each artifact with its `digest` and `tags[].name`, until a short page. A 404 on the first
+//!   page is a repository that does not exist; on a later page, an error.
 //! - Untag: `GET …/artifacts/{tag}` for the digest, then
 //!   `DELETE …/artifacts/{digest}/tags/{tag}`: only the tag goes.
 //! - Auth: HTTP Basic with the registry login for the host (a robot account works), from the
@@ -21,7 +22,7 @@ const PAGE_SIZE: usize = 100;
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "harbor",
     title: "Harbor",
-    hosts: "hosts starting with `harbor.`; others with `--implementation harbor`",
+    hosts: "hosts starting with `harbor.`, `*.goharbor.io`; others with `--implementation harbor`",
     matches: super::hosts::harbor,
     capabilities: Capabilities {
         nesting: Nesting::Any,
@@ -29,6 +30,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "a Harbor user or robot account (docker login, or --username with --password-stdin) with the project's \"delete tag\" permission (Maintainer or a robot account with Tag: Delete)",
     docs: "https://goharbor.io/docs/main/build-customize-contribute/configure-swagger/",
@@ -102,7 +104,10 @@ impl Driver for HarborDriver {
             let url = join(&self.base, &format!("{path}/artifacts?with_tag=true&page={page}&page_size={PAGE_SIZE}"));
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::request(h.get(&url), &auth)).await?;
             if resp.status().as_u16() == 404 {
-                break;
+                if page == 1 {
+                    break;
+                }
+                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the artifacts")));
             }
             let artifacts: Vec<Artifact> = self.api.json(op, &tgt, resp).await?;
             let n = artifacts.len();

@@ -10,6 +10,11 @@
 //! the README support matrix ([`readme::support_matrix`]).
 //!
 //! An operation a registry cannot do is an [`DriverError::Unsupported`] value, never a panic.
+//! What a registry would refuse in a cleanup plan (GitHub: the last tagged version of a
+//! package) it says in [`Driver::review_deletions`], so the plan keeps it with the reason; a
+//! driver that can delete a whole repository ([`Capabilities::delete_repository`]) does it
+//! for `--purge` through [`Driver::delete_repository`]. Hosts nothing can be deleted from
+//! (read-only mirrors, ECR Public) get their deletes refused by [`build`].
 
 mod acr;
 mod api;
@@ -19,14 +24,18 @@ mod dockerhub;
 mod ecr;
 mod error;
 mod github;
+mod github_packages;
 mod gitlab;
 mod google_auth;
 mod harbor;
 mod hosts;
 mod layout;
 mod quay;
+mod rate_limit;
+mod read_only;
 pub mod readme;
 mod static_root;
+mod token_cache;
 mod untag;
 
 pub use acr::AcrDriver;
@@ -153,6 +162,29 @@ pub struct Capabilities {
     pub untag: UntagSemantics,
     /// Tags and digests are listed through the registry's own API.
     pub native_list: bool,
+    /// The driver can delete a repository as a whole ([`Driver::delete_repository`]).
+    pub delete_repository: bool,
+}
+
+/// One tag of a cleanup plan, as [`Driver::review_deletions`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTag {
+    pub tag: String,
+    pub digest: Digest,
+    /// The plan deletes it (else it stays).
+    pub delete: bool,
+}
+
+/// What a registry says about one repository's planned deletions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Review {
+    /// The deletions can go ahead tag by tag.
+    #[default]
+    AsPlanned,
+    /// The registry would refuse to delete these tags: the plan keeps them, with the reason.
+    Keep { tags: Vec<String>, reason: String },
+    /// Delete the repository as a whole instead of tag by tag (offered for a purge only).
+    DeleteRepository { reason: String },
 }
 
 /// One row of [`DRIVERS`].
@@ -276,6 +308,21 @@ pub trait Driver: Send + Sync {
     /// Removes `tag` from `repo`; every other tag keeps pointing where it did.
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome>;
 
+    /// Looks at one repository's planned deletions (`planned` holds every listed tag of it) and
+    /// says what the registry would refuse, so the plan shows it instead of a failed run.
+    /// `purge`: the plan deletes everything of the project (`wharf cleanup --purge`).
+    async fn review_deletions(&self, repo: &Repository, planned: &[PlannedTag], purge: bool) -> Result<Review> {
+        let _ = (repo, planned, purge);
+        Ok(Review::AsPlanned)
+    }
+
+    /// Deletes `repo` as a whole, after checking that it holds exactly the tags in `expected`
+    /// (each with its digest): a tag pushed since the plan was made is never deleted unseen.
+    async fn delete_repository(&self, repo: &Repository, expected: &[TagEntry]) -> Result<()> {
+        let _ = (repo, expected);
+        Err(DriverError::Unsupported { driver: self.info().name, op: "delete a repository" })
+    }
+
     /// Creates `repo` if the registry needs repositories created before a push.
     async fn create_repository(&self, repo: &Repository) -> Result<()> {
         let _ = repo;
@@ -348,9 +395,14 @@ pub fn select(implementation: Option<&str>, repo: &Repository) -> Result<&'stati
     }
 }
 
-/// Builds the driver `info` describes for `repo`'s registry.
+/// Builds the driver `info` describes for `repo`'s registry. On hosts nothing can be deleted
+/// from (read-only mirrors, ECR Public), deletes are refused with the reason.
 pub fn build(info: &'static DriverInfo, opts: &DriverOptions, repo: &Repository) -> Result<Box<dyn Driver>> {
-    (info.new)(opts, repo)
+    let driver = (info.new)(opts, repo)?;
+    Ok(match hosts::read_only(&repo.registry) {
+        Some(why) => Box::new(read_only::ReadOnly::new(driver, why)),
+        None => driver,
+    })
 }
 
 #[cfg(test)]

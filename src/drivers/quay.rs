@@ -1,7 +1,8 @@
 //! The `quay` driver: Quay's v1 API (quay.io and self-hosted Quay).
 //!
 //! - List: `GET {api}/api/v1/repository/{ns}/{repo}/tag/?onlyActiveTags=true&limit=100&page=N`,
-//!   following `has_additional`; each tag has its `manifest_digest`.
+//!   following `has_additional`; each tag has its `manifest_digest`. A tag without one is
+//!   reported as broken; a 404 after the first page is an error, not the end of the list.
 //! - Untag: `GET …/tag/?specificTag={tag}&onlyActiveTags=true` for the digest, then
 //!   `DELETE {api}/api/v1/repository/{ns}/{repo}/tag/{tag}`: only the tag goes.
 //! - Auth: `Authorization: Bearer` with an OAuth application token (`--quay-token` /
@@ -10,7 +11,7 @@
 
 use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::Repository;
 use crate::secret::Secret;
 
@@ -25,6 +26,7 @@ pub(super) const INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "an OAuth application token (--quay-token / QUAY_TOKEN) with the repo:write scope (\"Read/Write to any accessible repositories\") on the repository",
     docs: "https://docs.quay.io/api/swagger/",
@@ -85,16 +87,27 @@ impl Driver for QuayDriver {
     }
 
     async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+        Ok(self.list_tags_checked(repo).await?.0)
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
         let (op, tgt) = ("list tags", repo.to_string());
         let path = self.repo_path(repo, op)?;
-        let mut entries = Vec::new();
-        for page in 1.. {
+        let (mut entries, mut broken) = (Vec::new(), Vec::new());
+        for page in 1..=100_000 {
             let url = join(&self.base, &format!("{path}/tag/?onlyActiveTags=true&limit=100&page={page}"));
-            let Some(p) = self.page(op, &tgt, &url).await? else { break };
+            let p = match self.page(op, &tgt, &url).await? {
+                Some(p) => p,
+                None if page == 1 => break,
+                None => return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags"))),
+            };
             for t in p.tags {
                 match t.manifest_digest.as_deref().map(str::parse) {
                     Some(Ok(d)) => entries.push(TagEntry::new(t.name, d)),
-                    _ => tracing::warn!(repo = %repo, tag = t.name, "Quay lists no manifest digest for this tag; skipped"),
+                    _ => {
+                        tracing::warn!(repo = %repo, tag = t.name, "Quay lists no manifest digest for this tag; reported as broken and left alone");
+                        broken.push(BrokenTag { tag: t.name, problem: "Quay lists this tag without a manifest digest".into() });
+                    }
                 }
             }
             if !p.has_additional {
@@ -102,7 +115,8 @@ impl Driver for QuayDriver {
             }
         }
         entries.sort();
-        Ok(entries)
+        broken.sort_by(|a: &BrokenTag, b: &BrokenTag| a.tag.cmp(&b.tag));
+        Ok((entries, broken))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

@@ -22,12 +22,13 @@ pub fn support_matrix() -> String {
             Nesting::Any => "yes",
             Nesting::AccountRepository => "no (`account/repo`)",
         };
-        let repos = match (c.create_before_push, c.create_repository) {
+        let created = match (c.create_before_push, c.create_repository) {
             (true, true) => "must exist before push; created with `--create-repositories`",
             (false, true) => "can be created",
             (true, false) => "must exist before push",
             (false, false) => "created on push",
         };
+        let repos = if c.delete_repository { format!("{created}; deleted as a whole by `cleanup --purge`") } else { created.to_string() };
         out.push_str(&format!(
             "| `{}` | [{}]({}) | {} | {untag} | {nesting} | {repos} | {} |\n",
             d.name,

@@ -33,6 +33,7 @@ pub static INFO: DriverInfo = DriverInfo {
         create_repository: false,
         untag: UntagSemantics::NativeTag,
         native_list: true,
+        delete_repository: false,
     },
     needs: "write access to the directory or bucket (s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject)",
     docs: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests",
