@@ -13,10 +13,10 @@ use bytes::Bytes;
 use chrono::{Duration as ChronoDuration, Utc};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use wharf::digest::Digest;
+use wharf::spec::digest::Digest;
 use wharf::naming::{self, Layout};
 use wharf::publish::meta;
-use wharf::registry::manifest::{EMPTY_JSON, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
+use wharf::spec::manifest::{EMPTY_JSON, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use wharf::registry::{Client, ClientOptions, Repository};
 
 use crate::registry::Registry;

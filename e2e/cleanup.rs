@@ -178,7 +178,7 @@ fn keep_last_needs_no_git_and_purge_needs_yes() {
 
 /// Puts an OCI index tagged `tag` in `repo` whose one child is `child`.
 fn put_index(host: &str, path: &str, tag: &str, child: &str) {
-    let child_digest: wharf::digest::Digest = child.parse().unwrap();
+    let child_digest: wharf::spec::digest::Digest = child.parse().unwrap();
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",

@@ -42,7 +42,7 @@ fn cleanup_waits_for_a_running_publish_and_says_so() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let locks = wharf::lock::Locks::local(locks_dir.path(), Duration::from_secs(5));
     let parsed = wharf::drivers::parse_repository(&repo).unwrap();
-    let guard = rt.block_on(locks.shared(&wharf::pipeline::repo_lock_name(&parsed))).unwrap();
+    let guard = rt.block_on(locks.shared(&wharf::lock::repository(&parsed))).unwrap();
 
     let args = ["cleanup", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--keep-last", "1", "--lock-dir", lock_dir];
     let blocked = run(wharf(&[&args[..], &["--lock-timeout", "1s"]].concat()));

@@ -90,7 +90,7 @@ fn assert_complete(reg: &Registry) -> BTreeMap<String, String> {
             let dest = tempfile::tempdir().expect("temp dir");
             skopeo(&["copy", "--quiet", "--src-tls-verify=false", &src, &format!("dir:{}", dest.path().display())]);
             let manifest = std::fs::read(dest.path().join("manifest.json")).expect("manifest");
-            out.insert(format!("{repo}:{tag}"), wharf::digest::Digest::of(&manifest).to_string());
+            out.insert(format!("{repo}:{tag}"), wharf::spec::digest::Digest::of(&manifest).to_string());
         }
     }
     out
@@ -255,7 +255,7 @@ async fn a_chunk_dropped_mid_body_restarts_the_upload_in_a_new_session() {
     let client = Client::new(opts).unwrap();
     let repo = Repository::new(&proxy.host(), "chunks").unwrap();
     let data = bytes::Bytes::from((0..20_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>());
-    let digest = wharf::digest::Digest::of(&data);
+    let digest = wharf::spec::digest::Digest::of(&data);
     assert_eq!(client.push_blob_bytes(&repo, &digest, data.clone()).await.unwrap(), PushStatus::Uploaded);
     assert_eq!(proxy.faults().len(), 1);
     assert_eq!(proxy.count("POST", "/blobs/uploads/$"), 2, "a second session after the broken chunk");

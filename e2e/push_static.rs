@@ -180,7 +180,7 @@ fn large_blobs_go_to_s3_in_parts_and_come_back_whole() {
     let data: Vec<u8> = (0..12 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let src = tmp.path().join("blob");
     std::fs::write(&src, &data).unwrap();
-    let digest: wharf::digest::Digest = crate::support::oci::sha256(&data).parse().unwrap();
+    let digest: wharf::spec::digest::Digest = crate::support::oci::sha256(&data).parse().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let sdk = moto.sdk_config().await;

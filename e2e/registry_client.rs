@@ -5,8 +5,8 @@
 use crate::support::registry::{Registry, RegistryConfig};
 use bytes::Bytes;
 use futures::StreamExt as _;
-use wharf::digest::Digest;
-use wharf::registry::manifest::{self, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
+use wharf::spec::digest::Digest;
+use wharf::spec::manifest::{self, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
 use wharf::registry::{Client, ClientOptions, Credential, CredentialStore, PushStatus, RegistryError, Repository};
 
 fn client(opts: ClientOptions) -> Client {

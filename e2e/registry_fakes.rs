@@ -6,8 +6,8 @@
 use bytes::Bytes;
 use futures::StreamExt as _;
 use std::time::Duration;
-use wharf::digest::Digest;
-use wharf::registry::manifest::OCI_MANIFEST;
+use wharf::spec::digest::Digest;
+use wharf::spec::manifest::OCI_MANIFEST;
 use wharf::registry::{Client, ClientOptions, Credential, CredentialStore, PushStatus, RegistryError, Repository};
 use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};

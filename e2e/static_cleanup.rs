@@ -162,14 +162,14 @@ fn a_push_to_a_static_root_waits_for_a_running_collection() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let locks = wharf::lock::Locks::local(locks_dir.path(), std::time::Duration::from_secs(5));
     let repo = wharf::drivers::StaticDriver::repository("app").unwrap();
-    let collecting = rt.block_on(locks.exclusive(&wharf::pipeline::repo_lock_name(&repo))).unwrap();
+    let collecting = rt.block_on(locks.exclusive(&wharf::lock::repository(&repo))).unwrap();
     let blocked = push(tmp.path(), &[&src, "app:two", "--static-root", &root, "--lock-dir", &lock_dir, "--lock-timeout", "1s"]);
     assert_eq!(blocked.code(), 1, "{}", blocked.stderr());
     assert!(blocked.stderr().contains("another wharf run still holds the lock"), "{}", blocked.stderr());
     assert!(!tmp.path().join("site/v2/app/manifests/two").exists(), "nothing written while blocked");
     drop(collecting);
 
-    let publishing = rt.block_on(locks.shared(&wharf::pipeline::repo_lock_name(&repo))).unwrap();
+    let publishing = rt.block_on(locks.shared(&wharf::lock::repository(&repo))).unwrap();
     let args = ["tags", "rm", "app:one", "--static-root", &root, "--lock-dir", &lock_dir, "--lock-timeout", "1s"];
     let waits = wharf_json(tmp.path(), &[], &args);
     assert_eq!(waits.code(), 1, "tags rm waits for a running push: {}", waits.stderr());

@@ -63,7 +63,7 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
             .join("cleanup-journal.jsonl"),
     };
     let locks = args.locks.locks().await?;
-    let _lock = locks.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
+    let _lock = locks.exclusive(&crate::lock::repository(&repo)).await?;
     let settings = Settings {
         project,
         repo,
@@ -112,7 +112,7 @@ pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error>
     };
     let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
     let Site { repo, driver, store } = target(&repo_text, &statics, &args.registry, &args.driver, Some(&implementation)).await?;
-    let _lock = args.locks.locks().await?.exclusive(&crate::pipeline::repo_lock_name(&repo)).await?;
+    let _lock = args.locks.locks().await?.exclusive(&crate::lock::repository(&repo)).await?;
     let outcome = run::apply(&plan, driver.as_ref(), store.as_ref(), &args.journal).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(args.journal.display().to_string()));
     print_report(&report, output);

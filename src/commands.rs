@@ -187,7 +187,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
     let store: Box<dyn crate::cleanup::store::Store> = if let Some(found) = &statics {
         let locks = args.locks.locks().await?;
         for (repo, _) in &repos {
-            _locks.push(locks.exclusive(&crate::pipeline::repo_lock_name(repo)).await?);
+            _locks.push(locks.exclusive(&crate::lock::repository(repo)).await?);
             built.insert(repo.to_string(), Box::new(found.as_ref().clone()));
         }
         Box::new(found.root().clone())

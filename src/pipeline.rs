@@ -9,7 +9,7 @@ use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::drivers::{Driver, DriverError};
 use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
@@ -60,7 +60,7 @@ impl BuildAndPublish {
     pub async fn run(self) -> Result<Report, PipelineError> {
         // Cleanup takes this lock exclusively: it never deletes while we publish.
         let _repo_lock = match &self.target {
-            Target::Registry { repo, .. } => Some(self.locks.shared(&repo_lock_name(repo)).await?),
+            Target::Registry { repo, .. } => Some(self.locks.shared(&crate::lock::repository(repo)).await?),
             Target::Layout { .. } => None,
         };
         let project = Arc::new(self.project);
@@ -197,11 +197,6 @@ fn needed_plans(plans: &[build::StagePlan], settled: &HashMap<usize, Digest>) ->
         }
     }
     plans.iter().enumerate().filter(|(k, _)| needed.contains(k)).map(|(_, p)| p.clone()).collect()
-}
-
-/// The name of a repository's lock, shared by `build-and-publish` and `cleanup`.
-pub fn repo_lock_name(repo: &crate::registry::Repository) -> String {
-    format!("repository {repo}")
 }
 
 /// Images ordered so that each comes after its dependencies (file order otherwise).

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::publish::static_root::{StaticRoot, validate_repo};
 use crate::registry::{DOCKER_CONTENT_DIGEST, validate_tag};
 

@@ -5,7 +5,7 @@
 
 use super::fake::{Fake, State, page_vanishes};
 use std::time::Duration;
-use wharf::digest::Digest;
+use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions};
 use wharf::registry::{Client, ClientOptions, CredentialStore, Repository};
 

@@ -20,7 +20,7 @@ async fn untag_one_of_two_tags_on_a_digest_keeps_the_other() {
     let driver = DefaultDriver::new(c.clone());
 
     let listed = driver.list_tags(&r).await.unwrap();
-    let pairs: Vec<(&str, &wharf::digest::Digest)> = listed.iter().map(|e| (e.tag.as_str(), &e.digest)).collect();
+    let pairs: Vec<(&str, &wharf::spec::digest::Digest)> = listed.iter().map(|e| (e.tag.as_str(), &e.digest)).collect();
     assert_eq!(pairs, vec![("latest", &digest), ("v1", &digest), ("v2", &other)]);
 
     let outcome = driver.untag(&r, "v1").await.unwrap();
@@ -91,10 +91,10 @@ impl super::conformance::Fixture for RealFixture {
     fn repo(&self) -> &Repository {
         &self.repo
     }
-    async fn seed(&self, tags: &[&str]) -> wharf::digest::Digest {
+    async fn seed(&self, tags: &[&str]) -> wharf::spec::digest::Digest {
         push_image(&self.client, &self.repo, tags).await
     }
-    async fn truth(&self, tag: &str) -> Option<wharf::digest::Digest> {
+    async fn truth(&self, tag: &str) -> Option<wharf::spec::digest::Digest> {
         self.client.head_manifest(&self.repo, tag).await.unwrap().map(|d| d.digest)
     }
     fn weak(&self) -> Option<&dyn Driver> {

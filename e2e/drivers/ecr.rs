@@ -7,7 +7,7 @@ use super::wharf;
 use crate::support::moto::Moto;
 use crate::support::wharf::run;
 use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
-use wharf::digest::Digest;
+use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, EcrDriver, UntagMethod};
 use wharf::registry::{Credential, Repository};
 

@@ -17,7 +17,7 @@
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, unexpected};
 use serde_json::json as j;
-use wharf::digest::Digest;
+use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions, GithubDriver, UntagMethod};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};

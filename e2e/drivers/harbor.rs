@@ -33,7 +33,7 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
     let key = format!("{project}/{}", name.replace("%252F", "/"));
     let not_found = || json(404, j!({"errors": [{"code": "NOT_FOUND", "message": "artifact not found"}]}));
     let Some(repo) = s.repos.get(&key).cloned() else { return not_found() };
-    let artifact = |d: &wharf::digest::Digest| {
+    let artifact = |d: &wharf::spec::digest::Digest| {
         let tags: Vec<_> = repo.tags_of(d).iter().map(|t| j!({"name": t, "repository_id": 1})).collect();
         j!({"digest": d.to_string(), "media_type": "application/vnd.oci.image.manifest.v1+json", "tags": if tags.is_empty() { serde_json::Value::Null } else { j!(tags) }})
     };

@@ -18,8 +18,8 @@ mod quay;
 mod default;
 
 use bytes::Bytes;
-use wharf::digest::Digest;
-use wharf::registry::manifest::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
+use wharf::spec::digest::Digest;
+use wharf::spec::manifest::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use wharf::registry::{Client, ClientOptions, Repository};
 
 pub fn open_client() -> Client {

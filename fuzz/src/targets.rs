@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use wharf::oci::docker_archive;
 use wharf::oci::layout::OciLayout;
-use wharf::registry::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+use wharf::spec::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use wharf::registry::{Reference, Repository, challenge, parse_manifest};
 
 /// An empty project directory, made once (the config checks relative paths against it).

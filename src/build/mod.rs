@@ -5,7 +5,7 @@
 //! [`schedule`] then builds the stages no runner has built before.
 
 pub mod context;
-pub mod digest;
+pub mod stage_digest;
 pub mod docker;
 pub mod dockerfile;
 pub mod engine;
@@ -121,7 +121,7 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             .iter()
             .filter_map(|&j| plans[j].as_ref().map(|p| (p.display_name().to_string(), p.digest.clone())))
             .collect();
-        let digest = digest::stage_digest(&digest::Inputs {
+        let digest = stage_digest::stage_digest(&stage_digest::Inputs {
             instructions: &df.canonical_text(&stages),
             target: image.target.as_deref(),
             platforms: &image.platforms,

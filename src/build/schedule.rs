@@ -163,8 +163,8 @@ impl Scheduler {
         }
         // One build per stage: a concurrent run building it makes us wait, then find it.
         let key = match self.storage.location(&plan.digest) {
-            Some(loc) => format!("stage {loc}"),
-            None => format!("stage local {} {}", self.project.name, plan.digest),
+            Some(loc) => crate::lock::stage(&loc.to_string()),
+            None => crate::lock::stage(&format!("local {} {}", self.project.name, plan.digest)),
         };
         let _building = self
             .locks

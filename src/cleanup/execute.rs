@@ -161,7 +161,7 @@ const CONFIRM_ATTEMPTS: u32 = 4;
 /// where it has one, else the distribution API (`store`): gone, or moved by another writer
 /// meanwhile, is done; still on `planned` or on a throwaway manifest is a failure, whatever
 /// the registry answered. A delete is reported only when this holds.
-pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Store, repo: &Repository, tag: &str, planned: &crate::digest::Digest) -> Result<(), String> {
+pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Store, repo: &Repository, tag: &str, planned: &crate::spec::digest::Digest) -> Result<(), String> {
     let mut attempt = 0;
     loop {
         let now = match driver.tag_digest(repo, tag).await {
@@ -222,7 +222,7 @@ pub async fn restore(lines: &[super::journal::Line], store: &dyn Store) -> Resto
     out
 }
 
-async fn is_throwaway_at(store: &dyn Store, repo: &Repository, digest: &crate::digest::Digest) -> bool {
+async fn is_throwaway_at(store: &dyn Store, repo: &Repository, digest: &crate::spec::digest::Digest) -> bool {
     store.manifest(repo, digest.as_str()).await.is_ok_and(|m| m.is_some_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes)))
 }
 
@@ -241,7 +241,7 @@ async fn restore_one(l: &super::journal::Line, store: &dyn Store) -> Result<(), 
     }
     let content = crate::registry::parse_manifest(&bytes, &l.media_type).map_err(|e| e.to_string())?;
     for d in content.references() {
-        let present = if crate::registry::manifest::is_index(&d.media_type) || crate::registry::manifest::is_image_manifest(&d.media_type) {
+        let present = if crate::spec::manifest::is_index(&d.media_type) || crate::spec::manifest::is_image_manifest(&d.media_type) {
             store.resolve(&repo, d.digest.as_str()).await.map_err(|e| e.to_string())?.is_some()
         } else {
             store.has_blob(&repo, &d.digest).await.map_err(|e| e.to_string())?

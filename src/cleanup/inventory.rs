@@ -10,11 +10,11 @@ use super::history::{History, HistoryError};
 use super::plan::{Broken, TagKind};
 use super::policy::{Record, ReferenceHistory, Tag};
 use crate::config::{KeepPolicy, Project};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::drivers::{Driver, DriverError};
 use crate::naming::{self, Layout};
 use crate::publish::meta;
-use crate::registry::manifest::{is_index, is_image_manifest};
+use crate::spec::manifest::{is_index, is_image_manifest};
 use super::store::{Store, StoreError};
 use crate::registry::{ManifestContent, Repository, parse_manifest};
 
@@ -246,7 +246,7 @@ async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
             Ok(Inspected { children, created, ..Inspected::default() })
         }
         Ok(ManifestContent::Image { config, .. }) => {
-            if created.is_none() && config.media_type != crate::registry::manifest::OCI_EMPTY {
+            if created.is_none() && config.media_type != crate::spec::manifest::OCI_EMPTY {
                 let blob = store.blob_bytes(&repo, &config.digest, 4 << 20).await?;
                 #[derive(serde::Deserialize)]
                 struct Created {

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Line {

@@ -2,7 +2,7 @@
 //! why. `--dry-run` prints it, `--plan-out` saves it, `wharf cleanup apply` carries out a
 //! saved one.
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 
 /// What a tag is to wharf.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

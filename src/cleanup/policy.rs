@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::history::{Commit, Reference};
 use super::plan::{Action, Entry, TagKind};
 use crate::config::{KeepPolicy, Limit, Operator, RefKind};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 
 /// A listed tag, classified.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use super::history::{Commit, Reference};
 use super::plan::{Action, Entry, TagKind};
 use super::policy::{Inputs, Mode, Options, Record, ReferenceHistory, Tag, decide};
 use crate::config::{KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 
 fn d(s: &str) -> Digest {
     Digest::of(s.as_bytes())

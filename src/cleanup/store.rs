@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::publish::static_root::StaticRoot;
 use crate::registry::{Client, Repository};
 

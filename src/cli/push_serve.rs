@@ -163,7 +163,7 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
         Destination::Registry { repo, .. } => repo.clone(),
         Destination::Static { repo, .. } => crate::drivers::StaticDriver::repository(repo).map_err(Error::Usage)?,
     };
-    let _lock = args.locks.locks().await?.shared(&crate::pipeline::repo_lock_name(&lock_repo)).await?;
+    let _lock = args.locks.locks().await?.shared(&crate::lock::repository(&lock_repo)).await?;
     let report = push::execute(plan).await.map_err(Error::Push)?;
     drop(sources);
     Ok(report)

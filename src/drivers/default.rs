@@ -12,7 +12,7 @@
 
 use super::untag::{TagDelete, move_to_throwaway, probe_delete, probe_tag_delete};
 use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::{Client, Repository};
 use futures::{StreamExt as _, TryStreamExt as _};
 use std::collections::HashSet;
@@ -81,7 +81,7 @@ impl DefaultDriver {
     }
 
     /// The digest `tag` points at, or [`DriverError::TagNotFound`].
-    pub(crate) async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<crate::digest::Digest> {
+    pub(crate) async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<crate::spec::digest::Digest> {
         match self.client.head_manifest(repo, tag).await {
             Ok(Some(d)) => Ok(d.digest),
             Ok(None) => Err(self.not_found(repo, tag)),
@@ -95,19 +95,19 @@ impl DefaultDriver {
     }
 
     /// Moves `tag` onto a throwaway manifest and returns its digest (not yet deleted).
-    pub(crate) async fn move_to_throwaway(&self, repo: &Repository, tag: &str) -> Result<crate::digest::Digest> {
+    pub(crate) async fn move_to_throwaway(&self, repo: &Repository, tag: &str) -> Result<crate::spec::digest::Digest> {
         move_to_throwaway(&self.client, repo, tag).await.map_err(|e| self.err(e))
     }
 
     /// The bytes and media type of the manifest `digest`, to put a tag back if needed.
-    pub(crate) async fn manifest(&self, repo: &Repository, digest: &crate::digest::Digest) -> Result<(bytes::Bytes, String)> {
+    pub(crate) async fn manifest(&self, repo: &Repository, digest: &crate::spec::digest::Digest) -> Result<(bytes::Bytes, String)> {
         let (bytes, media_type, _) = self.client.get_manifest(repo, digest.as_str()).await.map_err(|e| self.err(e))?;
         Ok((bytes, media_type))
     }
 
     /// After a failed delete, points `tag` back at the original manifest. Returns what to tell
     /// the user about the tag.
-    pub(crate) async fn restore(&self, repo: &Repository, tag: &str, original: &crate::digest::Digest, manifest: (bytes::Bytes, String)) -> String {
+    pub(crate) async fn restore(&self, repo: &Repository, tag: &str, original: &crate::spec::digest::Digest, manifest: (bytes::Bytes, String)) -> String {
         let (bytes, media_type) = manifest;
         match self.client.put_manifest(repo, tag, &media_type, bytes).await {
             Ok(_) => format!("the tag was put back on {original}; nothing changed"),

@@ -17,7 +17,7 @@ use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
 use super::token_cache::{TokenCache, jwt_lifetime};
 use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::registry::reference::DOCKER_HUB;
+use crate::spec::reference::DOCKER_HUB;
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
 use reqwest::Response;

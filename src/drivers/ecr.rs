@@ -17,7 +17,7 @@
 
 use super::error::{ApiError, target};
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::{Credential, Repository};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{ImageIdentifier, ListImagesFilter, TagStatus};

@@ -25,7 +25,7 @@ use super::default::{DefaultDriver, fallback};
 use super::error::target;
 use super::github_packages::{Listing, Packages, Version};
 use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, PlannedTag, Result, Review, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::Repository;
 use std::collections::BTreeSet;
 

@@ -18,7 +18,7 @@
 use super::api::{Api, Repeat, encode, join, secret_header};
 use super::error::target;
 use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::Repository;
 use crate::secret::Secret;
 use futures::{StreamExt as _, TryStreamExt as _};

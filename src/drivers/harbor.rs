@@ -112,7 +112,7 @@ impl Driver for HarborDriver {
             let artifacts: Vec<Artifact> = self.api.json(op, &tgt, resp).await?;
             let n = artifacts.len();
             for a in artifacts {
-                let Ok(digest) = a.digest.parse::<crate::digest::Digest>() else { continue };
+                let Ok(digest) = a.digest.parse::<crate::spec::digest::Digest>() else { continue };
                 entries.extend(a.tags.unwrap_or_default().into_iter().map(|t| TagEntry::new(t.name, digest.clone())));
             }
             if n < PAGE_SIZE {
@@ -137,7 +137,7 @@ impl Driver for HarborDriver {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
         let artifact: Artifact = self.api.json(op, &tgt, resp).await?;
-        let digest: crate::digest::Digest =
+        let digest: crate::spec::digest::Digest =
             artifact.digest.parse().map_err(|_| self.api.protocol(op, &tgt, format!("artifact digest {:?}", artifact.digest)))?;
         let url = join(&self.base, &format!("{path}/artifacts/{digest}/tags/{}", encode(tag)));
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| Self::request(h.delete(&url), &auth)).await?;

@@ -8,7 +8,7 @@
 
 use super::{DriverInfo, Nesting};
 use crate::naming::{Layout, RepoMode};
-use crate::registry::reference::{DOCKER_HUB, ReferenceError};
+use crate::spec::reference::{DOCKER_HUB, ReferenceError};
 use crate::registry::{Reference, Repository};
 
 /// Parses a `REPO` argument. Unlike an image reference, a Docker Hub account on its own

@@ -52,7 +52,7 @@ pub use quay::QuayDriver;
 pub use static_root::{INFO as STATIC_INFO, STATIC_REGISTRY, StaticDriver};
 pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::{Client, Repository};
 use crate::secret::Secret;
 

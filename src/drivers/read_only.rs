@@ -79,8 +79,8 @@ mod tests {
             let err = driver.untag(&repo, "v1").await.unwrap_err().to_string();
             assert!(err.contains("read-only registry") && err.contains(needle), "{err}");
             let planned = [
-                PlannedTag { tag: "v1".into(), digest: crate::digest::Digest::of(b"1"), delete: true },
-                PlannedTag { tag: "v2".into(), digest: crate::digest::Digest::of(b"2"), delete: false },
+                PlannedTag { tag: "v1".into(), digest: crate::spec::digest::Digest::of(b"1"), delete: true },
+                PlannedTag { tag: "v2".into(), digest: crate::spec::digest::Digest::of(b"2"), delete: false },
             ];
             match driver.review_deletions(&repo, &planned, false).await.unwrap() {
                 Review::Keep { tags, reason } => assert!(tags == ["v1"] && reason.contains(needle), "{reason}"),

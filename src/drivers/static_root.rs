@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::publish::static_gc::{self, Collected};
 use crate::publish::static_root::StaticRoot;
 use crate::registry::Repository;

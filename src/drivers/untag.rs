@@ -19,8 +19,8 @@
 //! deleting a digest that cannot exist: 404 means deletes work (and the credential may delete),
 //! 405 / `UNSUPPORTED` means they are switched off, 401/403 means the credential lacks the right.
 
-use crate::digest::Digest;
-use crate::registry::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_THROWAWAY_TYPE, annotated_empty_manifest, artifact_type};
+use crate::spec::digest::Digest;
+use crate::spec::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_THROWAWAY_TYPE, annotated_empty_manifest, artifact_type};
 use crate::registry::{Client, RegistryError, Repository};
 use bytes::Bytes;
 
@@ -139,7 +139,7 @@ async fn discard_scratch(client: &Client, repo: &Repository, digest: &Digest, ta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::manifest::{OCI_EMPTY, WHARF_RECORD_TYPE, annotated_empty_manifest};
+    use crate::spec::manifest::{OCI_EMPTY, WHARF_RECORD_TYPE, annotated_empty_manifest};
     use crate::registry::{ManifestContent, parse_manifest};
 
     #[test]

@@ -22,6 +22,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The lock of a repository: held shared by `build-and-publish` and `push`, exclusively by
+/// `cleanup` and by `tags rm` on a static root (whose garbage collection follows).
+pub fn repository(repo: &impl std::fmt::Display) -> String {
+    format!("repository {repo}")
+}
+
+/// The lock of one stage while it builds (`where_` names its place in the stages storage).
+pub fn stage(where_: &str) -> String {
+    format!("stage {where_}")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("cannot open lock file {path}: {source}")]

@@ -18,8 +18,8 @@ use std::path::Path;
 use super::layout::OciLayout;
 use super::tar_index::{TarIndex, open_member, read_member};
 use super::{Descriptor, MAX_CONFIG_SIZE, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
-use crate::digest::Digest;
-use crate::registry::manifest::{ManifestContent, parse_manifest};
+use crate::spec::digest::Digest;
+use crate::spec::manifest::{ManifestContent, parse_manifest};
 
 pub use super::ArchiveError;
 

@@ -13,8 +13,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::registry::manifest::{Descriptor, OCI_INDEX};
-use crate::digest::Digest;
+use crate::spec::manifest::{Descriptor, OCI_INDEX};
+use crate::spec::digest::Digest;
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -219,9 +219,9 @@ mod tests {
         assert!(matches!(layout.put_blob_reader(&wrong, &b"hello"[..]), Err(LayoutError::DigestMismatch { .. })));
         assert!(!layout.has_blob(&wrong));
 
-        let m1 = layout.put_manifest("app:v1", crate::registry::manifest::OCI_MANIFEST, b"{\"a\":1}").unwrap();
-        let m2 = layout.put_manifest("app:v1", crate::registry::manifest::OCI_MANIFEST, b"{\"a\":2}").unwrap();
-        layout.put_manifest("app:v2", crate::registry::manifest::OCI_MANIFEST, b"{\"a\":1}").unwrap();
+        let m1 = layout.put_manifest("app:v1", crate::spec::manifest::OCI_MANIFEST, b"{\"a\":1}").unwrap();
+        let m2 = layout.put_manifest("app:v1", crate::spec::manifest::OCI_MANIFEST, b"{\"a\":2}").unwrap();
+        layout.put_manifest("app:v2", crate::spec::manifest::OCI_MANIFEST, b"{\"a\":1}").unwrap();
         assert_ne!(m1, m2);
         assert_eq!(layout.resolve("app:v1").unwrap().unwrap().digest, m2, "retagging replaces the entry");
         assert_eq!(layout.refs().unwrap().len(), 2);

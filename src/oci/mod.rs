@@ -1,7 +1,7 @@
 //! OCI image building blocks shared by the stores: the image layout on disk, the conversion
 //! of engine exports into OCI images, and the readers of ready-made archives.
 //!
-//! Media types and [`Descriptor`] are the registry's ([`crate::registry::manifest`]); they are
+//! Media types and [`Descriptor`] are the registry's ([`crate::spec::manifest`]); they are
 //! re-exported here so the readers and the layout speak the same types as the client.
 //!
 //! - [`layout`]: an OCI image-layout directory that wharf writes (cache, embedded target).
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use layout::LayoutError;
 
-pub use crate::registry::manifest::{
+pub use crate::spec::manifest::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, MAX_MANIFEST_SIZE, OCI_CONFIG,
     OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST, Platform,
 };

@@ -15,7 +15,7 @@ use std::path::Path;
 use super::layout::{OciLayout, ref_name};
 use super::source::{MANIFEST_LIMIT, SourceImage, image_from_manifest, read_blob};
 use super::{ArchiveError, Descriptor, OCI_INDEX};
-use crate::registry::manifest::{is_image_manifest, is_index};
+use crate::spec::manifest::{is_image_manifest, is_index};
 use crate::registry::{ManifestContent, parse_manifest};
 
 /// How deep indexes may nest.
@@ -77,7 +77,7 @@ fn walk(
     d: &Descriptor,
     depth: usize,
     hash: bool,
-    seen: &mut HashSet<crate::digest::Digest>,
+    seen: &mut HashSet<crate::spec::digest::Digest>,
     out: &mut Vec<SourceImage>,
 ) -> Result<(), ArchiveError> {
     if !seen.insert(d.digest.clone()) {

@@ -14,7 +14,7 @@ use super::layout::{LayoutError, OciLayout};
 use super::source::MANIFEST_LIMIT;
 use super::tar_index::{TarIndex, open_member, read_member};
 use super::ArchiveError;
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 
 /// Copies the layout in the tar at `tar` into `dir` (which must not exist yet).
 pub(crate) fn extract(tar: &Path, index: &TarIndex, dir: &Path) -> Result<(), ArchiveError> {

@@ -19,7 +19,7 @@ use super::docker_archive;
 use super::layout::OciLayout;
 use super::tar_index::TarIndex;
 use super::{ArchiveError, Descriptor, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Platform};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::{ManifestContent, parse_manifest};
 
 /// The form a source was recognised as.

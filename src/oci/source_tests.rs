@@ -2,7 +2,7 @@
 
 use super::source::{SourceKind, read};
 use super::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

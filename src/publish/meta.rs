@@ -9,9 +9,9 @@
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::naming::{self, Layout};
-use crate::registry::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_RECORD_TYPE, annotated_empty_manifest};
+use crate::spec::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_RECORD_TYPE, annotated_empty_manifest};
 use crate::registry::{Client, RegistryError, Repository};
 
 pub const ANNOTATION_IMAGE: &str = "dev.wharf.image";

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::meta;
 use super::store::{self, Location, StoreError};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::naming::Layout;
 use crate::registry::{Client, Repository};
 

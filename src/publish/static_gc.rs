@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use super::static_root::{Area, StaticError, StaticRoot};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::{ManifestContent, parse_manifest};
 
 /// What one collection removed.

@@ -26,7 +26,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 pub use super::static_s3::{ObjectEntry, S3Root};
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::{validate_path_component, validate_tag};
 
 /// The sidecar holding each manifest's media type, relative to `v2/<repo>/`.
@@ -183,7 +183,7 @@ impl StaticRoot {
                 let types = blocking(move || read_media_types(&repo_dir)).await.map_err(self.io_err(&dir.join("v2").join(repo)))?;
                 (bytes, types.get(reference).cloned())
             }
-            Backend::S3(s3) => match s3.get_bytes(&rel, crate::registry::manifest::MAX_MANIFEST_SIZE).await? {
+            Backend::S3(s3) => match s3.get_bytes(&rel, crate::spec::manifest::MAX_MANIFEST_SIZE).await? {
                 Some((bytes, content_type)) => (bytes, content_type.filter(|c| c.contains("manifest") || c.contains("index"))),
                 None => return Ok(None),
             },
@@ -468,7 +468,7 @@ pub fn sniff_media_type(bytes: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
         .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string))
-        .unwrap_or_else(|| crate::registry::manifest::OCI_MANIFEST.to_string())
+        .unwrap_or_else(|| crate::spec::manifest::OCI_MANIFEST.to_string())
 }
 
 /// The sidecar of the repository directory `dir` (empty when absent).

@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use super::static_root::{StaticError, StaticRoot};
 use crate::oci::layout::{LayoutError, OciLayout};
 use crate::registry::{Client, Descriptor, RegistryError, Repository, parse_manifest};
@@ -136,7 +136,7 @@ impl Image {
     /// For an index: reads each child manifest (one level; nested indexes are rare) and moves
     /// it from `blobs` to `children`.
     async fn read_children(&mut self, loc: &Location) -> Result<(), StoreError> {
-        if !crate::registry::manifest::is_index(&self.media_type) || !self.children.is_empty() {
+        if !crate::spec::manifest::is_index(&self.media_type) || !self.children.is_empty() {
             return Ok(());
         }
         for child in std::mem::take(&mut self.blobs) {

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::digest::Digest;
-use crate::registry::manifest::{
+use crate::spec::digest::Digest;
+use crate::spec::manifest::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST,
     Platform,
 };

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::naming::{self, Tag, TagOptions};
 use crate::oci::source::{self, Source, SourceImage};
 use crate::oci::{ArchiveError, MAX_MANIFEST_SIZE, OCI_INDEX};

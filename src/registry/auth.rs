@@ -8,7 +8,7 @@
 
 use crate::registry::docker_config::DockerConfig;
 use crate::registry::error::{CredentialInfo, Result};
-use crate::registry::reference::DOCKER_HUB;
+use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::fmt;

@@ -4,10 +4,10 @@
 //! the digest or the announced size does not match. Blob GETs usually redirect to storage on
 //! another host; the reqwest redirect policy drops the Authorization header there.
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::client::{Client, header_u64};
 use crate::registry::error::{Context, RegistryError, Result};
-use crate::registry::reference::Repository;
+use crate::spec::reference::Repository;
 use crate::registry::token::repository_scope;
 use crate::registry::transport::{Req, Target, status_error, transport_error};
 use bytes::Bytes;

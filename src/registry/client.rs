@@ -4,12 +4,12 @@
 //! per-host scheme choice and the per-host auth challenge. Blob operations live in
 //! `blob.rs` and `upload.rs`, tag listing in `tags.rs`; all go through `transport.rs`.
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::auth::CredentialStore;
 use crate::registry::challenge::Challenge;
 use crate::registry::error::{Context, RegistryError, Result, delete_hint};
-use crate::registry::manifest::{self, ACCEPTED_MANIFESTS, Descriptor, MAX_MANIFEST_SIZE};
-use crate::registry::reference::{Repository, api_host, validate_tag};
+use crate::spec::manifest::{self, ACCEPTED_MANIFESTS, Descriptor, MAX_MANIFEST_SIZE};
+use crate::spec::reference::{Repository, api_host, validate_tag};
 use crate::registry::token::{TokenCache, repository_scope};
 use crate::registry::transport::{Req, ReqBody, Target, status_error};
 use bytes::Bytes;
@@ -258,7 +258,7 @@ impl Client {
     /// the registry supports it. Registries differ (distribution 2.8 answers 400); see
     /// `drivers::untag` for how wharf learns what a registry does before relying on it.
     pub async fn delete_tag(&self, repo: &Repository, tag: &str) -> Result<()> {
-        validate_tag(tag).map_err(|problem| crate::registry::reference::ReferenceError { input: format!("{repo}:{tag}"), problem })?;
+        validate_tag(tag).map_err(|problem| crate::spec::reference::ReferenceError { input: format!("{repo}:{tag}"), problem })?;
         let path = format!("/v2/{}/manifests/{tag}", repo.path);
         let req = self.repo_req("delete tag", repo, Method::DELETE, path, "delete");
         let resp = self.send(&req).await?;
@@ -277,7 +277,7 @@ fn object_of(path: &str) -> Option<String> {
 /// `/v2/<name>/manifests/<tag|digest>`, validating the reference.
 fn manifest_path(repo: &Repository, reference: &str) -> Result<String> {
     if reference.parse::<Digest>().is_err() {
-        validate_tag(reference).map_err(|problem| crate::registry::reference::ReferenceError {
+        validate_tag(reference).map_err(|problem| crate::spec::reference::ReferenceError {
             input: format!("{repo}:{reference}"),
             problem,
         })?;

@@ -8,7 +8,7 @@
 
 use crate::registry::auth::{Credential, CredentialSource, ResolvedCredential, normalise_host};
 use crate::registry::error::{RegistryError, Result};
-use crate::registry::reference::DOCKER_HUB;
+use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
 use base64::Engine as _;
 use std::collections::HashMap;

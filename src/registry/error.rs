@@ -6,8 +6,8 @@
 //! status, never by message text. No variant ever holds a secret: credentials appear only as
 //! "user NAME from SOURCE", and transport errors are stripped of their URL.
 
-use crate::digest::Digest;
-use crate::registry::reference::ReferenceError;
+use crate::spec::digest::Digest;
+use crate::spec::reference::ReferenceError;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,11 +1,10 @@
 //! OCI distribution client: references, auth, blobs, manifests, tags.
 //!
-//! - [`reference`](self::reference): parse and validate `host/path:tag@digest`.
+//! - References, manifests and digests are plain types in [`crate::spec`].
 //! - [`auth`] and [`docker_config`]: where credentials come from; [`challenge`] and [`token`]:
 //!   the `WWW-Authenticate` / Bearer token flow.
 //! - [`Client`]: one shared HTTP client with lazy auth, retries and scheme selection
 //!   (`transport`), blob reads (`blob`), uploads (`upload`), manifests (`client`) and tags (`tags`).
-//! - [`manifest`]: media types, [`Descriptor`], and a small manifest/index walker.
 //! - [`error`]: [`RegistryError`] with hints and a retry classifier.
 
 pub mod auth;
@@ -14,8 +13,6 @@ pub mod challenge;
 mod client;
 pub mod docker_config;
 pub mod error;
-pub mod manifest;
-pub mod reference;
 mod tags;
 pub mod token;
 mod transport;
@@ -25,8 +22,8 @@ pub use auth::{Credential, CredentialSource, CredentialStore, ResolvedCredential
 pub use blob::BlobStream;
 pub use client::{Client, ClientOptions, DEFAULT_MAX_TAGS, DOCKER_CONTENT_DIGEST, ListProgress};
 pub use error::{RegistryError, Result};
-pub use manifest::{Descriptor, ManifestContent, parse_manifest};
-pub use reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};
+pub use crate::spec::manifest::{Descriptor, ManifestContent, parse_manifest};
+pub use crate::spec::reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};
 pub use tags::next_link;
 pub use transport::{backoff, is_loopback_host, parse_retry_after};
 pub use upload::PushStatus;

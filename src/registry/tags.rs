@@ -11,7 +11,7 @@
 
 use crate::registry::client::{Client, read_capped};
 use crate::registry::error::{RegistryError, Result};
-use crate::registry::reference::Repository;
+use crate::spec::reference::Repository;
 use crate::registry::transport::{Target, status_error};
 use reqwest::Method;
 use reqwest::header::LINK;

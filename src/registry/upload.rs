@@ -8,10 +8,10 @@
 //! restarts the upload in a fresh session (the individual requests are not repeated, since a
 //! repeated PATCH would corrupt the session).
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use crate::registry::client::Client;
 use crate::registry::error::{Context, RegistryError, Result};
-use crate::registry::reference::Repository;
+use crate::spec::reference::Repository;
 use crate::registry::transport::{Req, ReqBody, Target, backoff, status_error};
 use bytes::Bytes;
 use reqwest::Method;

@@ -5,7 +5,7 @@
 //! single-component Docker Hub path gets `library/`. Errors name the offending part and say how
 //! to fix it. `Display` prints what a user would type, so a parsed reference round-trips.
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;

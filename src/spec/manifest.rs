@@ -4,7 +4,7 @@
 //! Docker manifest list (children) through oci-spec's types and returns plain
 //! [`Descriptor`]s with validated digests.
 
-use crate::digest::Digest;
+use crate::spec::digest::Digest;
 use std::collections::BTreeMap;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
