@@ -283,3 +283,16 @@ async fn local_identity(engine: &dyn Engine, reference: &str) -> Result<Option<S
     let digest = local.repo_digests.iter().find_map(|rd| rd.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()));
     Ok(Some(digest.unwrap_or(local.id)))
 }
+
+impl PipelineError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            PipelineError::Plan(e) => e.category(),
+            PipelineError::Naming(_) => crate::error::Category::Usage,
+            PipelineError::Schedule(e) => e.category(),
+            PipelineError::Publish { source, .. } => source.category(),
+            PipelineError::Lock(e) => e.category(),
+            PipelineError::Driver(e) => e.category(),
+        }
+    }
+}

@@ -172,3 +172,9 @@ pub fn dockerfile_in_context(context: &Path, dockerfile: &Path) -> String {
         _ => ".wharf.Dockerfile".to_string(),
     }
 }
+
+impl PlanError {
+    pub fn category(&self) -> crate::error::Category {
+        crate::error::Category::Build
+    }
+}

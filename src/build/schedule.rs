@@ -332,3 +332,13 @@ fn write_context_tar(ctx: &super::context::Context, df_name: &str, df_path: &Pat
     let w = ctx.write_tar(std::io::BufWriter::new(file), Some((df_name, df_path))).map_err(|e| e.to_string())?;
     w.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(|e| e.to_string())
 }
+
+impl ScheduleError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => crate::error::Category::Build,
+            ScheduleError::Store { source, .. } => source.category(),
+            ScheduleError::Other { .. } => crate::error::Category::Local,
+        }
+    }
+}

@@ -29,8 +29,6 @@ pub enum InventoryError {
     List { repository: String, source: Box<DriverError> },
     #[error(transparent)]
     History(#[from] HistoryError),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// The repositories a project's images, stages and records live in.
@@ -292,4 +290,13 @@ pub fn history(history: &History, policies: &[KeepPolicy], records: &[Record]) -
         out.push((reference, commits));
     }
     Ok(out)
+}
+
+impl InventoryError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            InventoryError::List { source, .. } => source.category(),
+            InventoryError::History(_) => crate::error::Category::Usage,
+        }
+    }
 }

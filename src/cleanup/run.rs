@@ -193,3 +193,14 @@ impl Report {
         out
     }
 }
+
+impl CleanupError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            CleanupError::Inventory(e) => e.category(),
+            // A journal that cannot be written (a full disk) is the machine's problem.
+            CleanupError::Journal(_) => crate::error::Category::Local,
+            CleanupError::Invalid(_) => crate::error::Category::Usage,
+        }
+    }
+}

@@ -349,3 +349,16 @@ async fn local_blob(image: &Image, blob: &Descriptor) -> Result<(PathBuf, Option
         }
     }
 }
+
+impl StoreError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            StoreError::Registry(e) => e.category(),
+            StoreError::Layout(e) => e.category(),
+            StoreError::Static(e) => e.category(),
+            StoreError::Manifest { from_registry: true, .. } => crate::error::Category::Registry,
+            StoreError::Manifest { .. } => crate::error::Category::Input,
+            StoreError::Io { .. } => crate::error::Category::Local,
+        }
+    }
+}

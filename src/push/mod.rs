@@ -228,3 +228,13 @@ impl PushReport {
         out
     }
 }
+
+impl PushError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            PushError::Source(e) => e.category(),
+            PushError::SamePlatform { .. } | PushError::Plan(_) => crate::error::Category::Usage,
+            PushError::Store { source, .. } => source.category(),
+        }
+    }
+}
