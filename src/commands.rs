@@ -184,7 +184,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
     // On a static root the garbage collection follows: no push may be reusing a blob then.
     let mut _locks = Vec::new();
     // Where removed tags are read back.
-    let store: Box<dyn crate::cleanup::store::Store> = if let Some(found) = &statics {
+    let store: Box<dyn crate::store::Backend> = if let Some(found) = &statics {
         let locks = args.locks.locks().await?;
         for (repo, _) in &repos {
             _locks.push(locks.exclusive(&crate::lock::repository(repo)).await?);
@@ -259,7 +259,7 @@ pub async fn tags_rm(args: &TagsRmArgs, output: Output) -> Result<(), Error> {
 
 /// Untags through the driver, then reads the tag back (see
 /// [`confirm_removed`](crate::cleanup::execute::confirm_removed)).
-async fn remove_confirmed(driver: &dyn Driver, store: &dyn crate::cleanup::store::Store, removal: &Removal) -> Result<UntagOutcome, DriverError> {
+async fn remove_confirmed(driver: &dyn Driver, store: &dyn crate::store::Backend, removal: &Removal) -> Result<UntagOutcome, DriverError> {
     let outcome = driver.untag(&removal.repo, &removal.tag).await?;
     crate::cleanup::execute::confirm_removed(driver, store, &removal.repo, &removal.tag, &outcome.digest)
         .await

@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_publish_failure_takes_its_cause_s_category() {
-        use crate::publish::store::StoreError;
+        use crate::store::StoreError;
         let publish = |source| Error::Pipeline(Box::new(PipelineError::Publish { image: "app".into(), source }));
         let io = StoreError::Io { path: "/tmp/x".into(), source: std::io::Error::other("disk full") };
         assert_eq!(publish(io).exit_code(), exit::OTHER);

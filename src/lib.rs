@@ -32,3 +32,4 @@ pub mod report;
 pub mod secret;
 pub mod serve;
 pub mod spec;
+pub mod store;

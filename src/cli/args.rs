@@ -46,7 +46,7 @@ impl StaticArgs {
 pub struct Site {
     pub repo: Repository,
     pub driver: Arc<dyn crate::drivers::Driver>,
-    pub store: Arc<dyn crate::cleanup::store::Store>,
+    pub store: Arc<dyn crate::store::Backend>,
 }
 
 /// `repo` as a [`Site`]: in the static root when `--static-root` is given, else in the
@@ -54,7 +54,7 @@ pub struct Site {
 pub async fn target(repo: &str, statics: &StaticArgs, registry: &RegistryArgs, driver: &DriverArgs, implementation: Option<&str>) -> Result<Site, Error> {
     if let Some(found) = statics.driver().await? {
         let repo = crate::drivers::StaticDriver::repository(repo).map_err(|e| Error::Usage(format!("repository in --static-root: {e}")))?;
-        let store: Arc<dyn crate::cleanup::store::Store> = Arc::new(found.root().clone());
+        let store: Arc<dyn crate::store::Backend> = Arc::new(found.root().clone());
         return Ok(Site { repo, driver: found, store });
     }
     let repo = crate::drivers::parse_repository(repo).map_err(|e| Error::Usage(e.to_string()))?;
