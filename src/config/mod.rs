@@ -42,6 +42,9 @@ pub use meta::validate_project_name;
 pub use model::{Dependency, Image, Import, ImportKind, Project};
 pub use schema::schema_json;
 
+/// The known word closest to `word`, if it is a likely typo (for other modules' hints).
+pub(crate) use decode::suggest as suggest_word;
+
 use error::Report;
 use source::{Pos, SourceFile};
 use std::path::{Path, PathBuf};
