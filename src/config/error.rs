@@ -5,6 +5,7 @@
 //! render them graphically; [`ConfigError::plain`] renders the same information as
 //! plain text with `file:line:col` prefixes for logs, CI and tests.
 
+use super::render::Origin;
 use super::source::{Pos, SourceFile};
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
 use std::fmt::{self, Write as _};
@@ -17,7 +18,8 @@ use std::sync::Arc;
 pub enum ErrorKind {
     /// The text is not valid YAML (or repeats a key in a way YAML itself rejects).
     Syntax,
-    /// Go template syntax (`{{ … }}`) as werf allows; wharf reads plain YAML.
+    /// The project file could not be rendered as a Go template (syntax, a failing
+    /// function, a missing template or variable).
     Template,
     /// A document that is not a mapping or has no keys.
     EmptyDocument,
@@ -98,6 +100,8 @@ impl ErrorKind {
 /// A secondary place an error points at ("first defined here").
 #[derive(Clone, Debug)]
 pub struct Note {
+    /// The file, when it is not the error's own (a partial the text came from).
+    pub file: Option<String>,
     pub line: usize,
     pub column: usize,
     pub label: String,
@@ -116,7 +120,12 @@ pub struct LocatedError {
     hint: Option<String>,
     notes: Vec<Note>,
     source: NamedSource<Arc<str>>,
+    /// The place is a template action that printed the faulty value.
+    rendered: bool,
 }
+
+/// Added to the hint of an error found in text a template action printed.
+const RENDERED_NOTE: &str = "(the value is printed by this template action; `wharf config render` shows the rendered file)";
 
 impl LocatedError {
     pub fn kind(&self) -> ErrorKind {
@@ -135,6 +144,18 @@ impl LocatedError {
     }
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
+    }
+    /// The full hint as shown, with the note on rendered values.
+    fn full_hint(&self) -> Option<String> {
+        match (&self.hint, self.rendered) {
+            (Some(h), true) => Some(format!("{h}\n{RENDERED_NOTE}")),
+            (None, true) => Some(RENDERED_NOTE.to_string()),
+            (h, false) => h.clone(),
+        }
+    }
+    /// Whether the place is a template action (the value was rendered).
+    pub fn is_rendered(&self) -> bool {
+        self.rendered
     }
     pub fn notes(&self) -> &[Note] {
         &self.notes
@@ -182,14 +203,14 @@ impl LocatedError {
             let _ = writeln!(
                 out,
                 "  note: {}:{}:{}: {}",
-                self.file(),
+                note.file.as_deref().unwrap_or(self.file()),
                 note.line,
                 note.column,
                 note.label
             );
         }
-        if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "  hint: {}", indent(hint, "        "));
+        if let Some(hint) = self.full_hint() {
+            let _ = writeln!(out, "  hint: {}", indent(&hint, "        "));
         }
         out
     }
@@ -222,8 +243,7 @@ impl Diagnostic for LocatedError {
         Some(Box::new(format!("wharf::config::{}", self.kind.code())))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.hint
-            .as_ref()
+        self.full_hint()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -234,8 +254,31 @@ impl Diagnostic for LocatedError {
         let notes = self
             .notes
             .iter()
+            .filter(|n| n.file.is_none())
             .map(|n| LabeledSpan::new_with_span(Some(n.label.clone()), n.span));
         Some(Box::new(std::iter::once(primary).chain(notes)))
+    }
+}
+
+/// Something worth telling that does not stop the build, at its place.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    /// `file:line:col: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+impl PartialEq<&str> for Warning {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
     }
 }
 
@@ -270,6 +313,8 @@ pub enum ConfigError {
         errors: Vec<LocatedError>,
         /// Errors beyond the first [`MAX_ERRORS`], counted but not kept.
         omitted: usize,
+        /// The warnings found on the way (shown by `config validate --output json`).
+        warnings: Vec<Warning>,
     },
 }
 
@@ -289,6 +334,14 @@ impl ConfigError {
     pub fn errors(&self) -> &[LocatedError] {
         match self {
             ConfigError::Invalid { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+
+    /// The warnings found before the errors stopped the load.
+    pub fn warnings(&self) -> &[Warning] {
+        match self {
+            ConfigError::Invalid { warnings, .. } => warnings,
             _ => &[],
         }
     }
@@ -332,20 +385,38 @@ fn indent(text: &str, pad: &str) -> String {
 }
 
 /// Collects the errors and warnings of one file while it is checked.
+///
+/// With an [`Origin`], `src` is rendered text and every position is reported at the place
+/// of the template file it came from.
 pub(crate) struct Report<'s> {
     pub src: &'s SourceFile,
+    origin: Option<&'s Origin>,
     errors: Vec<LocatedError>,
     omitted: usize,
-    warnings: Vec<(usize, String)>,
+    warnings: Vec<(usize, Warning)>,
 }
 
 impl<'s> Report<'s> {
     pub fn new(src: &'s SourceFile) -> Self {
+        Self::with_origin(src, None)
+    }
+
+    pub fn with_origin(src: &'s SourceFile, origin: Option<&'s Origin>) -> Self {
         Report {
             src,
+            origin,
             errors: Vec::new(),
             omitted: 0,
             warnings: Vec::new(),
+        }
+    }
+
+    /// The file and range to show for `pos` of `src`, and whether an action printed it.
+    fn place(&self, pos: Pos) -> (&'s SourceFile, Pos, bool) {
+        let pos = self.src.clamp(pos);
+        match self.origin.and_then(|o| o.locate(pos)) {
+            Some((file, at, rendered)) => (file, file.clamp(at), rendered),
+            None => (self.src, pos, false),
         }
     }
 
@@ -360,11 +431,12 @@ impl<'s> Report<'s> {
             self.omitted += 1;
             return ErrorBuilder {
                 src: self.src,
+                origin: self.origin,
                 error: None,
             };
         }
-        let pos = self.src.clamp(pos);
-        let (line, column) = self.src.line_col(pos.start);
+        let (file, pos, rendered) = self.place(pos);
+        let (line, column) = file.line_col(pos.start);
         self.errors.push(LocatedError {
             kind,
             message: message.into(),
@@ -374,13 +446,21 @@ impl<'s> Report<'s> {
             label: None,
             hint: None,
             notes: Vec::new(),
-            source: NamedSource::new(&self.src.name, Arc::clone(&self.src.text))
-                .with_language("yaml"),
+            source: NamedSource::new(&file.name, Arc::clone(&file.text)).with_language("yaml"),
+            rendered,
         });
         ErrorBuilder {
             src: self.src,
+            origin: self.origin,
             error: self.errors.last_mut(),
         }
+    }
+
+    /// `file:line:col` of `pos` (in the template file it came from).
+    pub fn location(&self, pos: Pos) -> String {
+        let (file, at, _) = self.place(pos);
+        let (line, column) = file.line_col(at.start);
+        format!("{}:{line}:{column}", file.name)
     }
 
     /// Records a warning, prefixed with `file:line:col` (warnings end up in file order).
@@ -388,25 +468,32 @@ impl<'s> Report<'s> {
         if self.warnings.len() >= MAX_WARNINGS {
             return;
         }
-        let start = self.src.clamp(pos).start;
-        let (line, column) = self.src.line_col(start);
+        let (file, at, _) = self.place(pos);
+        let (line, column) = file.line_col(at.start);
+        let order = if file.name == self.src.name { at.start } else { usize::MAX / 2 + at.start };
         self.warnings.push((
-            start,
-            format!("{}:{line}:{column}: {message}", self.src.name),
+            order,
+            Warning { file: file.name.clone(), line, column, message: message.to_string() },
         ));
     }
 
     /// The errors (sorted by position) or, if there are none, the warnings.
-    pub fn finish(mut self, path: PathBuf) -> Result<Vec<String>, ConfigError> {
+    pub fn finish(mut self, path: PathBuf) -> Result<Vec<Warning>, ConfigError> {
+        self.warnings.sort_by_key(|(start, _)| *start);
+        let warnings: Vec<Warning> = self.warnings.into_iter().map(|(_, w)| w).collect();
         if self.errors.is_empty() {
-            self.warnings.sort_by_key(|(start, _)| *start);
-            return Ok(self.warnings.into_iter().map(|(_, w)| w).collect());
+            return Ok(warnings);
         }
-        self.errors.sort_by_key(|e| (e.line, e.column));
+        let main = self.src.name.clone();
+        self.errors.sort_by(|a, b| {
+            let key = |e: &LocatedError| (e.file() != main, e.file().to_string(), e.line, e.column);
+            key(a).cmp(&key(b))
+        });
         Err(ConfigError::Invalid {
             path,
             errors: self.errors,
             omitted: self.omitted,
+            warnings,
         })
     }
 }
@@ -414,6 +501,7 @@ impl<'s> Report<'s> {
 /// Adds details to the error just recorded (a no-op past [`MAX_ERRORS`]).
 pub(crate) struct ErrorBuilder<'r> {
     src: &'r SourceFile,
+    origin: Option<&'r Origin>,
     error: Option<&'r mut LocatedError>,
 }
 
@@ -444,8 +532,14 @@ impl ErrorBuilder<'_> {
             return self;
         };
         let pos = self.src.clamp(pos);
-        let (line, column) = self.src.line_col(pos.start);
+        let (file, pos) = match self.origin.and_then(|o| o.locate(pos)) {
+            Some((file, at, _)) => (file, file.clamp(at)),
+            None => (self.src, pos),
+        };
+        let (line, column) = file.line_col(pos.start);
+        let other = (file.name != error.source.name()).then(|| file.name.clone());
         error.notes.push(Note {
+            file: other,
             line,
             column,
             label: label.into(),

@@ -1,13 +1,16 @@
-//! Image documents: `image:`, `dockerfile`, `context`, `target`, `args`,
-//! `dependencies`, `platform` — werf's Dockerfile-image syntax.
+//! Image documents: werf's Dockerfile-image syntax (`image:`, `dockerfile`, `context`,
+//! `target`, `args`, `dependencies`, `platform`, `final`, `cacheVersion`, `secrets`,
+//! `ssh`, `network`, `contextAddFiles`, `imageSpec`).
 //!
-//! Stapel images (`from:`, `git:`, `shell:`, …) are recognised and refused with one
-//! clear error; werf's Dockerfile options wharf lacks are refused by name, and the
-//! harmless ones (`final`, `staged`, `cacheVersion`) only warn.
+//! Stapel images (`from:`, `git:`, `shell:`, …) are read by [`super::stapel`]: checked as
+//! documents, reported as not built. werf's `addHost` is refused by name, `staged` only
+//! warns (it changes how werf caches, not what is built).
 
+use super::build_options;
 use super::decode::{self, Fields};
 use super::error::{ErrorKind, Report};
-use super::model::ImportKind;
+use super::image_spec::{self, ImageSpec};
+use super::model::{BuildSecret, ImportKind};
 use super::node::{Kind, Node};
 use super::source::{At, Pos};
 
@@ -19,19 +22,19 @@ pub(crate) const IMAGE_KEYS: &[&str] = &[
     "args",
     "dependencies",
     "platform",
-];
-/// werf keys accepted with a warning: they do not change what is built.
-pub(crate) const WERF_IGNORED_IMAGE_KEYS: &[&str] = &["final", "staged", "cacheVersion"];
-/// werf Dockerfile-image keys wharf does not implement.
-const WERF_UNSUPPORTED_IMAGE_KEYS: &[&str] = &[
+    "final",
+    "cacheVersion",
+    "secrets",
+    "ssh",
+    "network",
     "contextAddFile",
     "contextAddFiles",
-    "addHost",
-    "network",
-    "ssh",
-    "secrets",
     "imageSpec",
 ];
+/// werf keys accepted with a warning: they do not change what is built.
+pub(crate) const WERF_IGNORED_IMAGE_KEYS: &[&str] = &["staged"];
+/// werf Dockerfile-image keys wharf does not implement.
+const WERF_UNSUPPORTED_IMAGE_KEYS: &[&str] = &["addHost"];
 /// Keys only werf's stapel images have.
 pub(crate) const STAPEL_KEYS: &[&str] = &[
     "artifact",
@@ -48,7 +51,7 @@ pub(crate) const STAPEL_KEYS: &[&str] = &[
     "docker",
     "disableGitAfterPatch",
 ];
-pub(crate) const DEPENDENCY_KEYS: &[&str] = &["image", "from", "imports"];
+pub(crate) const DEPENDENCY_KEYS: &[&str] = &["image", "from", "imports", "before", "after"];
 pub(crate) const IMPORT_KEYS: &[&str] = &["type", "targetBuildArg"];
 const IMAGE_NAME_MAX: usize = 64;
 
@@ -57,14 +60,22 @@ pub(crate) struct ImageDoc {
     /// Where the document starts.
     pub pos: Pos,
     pub names: Names,
-    /// A stapel image: reported, and not checked further.
+    /// A stapel image: checked as a document, not built.
     pub stapel: bool,
     pub dockerfile: Option<At<String>>,
     pub context: Option<At<String>>,
     pub target: Option<String>,
     pub args: Vec<(At<String>, String)>,
     pub deps: Vec<DepDoc>,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<At<String>>,
+    /// werf's `final` (default true).
+    pub publish: bool,
+    pub cache_version: Option<String>,
+    pub secrets: Vec<At<BuildSecret>>,
+    pub ssh: Option<String>,
+    pub network: Option<String>,
+    pub context_add_files: Vec<At<String>>,
+    pub image_spec: Option<ImageSpec>,
 }
 
 pub(crate) enum Names {
@@ -81,11 +92,12 @@ pub(crate) struct DepDoc {
 
 /// Reads an image document (one that has an `image` key, or looks like one).
 pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> ImageDoc {
+    if fields.iter().any(|(k, _, _)| STAPEL_KEYS.contains(&k)) {
+        return super::stapel::decode(rep, doc, fields);
+    }
     let what = "an image document";
-    let stapel = report_stapel(rep, fields);
     report_werf_keys(rep, fields);
-    let mut skip: Vec<&str> = STAPEL_KEYS.to_vec();
-    skip.extend_from_slice(WERF_UNSUPPORTED_IMAGE_KEYS);
+    let mut skip: Vec<&str> = WERF_UNSUPPORTED_IMAGE_KEYS.to_vec();
     skip.extend_from_slice(WERF_IGNORED_IMAGE_KEYS);
     skip.extend_from_slice(super::meta::META_KEYS); // reported by the document reader
     decode::reject_unknown(rep, fields, IMAGE_KEYS, &skip, what);
@@ -96,12 +108,8 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
     };
     ImageDoc {
         pos: doc.head(),
-        names: if stapel && !fields.has("image") {
-            Names::Named(Vec::new())
-        } else {
-            image_names(rep, doc, fields)
-        },
-        stapel,
+        names: image_names(rep, doc, fields),
+        stapel: false,
         dockerfile: path(rep, "dockerfile"),
         context: path(rep, "context"),
         target: path(rep, "target").map(|t| t.value),
@@ -111,33 +119,31 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
             .unwrap_or_default(),
         deps: fields
             .value("dependencies")
-            .map(|d| dependencies(rep, d))
+            .map(|d| dependencies(rep, d, false))
             .unwrap_or_default(),
         platforms: fields
             .value("platform")
             .map(|p| platforms(rep, p))
             .unwrap_or_default(),
+        publish: final_flag(rep, fields),
+        cache_version: build_options::cache_version(rep, fields),
+        secrets: fields.value("secrets").map(|s| build_options::secrets(rep, s)).unwrap_or_default(),
+        ssh: fields.value("ssh").and_then(|s| build_options::ssh(rep, s)),
+        network: fields.value("network").and_then(|n| build_options::network(rep, n)),
+        context_add_files: build_options::context_add_files(rep, fields),
+        image_spec: fields.value("imageSpec").and_then(|s| {
+            rep.warn(fields.key_pos("imageSpec").unwrap_or(s.pos), IMAGE_SPEC_NOT_APPLIED);
+            image_spec::decode(rep, s, false)
+        }),
     }
 }
 
-/// One error for a stapel image, marking every stapel key.
-fn report_stapel(rep: &mut Report<'_>, fields: &Fields<'_>) -> bool {
-    let found: Vec<(&str, Pos)> = fields
-        .iter()
-        .filter(|(k, _, _)| STAPEL_KEYS.contains(k))
-        .map(|(k, key, _)| (k, key.pos))
-        .collect();
-    let Some(((first, first_pos), rest)) = found.split_first() else {
-        return false;
-    };
-    let mut error = rep
-        .error(ErrorKind::Stapel, *first_pos, "stapel images are not supported; wharf builds Dockerfile images")
-        .label(format!("`{first}` is a stapel directive"))
-        .hint("describe this image in a Dockerfile and set `dockerfile:` (and `context:`): `from:` becomes `FROM`, `shell:`/`ansible:` steps become `RUN`, `git:` becomes `COPY`");
-    for (key, pos) in rest {
-        error = error.note(*pos, format!("`{key}` is a stapel directive too"));
-    }
-    true
+/// `imageSpec` is read, checked and in the stage digest, but not yet applied.
+pub(crate) const IMAGE_SPEC_NOT_APPLIED: &str = "werf's `imageSpec` is checked and counted in the stage digest, but wharf does not apply it to the image configuration yet";
+
+/// werf's `final` (default `true`).
+pub(crate) fn final_flag(rep: &mut Report<'_>, fields: &Fields<'_>) -> bool {
+    fields.value("final").and_then(|f| decode::boolean(rep, f, "`final`")).unwrap_or(true)
 }
 
 fn report_werf_keys(rep: &mut Report<'_>, fields: &Fields<'_>) {
@@ -156,7 +162,7 @@ fn report_werf_keys(rep: &mut Report<'_>, fields: &Fields<'_>) {
     }
 }
 
-fn image_names(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Names {
+pub(crate) fn image_names(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Names {
     let Some(node) = fields.get("image") else {
         rep.error(ErrorKind::MissingKey, doc.head(), "image document without `image`")
             .label("this document")
@@ -253,9 +259,9 @@ fn build_args(rep: &mut Report<'_>, node: &Node) -> Vec<(At<String>, String)> {
         match value.scalar_text(rep.src) {
             Some(text) => args.push((At::new(key.pos, name.to_string()), text)),
             None if value.kind == Kind::Null => {
-                rep.error(ErrorKind::InvalidValue, key.pos, format!("build argument `{name}` has no value"))
-                    .label("no value")
-                    .hint(format!("write `{name}: \"\"` for an empty value, or remove it to use the Dockerfile's default"));
+                // werf prints a null with Go's `%v`: the build argument is the text `<nil>`.
+                rep.warn(key.pos, format!("build argument `{name}` has no value: werf passes the text `<nil>`, and so does wharf; write `{name}: \"\"` for an empty value, or remove it to use the Dockerfile's default"));
+                args.push((At::new(key.pos, name.to_string()), NIL_ARG.to_string()));
             }
             None => decode::wrong_type(
                 rep,
@@ -268,20 +274,26 @@ fn build_args(rep: &mut Report<'_>, node: &Node) -> Vec<(At<String>, String)> {
     args
 }
 
-fn dependencies(rep: &mut Report<'_>, node: &Node) -> Vec<DepDoc> {
+/// What werf passes for a build argument written without a value.
+pub(crate) const NIL_ARG: &str = "<nil>";
+
+/// `dependencies:` of a Dockerfile image, or of a stapel image (`stapel`), where werf
+/// requires `before:` or `after:` (`install` or `setup`) and refuses them otherwise.
+pub(crate) fn dependencies(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Vec<DepDoc> {
     decode::list_items(rep, node, "`dependencies`")
         .iter()
-        .filter_map(|d| dependency(rep, d))
+        .filter_map(|d| dependency(rep, d, stapel))
         .collect()
 }
 
-fn dependency(rep: &mut Report<'_>, node: &Node) -> Option<DepDoc> {
+fn dependency(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<DepDoc> {
     let what = "a dependency";
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, DEPENDENCY_KEYS, &[], what);
+    dependency_stage(rep, node, &fields, stapel);
     let imports = fields
         .value("imports")
-        .map(|i| imports(rep, i))
+        .map(|i| imports(rep, i, stapel))
         .unwrap_or_default();
     let target = match (fields.value("image"), fields.value("from")) {
         (Some(v), None) | (None, Some(v)) => v,
@@ -310,17 +322,57 @@ fn dependency(rep: &mut Report<'_>, node: &Node) -> Option<DepDoc> {
     Some(DepDoc { image, imports })
 }
 
-fn imports(rep: &mut Report<'_>, node: &Node) -> Vec<At<(ImportKind, String)>> {
+/// werf's rules for `before:` / `after:`.
+fn dependency_stage(rep: &mut Report<'_>, node: &Node, fields: &Fields<'_>, stapel: bool) {
+    let stages: Vec<(&str, &Node)> = ["before", "after"].into_iter().filter_map(|k| fields.value(k).map(|v| (k, v))).collect();
+    if !stapel {
+        for (key, _) in &stages {
+            rep.error(ErrorKind::InvalidValue, fields.key_pos(key).unwrap_or(node.pos), format!("`{key}:` directive is not supported for dockerfile dependencies"))
+                .label("stapel only")
+                .hint("`before:`/`after:` place a dependency between stapel stages; a Dockerfile image receives its dependencies as build arguments (`imports`): remove it");
+        }
+        return;
+    }
+    match stages.as_slice() {
+        [] => {
+            rep.error(ErrorKind::MissingKey, node.head(), "dependency stage is not specified with `before: install|setup` or `after: install|setup`")
+                .label("this dependency")
+                .hint("werf needs the stage of a stapel image's dependency: add `after: install` (or `before: setup`, …)");
+        }
+        [(key, value)] => {
+            if let Some(v) = decode::string(rep, value, &format!("`{key}`"))
+                && !matches!(v.value.as_str(), "install" | "setup")
+            {
+                rep.error(ErrorKind::InvalidValue, value.pos, format!("invalid dependency stage `{key}: {}`: expected install or setup", v.value))
+                    .label("not install or setup")
+                    .hint(format!("write `{key}: install` or `{key}: setup`"));
+            }
+        }
+        [_, (key, _)] => {
+            rep.error(ErrorKind::InvalidValue, fields.key_pos(key).unwrap_or(node.pos), "only one dependency stage can be specified with `before: install|setup` or `after: install|setup`, but not both")
+                .label("second stage")
+                .hint("keep either `before:` or `after:`");
+        }
+        _ => {}
+    }
+}
+
+fn imports(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Vec<At<(ImportKind, String)>> {
     decode::list_items(rep, node, "`imports`")
         .iter()
-        .filter_map(|i| import(rep, i))
+        .filter_map(|i| import(rep, i, stapel))
         .collect()
 }
 
-fn import(rep: &mut Report<'_>, node: &Node) -> Option<At<(ImportKind, String)>> {
+/// One import; a stapel image's (`targetEnv` allowed there) is checked and dropped.
+fn import(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<At<(ImportKind, String)>> {
     let what = "an import";
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, IMPORT_KEYS, &["targetEnv"], what);
+    if stapel {
+        required(rep, node, &fields, "type").and_then(|v| import_kind(rep, v));
+        return None;
+    }
     if let Some(pos) = fields.key_pos("targetEnv") {
         rep.error(ErrorKind::Unsupported, pos, "`targetEnv` is for werf's stapel images")
             .label("not for Dockerfile images")
@@ -368,7 +420,7 @@ fn import_kind(rep: &mut Report<'_>, node: &Node) -> Option<ImportKind> {
     None
 }
 
-fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<String> {
+pub(crate) fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<At<String>> {
     let mut seen: Vec<At<String>> = Vec::new();
     for platform in decode::string_or_list(rep, node, "`platform`") {
         if !valid_platform(&platform.value) {
@@ -388,7 +440,7 @@ fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<String> {
             seen.push(platform);
         }
     }
-    seen.into_iter().map(|p| p.value).collect()
+    seen
 }
 
 fn valid_platform(p: &str) -> bool {

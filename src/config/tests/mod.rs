@@ -1,12 +1,15 @@
 //! Tests of the whole configuration reader: werf compatibility, every
-//! validation rule with its location, cleanup policies, rendering, robustness.
+//! validation rule with its location, cleanup policies, templates, werf's keys,
+//! rendering, robustness.
 
 mod cleanup;
 mod images;
 mod paths;
 mod robustness;
 mod rules;
+mod templates;
 mod werf;
+mod werf_keys;
 
 use super::{ConfigError, ErrorKind, Project, parse_str};
 use std::path::Path;
