@@ -107,10 +107,11 @@ pub fn load_with(dir: &Path, explicit: Option<&Path>, inputs: &RenderInputs) -> 
 /// without checking the result; and the file it was read from.
 pub fn render(dir: &Path, explicit: Option<&Path>, inputs: &RenderInputs) -> Result<(PathBuf, String), ConfigError> {
     let (path, text) = read(dir, explicit)?;
+    let shown = dir;
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    giterminism::check_includes(&dir)?;
-    let giterminism = Giterminism::load(&dir)?;
-    let rendered = render::render(&path, &dir, &text, inputs, &giterminism)?;
+    giterminism::check_includes(shown)?;
+    let giterminism = Giterminism::load(shown)?;
+    let rendered = render::render(&path, &dir, shown, &text, inputs, &giterminism)?;
     Ok((path, rendered.text))
 }
 
@@ -133,9 +134,9 @@ pub fn parse_str(path: &Path, project_dir: &Path, text: &str) -> Result<Project,
 /// [`parse_str`] with what the templates may read.
 pub fn parse_with(path: &Path, project_dir: &Path, text: &str, inputs: &RenderInputs) -> Result<Project, ConfigError> {
     let dir = std::path::absolute(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
-    giterminism::check_includes(&dir)?;
-    let giterminism = Giterminism::load(&dir)?;
-    let rendered = render::render(path, &dir, text, inputs, &giterminism)?;
+    giterminism::check_includes(project_dir)?;
+    let giterminism = Giterminism::load(project_dir)?;
+    let rendered = render::render(path, &dir, project_dir, text, inputs, &giterminism)?;
     let src = SourceFile::new(path.display().to_string(), &rendered.text);
     let mut rep = Report::with_origin(&src, Some(&rendered.origin));
     let parts = check(&mut rep, &dir, &giterminism);

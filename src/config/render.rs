@@ -107,13 +107,16 @@ impl Host for EnvHost<'_> {
     }
 }
 
-/// Renders project file `text` (at `path`) of the project in `dir`.
-pub(crate) fn render(path: &Path, dir: &Path, text: &str, inputs: &RenderInputs, giterminism: &Giterminism) -> Result<Rendered, ConfigError> {
+/// Renders project file `text` (at `path`) of the project in `dir` (absolute; `shown` is
+/// the directory as the user gave it, for the names of partials in messages).
+pub(crate) fn render(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: &RenderInputs, giterminism: &Giterminism) -> Result<Rendered, ConfigError> {
     let set = Set::new();
-    let templates_dir = dir.join(inputs.templates_dir.as_deref().unwrap_or(Path::new(TEMPLATES_DIR)));
-    for (name, file) in partials(&templates_dir) {
+    let templates_rel = inputs.templates_dir.as_deref().unwrap_or(Path::new(TEMPLATES_DIR));
+    for (name, file) in partials(&dir.join(templates_rel)) {
         let content = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
-        set.add(&name, &file.display().to_string(), &content).map_err(|e| template_error(&set, &e))?;
+        let display = shown.join(templates_rel).join(&name);
+        let display = display.strip_prefix(".").unwrap_or(&display).display().to_string();
+        set.add(&name, &display, &content).map_err(|e| template_error(&set, &e))?;
     }
     set.add("werfConfig", &path.display().to_string(), text).map_err(|e| template_error(&set, &e))?;
     let host = EnvHost { env: &inputs.env, giterminism };

@@ -3,6 +3,7 @@
 //! rendering, robustness.
 
 mod cleanup;
+mod fixtures;
 mod images;
 mod paths;
 mod robustness;
