@@ -15,4 +15,5 @@ mod registry_client;
 mod registry_fakes;
 mod secrets;
 mod tls;
+mod werf_projects;
 mod drivers;
