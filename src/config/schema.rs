@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 #[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(title = "wharf.yaml document")]
+#[allow(clippy::large_enum_variant)] // a schema type, deserialized once per document in tests
 pub(crate) enum Document {
     Project(ProjectDocument),
     Image(ImageDocument),
@@ -339,7 +340,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{build_options, cleanup, image, image_spec, meta};
+    use super::super::{build_options, cleanup, dependency, image, image_spec, meta};
     use super::*;
     use std::collections::BTreeSet;
     use std::path::Path;
@@ -400,9 +401,9 @@ mod tests {
         assert_eq!(properties("Limit"), keys(&[cleanup::LIMIT_KEYS]));
         assert_eq!(
             properties("DependencyEntry"),
-            keys(&[image::DEPENDENCY_KEYS])
+            keys(&[dependency::DEPENDENCY_KEYS])
         );
-        assert_eq!(properties("ImportEntry"), keys(&[image::IMPORT_KEYS]));
+        assert_eq!(properties("ImportEntry"), keys(&[dependency::IMPORT_KEYS]));
         assert_eq!(properties("Build"), keys(&[meta::BUILD_KEYS]));
         assert_eq!(properties("ImageSpecDoc"), keys(&[image_spec::SPEC_KEYS]));
         assert_eq!(properties("ImageSpecConfig"), keys(&[image_spec::CONFIG_KEYS]));

@@ -16,6 +16,7 @@ mod exec;
 mod printf;
 mod funcs;
 mod lexer;
+mod literal;
 mod parse;
 mod semver;
 mod sprig_coll;
@@ -102,6 +103,9 @@ pub struct Segment {
     pub verbatim: bool,
 }
 
+/// `(file, offset in that file, the span of the action when an action printed it)`.
+pub type Place = (usize, usize, Option<(usize, usize)>);
+
 /// Rendered text and its source map (segments in output order, not overlapping).
 #[derive(Debug, Clone, Default)]
 pub struct Output {
@@ -110,9 +114,9 @@ pub struct Output {
 }
 
 impl Output {
-    /// Where output byte `offset` came from: `(file, offset in that file)`; inside printed
-    /// values, the start of the action that printed them.
-    pub fn origin(&self, offset: usize) -> Option<(usize, usize, Option<(usize, usize)>)> {
+    /// Where output byte `offset` came from: `(file, offset in that file, action)`; inside
+    /// printed values, the start of the action that printed them and its span.
+    pub fn origin(&self, offset: usize) -> Option<Place> {
         let i = self.segments.partition_point(|s| s.out_end <= offset);
         let seg = self.segments.get(i).filter(|s| s.out_start <= offset)?;
         Some(if seg.verbatim {

@@ -257,7 +257,7 @@ mod tests {
         let s = |f: &str, a: &[Value]| sprintf(f, a);
         assert_eq!(s("%s-%d-%v", &[Value::str("a"), Value::Int(3), Value::Float(2.5)]), "a-3-2.5");
         assert_eq!(s("%05d|%-4s|%4s|%x|%#x", &[Value::Int(-42), Value::str("ab"), Value::str("ab"), Value::Int(255), Value::Int(255)]), "-0042|ab  |  ab|ff|0xff");
-        assert_eq!(s("%.2f %q %t", &[Value::Float(3.14159), Value::str("a\"b"), Value::Bool(true)]), "3.14 \"a\\\"b\" true");
+        assert_eq!(s("%.2f %q %t", &[Value::Float(1.23456), Value::str("a\"b"), Value::Bool(true)]), "1.23 \"a\\\"b\" true");
         assert_eq!(s("%d", &[Value::str("x")]), "%!d(string=x)");
         assert_eq!(s("%s %s", &[Value::str("x")]), "x %!s(MISSING)");
         assert_eq!(s("%s", &[Value::str("x"), Value::Int(1)]), "x%!(EXTRA int=1)");
