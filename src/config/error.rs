@@ -38,8 +38,6 @@ pub enum ErrorKind {
     WrongType,
     /// A value of the right type that is not allowed (bad project name, bad duration, …).
     InvalidValue,
-    /// A werf stapel image (`from:`, `git:`, `shell:`, …).
-    Stapel,
     /// A werf feature wharf does not implement.
     Unsupported,
     /// An image name unusable in a repository path or a tag.
@@ -80,7 +78,6 @@ impl ErrorKind {
             MissingKey => "missing-key",
             WrongType => "wrong-type",
             InvalidValue => "invalid-value",
-            Stapel => "stapel",
             Unsupported => "unsupported",
             InvalidImageName => "invalid-image-name",
             DuplicateImage => "duplicate-image",
