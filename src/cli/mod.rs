@@ -247,6 +247,7 @@ impl ProjectArgs {
             werf_env: self.werf_env.clone(),
             commit: crate::config::CommitInfo::discover(&self.dir),
             templates_dir: self.config_templates_dir.clone(),
+            work_tree: crate::config::discover_work_tree(&self.dir),
         }
     }
 

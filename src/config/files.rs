@@ -1,8 +1,10 @@
 //! `.Files` in templates: werf's `Get`, `Glob`, `Exists` and `IsDir`, over the project
 //! directory.
 //!
-//! Paths are relative to the project directory and must stay inside it (`..` and
-//! symlinks leading out are refused, as werf refuses files outside the project). `Glob`
+//! Paths are relative to the project directory and must stay inside the git work tree
+//! that holds it (or the project directory, outside git): `..` may climb to a sibling
+//! directory of the repository, as in werf, but never out of it, through symlinks either.
+//! `Glob`
 //! returns a map of path → content for the regular files matching the pattern (`**`
 //! crosses directories, `*` does not), with `/` separators, like werf's. wharf reads the
 //! working tree (werf reads the commit unless giterminism allows uncommitted files).
@@ -16,26 +18,44 @@ const MAX_BYTES: u64 = 64 << 20;
 
 pub(crate) struct Files {
     dir: PathBuf,
+    /// What paths may reach: the git work tree, else the project directory.
+    root: PathBuf,
     canonical: Option<PathBuf>,
     read: std::cell::Cell<u64>,
 }
 
 impl Files {
-    pub fn new(dir: &Path) -> Files {
-        Files { dir: dir.to_path_buf(), canonical: dir.canonicalize().ok(), read: std::cell::Cell::new(0) }
+    /// `.Files` of the project in `dir` (absolute), inside `root` (absolute; `dir` or a
+    /// directory above it).
+    pub fn new(dir: &Path, root: &Path) -> Files {
+        let root = if dir.starts_with(root) { root } else { dir };
+        Files { dir: dir.to_path_buf(), root: root.to_path_buf(), canonical: root.canonicalize().ok(), read: std::cell::Cell::new(0) }
     }
 
-    /// The absolute path of project-relative `rel`, if it stays inside the project.
+    /// The absolute path of project-relative `rel`, if it stays inside the root.
     fn resolve(&self, rel: &str) -> Result<PathBuf, String> {
         let path = Path::new(rel);
-        if path.has_root() || path.components().any(|c| matches!(c, Component::ParentDir | Component::Prefix(_))) {
-            return Err(format!("{rel:?} is not inside the project directory: paths are relative to {} and cannot use `..`", self.dir.display()));
+        let outside = || format!("{rel:?} is outside {}: paths are relative to the project directory {} and stay inside it (or inside its git work tree)", self.root.display(), self.dir.display());
+        if path.has_root() || path.components().any(|c| matches!(c, Component::Prefix(_))) {
+            return Err(outside());
         }
-        let abs = self.dir.join(path);
+        let mut abs = self.dir.clone();
+        for part in path.components() {
+            match part {
+                Component::ParentDir => {
+                    abs.pop();
+                }
+                Component::Normal(p) => abs.push(p),
+                _ => {}
+            }
+        }
+        if !abs.starts_with(&self.root) {
+            return Err(outside());
+        }
         if let (Some(root), Ok(real)) = (&self.canonical, abs.canonicalize())
             && !real.starts_with(root)
         {
-            return Err(format!("{rel:?} leads outside the project directory through a symlink"));
+            return Err(format!("{rel:?} leads outside {} through a symlink", self.root.display()));
         }
         Ok(abs)
     }
@@ -132,12 +152,15 @@ mod tests {
         std::fs::write(dir.path().join("conf/a.yaml"), "a: 1\n").unwrap();
         std::fs::write(dir.path().join("conf/sub/b.yaml"), "b: 2\n").unwrap();
         std::os::unix::fs::symlink("/etc", dir.path().join("out")).unwrap();
-        let files = Files::new(dir.path());
+        let files = Files::new(dir.path(), dir.path());
         let call = |n: &str, a: &str| files.call(n, &[Value::str(a)]);
         assert_eq!(call("Get", "conf/a.yaml").unwrap().unwrap().to_text(), "a: 1\n");
         assert_eq!(call("Glob", "conf/*.yaml").unwrap().unwrap().to_text(), "map[conf/a.yaml:a: 1\n]");
         assert_eq!(call("Glob", "conf/**/*.yaml").unwrap().unwrap().to_text(), "map[conf/a.yaml:a: 1\n conf/sub/b.yaml:b: 2\n]");
-        assert!(call("Get", "../x").unwrap_err().contains("not inside the project"));
+        assert!(call("Get", "../x").unwrap_err().contains("is outside"));
+        let in_repo = Files::new(&dir.path().join("conf/sub"), dir.path());
+        assert_eq!(in_repo.call("Get", &[Value::str("../a.yaml")]).unwrap().unwrap().to_text(), "a: 1\n", "`..` within the work tree");
+        assert!(in_repo.call("Get", &[Value::str("../../../etc/passwd")]).unwrap_err().contains("is outside"));
         assert!(call("Get", "out/passwd").unwrap_err().contains("through a symlink"));
         assert!(call("Get", "conf/missing").unwrap_err().contains("not found"));
         assert_eq!(call("Exists", "conf").unwrap().unwrap().to_text(), "true");

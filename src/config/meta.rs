@@ -99,6 +99,10 @@ fn check_config_version(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) {
         Some(Node {
             kind: Kind::Int(1), ..
         }) => {}
+        // werf's YAML reader turns a whole float into an int: `configVersion: 1.0` is 1.
+        Some(Node {
+            kind: Kind::Float(f), ..
+        }) if *f == 1.0 => {}
         Some(v) => {
             rep.error(ErrorKind::InvalidValue, v.pos, "`configVersion` must be 1")
                 .label("expected 1")

@@ -55,7 +55,7 @@ pub use meta::validate_project_name;
 pub use giterminism::Giterminism;
 pub use image_spec::{Healthcheck, ImageSpec};
 pub use model::{BuildSecret, BuildSettings, Dependency, Image, Import, ImportKind, Project, SecretSource, StapelImage};
-pub use render::{CommitInfo, RenderInputs, TEMPLATES_DIR};
+pub use render::{CommitInfo, RenderInputs, TEMPLATES_DIR, discover_work_tree};
 pub use select::SelectError;
 pub use validation::Validation;
 pub use schema::schema_json;

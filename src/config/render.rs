@@ -36,6 +36,9 @@ pub struct RenderInputs {
     pub commit: Option<CommitInfo>,
     /// The directory of partials, relative to the project directory (default `.werf`).
     pub templates_dir: Option<PathBuf>,
+    /// The git work tree holding the project: `.Files` may read anywhere inside it, as in
+    /// werf (else only inside the project directory).
+    pub work_tree: Option<PathBuf>,
 }
 
 /// A git commit as templates see it.
@@ -43,6 +46,13 @@ pub struct RenderInputs {
 pub struct CommitInfo {
     pub hash: String,
     pub time: chrono::DateTime<chrono::FixedOffset>,
+}
+
+/// The work tree of the git repository holding `dir`, if any.
+pub fn discover_work_tree(dir: &Path) -> Option<PathBuf> {
+    let repo = git2::Repository::discover(dir).ok()?;
+    let tree = repo.workdir()?;
+    std::path::absolute(tree).ok()
 }
 
 impl CommitInfo {
@@ -156,7 +166,7 @@ fn data(dir: &Path, inputs: &RenderInputs) -> Value {
         None => Value::Object(Rc::new(NoCommit)),
     };
     Value::map(BTreeMap::from([
-        ("Files".to_string(), Value::Object(Rc::new(Files::new(dir)))),
+        ("Files".to_string(), Value::Object(Rc::new(Files::new(dir, inputs.work_tree.as_deref().unwrap_or(dir))))),
         ("Env".to_string(), Value::str(inputs.werf_env.clone())),
         ("Commit".to_string(), commit),
     ]))

@@ -17,8 +17,10 @@ const CONVERT: &str = "convert it to a Dockerfile image to build it with wharf: 
 
 /// Reads a stapel image or artifact document.
 pub(crate) fn decode(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> ImageDoc {
+    // Not built, so not held to wharf's image-name rules (repository paths, tags).
     let names = match (fields.get("image"), fields.value("artifact")) {
         (None, Some(artifact)) => Names::Named(decode::non_empty_string(rep, artifact, "`artifact`").into_iter().collect()),
+        (Some(Node { kind: Kind::Str(_), .. }), _) => Names::Named(fields.value("image").and_then(|n| decode::non_empty_string(rep, n, "an image name")).into_iter().collect()),
         _ => image::image_names(rep, doc, fields),
     };
     let label = match &names {

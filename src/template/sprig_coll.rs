@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 pub(crate) const FUNCS: &[(&str, Func)] = &[
     ("list", |_, a| Ok(Value::list(a))),
+    ("tuple", |_, a| Ok(Value::list(a))),
     ("dict", dict),
     ("set", |_, a| {
         want("set", &a, 3, 3)?;

@@ -18,6 +18,7 @@ fn inputs(dir: &Path) -> RenderInputs {
             time: chrono::DateTime::parse_from_rfc3339("2024-05-01T12:00:00+02:00").expect("a valid time"),
         }),
         templates_dir: None,
+        work_tree: None,
     }
 }
 

@@ -14,6 +14,7 @@ fn inputs(env: &[(&str, &str)]) -> RenderInputs {
             time: chrono::DateTime::parse_from_rfc3339("2024-05-01T12:00:00+02:00").unwrap(),
         }),
         templates_dir: None,
+        work_tree: None,
     }
 }
 
