@@ -117,9 +117,28 @@ impl Host for EnvHost<'_> {
     }
 }
 
+/// Stack of the thread that renders: templates nest (bounded by [`Limits`]), and an async
+/// runtime's worker thread may have little stack to spare.
+const RENDER_STACK: usize = 64 << 20;
+
 /// Renders project file `text` (at `path`) of the project in `dir` (absolute; `shown` is
-/// the directory as the user gave it, for the names of partials in messages).
+/// the directory as the user gave it, for the names of partials in messages), on a thread
+/// of its own with a deep stack.
 pub(crate) fn render(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: &RenderInputs, giterminism: &Giterminism) -> Result<Rendered, ConfigError> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("wharf-render".into())
+            .stack_size(RENDER_STACK)
+            .spawn_scoped(scope, || render_here(path, dir, shown, text, inputs, giterminism));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: render here, within the limits of this stack.
+            Err(_) => render_here(path, dir, shown, text, inputs, giterminism),
+        }
+    })
+}
+
+fn render_here(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: &RenderInputs, giterminism: &Giterminism) -> Result<Rendered, ConfigError> {
     let set = Set::new();
     let templates_rel = inputs.templates_dir.as_deref().unwrap_or(Path::new(TEMPLATES_DIR));
     for (name, file) in partials(&dir.join(templates_rel)) {
@@ -172,6 +191,9 @@ fn data(dir: &Path, inputs: &RenderInputs) -> Value {
     ]))
 }
 
+/// Calls shown in the hint of a template error (the innermost ones).
+const MAX_CALLERS: usize = 5;
+
 /// A template error as a located configuration error, in the file it happened in (text
 /// given to `tpl` is shown at the `tpl` call, with the place inside the text).
 fn template_error(set: &Set, e: &template::Error) -> ConfigError {
@@ -197,7 +219,11 @@ fn template_error(set: &Set, e: &template::Error) -> ConfigError {
         })
         .collect();
     if !callers.is_empty() {
-        hint.push_str(&format!("\ncalled by {}", callers.join(", called by ")));
+        let shown: Vec<&str> = callers.iter().take(MAX_CALLERS).map(String::as_str).collect();
+        hint.push_str(&format!("\ncalled by {}", shown.join(", called by ")));
+        if callers.len() > MAX_CALLERS {
+            hint.push_str(&format!(" (and {} more calls)", callers.len() - MAX_CALLERS));
+        }
     }
     let mut rep = Report::new(&src);
     let len = src.text[offset.min(src.text.len())..].find(char::is_whitespace).unwrap_or(0).max(1);

@@ -140,7 +140,8 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { steps: 5_000_000, output: 32 << 20, depth: 200 }
+        // 100 levels of nesting fit a 2 MiB thread stack even in a debug build.
+        Limits { steps: 5_000_000, output: 32 << 20, depth: 100 }
     }
 }
 

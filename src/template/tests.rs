@@ -185,6 +185,12 @@ fn runaway_templates_stop() {
     assert!(e.message.contains("steps"), "{e:?}");
     let e = run_with(&[("main", "{{ range 100 }}{{ repeat 100000 \"x\" }}{{ end }}")], tight).unwrap_err();
     assert!(e.message.starts_with("the rendered text is larger than"), "{e:?}");
+    // With the default limits, on a test thread's 2 MiB stack: an error, not an overflow.
+    let e = run_with(&[("main", "{{ define \"r\" }}{{ if 1 }}{{ include \"r\" . | trim }}{{ end }}{{ end }}{{ include \"r\" . }}")], Limits::default()).unwrap_err();
+    assert!(e.message.starts_with("templates nested more than 100 deep"), "{e:?}");
+    let e = run_with(&[("main", "{{ define \"t\" }}{{ tpl \"{{ include \\\"t\\\" . }}\" . }}{{ end }}{{ include \"t\" . }}")], Limits::default()).unwrap_err();
+    assert!(e.message.starts_with("templates nested more than 100 deep"), "{e:?}");
     let nested = format!("{{{{ {}1{} }}}}", "(".repeat(500), ")".repeat(500));
     assert!(fails_parse(&nested).message.contains("nested more than"));
 }
+
