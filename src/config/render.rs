@@ -145,11 +145,11 @@ fn render_here(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: &Rende
         let content = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
         let display = shown.join(templates_rel).join(&name);
         let display = display.strip_prefix(".").unwrap_or(&display).display().to_string();
-        set.add(&name, &display, &content).map_err(|e| template_error(&set, &e))?;
+        set.add(&name, &display, &content).map_err(|e| template_error(&set, &e, path))?;
     }
-    set.add("werfConfig", &path.display().to_string(), text).map_err(|e| template_error(&set, &e))?;
+    set.add("werfConfig", &path.display().to_string(), text).map_err(|e| template_error(&set, &e, path))?;
     let host = EnvHost { env: &inputs.env, giterminism };
-    let output = set.execute("werfConfig", data(dir, inputs), &host, Limits::default()).map_err(|e| template_error(&set, &e))?;
+    let output = set.execute("werfConfig", data(dir, inputs), &host, Limits::default()).map_err(|e| template_error(&set, &e, path))?;
     let files = (0..).map_while(|i| set.source(i)).map(|s| SourceFile::new(s.name, &s.text)).collect();
     Ok(Rendered { text: output.text.clone(), origin: Origin { output, files } })
 }
@@ -194,9 +194,10 @@ fn data(dir: &Path, inputs: &RenderInputs) -> Value {
 /// Calls shown in the hint of a template error (the innermost ones).
 const MAX_CALLERS: usize = 5;
 
-/// A template error as a located configuration error, in the file it happened in (text
-/// given to `tpl` is shown at the `tpl` call, with the place inside the text).
-fn template_error(set: &Set, e: &template::Error) -> ConfigError {
+/// A template error as a located configuration error of `project_file`, at the place in
+/// the file it happened in (text given to `tpl` is shown at the `tpl` call, with the place
+/// inside the text).
+fn template_error(set: &Set, e: &template::Error, project_file: &Path) -> ConfigError {
     let mut message = e.message.clone();
     let (mut file, mut offset) = (e.file, e.offset);
     let mut frames = e.trace.iter();
@@ -228,5 +229,5 @@ fn template_error(set: &Set, e: &template::Error) -> ConfigError {
     let mut rep = Report::new(&src);
     let len = src.text[offset.min(src.text.len())..].find(char::is_whitespace).unwrap_or(0).max(1);
     rep.error(ErrorKind::Template, Pos::new(offset, len), message).label("template").hint(hint);
-    rep.finish(PathBuf::from(source.name)).expect_err("an error was reported")
+    rep.finish(project_file.to_path_buf()).expect_err("an error was reported")
 }
