@@ -50,14 +50,31 @@ async fn run(cli: &Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Config(ConfigCommand::Validate(args)) => {
-            let project = wharf::config::load(&args.dir, args.config.as_deref()).map_err(Error::Config)?;
-            for w in &project.warnings {
-                eprintln!("warning: {w}");
-            }
+            let result = args.load();
+            let warnings = match &result {
+                Ok(project) => project.warnings.as_slice(),
+                Err(e) => e.warnings(),
+            };
             match cli.output {
-                Output::Json => println!("{}", serde_json::json!({"valid": true, "project": project.name, "images": project.images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()})),
-                Output::Text => println!("{}: valid ({} image(s))", project.config_path.display(), project.images.len()),
+                Output::Json => println!("{}", serde_json::to_string_pretty(&wharf::config::Validation::of(&result)).unwrap_or_default()),
+                Output::Text => {
+                    for w in warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    if let Ok(project) = &result {
+                        let stapel = match project.stapel.len() {
+                            0 => String::new(),
+                            n => format!(", {n} stapel image(s) not built by wharf"),
+                        };
+                        println!("{}: valid ({} image(s){stapel})", project.config_path.display(), project.images.len());
+                    }
+                }
             }
+            result.map(|_| ()).map_err(Error::Config)
+        }
+        Command::Config(ConfigCommand::Render(args)) => {
+            let (_, text) = wharf::config::render(&args.dir, args.config.as_deref(), &args.render_inputs()).map_err(Error::Config)?;
+            print!("{text}");
             Ok(())
         }
         Command::Registry(RegistryCommand::Detect(args)) => {

@@ -71,7 +71,13 @@ impl BuildAndPublish {
         let plans = build::plan(&project, &order, &resolver).await?;
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
-        let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        let mut publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        // werf's `final: false`: built (dependents need it), never published.
+        let internal: HashSet<usize> = plans.iter().enumerate().filter(|(_, p)| !project.images[p.index].publish).map(|(k, _)| k).collect();
+        for &k in &internal {
+            publish_plan[k].tags.clear();
+            publish_plan[k].locations.clear();
+        }
         if let Some(driver) = &self.driver {
             let mut repos: Vec<crate::registry::Repository> = Vec::new();
             let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
@@ -91,9 +97,11 @@ impl BuildAndPublish {
         let memo = Memo::new(self.cache.root());
         let settled = match (self.target.registry(), &self.commit) {
             (Some((client, repo)), Some(commit)) => {
-                settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(|(k, source)| {
+                let mut found = settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(|(k, source)| {
                     PipelineError::Publish { image: plans[k].display_name().to_string(), source }
-                })?
+                })?;
+                found.retain(|k, _| !internal.contains(k));
+                found
             }
             _ => HashMap::new(),
         };
@@ -138,7 +146,7 @@ impl BuildAndPublish {
                 let mut stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
                 // The stage's own upload counts too: into a fresh registry it carries the bytes.
                 stats.add(outcome.stats);
-                if let (Some((client, repo)), Some(commit)) = (target.registry(), commit) {
+                if let (Some((client, repo)), Some(commit), false) = (target.registry(), commit, publish.locations.is_empty()) {
                     let record = meta::Record {
                         image: plan.name.as_deref(),
                         commit,

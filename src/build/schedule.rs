@@ -278,6 +278,7 @@ impl Scheduler {
             target: image.target.clone(),
             args,
             platform: image.platforms.first().cloned(),
+            network: image.network.clone(),
             tag: format!("{repo}:{tag}"),
             labels: BTreeMap::from([
                 ("io.wharf.project".to_string(), self.project.name.clone()),

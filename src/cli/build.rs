@@ -57,7 +57,7 @@ pub struct BuildArgs {
 
 /// Runs `build-and-publish`.
 pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
-    let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
+    let project = args.project.load().map_err(Error::Config)?;
     let repo: Option<Repository> =
         args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
     // `auto` and impossible combinations depend on the registry's driver (no network).
