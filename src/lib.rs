@@ -13,6 +13,7 @@
 //! - [`push`] publishes ready-made archives and layouts (`wharf push`), merging platforms;
 //!   [`serve`] serves a static root written by it as a read-only registry.
 
+pub mod artifact;
 pub mod build;
 pub mod cleanup;
 pub mod cleanup_cli;
