@@ -28,6 +28,7 @@ pub mod naming;
 pub mod oci;
 pub mod pipeline;
 pub mod publish;
+pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod report;

@@ -211,6 +211,13 @@ impl Client {
 
     /// Uploads a manifest under a tag or its digest; returns its digest.
     pub async fn put_manifest(&self, repo: &Repository, reference: &str, media_type: &str, bytes: Bytes) -> Result<Digest> {
+        Ok(self.put_manifest_acked(repo, reference, media_type, bytes).await?.0)
+    }
+
+    /// Like [`Client::put_manifest`], also returning the registry's `OCI-Subject` header: a
+    /// registry with the referrers API names there the subject of a manifest that has one
+    /// (distribution spec 1.1); without it, the client keeps the referrers tag itself.
+    pub async fn put_manifest_acked(&self, repo: &Repository, reference: &str, media_type: &str, bytes: Bytes) -> Result<(Digest, Option<String>)> {
         let path = manifest_path(repo, reference)?;
         let mut req = self.repo_req("put manifest", repo, Method::PUT, path, "pull,push").header(CONTENT_TYPE, media_type)?;
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
@@ -226,11 +233,12 @@ impl Client {
         if !resp.status().is_success() {
             return Err(status_error(&req.ctx, resp, None).await);
         }
+        let subject = resp.headers().get("oci-subject").and_then(|v| v.to_str().ok()).map(str::to_string);
         match header_digest(resp.headers()) {
             Some(claimed) if claimed != digest => {
                 Err(RegistryError::DigestMismatch { ctx: req.ctx.into(), expected: digest, actual: claimed })
             }
-            _ => Ok(digest),
+            _ => Ok((digest, subject)),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod challenge;
 mod client;
 pub mod docker_config;
 pub mod error;
+pub mod referrers;
 mod tags;
 pub mod token;
 mod transport;

@@ -84,11 +84,14 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// In a referrers index: the referrer's artifact type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
 }
 
 impl Descriptor {
     pub fn new(media_type: impl Into<String>, digest: Digest, size: u64) -> Self {
-        Descriptor { media_type: media_type.into(), digest, size, platform: None, annotations: None }
+        Descriptor { media_type: media_type.into(), digest, size, platform: None, annotations: None, artifact_type: None }
     }
 }
 
@@ -170,7 +173,8 @@ fn convert(d: &oci_spec::image::Descriptor) -> Result<Descriptor, String> {
         variant: p.variant().clone(),
     });
     let annotations = d.annotations().as_ref().map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    Ok(Descriptor { media_type: d.media_type().to_string(), digest, size: d.size(), platform, annotations })
+    let artifact_type = d.artifact_type().as_ref().map(|t| t.to_string());
+    Ok(Descriptor { media_type: d.media_type().to_string(), digest, size: d.size(), platform, annotations, artifact_type })
 }
 
 #[cfg(test)]

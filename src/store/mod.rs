@@ -158,6 +158,13 @@ pub trait ImageStore: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The manifests whose `subject` is `subject` (of `artifact_type` when given), as the
+    /// distribution spec's referrers API lists them; none where the store keeps no such list.
+    async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<crate::spec::manifest::Descriptor>> {
+        let _ = (subject, artifact_type);
+        Ok(Vec::new())
+    }
+
     /// Makes `digest` (of `size` bytes, readable from `origin`) present here: nothing when it
     /// is, a mount where the backend can, else a copy of the bytes.
     async fn ensure_blob(&self, digest: &Digest, size: u64, origin: &dyn ImageStore) -> Result<BlobCopy> {

@@ -9,6 +9,7 @@ use tokio::io::AsyncWriteExt;
 use super::{BlobCopy, BlobFile, ImageStore, Manifest, Result, StoreError};
 use crate::registry::{Client, Repository};
 use crate::spec::Digest;
+use crate::spec::manifest::Descriptor;
 
 #[derive(Debug, Clone)]
 pub struct RegistryStore {
@@ -24,6 +25,15 @@ impl RegistryStore {
     pub fn shared(client: Client, repo: Repository) -> Arc<dyn ImageStore> {
         Arc::new(RegistryStore::new(client, repo))
     }
+}
+
+/// A manifest's annotations, carried by its referrer descriptor.
+fn manifest_annotations(bytes: &[u8]) -> Option<std::collections::BTreeMap<String, String>> {
+    #[derive(serde::Deserialize)]
+    struct Annotated {
+        annotations: Option<std::collections::BTreeMap<String, String>>,
+    }
+    serde_json::from_slice::<Annotated>(bytes).ok()?.annotations.filter(|a| !a.is_empty())
 }
 
 #[async_trait::async_trait]
@@ -83,9 +93,23 @@ impl ImageStore for RegistryStore {
         Ok(())
     }
 
+    /// A manifest with a `subject` on a registry without the referrers API (no `OCI-Subject`
+    /// in the answer) is also added to the subject's referrers tag (`sha256-<hex>`).
     async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Bytes) -> Result<()> {
-        self.client.put_manifest(&self.repo, reference, media_type, bytes).await?;
+        let subject = crate::registry::referrers::subject_of(&bytes);
+        let (size, annotations) = (bytes.len() as u64, manifest_annotations(&bytes));
+        let (digest, acked) = self.client.put_manifest_acked(&self.repo, reference, media_type, bytes).await?;
+        if let (Some((subject, artifact_type)), None) = (subject, acked) {
+            let mut referrer = Descriptor::new(media_type, digest, size);
+            referrer.artifact_type = artifact_type;
+            referrer.annotations = annotations;
+            self.client.add_fallback_referrer(&self.repo, &subject, referrer).await?;
+        }
         Ok(())
+    }
+
+    async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
+        Ok(self.client.referrers(&self.repo, subject, artifact_type).await?.descriptors)
     }
 
     /// One upload per blob and registry at a time: two stages sharing a base layer must not
