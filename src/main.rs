@@ -2,12 +2,12 @@
 
 use clap::Parser;
 use std::io::IsTerminal;
-use wharf::cli::{CleanupAction, Cli, Command, ConfigCommand, Output, RegistryCommand, TagsCommand};
+use wharf::cli::Cli;
 use wharf::error::{Error, exit};
 
 fn main() {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -15,7 +15,7 @@ fn main() {
             std::process::exit(exit::OTHER);
         }
     };
-    let code = match runtime.block_on(run(&cli)) {
+    let code = match runtime.block_on(wharf::cli::run(cli)) {
         Ok(()) => exit::OK,
         Err(e) => {
             let code = e.exit_code();
@@ -24,54 +24,6 @@ fn main() {
         }
     };
     std::process::exit(code);
-}
-
-async fn run(cli: &Cli) -> Result<(), Error> {
-    match &cli.command {
-        Command::BuildAndPublish(args) => {
-            let report = wharf::cli::build_and_publish(args, cli.output).await?;
-            match cli.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
-                Output::Text => print!("{}", report.to_text()),
-            }
-            Ok(())
-        }
-        Command::Push(args) => {
-            let report = wharf::cli::push(args).await?;
-            match cli.output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
-                Output::Text => print!("{}", report.to_text()),
-            }
-            Ok(())
-        }
-        Command::Serve(args) => wharf::cli::serve(args).await,
-        Command::Config(ConfigCommand::Schema) => {
-            println!("{}", wharf::config::schema_json());
-            Ok(())
-        }
-        Command::Config(ConfigCommand::Validate(args)) => {
-            let project = wharf::config::load(&args.dir, args.config.as_deref()).map_err(Error::Config)?;
-            for w in &project.warnings {
-                eprintln!("warning: {w}");
-            }
-            match cli.output {
-                Output::Json => println!("{}", serde_json::json!({"valid": true, "project": project.name, "images": project.images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()})),
-                Output::Text => println!("{}: valid ({} image(s))", project.config_path.display(), project.images.len()),
-            }
-            Ok(())
-        }
-        Command::Registry(RegistryCommand::Detect(args)) => {
-            wharf::commands::print_detection(&wharf::commands::detect(args)?, cli.output);
-            Ok(())
-        }
-        Command::Tags(TagsCommand::Ls(args)) => wharf::commands::tags_ls(args, cli.output).await,
-        Command::Tags(TagsCommand::Rm(args)) => wharf::commands::tags_rm(args, cli.output).await,
-        Command::Cleanup(c) => match &c.action {
-            None => wharf::cleanup_cli::cleanup(&c.run, cli.output).await,
-            Some(CleanupAction::Apply(args)) => wharf::cleanup_cli::apply(args, cli.output).await,
-            Some(CleanupAction::Restore(args)) => wharf::cleanup_cli::restore(args, cli.output).await,
-        },
-    }
 }
 
 /// Config errors get miette's snippets on a terminal and plain `file:line:col` lines

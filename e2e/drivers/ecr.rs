@@ -10,6 +10,7 @@ use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
 use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, EcrDriver, UntagMethod};
 use wharf::registry::{Credential, Repository};
+use super::Listings as _;
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
