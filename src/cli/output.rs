@@ -8,6 +8,7 @@
 //! change to a shape scripts rely on is always seen. Field names and shapes are what e2e tests
 //! and users read: the types declare their fields in the order the output always had.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::drivers::{Capabilities, UntagMethod, UntagSemantics};
@@ -21,7 +22,7 @@ pub fn print<T: Serialize>(doc: &T) {
 }
 
 /// `wharf config validate`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ConfigValidation {
     /// Image names, `null` for the nameless image.
     pub images: Vec<Option<String>>,
@@ -31,7 +32,7 @@ pub struct ConfigValidation {
 }
 
 /// `wharf registry detect`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Detection {
     pub repository: String,
     /// The `--implementation` value.
@@ -46,7 +47,7 @@ pub struct Detection {
 }
 
 /// `wharf tags ls`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct TagList {
     pub driver: &'static str,
     /// As given (inside a static root: its path there).
@@ -55,7 +56,7 @@ pub struct TagList {
 }
 
 /// One tag of [`TagList`]; the digest with `--digests` only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ListedTag {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
@@ -63,20 +64,20 @@ pub struct ListedTag {
 }
 
 /// `wharf tags rm --dry-run`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RemovalPlanOutput<'a> {
     pub dry_run: bool,
     pub plan: &'a RemovalPlan,
 }
 
 /// Every removal `tags rm` will do, in order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RemovalPlan {
     pub removals: Vec<Removal>,
 }
 
 /// One tag to remove and how.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Removal {
     pub driver: &'static str,
     /// `REPO:TAG` as given.
@@ -88,7 +89,7 @@ pub struct Removal {
 
 /// `wharf tags rm`: what happened to each tag, and the garbage collections that followed
 /// (static roots only).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Removals {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub garbage: Vec<Collection>,
@@ -96,7 +97,7 @@ pub struct Removals {
 }
 
 /// One tag of [`Removals`]: removed with its digest and method, or not with the error.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RemovalResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
@@ -110,7 +111,7 @@ pub struct RemovalResult {
 }
 
 /// One repository's garbage collection after `tags rm`: what went, or why it failed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Collection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collected: Option<Collected>,
@@ -122,6 +123,68 @@ pub struct Collection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schemars::Schema;
+    use std::path::Path;
+
+    /// Makes one document's schema.
+    type SchemaOf = fn() -> Schema;
+
+    /// Every document `--output json` prints: the file its schema is kept in
+    /// (`schemas/output/NAME.schema.json`) and its schema.
+    const SCHEMAS: &[(&str, SchemaOf)] = &[
+        ("build-and-publish", schema::<crate::report::Report>),
+        ("push", schema::<crate::push::PushReport>),
+        ("config-validate", schema::<ConfigValidation>),
+        ("registry-detect", schema::<Detection>),
+        ("tags-ls", schema::<TagList>),
+        ("tags-rm-plan", schema::<RemovalPlanOutput<'static>>),
+        ("tags-rm", schema::<Removals>),
+        ("cleanup-plan", schema::<crate::cleanup::plan::Plan>),
+        ("cleanup-report", schema::<crate::cleanup::run::Report>),
+        ("cleanup-restore", schema::<crate::cleanup::execute::Restored>),
+    ];
+
+    /// The schema of what `T` serializes to (fields left out when empty are optional).
+    fn schema<T: JsonSchema>() -> Schema {
+        schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>()
+    }
+
+    /// A schema as its committed file holds it: pretty-printed, ending with a newline.
+    fn schema_text(schema: &Schema) -> String {
+        let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// `schemas/output/` holds exactly the current schemas; `WHARF_UPDATE_SCHEMA=1` rewrites it.
+    #[test]
+    fn committed_output_schemas_are_current() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/output");
+        let update = std::env::var_os("WHARF_UPDATE_SCHEMA").is_some();
+        let mut stale = Vec::new();
+        for (name, of) in SCHEMAS {
+            let path = dir.join(format!("{name}.schema.json"));
+            let fresh = schema_text(&of());
+            if update {
+                std::fs::create_dir_all(&dir).expect("create schemas/output");
+                std::fs::write(&path, &fresh).expect("write a schema");
+                continue;
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default().replace("\r\n", "\n");
+            if committed != fresh {
+                stale.push(path.display().to_string());
+            }
+        }
+        let listed: Vec<String> = SCHEMAS.iter().map(|(n, _)| format!("{n}.schema.json")).collect();
+        let extra: Vec<String> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !listed.contains(n)).collect())
+            .unwrap_or_default();
+        assert!(
+            stale.is_empty() && extra.is_empty(),
+            "schemas/output is out of date with src/cli/output.rs (stale: {stale:?}, no longer printed: {extra:?}).\n\
+             Regenerate it with `WHARF_UPDATE_SCHEMA=1 cargo test --lib cli::output` and commit the result."
+        );
+    }
 
     /// The documents keep the field names scripts read.
     #[test]

@@ -63,7 +63,7 @@ use crate::spec::digest::Digest;
 pub type Result<T, E = DriverError> = std::result::Result<T, E>;
 
 /// How a tag was removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UntagMethod {
     /// The registry's API removed just the tag.
@@ -86,7 +86,7 @@ pub struct UntagOutcome {
 }
 
 /// Which repository names a registry accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Nesting {
     /// Any number of `/`-separated components.
@@ -96,7 +96,7 @@ pub enum Nesting {
 }
 
 /// How a single tag is removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UntagSemantics {
     /// Digest deletes only: a throwaway manifest takes the tag, then its digest is deleted.
@@ -136,7 +136,7 @@ impl UntagMethod {
 }
 
 /// What a registry can do, as the table states it (no network needed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Capabilities {
     pub nesting: Nesting,
     /// A repository must exist before anything is pushed to it.

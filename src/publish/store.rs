@@ -83,7 +83,7 @@ pub enum Origin {
 }
 
 /// What a copy did, for the report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct CopyStats {
     pub blobs_uploaded: usize,
     pub bytes_uploaded: u64,
