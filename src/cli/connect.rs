@@ -5,14 +5,15 @@
 //! user gave some, builds the client once with them, and the driver once over that client.
 //! [`site`] does the same for `tags` and `cleanup`, or opens the static root they work on.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::args::{RegistryArgs, SiteArgs};
 use super::driver_args::DriverArgs;
 use crate::cleanup::store::Store;
 use crate::drivers::{self, Driver, DriverOptions, StaticDriver};
 use crate::error::Error;
-use crate::registry::{Client, CredentialStore, Repository};
+use crate::registry::{Client, Credential, CredentialStore, Repository};
 
 /// Builds drivers and clients from the flags, with credentials read once (standard input is
 /// read once for `--password-stdin`, however many registries are involved).
@@ -22,13 +23,15 @@ pub struct Connector<'a> {
     credentials: CredentialStore,
     /// The user gave a username and password: they win over a driver's own login.
     explicit: bool,
+    /// Drivers' own logins, by driver and registry: obtained once per run.
+    logins: Mutex<HashMap<(&'static str, String), Option<Credential>>>,
 }
 
 impl<'a> Connector<'a> {
     /// Credentials for `registries` from the flags, the environment and docker's config.
     pub fn new(registry: &'a RegistryArgs, driver: &'a DriverArgs, registries: &[&str]) -> Result<Self, Error> {
         let (credentials, explicit) = registry.credentials(registries)?;
-        Ok(Connector { registry, driver, credentials, explicit })
+        Ok(Connector { registry, driver, credentials, explicit, logins: Mutex::default() })
     }
 
     /// The driver for `repo` (`implementation` if given, else `--implementation`, else the
@@ -38,13 +41,29 @@ impl<'a> Connector<'a> {
         let settings = &self.driver.settings;
         let mut credentials = self.credentials.clone();
         if !self.explicit
-            && let Some(login) = drivers::login(info, settings, repo).await?
+            && let Some(login) = self.login(info, repo).await?
         {
             credentials = credentials.with_explicit(&repo.registry, login);
         }
         let client = self.registry.client_with(credentials)?;
         let driver = drivers::build(info, &DriverOptions { client: client.clone(), settings: settings.clone() }, repo)?;
         Ok((Arc::from(driver), client))
+    }
+}
+
+impl Connector<'_> {
+    /// The registry login `info`'s driver obtains itself for `repo`'s registry, once per
+    /// registry however many repositories a command works on.
+    async fn login(&self, info: &'static drivers::DriverInfo, repo: &Repository) -> Result<Option<Credential>, Error> {
+        let key = (info.name, repo.registry.clone());
+        if let Some(known) = self.logins.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(known);
+        }
+        let login = drivers::login(info, &self.driver.settings, repo).await?;
+        if let Ok(mut m) = self.logins.lock() {
+            m.insert(key, login.clone());
+        }
+        Ok(login)
     }
 }
 

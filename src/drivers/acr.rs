@@ -295,3 +295,29 @@ impl Driver for AcrDriver {
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut s = Settings::new();
+        for (name, value) in pairs {
+            s.set(name, value).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn a_service_principal_needs_id_secret_and_tenant() {
+        let partial = settings(&[("azure-client-id", "app"), ("azure-tenant-id", "t")]);
+        assert!(ServicePrincipal::from_settings(&partial).is_none(), "a lone client id (managed identity) is not a service principal");
+        let full = settings(&[("azure-client-id", "app"), ("azure-client-secret", "s3cret"), ("azure-tenant-id", "t")]);
+        let sp = ServicePrincipal::from_settings(&full).unwrap();
+        assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
+        assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
+        let sovereign = settings(&[("azure-client-id", "a"), ("azure-client-secret", "s"), ("azure-tenant-id", "t"), ("azure-authority-host", "https://login.chinacloudapi.cn")]);
+        assert_eq!(ServicePrincipal::from_settings(&sovereign).unwrap().authority.as_str(), "https://login.chinacloudapi.cn/");
+        assert!(Settings::new().with("azure-authority-host", "nope").is_err(), "a bad authority is refused with the flag's name");
+    }
+}
