@@ -31,12 +31,22 @@ impl<'a> Connector<'a> {
     /// Credentials for `registries` from the flags, the environment and docker's config.
     pub fn new(registry: &'a RegistryArgs, driver: &'a DriverArgs, registries: &[&str]) -> Result<Self, Error> {
         let (credentials, explicit) = registry.credentials(registries)?;
-        Ok(Connector { registry, driver, credentials, explicit, logins: Mutex::default() })
+        Ok(Connector {
+            registry,
+            driver,
+            credentials,
+            explicit,
+            logins: Mutex::default(),
+        })
     }
 
     /// The driver for `repo` (`implementation` if given, else `--implementation`, else the
     /// one detected from the host) and the client it works over.
-    pub async fn connect(&self, repo: &Repository, implementation: Option<&str>) -> Result<(Arc<dyn Driver>, Client), Error> {
+    pub async fn connect(
+        &self,
+        repo: &Repository,
+        implementation: Option<&str>,
+    ) -> Result<(Arc<dyn Driver>, Client), Error> {
         let info = drivers::select(implementation.or(self.driver.implementation.as_deref()), repo)?;
         let settings = &self.driver.settings;
         let mut credentials = self.credentials.clone();
@@ -46,7 +56,14 @@ impl<'a> Connector<'a> {
             credentials = credentials.with_explicit(&repo.registry, login);
         }
         let client = self.registry.client_with(credentials)?;
-        let driver = drivers::build(info, &DriverOptions { client: client.clone(), settings: settings.clone() }, repo)?;
+        let driver = drivers::build(
+            info,
+            &DriverOptions {
+                client: client.clone(),
+                settings: settings.clone(),
+            },
+            repo,
+        )?;
         Ok((Arc::from(driver), client))
     }
 }
@@ -81,11 +98,21 @@ pub async fn site(repo: &str, args: &SiteArgs, implementation: Option<&str>) -> 
     if let Some(found) = args.statics.driver().await? {
         let repo = static_repository(repo)?;
         let store: Arc<dyn Store> = Arc::new(found.root().clone());
-        return Ok(Site { repo, driver: Arc::new(found), store });
+        return Ok(Site {
+            repo,
+            driver: Arc::new(found),
+            store,
+        });
     }
     let repo = drivers::parse_repository(repo).map_err(|e| Error::Usage(e.to_string()))?;
-    let (driver, client) = Connector::new(&args.registry, &args.driver, &[repo.registry.as_str()])?.connect(&repo, implementation).await?;
-    Ok(Site { repo, driver, store: Arc::new(client) })
+    let (driver, client) = Connector::new(&args.registry, &args.driver, &[repo.registry.as_str()])?
+        .connect(&repo, implementation)
+        .await?;
+    Ok(Site {
+        repo,
+        driver,
+        store: Arc::new(client),
+    })
 }
 
 /// A path inside `--static-root` as a repository of the static registry.

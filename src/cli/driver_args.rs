@@ -55,7 +55,9 @@ fn given(m: &ArgMatches, s: &Setting) -> Option<String> {
         _ => m.try_get_one::<String>(s.name).ok().flatten().cloned(),
     };
     let env = |k: &str| std::env::var(k).ok();
-    found.filter(|v| !v.is_empty()).or_else(|| s.fallback.and_then(|f| f(&env)))
+    found
+        .filter(|v| !v.is_empty())
+        .or_else(|| s.fallback.and_then(|f| f(&env)))
 }
 
 impl FromArgMatches for DriverArgs {
@@ -63,11 +65,16 @@ impl FromArgMatches for DriverArgs {
         let mut settings = Settings::new();
         for s in settings::all() {
             if let Some(v) = given(m, s) {
-                settings.set(s.name, &v).map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e}\n")))?;
+                settings
+                    .set(s.name, &v)
+                    .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e}\n")))?;
             }
         }
         let implementation = m.try_get_one::<String>(IMPLEMENTATION).ok().flatten().cloned();
-        Ok(DriverArgs { implementation, settings })
+        Ok(DriverArgs {
+            implementation,
+            settings,
+        })
     }
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
@@ -121,21 +128,39 @@ mod tests {
             ("google-application-credentials", Some("GOOGLE_APPLICATION_CREDENTIALS")),
             ("create-repositories", None),
         ] {
-            let arg = cmd.get_arguments().find(|a| a.get_long() == Some(flag)).unwrap_or_else(|| panic!("--{flag} is missing"));
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .unwrap_or_else(|| panic!("--{flag} is missing"));
             assert_eq!(arg.get_env().and_then(|e| e.to_str()), var, "--{flag}");
         }
     }
 
     #[test]
     fn values_reach_the_settings_and_secrets_stay_hidden() {
-        let args = parse(&["--github-token", "ghp_supersecret", "--api-url", "https://ghe.example.com/api/v3", "--create-repositories", "--implementation", "github"]).unwrap();
+        let args = parse(&[
+            "--github-token",
+            "ghp_supersecret",
+            "--api-url",
+            "https://ghe.example.com/api/v3",
+            "--create-repositories",
+            "--implementation",
+            "github",
+        ])
+        .unwrap();
         assert_eq!(args.implementation.as_deref(), Some("github"));
         let s = &args.settings;
-        assert_eq!(s.secret(settings::find("github-token").unwrap()).map(|t| t.expose()), Some("ghp_supersecret"));
+        assert_eq!(
+            s.secret(settings::find("github-token").unwrap()).map(|t| t.expose()),
+            Some("ghp_supersecret")
+        );
         assert!(s.is_on(settings::find("create-repositories").unwrap()));
         assert!(!format!("{args:?}").contains("supersecret"));
         let help = Wrap::command_for_test().render_long_help().to_string();
-        assert!(help.contains("--github-token <TOKEN>") && help.contains("[env: GITHUB_TOKEN]"), "{help}");
+        assert!(
+            help.contains("--github-token <TOKEN>") && help.contains("[env: GITHUB_TOKEN]"),
+            "{help}"
+        );
         let err = parse(&["--api-url", "nope"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--api-url \"nope\""), "{err}");
@@ -144,7 +169,9 @@ mod tests {
     #[test]
     fn the_google_credentials_flag_wins_over_the_well_known_file() {
         let args = parse(&["--google-application-credentials", "/tmp/key.json"]).unwrap();
-        let path = args.settings.path(settings::find("google-application-credentials").unwrap());
+        let path = args
+            .settings
+            .path(settings::find("google-application-credentials").unwrap());
         assert_eq!(path, Some(std::path::Path::new("/tmp/key.json")));
     }
 

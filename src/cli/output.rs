@@ -146,7 +146,10 @@ mod tests {
 
     /// The schema of what `T` serializes to (fields left out when empty are optional).
     fn schema<T: JsonSchema>() -> Schema {
-        schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>()
+        schemars::generate::SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator()
+            .into_root_schema_for::<T>()
     }
 
     /// A schema as its committed file holds it: pretty-printed, ending with a newline.
@@ -177,7 +180,12 @@ mod tests {
         }
         let listed: Vec<String> = SCHEMAS.iter().map(|(n, _)| format!("{n}.schema.json")).collect();
         let extra: Vec<String> = std::fs::read_dir(&dir)
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !listed.contains(n)).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !listed.contains(n))
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(
             stale.is_empty() && extra.is_empty(),
@@ -192,15 +200,43 @@ mod tests {
         let tags = serde_json::to_value(TagList {
             driver: "default",
             repository: "r".into(),
-            tags: vec![ListedTag { digest: None, tag: "v1".into() }, ListedTag { digest: Some(Digest::of(b"x")), tag: "v2".into() }],
+            tags: vec![
+                ListedTag {
+                    digest: None,
+                    tag: "v1".into(),
+                },
+                ListedTag {
+                    digest: Some(Digest::of(b"x")),
+                    tag: "v2".into(),
+                },
+            ],
         })
         .unwrap();
         assert_eq!(tags["tags"][0], serde_json::json!({"tag": "v1"}));
         assert_eq!(tags["tags"][1]["digest"], Digest::of(b"x").as_str());
-        let removed = RemovalResult { digest: None, driver: "default", error: Some("gone".into()), method: None, reference: "r:t".into(), removed: false };
-        let doc = serde_json::to_string(&Removals { garbage: Vec::new(), results: vec![removed] }).unwrap();
-        assert_eq!(doc, r#"{"results":[{"driver":"default","error":"gone","reference":"r:t","removed":false}]}"#);
-        let valid = serde_json::to_string(&ConfigValidation { images: vec![Some("a".into()), None], project: "p".into(), valid: true }).unwrap();
+        let removed = RemovalResult {
+            digest: None,
+            driver: "default",
+            error: Some("gone".into()),
+            method: None,
+            reference: "r:t".into(),
+            removed: false,
+        };
+        let doc = serde_json::to_string(&Removals {
+            garbage: Vec::new(),
+            results: vec![removed],
+        })
+        .unwrap();
+        assert_eq!(
+            doc,
+            r#"{"results":[{"driver":"default","error":"gone","reference":"r:t","removed":false}]}"#
+        );
+        let valid = serde_json::to_string(&ConfigValidation {
+            images: vec![Some("a".into()), None],
+            project: "p".into(),
+            valid: true,
+        })
+        .unwrap();
         assert_eq!(valid, r#"{"images":["a",null],"project":"p","valid":true}"#);
     }
 }

@@ -32,11 +32,19 @@ fn validate(args: &ProjectArgs, out: Output) -> Result<(), Error> {
     }
     match out {
         Output::Json => {
-            let doc = ConfigValidation { images: project.images.iter().map(|i| i.name.clone()).collect(), project: project.name.clone(), valid: true };
+            let doc = ConfigValidation {
+                images: project.images.iter().map(|i| i.name.clone()).collect(),
+                project: project.name.clone(),
+                valid: true,
+            };
             // One line, as it always was.
             println!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
-        Output::Text => println!("{}: valid ({} image(s))", project.config_path.display(), project.images.len()),
+        Output::Text => println!(
+            "{}: valid ({} image(s))",
+            project.config_path.display(),
+            project.images.len()
+        ),
     }
     Ok(())
 }

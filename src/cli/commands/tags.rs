@@ -11,7 +11,9 @@ use std::sync::Arc;
 use super::super::Output;
 use super::super::args::{LockArgs, SiteArgs};
 use super::super::connect::{Connector, Site, site, static_repository};
-use super::super::output::{self, Collection, ListedTag, Removal, RemovalPlan, RemovalPlanOutput, RemovalResult, Removals, TagList};
+use super::super::output::{
+    self, Collection, ListedTag, Removal, RemovalPlan, RemovalPlanOutput, RemovalResult, Removals, TagList,
+};
 use crate::cleanup::store::Store;
 use crate::drivers::{self, Digests, Driver, DriverError, DriverInfo, UntagOutcome};
 use crate::error::Error;
@@ -59,24 +61,45 @@ pub async fn run(command: &TagsCommand, out: Output) -> Result<(), Error> {
 
 /// A repository as the user named it: a static root's by its path.
 fn shown(repo: &Repository) -> String {
-    if repo.registry == drivers::STATIC_REGISTRY { repo.path.clone() } else { repo.to_string() }
+    if repo.registry == drivers::STATIC_REGISTRY {
+        repo.path.clone()
+    } else {
+        repo.to_string()
+    }
 }
 
 /// `wharf tags ls REPO`: names (one request per page where listings carry no digests), or with
 /// `--digests` each tag's digest. Tags whose manifest cannot be read are named on stderr.
 async fn ls(args: &TagsLsArgs, out: Output) -> Result<(), Error> {
     let Site { repo, driver, .. } = site(&args.repo, &args.site, None).await?;
-    let listing = driver.list(&repo, if args.digests { Digests::All } else { Digests::None }).await?;
+    let listing = driver
+        .list(&repo, if args.digests { Digests::All } else { Digests::None })
+        .await?;
     for b in &listing.broken {
         eprintln!("warning: {}:{}: {}", shown(&repo), b.tag, b.problem);
     }
     let tags: Vec<ListedTag> = if args.digests {
-        listing.tags.into_iter().map(|t| ListedTag { digest: Some(t.digest), tag: t.tag }).collect()
+        listing
+            .tags
+            .into_iter()
+            .map(|t| ListedTag {
+                digest: Some(t.digest),
+                tag: t.tag,
+            })
+            .collect()
     } else {
-        listing.names().into_iter().map(|tag| ListedTag { digest: None, tag }).collect()
+        listing
+            .names()
+            .into_iter()
+            .map(|tag| ListedTag { digest: None, tag })
+            .collect()
     };
     match out {
-        Output::Json => output::print(&TagList { driver: driver.info().name, repository: shown(&repo), tags }),
+        Output::Json => output::print(&TagList {
+            driver: driver.info().name,
+            repository: shown(&repo),
+            tags,
+        }),
         Output::Text => {
             let width = tags.iter().map(|t| t.tag.len()).max().unwrap_or(0);
             for t in &tags {
@@ -97,7 +120,9 @@ type RepoDriver = (Repository, &'static DriverInfo);
 fn plan_removals(references: &[String], implementation: Option<&str>) -> Result<(RemovalPlan, Vec<RepoDriver>), Error> {
     let mut plan = Planned::default();
     for input in references {
-        let r: Reference = input.parse().map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
+        let r: Reference = input
+            .parse()
+            .map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
         let tag = match (&r.tag, &r.digest) {
             (Some(t), None) => t.clone(),
             _ => return Err(Error::Usage(format!("{input:?}: expected REPO:TAG (a tag, no digest)"))),
@@ -113,7 +138,11 @@ fn plan_static_removals(references: &[String]) -> Result<(RemovalPlan, Vec<RepoD
     let mut plan = Planned::default();
     for input in references {
         let (path, tag) = crate::push::parse_static_dest(input).map_err(Error::Usage)?;
-        let tag = tag.ok_or_else(|| Error::Usage(format!("{input:?}: expected REPO:TAG (a path inside the static root and a tag)")))?;
+        let tag = tag.ok_or_else(|| {
+            Error::Usage(format!(
+                "{input:?}: expected REPO:TAG (a path inside the static root and a tag)"
+            ))
+        })?;
         let repo = static_repository(&path)?;
         plan.add(format!("{path}:{tag}"), repo, tag, &drivers::STATIC_INFO);
     }
@@ -123,7 +152,7 @@ fn plan_static_removals(references: &[String]) -> Result<(RemovalPlan, Vec<RepoD
 /// A removal plan being made: the removals, and each repository once with its driver.
 #[derive(Default)]
 struct Planned {
-    removals: Vec<(Removal, Repository)>,
+    removals: Vec<Removal>,
     repos: Vec<RepoDriver>,
 }
 
@@ -132,12 +161,22 @@ impl Planned {
         if !self.repos.iter().any(|(r, _)| *r == repo) {
             self.repos.push((repo.clone(), info));
         }
-        let removal = Removal { driver: info.name, reference, repository: repo.to_string(), tag, untag: info.capabilities.untag };
-        self.removals.push((removal, repo));
+        self.removals.push(Removal {
+            driver: info.name,
+            reference,
+            repository: repo.to_string(),
+            tag,
+            untag: info.capabilities.untag,
+        });
     }
 
     fn done(self) -> (RemovalPlan, Vec<RepoDriver>) {
-        (RemovalPlan { removals: self.removals.into_iter().map(|(r, _)| r).collect() }, self.repos)
+        (
+            RemovalPlan {
+                removals: self.removals,
+            },
+            self.repos,
+        )
     }
 }
 
@@ -150,10 +189,18 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
     };
     if args.dry_run {
         match out {
-            Output::Json => output::print(&RemovalPlanOutput { dry_run: true, plan: &plan }),
+            Output::Json => output::print(&RemovalPlanOutput {
+                dry_run: true,
+                plan: &plan,
+            }),
             Output::Text => {
                 for r in &plan.removals {
-                    println!("would remove {} ({} driver: {})", r.reference, r.driver, r.untag.describe());
+                    println!(
+                        "would remove {} ({} driver: {})",
+                        r.reference,
+                        r.driver,
+                        r.untag.describe()
+                    );
                 }
             }
         }
@@ -165,25 +212,41 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
     let mut _locks = Vec::new();
     if let Some(found) = statics {
         let locks = args.locks.locks().await?;
-        let (driver, store): (Arc<dyn Driver>, Arc<dyn Store>) = (Arc::new(found.clone()), Arc::new(found.root().clone()));
+        let (driver, store): (Arc<dyn Driver>, Arc<dyn Store>) =
+            (Arc::new(found.clone()), Arc::new(found.root().clone()));
         for (repo, _) in repos {
             _locks.push(locks.exclusive(&crate::lock::repository(&repo)).await?);
-            sites.push(Site { repo, driver: driver.clone(), store: store.clone() });
+            sites.push(Site {
+                repo,
+                driver: driver.clone(),
+                store: store.clone(),
+            });
         }
     } else {
         let registries: Vec<&str> = repos.iter().map(|(r, _)| r.registry.as_str()).collect();
         let connector = Connector::new(&args.site.registry, &args.site.driver, &registries)?;
         for (repo, info) in &repos {
             let (driver, client) = connector.connect(repo, Some(info.name)).await?;
-            sites.push(Site { repo: repo.clone(), driver, store: Arc::new(client) });
+            sites.push(Site {
+                repo: repo.clone(),
+                driver,
+                store: Arc::new(client),
+            });
         }
     }
     let mut results = Vec::new();
     for removal in &plan.removals {
-        let Some(site) = sites.iter().find(|s| s.repo.to_string() == removal.repository) else { continue };
+        let Some(site) = sites.iter().find(|s| s.repo.to_string() == removal.repository) else {
+            continue;
+        };
         let result = remove_confirmed(site, removal).await;
         match (&result, out) {
-            (Ok(o), Output::Text) => println!("removed {} (was {}, {})", removal.reference, o.digest, o.method.describe()),
+            (Ok(o), Output::Text) => println!(
+                "removed {} (was {}, {})",
+                removal.reference,
+                o.digest,
+                o.method.describe()
+            ),
             (Err(e), _) => eprintln!("error: {e}"),
             (Ok(_), Output::Json) => {}
         }
@@ -194,8 +257,22 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
         let results = results
             .iter()
             .map(|(r, _, res)| match res {
-                Ok(o) => RemovalResult { digest: Some(o.digest.clone()), driver: r.driver, error: None, method: Some(o.method), reference: r.reference.clone(), removed: true },
-                Err(e) => RemovalResult { digest: None, driver: r.driver, error: Some(e.to_string()), method: None, reference: r.reference.clone(), removed: false },
+                Ok(o) => RemovalResult {
+                    digest: Some(o.digest.clone()),
+                    driver: r.driver,
+                    error: None,
+                    method: Some(o.method),
+                    reference: r.reference.clone(),
+                    removed: true,
+                },
+                Err(e) => RemovalResult {
+                    digest: None,
+                    driver: r.driver,
+                    error: Some(e.to_string()),
+                    method: None,
+                    reference: r.reference.clone(),
+                    removed: false,
+                },
             })
             .collect();
         output::print(&Removals { garbage, results });
@@ -210,13 +287,20 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
             Some(Err(e)) => Err(Error::from(e)),
             _ => Ok(()),
         },
-        _ => Err(Error::Partial { failed, total: results.len() }),
+        _ => Err(Error::Partial {
+            failed,
+            total: results.len(),
+        }),
     }
 }
 
 /// Collects garbage in every repository a tag was removed from, where the driver collects
 /// (static roots); a failure is reported and returned after the others ran.
-async fn collect_garbage(sites: &[Site], results: &[(&Removal, Repository, Result<UntagOutcome, DriverError>)], out: Output) -> (Vec<Collection>, Option<DriverError>) {
+async fn collect_garbage(
+    sites: &[Site],
+    results: &[(&Removal, Repository, Result<UntagOutcome, DriverError>)],
+    out: Output,
+) -> (Vec<Collection>, Option<DriverError>) {
     let (mut garbage, mut failed) = (Vec::new(), None);
     for site in sites {
         if !results.iter().any(|(_, repo, res)| *repo == site.repo && res.is_ok()) {
@@ -226,14 +310,25 @@ async fn collect_garbage(sites: &[Site], results: &[(&Removal, Repository, Resul
         match site.driver.collect_garbage(&site.repo).await {
             Ok(Some(c)) => {
                 if out == Output::Text {
-                    println!("garbage collected in {repository}: {} manifest(s) and {} blob(s), {} bytes", c.manifests, c.blobs, c.bytes);
+                    println!(
+                        "garbage collected in {repository}: {} manifest(s) and {} blob(s), {} bytes",
+                        c.manifests, c.blobs, c.bytes
+                    );
                 }
-                garbage.push(Collection { collected: Some(c), error: None, repository });
+                garbage.push(Collection {
+                    collected: Some(c),
+                    error: None,
+                    repository,
+                });
             }
             Ok(None) => {}
             Err(e) => {
                 eprintln!("error: garbage collection in {repository}: {e}");
-                garbage.push(Collection { collected: None, error: Some(e.to_string()), repository });
+                garbage.push(Collection {
+                    collected: None,
+                    error: Some(e.to_string()),
+                    repository,
+                });
                 failed = Some(e);
             }
         }
@@ -248,6 +343,10 @@ async fn remove_confirmed(site: &Site, removal: &Removal) -> Result<UntagOutcome
     let outcome = driver.untag(repo, &removal.tag).await?;
     crate::cleanup::execute::confirm_removed(driver, site.store.as_ref(), repo, &removal.tag, &outcome.digest)
         .await
-        .map_err(|detail| DriverError::UntagNotVerified { driver: driver.info().name, target: removal.reference.clone(), detail })?;
+        .map_err(|detail| DriverError::UntagNotVerified {
+            driver: driver.info().name,
+            target: removal.reference.clone(),
+            detail,
+        })?;
     Ok(outcome)
 }
