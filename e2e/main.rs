@@ -17,4 +17,5 @@ mod registry_fakes;
 mod registries;
 mod secrets;
 mod tls;
+mod werf_projects;
 mod drivers;

@@ -1,8 +1,6 @@
 //! The top-level error and the exit codes it maps to (documented in README).
 
-use crate::build::schedule::ScheduleError;
 use crate::pipeline::PipelineError;
-use crate::publish::store::StoreError;
 use crate::push::PushError;
 
 /// Exit codes.
@@ -52,38 +50,88 @@ impl From<crate::drivers::DriverError> for Error {
     }
 }
 
-impl Error {
-    pub fn exit_code(&self) -> i32 {
+/// What kind of failure an error is. Every error type says which (`category()`), and this one
+/// table turns a category into the process's exit code (documented in README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Bad flags or arguments.
+    Usage,
+    /// The project file is invalid.
+    Config,
+    /// A Dockerfile could not be read or a build failed.
+    Build,
+    /// A registry refused or failed an operation (auth included).
+    Registry,
+    /// An input archive or image layout is unreadable, corrupt or unsafe.
+    Input,
+    /// This machine: disk, locks, files wharf keeps, the runtime.
+    Local,
+}
+
+impl Category {
+    pub fn exit_code(self) -> i32 {
         match self {
-            Error::Usage(_) => exit::USAGE,
-            Error::Config(_) => exit::CONFIG,
-            Error::Registry(_) | Error::Partial { .. } => exit::REGISTRY,
-            Error::Driver(e) if matches!(**e, crate::drivers::DriverError::UnknownImplementation { .. }) => exit::USAGE,
-            Error::Driver(_) => exit::REGISTRY,
-            Error::Lock(_) => exit::OTHER,
-            Error::Cleanup(c) => match c {
-                crate::cleanup::run::CleanupError::Inventory(crate::cleanup::inventory::InventoryError::List { .. }) => exit::REGISTRY,
-                _ => exit::USAGE,
-            },
-            Error::Pipeline(p) => match p.as_ref() {
-                PipelineError::Plan(_) => exit::BUILD,
-                PipelineError::Naming(_) => exit::USAGE,
-                PipelineError::Publish { .. } => exit::REGISTRY,
-                PipelineError::Lock(_) => exit::OTHER,
-                PipelineError::Driver(_) => exit::REGISTRY,
-                PipelineError::Schedule(s) => match s {
-                    ScheduleError::Store { source: StoreError::Registry(_) | StoreError::Manifest { from_registry: true, .. }, .. } => exit::REGISTRY,
-                    ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => exit::BUILD,
-                    _ => exit::OTHER,
-                },
-            },
-            Error::Other(_) => exit::OTHER,
-            Error::Push(p) => match p {
-                PushError::Source(_) => exit::INPUT,
-                PushError::SamePlatform { .. } | PushError::Plan(_) => exit::USAGE,
-                PushError::Store { source: StoreError::Registry(_) | StoreError::Manifest { from_registry: true, .. }, .. } => exit::REGISTRY,
-                PushError::Store { .. } => exit::OTHER,
-            },
+            Category::Usage => exit::USAGE,
+            Category::Config => exit::CONFIG,
+            Category::Build => exit::BUILD,
+            Category::Registry => exit::REGISTRY,
+            Category::Input => exit::INPUT,
+            Category::Local => exit::OTHER,
         }
+    }
+}
+
+impl Error {
+    pub fn category(&self) -> Category {
+        match self {
+            Error::Usage(_) => Category::Usage,
+            Error::Config(_) => Category::Config,
+            Error::Registry(e) => e.category(),
+            Error::Pipeline(e) => e.category(),
+            Error::Driver(e) => e.category(),
+            Error::Cleanup(e) => e.category(),
+            Error::Lock(e) => e.category(),
+            Error::Partial { .. } => Category::Registry,
+            Error::Push(e) => e.category(),
+            Error::Other(_) => Category::Local,
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.category().exit_code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cleanup::journal::JournalError;
+    use crate::cleanup::run::CleanupError;
+
+    #[test]
+    fn a_journal_that_cannot_be_written_is_a_local_failure_not_bad_flags() {
+        let e = Error::Cleanup(CleanupError::Journal(JournalError { path: "/full/disk".into(), message: "No space left on device".into() }));
+        assert_eq!(e.exit_code(), exit::OTHER);
+        assert_eq!(Error::Cleanup(CleanupError::Invalid("--keep-last needs a number".into())).exit_code(), exit::USAGE);
+    }
+
+    #[test]
+    fn a_publish_failure_takes_its_cause_s_category() {
+        use crate::store::StoreError;
+        let publish = |source| Error::Pipeline(Box::new(PipelineError::Publish { image: "app".into(), source }));
+        let io = StoreError::Io { path: "/tmp/x".into(), source: std::io::Error::other("disk full") };
+        assert_eq!(publish(io).exit_code(), exit::OTHER);
+        let served = StoreError::Manifest { location: "r/app:v1".into(), digest: crate::spec::Digest::of(b"x"), message: "bad".into(), from_registry: true };
+        assert_eq!(publish(served).exit_code(), exit::REGISTRY);
+    }
+
+    #[test]
+    fn every_category_has_its_own_code() {
+        let all = [Category::Usage, Category::Config, Category::Build, Category::Registry, Category::Input, Category::Local];
+        let mut codes: Vec<i32> = all.iter().map(|c| c.exit_code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+        assert!(!codes.contains(&exit::OK));
     }
 }

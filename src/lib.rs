@@ -1,7 +1,8 @@
 //! wharf: a registry-agnostic build-and-publish orchestrator.
 //!
 //! Data flows one way: config → plan → act → report.
-//! - [`config`] reads `wharf.yaml` (or `werf.yaml`) into a validated [`config::Project`].
+//! - [`config`] reads `wharf.yaml` (or `werf.yaml`) into a validated [`config::Project`],
+//!   rendering it first as a Go template ([`template`]), as werf does.
 //! - [`build`] computes content-addressed stage digests and builds only missing stages.
 //! - [`naming`] maps images to repositories (monorepo / multirepo) and tags.
 //! - [`registry`] is the OCI distribution client (auth, blobs, manifests, tags).
@@ -31,3 +32,5 @@ pub mod report;
 pub mod secret;
 pub mod serve;
 pub mod spec;
+pub mod store;
+pub mod template;

@@ -15,14 +15,15 @@ use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::publish::settled::{self, Memo, Planned};
-use crate::publish::store::{CopyStats, StoreError};
-use crate::publish::{self, ImagePublish, Target, meta};
+use crate::publish::{self, ImagePublish, meta};
+use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
 use crate::report::{ImageReport, Report};
 
 pub struct BuildAndPublish {
     pub project: Project,
-    pub target: Target,
+    /// Where images are published: `--repo`, or the embedded OCI layout.
+    pub target: Arc<dyn ImageStore>,
     pub layout: Layout,
     pub storage: StageStorage,
     pub tags: TagOptions,
@@ -59,9 +60,9 @@ pub enum PipelineError {
 impl BuildAndPublish {
     pub async fn run(self) -> Result<Report, PipelineError> {
         // Cleanup takes this lock exclusively: it never deletes while we publish.
-        let _repo_lock = match &self.target {
-            Target::Registry { repo, .. } => Some(self.locks.shared(&crate::lock::repository(repo)).await?),
-            Target::Layout { .. } => None,
+        let _repo_lock = match self.target.registry() {
+            Some((_, repo)) => Some(self.locks.shared(&crate::lock::repository(repo)).await?),
+            None => None,
         };
         let project = Arc::new(self.project);
         let order = topological_order(&project);
@@ -70,15 +71,21 @@ impl BuildAndPublish {
         let plans = build::plan(&project, &order, &resolver).await?;
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
-        let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        let mut publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        // werf's `final: false`: built (dependents need it), never published.
+        let internal: HashSet<usize> = plans.iter().enumerate().filter(|(_, p)| !project.images[p.index].publish).map(|(k, _)| k).collect();
+        for &k in &internal {
+            publish_plan[k].tags.clear();
+            publish_plan[k].locations.clear();
+        }
         if let Some(driver) = &self.driver {
             let mut repos: Vec<crate::registry::Repository> = Vec::new();
             let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
             for loc in publish_plan.iter().flat_map(|p| p.locations.iter().cloned()).chain(stage_locations) {
-                if let publish::store::Location::Registry { repo, .. } = loc
-                    && !repos.contains(&repo)
+                if let Some((_, repo)) = loc.store.registry()
+                    && !repos.contains(repo)
                 {
-                    repos.push(repo);
+                    repos.push(repo.clone());
                 }
             }
             for repo in &repos {
@@ -88,11 +95,13 @@ impl BuildAndPublish {
 
         // Images whose tags already point where their publish records say need no stage.
         let memo = Memo::new(self.cache.root());
-        let settled = match (&self.target, &self.commit) {
-            (Target::Registry { client, repo }, Some(commit)) => {
-                settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(|(k, source)| {
+        let settled = match (self.target.registry(), &self.commit) {
+            (Some((client, repo)), Some(commit)) => {
+                let mut found = settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(|(k, source)| {
                     PipelineError::Publish { image: plans[k].display_name().to_string(), source }
-                })?
+                })?;
+                found.retain(|k, _| !internal.contains(k));
+                found
             }
             _ => HashMap::new(),
         };
@@ -137,7 +146,7 @@ impl BuildAndPublish {
                 let mut stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
                 // The stage's own upload counts too: into a fresh registry it carries the bytes.
                 stats.add(outcome.stats);
-                if let (Target::Registry { client, repo }, Some(commit)) = (target, commit) {
+                if let (Some((client, repo)), Some(commit), false) = (target.registry(), commit, publish.locations.is_empty()) {
                     let record = meta::Record {
                         image: plan.name.as_deref(),
                         commit,
@@ -282,4 +291,17 @@ async fn local_identity(engine: &dyn Engine, reference: &str) -> Result<Option<S
     };
     let digest = local.repo_digests.iter().find_map(|rd| rd.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()));
     Ok(Some(digest.unwrap_or(local.id)))
+}
+
+impl PipelineError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            PipelineError::Plan(e) => e.category(),
+            PipelineError::Naming(_) => crate::error::Category::Usage,
+            PipelineError::Schedule(e) => e.category(),
+            PipelineError::Publish { source, .. } => source.category(),
+            PipelineError::Lock(e) => e.category(),
+            PipelineError::Driver(e) => e.category(),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The run's report: a table for people, JSON (`--output json`) for machines.
 
 use crate::naming::Tag;
-use crate::publish::store::CopyStats;
+use crate::store::CopyStats;
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {

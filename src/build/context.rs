@@ -52,6 +52,13 @@ impl Context {
     /// Walks `root`, honouring `root/.dockerignore` and leaving out `skip` (wharf's own
     /// state directory, which must never feed a stage digest).
     pub fn scan(root: &Path, skip: Option<&Path>) -> Result<Context, ContextError> {
+        Self::scan_with(root, skip, &[])
+    }
+
+    /// [`Context::scan`], keeping the paths of `add` (werf's `contextAddFiles`, relative to
+    /// `root`; a directory with everything below it) even when `.dockerignore` leaves them out.
+    pub fn scan_with(root: &Path, skip: Option<&Path>, add: &[String]) -> Result<Context, ContextError> {
+        let added = |rel: &str| add.iter().any(|a| rel == a || rel.strip_prefix(a.as_str()).is_some_and(|r| r.starts_with('/')) || a.strip_prefix(rel).is_some_and(|r| r.starts_with('/')));
         let ignore = DockerIgnore::load(root)?;
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         let walker = ignore::WalkBuilder::new(root)
@@ -69,7 +76,7 @@ impl Context {
                     message: "file name is not valid UTF-8".into(),
                 });
             };
-            if rel.is_empty() || ignore.excludes(&rel) || skip.is_some_and(|s| abs.starts_with(s)) {
+            if rel.is_empty() || (ignore.excludes(&rel) && !added(&rel)) || skip.is_some_and(|s| abs.starts_with(s)) {
                 continue;
             }
             found.push((rel, abs.to_path_buf()));

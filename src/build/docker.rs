@@ -70,6 +70,9 @@ impl Engine for DockerEngine {
         if let Some(p) = &req.platform {
             opts = opts.platform(p);
         }
+        if let Some(n) = req.network.as_deref().filter(|n| *n != "default") {
+            opts = opts.networkmode(n);
+        }
         let file = tokio::fs::File::open(&req.context_tar).await.map_err(|e| EngineError::Api {
             operation: "build",
             subject: req.image.clone(),

@@ -14,6 +14,8 @@ pub struct BuildRequest {
     pub target: Option<String>,
     pub args: BTreeMap<String, String>,
     pub platform: Option<String>,
+    /// The network mode of `RUN` steps (`none`, `host`, …); the engine's default if unset.
+    pub network: Option<String>,
     /// Local reference the built image gets.
     pub tag: String,
     pub labels: BTreeMap<String, String>,

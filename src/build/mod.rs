@@ -67,9 +67,36 @@ pub trait BaseResolver: Send + Sync {
     async fn resolve(&self, reference: &str) -> Result<String, String>;
 }
 
+/// What the engine cannot do through the classic builder: refused before anything is built.
+fn refuse_unsupported(project: &Project, image: &Image) -> Result<(), PlanError> {
+    let name = image.display_name().to_string();
+    if let Some(stapel) = project.stapel_dependency(image) {
+        return Err(PlanError::Unsupported {
+            image: name,
+            message: format!("it depends on `{stapel}`, a stapel image, which wharf does not build\n  hint: convert `{stapel}` to a Dockerfile image (`from:` becomes `FROM`, `git:` becomes `COPY`, `shell:` steps become `RUN`)"),
+        });
+    }
+    let needs = match (image.secrets.is_empty(), image.ssh.is_some()) {
+        (false, true) => Some("build secrets (`secrets`) and SSH forwarding (`ssh`) need"),
+        (false, false) => Some("build secrets (`secrets`) need"),
+        (true, true) => Some("SSH forwarding (`ssh`) needs"),
+        (true, false) => None,
+    };
+    if let Some(needs) = needs {
+        return Err(PlanError::Unsupported {
+            image: name,
+            message: format!("{needs} BuildKit, which wharf does not drive yet\n  hint: build this image with werf or `docker buildx` for now, and publish the result with `wharf push`"),
+        });
+    }
+    Ok(())
+}
+
 /// Computes every image's stage digest, dependencies first.
 pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolver) -> Result<Vec<StagePlan>, PlanError> {
-    let mut contexts: HashMap<PathBuf, Arc<Context>> = HashMap::new();
+    for image in &project.images {
+        refuse_unsupported(project, image)?;
+    }
+    let mut contexts: HashMap<(PathBuf, Vec<String>), Arc<Context>> = HashMap::new();
     let mut plans: Vec<Option<StagePlan>> = vec![None; project.images.len()];
     for &i in order {
         let image = &project.images[i];
@@ -92,12 +119,13 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
                 ),
             });
         }
-        if !contexts.contains_key(&image.context) {
-            let ctx = Context::scan(&image.context, Some(&project.dir.join(STATE_DIR)))
+        let key = (image.context.clone(), image.context_add_files.clone());
+        if !contexts.contains_key(&key) {
+            let ctx = Context::scan_with(&image.context, Some(&project.dir.join(STATE_DIR)), &image.context_add_files)
                 .map_err(|source| PlanError::Context { image: name.clone(), source })?;
-            contexts.insert(image.context.clone(), Arc::new(ctx));
+            contexts.insert(key.clone(), Arc::new(ctx));
         }
-        let ctx = contexts[&image.context].clone();
+        let ctx = contexts[&key].clone();
         let selected = ctx.select(&df.context_use(&stages, &args));
         let context_digest = Context::digest(&selected).map_err(|source| PlanError::Context { image: name.clone(), source })?;
 
@@ -121,6 +149,7 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             .iter()
             .filter_map(|&j| plans[j].as_ref().map(|p| (p.display_name().to_string(), p.digest.clone())))
             .collect();
+        let spec = image.image_spec.as_ref().map(|s| s.canonical());
         let digest = stage_digest::stage_digest(&stage_digest::Inputs {
             instructions: &df.canonical_text(&stages),
             target: image.target.as_deref(),
@@ -134,6 +163,8 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
                 .iter()
                 .flat_map(|d| d.imports.iter().map(move |i| (i.build_arg.clone(), format!("{}:{:?}", d.image, i.kind))))
                 .collect(),
+            cache_version: image.cache_version.as_deref(),
+            image_spec: spec.as_deref(),
         });
         plans[i] = Some(StagePlan {
             index: i,
@@ -170,5 +201,11 @@ pub fn dockerfile_in_context(context: &Path, dockerfile: &Path) -> String {
     match dockerfile.strip_prefix(context) {
         Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().replace('\\', "/"),
         _ => ".wharf.Dockerfile".to_string(),
+    }
+}
+
+impl PlanError {
+    pub fn category(&self) -> crate::error::Category {
+        crate::error::Category::Build
     }
 }

@@ -16,8 +16,7 @@ use crate::config::{ImportKind, Project};
 use crate::naming::{self, Layout};
 use crate::oci::docker_archive::{self, ArchiveError};
 use crate::oci::layout::OciLayout;
-use crate::publish::store::{self, CopyStats, Image, Location, StoreError};
-use crate::registry::{Client, Repository};
+use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 
 /// Local engine repository of built stages: `wharf-stages/<project>:<digest>`.
 pub const LOCAL_STAGE_REPO_PREFIX: &str = "wharf-stages/";
@@ -28,19 +27,19 @@ pub enum StageStorage {
     /// In the local engine (and wharf's local cache).
     Local,
     /// In a repository, keyed by digest (see [`naming::stage_place`]).
-    Repo { client: Client, base: Repository, layout: Layout },
+    Repo { base: Arc<dyn ImageStore>, layout: Layout },
 }
 
 impl StageStorage {
     /// Where the stage with `digest` lives in a repository storage.
     pub fn location(&self, digest: &str) -> Option<Location> {
-        let StageStorage::Repo { client, base, layout } = self else { return None };
+        let StageStorage::Repo { base, layout } = self else { return None };
         let (suffix, tag) = naming::stage_place(*layout, digest);
-        let repo = match suffix {
+        let store = match suffix {
             Some(s) => base.join(&s).ok()?,
             None => base.clone(),
         };
-        Some(Location::Registry { client: client.clone(), repo, tag })
+        Some(Location::new(store, tag))
     }
 }
 
@@ -143,7 +142,7 @@ impl Scheduler {
     }
 
     fn cache_location(&self, digest: &str) -> Location {
-        Location::Layout { layout: self.cache.clone(), name: "stage".into(), tag: digest.to_string() }
+        Location::new(LayoutStore::shared(self.cache.clone(), "stage"), digest)
     }
 
     async fn engine(&self, image: &str) -> Result<Arc<dyn Engine>, ScheduleError> {
@@ -181,8 +180,9 @@ impl Scheduler {
         let mut stats = CopyStats::default();
         if let Some(loc) = self.storage.location(&plan.digest) {
             stats = store::copy(&image, &loc).await.map_err(store_err)?;
-            if let Location::Registry { client, repo, .. } = loc {
-                image.origin = store::Origin::Registry { client, repo };
+            // Later copies (publishing) read from the registry: blobs mount there, no upload.
+            if loc.store.registry().is_some() {
+                image.origin = loc.store;
             }
         }
         Ok(StageOutcome { index: plan.index, built: true, image, stats })
@@ -278,6 +278,7 @@ impl Scheduler {
             target: image.target.clone(),
             args,
             platform: image.platforms.first().cloned(),
+            network: image.network.clone(),
             tag: format!("{repo}:{tag}"),
             labels: BTreeMap::from([
                 ("io.wharf.project".to_string(), self.project.name.clone()),
@@ -331,4 +332,14 @@ fn write_context_tar(ctx: &super::context::Context, df_name: &str, df_path: &Pat
     let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let w = ctx.write_tar(std::io::BufWriter::new(file), Some((df_name, df_path))).map_err(|e| e.to_string())?;
     w.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(|e| e.to_string())
+}
+
+impl ScheduleError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => crate::error::Category::Build,
+            ScheduleError::Store { source, .. } => source.category(),
+            ScheduleError::Other { .. } => crate::error::Category::Local,
+        }
+    }
 }

@@ -3,8 +3,10 @@
 //! Inputs, each written as a labelled line in a fixed order: a format version, the
 //! instructions of the stages the target needs, target, platforms, sorted build args, the
 //! digest of the context files those stages copy, the identity of every external base
-//! image, and the stage digest of every dependency. Nothing machine-specific (paths, mtimes,
-//! engine IDs of locally built images) goes in, so another runner computes the same digest.
+//! image, the stage digest of every dependency, and werf's `cacheVersion` and `imageSpec`
+//! when set (a field that is absent adds nothing, so digests of images without them stay
+//! what they were). Nothing machine-specific (paths, mtimes, engine IDs of locally built
+//! images) goes in, so another runner computes the same digest. Build secrets never do.
 
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -22,6 +24,10 @@ pub struct Inputs<'a> {
     pub dependencies: &'a BTreeMap<String, String>,
     /// Build args filled from dependencies (`arg → image:kind`).
     pub dependency_args: &'a BTreeMap<String, String>,
+    /// werf's `cacheVersion` (the image's, else `build.cacheVersion`).
+    pub cache_version: Option<&'a str>,
+    /// The canonical form of the image's `imageSpec`.
+    pub image_spec: Option<&'a str>,
 }
 
 /// The 64-hex stage digest of `inputs`.
@@ -52,6 +58,12 @@ pub fn stage_digest(inputs: &Inputs<'_>) -> String {
     for (arg, source) in inputs.dependency_args {
         field("dependency-arg", &format!("{arg}={source}"));
     }
+    if let Some(v) = inputs.cache_version {
+        field("cache-version", v);
+    }
+    if let Some(spec) = inputs.image_spec {
+        field("image-spec", spec);
+    }
     hex::encode(h.finalize())
 }
 
@@ -69,6 +81,8 @@ mod tests {
             bases: empty,
             dependencies: empty,
             dependency_args: empty,
+            cache_version: None,
+            image_spec: None,
         }
     }
 
@@ -88,6 +102,19 @@ mod tests {
         assert_ne!(d0, stage_digest(&Inputs { bases: &bases, ..base_inputs(&args, &empty) }));
         let deps = BTreeMap::from([("backend".to_string(), "ff".to_string())]);
         assert_ne!(d0, stage_digest(&Inputs { dependencies: &deps, ..base_inputs(&args, &empty) }));
+        let v1 = stage_digest(&Inputs { cache_version: Some("1"), ..base_inputs(&args, &empty) });
+        assert_ne!(d0, v1, "setting cacheVersion rebuilds");
+        assert_ne!(v1, stage_digest(&Inputs { cache_version: Some("2"), ..base_inputs(&args, &empty) }), "bumping it rebuilds again");
+        assert_ne!(d0, stage_digest(&Inputs { image_spec: Some("{}"), ..base_inputs(&args, &empty) }));
+    }
+
+    /// Images without the werf keys added later keep the digests they had (no rebuild of
+    /// every existing stage when upgrading wharf).
+    #[test]
+    fn absent_werf_keys_leave_digests_unchanged() {
+        let empty = BTreeMap::new();
+        let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        assert_eq!(stage_digest(&base_inputs(&args, &empty)), "1892b34c519367ff7370a4cc2bd2b096c7561a4d1f319b606f946aeabe33dd2c");
     }
 
     #[test]

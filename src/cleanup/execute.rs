@@ -9,7 +9,7 @@ use futures::StreamExt;
 use super::journal::Journal;
 use super::plan::{Entry, Plan, RepositoryDeletion, TagKind};
 use crate::drivers::Driver;
-use super::store::Store;
+use crate::store::Backend;
 use crate::publish::static_gc::Collected;
 use crate::registry::Repository;
 
@@ -53,7 +53,7 @@ pub const REPOSITORY_CONCURRENCY: usize = 4;
 
 /// Deletes what `plan` says: repositories deleted as a whole first, then the rest phase by
 /// phase (images, referrers, stages, records).
-pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Store, journal: &Journal) -> Outcome {
+pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, journal: &Journal) -> Outcome {
     let mut out = Outcome::default();
     for whole in &plan.repository_deletions {
         delete_repository(plan, whole, driver, store, journal, &mut out).await;
@@ -114,7 +114,7 @@ async fn collect_garbage(plan: &Plan, driver: &dyn Driver, out: &mut Outcome) {
 /// A repository the plan deletes as a whole: every tag is re-checked and journaled as a
 /// single delete would be; if any changed, nothing is deleted. Then the driver deletes the
 /// repository, after checking it holds exactly those tags.
-async fn delete_repository(plan: &Plan, whole: &RepositoryDeletion, driver: &dyn Driver, store: &dyn Store, journal: &Journal, out: &mut Outcome) {
+async fn delete_repository(plan: &Plan, whole: &RepositoryDeletion, driver: &dyn Driver, store: &dyn Backend, journal: &Journal, out: &mut Outcome) {
     let entries: Vec<&Entry> = plan.deletions().filter(|e| e.repository == whole.repository).collect();
     let done = |e: &Entry, reason: String| Done { repository: e.repository.clone(), tag: e.tag.clone(), digest: e.digest.to_string(), reason };
     let mut checked = Vec::with_capacity(entries.len());
@@ -139,7 +139,7 @@ async fn delete_repository(plan: &Plan, whole: &RepositoryDeletion, driver: &dyn
     }
 }
 
-async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Store, journal: &Journal) -> Result1 {
+async fn delete_one(e: &Entry, driver: &dyn Driver, store: &dyn Backend, journal: &Journal) -> Result1 {
     let repo = match prepare(e, store, journal).await {
         Ok(repo) => repo,
         Err(r) => return r,
@@ -161,11 +161,11 @@ const CONFIRM_ATTEMPTS: u32 = 4;
 /// where it has one, else the distribution API (`store`): gone, or moved by another writer
 /// meanwhile, is done; still on `planned` or on a throwaway manifest is a failure, whatever
 /// the registry answered. A delete is reported only when this holds.
-pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Store, repo: &Repository, tag: &str, planned: &crate::spec::digest::Digest) -> Result<(), String> {
+pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Backend, repo: &Repository, tag: &str, planned: &crate::spec::digest::Digest) -> Result<(), String> {
     let mut attempt = 0;
     loop {
         let now = match driver.tag_digest(repo, tag).await {
-            Err(crate::drivers::DriverError::Unsupported { .. }) => store.resolve(repo, tag).await.map_err(|e| e.to_string()),
+            Err(crate::drivers::DriverError::Unsupported { .. }) => async { store.open(repo)?.resolve(tag).await }.await.map_err(|e| e.to_string()),
             other => other.map_err(|e| e.to_string()),
         }
         .map_err(|e| format!("the registry reported the tag removed, but it cannot be read back to confirm: {e}"))?;
@@ -184,15 +184,16 @@ pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Store, repo: &Repo
 }
 
 /// Re-checks that the tag still points where the plan saw it, and journals its manifest.
-async fn prepare(e: &Entry, store: &dyn Store, journal: &Journal) -> Result<Repository, Result1> {
+async fn prepare(e: &Entry, store: &dyn Backend, journal: &Journal) -> Result<Repository, Result1> {
     let repo: Repository = e.repository.parse().map_err(|err| Result1::Failed(format!("invalid repository: {err}")))?;
-    match store.resolve(&repo, &e.tag).await {
+    let store = store.open(&repo).map_err(|err| Result1::Failed(format!("cannot check the tag: {err}")))?;
+    match store.resolve(&e.tag).await {
         Ok(None) => return Err(Result1::Skipped("already gone".into())),
         Ok(Some(d)) if d != e.digest => return Err(Result1::Skipped(format!("tag moved to {d} since the plan was made"))),
         Ok(Some(_)) => {}
         Err(err) => return Err(Result1::Failed(format!("cannot check the tag: {err}"))),
     }
-    let (bytes, media_type) = match super::store::tagged_manifest(store, &repo, &e.tag, &e.digest).await {
+    let (bytes, media_type) = match crate::store::tagged_manifest(store.as_ref(), &e.tag, &e.digest).await {
         Ok(Some((bytes, media_type, _))) => (bytes, media_type),
         Ok(None) => return Err(Result1::Skipped("broken tag, left alone: its manifest is missing".into())),
         Err(err) => return Err(Result1::Skipped(format!("broken tag, left alone: {err}"))),
@@ -210,7 +211,7 @@ pub struct Restored {
 
 /// Puts journaled tags back where the registry still has everything they need. A tag that
 /// now points at something else is left alone.
-pub async fn restore(lines: &[super::journal::Line], store: &dyn Store) -> Restored {
+pub async fn restore(lines: &[super::journal::Line], store: &dyn Backend) -> Restored {
     let mut out = Restored::default();
     for l in lines {
         let done = |reason: String| Done { repository: l.repository.clone(), tag: l.tag.clone(), digest: l.digest.to_string(), reason };
@@ -222,34 +223,37 @@ pub async fn restore(lines: &[super::journal::Line], store: &dyn Store) -> Resto
     out
 }
 
-async fn is_throwaway_at(store: &dyn Store, repo: &Repository, digest: &crate::spec::digest::Digest) -> bool {
-    store.manifest(repo, digest.as_str()).await.is_ok_and(|m| m.is_some_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes)))
+async fn is_throwaway_at(store: &dyn Backend, repo: &Repository, digest: &crate::spec::digest::Digest) -> bool {
+    let Ok(store) = store.open(repo) else { return false };
+    store.manifest(digest.as_str()).await.is_ok_and(|m| m.is_some_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes)))
 }
 
-async fn restore_one(l: &super::journal::Line, store: &dyn Store) -> Result<(), String> {
+async fn restore_one(l: &super::journal::Line, store: &dyn Backend) -> Result<(), String> {
     let repo: Repository = l.repository.parse().map_err(|e: crate::registry::ReferenceError| e.to_string())?;
     let bytes = l.manifest_bytes()?;
     if crate::drivers::is_throwaway(&bytes) {
         return Err("a throwaway manifest of an interrupted untag; nothing to restore".into());
     }
-    match store.resolve(&repo, &l.tag).await.map_err(|e| e.to_string())? {
+    let backend = store;
+    let store = backend.open(&repo).map_err(|e| e.to_string())?;
+    match store.resolve(&l.tag).await.map_err(|e| e.to_string())? {
         Some(d) if d == l.digest => return Err("already in place".into()),
         // An untag interrupted between its two steps left the tag on a throwaway: put it back.
-        Some(d) if is_throwaway_at(store, &repo, &d).await => {}
+        Some(d) if is_throwaway_at(backend, &repo, &d).await => {}
         Some(d) => return Err(format!("the tag now points at {d}; left alone")),
         None => {}
     }
     let content = crate::registry::parse_manifest(&bytes, &l.media_type).map_err(|e| e.to_string())?;
     for d in content.references() {
         let present = if crate::spec::manifest::is_index(&d.media_type) || crate::spec::manifest::is_image_manifest(&d.media_type) {
-            store.resolve(&repo, d.digest.as_str()).await.map_err(|e| e.to_string())?.is_some()
+            store.resolve(d.digest.as_str()).await.map_err(|e| e.to_string())?.is_some()
         } else {
-            store.has_blob(&repo, &d.digest).await.map_err(|e| e.to_string())?
+            store.has_blob(&d.digest).await.map_err(|e| e.to_string())?
         };
         if !present {
             return Err(format!("{} is gone from the registry (garbage-collected?)", d.digest));
         }
     }
-    store.put_tag(&repo, &l.tag, &l.media_type, bytes.into()).await.map_err(|e| e.to_string())?;
+    store.put_manifest(&l.tag, &l.media_type, bytes.into()).await.map_err(|e| e.to_string())?;
     Ok(())
 }

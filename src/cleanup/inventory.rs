@@ -15,7 +15,7 @@ use crate::drivers::{Digests, Driver, DriverError, TagListing};
 use crate::naming::{self, Layout};
 use crate::publish::meta;
 use crate::spec::manifest::{is_index, is_image_manifest};
-use super::store::{Store, StoreError};
+use crate::store::{Backend, StoreError};
 use crate::registry::{ManifestContent, Repository, parse_manifest};
 
 /// How many manifest reads run at once.
@@ -29,8 +29,6 @@ pub enum InventoryError {
     List { repository: String, source: Box<DriverError> },
     #[error(transparent)]
     History(#[from] HistoryError),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// The repositories a project's images, stages and records live in.
@@ -106,7 +104,7 @@ fn referrer_subject(tag: &str) -> Option<Digest> {
 /// deferred ones by tag (added to `tags` with the digest the GET gives, or to `broken` when
 /// they cannot be read). A listed record that cannot be read still counts, by its tag name
 /// (commit and stage), with the image unknown.
-pub async fn records(store: &dyn Store, tags: &mut Vec<Tag>, broken: &mut Vec<Broken>, deferred: Vec<Deferred>) -> Vec<Record> {
+pub async fn records(store: &dyn Backend, tags: &mut Vec<Tag>, broken: &mut Vec<Broken>, deferred: Vec<Deferred>) -> Vec<Record> {
     let reads = tags.iter().filter_map(|t| match &t.kind {
         TagKind::Record { commit, stage } => Some((t, commit.clone(), stage.clone())),
         _ => None,
@@ -158,9 +156,9 @@ type Annotated = (HashMap<String, String>, Digest);
 
 /// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its
 /// digest; `None` when there is no such manifest.
-async fn read_annotations(store: &dyn Store, repository: &str, reference: &str) -> Result<Option<Annotated>, StoreError> {
+async fn read_annotations(store: &dyn Backend, repository: &str, reference: &str) -> Result<Option<Annotated>, StoreError> {
     let repo: Repository = repository.parse()?;
-    let Some((bytes, _, digest)) = store.manifest(&repo, reference).await? else { return Ok(None) };
+    let Some((bytes, _, digest)) = store.open(&repo)?.manifest(reference).await? else { return Ok(None) };
     #[derive(serde::Deserialize)]
     struct WithAnnotations {
         #[serde(default)]
@@ -182,7 +180,7 @@ pub struct Manifests {
 
 /// Push times (from records) and, for image digests wharf did not build, what their
 /// manifests say: index children, the config's creation time, and whether it is a throwaway.
-pub async fn manifests(store: &dyn Store, tags: &[Tag], records: &[Record]) -> Manifests {
+pub async fn manifests(store: &dyn Backend, tags: &[Tag], records: &[Record]) -> Manifests {
     let mut pushed: HashMap<Digest, DateTime<Utc>> = HashMap::new();
     let mut known: HashSet<Digest> = HashSet::new();
     for r in records {
@@ -227,10 +225,11 @@ struct Inspected {
     throwaway: bool,
 }
 
-async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
+async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> {
     let repo: Repository = t.repository.parse()?;
+    let store = store.open(&repo)?;
     // A dangling tag (see `tagged_manifest`) must still be recognised, e.g. as a throwaway.
-    let Some((bytes, media_type, _)) = super::store::tagged_manifest(store, &repo, &t.tag, &t.digest).await? else { return Ok(Inspected::default()) };
+    let Some((bytes, media_type, _)) = crate::store::tagged_manifest(store.as_ref(), &t.tag, &t.digest).await? else { return Ok(Inspected::default()) };
     if crate::drivers::is_throwaway(&bytes) {
         return Ok(Inspected { throwaway: true, ..Inspected::default() });
     }
@@ -238,7 +237,7 @@ async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
     // got it, else the image config's.
     let mut created = match annotated_created(&bytes) {
         Some(c) => Some(c),
-        None => store.stored_at(&repo, &t.digest).await,
+        None => store.stored_at(&t.digest).await,
     };
     match parse_manifest(&bytes, &media_type) {
         Ok(ManifestContent::Index { manifests }) => {
@@ -247,7 +246,7 @@ async fn inspect(store: &dyn Store, t: &Tag) -> Result<Inspected, StoreError> {
         }
         Ok(ManifestContent::Image { config, .. }) => {
             if created.is_none() && config.media_type != crate::spec::manifest::OCI_EMPTY {
-                let blob = store.blob_bytes(&repo, &config.digest, 4 << 20).await?;
+                let blob = store.blob_bytes(&config.digest, 4 << 20).await?;
                 #[derive(serde::Deserialize)]
                 struct Created {
                     created: Option<DateTime<Utc>>,
@@ -292,4 +291,13 @@ pub fn history(history: &History, policies: &[KeepPolicy], records: &[Record]) -
         out.push((reference, commits));
     }
     Ok(out)
+}
+
+impl InventoryError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            InventoryError::List { source, .. } => source.category(),
+            InventoryError::History(_) => crate::error::Category::Usage,
+        }
+    }
 }

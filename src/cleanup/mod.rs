@@ -16,8 +16,9 @@ pub mod plan;
 pub mod policy;
 pub mod review;
 pub mod run;
-pub mod store;
 
+#[cfg(test)]
+mod execute_tests;
 #[cfg(test)]
 mod policy_tests;
 

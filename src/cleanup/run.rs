@@ -14,7 +14,7 @@ use super::policy::{self, Inputs, Mode, Options};
 use crate::config::Project;
 use crate::drivers::Driver;
 use crate::naming::Layout;
-use super::store::Store;
+use crate::store::Backend;
 use crate::registry::Repository;
 
 /// How images are chosen to stay.
@@ -54,7 +54,7 @@ pub enum CleanupError {
 }
 
 /// Lists, reads and decides: the plan, without changing anything.
-pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Store) -> Result<Plan, CleanupError> {
+pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -> Result<Plan, CleanupError> {
     let repos = match &s.project {
         Some(project) => inventory::repositories(project, &s.repo, s.layout).map_err(CleanupError::Invalid)?,
         None => vec![(s.repo.clone(), false)],
@@ -121,7 +121,7 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Store) -> 
 }
 
 /// Carries out `plan`'s deletions, journaling each to `journal`.
-pub async fn apply(plan: &Plan, driver: &dyn Driver, store: &dyn Store, journal: &std::path::Path) -> Result<Outcome, CleanupError> {
+pub async fn apply(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, journal: &std::path::Path) -> Result<Outcome, CleanupError> {
     if plan.version != PLAN_VERSION {
         return Err(CleanupError::Invalid(format!("plan format {} is not supported (this wharf writes {PLAN_VERSION})", plan.version)));
     }
@@ -191,5 +191,16 @@ impl Report {
             self.journal.as_ref().map(|j| format!(" (journal: {j})")).unwrap_or_default()
         ));
         out
+    }
+}
+
+impl CleanupError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            CleanupError::Inventory(e) => e.category(),
+            // A journal that cannot be written (a full disk) is the machine's problem.
+            CleanupError::Journal(_) => crate::error::Category::Local,
+            CleanupError::Invalid(_) => crate::error::Category::Usage,
+        }
     }
 }

@@ -23,6 +23,31 @@ pub struct ProjectArgs {
     /// Project file (default: DIR/wharf.yaml, else DIR/werf.yaml).
     #[arg(long, env = "WHARF_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The deployment environment, `.Env` in the project file's templates (werf's `--env`).
+    #[arg(long = "env", value_name = "ENV", env = "WHARF_ENV", default_value = "")]
+    pub werf_env: String,
+    /// Directory of template partials (`**/*.tmpl`), relative to DIR (default: .werf).
+    #[arg(long, value_name = "DIR", env = "WHARF_CONFIG_TEMPLATES_DIR")]
+    pub config_templates_dir: Option<PathBuf>,
+}
+
+impl ProjectArgs {
+    /// What the project file's templates read: the process environment (for `env`),
+    /// `--env` and the git HEAD commit. Read here, at the edge, and nowhere else.
+    pub fn render_inputs(&self) -> crate::config::RenderInputs {
+        crate::config::RenderInputs {
+            env: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+            werf_env: self.werf_env.clone(),
+            commit: crate::config::CommitInfo::discover(&self.dir),
+            templates_dir: self.config_templates_dir.clone(),
+            work_tree: crate::config::discover_work_tree(&self.dir),
+        }
+    }
+
+    /// Loads the project with [`ProjectArgs::render_inputs`].
+    pub fn load(&self) -> Result<crate::config::Project, crate::config::ConfigError> {
+        crate::config::load_with(&self.dir, self.config.as_deref(), &self.render_inputs())
+    }
 }
 
 /// Where `tags` and `cleanup` work: a static root, or a registry through its driver.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::args::{RegistryArgs, SiteArgs};
 use super::driver_args::DriverArgs;
-use crate::cleanup::store::Store;
+use crate::store::Backend as Store;
 use crate::drivers::{self, Driver, DriverOptions, StaticDriver};
 use crate::error::Error;
 use crate::registry::{Client, Credential, CredentialStore, Repository};

@@ -1,7 +1,8 @@
 //! What `--output json` prints: one Rust type per document, each with a JSON schema.
 //!
 //! The documents the commands print are the types below, or the reports the library already
-//! has ([`crate::report::Report`], [`crate::push::PushReport`], the cleanup
+//! has ([`crate::report::Report`], [`crate::push::PushReport`],
+//! [`crate::config::Validation`], the cleanup
 //! [`Plan`](crate::cleanup::plan::Plan), [`Report`](crate::cleanup::run::Report) and
 //! [`Restored`](crate::cleanup::execute::Restored)). The tests list every one; they write
 //! their schemas to `schemas/output/` and fails when a committed one differs, so a
@@ -19,16 +20,6 @@ use crate::spec::digest::Digest;
 /// Prints `doc` as indented JSON on standard output.
 pub fn print<T: Serialize>(doc: &T) {
     println!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
-}
-
-/// `wharf config validate`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ConfigValidation {
-    /// Image names, `null` for the nameless image.
-    pub images: Vec<Option<String>>,
-    pub project: String,
-    /// Always `true`: an invalid project file is an error (exit code 3).
-    pub valid: bool,
 }
 
 /// `wharf registry detect`.
@@ -134,7 +125,7 @@ mod tests {
     const SCHEMAS: &[(&str, SchemaOf)] = &[
         ("build-and-publish", schema::<crate::report::Report>),
         ("push", schema::<crate::push::PushReport>),
-        ("config-validate", schema::<ConfigValidation>),
+        ("config-validate", schema::<crate::config::Validation>),
         ("registry-detect", schema::<Detection>),
         ("tags-ls", schema::<TagList>),
         ("tags-rm-plan", schema::<RemovalPlanOutput<'static>>),
@@ -231,12 +222,5 @@ mod tests {
             doc,
             r#"{"results":[{"driver":"default","error":"gone","reference":"r:t","removed":false}]}"#
         );
-        let valid = serde_json::to_string(&ConfigValidation {
-            images: vec![Some("a".into()), None],
-            project: "p".into(),
-            valid: true,
-        })
-        .unwrap();
-        assert_eq!(valid, r#"{"images":["a",null],"project":"p","valid":true}"#);
     }
 }

@@ -35,10 +35,6 @@ impl<'n> Fields<'n> {
             .map(|(_, k, _)| k.pos)
     }
 
-    pub fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
     /// `(key, key node, value node)` in file order.
     pub fn iter(&self) -> impl Iterator<Item = (&'n str, &'n Node, &'n Node)> + '_ {
         self.entries.iter().copied()

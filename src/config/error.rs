@@ -5,7 +5,7 @@
 //! render them graphically; [`ConfigError::plain`] renders the same information as
 //! plain text with `file:line:col` prefixes for logs, CI and tests.
 
-use super::source::{Pos, SourceFile};
+pub(crate) use super::report::Report;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
@@ -17,7 +17,8 @@ use std::sync::Arc;
 pub enum ErrorKind {
     /// The text is not valid YAML (or repeats a key in a way YAML itself rejects).
     Syntax,
-    /// Go template syntax (`{{ … }}`) as werf allows; wharf reads plain YAML.
+    /// The project file could not be rendered as a Go template (syntax, a failing
+    /// function, a missing template or variable).
     Template,
     /// A document that is not a mapping or has no keys.
     EmptyDocument,
@@ -37,8 +38,6 @@ pub enum ErrorKind {
     WrongType,
     /// A value of the right type that is not allowed (bad project name, bad duration, …).
     InvalidValue,
-    /// A werf stapel image (`from:`, `git:`, `shell:`, …).
-    Stapel,
     /// A werf feature wharf does not implement.
     Unsupported,
     /// An image name unusable in a repository path or a tag.
@@ -79,7 +78,6 @@ impl ErrorKind {
             MissingKey => "missing-key",
             WrongType => "wrong-type",
             InvalidValue => "invalid-value",
-            Stapel => "stapel",
             Unsupported => "unsupported",
             InvalidImageName => "invalid-image-name",
             DuplicateImage => "duplicate-image",
@@ -98,25 +96,32 @@ impl ErrorKind {
 /// A secondary place an error points at ("first defined here").
 #[derive(Clone, Debug)]
 pub struct Note {
+    /// The file, when it is not the error's own (a partial the text came from).
+    pub file: Option<String>,
     pub line: usize,
     pub column: usize,
     pub label: String,
-    span: SourceSpan,
+    pub(super) span: SourceSpan,
 }
 
 /// One problem at one place in a configuration file.
 #[derive(Clone)]
 pub struct LocatedError {
-    kind: ErrorKind,
-    message: String,
-    line: usize,
-    column: usize,
-    span: SourceSpan,
-    label: Option<String>,
-    hint: Option<String>,
-    notes: Vec<Note>,
-    source: NamedSource<Arc<str>>,
+    pub(super) kind: ErrorKind,
+    pub(super) message: String,
+    pub(super) line: usize,
+    pub(super) column: usize,
+    pub(super) span: SourceSpan,
+    pub(super) label: Option<String>,
+    pub(super) hint: Option<String>,
+    pub(super) notes: Vec<Note>,
+    pub(super) source: NamedSource<Arc<str>>,
+    /// The place is a template action that printed the faulty value.
+    pub(super) rendered: bool,
 }
+
+/// Added to the hint of an error found in text a template action printed.
+const RENDERED_NOTE: &str = "(the value is printed by this template action; `wharf config render` shows the rendered file)";
 
 impl LocatedError {
     pub fn kind(&self) -> ErrorKind {
@@ -135,6 +140,18 @@ impl LocatedError {
     }
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
+    }
+    /// The full hint as shown, with the note on rendered values.
+    fn full_hint(&self) -> Option<String> {
+        match (&self.hint, self.rendered) {
+            (Some(h), true) => Some(format!("{h}\n{RENDERED_NOTE}")),
+            (None, true) => Some(RENDERED_NOTE.to_string()),
+            (h, false) => h.clone(),
+        }
+    }
+    /// Whether the place is a template action (the value was rendered).
+    pub fn is_rendered(&self) -> bool {
+        self.rendered
     }
     pub fn notes(&self) -> &[Note] {
         &self.notes
@@ -182,14 +199,14 @@ impl LocatedError {
             let _ = writeln!(
                 out,
                 "  note: {}:{}:{}: {}",
-                self.file(),
+                note.file.as_deref().unwrap_or(self.file()),
                 note.line,
                 note.column,
                 note.label
             );
         }
-        if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "  hint: {}", indent(hint, "        "));
+        if let Some(hint) = self.full_hint() {
+            let _ = writeln!(out, "  hint: {}", indent(&hint, "        "));
         }
         out
     }
@@ -222,8 +239,7 @@ impl Diagnostic for LocatedError {
         Some(Box::new(format!("wharf::config::{}", self.kind.code())))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.hint
-            .as_ref()
+        self.full_hint()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -234,8 +250,32 @@ impl Diagnostic for LocatedError {
         let notes = self
             .notes
             .iter()
+            .filter(|n| n.file.is_none())
             .map(|n| LabeledSpan::new_with_span(Some(n.label.clone()), n.span));
         Some(Box::new(std::iter::once(primary).chain(notes)))
+    }
+}
+
+/// Something worth telling that does not stop the build, at its place.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Warning {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    /// `file:line:col: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+impl PartialEq<&str> for Warning {
+    fn eq(&self, other: &&str) -> bool {
+        let prefix = format!("{}:{}:{}: ", self.file, self.line, self.column);
+        other.strip_prefix(prefix.as_str()) == Some(self.message.as_str())
     }
 }
 
@@ -270,14 +310,16 @@ pub enum ConfigError {
         errors: Vec<LocatedError>,
         /// Errors beyond the first [`MAX_ERRORS`], counted but not kept.
         omitted: usize,
+        /// The warnings found on the way (shown by `config validate --output json`).
+        warnings: Vec<Warning>,
     },
 }
 
 /// At most this many errors are kept per file (the rest are counted), so a
 /// pathological file cannot make reporting slow.
 pub const MAX_ERRORS: usize = 100;
-const MAX_NOTES: usize = 10;
-const MAX_WARNINGS: usize = 100;
+pub(super) const MAX_NOTES: usize = 10;
+pub(super) const MAX_WARNINGS: usize = 100;
 
 fn summary(path: &std::path::Path, count: usize) -> String {
     let plural = if count == 1 { "" } else { "s" };
@@ -289,6 +331,14 @@ impl ConfigError {
     pub fn errors(&self) -> &[LocatedError] {
         match self {
             ConfigError::Invalid { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+
+    /// The warnings found before the errors stopped the load.
+    pub fn warnings(&self) -> &[Warning] {
+        match self {
+            ConfigError::Invalid { warnings, .. } => warnings,
             _ => &[],
         }
     }
@@ -329,128 +379,4 @@ fn indent(text: &str, pad: &str) -> String {
             format!("{acc}\n{pad}{line}")
         }
     })
-}
-
-/// Collects the errors and warnings of one file while it is checked.
-pub(crate) struct Report<'s> {
-    pub src: &'s SourceFile,
-    errors: Vec<LocatedError>,
-    omitted: usize,
-    warnings: Vec<(usize, String)>,
-}
-
-impl<'s> Report<'s> {
-    pub fn new(src: &'s SourceFile) -> Self {
-        Report {
-            src,
-            errors: Vec::new(),
-            omitted: 0,
-            warnings: Vec::new(),
-        }
-    }
-
-    /// Records an error at `pos`; the returned builder adds a label, notes and a hint.
-    pub fn error(
-        &mut self,
-        kind: ErrorKind,
-        pos: Pos,
-        message: impl Into<String>,
-    ) -> ErrorBuilder<'_> {
-        if self.errors.len() >= MAX_ERRORS {
-            self.omitted += 1;
-            return ErrorBuilder {
-                src: self.src,
-                error: None,
-            };
-        }
-        let pos = self.src.clamp(pos);
-        let (line, column) = self.src.line_col(pos.start);
-        self.errors.push(LocatedError {
-            kind,
-            message: message.into(),
-            line,
-            column,
-            span: SourceSpan::new(pos.start.into(), pos.len),
-            label: None,
-            hint: None,
-            notes: Vec::new(),
-            source: NamedSource::new(&self.src.name, Arc::clone(&self.src.text))
-                .with_language("yaml"),
-        });
-        ErrorBuilder {
-            src: self.src,
-            error: self.errors.last_mut(),
-        }
-    }
-
-    /// Records a warning, prefixed with `file:line:col` (warnings end up in file order).
-    pub fn warn(&mut self, pos: Pos, message: impl fmt::Display) {
-        if self.warnings.len() >= MAX_WARNINGS {
-            return;
-        }
-        let start = self.src.clamp(pos).start;
-        let (line, column) = self.src.line_col(start);
-        self.warnings.push((
-            start,
-            format!("{}:{line}:{column}: {message}", self.src.name),
-        ));
-    }
-
-    /// The errors (sorted by position) or, if there are none, the warnings.
-    pub fn finish(mut self, path: PathBuf) -> Result<Vec<String>, ConfigError> {
-        if self.errors.is_empty() {
-            self.warnings.sort_by_key(|(start, _)| *start);
-            return Ok(self.warnings.into_iter().map(|(_, w)| w).collect());
-        }
-        self.errors.sort_by_key(|e| (e.line, e.column));
-        Err(ConfigError::Invalid {
-            path,
-            errors: self.errors,
-            omitted: self.omitted,
-        })
-    }
-}
-
-/// Adds details to the error just recorded (a no-op past [`MAX_ERRORS`]).
-pub(crate) struct ErrorBuilder<'r> {
-    src: &'r SourceFile,
-    error: Option<&'r mut LocatedError>,
-}
-
-impl ErrorBuilder<'_> {
-    /// The text shown under the marked span.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        if let Some(error) = self.error.as_deref_mut() {
-            error.label = Some(label.into());
-        }
-        self
-    }
-
-    /// What the user can do about it.
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        if let Some(error) = self.error.as_deref_mut() {
-            error.hint = Some(hint.into());
-        }
-        self
-    }
-
-    /// A second place that is part of the problem (at most ten are kept).
-    pub fn note(mut self, pos: Pos, label: impl Into<String>) -> Self {
-        let Some(error) = self
-            .error
-            .as_deref_mut()
-            .filter(|e| e.notes.len() < MAX_NOTES)
-        else {
-            return self;
-        };
-        let pos = self.src.clamp(pos);
-        let (line, column) = self.src.line_col(pos.start);
-        error.notes.push(Note {
-            line,
-            column,
-            label: label.into(),
-            span: SourceSpan::new(pos.start.into(), pos.len),
-        });
-        self
-    }
 }

@@ -1,13 +1,17 @@
-//! Image documents: `image:`, `dockerfile`, `context`, `target`, `args`,
-//! `dependencies`, `platform` — werf's Dockerfile-image syntax.
+//! Image documents: werf's Dockerfile-image syntax (`image:`, `dockerfile`, `context`,
+//! `target`, `args`, `dependencies`, `platform`, `final`, `cacheVersion`, `secrets`,
+//! `ssh`, `network`, `contextAddFiles`, `imageSpec`).
 //!
-//! Stapel images (`from:`, `git:`, `shell:`, …) are recognised and refused with one
-//! clear error; werf's Dockerfile options wharf lacks are refused by name, and the
-//! harmless ones (`final`, `staged`, `cacheVersion`) only warn.
+//! Stapel images (`from:`, `git:`, `shell:`, …) are read by [`super::stapel`]: checked as
+//! documents, reported as not built. werf's `addHost` is refused by name, `staged` only
+//! warns (it changes how werf caches, not what is built).
 
+use super::build_options;
+pub(crate) use super::dependency::dependencies;
 use super::decode::{self, Fields};
 use super::error::{ErrorKind, Report};
-use super::model::ImportKind;
+use super::image_spec::{self, ImageSpec};
+use super::model::BuildSecret;
 use super::node::{Kind, Node};
 use super::source::{At, Pos};
 
@@ -19,19 +23,19 @@ pub(crate) const IMAGE_KEYS: &[&str] = &[
     "args",
     "dependencies",
     "platform",
-];
-/// werf keys accepted with a warning: they do not change what is built.
-pub(crate) const WERF_IGNORED_IMAGE_KEYS: &[&str] = &["final", "staged", "cacheVersion"];
-/// werf Dockerfile-image keys wharf does not implement.
-const WERF_UNSUPPORTED_IMAGE_KEYS: &[&str] = &[
+    "final",
+    "cacheVersion",
+    "secrets",
+    "ssh",
+    "network",
     "contextAddFile",
     "contextAddFiles",
-    "addHost",
-    "network",
-    "ssh",
-    "secrets",
     "imageSpec",
 ];
+/// werf keys accepted with a warning: they do not change what is built.
+pub(crate) const WERF_IGNORED_IMAGE_KEYS: &[&str] = &["staged"];
+/// werf Dockerfile-image keys wharf does not implement.
+const WERF_UNSUPPORTED_IMAGE_KEYS: &[&str] = &["addHost"];
 /// Keys only werf's stapel images have.
 pub(crate) const STAPEL_KEYS: &[&str] = &[
     "artifact",
@@ -48,8 +52,6 @@ pub(crate) const STAPEL_KEYS: &[&str] = &[
     "docker",
     "disableGitAfterPatch",
 ];
-pub(crate) const DEPENDENCY_KEYS: &[&str] = &["image", "from", "imports"];
-pub(crate) const IMPORT_KEYS: &[&str] = &["type", "targetBuildArg"];
 const IMAGE_NAME_MAX: usize = 64;
 
 /// One image document, read.
@@ -57,14 +59,22 @@ pub(crate) struct ImageDoc {
     /// Where the document starts.
     pub pos: Pos,
     pub names: Names,
-    /// A stapel image: reported, and not checked further.
+    /// A stapel image: checked as a document, not built.
     pub stapel: bool,
     pub dockerfile: Option<At<String>>,
     pub context: Option<At<String>>,
     pub target: Option<String>,
     pub args: Vec<(At<String>, String)>,
     pub deps: Vec<DepDoc>,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<At<String>>,
+    /// werf's `final` (default true).
+    pub publish: bool,
+    pub cache_version: Option<String>,
+    pub secrets: Vec<At<BuildSecret>>,
+    pub ssh: Option<String>,
+    pub network: Option<String>,
+    pub context_add_files: Vec<At<String>>,
+    pub image_spec: Option<ImageSpec>,
 }
 
 pub(crate) enum Names {
@@ -74,18 +84,16 @@ pub(crate) enum Names {
     Named(Vec<At<String>>),
 }
 
-pub(crate) struct DepDoc {
-    pub image: At<String>,
-    pub imports: Vec<At<(ImportKind, String)>>,
-}
+pub(crate) use super::dependency::DepDoc;
 
 /// Reads an image document (one that has an `image` key, or looks like one).
 pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> ImageDoc {
+    if fields.iter().any(|(k, _, _)| STAPEL_KEYS.contains(&k)) {
+        return super::stapel::decode(rep, doc, fields);
+    }
     let what = "an image document";
-    let stapel = report_stapel(rep, fields);
     report_werf_keys(rep, fields);
-    let mut skip: Vec<&str> = STAPEL_KEYS.to_vec();
-    skip.extend_from_slice(WERF_UNSUPPORTED_IMAGE_KEYS);
+    let mut skip: Vec<&str> = WERF_UNSUPPORTED_IMAGE_KEYS.to_vec();
     skip.extend_from_slice(WERF_IGNORED_IMAGE_KEYS);
     skip.extend_from_slice(super::meta::META_KEYS); // reported by the document reader
     decode::reject_unknown(rep, fields, IMAGE_KEYS, &skip, what);
@@ -96,12 +104,8 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
     };
     ImageDoc {
         pos: doc.head(),
-        names: if stapel && !fields.has("image") {
-            Names::Named(Vec::new())
-        } else {
-            image_names(rep, doc, fields)
-        },
-        stapel,
+        names: image_names(rep, doc, fields),
+        stapel: false,
         dockerfile: path(rep, "dockerfile"),
         context: path(rep, "context"),
         target: path(rep, "target").map(|t| t.value),
@@ -111,33 +115,31 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
             .unwrap_or_default(),
         deps: fields
             .value("dependencies")
-            .map(|d| dependencies(rep, d))
+            .map(|d| dependencies(rep, d, false))
             .unwrap_or_default(),
         platforms: fields
             .value("platform")
             .map(|p| platforms(rep, p))
             .unwrap_or_default(),
+        publish: final_flag(rep, fields),
+        cache_version: build_options::cache_version(rep, fields),
+        secrets: fields.value("secrets").map(|s| build_options::secrets(rep, s)).unwrap_or_default(),
+        ssh: fields.value("ssh").and_then(|s| build_options::ssh(rep, s)),
+        network: fields.value("network").and_then(|n| build_options::network(rep, n)),
+        context_add_files: build_options::context_add_files(rep, fields),
+        image_spec: fields.value("imageSpec").and_then(|s| {
+            rep.warn(fields.key_pos("imageSpec").unwrap_or(s.pos), IMAGE_SPEC_NOT_APPLIED);
+            image_spec::decode(rep, s, false)
+        }),
     }
 }
 
-/// One error for a stapel image, marking every stapel key.
-fn report_stapel(rep: &mut Report<'_>, fields: &Fields<'_>) -> bool {
-    let found: Vec<(&str, Pos)> = fields
-        .iter()
-        .filter(|(k, _, _)| STAPEL_KEYS.contains(k))
-        .map(|(k, key, _)| (k, key.pos))
-        .collect();
-    let Some(((first, first_pos), rest)) = found.split_first() else {
-        return false;
-    };
-    let mut error = rep
-        .error(ErrorKind::Stapel, *first_pos, "stapel images are not supported; wharf builds Dockerfile images")
-        .label(format!("`{first}` is a stapel directive"))
-        .hint("describe this image in a Dockerfile and set `dockerfile:` (and `context:`): `from:` becomes `FROM`, `shell:`/`ansible:` steps become `RUN`, `git:` becomes `COPY`");
-    for (key, pos) in rest {
-        error = error.note(*pos, format!("`{key}` is a stapel directive too"));
-    }
-    true
+/// `imageSpec` is read, checked and in the stage digest, but not yet applied.
+pub(crate) const IMAGE_SPEC_NOT_APPLIED: &str = "werf's `imageSpec` is checked and counted in the stage digest, but wharf does not apply it to the image configuration yet";
+
+/// werf's `final` (default `true`).
+pub(crate) fn final_flag(rep: &mut Report<'_>, fields: &Fields<'_>) -> bool {
+    fields.value("final").and_then(|f| decode::boolean(rep, f, "`final`")).unwrap_or(true)
 }
 
 fn report_werf_keys(rep: &mut Report<'_>, fields: &Fields<'_>) {
@@ -156,7 +158,7 @@ fn report_werf_keys(rep: &mut Report<'_>, fields: &Fields<'_>) {
     }
 }
 
-fn image_names(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Names {
+pub(crate) fn image_names(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Names {
     let Some(node) = fields.get("image") else {
         rep.error(ErrorKind::MissingKey, doc.head(), "image document without `image`")
             .label("this document")
@@ -253,9 +255,9 @@ fn build_args(rep: &mut Report<'_>, node: &Node) -> Vec<(At<String>, String)> {
         match value.scalar_text(rep.src) {
             Some(text) => args.push((At::new(key.pos, name.to_string()), text)),
             None if value.kind == Kind::Null => {
-                rep.error(ErrorKind::InvalidValue, key.pos, format!("build argument `{name}` has no value"))
-                    .label("no value")
-                    .hint(format!("write `{name}: \"\"` for an empty value, or remove it to use the Dockerfile's default"));
+                // werf prints a null with Go's `%v`: the build argument is the text `<nil>`.
+                rep.warn(key.pos, format!("build argument `{name}` has no value: werf passes the text `<nil>`, and so does wharf; write `{name}: \"\"` for an empty value, or remove it to use the Dockerfile's default"));
+                args.push((At::new(key.pos, name.to_string()), NIL_ARG.to_string()));
             }
             None => decode::wrong_type(
                 rep,
@@ -268,107 +270,10 @@ fn build_args(rep: &mut Report<'_>, node: &Node) -> Vec<(At<String>, String)> {
     args
 }
 
-fn dependencies(rep: &mut Report<'_>, node: &Node) -> Vec<DepDoc> {
-    decode::list_items(rep, node, "`dependencies`")
-        .iter()
-        .filter_map(|d| dependency(rep, d))
-        .collect()
-}
+/// What werf passes for a build argument written without a value.
+pub(crate) const NIL_ARG: &str = "<nil>";
 
-fn dependency(rep: &mut Report<'_>, node: &Node) -> Option<DepDoc> {
-    let what = "a dependency";
-    let fields = decode::fields(rep, node, what)?;
-    decode::reject_unknown(rep, &fields, DEPENDENCY_KEYS, &[], what);
-    let imports = fields
-        .value("imports")
-        .map(|i| imports(rep, i))
-        .unwrap_or_default();
-    let target = match (fields.value("image"), fields.value("from")) {
-        (Some(v), None) | (None, Some(v)) => v,
-        (Some(_), Some(v)) => {
-            rep.error(
-                ErrorKind::InvalidValue,
-                fields.key_pos("from").unwrap_or(v.pos),
-                "a dependency with both `image` and `from`",
-            )
-            .label("second name")
-            .hint("`from` is werf's newer spelling of `image`: keep one");
-            return None;
-        }
-        (None, None) => {
-            rep.error(
-                ErrorKind::MissingKey,
-                node.head(),
-                "a dependency without `image`",
-            )
-            .label("this dependency")
-            .hint("name the image depended on: `- image: NAME`");
-            return None;
-        }
-    };
-    let image = decode::non_empty_string(rep, target, "the dependency's image")?;
-    Some(DepDoc { image, imports })
-}
-
-fn imports(rep: &mut Report<'_>, node: &Node) -> Vec<At<(ImportKind, String)>> {
-    decode::list_items(rep, node, "`imports`")
-        .iter()
-        .filter_map(|i| import(rep, i))
-        .collect()
-}
-
-fn import(rep: &mut Report<'_>, node: &Node) -> Option<At<(ImportKind, String)>> {
-    let what = "an import";
-    let fields = decode::fields(rep, node, what)?;
-    decode::reject_unknown(rep, &fields, IMPORT_KEYS, &["targetEnv"], what);
-    if let Some(pos) = fields.key_pos("targetEnv") {
-        rep.error(ErrorKind::Unsupported, pos, "`targetEnv` is for werf's stapel images")
-            .label("not for Dockerfile images")
-            .hint("Dockerfile images receive imports as build arguments: use `targetBuildArg: NAME` and declare `ARG NAME`");
-    }
-    let kind = required(rep, node, &fields, "type").and_then(|v| import_kind(rep, v));
-    let arg = required(rep, node, &fields, "targetBuildArg")
-        .and_then(|v| decode::non_empty_string(rep, v, "`targetBuildArg`"));
-    let (kind, arg) = (kind?, arg?);
-    Some(At::new(arg.pos, (kind, arg.value)))
-}
-
-fn required<'n>(
-    rep: &mut Report<'_>,
-    node: &Node,
-    fields: &Fields<'n>,
-    key: &str,
-) -> Option<&'n Node> {
-    let value = fields.value(key);
-    if value.is_none() {
-        rep.error(ErrorKind::MissingKey, node.head(), format!("an import without `{key}`"))
-            .label("this import")
-            .hint("an import needs `type: ImageName|ImageID|ImageRepo|ImageTag|ImageDigest` and `targetBuildArg: ARG`");
-    }
-    value
-}
-
-fn import_kind(rep: &mut Report<'_>, node: &Node) -> Option<ImportKind> {
-    let text = decode::string(rep, node, "`type`")?;
-    if let Some(kind) = ImportKind::from_werf(&text.value) {
-        return Some(kind);
-    }
-    let names: Vec<&str> = ImportKind::ALL.iter().map(|k| k.as_str()).collect();
-    let hint = match decode::suggest(&text.value, &names) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => format!("expected one of {}", decode::list(&names)),
-    };
-    rep.error(
-        ErrorKind::InvalidValue,
-        node.pos,
-        format!("unknown import type `{}`", text.value),
-    )
-    .label("unknown type")
-    .hint(hint);
-    None
-}
-
-fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<String> {
+pub(crate) fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<At<String>> {
     let mut seen: Vec<At<String>> = Vec::new();
     for platform in decode::string_or_list(rep, node, "`platform`") {
         if !valid_platform(&platform.value) {
@@ -388,7 +293,7 @@ fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<String> {
             seen.push(platform);
         }
     }
-    seen.into_iter().map(|p| p.value).collect()
+    seen
 }
 
 fn valid_platform(p: &str) -> bool {

@@ -1,18 +1,25 @@
-//! The project document: `project`, `configVersion`, `cleanup`.
+//! The project document: `project`, `configVersion`, `cleanup`, `build`.
 //!
-//! werf's other project-level settings (`build`, `deploy`, `gitWorktree`) are
-//! accepted with a warning, so a werf project can switch without editing them out.
+//! `build` is werf's: `platform` (the default platforms), `cacheVersion`, `imageSpec`
+//! (merged into final images) and `staged` (accepted with a warning). werf's other
+//! project-level settings (`deploy`, `gitWorktree`) are accepted with a warning, so a
+//! werf project can switch without editing them out.
 
+use super::build_options;
 use super::cleanup::{self, CleanupConfig};
+use super::image_spec;
+use super::model::BuildSettings;
 use super::decode::{self, Fields};
 use super::error::{ErrorKind, Report};
 use super::node::{Kind, Node};
 use super::source::{At, Pos};
 
 /// Keys of the project document wharf uses.
-pub(crate) const META_KEYS: &[&str] = &["project", "configVersion", "cleanup"];
+pub(crate) const META_KEYS: &[&str] = &["project", "configVersion", "cleanup", "build"];
 /// werf keys accepted and ignored, with a warning.
-pub(crate) const WERF_META_KEYS: &[&str] = &["build", "deploy", "gitWorktree"];
+pub(crate) const WERF_META_KEYS: &[&str] = &["deploy", "gitWorktree"];
+/// Keys of `build:`.
+pub(crate) const BUILD_KEYS: &[&str] = &["platform", "cacheVersion", "imageSpec", "staged"];
 
 /// werf's rule (`slug.ValidateProject`): lowercase alphanumerics and inner dashes.
 const PROJECT_MAX: usize = 50;
@@ -21,6 +28,7 @@ const PROJECT_MAX: usize = 50;
 pub(crate) struct MetaDoc {
     pub project: Option<At<String>>,
     pub cleanup: CleanupConfig,
+    pub build: BuildSettings,
     /// Where the document starts, for "second project document" notes.
     pub pos: Pos,
 }
@@ -42,10 +50,38 @@ pub(crate) fn decode_meta(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>)
         .value("cleanup")
         .map(|c| cleanup::decode_cleanup(rep, c))
         .unwrap_or_default();
+    let build = fields
+        .value("build")
+        .map(|b| decode_build(rep, b))
+        .unwrap_or_default();
     MetaDoc {
         project,
         cleanup,
+        build,
         pos: doc.head(),
+    }
+}
+
+fn decode_build(rep: &mut Report<'_>, node: &Node) -> BuildSettings {
+    let what = "`build`";
+    let Some(fields) = decode::fields(rep, node, what) else {
+        return Default::default();
+    };
+    decode::reject_unknown(rep, &fields, BUILD_KEYS, &[], what);
+    if let Some(pos) = fields.key_pos("staged") {
+        rep.warn(pos, "werf's `build.staged` is ignored by wharf");
+    }
+    let platforms = fields
+        .value("platform")
+        .map(|p| super::image::platforms(rep, p))
+        .unwrap_or_default();
+    BuildSettings {
+        platforms: platforms.into_iter().map(|p| p.value).collect(),
+        cache_version: build_options::cache_version(rep, &fields),
+        image_spec: fields.value("imageSpec").and_then(|s| {
+            rep.warn(fields.key_pos("imageSpec").unwrap_or(s.pos), super::image::IMAGE_SPEC_NOT_APPLIED);
+            image_spec::decode(rep, s, true)
+        }),
     }
 }
 
@@ -63,6 +99,10 @@ fn check_config_version(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) {
         Some(Node {
             kind: Kind::Int(1), ..
         }) => {}
+        // werf's YAML reader turns a whole float into an int: `configVersion: 1.0` is 1.
+        Some(Node {
+            kind: Kind::Float(f), ..
+        }) if *f == 1.0 => {}
         Some(v) => {
             rep.error(ErrorKind::InvalidValue, v.pos, "`configVersion` must be 1")
                 .label("expected 1")

@@ -5,6 +5,7 @@
 //! parsed and reference patterns compiled.
 
 use super::cleanup::CleanupConfig;
+use super::image_spec::ImageSpec;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -22,9 +23,32 @@ pub struct Project {
     /// image per name, in list order).
     pub images: Vec<Image>,
     pub cleanup: CleanupConfig,
+    /// werf's `build` settings of the project document.
+    pub build: BuildSettings,
+    /// werf's stapel images: checked as documents, not built by wharf.
+    pub stapel: Vec<StapelImage>,
     /// Things worth telling the user that do not stop the build (werf settings
-    /// wharf ignores, …), each prefixed with `file:line:col`.
-    pub warnings: Vec<String>,
+    /// wharf ignores, stapel images, …), each at its place (shown as `file:line:col: …`).
+    pub warnings: Vec<super::error::Warning>,
+}
+
+/// werf's project-wide `build:` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// `build.platform`: the platforms of every image that names none itself.
+    pub platforms: Vec<String>,
+    /// `build.cacheVersion`: the cache version of every image that sets none itself.
+    pub cache_version: Option<String>,
+    /// `build.imageSpec`: merged into every final image's `imageSpec`.
+    pub image_spec: Option<ImageSpec>,
+}
+
+/// A werf stapel image (`from:`, `git:`, `shell:`, …): wharf builds Dockerfile images only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StapelImage {
+    pub name: Option<String>,
+    /// `file:line:col` of the document, for messages.
+    pub location: String,
 }
 
 impl Project {
@@ -48,8 +72,43 @@ pub struct Image {
     /// Build arguments written in the file; numbers and booleans as written.
     pub args: BTreeMap<String, String>,
     pub dependencies: Vec<Dependency>,
-    /// Target platforms (`linux/amd64`, …); empty means the engine's default.
+    /// Target platforms (`linux/amd64`, …), the image's own or `build.platform`; empty
+    /// means the engine's default.
     pub platforms: Vec<String>,
+    /// werf's `final`: `false` builds the image (for images that depend on it) without
+    /// publishing it.
+    pub publish: bool,
+    /// `cacheVersion` (else `build.cacheVersion`): changing it changes the stage digest.
+    pub cache_version: Option<String>,
+    /// Build secrets (`RUN --mount=type=secret,id=…`); never in the image or the digest.
+    pub secrets: Vec<BuildSecret>,
+    /// werf's `ssh`: agent sockets or keys for `RUN --mount=type=ssh`.
+    pub ssh: Option<String>,
+    /// The network mode of `RUN` steps (`default`, `none`, `host`).
+    pub network: Option<String>,
+    /// werf's `contextAddFiles`: paths relative to the context that are part of it even
+    /// when `.dockerignore` leaves them out.
+    pub context_add_files: Vec<String>,
+    /// werf's `imageSpec` (merged with `build.imageSpec` for a final image).
+    pub image_spec: Option<ImageSpec>,
+}
+
+/// One build secret: its id (`/run/secrets/<id>`) and where its value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSecret {
+    pub id: String,
+    pub source: SecretSource,
+}
+
+/// Where a build secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable, read when building.
+    Env(String),
+    /// A file (`~` is the home directory), read when building.
+    File(String),
+    /// The value written in the file (prints as `***`).
+    Value(crate::secret::Secret),
 }
 
 impl Image {

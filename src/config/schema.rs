@@ -14,11 +14,13 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// One YAML document of `wharf.yaml` (or of a werf.yaml without templates):
-/// the project document or an image document, separated by `---` lines.
+/// One YAML document of `wharf.yaml` (or `werf.yaml`), after template rendering:
+/// the project document or an image document, separated by `---` lines. (werf's stapel
+/// images are not described: wharf does not build them.)
 #[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(title = "wharf.yaml document")]
+#[allow(clippy::large_enum_variant)] // a schema type, deserialized once per document in tests
 pub(crate) enum Document {
     Project(ProjectDocument),
     Image(ImageDocument),
@@ -39,12 +41,127 @@ pub(crate) struct ProjectDocument {
     #[schemars(range(min = 1, max = 1))]
     config_version: u8,
     cleanup: Option<Cleanup>,
-    /// werf's build settings; ignored by wharf (with a warning).
-    build: Option<serde_json::Value>,
+    /// Settings for every image.
+    build: Option<Build>,
     /// werf's deploy settings; ignored by wharf (with a warning).
     deploy: Option<serde_json::Value>,
     /// werf's git worktree settings; ignored by wharf (with a warning).
     git_worktree: Option<serde_json::Value>,
+}
+
+/// Settings for every image (werf's `build`).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Build {
+    /// The platforms of every image that names none itself.
+    platform: Option<Platforms>,
+    /// The cache version of every image that sets none itself; changing it rebuilds.
+    cache_version: Option<Scalar>,
+    /// Merged into the `imageSpec` of every final image.
+    image_spec: Option<GlobalImageSpec>,
+    /// werf's staged Dockerfile builds; ignored by wharf (with a warning).
+    staged: Option<bool>,
+}
+
+/// A string, number or boolean, taken as written.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Scalar {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
+/// Changes to the image configuration.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ImageSpecDoc {
+    author: Option<String>,
+    /// Drop the build history.
+    clear_history: Option<bool>,
+    config: Option<ImageSpecConfig>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ImageSpecConfig {
+    keep_essential_werf_labels: Option<bool>,
+    clear_werf_labels: Option<bool>,
+    clear_cmd: Option<bool>,
+    clear_entrypoint: Option<bool>,
+    clear_user: Option<bool>,
+    clear_working_dir: Option<bool>,
+    /// Label names or `/regex/`.
+    remove_labels: Option<Vec<String>>,
+    remove_volumes: Option<Vec<String>>,
+    /// Variable names or `/regex/`.
+    remove_env: Option<Vec<String>>,
+    volumes: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, Scalar>>,
+    env: Option<BTreeMap<String, Scalar>>,
+    /// `PORT[/tcp|udp|sctp]`.
+    #[schemars(inner(pattern(r"^[0-9]+(/(tcp|udp|sctp))?$")))]
+    expose: Option<Vec<String>>,
+    user: Option<String>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    working_dir: Option<String>,
+    stop_signal: Option<String>,
+    healthcheck: Option<HealthcheckDoc>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct HealthcheckDoc {
+    /// `[CMD, …]`, `[CMD-SHELL, "…"]` or `[NONE]`.
+    test: Option<Vec<String>>,
+    /// Seconds.
+    interval: Option<u64>,
+    /// Seconds.
+    timeout: Option<u64>,
+    /// Seconds.
+    start_period: Option<u64>,
+    retries: Option<u64>,
+}
+
+/// What `build.imageSpec` may change.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct GlobalImageSpec {
+    author: Option<String>,
+    clear_history: Option<bool>,
+    config: Option<GlobalImageSpecConfig>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct GlobalImageSpecConfig {
+    keep_essential_werf_labels: Option<bool>,
+    clear_werf_labels: Option<bool>,
+    remove_labels: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, Scalar>>,
+}
+
+/// A build secret (needs BuildKit: refused when building, for now).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend("oneOf" = [{ "required": ["env"] }, { "required": ["src"] }, { "required": ["id", "value"] }]))]
+pub(crate) struct SecretEntry {
+    /// Mounted at /run/secrets/<id>; defaults to the variable's name or the file's name.
+    id: Option<String>,
+    /// An environment variable.
+    env: Option<String>,
+    /// A file (`~` is the home directory).
+    src: Option<String>,
+    /// The value itself (needs `id`).
+    value: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Paths {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Registry cleanup, in werf's syntax.
@@ -119,19 +236,34 @@ pub(crate) struct ImageDocument {
     context: Option<String>,
     /// The Dockerfile stage to build.
     target: Option<String>,
-    /// Build arguments; numbers and booleans are passed as written.
-    args: Option<BTreeMap<String, ArgValue>>,
+    /// Build arguments; numbers and booleans are passed as written (a null is passed
+    /// as `<nil>`, as werf does).
+    args: Option<BTreeMap<String, Option<ArgValue>>>,
     /// Images this one needs, and the build arguments that receive their identity.
     dependencies: Option<Vec<DependencyEntry>>,
     /// Target platform(s), e.g. `linux/amd64` or `[linux/amd64, linux/arm64]`.
     platform: Option<Platforms>,
-    /// werf's `final`; ignored by wharf (with a warning).
+    /// `false`: built (and usable as a dependency) but not published.
     #[serde(rename = "final")]
     final_: Option<bool>,
     /// werf's `staged`; ignored by wharf (with a warning).
     staged: Option<bool>,
-    /// werf's `cacheVersion`; ignored by wharf (with a warning).
-    cache_version: Option<String>,
+    /// Changing it changes the stage digest (a rebuild); default `build.cacheVersion`.
+    cache_version: Option<Scalar>,
+    /// Build secrets for `RUN --mount=type=secret` (need BuildKit: refused when building).
+    secrets: Option<Vec<SecretEntry>>,
+    /// SSH agent or keys for `RUN --mount=type=ssh`: `default` or `ID=PATH[,PATH]`
+    /// (needs BuildKit: refused when building).
+    ssh: Option<String>,
+    /// The network of `RUN` steps: `default`, `none`, `host` or a network's name.
+    network: Option<String>,
+    /// Files (relative to `context`) that belong to the context even when
+    /// `.dockerignore` leaves them out.
+    context_add_files: Option<Paths>,
+    /// werf's older spelling of `contextAddFiles`.
+    context_add_file: Option<Paths>,
+    /// Changes to the image configuration (labels, env, entrypoint, …).
+    image_spec: Option<ImageSpecDoc>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -171,6 +303,10 @@ pub(crate) struct DependencyEntry {
     image: Option<String>,
     from: Option<String>,
     imports: Option<Vec<ImportEntry>>,
+    /// Stapel images only (werf refuses it for Dockerfile images).
+    before: Option<String>,
+    /// Stapel images only (werf refuses it for Dockerfile images).
+    after: Option<String>,
 }
 
 /// Passes a fact about the dependency as a build argument.
@@ -204,7 +340,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{cleanup, image, meta};
+    use super::super::{build_options, cleanup, dependency, image, image_spec, meta};
     use super::*;
     use std::collections::BTreeSet;
     use std::path::Path;
@@ -265,9 +401,15 @@ mod tests {
         assert_eq!(properties("Limit"), keys(&[cleanup::LIMIT_KEYS]));
         assert_eq!(
             properties("DependencyEntry"),
-            keys(&[image::DEPENDENCY_KEYS])
+            keys(&[dependency::DEPENDENCY_KEYS])
         );
-        assert_eq!(properties("ImportEntry"), keys(&[image::IMPORT_KEYS]));
+        assert_eq!(properties("ImportEntry"), keys(&[dependency::IMPORT_KEYS]));
+        assert_eq!(properties("Build"), keys(&[meta::BUILD_KEYS]));
+        assert_eq!(properties("ImageSpecDoc"), keys(&[image_spec::SPEC_KEYS]));
+        assert_eq!(properties("ImageSpecConfig"), keys(&[image_spec::CONFIG_KEYS]));
+        assert_eq!(properties("GlobalImageSpecConfig"), keys(&[image_spec::GLOBAL_CONFIG_KEYS]));
+        assert_eq!(properties("HealthcheckDoc"), keys(&[image_spec::HEALTHCHECK_KEYS]));
+        assert_eq!(properties("SecretEntry"), keys(&[build_options::SECRET_KEYS]));
     }
 
     #[test]

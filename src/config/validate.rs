@@ -1,14 +1,18 @@
 //! Checks across image documents, then the final [`Image`] list.
 //!
-//! Names must be unique (a nameless image only alone), dependencies must name
-//! defined images and form no cycle, each build argument must be set once per
-//! image, and paths must resolve inside the project directory.
+//! Names must be unique (a nameless image only alone; stapel images count), dependencies
+//! must name defined images and form no cycle, each build argument must be set once per
+//! image, an image's platforms must all be available from its dependencies, build
+//! secrets and `contextAddFiles` must be allowed by `werf-giterminism.yaml` when the
+//! project has one, and paths must resolve inside the project directory.
 
 use super::cycles::{self, Edge};
 use super::decode;
 use super::error::{ErrorKind, Report};
+use super::giterminism::Giterminism;
 use super::image::{DepDoc, ImageDoc, Names};
-use super::model::{Dependency, Image, Import};
+use super::image_spec::ImageSpec;
+use super::model::{BuildSecret, BuildSettings, Dependency, Image, Import, SecretSource, StapelImage};
 use super::paths::{self, ProjectDir};
 use super::source::{At, Pos};
 use std::collections::{HashMap, HashSet};
@@ -16,18 +20,84 @@ use std::collections::{HashMap, HashSet};
 /// Cycles reported at most; one usually explains the others.
 const MAX_CYCLES: usize = 10;
 
-/// The images of the project, in file order, after all checks (errors reported).
-pub(crate) fn images(rep: &mut Report<'_>, docs: &[ImageDoc], dir: &ProjectDir) -> Vec<Image> {
+/// What the project settings add to every image.
+pub(crate) struct Context<'c> {
+    pub dir: &'c ProjectDir,
+    pub build: &'c BuildSettings,
+    pub giterminism: &'c Giterminism,
+}
+
+/// The Dockerfile images (in file order) and the stapel images of the project, after
+/// all checks (errors reported).
+pub(crate) fn images(rep: &mut Report<'_>, docs: &[ImageDoc], cx: &Context<'_>) -> (Vec<Image>, Vec<StapelImage>) {
     let defined = check_names(rep, docs);
     check_dependencies(rep, docs, &defined);
     check_cycles(rep, docs, &defined);
-    for doc in docs {
+    check_platforms(rep, docs, cx.build);
+    for doc in docs.iter().filter(|d| !d.stapel) {
         check_build_args(rep, doc);
+        check_secrets(rep, doc, cx.giterminism);
     }
-    docs.iter()
-        .filter(|d| !d.stapel)
-        .flat_map(|doc| assemble(rep, doc, dir))
-        .collect()
+    let images = docs.iter().filter(|d| !d.stapel).flat_map(|doc| assemble(rep, doc, cx)).collect();
+    let stapel = docs
+        .iter()
+        .filter(|d| d.stapel)
+        .flat_map(|doc| {
+            let location = rep.location(doc.pos);
+            let names: Vec<Option<String>> = match &doc.names {
+                Names::Nameless(_) => vec![None],
+                Names::Named(n) => n.iter().map(|n| Some(n.value.clone())).collect(),
+            };
+            names.into_iter().map(move |name| StapelImage { name, location: location.clone() })
+        })
+        .collect();
+    (images, stapel)
+}
+
+/// Every platform of an image must be a platform of each image it depends on (werf's
+/// rule); an image without platforms has `build.platform`, or the engine's default.
+fn check_platforms(rep: &mut Report<'_>, docs: &[ImageDoc], build: &BuildSettings) {
+    let platforms_of = |doc: &ImageDoc| -> Vec<String> {
+        if doc.platforms.is_empty() { build.platforms.clone() } else { doc.platforms.iter().map(|p| p.value.clone()).collect() }
+    };
+    let by_name: HashMap<&str, &ImageDoc> = docs
+        .iter()
+        .flat_map(|d| match &d.names {
+            Names::Named(n) => n.iter().map(|n| (n.value.as_str(), d)).collect::<Vec<_>>(),
+            Names::Nameless(_) => Vec::new(),
+        })
+        .collect();
+    for doc in docs {
+        let mine = platforms_of(doc);
+        for dep in &doc.deps {
+            let Some(other) = by_name.get(dep.image.value.as_str()) else { continue };
+            let theirs = platforms_of(other);
+            if theirs.is_empty() || mine.is_empty() {
+                continue;
+            }
+            if let Some(missing) = mine.iter().find(|p| !theirs.contains(p)) {
+                rep.error(ErrorKind::InvalidValue, dep.image.pos, format!("this image is built for platform {missing}, which dependency `{}` is not built for", dep.image.value))
+                    .label("missing platform")
+                    .hint(format!("add {missing} to the `platform` of `{}` (it has {}), or remove it from this image's", dep.image.value, theirs.join(", ")));
+            }
+        }
+    }
+}
+
+/// Build secrets must be allowed by `werf-giterminism.yaml` (when the project has one).
+fn check_secrets(rep: &mut Report<'_>, doc: &ImageDoc, giterminism: &Giterminism) {
+    for secret in &doc.secrets {
+        let (kind, what) = match &secret.value.source {
+            SecretSource::Env(name) => ("env", name.as_str()),
+            SecretSource::File(path) => ("src", path.as_str()),
+            SecretSource::Value(_) => ("value", secret.value.id.as_str()),
+        };
+        if let Err(message) = giterminism.check_secret(kind, what) {
+            rep.error(ErrorKind::InvalidValue, secret.pos, message)
+                .label("not allowed")
+                .hint("werf-giterminism.yaml lists what a build may read from outside the project");
+        }
+    }
 }
 
 /// Defined names (first definitions, in file order), reporting duplicates and
@@ -192,7 +262,8 @@ fn check_build_args(rep: &mut Report<'_>, doc: &ImageDoc) {
 }
 
 /// The images one document defines (one per name), if its paths resolve.
-fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, dir: &ProjectDir) -> Vec<Image> {
+fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, cx: &Context<'_>) -> Vec<Image> {
+    let dir = cx.dir;
     let (names, anchor): (Vec<Option<String>>, Pos) = match &doc.names {
         Names::Nameless(pos) => (vec![None], *pos),
         Names::Named(names) => (
@@ -203,7 +274,18 @@ fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, dir: &ProjectDir) -> Vec<Image
     let Some((context, dockerfile)) = paths::resolve(rep, dir, doc, anchor) else {
         return Vec::new();
     };
+    let context_add_files = context_add_files(rep, doc, cx, &context);
     let dependencies: Vec<Dependency> = doc.deps.iter().map(dependency).collect();
+    let platforms: Vec<String> = if doc.platforms.is_empty() {
+        cx.build.platforms.clone()
+    } else {
+        doc.platforms.iter().map(|p| p.value.clone()).collect()
+    };
+    let image_spec = match (&cx.build.image_spec, doc.publish) {
+        (Some(global), true) => Some(ImageSpec::merged(global, doc.image_spec.as_ref())),
+        _ => doc.image_spec.clone(),
+    };
+    let secrets: Vec<BuildSecret> = doc.secrets.iter().map(|s| s.value.clone()).collect();
     names
         .into_iter()
         .map(|name| Image {
@@ -217,9 +299,37 @@ fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, dir: &ProjectDir) -> Vec<Image
                 .map(|(k, v)| (k.value.clone(), v.clone()))
                 .collect(),
             dependencies: dependencies.clone(),
-            platforms: doc.platforms.clone(),
+            platforms: platforms.clone(),
+            publish: doc.publish,
+            cache_version: doc.cache_version.clone().or_else(|| cx.build.cache_version.clone()),
+            secrets: secrets.clone(),
+            ssh: doc.ssh.clone(),
+            network: doc.network.clone(),
+            context_add_files: context_add_files.clone(),
+            image_spec: image_spec.clone(),
         })
         .collect()
+}
+
+/// `contextAddFiles` that exist in the context and that giterminism allows.
+fn context_add_files(rep: &mut Report<'_>, doc: &ImageDoc, cx: &Context<'_>, context: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in &doc.context_add_files {
+        let rel = file.value.trim_end_matches('/');
+        if !context.join(rel).exists() {
+            rep.error(ErrorKind::MissingContext, file.pos, format!("contextAddFile `{}` was not found", file.value))
+                .label("not in the context")
+                .hint(format!("the path is relative to the context ({})", context.display()));
+            continue;
+        }
+        let from_project = context.strip_prefix(&cx.dir.abs).unwrap_or(context).join(rel);
+        if let Err(message) = cx.giterminism.check_context_add_file(&from_project.to_string_lossy()) {
+            rep.error(ErrorKind::InvalidValue, file.pos, message).label("not allowed").hint("werf-giterminism.yaml lists what a build may read besides committed files");
+            continue;
+        }
+        out.push(rel.to_string());
+    }
+    out
 }
 
 fn dependency(dep: &DepDoc) -> Dependency {

@@ -158,6 +158,17 @@ pub(crate) fn target(repo: &impl fmt::Display, tag: Option<&str>) -> String {
     }
 }
 
+impl DriverError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            DriverError::UnknownImplementation { .. } => crate::error::Category::Usage,
+            DriverError::Static(e) => e.category(),
+            DriverError::Registry { source, .. } => source.category(),
+            _ => crate::error::Category::Registry,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,3 +102,9 @@ pub(crate) fn key(what: &str) -> String {
     let h = hex::encode(Sha256::digest(what.as_bytes()));
     h[..32].to_string()
 }
+
+impl LockError {
+    pub fn category(&self) -> crate::error::Category {
+        crate::error::Category::Local
+    }
+}

@@ -205,6 +205,14 @@ impl OciLayout {
     }
 }
 
+impl LayoutError {
+    /// wharf's own layouts (the embedded target, the stage cache) are local state; a layout
+    /// given as input is read through [`ArchiveError`](super::ArchiveError) instead.
+    pub fn category(&self) -> crate::error::Category {
+        crate::error::Category::Local
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,3 +52,9 @@ impl ArchiveError {
         move |source| ArchiveError::Io { path, source }
     }
 }
+
+impl ArchiveError {
+    pub fn category(&self) -> crate::error::Category {
+        crate::error::Category::Input
+    }
+}

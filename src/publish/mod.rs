@@ -6,43 +6,19 @@ pub mod settled;
 pub mod static_gc;
 pub mod static_root;
 pub mod static_s3;
-pub mod store;
 
 use crate::naming::{self, Layout, Tag, TagOptions};
-use crate::oci::layout::OciLayout;
-use crate::registry::{Client, Repository};
-use store::{CopyStats, Image, Location, StoreError};
+use crate::store::{CopyStats, Image, ImageStore, Location, StoreError};
+use std::sync::Arc;
 
-/// Where images are published.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// `--repo REPO` on a registry.
-    Registry { client: Client, repo: Repository },
-    /// The embedded default: an OCI layout directory; `name` plays the role of REPO.
-    Layout { layout: OciLayout, name: String },
-}
-
-impl Target {
-    /// Where `image` tagged `tag` goes under `layout`.
-    pub fn location(&self, layout: Layout, image: Option<&str>, tag: &str) -> Result<Location, String> {
-        let (suffix, tag) = naming::place(layout, image, tag);
-        match self {
-            Target::Registry { client, repo } => {
-                let repo = match suffix {
-                    Some(s) => repo.join(&s).map_err(|e| e.to_string())?,
-                    None => repo.clone(),
-                };
-                Ok(Location::Registry { client: client.clone(), repo, tag })
-            }
-            Target::Layout { layout, name } => {
-                let name = match suffix {
-                    Some(s) => format!("{name}/{s}"),
-                    None => name.clone(),
-                };
-                Ok(Location::Layout { layout: layout.clone(), name, tag })
-            }
-        }
-    }
+/// Where `image` tagged `tag` goes under `base` (`--repo`, or the embedded layout) in `layout`.
+pub fn location(base: &Arc<dyn ImageStore>, layout: Layout, image: Option<&str>, tag: &str) -> Result<Location, StoreError> {
+    let (suffix, tag) = naming::place(layout, image, tag);
+    let store = match suffix {
+        Some(s) => base.join(&s)?,
+        None => base.clone(),
+    };
+    Ok(Location::new(store, tag))
 }
 
 /// One image's planned references.
@@ -55,7 +31,7 @@ pub struct ImagePublish {
 
 /// Decides every reference of every image; fails before anything is written when a tag
 /// is invalid or two images would land on the same reference.
-pub fn plan(target: &Target, layout: Layout, images: &[(Option<String>, String)], opts: &TagOptions) -> Result<Vec<ImagePublish>, String> {
+pub fn plan(target: &Arc<dyn ImageStore>, layout: Layout, images: &[(Option<String>, String)], opts: &TagOptions) -> Result<Vec<ImagePublish>, String> {
     let mut out = Vec::new();
     for (image, signature) in images {
         if let Some(name) = image.as_deref().filter(|n| naming::reserved_image_name(n)) {
@@ -65,7 +41,7 @@ pub fn plan(target: &Target, layout: Layout, images: &[(Option<String>, String)]
         let tags = naming::tags(opts, signature, budget).map_err(|e| format!("image {}: {e}", image.as_deref().unwrap_or("~")))?;
         let locations = tags
             .iter()
-            .map(|t| target.location(layout, image.as_deref(), &t.value))
+            .map(|t| location(target, layout, image.as_deref(), &t.value).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         out.push(ImagePublish { image: image.clone(), tags, locations });
     }
@@ -82,7 +58,7 @@ pub fn plan(target: &Target, layout: Layout, images: &[(Option<String>, String)]
 pub async fn execute(image: &Image, plan: &ImagePublish) -> Result<CopyStats, StoreError> {
     let mut stats = CopyStats::default();
     for loc in &plan.locations {
-        stats.add(store::copy(image, loc).await?);
+        stats.add(crate::store::copy(image, loc).await?);
     }
     Ok(stats)
 }

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use super::meta;
-use super::store::{self, Location, StoreError};
+use crate::store::{self, Location, StoreError};
 use crate::spec::digest::Digest;
 use crate::naming::Layout;
 use crate::registry::{Client, Repository};

@@ -518,6 +518,15 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
     tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
 }
 
+impl StaticError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            StaticError::Io { .. } => crate::error::Category::Local,
+            StaticError::Invalid { .. } => crate::error::Category::Usage,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,22 +4,24 @@
 //! Decide, then do. [`read_sources`] reads and checks every source (nothing is published if
 //! one is bad); [`plan`] computes every manifest, the index, their digests and the tags, and
 //! refuses two images of the same platform; [`execute`] hands the result to
-//! [`store::copy_all`](crate::publish::store::copy_all), which uploads blobs (skipping those
-//! present), then child manifests by digest, and writes the tags last.
+//! [`store::copy_all`](crate::store::copy_all), which uploads blobs (skipping those
+//! present), then child manifests by digest, and writes the tags last. The destination is any
+//! [`ImageStore`]: a registry repository or a static root's.
 
 pub mod annotate;
 
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::spec::digest::Digest;
 use crate::naming::{self, Tag, TagOptions};
 use crate::oci::source::{self, Source, SourceImage};
 use crate::oci::{ArchiveError, MAX_MANIFEST_SIZE, OCI_INDEX};
-use crate::publish::static_root::{self, StaticRoot};
-use crate::publish::store::{self, CopyStats, Image, Location, Origin, StoreError};
-use crate::registry::{Client, Descriptor, Repository};
+use crate::publish::static_root;
+use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
+use crate::registry::Descriptor;
 use annotate::{AnnotationPlan, IndexEntry, annotate_manifest, build_index, platform_key};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,24 +34,6 @@ pub enum PushError {
     Plan(String),
     #[error("publishing {location} failed: {source}")]
     Store { location: String, source: StoreError },
-}
-
-/// Where the image goes (the tags come from [`PushOptions::tags`]).
-#[derive(Debug, Clone)]
-pub enum Destination {
-    Registry { client: Client, repo: Repository },
-    /// A static registry (`--static-root`), `repo` a repository path inside it.
-    Static { root: StaticRoot, repo: String },
-}
-
-impl Destination {
-    fn location(&self, tag: &str) -> Location {
-        let tag = tag.to_string();
-        match self {
-            Destination::Registry { client, repo } => Location::Registry { client: client.clone(), repo: repo.clone(), tag },
-            Destination::Static { root, repo } => Location::Static { root: root.clone(), repo: repo.clone(), tag },
-        }
-    }
 }
 
 /// `REPO[:TAG]` for a static root: a repository path (no host) and an optional tag.
@@ -117,7 +101,7 @@ pub fn read_sources(specs: &[String], staging: &Path) -> Result<Vec<Source>, Pus
 }
 
 /// Computes the manifests, the index (several images), their digests and the references.
-pub fn plan(sources: &[Source], dest: &Destination, opts: &PushOptions) -> Result<PushPlan, PushError> {
+pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) -> Result<PushPlan, PushError> {
     let images: Vec<(&Source, &SourceImage)> = sources.iter().flat_map(|s| s.images.iter().map(move |i| (s, i))).collect();
     check_platforms(&images)?;
     let mut children = Vec::new();
@@ -137,7 +121,7 @@ pub fn plan(sources: &[Source], dest: &Destination, opts: &PushOptions) -> Resul
             layer_bytes: im.layers.iter().map(|l| l.size).sum(),
         });
         let blobs: Vec<Descriptor> = std::iter::once(im.config.clone()).chain(im.layers.iter().cloned()).collect();
-        children.push(Image { manifest, media_type, digest, blobs, children: Vec::new(), origin: Origin::Layout(im.blobs.clone()) });
+        children.push(Image { manifest, media_type, digest, blobs, children: Vec::new(), origin: LayoutStore::shared(im.blobs.clone(), "source") });
     }
     let (image, annotations) = match children.len() {
         0 => return Err(PushError::Plan("no image to push".into())),
@@ -164,7 +148,7 @@ pub fn plan(sources: &[Source], dest: &Destination, opts: &PushOptions) -> Resul
     if tags.is_empty() {
         return Err(PushError::Plan("no tag to publish\n  hint: give DEST a tag (HOST/REPO:TAG) or pass --tag".into()));
     }
-    let locations: Vec<Location> = tags.iter().map(|t| dest.location(&t.value)).collect();
+    let locations: Vec<Location> = tags.iter().map(|t| Location::new(dest.clone(), &t.value)).collect();
     Ok(PushPlan {
         digest: image.digest.clone(),
         media_type: image.media_type.clone(),
@@ -226,5 +210,15 @@ impl PushReport {
             self.stats.blobs_mounted
         ));
         out
+    }
+}
+
+impl PushError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            PushError::Source(e) => e.category(),
+            PushError::SamePlatform { .. } | PushError::Plan(_) => crate::error::Category::Usage,
+            PushError::Store { source, .. } => source.category(),
+        }
     }
 }

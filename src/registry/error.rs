@@ -334,6 +334,16 @@ pub fn delete_hint(status: u16, errors: &[OciError]) -> Option<String> {
     })
 }
 
+impl RegistryError {
+    pub fn category(&self) -> crate::error::Category {
+        match self {
+            RegistryError::Reference(_) | RegistryError::DockerConfig { .. } => crate::error::Category::Usage,
+            RegistryError::Io { .. } | RegistryError::Setup(_) => crate::error::Category::Local,
+            _ => crate::error::Category::Registry,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

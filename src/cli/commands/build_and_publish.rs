@@ -18,7 +18,7 @@ use crate::gitinfo::GitInfo;
 use crate::naming::RepoMode;
 use crate::oci::layout::OciLayout;
 use crate::pipeline::BuildAndPublish;
-use crate::publish::Target;
+use crate::store::{ImageStore, LayoutStore, RegistryStore};
 use crate::registry::Repository;
 
 #[derive(Args, Debug, Clone)]
@@ -68,7 +68,7 @@ pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
 }
 
 async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
-    let project = crate::config::load(&args.project.dir, args.project.config.as_deref()).map_err(Error::Config)?;
+    let project = args.project.load().map_err(Error::Config)?;
     let repo: Option<Repository> =
         args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
     // `auto` and impossible combinations depend on the registry's driver (no network).
@@ -87,24 +87,24 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
         None => (None, args.registry.client(&[])?),
     };
     let state = || crate::config::state_dir(&project.dir).map_err(|e| Error::Other(format!("{}: {e}", project.dir.join(crate::config::STATE_DIR).display())));
-    let target = match &repo {
-        Some(r) => Target::Registry { client: client.clone(), repo: r.clone() },
+    let target: Arc<dyn ImageStore> = match &repo {
+        Some(r) => RegistryStore::shared(client.clone(), r.clone()),
         None => {
             let dir = match &args.oci_dir {
                 Some(d) => d.clone(),
                 None => state()?.join("oci"),
             };
             let layout = OciLayout::open(&dir).map_err(|e| Error::Usage(e.to_string()))?;
-            Target::Layout { layout, name: project.name.clone() }
+            LayoutStore::shared(layout, project.name.clone())
         }
     };
     let storage = match (args.stages_storage.as_deref(), &repo) {
         (Some(":local"), _) | (None, None) => StageStorage::Local,
         (Some(s), _) => {
             let base: Repository = s.parse().map_err(|e| Error::Usage(format!("--stages-storage: {e}")))?;
-            StageStorage::Repo { client: client.clone(), base, layout }
+            StageStorage::Repo { base: RegistryStore::shared(client.clone(), base), layout }
         }
-        (None, Some(r)) => StageStorage::Repo { client: client.clone(), base: r.clone(), layout },
+        (None, Some(r)) => StageStorage::Repo { base: RegistryStore::shared(client.clone(), r.clone()), layout },
     };
     // Converted stages are no project output: the user's cache, else the state dir.
     let cache_dir = match (&args.cache_dir, user_cache_dir()) {

@@ -131,7 +131,7 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
     };
     // Git policies need the project; the simple rules also work on a repository of images
     // `wharf push` published, with no project file at all.
-    let project = match crate::config::load(&args.project.dir, args.project.config.as_deref()) {
+    let project = match args.project.load() {
         Ok(p) => Some(p),
         Err(crate::config::ConfigError::NotFound { .. }) if !matches!(keep, Keep::GitPolicies) && args.project.config.is_none() => None,
         Err(e) => return Err(Error::Config(e)),

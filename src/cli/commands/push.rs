@@ -12,8 +12,10 @@ use super::super::output;
 use crate::error::Error;
 use crate::gitinfo::Head;
 use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
-use crate::push::{self, Destination, PushOptions, PushReport};
+use crate::push::{self, PushOptions, PushReport};
 use crate::registry::Reference;
+use crate::store::{ImageStore, RegistryStore, StaticStore};
+use std::sync::Arc;
 
 #[derive(Args, Debug, Clone)]
 pub struct PushArgs {
@@ -89,10 +91,13 @@ fn provenance(dir: &std::path::Path) -> Provenance {
 async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     let (dest, specs) = (&args.dest, &args.sources);
     let mut driver = None;
-    let (destination, dest_tag) = match &args.static_root {
+    // The repository lock's name: the registry repository, or the path inside the static root
+    // (as `tags rm` and cleanup on that root name it).
+    let (destination, dest_tag, lock_repo): (Arc<dyn ImageStore>, _, _) = match &args.static_root {
         Some(root) => {
             let (repo, tag) = push::parse_static_dest(dest).map_err(Error::Usage)?;
-            (Destination::Static { root: static_root(root).await?, repo }, tag)
+            let lock_repo = crate::drivers::StaticDriver::repository(&repo).map_err(Error::Usage)?;
+            (StaticStore::shared(static_root(root).await?, repo), tag, lock_repo)
         }
         None => {
             let reference: Reference = dest.parse().map_err(|e| Error::Usage(format!("DEST: {e}")))?;
@@ -102,7 +107,7 @@ async fn push(args: &PushArgs) -> Result<PushReport, Error> {
             let connector = Connector::new(&args.registry, &args.driver, &[reference.repo.registry.as_str()])?;
             let (found, client) = connector.connect(&reference.repo, None).await?;
             driver = Some(found);
-            (Destination::Registry { client, repo: reference.repo }, reference.tag)
+            (RegistryStore::shared(client, reference.repo.clone()), reference.tag, reference.repo)
         }
     };
     let cwd = PathBuf::from(".");
@@ -123,15 +128,11 @@ async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     if args.dry_run {
         return Ok(PushReport { plan, stats: Default::default(), dry_run: true });
     }
-    if let (Some(driver), Destination::Registry { repo, .. }) = (&driver, &destination) {
+    if let (Some(driver), Some((_, repo))) = (&driver, destination.registry()) {
         driver.ensure_repository(repo).await?;
     }
     // Cleanup (and `tags rm` on a static root) take this lock exclusively: they never
     // collect a blob this push found in place and did not upload again.
-    let lock_repo = match &destination {
-        Destination::Registry { repo, .. } => repo.clone(),
-        Destination::Static { repo, .. } => crate::drivers::StaticDriver::repository(repo).map_err(Error::Usage)?,
-    };
     let _lock = args.locks.locks().await?.shared(&crate::lock::repository(&lock_repo)).await?;
     let report = push::execute(plan).await.map_err(Error::Push)?;
     drop(sources);

@@ -14,7 +14,7 @@ use super::super::connect::{Connector, Site, site, static_repository};
 use super::super::output::{
     self, Collection, ListedTag, Removal, RemovalPlan, RemovalPlanOutput, RemovalResult, Removals, TagList,
 };
-use crate::cleanup::store::Store;
+use crate::store::Backend as Store;
 use crate::drivers::{self, Digests, Driver, DriverError, DriverInfo, UntagOutcome};
 use crate::error::Error;
 use crate::registry::{Reference, Repository};

@@ -63,7 +63,7 @@ fn absent_or_empty_policies_mean_werfs_defaults() {
         project.cleanup.default_keep_policies && project.cleanup.disable_kubernetes_based_policy
     );
     assert!(
-        project.warnings[0].starts_with("wharf.yaml:4:17: `keepPolicies` is empty"),
+        project.warnings[0].to_string().starts_with("wharf.yaml:4:17: `keepPolicies` is empty"),
         "{:?}",
         project.warnings
     );
@@ -195,7 +195,7 @@ fn tag_policies_keep_one_image_per_tag() {
     ));
     assert_eq!(project.warnings.len(), 1);
     assert!(
-        project.warnings[0].contains("has no effect for tags"),
+        project.warnings[0].to_string().contains("has no effect for tags"),
         "{:?}",
         project.warnings
     );

@@ -1,12 +1,16 @@
 //! Tests of the whole configuration reader: werf compatibility, every
-//! validation rule with its location, cleanup policies, rendering, robustness.
+//! validation rule with its location, cleanup policies, templates, werf's keys,
+//! rendering, robustness.
 
 mod cleanup;
+mod fixtures;
 mod images;
 mod paths;
 mod robustness;
 mod rules;
+mod templates;
 mod werf;
+mod werf_keys;
 
 use super::{ConfigError, ErrorKind, Project, parse_str};
 use std::path::Path;

@@ -52,10 +52,6 @@ fn wrong_types() {
         )
     );
     assert_eq!(
-        only_error(&format!("{META}image: app\nargs:\n  A:\n")),
-        at(6, 3, InvalidValue, "build argument `A` has no value")
-    );
-    assert_eq!(
         only_error(&format!("{META}image: {{a: 1}}\n")),
         at(
             4,
@@ -174,45 +170,6 @@ fn project_document_rules() {
             UnknownKey,
             "`project` belongs in the project document, not in an image"
         )
-    );
-}
-
-#[test]
-fn stapel_images_are_refused() {
-    let text = format!("{META}image: app\nfrom: alpine\nshell:\n  install: [echo]\n");
-    let dir = project_dir();
-    let err = parse(&dir, &text).unwrap_err();
-    assert_eq!(err.errors().len(), 1, "{}", err.plain());
-    let e = &err.errors()[0];
-    assert_eq!((e.line(), e.column(), e.kind()), (5, 1, Stapel));
-    assert_eq!(
-        e.message(),
-        "stapel images are not supported; wharf builds Dockerfile images"
-    );
-    assert_eq!((e.notes()[0].line, e.notes()[0].column), (6, 1));
-    assert_eq!(
-        only_error(&format!("{META}artifact: builder\nfrom: alpine\n")).2,
-        Stapel
-    );
-}
-
-#[test]
-fn templates_are_refused_with_their_place() {
-    let text = "project: shop\nconfigVersion: 1\n---\nimage: app\nargs:\n  VERSION: {{ env \"VERSION\" }}\n";
-    assert_eq!(
-        only_error(text),
-        at(
-            6,
-            12,
-            Template,
-            "Go templates are not supported: wharf reads the configuration as plain YAML"
-        )
-    );
-    assert!(plain(text).contains("werf config render"));
-    let many = errors("{{ $x := 1 }}\nproject: {{ $x }}\n");
-    assert_eq!(
-        many[0].3,
-        "Go templates are not supported: wharf reads the configuration as plain YAML (2 template expressions)"
     );
 }
 

@@ -66,31 +66,29 @@ fn explicit_file_is_relative_to_the_project_dir() {
 
 #[test]
 fn werf_project_settings_only_warn() {
-    let text = "project: shop\nconfigVersion: 1\ndeploy:\n  helmRelease: x\ngitWorktree:\n  forceShallowClone: true\nbuild:\n  platform: [linux/amd64]\n---\nimage: app\n";
+    let text = "project: shop\nconfigVersion: 1\ndeploy:\n  helmRelease: x\ngitWorktree:\n  forceShallowClone: true\nbuild:\n  platform: [linux/amd64]\n  staged: true\n---\nimage: app\n";
     let project = parse_ok(text);
     assert_eq!(
         project.warnings,
         [
             "wharf.yaml:3:1: werf's `deploy` settings are ignored by wharf",
             "wharf.yaml:5:1: werf's `gitWorktree` settings are ignored by wharf",
-            "wharf.yaml:7:1: werf's `build` settings are ignored by wharf",
+            "wharf.yaml:9:3: werf's `build.staged` is ignored by wharf",
         ]
     );
+    assert_eq!(project.build.platforms, ["linux/amd64"]);
 }
 
 #[test]
 fn werf_image_settings_warn_or_fail() {
-    let project = parse_ok(&format!(
-        "{META}image: app\nfinal: false\nstaged: true\ncacheVersion: \"2\"\n"
-    ));
-    assert_eq!(project.warnings.len(), 3, "{:?}", project.warnings);
-    assert_eq!(
-        project.warnings[0],
-        "wharf.yaml:5:1: werf's `final` is ignored by wharf"
-    );
-    let (line, col, kind, message) = only_error(&format!("{META}image: app\nssh: default\n"));
+    let project = parse_ok(&format!("{META}image: app\nfinal: false\nstaged: true\ncacheVersion: \"2\"\n"));
+    assert_eq!(project.warnings, ["wharf.yaml:6:1: werf's `staged` is ignored by wharf"]);
+    let app = project.image("app").unwrap();
+    assert!(!app.publish);
+    assert_eq!(app.cache_version.as_deref(), Some("2"));
+    let (line, col, kind, message) = only_error(&format!("{META}image: app\naddHost: [a:1.2.3.4]\n"));
     assert_eq!((line, col, kind), (5, 1, ErrorKind::Unsupported));
-    assert_eq!(message, "werf's `ssh` is not supported by wharf");
+    assert_eq!(message, "werf's `addHost` is not supported by wharf");
 }
 
 #[test]

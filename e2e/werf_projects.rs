@@ -1,0 +1,106 @@
+//! werf projects from `tests/fixtures/werf/` run through the `wharf` binary: a templated
+//! project builds and publishes with the build arguments its templates compute (real
+//! engine, real distribution registry); what cannot be built is refused before anything
+//! is; `config render` and `config validate --output json` answer as documented.
+
+use crate::support::registry::Registry;
+use crate::support::wharf::{file_in_image, image_report, run, skopeo_tags, wharf};
+use std::path::Path;
+
+/// A copy of the fixture `name` in a fresh temporary directory.
+fn fixture(name: &str) -> tempfile::TempDir {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/werf").join(name);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(dir.path()).output().expect("cp");
+    assert!(out.status.success(), "cp: {}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+fn build(dir: &Path, env: &[(&str, &str)], extra: &[&str]) -> crate::support::wharf::Run {
+    let d = dir.to_string_lossy().into_owned();
+    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--output", "json"];
+    args.extend_from_slice(extra);
+    let mut cmd = wharf(&args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(cmd)
+}
+
+#[test]
+fn a_templated_werf_project_builds_and_publishes_with_the_args_its_templates_compute() {
+    let reg = Registry::start();
+    let dir = fixture("templated");
+    let repo = format!("{}/templated", reg.host());
+    let flags = ["--repo", repo.as_str(), "--tag-custom", "v1", "--env", "prod"];
+    let first = build(dir.path(), &[("APP_VERSION", "1.4.2")], &flags).ok();
+    let report = first.json();
+    assert!(first.stderr().contains("stapel image `legacy` is not built by wharf"), "{}", first.stderr());
+
+    for app in ["api", "worker"] {
+        let image = format!("docker://{repo}/{app}:v1");
+        let args = file_in_image(&image, "opt/build-args").unwrap_or_else(|| panic!("{app}: no /opt/build-args"));
+        assert_eq!(args, format!("{app} 1.4.2 hello from prod on wharf-example/busybox:1\n"), "the args its templates computed");
+        assert_eq!(file_in_image(&image, "opt/base").as_deref(), Some("base\n"), "{app} is built on its final: false dependency");
+        assert_eq!(file_in_image(&image, "opt/release-notes.txt").as_deref(), Some("first release\n"), "contextAddFiles wins over .dockerignore");
+        assert_eq!(image_report(&report, Some(app))["built"], true);
+    }
+    let base = image_report(&report, Some("base"));
+    assert_eq!((base["built"].as_bool(), base["references"].as_array().map(Vec::len)), (Some(true), Some(0)), "built, not published: {base}");
+    assert!(skopeo_tags(&format!("{repo}/api")).contains(&"v1".to_string()));
+    let base_tags = std::process::Command::new("skopeo").args(["list-tags", "--tls-verify=false", &format!("docker://{repo}/base")]).output().expect("skopeo");
+    assert!(!base_tags.status.success() || !String::from_utf8_lossy(&base_tags.stdout).contains("\"v1\""), "final: false is never published");
+
+    // Another value of a variable the templates read: another stage, rebuilt.
+    let second = build(dir.path(), &[("APP_VERSION", "1.4.3")], &flags).ok().json();
+    assert_eq!(image_report(&second, Some("api"))["built"], true);
+    assert_eq!(image_report(&second, Some("base"))["built"], false, "base does not read APP_VERSION");
+    assert_eq!(file_in_image(&format!("docker://{repo}/api:v1"), "opt/build-args").as_deref(), Some("api 1.4.3 hello from prod on wharf-example/busybox:1\n"));
+    // Bumping build.cacheVersion rebuilds everything, with nothing else changed.
+    let third = build(dir.path(), &[("APP_VERSION", "1.4.3"), ("CACHE_VERSION", "2")], &flags).ok().json();
+    for image in ["base", "api", "worker"] {
+        assert_eq!(image_report(&third, Some(image))["built"], true, "{image} after a cacheVersion bump");
+    }
+    let same = build(dir.path(), &[("APP_VERSION", "1.4.3"), ("CACHE_VERSION", "2")], &flags).ok().json();
+    assert_eq!(image_report(&same, Some("api"))["built"], false, "same inputs, same stages");
+}
+
+#[test]
+fn what_wharf_cannot_build_is_refused_before_anything_is_built() {
+    let dir = fixture("build-options");
+    let out = build(dir.path(), &[], &[]);
+    assert_eq!(out.code(), 4, "{}", out.stderr());
+    assert!(out.stderr().contains("image private: build secrets (`secrets`) and SSH forwarding (`ssh`) need BuildKit, which wharf does not drive yet"), "{}", out.stderr());
+    let index: serde_json::Value = std::fs::read(dir.path().join(".wharf/oci/index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    assert!(index["manifests"].as_array().is_none_or(Vec::is_empty), "nothing built or published: {index}");
+
+    let dir = fixture("stapel-mixed");
+    let out = build(dir.path(), &[], &[]);
+    assert_eq!(out.code(), 4, "{}", out.stderr());
+    assert!(out.stderr().contains("image e2e: it depends on `web`, a stapel image, which wharf does not build"), "{}", out.stderr());
+}
+
+#[test]
+fn config_render_prints_the_rendered_file_and_validate_reports_json() {
+    let dir = fixture("templated");
+    let d = dir.path().to_string_lossy().into_owned();
+    let mut cmd = wharf(&["config", "render", "--dir", &d, "--env", "prod"]);
+    cmd.env("APP_VERSION", "9.9.9");
+    let out = run(cmd).ok();
+    assert!(out.stdout().contains("  VERSION: \"9.9.9\"\n") && out.stdout().contains("GREETING: \"hello from prod on"), "{}", out.stdout());
+
+    let mut cmd = wharf(&["config", "validate", "--dir", &d, "--output", "json"]);
+    cmd.env("APP_VERSION", "1");
+    let ok = run(cmd).ok().json();
+    assert_eq!((ok["valid"].as_bool(), ok["stapel"][0]["name"].as_str()), (Some(true), Some("legacy")));
+
+    // Invalid: the JSON still comes on stdout, with every error located, and exit code 3.
+    let bad = run(wharf(&["config", "validate", "--dir", &d, "--output", "json"]));
+    assert_eq!(bad.code(), 3, "{}", bad.stderr());
+    let json = bad.json();
+    assert_eq!(json["valid"], false);
+    let e = &json["errors"][0];
+    assert_eq!((e["kind"].as_str(), e["line"].as_u64(), e["column"].as_u64()), (Some("template"), Some(7), Some(15)), "{json}");
+    assert!(e["file"].as_str().unwrap().ends_with(".werf/app.tmpl"), "{json}");
+    assert!(e["message"].as_str().unwrap().contains("\"APP_VERSION\" must be set"), "{json}");
+}
