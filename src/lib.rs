@@ -9,16 +9,15 @@
 //! - [`drivers`] adds what each registry does differently (native listing, single-tag deletes).
 //! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
-//! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env.
+//! - [`pipeline`] ties them together for `build-and-publish`; [`cli`] reads flags and env
+//!   and runs each command (`cli/commands/<command>.rs`).
 //! - [`push`] publishes ready-made archives and layouts (`wharf push`), merging platforms;
 //!   [`serve`] serves a static root written by it as a read-only registry.
 
 pub mod artifact;
 pub mod build;
 pub mod cleanup;
-pub mod cleanup_cli;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod drivers;
 pub mod error;

@@ -24,7 +24,7 @@ pub enum RepoMode {
 }
 
 /// A mode after `auto` was resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     Monorepo,
@@ -142,7 +142,7 @@ impl TagOptions {
 }
 
 /// One tag to publish, with where it came from and what it was before slugging.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Tag {
     pub value: String,
     pub strategy: &'static str,

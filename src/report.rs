@@ -3,13 +3,13 @@
 use crate::naming::Tag;
 use crate::store::CopyStats;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub project: String,
     pub images: Vec<ImageReport>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct ImageReport {
     /// `null` for the nameless image.
     pub name: Option<String>,

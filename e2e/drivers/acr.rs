@@ -7,9 +7,10 @@ use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
 use serde_json::json as j;
 use std::collections::HashMap;
-use wharf::drivers::{AcrDriver, AzureServicePrincipal, Driver, DriverOptions};
+use wharf::drivers::{AcrDriver, Driver, DriverOptions};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
+use super::Listings as _;
 
 fn form(req: &Request) -> HashMap<String, String> {
     url::form_urlencoded::parse(&req.body).into_owned().collect()
@@ -108,7 +109,7 @@ async fn fixture() -> FakeFixture {
     let repo = Repository::new(&fake.server.address().to_string(), "team/app").unwrap();
     let driver = |aad: &str| {
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-        opts.tokens.azure = Some(aad.into());
+        opts.settings.set("azure-token", aad).unwrap();
         Box::new(AcrDriver::new(&opts, &repo).unwrap()) as Box<dyn Driver>
     };
     let (driver, weak) = (driver("aad-deleter"), driver("aad-reader"));
@@ -149,12 +150,9 @@ async fn a_registry_username_and_password_get_a_token_with_basic_auth() {
 /// A driver whose only credential is a service principal, with the fake as Azure AD authority.
 fn service_principal_driver(f: &FakeFixture, secret: &str) -> AcrDriver {
     let mut opts = options(fast_client(CredentialStore::new()), f.fake.url());
-    opts.tokens.azure_sp = Some(AzureServicePrincipal {
-        tenant_id: "tenant-1".into(),
-        client_id: "app-id".into(),
-        client_secret: secret.into(),
-        authority: f.fake.url(),
-    });
+    for (name, value) in [("azure-tenant-id", "tenant-1"), ("azure-client-id", "app-id"), ("azure-client-secret", secret), ("azure-authority-host", f.fake.url().as_str())] {
+        opts.settings.set(name, value).unwrap();
+    }
     AcrDriver::new(&opts, &f.repo).unwrap()
 }
 
@@ -228,7 +226,7 @@ async fn pagination_that_breaks_off_or_leaves_the_registry_is_an_error() {
         }
         let repo = Repository::new(&fake.server.address().to_string(), "team/app").unwrap();
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-        opts.tokens.azure = Some("aad-deleter".into());
+        opts.settings.set("azure-token", "aad-deleter").unwrap();
         let err = AcrDriver::new(&opts, &repo).unwrap().list_tags(&repo).await.unwrap_err();
         assert!(err.to_string().contains(expect), "{err}");
         assert!(!fake.log().iter().any(|l| l.contains("elsewhere")));

@@ -11,6 +11,7 @@ use serde_json::json as j;
 use wharf::drivers::{ArtifactRegistryDriver, Driver, DriverOptions};
 use wharf::registry::{Credential, CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
+use super::Listings as _;
 
 const PACKAGE: &str = "/v1/projects/proj/locations/europe-west1/repositories/repo/packages/team%2Fapp";
 
@@ -57,8 +58,8 @@ async fn fixture() -> FakeFixture {
     let repo: Repository = "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap();
     let driver = |token: &str| {
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-        opts.tokens.google = Some(token.into());
-        Box::new(ArtifactRegistryDriver::new(&opts).unwrap()) as Box<dyn Driver>
+        opts.settings.set("google-token", token).unwrap();
+        Box::new(ArtifactRegistryDriver::new(&opts, &repo).unwrap()) as Box<dyn Driver>
     };
     let (driver, weak) = (driver("ya29.admin"), driver("ya29.reader"));
     FakeFixture { fake, key: "proj/repo/team/app".into(), repo, driver, weak }
@@ -73,8 +74,9 @@ async fn conformance() {
 async fn a_404_on_a_later_page_is_an_error() {
     conformance::a_vanishing_page_is_an_error(handle, "proj/repo/team/app", 4, |fake| {
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-        opts.tokens.google = Some("ya29.admin".into());
-        (Box::new(ArtifactRegistryDriver::new(&opts).unwrap()), "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap())
+        opts.settings.set("google-token", "ya29.admin").unwrap();
+        let repo: Repository = "europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap();
+        (Box::new(ArtifactRegistryDriver::new(&opts, &repo).unwrap()), repo)
     })
     .await;
 }
@@ -88,12 +90,12 @@ async fn the_gcloud_helper_login_is_used_as_the_token() {
     let d = f.fake.seed("proj/repo/team/app", &["v1"]);
     for user in ["oauth2accesstoken", "_dcgcloud_token"] {
         let creds = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic(user, "ya29.admin"));
-        let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url())).unwrap();
+        let driver = ArtifactRegistryDriver::new(&options(fast_client(creds), f.fake.url()), &f.repo).unwrap();
         assert_eq!(driver.list_tags(&f.repo).await.unwrap()[0].digest, d, "{user}");
     }
     assert_eq!(f.fake.log(), [format!("GET {PACKAGE}/tags?pageSize=1000"), format!("GET {PACKAGE}/tags?pageSize=1000")]);
     let other = CredentialStore::new().with_explicit("europe-west1-docker.pkg.dev", Credential::basic("someone", "ya29.admin"));
-    let err = ArtifactRegistryDriver::new(&options(fast_client(other), f.fake.url())).unwrap().list_tags(&f.repo).await.unwrap_err();
+    let err = ArtifactRegistryDriver::new(&options(fast_client(other), f.fake.url()), &f.repo).unwrap().list_tags(&f.repo).await.unwrap_err();
     assert!(err.is_auth() && err.to_string().contains("gcloud credential helper"), "another user's password is not a token: {err}");
 }
 
@@ -184,8 +186,8 @@ fn adc_file(content: serde_json::Value) -> (tempfile::TempDir, std::path::PathBu
 
 fn adc_driver(fake: &Fake, path: std::path::PathBuf) -> ArtifactRegistryDriver {
     let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-    opts.tokens.google_credentials = Some(path);
-    ArtifactRegistryDriver::new(&opts).unwrap()
+    opts.settings.set("google-application-credentials", path.to_str().unwrap()).unwrap();
+    ArtifactRegistryDriver::new(&opts, &"europe-west1-docker.pkg.dev/proj/repo/team/app".parse().unwrap()).unwrap()
 }
 
 fn service_account(fake: &Fake, pem: &str) -> serde_json::Value {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions};
 use wharf::registry::{Client, ClientOptions, CredentialStore, Repository};
+use super::Listings as _;
 
 #[async_trait::async_trait]
 pub trait Fixture: Send + Sync {
@@ -37,7 +38,9 @@ pub fn fast_client(credentials: CredentialStore) -> Client {
 }
 
 pub fn options(client: Client, api: url::Url) -> DriverOptions {
-    DriverOptions { api_url: Some(api), ..DriverOptions::new(client) }
+    let mut opts = DriverOptions::new(client);
+    opts.settings.set("api-url", api.as_str()).expect("an API URL");
+    opts
 }
 
 /// A driver over a stateful fake.

@@ -5,6 +5,7 @@ use super::{open_client, push_image};
 use crate::support::registry::{Registry, RegistryConfig};
 use wharf::drivers::{self, DefaultDriver, Driver, DriverError, UntagMethod};
 use wharf::registry::Repository;
+use super::Listings as _;
 
 fn repo(reg: &Registry, path: &str) -> Repository {
     Repository::new(&reg.host(), path).expect("repository")

@@ -13,6 +13,7 @@ use serde_json::json as j;
 use wharf::drivers::{DockerHubDriver, Driver};
 use wharf::registry::{Credential, CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
+use super::Listings as _;
 
 /// A JWT access token: its scope, generation and expiry in the claims.
 fn issue(s: &mut State, scope: &str) -> String {
@@ -94,7 +95,8 @@ fn handle(s: &mut State, req: &Request, base: &str) -> ResponseTemplate {
 
 fn driver(fake: &Fake, secret: &str) -> Box<dyn Driver> {
     let creds = CredentialStore::new().with_explicit("docker.io", Credential::basic("alice", secret));
-    Box::new(DockerHubDriver::new(&options(fast_client(creds), fake.url())).unwrap())
+    let repo = "docker.io/acme/app".parse().unwrap();
+    Box::new(DockerHubDriver::new(&options(fast_client(creds), fake.url()), &repo).unwrap())
 }
 
 pub async fn fixture() -> FakeFixture {

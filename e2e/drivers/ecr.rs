@@ -10,6 +10,7 @@ use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
 use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, EcrDriver, UntagMethod};
 use wharf::registry::{Credential, Repository};
+use super::Listings as _;
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -205,4 +206,44 @@ fn ecr_public_is_refused_by_the_ecr_driver() {
     let err = wharf::drivers::build(wharf::drivers::by_name("ecr").unwrap(), &opts, &repo).err().expect("refused").to_string();
     assert!(err.contains("ECR Public") && err.contains("ecr-public"), "{err}");
     assert!(wharf::drivers::by_name("ecr").unwrap().needs.contains("ecr:DescribeRepositories"), "the push check needs it");
+}
+
+/// `tags ls` and `tags rm` build their driver and client the way every command does: with
+/// ECR's own registry login (`GetAuthorizationToken`,
+/// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetAuthorizationToken.html>),
+/// obtained once per registry however many tags are removed. A fake of the JSON protocol
+/// counts the calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_ls_and_rm_get_the_ecr_login_once_like_every_command() {
+    use base64::Engine as _;
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let target = |op: &str| format!("AmazonEC2ContainerRegistry_V20150921.{op}");
+    let reply = |body: serde_json::Value| ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/x-amz-json-1.1");
+    let d = Digest::of(b"x");
+    let token = base64::engine::general_purpose::STANDARD.encode("AWS:ecr-password");
+    let mock = |op: &str, body: serde_json::Value| Mock::given(method("POST")).and(header("x-amz-target", target(op).as_str())).respond_with(reply(body));
+    let login = serde_json::json!({"authorizationData": [{"authorizationToken": token, "proxyEndpoint": format!("https://{HOST}"), "expiresAt": 4_102_444_800u64}]});
+    mock("GetAuthorizationToken", login).expect(2).mount(&server).await;
+    let ids: Vec<serde_json::Value> = ["v1", "v2", "v3"].iter().map(|t| serde_json::json!({"imageDigest": d.as_str(), "imageTag": t})).collect();
+    mock("ListImages", serde_json::json!({"imageIds": ids})).expect(1).mount(&server).await;
+    let details = serde_json::json!({"imageDetails": [{"imageDigest": d.as_str(), "imageTags": ["v1", "v2", "v3"], "repositoryName": "team/app"}]});
+    mock("DescribeImages", details).expect(2..).mount(&server).await;
+    mock("BatchDeleteImage", serde_json::json!({"imageIds": [], "failures": []})).expect(2).mount(&server).await;
+    let with_env = |args: &[&str]| {
+        let mut cmd = wharf(args);
+        cmd.env("AWS_ENDPOINT_URL", server.uri())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
+    };
+    let name = format!("{HOST}/team/app");
+    let listed = run(with_env(&["tags", "ls", &name, "--output", "json"])).ok().json();
+    assert_eq!(listed["tags"].as_array().unwrap().len(), 3);
+    // Two tags of one repository: one login. (The fake keeps answering that the tag is
+    // there, so the read-back fails: the requests, not the outcome, are what is checked.)
+    let _ = run(with_env(&["tags", "rm", &format!("{name}:v1"), &format!("{name}:v2")]));
+    server.verify().await;
 }

@@ -21,6 +21,7 @@ use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions, GithubDriver, UntagMethod};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
+use super::Listings as _;
 
 pub const FULL: &str = "Bearer ghp_full";
 const READ_ONLY: &str = "Bearer ghp_read";
@@ -170,8 +171,8 @@ fn registry(s: &mut State, req: &Request, parts: &[&str]) -> ResponseTemplate {
 
 pub fn driver_at(api: url::Url, token: &str) -> Box<dyn Driver> {
     let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), api);
-    opts.tokens.github = Some(token.into());
-    Box::new(GithubDriver::new(&opts).unwrap())
+    opts.settings.set("github-token", token).unwrap();
+    Box::new(GithubDriver::new(&opts, &"ghcr.io/acme/app".parse().unwrap()).unwrap())
 }
 
 fn driver(fake: &Fake, token: &str) -> Box<dyn Driver> {
@@ -356,7 +357,7 @@ async fn github_enterprise_server_api_urls_keep_their_path() {
 async fn no_token_says_what_github_needs() {
     let fake = Fake::start(handle).await;
     let repo = Repository::new(&fake.server.address().to_string(), "acme/app").unwrap();
-    let d = GithubDriver::new(&options(fast_client(CredentialStore::new()), fake.url())).unwrap();
+    let d = GithubDriver::new(&options(fast_client(CredentialStore::new()), fake.url()), &repo).unwrap();
     let err = d.list_tags(&repo).await.unwrap_err();
     let text = err.to_string();
     assert!(err.is_auth(), "{text}");

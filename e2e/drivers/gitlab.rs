@@ -9,6 +9,7 @@ use serde_json::json as j;
 use wharf::drivers::{Driver, DriverOptions, GitlabDriver};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
+use super::Listings as _;
 
 const PROJECT: &str = "group%2Fsub%2Fproject";
 const KEY: &str = "group/sub/project/app";
@@ -61,9 +62,9 @@ fn driver(fake: &Fake, private: Option<&str>, job: Option<&str>) -> Box<dyn Driv
     let mut api = fake.url();
     api.set_path("/api/v4");
     let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), api);
-    opts.tokens.gitlab = private.map(Into::into);
-    opts.tokens.gitlab_job = job.map(Into::into);
-    Box::new(GitlabDriver::new(&opts).unwrap())
+    opts.settings.set("gitlab-token", private.unwrap_or_default()).unwrap();
+    opts.settings.set("gitlab-job-token", job.unwrap_or_default()).unwrap();
+    Box::new(GitlabDriver::new(&opts, &"gitlab.com/g/p".parse().unwrap()).unwrap())
 }
 
 async fn fixture() -> FakeFixture {

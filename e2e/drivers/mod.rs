@@ -18,9 +18,31 @@ mod quay;
 mod default;
 
 use bytes::Bytes;
+use wharf::drivers::{BrokenTag, Digests, Driver, DriverError, TagEntry};
+use wharf::registry::{Client, ClientOptions, Repository};
 use wharf::spec::digest::Digest;
 use wharf::spec::manifest::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
-use wharf::registry::{Client, ClientOptions, Repository};
+
+/// The listings the tests read, through [`Driver::list`].
+#[async_trait::async_trait]
+pub trait Listings {
+    /// Every readable tag with its digest.
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>, DriverError>;
+    /// Every readable tag with its digest, and the tags whose manifest cannot be read.
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>), DriverError>;
+}
+
+#[async_trait::async_trait]
+impl<T: Driver + ?Sized> Listings for T {
+    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>, DriverError> {
+        Ok(self.list(repo, Digests::All).await?.tags)
+    }
+
+    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>), DriverError> {
+        let listing = self.list(repo, Digests::All).await?;
+        Ok((listing.tags, listing.broken))
+    }
+}
 
 pub fn open_client() -> Client {
     Client::new(ClientOptions { max_retries: 1, ..Default::default() }).expect("client")

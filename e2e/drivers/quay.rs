@@ -9,6 +9,7 @@ use serde_json::json as j;
 use wharf::drivers::{Driver, DriverOptions, QuayDriver};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
+use super::Listings as _;
 
 fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
     let auth = header(req, "authorization");
@@ -52,7 +53,7 @@ async fn fixture() -> FakeFixture {
     let repo: Repository = "quay.io/acme/app".parse().unwrap();
     let driver = |token: &str| {
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-        opts.tokens.quay = Some(token.into());
+        opts.settings.set("quay-token", token).unwrap();
         Box::new(QuayDriver::new(&opts, &repo).unwrap()) as Box<dyn Driver>
     };
     let (driver, weak) = (driver("quay-admin"), driver("quay-read"));
@@ -89,7 +90,7 @@ async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
     conformance::a_vanishing_page_is_an_error(handle, "acme/app", 3, |fake| {
         let repo: Repository = "quay.io/acme/app".parse().unwrap();
         let mut opts: DriverOptions = options(fast_client(CredentialStore::new()), fake.url());
-        opts.tokens.quay = Some("quay-admin".into());
+        opts.settings.set("quay-token", "quay-admin").unwrap();
         (Box::new(QuayDriver::new(&opts, &repo).unwrap()), repo)
     })
     .await;

@@ -13,7 +13,7 @@ use crate::store::Backend;
 use crate::publish::static_gc::Collected;
 use crate::registry::Repository;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Done {
     pub repository: String,
     pub tag: String,
@@ -21,7 +21,7 @@ pub struct Done {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     pub deleted: Vec<Done>,
     pub skipped: Vec<Done>,
@@ -32,7 +32,7 @@ pub struct Outcome {
 }
 
 /// One repository's garbage collection after its deletions.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Garbage {
     pub repository: String,
     #[serde(flatten)]
@@ -203,7 +203,7 @@ async fn prepare(e: &Entry, store: &dyn Backend, journal: &Journal) -> Result<Re
 }
 
 /// What `wharf cleanup restore` did with each journal line.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct Restored {
     pub restored: Vec<Done>,
     pub skipped: Vec<Done>,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::execute::{execute, restore};
 use super::journal::{Journal, read};
 use super::plan::{Action, Entry, PLAN_VERSION, Plan, TagKind};
-use crate::drivers::{Capabilities, Driver, DriverInfo, Nesting, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::drivers::{ApiBase, Capabilities, Digests, Driver, DriverInfo, Nesting, TagEntry, TagListing, UntagMethod, UntagOutcome, UntagSemantics};
 use crate::registry::Repository;
 use crate::store::memory::MemoryStore;
 use crate::store::{Backend, ImageStore};
@@ -28,6 +28,9 @@ const INFO: DriverInfo = DriverInfo {
     },
     needs: "nothing",
     docs: "",
+    settings: &[],
+    api: ApiBase::None,
+    login: None,
     new: |_, _| Err(crate::drivers::DriverError::Unsupported { driver: "memory", op: "be built" }),
 };
 
@@ -52,9 +55,10 @@ impl Driver for MemoryDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> crate::drivers::Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> crate::drivers::Result<TagListing> {
         let name = repo.to_string();
-        Ok(self.space.space().tags.iter().filter(|((r, _), _)| *r == name).map(|((_, t), (d, _))| TagEntry::new(t.clone(), d.clone())).collect())
+        let tags = self.space.space().tags.iter().filter(|((r, _), _)| *r == name).map(|((_, t), (d, _))| TagEntry::new(t.clone(), d.clone())).collect();
+        Ok(TagListing::sorted(tags, Vec::new()))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> crate::drivers::Result<UntagOutcome> {

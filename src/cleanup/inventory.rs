@@ -11,7 +11,7 @@ use super::plan::{Broken, TagKind};
 use super::policy::{Record, ReferenceHistory, Tag};
 use crate::config::{KeepPolicy, Project};
 use crate::spec::digest::Digest;
-use crate::drivers::{Driver, DriverError};
+use crate::drivers::{Digests, Driver, DriverError, TagListing};
 use crate::naming::{self, Layout};
 use crate::publish::meta;
 use crate::spec::manifest::{is_index, is_image_manifest};
@@ -59,15 +59,15 @@ pub struct Deferred {
 }
 
 /// Every tag of `repos`, classified; the tags whose manifest cannot be read; and publish
-/// records listed without their digest (see [`Driver::list_tags_deferred`]).
+/// records listed without their digest (see [`Digests::Except`]).
 pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<(Vec<Tag>, Vec<Broken>, Vec<Deferred>), InventoryError> {
     let mut tags = Vec::new();
     let mut broken = Vec::new();
     let mut deferred = Vec::new();
     let is_record = |t: &str| naming::parse_meta_tag(t).is_some();
     for (repo, stages_repo) in repos {
-        let (entries, later, bad) = driver
-            .list_tags_deferred(repo, &is_record)
+        let TagListing { tags: entries, undigested: later, broken: bad } = driver
+            .list(repo, Digests::Except(&is_record))
             .await
             .map_err(|source| InventoryError::List { repository: repo.to_string(), source: Box::new(source) })?;
         broken.extend(bad.into_iter().map(|b| Broken { repository: repo.to_string(), tag: b.tag, problem: b.problem }));

@@ -5,7 +5,7 @@
 use crate::spec::digest::Digest;
 
 /// What a tag is to wharf.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum TagKind {
     /// A published image tag.
@@ -18,14 +18,14 @@ pub enum TagKind {
     Referrer { subject: Digest },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Keep,
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     pub repository: String,
     pub tag: String,
@@ -36,7 +36,7 @@ pub struct Entry {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Plan format version.
     pub version: u32,
@@ -59,14 +59,14 @@ pub struct Plan {
 }
 
 /// A repository the plan deletes as a whole, and why not tag by tag.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RepositoryDeletion {
     pub repository: String,
     pub reason: String,
 }
 
 /// A tag that is listed but whose manifest is missing or unreadable.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Broken {
     pub repository: String,
     pub tag: String,

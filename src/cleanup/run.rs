@@ -130,7 +130,7 @@ pub async fn apply(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, journa
 }
 
 /// The report of a run.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub project: String,
     pub dry_run: bool,
@@ -142,7 +142,7 @@ pub struct Report {
     pub counts: Counts,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Counts {
     pub kept: usize,
     pub deleted: usize,

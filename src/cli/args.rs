@@ -1,23 +1,69 @@
 //! Flag groups shared by several commands, and what they build: registry clients with
-//! credentials, drivers, the [`Site`] that `tags` and `cleanup` work on, tag strategies.
+//! credentials, static roots, locks, tag strategies. (Drivers' flags: [`super::driver_args`].)
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use super::push_serve::existing_static_root;
-use crate::drivers::{ApiTokens, AzureServicePrincipal, DriverOptions};
+use super::driver_args::DriverArgs;
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
 use crate::naming::TagOptions;
-use crate::registry::{Client, ClientOptions, Credential, CredentialStore, Repository};
+use crate::publish::static_root::{S3Root, StaticRoot};
+use crate::registry::{Client, ClientOptions, Credential, CredentialStore};
 use crate::secret::Secret;
 
+/// Where the project is.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Project")]
+pub struct ProjectArgs {
+    /// Project directory.
+    #[arg(long, default_value = ".", env = "WHARF_DIR")]
+    pub dir: PathBuf,
+    /// Project file (default: DIR/wharf.yaml, else DIR/werf.yaml).
+    #[arg(long, env = "WHARF_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The deployment environment, `.Env` in the project file's templates (werf's `--env`).
+    #[arg(long = "env", value_name = "ENV", env = "WHARF_ENV", default_value = "")]
+    pub werf_env: String,
+    /// Directory of template partials (`**/*.tmpl`), relative to DIR (default: .werf).
+    #[arg(long, value_name = "DIR", env = "WHARF_CONFIG_TEMPLATES_DIR")]
+    pub config_templates_dir: Option<PathBuf>,
+}
 
+impl ProjectArgs {
+    /// What the project file's templates read: the process environment (for `env`),
+    /// `--env` and the git HEAD commit. Read here, at the edge, and nowhere else.
+    pub fn render_inputs(&self) -> crate::config::RenderInputs {
+        crate::config::RenderInputs {
+            env: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+            werf_env: self.werf_env.clone(),
+            commit: crate::config::CommitInfo::discover(&self.dir),
+            templates_dir: self.config_templates_dir.clone(),
+            work_tree: crate::config::discover_work_tree(&self.dir),
+        }
+    }
+
+    /// Loads the project with [`ProjectArgs::render_inputs`].
+    pub fn load(&self) -> Result<crate::config::Project, crate::config::ConfigError> {
+        crate::config::load_with(&self.dir, self.config.as_deref(), &self.render_inputs())
+    }
+}
+
+/// Where `tags` and `cleanup` work: a static root, or a registry through its driver.
+#[derive(Args, Debug, Clone)]
+pub struct SiteArgs {
+    #[command(flatten)]
+    pub statics: StaticArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+}
 
 /// A static root to work on instead of a registry (`tags`, `cleanup`).
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Registry & credentials")]
 pub struct StaticArgs {
     /// Work on a static root (a directory or `s3://BUCKET/PREFIX`, as `wharf push
     /// --static-root` writes it) instead of a registry; repositories are then paths inside
@@ -32,134 +78,40 @@ pub struct StaticArgs {
 
 impl StaticArgs {
     /// The static driver and its root, when `--static-root` is given.
-    pub async fn driver(&self) -> Result<Option<Arc<crate::drivers::StaticDriver>>, Error> {
+    pub async fn driver(&self) -> Result<Option<crate::drivers::StaticDriver>, Error> {
         let Some(spec) = &self.static_root else { return Ok(None) };
         let grace = crate::config::parse_go_duration(&self.gc_grace)
             .map_err(|e| Error::Usage(format!("--gc-grace {:?}: {e} (e.g. 1h, 30m, 0)", self.gc_grace)))?;
         let root = existing_static_root(spec, "--static-root ").await?;
-        Ok(Some(Arc::new(crate::drivers::StaticDriver::new(root, grace))))
+        Ok(Some(crate::drivers::StaticDriver::new(root, grace)))
     }
 }
 
-/// Where `tags` and `cleanup` work: a registry repository (its driver, and the distribution
-/// client cleanup reads through) or a static root's.
-pub struct Site {
-    pub repo: Repository,
-    pub driver: Arc<dyn crate::drivers::Driver>,
-    pub store: Arc<dyn crate::store::Backend>,
-}
-
-/// `repo` as a [`Site`]: in the static root when `--static-root` is given, else in the
-/// registry its host names (or `implementation`'s).
-pub async fn target(repo: &str, statics: &StaticArgs, registry: &RegistryArgs, driver: &DriverArgs, implementation: Option<&str>) -> Result<Site, Error> {
-    if let Some(found) = statics.driver().await? {
-        let repo = crate::drivers::StaticDriver::repository(repo).map_err(|e| Error::Usage(format!("repository in --static-root: {e}")))?;
-        let store: Arc<dyn crate::store::Backend> = Arc::new(found.root().clone());
-        return Ok(Site { repo, driver: found, store });
+/// A static root from `DIR` or `s3://BUCKET/PREFIX`; S3 settings from the AWS environment.
+pub async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
+    if !spec.starts_with("s3://") {
+        return Ok(StaticRoot::dir(std::path::Path::new(spec)));
     }
-    let repo = crate::drivers::parse_repository(repo).map_err(|e| Error::Usage(e.to_string()))?;
-    let (driver, client) = driver_and_client(&repo, registry, driver, implementation).await?;
-    Ok(Site { repo, driver, store: Arc::new(client) })
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    S3Root::new(&sdk, spec).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("--static-root {e}")))
 }
 
-/// Driver choice and the credentials of registries' native APIs.
+/// The static root at `spec`, which must exist already (a directory needs its `v2`);
+/// `flag` names where it was given, for the error.
+pub async fn existing_static_root(spec: &str, flag: &str) -> Result<StaticRoot, Error> {
+    let root = static_root(spec).await?;
+    if let Some(dir) = root.local_dir()
+        && !dir.join("v2").is_dir()
+    {
+        let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
+        return Err(Error::Usage(format!("{flag}{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
+    }
+    Ok(root)
+}
+
+/// How to reach registries: transport, credentials, limits.
 #[derive(Args, Debug, Clone)]
-pub struct DriverArgs {
-    /// Use this driver instead of the one detected from the host (`wharf registry detect` lists them).
-    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION")]
-    pub implementation: Option<String>,
-    /// Base URL of the registry's native API (self-hosted GitLab `https://gitlab.example.com/api/v4`, GitHub Enterprise, Harbor on another host).
-    #[arg(long, value_name = "URL", env = "WHARF_API_URL")]
-    pub api_url: Option<String>,
-    /// GitHub token for the packages API (needs read:packages, and delete:packages to remove tags).
-    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
-    pub github_token: Option<String>,
-    /// GitLab personal, project or group access token (PRIVATE-TOKEN).
-    #[arg(long, env = "GITLAB_TOKEN", hide_env_values = true)]
-    pub gitlab_token: Option<String>,
-    /// GitLab CI job token (JOB-TOKEN).
-    #[arg(long, env = "CI_JOB_TOKEN", hide_env_values = true)]
-    pub gitlab_job_token: Option<String>,
-    /// Quay OAuth application token.
-    #[arg(long, env = "QUAY_TOKEN", hide_env_values = true)]
-    pub quay_token: Option<String>,
-    /// Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).
-    #[arg(long, env = "AZURE_ACCESS_TOKEN", hide_env_values = true)]
-    pub azure_token: Option<String>,
-    /// Azure AD application (service principal) id; with the secret and tenant, wharf gets the Azure AD token itself.
-    #[arg(long, env = "AZURE_CLIENT_ID")]
-    pub azure_client_id: Option<String>,
-    /// Azure AD application (service principal) client secret.
-    #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
-    pub azure_client_secret: Option<String>,
-    /// Azure AD tenant of the service principal.
-    #[arg(long, env = "AZURE_TENANT_ID")]
-    pub azure_tenant_id: Option<String>,
-    /// Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.
-    #[arg(long, value_name = "URL", env = "AZURE_AUTHORITY_HOST")]
-    pub azure_authority_host: Option<String>,
-    /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
-    #[arg(long, env = "GOOGLE_OAUTH_ACCESS_TOKEN", hide_env_values = true)]
-    pub google_token: Option<String>,
-    /// Google application-default credentials file (service account key or `gcloud auth application-default login`); default: gcloud's well-known file when it exists.
-    #[arg(long, value_name = "FILE", env = "GOOGLE_APPLICATION_CREDENTIALS")]
-    pub google_application_credentials: Option<PathBuf>,
-    /// Create missing repositories before pushing (registries that need it, e.g. ECR).
-    #[arg(long)]
-    pub create_repositories: bool,
-}
-
-impl DriverArgs {
-    /// The options drivers are built with, over `client`.
-    pub fn options(&self, client: Client) -> Result<DriverOptions, Error> {
-        let api_url = self
-            .api_url
-            .as_deref()
-            .map(|u| url::Url::parse(u).map_err(|e| Error::Usage(format!("--api-url {u:?}: {e}"))))
-            .transpose()?;
-        let secret = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(Secret::new);
-        let tokens = ApiTokens {
-            github: secret(&self.github_token),
-            gitlab: secret(&self.gitlab_token),
-            gitlab_job: secret(&self.gitlab_job_token),
-            quay: secret(&self.quay_token),
-            azure: secret(&self.azure_token),
-            azure_sp: self.azure_service_principal()?,
-            google: secret(&self.google_token),
-            google_credentials: self.google_credentials_file(),
-        };
-        Ok(DriverOptions { client, api_url, tokens, create_repositories: self.create_repositories })
-    }
-
-    /// The application-default credentials file: the flag or `GOOGLE_APPLICATION_CREDENTIALS`,
-    /// else gcloud's `application_default_credentials.json` (in `CLOUDSDK_CONFIG`, default
-    /// `~/.config/gcloud`) when it exists.
-    fn google_credentials_file(&self) -> Option<PathBuf> {
-        if let Some(p) = self.google_application_credentials.clone().filter(|p| !p.as_os_str().is_empty()) {
-            return Some(p);
-        }
-        let dir = std::env::var_os("CLOUDSDK_CONFIG")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/gcloud")))?;
-        Some(dir.join("application_default_credentials.json")).filter(|p| p.is_file())
-    }
-
-    /// The service principal, when its id, secret and tenant are all given (the id alone is
-    /// also used by managed and workload identities, so a partial set is not an error).
-    fn azure_service_principal(&self) -> Result<Option<AzureServicePrincipal>, Error> {
-        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-        let (Some(client_id), Some(secret), Some(tenant_id)) =
-            (given(&self.azure_client_id), given(&self.azure_client_secret), given(&self.azure_tenant_id))
-        else {
-            return Ok(None);
-        };
-        let authority = given(&self.azure_authority_host).unwrap_or_else(|| AzureServicePrincipal::DEFAULT_AUTHORITY.into());
-        let authority = url::Url::parse(&authority).map_err(|e| Error::Usage(format!("--azure-authority-host {authority:?}: {e}")))?;
-        Ok(Some(AzureServicePrincipal { tenant_id, client_id, client_secret: Secret::new(secret), authority }))
-    }
-}
-#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Registry & credentials")]
 pub struct RegistryArgs {
     /// Registry host that may be reached over plain HTTP (loopback hosts always may).
     #[arg(long = "insecure-registry", value_name = "HOST", env = "WHARF_INSECURE_REGISTRY", value_delimiter = ',')]
@@ -188,8 +140,9 @@ pub struct RegistryArgs {
     pub max_tags: usize,
 }
 
-
+/// Tag strategies.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Tags")]
 pub struct TagArgs {
     /// A tag of your own (repeatable).
     #[arg(long = "tag-custom", value_name = "TAG")]
@@ -265,7 +218,6 @@ impl TagArgs {
     }
 }
 
-
 impl RegistryArgs {
     /// A client with credentials from flags, env (declared above) and docker's config.
     pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
@@ -331,62 +283,46 @@ fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Err
     Ok(certs)
 }
 
-/// The driver for `repo` and a client that carries the driver's own registry login (ECR's
-/// GetAuthorizationToken) unless the user gave credentials.
-pub async fn driver_and_client(
-    repo: &Repository,
-    registry: &RegistryArgs,
-    driver: &DriverArgs,
-    implementation: Option<&str>,
-) -> Result<(Arc<dyn crate::drivers::Driver>, Client), Error> {
-    let info = crate::drivers::select(implementation.or(driver.implementation.as_deref()), repo)?;
-    let (store, explicit) = registry.credentials(&[repo.registry.as_str()])?;
-    let client = registry.client_with(store.clone())?;
-    let built: Arc<dyn crate::drivers::Driver> = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
-    if explicit {
-        return Ok((built, client));
-    }
-    match built.registry_credential().await? {
-        Some(login) => {
-            let client = registry.client_with(store.with_explicit(&repo.registry, login))?;
-            let rebuilt = Arc::from(crate::drivers::build(info, &driver.options(client.clone())?, repo)?);
-            Ok((rebuilt, client))
-        }
-        None => Ok((built, client)),
-    }
+/// Locks between wharf runs on this machine.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Locks")]
+pub struct LockArgs {
+    /// Directory of the lock files shared by wharf runs on this machine.
+    #[arg(long, value_name = "DIR", env = "WHARF_LOCK_DIR", default_value = "/tmp/wharf-locks")]
+    pub lock_dir: PathBuf,
+    /// How long to wait for another run's lock (e.g. 30m, 90s).
+    #[arg(long, value_name = "DURATION", env = "WHARF_LOCK_TIMEOUT", default_value = "1h")]
+    pub lock_timeout: String,
+    /// `local` (file locks: runs on this machine) or `kubernetes` (Lease objects: runners on
+    /// many machines; the cluster comes from KUBECONFIG or the in-cluster service account).
+    #[arg(long, value_enum, env = "WHARF_LOCK_BACKEND", default_value_t = LockBackend::Local)]
+    pub lock_backend: LockBackend,
+    /// Namespace of the Lease objects (with --lock-backend kubernetes).
+    #[arg(long, env = "WHARF_LOCK_NAMESPACE", default_value = "default")]
+    pub lock_namespace: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockBackend {
+    Local,
+    Kubernetes,
+}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        driver: DriverArgs,
-    }
-
-    fn driver_args(args: &[&str]) -> DriverArgs {
-        Wrap::try_parse_from(std::iter::once("wharf").chain(args.iter().copied())).unwrap().driver
-    }
-
-    #[test]
-    fn a_service_principal_needs_id_secret_and_tenant() {
-        let partial = driver_args(&["--azure-client-id", "app", "--azure-tenant-id", "t"]);
-        assert!(partial.azure_service_principal().unwrap().is_none(), "a lone client id (managed identity) is not a service principal");
-        let full = driver_args(&["--azure-client-id", "app", "--azure-client-secret", "s3cret", "--azure-tenant-id", "t"]);
-        let sp = full.azure_service_principal().unwrap().unwrap();
-        assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
-        assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
-        let bad = driver_args(&["--azure-client-id", "a", "--azure-client-secret", "s", "--azure-tenant-id", "t", "--azure-authority-host", "nope"]);
-        assert!(bad.azure_service_principal().is_err());
-    }
-
-    #[test]
-    fn the_google_credentials_flag_wins() {
-        let args = driver_args(&["--google-application-credentials", "/tmp/key.json"]);
-        assert_eq!(args.google_credentials_file(), Some(PathBuf::from("/tmp/key.json")));
+impl LockArgs {
+    pub async fn locks(&self) -> Result<crate::lock::Locks, Error> {
+        let timeout = crate::config::parse_go_duration(&self.lock_timeout)
+            .map_err(|e| Error::Usage(format!("--lock-timeout {:?}: {e}", self.lock_timeout)))?;
+        match self.lock_backend {
+            LockBackend::Local => Ok(crate::lock::Locks::local(&self.lock_dir, timeout)),
+            LockBackend::Kubernetes => {
+                let client = kube::Client::try_default()
+                    .await
+                    .map_err(|e| Error::Usage(format!("--lock-backend kubernetes: no cluster to talk to ({e})\n  hint: set KUBECONFIG, or run in a pod with a service account allowed to get/create/update leases")))?;
+                let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "wharf".into());
+                let identity = format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>());
+                let leases = crate::lock::lease::LeaseLocks::new(client, &self.lock_namespace, identity, std::time::Duration::from_secs(30), timeout);
+                Ok(crate::lock::Locks::kubernetes(leases))
+            }
+        }
     }
 }

@@ -257,7 +257,7 @@ impl Diagnostic for LocatedError {
 }
 
 /// Something worth telling that does not stop the build, at its place.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Warning {
     pub file: String,
     pub line: usize,

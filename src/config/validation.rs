@@ -13,7 +13,7 @@
 use super::{ConfigError, Project, Warning};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Validation {
     pub valid: bool,
     /// The project file, when it was found.
@@ -29,7 +29,7 @@ pub struct Validation {
     pub warnings: Vec<Warning>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ImageSummary {
     /// `null` for the nameless image.
     pub name: Option<String>,
@@ -39,14 +39,14 @@ pub struct ImageSummary {
     pub dependencies: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StapelSummary {
     pub name: Option<String>,
     /// `file:line:col` of its document.
     pub location: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ErrorEntry {
     /// A stable code (`unknown-key`, `template`, `missing-dockerfile`, …).
     pub kind: &'static str,
@@ -60,7 +60,7 @@ pub struct ErrorEntry {
     pub notes: Vec<NoteEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct NoteEntry {
     pub file: String,
     pub line: usize,

@@ -1,5 +1,7 @@
 //! The `acr` driver: Azure Container Registry's data-plane REST API.
 //!
+//! - Credentials, first found wins: `--azure-token`, a service principal, the registry login
+//!   (an identity token, or a username and password). Each is declared in [`INFO`]'s settings.
 //! - Tokens: with an Azure AD access token (`--azure-token` / `AZURE_ACCESS_TOKEN`, or one a
 //!   service principal gets from Azure AD with the client-credentials flow, `POST
 //!   {authority}/{tenant}/oauth2/v2.0/token` for `https://containerregistry.azure.net/.default`),
@@ -17,13 +19,18 @@
 //! The management-plane crate azure_mgmt_containerregistry is abandoned and has no untag.
 
 use super::api::{Api, Repeat, bearer, encode, form, join, secret_header};
-use super::token_cache::TokenCache;
 use super::error::target;
-use super::{AzureServicePrincipal, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::registry::{Client, Credential, Repository, next_link};
+use super::pages::{Pages, link};
+use super::settings::{API_URL, Setting, Settings};
+use super::token_cache::TokenCache;
+use super::{
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
+use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
 use base64::Engine as _;
-use reqwest::header::{AUTHORIZATION, LINK};
+use reqwest::header::AUTHORIZATION;
 use std::time::Duration;
 
 /// The Azure AD scope of Azure Container Registry's data plane.
@@ -44,8 +51,56 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "the AcrDelete role (or a repository-scoped token with content/delete) for the identity behind `az acr login`, --azure-token / AZURE_ACCESS_TOKEN, a service principal (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID), or the registry username and password",
     docs: "https://learn.microsoft.com/en-us/rest/api/containerregistry/tag",
+    settings: &[API_URL, TOKEN, CLIENT_ID, CLIENT_SECRET, TENANT_ID, AUTHORITY_HOST],
+    api: ApiBase::RegistryHost,
+    login: None,
     new: |opts, repo| Ok(Box::new(AcrDriver::new(opts, repo)?)),
 };
+
+const TOKEN: Setting =
+    Setting::secret("azure-token", "AZURE_ACCESS_TOKEN", "Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).");
+const CLIENT_ID: Setting = Setting::text(
+    "azure-client-id",
+    "AZURE_CLIENT_ID",
+    "ID",
+    "Azure AD application (service principal) id; with the secret and tenant, wharf gets the Azure AD token itself.",
+);
+const CLIENT_SECRET: Setting =
+    Setting::secret("azure-client-secret", "AZURE_CLIENT_SECRET", "Azure AD application (service principal) client secret.").value_name("SECRET");
+const TENANT_ID: Setting = Setting::text("azure-tenant-id", "AZURE_TENANT_ID", "TENANT", "Azure AD tenant of the service principal.");
+const AUTHORITY_HOST: Setting =
+    Setting::url("azure-authority-host", "AZURE_AUTHORITY_HOST", "Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.");
+
+/// An Azure AD application's client id and secret in a tenant (`AZURE_CLIENT_ID`,
+/// `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID` in the Azure SDKs' convention).
+#[derive(Debug, Clone)]
+struct ServicePrincipal {
+    tenant_id: String,
+    client_id: String,
+    client_secret: Secret,
+    /// The Azure AD authority: `AZURE_AUTHORITY_HOST` (sovereign clouds, tests), else
+    /// [`ServicePrincipal::DEFAULT_AUTHORITY`].
+    authority: url::Url,
+}
+
+impl ServicePrincipal {
+    const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+    /// The service principal, when its id, secret and tenant are all given (the id alone is
+    /// also used by managed and workload identities, so a partial set is no credential).
+    fn from_settings(settings: &Settings) -> Option<Self> {
+        let authority = match settings.url(&AUTHORITY_HOST) {
+            Some(u) => u.clone(),
+            None => url::Url::parse(Self::DEFAULT_AUTHORITY).ok()?,
+        };
+        Some(ServicePrincipal {
+            client_id: settings.text(&CLIENT_ID)?.to_string(),
+            client_secret: settings.secret(&CLIENT_SECRET)?.clone(),
+            tenant_id: settings.text(&TENANT_ID)?.to_string(),
+            authority,
+        })
+    }
+}
 
 pub struct AcrDriver {
     api: Api,
@@ -53,7 +108,7 @@ pub struct AcrDriver {
     service: String,
     client: Client,
     azure: Option<Secret>,
-    sp: Option<AzureServicePrincipal>,
+    sp: Option<ServicePrincipal>,
     /// The service principal's Azure AD token, renewed before its `expires_in` runs out.
     aad: TokenCache,
 }
@@ -85,9 +140,17 @@ struct AcrTag {
 
 impl AcrDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
-        let base = super::api::base_url(&INFO, opts, repo)?;
+        let base = opts.api_base(&INFO, repo)?;
         let service = super::hosts::bare(&repo.registry).to_string();
-        Ok(AcrDriver { api: Api::new(&INFO, opts.client.options())?, base, service, client: opts.client.clone(), azure: opts.tokens.azure.clone(), sp: opts.tokens.azure_sp.clone(), aad: TokenCache::default() })
+        Ok(AcrDriver {
+            api: Api::new(&INFO, opts.client.options())?,
+            base,
+            service,
+            client: opts.client.clone(),
+            azure: opts.settings.secret(&TOKEN).cloned(),
+            sp: ServicePrincipal::from_settings(&opts.settings),
+            aad: TokenCache::default(),
+        })
     }
 
     /// An access token for `scope` (`repository:NAME:metadata_read` or `…:delete`).
@@ -150,7 +213,7 @@ impl AcrDriver {
 
     /// Azure AD client-credentials flow: `POST {authority}/{tenant}/oauth2/v2.0/token` with the
     /// client id and secret, for the container registry's scope.
-    async fn client_credentials(&self, sp: &AzureServicePrincipal, tgt: &str) -> Result<(Secret, Option<Duration>)> {
+    async fn client_credentials(&self, sp: &ServicePrincipal, tgt: &str) -> Result<(Secret, Option<Duration>)> {
         let op = "get an Azure AD token for the service principal";
         let url = join(&sp.authority, &format!("/{}/oauth2/v2.0/token", encode(&sp.tenant_id)));
         let sent = self
@@ -194,29 +257,23 @@ impl Driver for AcrDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let token = self.access_token(repo, &format!("repository:{}:metadata_read", repo.path), op).await?;
-        let mut url = join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path));
-        let (mut entries, mut seen, mut page) = (Vec::new(), std::collections::HashSet::new(), 1);
-        loop {
+        let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the tags", join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path)));
+        let mut entries = Vec::new();
+        while let Some(url) = pages.next_page() {
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
             if resp.status().as_u16() == 404 {
-                if page == 1 {
-                    break;
-                }
-                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags")));
+                pages.not_found()?;
+                break;
             }
-            let next = resp.headers().get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
+            let next = link(&resp);
             let list: TagList = self.api.json(op, &tgt, resp).await?;
             entries.extend(list.tags.into_iter().filter_map(|t| Some(TagEntry::new(t.name, t.digest.parse().ok()?))));
-            match self.api.next_page(op, &tgt, &self.base, next, &mut seen)? {
-                Some(n) => (url, page) = (n, page + 1),
-                None => break,
-            }
+            pages.follow(next)?;
         }
-        entries.sort();
-        Ok(entries)
+        Ok(TagListing::sorted(entries, Vec::new()))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
@@ -236,5 +293,31 @@ impl Driver for AcrDriver {
         let digest = one.tag.digest.parse().map_err(|_| self.api.protocol(op, &tgt, format!("tag digest {:?}", one.tag.digest)))?;
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(&token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut s = Settings::new();
+        for (name, value) in pairs {
+            s.set(name, value).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn a_service_principal_needs_id_secret_and_tenant() {
+        let partial = settings(&[("azure-client-id", "app"), ("azure-tenant-id", "t")]);
+        assert!(ServicePrincipal::from_settings(&partial).is_none(), "a lone client id (managed identity) is not a service principal");
+        let full = settings(&[("azure-client-id", "app"), ("azure-client-secret", "s3cret"), ("azure-tenant-id", "t")]);
+        let sp = ServicePrincipal::from_settings(&full).unwrap();
+        assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
+        assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
+        let sovereign = settings(&[("azure-client-id", "a"), ("azure-client-secret", "s"), ("azure-tenant-id", "t"), ("azure-authority-host", "https://login.chinacloudapi.cn")]);
+        assert_eq!(ServicePrincipal::from_settings(&sovereign).unwrap().authority.as_str(), "https://login.chinacloudapi.cn/");
+        assert!(Settings::new().with("azure-authority-host", "nope").is_err(), "a bad authority is refused with the flag's name");
     }
 }

@@ -170,27 +170,6 @@ impl Api {
         DriverError::Api(Box::new(ApiError { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, rate_limited, hint }))
     }
 
-    /// A page after the first answered 404: the listing is incomplete, which is an error (the
-    /// list changed while it was read, or the credential lost access), never an end of list.
-    pub fn page_gone(&self, op: &'static str, target: &str, page: &str) -> DriverError {
-        self.protocol(op, target, format!("{page} answered 404 after earlier pages were read; the listing is incomplete, so nothing is decided on it\n  hint: run the command again"))
-    }
-
-    /// The next page's URL, from a `Link: rel="next"` or a `next` field: `None` at the end,
-    /// an error when it leaves the API's origin (the token is never sent elsewhere) or loops.
-    pub fn next_page(&self, op: &'static str, target: &str, base: &url::Url, next: Option<String>, seen: &mut std::collections::HashSet<String>) -> Result<Option<String>> {
-        let Some(next) = next.filter(|n| !n.is_empty()) else { return Ok(None) };
-        // A relative link (ACR sends `</acr/v1/…>`) resolves against the API's base.
-        let next = base.join(&next).map(String::from).unwrap_or(next);
-        if !same_origin(base, &next) {
-            return Err(self.protocol(op, target, format!("pagination points at another host: {next}")));
-        }
-        if !seen.insert(next.clone()) {
-            return Err(self.protocol(op, target, format!("pagination loops back to {next}")));
-        }
-        Ok(Some(next))
-    }
-
     /// A 404 that may mean "no permission" as well as "no such thing", as an error saying so.
     pub fn hidden(&self, op: &'static str, target: &str, detail: impl Into<String>, hint: impl Into<String>) -> DriverError {
         DriverError::Api(Box::new(ApiError {
@@ -224,19 +203,6 @@ fn detail(body: &[u8]) -> String {
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).
-/// The native API's base URL: `--api-url` when given, else `https://<registry host>`.
-pub(crate) fn base_url(info: &'static DriverInfo, opts: &super::DriverOptions, repo: &crate::registry::Repository) -> Result<url::Url> {
-    match &opts.api_url {
-        Some(u) => Ok(u.clone()),
-        None => url::Url::parse(&format!("https://{}", repo.registry)).map_err(|_| DriverError::Protocol {
-            driver: info.name,
-            op: "set up",
-            target: repo.to_string(),
-            detail: "not a valid host".into(),
-        }),
-    }
-}
-
 pub(crate) fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {

@@ -20,12 +20,15 @@
 
 use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
-use super::google_auth::Adc;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::google_auth::{self, Adc};
+use super::pages::Pages;
+use super::settings::{API_URL, Setting, Settings};
+use super::{
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
-
-pub const DEFAULT_API: &str = "https://artifactregistry.googleapis.com";
 
 /// Registry logins whose password is a Google OAuth access token.
 const TOKEN_USERS: &[&str] = &["oauth2accesstoken", "_dcgcloud_token"];
@@ -45,15 +48,43 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "an OAuth access token (--google-token / GOOGLE_OAUTH_ACCESS_TOKEN, application-default credentials: GOOGLE_APPLICATION_CREDENTIALS or ~/.config/gcloud/application_default_credentials.json, a service account key or an authorized user; or the gcloud credential helper) for an identity with roles/artifactregistry.repoAdmin (artifactregistry.tags.delete)",
     docs: "https://cloud.google.com/artifact-registry/docs/reference/rest/v1/projects.locations.repositories.packages.tags",
-    new: |opts, _| Ok(Box::new(ArtifactRegistryDriver::new(opts)?)),
+    settings: &[API_URL, TOKEN, CREDENTIALS],
+    api: ApiBase::Vendor("https://artifactregistry.googleapis.com"),
+    login: None,
+    new: |opts, repo| Ok(Box::new(ArtifactRegistryDriver::new(opts, repo)?)),
 };
+
+const TOKEN: Setting = Setting::secret("google-token", "GOOGLE_OAUTH_ACCESS_TOKEN", "Google OAuth access token (e.g. `gcloud auth print-access-token`).");
+const CREDENTIALS: Setting = Setting::path(
+    "google-application-credentials",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "Google application-default credentials file (service account key or `gcloud auth application-default login`); default: gcloud's well-known file when it exists.",
+)
+.fallback(google_auth::well_known_file);
+
+/// Where the access token comes from, tried in this order (the first one given is used).
+enum Source {
+    /// `--google-token`.
+    Token(Secret),
+    /// Application-default credentials.
+    Adc(Adc),
+    /// The registry login, when its user says the password is an access token.
+    RegistryLogin,
+}
+
+impl Source {
+    fn chain(settings: &Settings) -> Vec<Source> {
+        let token = settings.secret(&TOKEN).cloned().map(Source::Token);
+        let adc = settings.path(&CREDENTIALS).map(|p| Source::Adc(Adc::new(p.to_path_buf())));
+        token.into_iter().chain(adc).chain([Source::RegistryLogin]).collect()
+    }
+}
 
 pub struct ArtifactRegistryDriver {
     api: Api,
     base: url::Url,
     client: Client,
-    token: Option<Secret>,
-    adc: Option<Adc>,
+    sources: Vec<Source>,
 }
 
 #[derive(serde::Deserialize)]
@@ -106,23 +137,28 @@ pub(crate) fn package_path(repo: &Repository) -> std::result::Result<String, Str
 }
 
 impl ArtifactRegistryDriver {
-    pub fn new(opts: &DriverOptions) -> Result<Self> {
-        let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
-        Ok(ArtifactRegistryDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: opts.tokens.google.clone(), adc: opts.tokens.google_credentials.clone().map(Adc::new) })
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
+        let base = opts.api_base(&INFO, repo)?;
+        Ok(ArtifactRegistryDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), sources: Source::chain(&opts.settings) })
     }
 
+    /// An access token from the first source in the chain that has one.
     async fn token(&self, repo: &Repository, op: &'static str, tgt: &str) -> Result<Secret> {
-        if let Some(t) = &self.token {
-            return Ok(t.clone());
+        for source in &self.sources {
+            match source {
+                Source::Token(t) => return Ok(t.clone()),
+                Source::Adc(adc) => return adc.token(&self.api, tgt).await,
+                Source::RegistryLogin => {
+                    let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
+                    if let Some(Credential::Basic { username, password }) = resolved.map(|r| r.credential)
+                        && TOKEN_USERS.contains(&username.as_str())
+                    {
+                        return Ok(password);
+                    }
+                }
+            }
         }
-        if let Some(adc) = &self.adc {
-            return adc.token(&self.api, tgt).await;
-        }
-        let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
-        match resolved.map(|r| r.credential) {
-            Some(Credential::Basic { username, password }) if TOKEN_USERS.contains(&username.as_str()) => Ok(password),
-            _ => Err(self.api.missing_credential(op, tgt)),
-        }
+        Err(self.api.missing_credential(op, tgt))
     }
 
     fn path(&self, repo: &Repository, op: &'static str) -> Result<String> {
@@ -136,35 +172,27 @@ impl Driver for ArtifactRegistryDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let path = self.path(repo, op)?;
         let token = self.token(repo, op, &tgt).await?;
         let mut entries = Vec::new();
-        let mut page_token: Option<String> = None;
-        let mut seen = std::collections::HashSet::new();
-        for page in 1.. {
+        let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the tags", String::new());
+        while let Some(page_token) = pages.next_page() {
             let mut url = join(&self.base, &format!("/v1/{path}/tags?pageSize=1000"));
-            if let Some(t) = &page_token {
-                url.push_str(&format!("&pageToken={}", encode(t)));
+            if !page_token.is_empty() {
+                url.push_str(&format!("&pageToken={}", encode(&page_token)));
             }
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
             if resp.status().as_u16() == 404 {
-                if page == 1 {
-                    break;
-                }
-                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags")));
+                pages.not_found()?;
+                break;
             }
             let p: TagPage = self.api.json(op, &tgt, resp).await?;
             entries.extend(p.tags.iter().filter_map(ArTag::entry));
-            match p.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) if seen.insert(t.clone()) => page_token = Some(t),
-                Some(t) => return Err(self.api.protocol(op, &tgt, format!("pagination loops back to page token {t:?}"))),
-                None => break,
-            }
+            pages.follow_cursor(p.next_page_token)?;
         }
-        entries.sort();
-        Ok(entries)
+        Ok(TagListing::sorted(entries, Vec::new()))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

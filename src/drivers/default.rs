@@ -2,7 +2,9 @@
 //!
 //! - Listing: `GET /v2/<name>/tags/list` with `Link` pagination, then one `HEAD` per tag for
 //!   its digest (a few at a time), except for tags the caller reads anyway (cleanup's
-//!   publish records: their GET gives the digest).
+//!   publish records: their GET gives the digest) or needs no digest of (`tags ls`). A tag
+//!   whose manifest is missing or unreadable is reported as broken; authentication and
+//!   transient failures stop the listing.
 //! - Untag: `DELETE …/manifests/<tag>` where the registry does it safely (probed once per
 //!   registry on scratch tags), else the tag moves onto a unique throwaway manifest whose
 //!   digest is then deleted (distribution deletes only by digest, and a digest delete removes
@@ -11,9 +13,12 @@
 //!   survives is put back on its image and the untag fails, naming what the registry did.
 
 use super::untag::{TagDelete, move_to_throwaway, probe_delete, probe_tag_delete};
-use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::spec::digest::Digest;
+use super::{
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod,
+    UntagOutcome, UntagSemantics,
+};
 use crate::registry::{Client, Repository};
+use crate::spec::digest::Digest;
 use futures::{StreamExt as _, TryStreamExt as _};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -36,6 +41,9 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "pull, push and delete on the repository (distribution: `storage.delete.enabled: true`)",
     docs: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md",
+    settings: &[],
+    api: ApiBase::None,
+    login: None,
     new: |opts, _| Ok(Box::new(DefaultDriver::new(opts.client.clone()))),
 };
 
@@ -115,28 +123,8 @@ impl DefaultDriver {
         }
     }
 
-    /// Digests for `tags` by HEAD, a few at a time; tags gone meanwhile are left out.
-    pub(crate) async fn with_digests(&self, repo: &Repository, tags: Vec<String>) -> Result<Vec<TagEntry>> {
-        let client = &self.client;
-        let found: Vec<Option<TagEntry>> = futures::stream::iter(tags)
-            .map(|tag| async move {
-                match client.head_manifest(repo, &tag).await {
-                    Ok(d) => Ok(d.map(|d| TagEntry::new(tag, d.digest))),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(HEAD_CONCURRENCY)
-            .try_collect()
-            .await
-            .map_err(|e| self.err(e))?;
-        let mut entries: Vec<TagEntry> = found.into_iter().flatten().collect();
-        entries.sort();
-        Ok(entries)
-    }
-
-    /// Digests of `tags` by HEAD, a few at a time; tags whose manifest cannot be read are
-    /// returned apart. Authentication and transient failures stop the listing.
+    /// Digests of `tags` by HEAD, a few at a time (unsorted); tags whose manifest cannot be
+    /// read are returned apart. Authentication and transient failures stop the listing.
     async fn checked_digests(&self, repo: &Repository, tags: Vec<String>) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
         let client = &self.client;
         let found: Vec<std::result::Result<TagEntry, BrokenTag>> = futures::stream::iter(tags)
@@ -159,8 +147,6 @@ impl DefaultDriver {
                 Err(b) => broken.push(b),
             }
         }
-        ok.sort();
-        broken.sort_by(|a, b| a.tag.cmp(&b.tag));
         Ok((ok, broken))
     }
 }
@@ -171,30 +157,11 @@ impl Driver for DefaultDriver {
         self.info
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, digests: Digests<'_>) -> Result<TagListing> {
         let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
-        self.with_digests(repo, tags).await
-    }
-
-    async fn list_tag_names(&self, repo: &Repository) -> Result<Vec<String>> {
-        let mut tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
-        tags.sort();
-        Ok(tags)
-    }
-
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
-        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
-        self.checked_digests(repo, tags).await
-    }
-
-    async fn list_tags_deferred(&self, repo: &Repository, read_later: &(dyn for<'t> Fn(&'t str) -> bool + Send + Sync)) -> Result<(Vec<TagEntry>, Vec<String>, Vec<BrokenTag>)> {
-        let tags = self.client.list_tags(repo).await.map_err(|e| self.err(e))?;
-        let (mut later, mut now) = (Vec::new(), Vec::new());
-        for tag in tags {
-            if read_later(tag.as_str()) { later.push(tag) } else { now.push(tag) }
-        }
-        let (entries, broken) = self.checked_digests(repo, now).await?;
-        Ok((entries, later, broken))
+        let (now, undigested): (Vec<String>, Vec<String>) = tags.into_iter().partition(|t| digests.wanted(t));
+        let (tags, broken) = self.checked_digests(repo, now).await?;
+        Ok(TagListing { tags, undigested, broken }.sort())
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

@@ -15,19 +15,21 @@
 
 use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
+use super::pages::Pages;
+use super::settings::API_URL;
 use super::token_cache::{TokenCache, jwt_lifetime};
-use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::spec::reference::DOCKER_HUB;
+use super::{
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod,
+    UntagOutcome, UntagSemantics,
+};
 use crate::registry::{Client, Credential, Repository};
+use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
 use reqwest::Response;
 use std::time::Duration;
 
 /// The access token's lifetime when it does not say (Docker's API reference).
 const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
-
-/// Docker Hub's API.
-pub const DEFAULT_API: &str = "https://hub.docker.com";
 
 pub(super) const INFO: DriverInfo = DriverInfo {
     name: "dockerhub",
@@ -44,7 +46,10 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "a Docker Hub login (`docker login`, or --username with --password-stdin); a personal access token needs the Delete scope (\"Read, Write, Delete\") to remove tags",
     docs: "https://docs.docker.com/reference/api/hub/latest/",
-    new: |opts, _| Ok(Box::new(DockerHubDriver::new(opts)?)),
+    settings: &[API_URL],
+    api: ApiBase::Vendor("https://hub.docker.com"),
+    login: None,
+    new: |opts, repo| Ok(Box::new(DockerHubDriver::new(opts, repo)?)),
 };
 
 pub struct DockerHubDriver {
@@ -76,8 +81,8 @@ struct HubTag {
 }
 
 impl DockerHubDriver {
-    pub fn new(opts: &DriverOptions) -> Result<Self> {
-        let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
+        let base = opts.api_base(&INFO, repo)?;
         Ok(DockerHubDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: TokenCache::default() })
     }
 
@@ -136,19 +141,18 @@ impl DockerHubDriver {
     }
 
     /// Every tag with its digest, and the tags listed without one.
-    async fn list(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+    async fn list(&self, repo: &Repository) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let (ns, name) = self.split(repo, op)?;
-        let mut url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)));
-        let (mut entries, mut broken, mut seen, mut page) = (Vec::new(), Vec::new(), std::collections::HashSet::new(), 1);
-        loop {
+        let first = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)));
+        let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the tags", first);
+        let (mut entries, mut broken) = (Vec::new(), Vec::new());
+        while let Some(url) = pages.next_page() {
             let resp = self.send(op, &tgt, Repeat::Safe, true, false, |h, t| bearer(h.get(&url), t)).await?;
             if resp.status().as_u16() == 404 {
-                if page == 1 {
-                    tracing::warn!(%repo, "Docker Hub answers 404: no such repository, or a private one the login cannot see");
-                    return Ok((Vec::new(), Vec::new()));
-                }
-                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags")));
+                pages.not_found()?;
+                tracing::warn!(%repo, "Docker Hub answers 404: no such repository, or a private one the login cannot see");
+                break;
             }
             let p: TagPage = self.api.json(op, &tgt, resp).await?;
             for t in p.results {
@@ -160,14 +164,9 @@ impl DockerHubDriver {
                     }
                 }
             }
-            match self.api.next_page(op, &tgt, &self.base, p.next, &mut seen)? {
-                Some(next) => (url, page) = (next, page + 1),
-                None => break,
-            }
+            pages.follow(p.next)?;
         }
-        entries.sort();
-        broken.sort_by(|a, b| a.tag.cmp(&b.tag));
-        Ok((entries, broken))
+        Ok(TagListing::sorted(entries, broken))
     }
 }
 
@@ -177,12 +176,8 @@ impl Driver for DockerHubDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        Ok(self.list(repo).await?.0)
-    }
-
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
-        self.list(repo).await
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
+        DockerHubDriver::list(self, repo).await
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

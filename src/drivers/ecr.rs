@@ -6,7 +6,8 @@
 //!   HTTP 200; each is reported with its `failureCode` and reason.
 //! - Repositories must exist before a push: [`Driver::ensure_repository`] checks, and with
 //!   `--create-repositories` creates them (`CreateRepository`).
-//! - Registry login: `GetAuthorizationToken` ([`Driver::registry_credential`]).
+//! - Registry login: `GetAuthorizationToken` ([`EcrDriver::registry_credential`], the row's
+//!   [`DriverInfo::login`]).
 //! - Credentials, region and endpoint come from the AWS default chain (environment, profiles,
 //!   SSO, instance roles; `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_ECR`); the region defaults to
 //!   the one in the registry host, the endpoint to `--api-url` when given.
@@ -16,9 +17,13 @@
 //!   with what to do instead.
 
 use super::error::{ApiError, target};
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::spec::digest::Digest;
+use super::settings::{API_URL, Setting, Settings};
+use super::{
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
 use crate::registry::{Credential, Repository};
+use crate::spec::digest::Digest;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{ImageIdentifier, ListImagesFilter, TagStatus};
 use base64::Engine as _;
@@ -39,19 +44,18 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "AWS credentials from the default chain allowed ecr:ListImages, ecr:DescribeImages and ecr:BatchDeleteImage (to push: ecr:GetAuthorizationToken and ecr:DescribeRepositories, plus ecr:CreateRepository with --create-repositories)",
     docs: "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchDeleteImage.html",
-    new: |opts, repo| {
-        if super::hosts::ecr_public(&repo.registry) {
-            return Err(DriverError::Refused {
-                driver: INFO.name,
-                op: "set up",
-                target: repo.to_string(),
-                code: None,
-                detail: "public.ecr.aws is ECR Public, a different service with its own API (ecr-public), which the ecr driver does not drive\n  hint: leave --implementation out (pushes and listing then use the distribution API); delete with `aws ecr-public batch-delete-image`".into(),
-            });
-        }
-        Ok(Box::new(EcrDriver::new(opts, repo)))
-    },
+    settings: &[API_URL, CREATE_REPOSITORIES],
+    api: ApiBase::Sdk,
+    login: Some(login),
+    new: |opts, repo| Ok(Box::new(EcrDriver::for_settings(&opts.settings, repo)?)),
 };
+
+/// The registry login: `GetAuthorizationToken` through a driver made for it.
+fn login<'a>(settings: &'a Settings, repo: &'a Repository) -> futures::future::BoxFuture<'a, Result<Option<Credential>>> {
+    Box::pin(async move { EcrDriver::for_settings(settings, repo)?.registry_credential().await })
+}
+
+const CREATE_REPOSITORIES: Setting = Setting::switch("create-repositories", "Create missing repositories before pushing (registries that need it, e.g. ECR).");
 
 pub struct EcrDriver {
     sdk: OnceCell<aws_sdk_ecr::Client>,
@@ -66,9 +70,24 @@ pub struct EcrDriver {
 }
 
 impl EcrDriver {
-    pub fn new(opts: &DriverOptions, repo: &Repository) -> Self {
-        let endpoint = opts.api_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_string());
-        Self::for_repo(repo, endpoint, opts.create_repositories)
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
+        Self::for_settings(&opts.settings, repo)
+    }
+
+    /// The driver for `repo` with the API endpoint (`--api-url`) and `--create-repositories`
+    /// from `settings`. ECR Public is refused: it is another service.
+    fn for_settings(settings: &Settings, repo: &Repository) -> Result<Self> {
+        if super::hosts::ecr_public(&repo.registry) {
+            return Err(DriverError::Refused {
+                driver: INFO.name,
+                op: "set up",
+                target: repo.to_string(),
+                code: None,
+                detail: "public.ecr.aws is ECR Public, a different service with its own API (ecr-public), which the ecr driver does not drive\n  hint: leave --implementation out (pushes and listing then use the distribution API); delete with `aws ecr-public batch-delete-image`".into(),
+            });
+        }
+        let endpoint = settings.url(&API_URL).map(|u| u.as_str().trim_end_matches('/').to_string());
+        Ok(Self::for_repo(repo, endpoint, settings.is_on(&CREATE_REPOSITORIES)))
     }
 
     /// A driver over an SDK client configured by the caller (tests, embedding).
@@ -148,6 +167,18 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
 }
 
 impl EcrDriver {
+    /// The registry login from `GetAuthorizationToken` (user `AWS`, a 12-hour password).
+    pub async fn registry_credential(&self) -> Result<Option<Credential>> {
+        let op = "get authorization token";
+        let out = self.sdk().await.get_authorization_token().send().await.map_err(|e| sdk_error(op, "ecr", e))?;
+        let protocol = |detail: &str| DriverError::Protocol { driver: INFO.name, op, target: "ecr".into(), detail: detail.into() };
+        let token = out.authorization_data().first().and_then(|d| d.authorization_token()).ok_or_else(|| protocol("no authorization data"))?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| protocol("the token is not base64"))?;
+        let text = String::from_utf8(decoded).map_err(|_| protocol("the token is not text"))?;
+        let (user, password) = text.split_once(':').ok_or_else(|| protocol("the token is not USER:PASSWORD"))?;
+        Ok(Some(Credential::basic(user, password)))
+    }
+
     /// The digest `tag` names and every tag on that image; `None` when there is no such tag.
     async fn describe_tag(&self, repo: &Repository, tag: &str) -> Result<Option<(Digest, Vec<String>)>> {
         let (op, tgt) = ("describe image", target(repo, Some(tag)));
@@ -180,7 +211,7 @@ impl Driver for EcrDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let filter = ListImagesFilter::builder().tag_status(TagStatus::Tagged).build();
         let mut stream = self
@@ -197,15 +228,14 @@ impl Driver for EcrDriver {
         while let Some(item) = stream.next().await {
             let id = match item {
                 Ok(id) => id,
-                Err(e) if e.code() == Some("RepositoryNotFoundException") => return Ok(Vec::new()),
+                Err(e) if e.code() == Some("RepositoryNotFoundException") => return Ok(TagListing::default()),
                 Err(e) => return Err(sdk_error(op, &tgt, e)),
             };
             if let (Some(tag), Some(Ok(digest))) = (id.image_tag(), id.image_digest().map(str::parse)) {
                 entries.push(TagEntry::new(tag, digest));
             }
         }
-        entries.sort();
-        Ok(entries)
+        Ok(TagListing::sorted(entries, Vec::new()))
     }
 
     async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<Option<Digest>> {
@@ -276,16 +306,5 @@ impl Driver for EcrDriver {
             }),
             Err(e) => Err(sdk_error("check repository", &tgt, e)),
         }
-    }
-
-    async fn registry_credential(&self) -> Result<Option<Credential>> {
-        let op = "get authorization token";
-        let out = self.sdk().await.get_authorization_token().send().await.map_err(|e| sdk_error(op, "ecr", e))?;
-        let protocol = |detail: &str| DriverError::Protocol { driver: INFO.name, op, target: "ecr".into(), detail: detail.into() };
-        let token = out.authorization_data().first().and_then(|d| d.authorization_token()).ok_or_else(|| protocol("no authorization data"))?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| protocol("the token is not base64"))?;
-        let text = String::from_utf8(decoded).map_err(|_| protocol("the token is not text"))?;
-        let (user, password) = text.split_once(':').ok_or_else(|| protocol("the token is not USER:PASSWORD"))?;
-        Ok(Some(Credential::basic(user, password)))
     }
 }

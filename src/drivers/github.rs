@@ -24,12 +24,14 @@ use super::api::Api;
 use super::default::{DefaultDriver, fallback};
 use super::error::target;
 use super::github_packages::{Listing, Packages, Version};
-use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, PlannedTag, Result, Review, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::spec::digest::Digest;
+use super::settings::{API_URL, Setting};
+use super::{
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, PlannedTag, Result, Review, TagEntry, TagListing,
+    UntagMethod, UntagOutcome, UntagSemantics,
+};
 use crate::registry::Repository;
+use crate::spec::digest::Digest;
 use std::collections::BTreeSet;
-
-pub const DEFAULT_API: &str = "https://api.github.com";
 
 /// What GitHub refuses, as the plan and errors say it.
 const LAST_TAGGED: &str = "GitHub refuses to delete the last tagged version of a package";
@@ -49,8 +51,14 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "a token (--github-token / GITHUB_TOKEN) with read:packages and delete:packages, plus a ghcr.io login with write:packages for the throwaway manifest; the Actions GITHUB_TOKEN can delete only packages linked to its own repository (package settings → Manage Actions access → Admin)",
     docs: "https://docs.github.com/en/rest/packages/packages",
-    new: |opts, _| Ok(Box::new(GithubDriver::new(opts)?)),
+    settings: &[API_URL, TOKEN],
+    api: ApiBase::Vendor("https://api.github.com"),
+    login: None,
+    new: |opts, repo| Ok(Box::new(GithubDriver::new(opts, repo)?)),
 };
+
+const TOKEN: Setting =
+    Setting::secret("github-token", "GITHUB_TOKEN", "GitHub token for the packages API (needs read:packages, and delete:packages to remove tags).");
 
 pub struct GithubDriver {
     packages: Packages,
@@ -58,10 +66,10 @@ pub struct GithubDriver {
 }
 
 impl GithubDriver {
-    pub fn new(opts: &DriverOptions) -> Result<Self> {
-        let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
+        let base = opts.api_base(&INFO, repo)?;
         let api = Api::new(&INFO, opts.client.options())?;
-        Ok(GithubDriver { packages: Packages::new(api, base, opts.tokens.github.clone()), fallback: fallback(opts, &INFO) })
+        Ok(GithubDriver { packages: Packages::new(api, base, opts.settings.secret(&TOKEN).cloned()), fallback: fallback(opts, &INFO) })
     }
 
     fn refused(&self, op: &'static str, tgt: String, detail: String) -> DriverError {
@@ -119,7 +127,7 @@ impl GithubDriver {
     }
 }
 
-/// Tags with digests, and the tags of versions not named by a digest.
+/// Tags with digests, and the tags of versions not named by a digest (unsorted).
 fn entries(versions: &[Version]) -> (Vec<TagEntry>, Vec<BrokenTag>) {
     let (mut ok, mut broken) = (Vec::new(), Vec::new());
     for v in versions {
@@ -128,8 +136,6 @@ fn entries(versions: &[Version]) -> (Vec<TagEntry>, Vec<BrokenTag>) {
             Err(_) => broken.extend(v.tags().iter().map(|t| BrokenTag { tag: t.clone(), problem: format!("GitHub names its version {:?}, not a digest", v.name) })),
         }
     }
-    ok.sort();
-    broken.sort_by(|a, b| a.tag.cmp(&b.tag));
     (ok, broken)
 }
 
@@ -139,13 +145,10 @@ impl Driver for GithubDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        Ok(self.list_tags_checked(repo).await?.0)
-    }
-
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let listing = self.packages.listing(repo, "list tags", true).await?;
-        Ok(listing.map(|l| entries(&l.versions)).unwrap_or_default())
+        let (tags, broken) = listing.map(|l| entries(&l.versions)).unwrap_or_default();
+        Ok(TagListing::sorted(tags, broken))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
@@ -185,6 +188,7 @@ impl Driver for GithubDriver {
         let (op, tgt) = ("delete package", repo.to_string());
         let Some(listing) = self.packages.listing(repo, op, true).await? else { return Ok(()) };
         let (found, broken) = entries(&listing.versions);
+        let TagListing { tags: found, broken, .. } = TagListing::sorted(found, broken);
         let expected: BTreeSet<&TagEntry> = expected.iter().collect();
         let unseen: Vec<String> = found.iter().filter(|e| !expected.contains(e)).map(|e| e.tag.clone()).chain(broken.into_iter().map(|b| b.tag)).collect();
         if !unseen.is_empty() {

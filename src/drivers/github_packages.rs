@@ -13,12 +13,13 @@
 //!   kept; deletes update that copy. A 404 on the first page means no such package (or one the
 //!   token cannot see); on a later page it is an error, never the end of the list.
 
-use super::api::{Api, Repeat, bearer, encode, join};
 use super::Result;
-use crate::registry::{Repository, next_link};
+use super::api::{Api, Repeat, bearer, encode, join};
+use super::pages::{Pages, link};
+use crate::registry::Repository;
 use crate::secret::Secret;
-use reqwest::header::{ACCEPT, LINK};
-use std::collections::{HashMap, HashSet};
+use reqwest::header::ACCEPT;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::OnceCell;
 
@@ -175,25 +176,23 @@ impl Packages {
     /// version named `until`. `None` when the first page answers 404.
     async fn versions(&self, path: &str, op: &'static str, tgt: &str, until: Option<&str>) -> Result<Option<Vec<Version>>> {
         let token = self.token(op, tgt)?;
-        let mut url = join(&self.base, &format!("{path}/versions?per_page=100"));
-        let (mut versions, mut seen, mut page) = (Vec::new(), HashSet::new(), 1);
-        loop {
+        let mut pages = Pages::new(&self.api, op, tgt, &self.base, "the package versions", join(&self.base, &format!("{path}/versions?per_page=100")));
+        let mut versions = Vec::new();
+        while let Some(url) = pages.next_page() {
             let resp = self.api.send(op, tgt, Repeat::Safe, true, |h| self.request(h.get(&url), token)).await?;
             if resp.status().as_u16() == 404 {
-                if page == 1 {
-                    return Ok(None);
-                }
-                return Err(self.api.page_gone(op, tgt, &format!("page {page} of the package versions")));
+                pages.not_found()?;
+                return Ok(None);
             }
-            let next = resp.headers().get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
+            let next = link(&resp);
             let batch: Vec<Version> = self.api.json(op, tgt, resp).await?;
             let found = until.is_some_and(|name| batch.iter().any(|v| v.name == name));
             versions.extend(batch);
-            match self.api.next_page(op, tgt, &self.base, next, &mut seen)? {
-                Some(n) if !found => (url, page) = (n, page + 1),
-                _ => return Ok(Some(versions)),
+            if !found {
+                pages.follow(next)?;
             }
         }
+        Ok(Some(versions))
     }
 
     /// The version named `digest` (a manifest just pushed), read from the newest pages.

@@ -11,20 +11,24 @@
 //!   then `GET …/tags/{tag}` per tag for its digest, a few at a time.
 //! - Untag: `DELETE {api}/projects/{id}/registry/repositories/{rid}/tags/{tag}`: GitLab removes
 //!   only that tag. (The bulk `name_regex_delete` endpoint runs asynchronously; not used.)
-//! - Auth: `PRIVATE-TOKEN` (`--gitlab-token` / `GITLAB_TOKEN`: personal, project or group
-//!   access token with the `api` scope) or `JOB-TOKEN` (`CI_JOB_TOKEN`).
+//! - Auth, first found wins: `PRIVATE-TOKEN` (`--gitlab-token` / `GITLAB_TOKEN`: personal,
+//!   project or group access token with the `api` scope), then `JOB-TOKEN`
+//!   (`--gitlab-job-token` / `CI_JOB_TOKEN`).
 //! - API: `https://gitlab.com/api/v4` for gitlab.com; self-hosted with `--api-url`.
 
 use super::api::{Api, Repeat, encode, join, secret_header};
 use super::error::target;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
-use crate::spec::digest::Digest;
+use super::pages::Pages;
+use super::settings::{API_URL, Setting, Settings};
+use super::{
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
 use crate::registry::Repository;
 use crate::secret::Secret;
+use crate::spec::digest::Digest;
 use futures::{StreamExt as _, TryStreamExt as _};
 use reqwest::header::HeaderName;
-
-pub const DEFAULT_API: &str = "https://gitlab.com/api/v4";
 /// Tag detail requests in flight at once.
 const DETAIL_CONCURRENCY: usize = 4;
 
@@ -43,13 +47,27 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "a GitLab access token with the api scope and at least the Developer role (--gitlab-token / GITLAB_TOKEN), or a CI job token (CI_JOB_TOKEN) of the same project",
     docs: "https://docs.gitlab.com/api/container_registry/",
-    new: |opts, _| Ok(Box::new(GitlabDriver::new(opts)?)),
+    settings: &[API_URL, TOKEN, JOB_TOKEN],
+    api: ApiBase::Vendor("https://gitlab.com/api/v4"),
+    login: None,
+    new: |opts, repo| Ok(Box::new(GitlabDriver::new(opts, repo)?)),
 };
+
+const TOKEN: Setting = Setting::secret("gitlab-token", "GITLAB_TOKEN", "GitLab personal, project or group access token (PRIVATE-TOKEN).");
+const JOB_TOKEN: Setting = Setting::secret("gitlab-job-token", "CI_JOB_TOKEN", "GitLab CI job token (JOB-TOKEN).");
 
 #[derive(Debug, Clone)]
 enum Token {
     Private(Secret),
     Job(Secret),
+}
+
+impl Token {
+    /// The first credential given: the access token, then the job token.
+    fn from_settings(settings: &Settings) -> Option<Self> {
+        let private = settings.secret(&TOKEN).cloned().map(Token::Private);
+        private.or_else(|| settings.secret(&JOB_TOKEN).cloned().map(Token::Job))
+    }
 }
 
 pub struct GitlabDriver {
@@ -77,14 +95,9 @@ struct Located {
 }
 
 impl GitlabDriver {
-    pub fn new(opts: &DriverOptions) -> Result<Self> {
-        let base = opts.api_url.clone().unwrap_or_else(|| url::Url::parse(DEFAULT_API).expect("static URL"));
-        let token = match (&opts.tokens.gitlab, &opts.tokens.gitlab_job) {
-            (Some(t), _) => Some(Token::Private(t.clone())),
-            (None, Some(t)) => Some(Token::Job(t.clone())),
-            (None, None) => None,
-        };
-        Ok(GitlabDriver { api: Api::new(&INFO, opts.client.options())?, base, token })
+    pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
+        let base = opts.api_base(&INFO, repo)?;
+        Ok(GitlabDriver { api: Api::new(&INFO, opts.client.options())?, base, token: Token::from_settings(&opts.settings) })
     }
 
     fn request(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -102,23 +115,18 @@ impl GitlabDriver {
     /// Every page of a paginated list (`X-Next-Page`); `None` when the first page is 404.
     async fn pages<T: serde::de::DeserializeOwned>(&self, op: &'static str, tgt: &str, path: &str) -> Result<Option<Vec<T>>> {
         let mut out = Vec::new();
-        let mut page = String::from("1");
-        for _ in 0..10_000 {
+        let mut pages = Pages::new(&self.api, op, tgt, &self.base, path, "1".into());
+        while let Some(page) = pages.next_page() {
             let sep = if path.contains('?') { '&' } else { '?' };
             let url = join(&self.base, &format!("{path}{sep}per_page=100&page={page}"));
             let resp = self.api.send(op, tgt, Repeat::Safe, true, |h| self.request(h.get(&url))).await?;
             if resp.status().as_u16() == 404 {
-                if page == "1" {
-                    return Ok(None);
-                }
-                return Err(self.api.page_gone(op, tgt, &format!("page {page} of {path}")));
+                pages.not_found()?;
+                return Ok(None);
             }
-            let next = resp.headers().get("x-next-page").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default().to_string();
+            let next = resp.headers().get("x-next-page").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string());
             out.extend(self.api.json::<Vec<T>>(op, tgt, resp).await?);
-            if next.is_empty() || next == page {
-                break;
-            }
-            page = next;
+            pages.follow_cursor(next)?;
         }
         Ok(Some(out))
     }
@@ -166,9 +174,9 @@ impl Driver for GitlabDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
-        let Some(located) = self.locate(repo, op).await? else { return Ok(Vec::new()) };
+        let Some(located) = self.locate(repo, op).await? else { return Ok(TagListing::default()) };
         let tags = self.pages::<GitlabTag>(op, &tgt, &format!("{}/tags", located.prefix)).await?.unwrap_or_default();
         let (located, tgt) = (&located, &tgt);
         let found: Vec<Option<TagEntry>> = futures::stream::iter(tags)
@@ -182,9 +190,7 @@ impl Driver for GitlabDriver {
             .buffer_unordered(DETAIL_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut entries: Vec<TagEntry> = found.into_iter().flatten().collect();
-        entries.sort();
-        Ok(entries)
+        Ok(TagListing::sorted(found.into_iter().flatten().collect(), Vec::new()))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

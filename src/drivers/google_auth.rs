@@ -1,7 +1,8 @@
 //! Google application-default credentials → an OAuth access token.
 //!
-//! `cli/` picks the file (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's well-known
-//! `~/.config/gcloud/application_default_credentials.json` when it exists); it is read when a
+//! The file is the `--google-application-credentials` setting (`GOOGLE_APPLICATION_CREDENTIALS`),
+//! else gcloud's well-known `~/.config/gcloud/application_default_credentials.json` when it
+//! exists ([`well_known_file`], which `cli/` calls with the environment); it is read when a
 //! token is first needed, and the token is kept until shortly before its `expires_in` runs
 //! out (an hour, usually), then obtained again.
 //!
@@ -131,6 +132,17 @@ impl Adc {
     }
 }
 
+/// gcloud's application-default credentials file, `application_default_credentials.json` in
+/// `CLOUDSDK_CONFIG` (default `~/.config/gcloud`), when it exists.
+pub(crate) fn well_known_file(env: super::settings::Env<'_>) -> Option<String> {
+    let dir = env("CLOUDSDK_CONFIG")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config/gcloud")))?;
+    let file = dir.join("application_default_credentials.json");
+    file.is_file().then(|| file.to_string_lossy().into_owned())
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
@@ -143,4 +155,24 @@ fn sign_assertion(sa: &ServiceAccount, token_uri: &str, iat: u64) -> std::result
     header.kid = sa.private_key_id.clone();
     let claims = Claims { iss: &sa.client_email, scope: SCOPE, aud: token_uri, iat, exp: iat + ASSERTION_SECONDS };
     jsonwebtoken::encode(&header, &claims, &key).map(Secret::new).map_err(|e| format!("cannot sign with private_key: {}", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_well_known_file_is_in_cloudsdk_config_else_under_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("application_default_credentials.json");
+        let cloudsdk = |k: &str| (k == "CLOUDSDK_CONFIG").then(|| dir.path().to_string_lossy().into_owned());
+        assert_eq!(well_known_file(&cloudsdk), None, "no file, no fallback");
+        std::fs::write(&file, "{}").unwrap();
+        assert_eq!(well_known_file(&cloudsdk).map(PathBuf::from), Some(file));
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".config/gcloud")).unwrap();
+        std::fs::write(home.path().join(".config/gcloud/application_default_credentials.json"), "{}").unwrap();
+        let env = |k: &str| (k == "HOME").then(|| home.path().to_string_lossy().into_owned());
+        assert_eq!(well_known_file(&env).map(PathBuf::from), Some(home.path().join(".config/gcloud/application_default_credentials.json")));
+    }
 }

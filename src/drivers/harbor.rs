@@ -12,7 +12,12 @@
 
 use super::api::{Api, Repeat, encode, join, secret_header};
 use super::error::target;
-use super::{Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::pages::Pages;
+use super::settings::API_URL;
+use super::{
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
 use crate::registry::{Client, Credential, Repository};
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
@@ -34,6 +39,9 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "a Harbor user or robot account (docker login, or --username with --password-stdin) with the project's \"delete tag\" permission (Maintainer or a robot account with Tag: Delete)",
     docs: "https://goharbor.io/docs/main/build-customize-contribute/configure-swagger/",
+    settings: &[API_URL],
+    api: ApiBase::RegistryHost,
+    login: None,
     new: |opts, repo| Ok(Box::new(HarborDriver::new(opts, repo)?)),
 };
 
@@ -57,7 +65,7 @@ struct HarborTag {
 
 impl HarborDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
-        let base = super::api::base_url(&INFO, opts, repo)?;
+        let base = opts.api_base(&INFO, repo)?;
         Ok(HarborDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone() })
     }
 
@@ -95,32 +103,28 @@ impl Driver for HarborDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let path = self.repo_path(repo, op)?;
         let auth = self.authorization(repo).await?;
         let mut entries = Vec::new();
-        for page in 1.. {
+        let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the artifacts", "1".into());
+        while let Some(page) = pages.next_page() {
             let url = join(&self.base, &format!("{path}/artifacts?with_tag=true&page={page}&page_size={PAGE_SIZE}"));
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| Self::request(h.get(&url), &auth)).await?;
             if resp.status().as_u16() == 404 {
-                if page == 1 {
-                    break;
-                }
-                return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the artifacts")));
+                pages.not_found()?;
+                break;
             }
             let artifacts: Vec<Artifact> = self.api.json(op, &tgt, resp).await?;
-            let n = artifacts.len();
+            let full = artifacts.len() >= PAGE_SIZE;
             for a in artifacts {
                 let Ok(digest) = a.digest.parse::<crate::spec::digest::Digest>() else { continue };
                 entries.extend(a.tags.unwrap_or_default().into_iter().map(|t| TagEntry::new(t.name, digest.clone())));
             }
-            if n < PAGE_SIZE {
-                break;
-            }
+            pages.follow_cursor(full.then(|| (pages.number() + 1).to_string()))?;
         }
-        entries.sort();
-        Ok(entries)
+        Ok(TagListing::sorted(entries, Vec::new()))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

@@ -30,10 +30,13 @@ mod google_auth;
 mod harbor;
 mod hosts;
 mod layout;
+mod listing;
+mod pages;
 mod quay;
 mod rate_limit;
 mod read_only;
 pub mod readme;
+pub mod settings;
 mod static_root;
 mod token_cache;
 mod untag;
@@ -48,38 +51,19 @@ pub use github::GithubDriver;
 pub use gitlab::GitlabDriver;
 pub use harbor::HarborDriver;
 pub use layout::{parse_repository, resolve_layout};
+pub use listing::{BrokenTag, Digests, TagEntry, TagListing};
 pub use quay::QuayDriver;
+pub use settings::{Setting, Settings};
 pub use static_root::{INFO as STATIC_INFO, STATIC_REGISTRY, StaticDriver};
 pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
+use crate::registry::{Client, Credential, Repository};
 use crate::spec::digest::Digest;
-use crate::registry::{Client, Repository};
-use crate::secret::Secret;
 
 pub type Result<T, E = DriverError> = std::result::Result<T, E>;
 
-/// One tag and the digest of the manifest (or index) it points at.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct TagEntry {
-    pub tag: String,
-    pub digest: Digest,
-}
-
-impl TagEntry {
-    pub fn new(tag: impl Into<String>, digest: Digest) -> Self {
-        TagEntry { tag: tag.into(), digest }
-    }
-}
-
-/// A listed tag whose manifest cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct BrokenTag {
-    pub tag: String,
-    pub problem: String,
-}
-
 /// How a tag was removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UntagMethod {
     /// The registry's API removed just the tag.
@@ -102,7 +86,7 @@ pub struct UntagOutcome {
 }
 
 /// Which repository names a registry accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Nesting {
     /// Any number of `/`-separated components.
@@ -112,7 +96,7 @@ pub enum Nesting {
 }
 
 /// How a single tag is removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UntagSemantics {
     /// Digest deletes only: a throwaway manifest takes the tag, then its digest is deleted.
@@ -152,7 +136,7 @@ impl UntagMethod {
 }
 
 /// What a registry can do, as the table states it (no network needed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Capabilities {
     pub nesting: Nesting,
     /// A repository must exist before anything is pushed to it.
@@ -203,63 +187,61 @@ pub struct DriverInfo {
     pub needs: &'static str,
     /// The vendor's documentation for what the driver uses.
     pub docs: &'static str,
+    /// What the driver reads from flags and the environment ([`settings`]): `cli/` offers
+    /// each as a flag and passes the values in [`DriverOptions::settings`].
+    pub settings: &'static [Setting],
+    /// Where the registry's native API is when `--api-url` does not say.
+    pub api: ApiBase,
+    /// A registry login the driver obtains itself (ECR's GetAuthorizationToken), used for the
+    /// registry unless the user gave credentials.
+    pub login: Option<Login>,
     /// Builds the driver for one registry.
     pub new: fn(&DriverOptions, &Repository) -> Result<Box<dyn Driver>>,
 }
 
-/// What a driver may use besides the distribution client. Values come from `cli/`.
+/// Obtains the driver's own registry login from its settings, for `repo`'s registry.
+pub type Login = for<'a> fn(&'a Settings, &'a Repository) -> futures::future::BoxFuture<'a, Result<Option<Credential>>>;
+
+/// Where a driver's native API is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiBase {
+    /// The vendor's public API (`https://api.github.com`).
+    Vendor(&'static str),
+    /// On the registry's own host (`https://<registry>`).
+    RegistryHost,
+    /// Found by the vendor's SDK (`--api-url` overrides its endpoint).
+    Sdk,
+    /// No native API: the distribution API only.
+    None,
+}
+
+/// What a driver is built with. Values come from `cli/`.
 #[derive(Debug, Clone)]
 pub struct DriverOptions {
+    /// The distribution client, with the registry's credentials.
     pub client: Client,
-    /// Base URL of the registry's native API, when not the vendor's public one (self-hosted
-    /// GitLab, GitHub Enterprise, tests).
-    pub api_url: Option<url::Url>,
-    pub tokens: ApiTokens,
-    /// Create missing repositories before pushing (ECR).
-    pub create_repositories: bool,
+    /// The drivers' settings given (each driver reads its own).
+    pub settings: Settings,
 }
 
 impl DriverOptions {
     pub fn new(client: Client) -> Self {
-        DriverOptions { client, api_url: None, tokens: ApiTokens::default(), create_repositories: false }
+        DriverOptions { client, settings: Settings::default() }
     }
-}
 
-/// Credentials for native APIs that are not the registry login.
-#[derive(Debug, Clone, Default)]
-pub struct ApiTokens {
-    /// GitHub token with `read:packages` / `delete:packages`.
-    pub github: Option<Secret>,
-    /// GitLab personal, project or group access token (`PRIVATE-TOKEN`).
-    pub gitlab: Option<Secret>,
-    /// GitLab CI job token (`JOB-TOKEN`).
-    pub gitlab_job: Option<Secret>,
-    /// Quay OAuth application token.
-    pub quay: Option<Secret>,
-    /// Azure AD access token, exchanged for an ACR refresh token.
-    pub azure: Option<Secret>,
-    /// Azure AD service principal (client-credentials flow), for an Azure AD token.
-    pub azure_sp: Option<AzureServicePrincipal>,
-    /// Google OAuth access token (e.g. `gcloud auth print-access-token`).
-    pub google: Option<Secret>,
-    /// Google application-default credentials file (service account key or authorized user).
-    pub google_credentials: Option<std::path::PathBuf>,
-}
-
-/// An Azure AD application's client id and secret in a tenant (`AZURE_CLIENT_ID`,
-/// `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID` in the Azure SDKs' convention).
-#[derive(Debug, Clone)]
-pub struct AzureServicePrincipal {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    /// The Azure AD authority, [`AzureServicePrincipal::DEFAULT_AUTHORITY`] unless overridden
-    /// (`AZURE_AUTHORITY_HOST`: sovereign clouds, tests).
-    pub authority: url::Url,
-}
-
-impl AzureServicePrincipal {
-    pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+    /// The base URL of `info`'s native API for `repo`: `--api-url` when given, else where the
+    /// row says ([`DriverInfo::api`]).
+    pub fn api_base(&self, info: &'static DriverInfo, repo: &Repository) -> Result<url::Url> {
+        if let Some(u) = self.settings.url(&settings::API_URL) {
+            return Ok(u.clone());
+        }
+        let invalid = |detail: String| DriverError::Protocol { driver: info.name, op: "set up", target: repo.to_string(), detail };
+        match info.api {
+            ApiBase::Vendor(base) => url::Url::parse(base).map_err(|e| invalid(format!("{base}: {e}"))),
+            ApiBase::RegistryHost => url::Url::parse(&format!("https://{}", repo.registry)).map_err(|_| invalid("not a valid host".into())),
+            ApiBase::Sdk | ApiBase::None => Err(invalid("the driver has no API base URL".into())),
+        }
+    }
 }
 
 /// A registry as wharf sees it.
@@ -272,30 +254,10 @@ pub trait Driver: Send + Sync {
         self.info().capabilities
     }
 
-    /// Every tag of `repo` with its digest; empty when the repository does not exist.
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>>;
-
-    /// Every tag name of `repo`, sorted, without digests: where the listing has no digests
-    /// (the distribution API) this is one request per page instead of one per tag.
-    async fn list_tag_names(&self, repo: &Repository) -> Result<Vec<String>> {
-        Ok(self.list_tags(repo).await?.into_iter().map(|t| t.tag).collect())
-    }
-
-    /// Like [`Driver::list_tags`], and also the tags whose manifest cannot be read (missing,
-    /// unparsable), so that cleanup can report them instead of failing or ignoring them.
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
-        Ok((self.list_tags(repo).await?, Vec::new()))
-    }
-
-    /// Like [`Driver::list_tags_checked`], except that tags for which `read_later` holds may
-    /// come back without a digest (the second list): the caller reads their manifests anyway,
-    /// and that one GET gives the digest too. Drivers whose listing carries digests return
-    /// none there; the default driver saves a HEAD per such tag.
-    async fn list_tags_deferred(&self, repo: &Repository, read_later: &(dyn for<'t> Fn(&'t str) -> bool + Send + Sync)) -> Result<(Vec<TagEntry>, Vec<String>, Vec<BrokenTag>)> {
-        let _ = read_later;
-        let (entries, broken) = self.list_tags_checked(repo).await?;
-        Ok((entries, Vec::new(), broken))
-    }
+    /// Every tag of `repo` (nothing when the repository does not exist), with the digests
+    /// `digests` asks for, and the tags whose manifest cannot be read apart. Drivers whose
+    /// listing carries digests give them all, whatever `digests` says.
+    async fn list(&self, repo: &Repository, digests: Digests<'_>) -> Result<TagListing>;
 
     /// The digest `tag` names now, through the registry's own API; `None` when there is no such
     /// tag. Drivers without such an API answer [`DriverError::Unsupported`], and callers read
@@ -340,12 +302,6 @@ pub trait Driver: Send + Sync {
     /// and says what went; `None` where the registry collects its own garbage.
     async fn collect_garbage(&self, repo: &Repository) -> Result<Option<crate::publish::static_gc::Collected>> {
         let _ = repo;
-        Ok(None)
-    }
-
-    /// A registry login the driver obtains itself (e.g. ECR's GetAuthorizationToken); `None`
-    /// when the usual credential sources apply.
-    async fn registry_credential(&self) -> Result<Option<crate::registry::Credential>> {
         Ok(None)
     }
 }
@@ -395,6 +351,15 @@ pub fn select(implementation: Option<&str>, repo: &Repository) -> Result<&'stati
     }
 }
 
+/// The registry login `info`'s driver obtains itself for `repo` (see [`DriverInfo::login`]);
+/// `None` for drivers that use the usual credential sources.
+pub async fn login(info: &'static DriverInfo, settings: &Settings, repo: &Repository) -> Result<Option<Credential>> {
+    match info.login {
+        Some(login) => login(settings, repo).await,
+        None => Ok(None),
+    }
+}
+
 /// Builds the driver `info` describes for `repo`'s registry. On hosts nothing can be deleted
 /// from (read-only mirrors, ECR Public), deletes are refused with the reason.
 pub fn build(info: &'static DriverInfo, opts: &DriverOptions, repo: &Repository) -> Result<Box<dyn Driver>> {
@@ -441,16 +406,22 @@ mod tests {
     #[test]
     fn options_never_print_tokens() {
         let mut opts = DriverOptions::new(Client::new(Default::default()).unwrap());
-        opts.tokens.github = Some(Secret::new("ghp_supersecret"));
-        opts.tokens.azure = Some(Secret::new("aad-supersecret"));
-        opts.tokens.azure_sp = Some(AzureServicePrincipal {
-            tenant_id: "t".into(),
-            client_id: "c".into(),
-            client_secret: Secret::new("sp-supersecret"),
-            authority: url::Url::parse(AzureServicePrincipal::DEFAULT_AUTHORITY).unwrap(),
-        });
+        for (name, value) in [("github-token", "ghp_supersecret"), ("azure-token", "aad-supersecret"), ("azure-client-secret", "sp-supersecret")] {
+            opts.settings.set(name, value).unwrap();
+        }
         let dump = format!("{opts:?}");
         assert!(!dump.contains("supersecret"), "{dump}");
+    }
+
+    #[test]
+    fn api_urls_default_to_the_row_and_yield_to_the_flag() {
+        let opts = DriverOptions::new(Client::new(Default::default()).unwrap());
+        let repo: Repository = "quay.example.com/a/b".parse().unwrap();
+        assert_eq!(opts.api_base(by_name("github").unwrap(), &repo).unwrap().as_str(), "https://api.github.com/");
+        assert_eq!(opts.api_base(by_name("quay").unwrap(), &repo).unwrap().as_str(), "https://quay.example.com/");
+        assert!(opts.api_base(by_name("default").unwrap(), &repo).is_err());
+        let given = DriverOptions { settings: Settings::new().with("api-url", "https://api.example.com/v9").unwrap(), ..opts };
+        assert_eq!(given.api_base(by_name("github").unwrap(), &repo).unwrap().as_str(), "https://api.example.com/v9");
     }
 
     #[test]

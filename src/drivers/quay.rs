@@ -11,7 +11,12 @@
 
 use super::api::{Api, Repeat, bearer, encode, join};
 use super::error::target;
-use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::pages::Pages;
+use super::settings::{API_URL, Setting};
+use super::{
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod,
+    UntagOutcome, UntagSemantics,
+};
 use crate::registry::Repository;
 use crate::secret::Secret;
 
@@ -30,8 +35,13 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     },
     needs: "an OAuth application token (--quay-token / QUAY_TOKEN) with the repo:write scope (\"Read/Write to any accessible repositories\") on the repository",
     docs: "https://docs.quay.io/api/swagger/",
+    settings: &[API_URL, TOKEN],
+    api: ApiBase::RegistryHost,
+    login: None,
     new: |opts, repo| Ok(Box::new(QuayDriver::new(opts, repo)?)),
 };
+
+const TOKEN: Setting = Setting::secret("quay-token", "QUAY_TOKEN", "Quay OAuth application token.");
 
 pub struct QuayDriver {
     api: Api,
@@ -56,8 +66,8 @@ struct QuayTag {
 
 impl QuayDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
-        let base = super::api::base_url(&INFO, opts, repo)?;
-        Ok(QuayDriver { api: Api::new(&INFO, opts.client.options())?, base, token: opts.tokens.quay.clone() })
+        let base = opts.api_base(&INFO, repo)?;
+        Ok(QuayDriver { api: Api::new(&INFO, opts.client.options())?, base, token: opts.settings.secret(&TOKEN).cloned() })
     }
 
     fn repo_path(&self, repo: &Repository, op: &'static str) -> Result<String> {
@@ -86,20 +96,16 @@ impl Driver for QuayDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        Ok(self.list_tags_checked(repo).await?.0)
-    }
-
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let path = self.repo_path(repo, op)?;
         let (mut entries, mut broken) = (Vec::new(), Vec::new());
-        for page in 1..=100_000 {
+        let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the tags", "1".into());
+        while let Some(page) = pages.next_page() {
             let url = join(&self.base, &format!("{path}/tag/?onlyActiveTags=true&limit=100&page={page}"));
-            let p = match self.page(op, &tgt, &url).await? {
-                Some(p) => p,
-                None if page == 1 => break,
-                None => return Err(self.api.page_gone(op, &tgt, &format!("page {page} of the tags"))),
+            let Some(p) = self.page(op, &tgt, &url).await? else {
+                pages.not_found()?;
+                break;
             };
             for t in p.tags {
                 match t.manifest_digest.as_deref().map(str::parse) {
@@ -110,13 +116,9 @@ impl Driver for QuayDriver {
                     }
                 }
             }
-            if !p.has_additional {
-                break;
-            }
+            pages.follow_cursor(p.has_additional.then(|| (pages.number() + 1).to_string()))?;
         }
-        entries.sort();
-        broken.sort_by(|a: &BrokenTag, b: &BrokenTag| a.tag.cmp(&b.tag));
-        Ok((entries, broken))
+        Ok(TagListing::sorted(entries, broken))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

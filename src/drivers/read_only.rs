@@ -2,7 +2,7 @@
 //! listing goes through the driver it wraps, deletes are refused with the reason, and a
 //! cleanup plan keeps every tag there with that reason instead of failing on each.
 
-use super::{BrokenTag, Driver, DriverError, DriverInfo, PlannedTag, Result, Review, TagEntry, UntagOutcome};
+use super::{Digests, Driver, DriverError, DriverInfo, PlannedTag, Result, Review, TagEntry, TagListing, UntagOutcome};
 use crate::registry::Repository;
 
 pub(crate) struct ReadOnly {
@@ -26,16 +26,12 @@ impl Driver for ReadOnly {
         self.inner.info()
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        self.inner.list_tags(repo).await
+    async fn list(&self, repo: &Repository, digests: Digests<'_>) -> Result<TagListing> {
+        self.inner.list(repo, digests).await
     }
 
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
-        self.inner.list_tags_checked(repo).await
-    }
-
-    async fn list_tags_deferred(&self, repo: &Repository, read_later: &(dyn for<'t> Fn(&'t str) -> bool + Send + Sync)) -> Result<(Vec<TagEntry>, Vec<String>, Vec<BrokenTag>)> {
-        self.inner.list_tags_deferred(repo, read_later).await
+    async fn tag_digest(&self, repo: &Repository, tag: &str) -> Result<Option<crate::spec::digest::Digest>> {
+        self.inner.tag_digest(repo, tag).await
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {
@@ -56,10 +52,6 @@ impl Driver for ReadOnly {
 
     async fn ensure_repository(&self, repo: &Repository) -> Result<()> {
         self.inner.ensure_repository(repo).await
-    }
-
-    async fn registry_credential(&self) -> Result<Option<crate::registry::Credential>> {
-        self.inner.registry_credential().await
     }
 }
 

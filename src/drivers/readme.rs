@@ -12,8 +12,8 @@ pub const END: &str = "<!-- drivers:end -->";
 /// The markdown table (without the markers).
 pub fn support_matrix() -> String {
     let mut out = String::from(
-        "| `--implementation` | registry | detected hosts | untag | nested names | repositories | the credential needs |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| `--implementation` | registry | detected hosts | untag | nested names | repositories | the credential needs | flags (variables) |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for d in DRIVERS {
         let c = &d.capabilities;
@@ -29,8 +29,17 @@ pub fn support_matrix() -> String {
             (false, false) => "created on push",
         };
         let repos = if c.delete_repository { format!("{created}; deleted as a whole by `cleanup --purge`") } else { created.to_string() };
+        let flags: Vec<String> = d
+            .settings
+            .iter()
+            .map(|s| match s.env {
+                Some(var) => format!("`--{}` (`{var}`)", s.name),
+                None => format!("`--{}`", s.name),
+            })
+            .collect();
+        let flags = if flags.is_empty() { "—".to_string() } else { flags.join(", ") };
         out.push_str(&format!(
-            "| `{}` | [{}]({}) | {} | {untag} | {nesting} | {repos} | {} |\n",
+            "| `{}` | [{}]({}) | {} | {untag} | {nesting} | {repos} | {} | {flags} |\n",
             d.name,
             d.title,
             d.docs,

@@ -12,7 +12,10 @@
 
 use std::time::Duration;
 
-use super::{BrokenTag, Capabilities, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, UntagMethod, UntagOutcome, UntagSemantics};
+use super::{
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
 use crate::spec::digest::Digest;
 use crate::publish::static_gc::{self, Collected};
 use crate::publish::static_root::StaticRoot;
@@ -37,6 +40,9 @@ pub static INFO: DriverInfo = DriverInfo {
     },
     needs: "write access to the directory or bucket (s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject)",
     docs: "https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests",
+    settings: &[],
+    api: ApiBase::None,
+    login: None,
     new: |_, _| Err(DriverError::Unsupported { driver: "static", op: "be chosen by host (use --static-root)" }),
 };
 
@@ -92,11 +98,7 @@ impl Driver for StaticDriver {
         &INFO
     }
 
-    async fn list_tags(&self, repo: &Repository) -> Result<Vec<TagEntry>> {
-        Ok(self.list_tags_checked(repo).await?.0)
-    }
-
-    async fn list_tags_checked(&self, repo: &Repository) -> Result<(Vec<TagEntry>, Vec<BrokenTag>)> {
+    async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         self.check(repo)?;
         let (mut entries, mut broken) = (Vec::new(), Vec::new());
         for tag in self.root.tag_names(&repo.path).await? {
@@ -106,7 +108,7 @@ impl Driver for StaticDriver {
                 Err(e) => broken.push(BrokenTag { tag, problem: e.to_string() }),
             }
         }
-        Ok((entries, broken))
+        Ok(TagListing::sorted(entries, broken))
     }
 
     async fn untag(&self, repo: &Repository, tag: &str) -> Result<UntagOutcome> {

@@ -18,7 +18,7 @@ use crate::spec::digest::Digest;
 use crate::registry::{ManifestContent, parse_manifest};
 
 /// What one collection removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Collected {
     pub manifests: usize,
     pub blobs: usize,

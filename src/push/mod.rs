@@ -57,7 +57,7 @@ pub struct PushOptions {
 }
 
 /// One image of the push, for the report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct PlannedImage {
     pub source: PathBuf,
     pub platform: String,
@@ -70,7 +70,7 @@ pub struct PlannedImage {
 }
 
 /// Everything decided before anything is written.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct PushPlan {
     /// What the tags point at: the image manifest (one image) or the index.
     pub digest: Digest,
@@ -86,7 +86,7 @@ pub struct PushPlan {
 }
 
 /// What a push did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct PushReport {
     #[serde(flatten)]
     pub plan: PushPlan,

@@ -12,7 +12,7 @@ use crate::spec::manifest::Descriptor;
 const BLOB_CONCURRENCY: usize = 4;
 
 /// What a copy did, for the report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct CopyStats {
     pub blobs_uploaded: usize,
     pub bytes_uploaded: u64,

@@ -1,12 +1,15 @@
-//! `wharf build-and-publish`: flags → [`BuildAndPublish`], run, build output.
+//! `wharf build-and-publish`: flags → [`BuildAndPublish`], run, build output, report.
 
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::args::ci_git_info;
-use super::{DriverArgs, LockArgs, Output, ProjectArgs, RegistryArgs, TagArgs, driver_and_client};
+use super::super::Output;
+use super::super::args::{LockArgs, ProjectArgs, RegistryArgs, TagArgs, ci_git_info};
+use super::super::connect::Connector;
+use super::super::driver_args::DriverArgs;
+use super::super::output;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, Log, StageStorage};
@@ -18,7 +21,6 @@ use crate::pipeline::BuildAndPublish;
 use crate::store::{ImageStore, LayoutStore, RegistryStore};
 use crate::registry::Repository;
 
-
 #[derive(Args, Debug, Clone)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -28,26 +30,26 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub driver: DriverArgs,
     /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
-    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO")]
+    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", help_heading = "Project")]
     pub repo: Option<String>,
     /// How images map to repositories.
-    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE")]
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
     pub repo_mode: RepoMode,
     /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
-    #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE")]
+    #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE", help_heading = "Build")]
     pub stages_storage: Option<String>,
     /// OCI layout directory used when no --repo is given (default: DIR/.wharf/oci).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Build")]
     pub oci_dir: Option<PathBuf>,
     /// Local cache of converted stages (default: $XDG_CACHE_HOME/wharf/stages or
     /// ~/.cache/wharf/stages; DIR/.wharf/cache when neither is set).
-    #[arg(long, value_name = "DIR", env = "WHARF_CACHE_DIR")]
+    #[arg(long, value_name = "DIR", env = "WHARF_CACHE_DIR", help_heading = "Build")]
     pub cache_dir: Option<PathBuf>,
     /// Docker engine endpoint (`unix:///var/run/docker.sock`, `tcp://…`).
-    #[arg(long, env = "DOCKER_HOST")]
+    #[arg(long, env = "DOCKER_HOST", help_heading = "Build")]
     pub docker_host: Option<String>,
     /// Builds at once (default: number of cores).
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     pub parallel: Option<usize>,
     #[command(flatten)]
     pub tags: TagArgs,
@@ -55,8 +57,17 @@ pub struct BuildArgs {
     pub locks: LockArgs,
 }
 
-/// Runs `build-and-publish`.
-pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
+/// Runs `build-and-publish` and prints its report.
+pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
+    let report = build_and_publish(args, out).await?;
+    match out {
+        Output::Json => output::print(&report),
+        Output::Text => print!("{}", report.to_text()),
+    }
+    Ok(())
+}
+
+async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
     let project = args.project.load().map_err(Error::Config)?;
     let repo: Option<Repository> =
         args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
@@ -70,7 +81,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     };
     let (driver, client) = match &repo {
         Some(r) => {
-            let (d, c) = driver_and_client(r, &args.registry, &args.driver, None).await?;
+            let (d, c) = Connector::new(&args.registry, &args.driver, &[r.registry.as_str()])?.connect(r, None).await?;
             (Some(d), c)
         }
         None => (None, args.registry.client(&[])?),

@@ -1,24 +1,127 @@
-//! The `wharf cleanup` handlers: flags → [`cleanup::run::Settings`], then plan, print, apply.
+//! `wharf cleanup` (plan, print, apply), `cleanup apply PLAN` and `cleanup restore JOURNAL`:
+//! flags → [`cleanup::run::Settings`](crate::cleanup::run::Settings), then the cleanup.
 
+use clap::{Args, Subcommand};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::super::Output;
+use super::super::args::{LockArgs, ProjectArgs, RegistryArgs, SiteArgs, static_root};
+use super::super::connect::{Site, site};
+use super::super::output;
 use crate::cleanup::execute;
 use crate::cleanup::journal;
 use crate::cleanup::plan::Plan;
 use crate::cleanup::run::{self, Keep, Report, Settings};
-use crate::cli::{CleanupApplyArgs, CleanupArgs, CleanupRestoreArgs, Output, Site, target};
 use crate::config::parse_go_duration;
 use crate::drivers;
 use crate::error::Error;
+use crate::naming::RepoMode;
 use crate::registry::Repository;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct CleanupCommand {
+    #[command(subcommand)]
+    pub action: Option<CleanupAction>,
+    #[command(flatten)]
+    pub run: CleanupArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CleanupAction {
+    /// Carry out a plan saved with --plan-out; a tag that moved since is skipped.
+    Apply(Box<CleanupApplyArgs>),
+    /// Put back the tags a journal recorded, while the registry still holds their blobs.
+    Restore(CleanupRestoreArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The project's repository, as given to build-and-publish (with --static-root, a path
+    /// inside the root).
+    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", required = true, help_heading = "Project")]
+    pub repo: Option<String>,
+    /// How images map to repositories.
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
+    pub repo_mode: RepoMode,
+    /// Never delete tags matching this glob (repeatable), e.g. `release-*`.
+    #[arg(long = "keep", value_name = "PATTERN", help_heading = "Policies")]
+    pub keep: Vec<String>,
+    /// Anything pushed within this period stays (`0` disables; default: the project's
+    /// keepImagesBuiltWithinLastNHours, 2h).
+    #[arg(long, value_name = "DURATION", help_heading = "Policies")]
+    pub fresh_window: Option<String>,
+    /// Also delete images that have no publish record (not built by wharf, or before it
+    /// recorded); with --keep-last / --keep-within, those rank by push time per repository.
+    #[arg(long, help_heading = "Policies")]
+    pub include_unknown: bool,
+    /// No git: keep the newest N images of each image (without a project file: of the
+    /// repository, ranked by push time).
+    #[arg(long, value_name = "N", help_heading = "Policies")]
+    pub keep_last: Option<usize>,
+    /// No git: keep every image published within DURATION (e.g. 168h).
+    #[arg(long, value_name = "DURATION", help_heading = "Policies")]
+    pub keep_within: Option<String>,
+    /// Print the plan and change nothing.
+    #[arg(long, help_heading = "Cleanup")]
+    pub dry_run: bool,
+    /// Write the plan as JSON to FILE (with --dry-run, to apply later with `wharf cleanup apply FILE`).
+    #[arg(long, value_name = "FILE", help_heading = "Cleanup")]
+    pub plan_out: Option<PathBuf>,
+    /// Journal of deletions (default: DIR/.wharf/cleanup-journal.jsonl).
+    #[arg(long, value_name = "FILE", help_heading = "Cleanup")]
+    pub journal: Option<PathBuf>,
+    /// Delete every tag of the project (asks first unless --yes).
+    #[arg(long, help_heading = "Cleanup")]
+    pub purge: bool,
+    /// Do not ask before a purge.
+    #[arg(long, help_heading = "Cleanup")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub locks: LockArgs,
+    #[command(flatten)]
+    pub site: SiteArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupApplyArgs {
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub locks: LockArgs,
+    /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
+    #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl", help_heading = "Cleanup")]
+    pub journal: PathBuf,
+    #[command(flatten)]
+    pub site: SiteArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CleanupRestoreArgs {
+    pub journal: PathBuf,
+    /// The static root the journal's `static.invalid/…` lines belong to.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Registry & credentials")]
+    pub static_root: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub async fn run(command: &CleanupCommand, out: Output) -> Result<(), Error> {
+    match &command.action {
+        None => cleanup(&command.run, out).await,
+        Some(CleanupAction::Apply(args)) => apply(args, out).await,
+        Some(CleanupAction::Restore(args)) => restore(args, out).await,
+    }
+}
 
 fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Error> {
     parse_go_duration(v).map_err(|e| Error::Usage(format!("--{flag} {v:?}: {e} (e.g. 2h, 30m, 168h)")))
 }
 
 /// `wharf cleanup …`: plan, and unless --dry-run, delete.
-pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
+async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
     let keep = if args.purge {
         Keep::Purge
     } else if args.keep_last.is_some() || args.keep_within.is_some() {
@@ -34,7 +137,7 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
         Err(e) => return Err(Error::Config(e)),
     };
     let repo_text = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
-    let Site { repo, driver, store } = target(repo_text, &args.statics, &args.registry, &args.driver, None).await.map_err(|e| match e {
+    let Site { repo, driver, store } = site(repo_text, &args.site, None).await.map_err(|e| match e {
         Error::Usage(m) => Error::Usage(format!("--repo: {m}")),
         other => other,
     })?;
@@ -72,15 +175,15 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
         keep_patterns,
         fresh_window,
         include_unknown: args.include_unknown,
-        static_root: args.statics.static_root.clone(),
+        static_root: args.site.statics.static_root.clone(),
     };
     let plan = run::make_plan(&settings, driver.as_ref(), store.as_ref()).await.map_err(cleanup_error)?;
     if let Some(path) = &args.plan_out {
         write_plan(&plan, path)?;
     }
     if args.dry_run {
-        match output {
-            Output::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+        match out {
+            Output::Json => output::print(&plan),
             Output::Text => print!("{}", plan.to_table()),
         }
         return Ok(());
@@ -90,37 +193,37 @@ pub async fn cleanup(args: &CleanupArgs, output: Output) -> Result<(), Error> {
     }
     let outcome = run::apply(&plan, driver.as_ref(), store.as_ref(), &journal_path).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(journal_path.display().to_string()));
-    print_report(&report, output);
+    print_report(&report, out);
     all_done(&report)
 }
 
 /// `wharf cleanup apply PLAN`.
-pub async fn apply(args: &CleanupApplyArgs, output: Output) -> Result<(), Error> {
+async fn apply(args: &CleanupApplyArgs, out: Output) -> Result<(), Error> {
     let text = std::fs::read_to_string(&args.plan).map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
     let plan: Plan = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: not a wharf cleanup plan: {e}", args.plan.display())))?;
     let first = plan.entries.first().ok_or_else(|| Error::Usage(format!("{}: the plan is empty", args.plan.display())))?;
-    let mut statics = args.statics.clone();
+    let mut site_args = args.site.clone();
     if plan.driver == drivers::StaticDriver::NAME {
-        statics.static_root = statics.static_root.or_else(|| plan.static_root.clone());
-        if statics.static_root.is_none() {
+        site_args.statics.static_root = site_args.statics.static_root.or_else(|| plan.static_root.clone());
+        if site_args.statics.static_root.is_none() {
             return Err(Error::Usage(format!("{}: a plan of a static root needs --static-root", args.plan.display())));
         }
     }
-    let repo_text = match &statics.static_root {
+    let repo_text = match &site_args.statics.static_root {
         Some(_) => drivers::StaticDriver::path_of(&first.repository).unwrap_or(&first.repository).to_string(),
         None => first.repository.clone(),
     };
-    let implementation = args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
-    let Site { repo, driver, store } = target(&repo_text, &statics, &args.registry, &args.driver, Some(&implementation)).await?;
+    let implementation = site_args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
+    let Site { repo, driver, store } = site(&repo_text, &site_args, Some(&implementation)).await?;
     let _lock = args.locks.locks().await?.exclusive(&crate::lock::repository(&repo)).await?;
     let outcome = run::apply(&plan, driver.as_ref(), store.as_ref(), &args.journal).await.map_err(cleanup_error)?;
     let report = Report::new(&plan, outcome, false, Some(args.journal.display().to_string()));
-    print_report(&report, output);
+    print_report(&report, out);
     all_done(&report)
 }
 
 /// `wharf cleanup restore JOURNAL`.
-pub async fn restore(args: &CleanupRestoreArgs, output: Output) -> Result<(), Error> {
+async fn restore(args: &CleanupRestoreArgs, out: Output) -> Result<(), Error> {
     let lines = journal::read(&args.journal).map_err(|e| Error::Usage(e.to_string()))?;
     let registries: Vec<String> = lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
     let registries: Vec<&str> = registries.iter().map(String::as_str).collect();
@@ -131,15 +234,15 @@ pub async fn restore(args: &CleanupRestoreArgs, output: Output) -> Result<(), Er
         let root = args.static_root.as_deref().ok_or_else(|| {
             Error::Usage(format!("{}: {} line(s) are of a static root; give it with --static-root", args.journal.display(), statics.len()))
         })?;
-        restored = execute::restore(&statics, &crate::cli::static_root(root).await?).await;
+        restored = execute::restore(&statics, &static_root(root).await?).await;
     }
     if !registry_lines.is_empty() {
         let more = execute::restore(&registry_lines, &args.registry.client(&registries)?).await;
         restored.restored.extend(more.restored);
         restored.skipped.extend(more.skipped);
     }
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&restored).unwrap_or_default()),
+    match out {
+        Output::Json => output::print(&restored),
         Output::Text => {
             for d in &restored.restored {
                 println!("restored {}:{} → {}", d.repository, d.tag, d.digest);
@@ -170,9 +273,9 @@ fn write_plan(plan: &Plan, path: &Path) -> Result<(), Error> {
     std::fs::write(path, text).map_err(|e| Error::Usage(format!("--plan-out {}: {e}", path.display())))
 }
 
-fn print_report(report: &Report, output: Output) {
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(report).unwrap_or_default()),
+fn print_report(report: &Report, out: Output) {
+    match out {
+        Output::Json => output::print(report),
         Output::Text => print!("{}", report.to_text()),
     }
 }

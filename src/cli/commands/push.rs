@@ -1,19 +1,21 @@
-//! `wharf push` and `wharf serve`.
+//! `wharf push`: ready-made images (docker save archives, OCI layouts) to a registry or a
+//! static root; several platforms become one image index.
 
 use clap::Args;
 use std::path::PathBuf;
 
-use super::args::ci_git_info;
-use super::{DriverArgs, LockArgs, RegistryArgs, TagArgs, driver_and_client};
+use super::super::Output;
+use super::super::args::{LockArgs, RegistryArgs, TagArgs, ci_git_info, static_root};
+use super::super::connect::Connector;
+use super::super::driver_args::DriverArgs;
+use super::super::output;
 use crate::error::Error;
 use crate::gitinfo::Head;
-use crate::publish::static_root::{S3Root, StaticRoot};
 use crate::push::annotate::{Annotation, AnnotationPlan, Provenance};
 use crate::push::{self, PushOptions, PushReport};
 use crate::registry::Reference;
 use crate::store::{ImageStore, RegistryStore, StaticStore};
 use std::sync::Arc;
-
 
 #[derive(Args, Debug, Clone)]
 pub struct PushArgs {
@@ -25,28 +27,28 @@ pub struct PushArgs {
     #[arg(required = true, value_name = "DEST")]
     pub dest: String,
     /// A tag to publish (repeatable; DEST's own tag is one too).
-    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    #[arg(long = "tag", short = 't', value_name = "TAG", help_heading = "Tags")]
     pub tag: Vec<String>,
     #[command(flatten)]
     pub tags: TagArgs,
     /// `KEY=VALUE` on every manifest and the index; `manifest:KEY=VALUE` or `index:KEY=VALUE`
     /// on one of them (repeatable).
-    #[arg(long = "annotation", value_name = "[manifest:|index:]KEY=VALUE", value_parser = parse_annotation)]
+    #[arg(long = "annotation", value_name = "[manifest:|index:]KEY=VALUE", value_parser = parse_annotation, help_heading = "Annotations")]
     pub annotations: Vec<Annotation>,
     /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
-    #[arg(long)]
+    #[arg(long, help_heading = "Annotations")]
     pub no_default_annotations: bool,
     /// Publish into a static registry (files any web server can serve; see `wharf serve`)
     /// under a directory or `s3://BUCKET/PREFIX` instead of a registry. DEST is then
     /// `REPO[:TAG]`. S3 credentials, region and endpoint come from the AWS environment
     /// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, profiles).
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Registry & credentials")]
     pub static_root: Option<String>,
     /// Print what would be published (digests, references) and publish nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Push")]
     pub dry_run: bool,
     /// Where archives are unpacked while pushing (default: the system's temporary directory).
-    #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR")]
+    #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR", help_heading = "Push")]
     pub work_dir: Option<PathBuf>,
     #[command(flatten)]
     pub locks: LockArgs,
@@ -56,54 +58,20 @@ pub struct PushArgs {
     pub driver: DriverArgs,
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct ServeArgs {
-    /// The static root: a directory, or `s3://BUCKET/PREFIX` (read with the AWS environment).
-    #[arg(value_name = "ROOT")]
-    pub root: String,
-    /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
-    pub addr: std::net::SocketAddr,
-}
-
-/// A static root from `DIR` or `s3://BUCKET/PREFIX`; S3 settings from the AWS environment.
-pub async fn static_root(spec: &str) -> Result<StaticRoot, Error> {
-    if !spec.starts_with("s3://") {
-        return Ok(StaticRoot::dir(std::path::Path::new(spec)));
-    }
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    S3Root::new(&sdk, spec).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("--static-root {e}")))
-}
-
-/// The static root at `spec`, which must exist already (a directory needs its `v2`);
-/// `flag` names where it was given, for the error.
-pub async fn existing_static_root(spec: &str, flag: &str) -> Result<StaticRoot, Error> {
-    let root = static_root(spec).await?;
-    if let Some(dir) = root.local_dir()
-        && !dir.join("v2").is_dir()
-    {
-        let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR`";
-        return Err(Error::Usage(format!("{flag}{}: not a static root (no v2 directory)\n  {hint}", dir.display())));
-    }
-    Ok(root)
-}
-
-/// Runs `serve` until Ctrl-C.
-pub async fn serve(args: &ServeArgs) -> Result<(), Error> {
-    let root = existing_static_root(&args.root, "").await?;
-    let shown = root.to_string();
-    crate::serve::serve(root, args.addr, |addr| {
-        use std::io::Write as _;
-        println!("serving {shown} on http://{addr}");
-        let _ = std::io::stdout().flush();
-    })
-    .await
-    .map_err(|e| Error::Other(format!("serve {}: {e}", args.addr)))
-}
-
 fn parse_annotation(s: &str) -> Result<Annotation, String> {
     s.parse()
 }
+
+/// Runs `push` and prints its report.
+pub async fn run(args: &PushArgs, out: Output) -> Result<(), Error> {
+    let report = push(args).await?;
+    match out {
+        Output::Json => output::print(&report),
+        Output::Text => print!("{}", report.to_text()),
+    }
+    Ok(())
+}
+
 /// Provenance of what is pushed: the CI environment first, then the checkout at `dir`.
 fn provenance(dir: &std::path::Path) -> Provenance {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -119,8 +87,8 @@ fn provenance(dir: &std::path::Path) -> Provenance {
     }
 }
 
-/// Runs `push`: reads and checks every source, plans, and (unless `--dry-run`) publishes.
-pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
+/// Reads and checks every source, plans, and (unless `--dry-run`) publishes.
+async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     let (dest, specs) = (&args.dest, &args.sources);
     let mut driver = None;
     // The repository lock's name: the registry repository, or the path inside the static root
@@ -136,7 +104,8 @@ pub async fn push(args: &PushArgs) -> Result<PushReport, Error> {
             if reference.digest.is_some() {
                 return Err(Error::Usage(format!("DEST {dest}: a destination takes a tag, not a digest")));
             }
-            let (found, client) = driver_and_client(&reference.repo, &args.registry, &args.driver, None).await?;
+            let connector = Connector::new(&args.registry, &args.driver, &[reference.repo.registry.as_str()])?;
+            let (found, client) = connector.connect(&reference.repo, None).await?;
             driver = Some(found);
             (RegistryStore::shared(client, reference.repo.clone()), reference.tag, reference.repo)
         }

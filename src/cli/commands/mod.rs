@@ -1,0 +1,10 @@
+//! One file per command: its own flags and its handler, which reads the flags, runs the
+//! library and prints the result (text, or `--output json` through [`super::output`]).
+
+pub mod build_and_publish;
+pub mod cleanup;
+pub mod config;
+pub mod push;
+pub mod registry;
+pub mod serve;
+pub mod tags;
