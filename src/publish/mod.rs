@@ -3,7 +3,9 @@
 
 pub mod meta;
 pub mod settled;
+pub mod static_dir;
 pub mod static_gc;
+pub mod static_referrers;
 pub mod static_root;
 pub mod static_s3;
 pub mod store;

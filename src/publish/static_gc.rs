@@ -2,8 +2,9 @@
 //! reaches and the blobs no reached manifest names are deleted, so a bucket stops paying for
 //! images nobody can pull.
 //!
-//! Mark, then sweep. Marked: every tag's manifest, and, recursively, an index's children
-//! and a manifest's config and layers. Files written within the grace period are marked
+//! Mark, then sweep. Marked: every tag's manifest, and, recursively, an index's children,
+//! a manifest's config and layers, and the referrers of every marked manifest (signatures,
+//! SBOMs: they live as long as what they refer to). Files written within the grace period are marked
 //! too (with what they name), whatever tags say: a `wharf push` writes blobs, then the
 //! manifest, then the tag, and takes no lock, so a young unreferenced file may be a push in
 //! flight. A reached manifest that cannot be read or parsed stops the collection before
@@ -45,9 +46,11 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
             continue;
         };
         let digest = Digest::of(&bytes);
-        if !kept_manifests.insert(digest) {
+        if !kept_manifests.insert(digest.clone()) {
             continue;
         }
+        let referrers = super::static_referrers::read(root, repo, &digest).await?;
+        queue.extend(referrers.into_iter().filter(|r| !kept_manifests.contains(&r.digest)).map(|r| r.digest.to_string()));
         let content = parse_manifest(&bytes, &media_type).map_err(|e| StaticError::Invalid {
             root: root.to_string(),
             message: format!("{repo}: manifest {reference} cannot be parsed ({e}); nothing collected"),
@@ -64,6 +67,7 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
     }
 
     let mut out = Collected::default();
+    let mut removed_manifests = BTreeSet::new();
     for (area, entries, kept) in [(Area::Manifests, &manifests, &kept_manifests), (Area::Blobs, &blobs, &kept_blobs)] {
         for (digest, entry) in entries {
             if kept.contains(digest) {
@@ -76,11 +80,15 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
             root.remove_entry(repo, area, digest).await?;
             out.bytes += entry.size;
             match area {
-                Area::Manifests => out.manifests += 1,
+                Area::Manifests => {
+                    out.manifests += 1;
+                    removed_manifests.insert(digest.clone());
+                }
                 Area::Blobs => out.blobs += 1,
             }
         }
     }
+    super::static_referrers::forget(root, repo, &removed_manifests).await?;
     tracing::info!(repo, manifests = out.manifests, blobs = out.blobs, bytes = out.bytes, young = out.young, "static root: garbage collected");
     Ok(out)
 }
