@@ -14,5 +14,8 @@ mod support;
 mod registry_client;
 mod registry_fakes;
 mod secrets;
+mod serve_clients;
+mod serve_conformance;
+mod serve_limits;
 mod tls;
 mod drivers;

@@ -18,7 +18,14 @@ pub(crate) struct Served {
 
 impl Served {
     pub(crate) fn start(root: &str, env: &[(&str, String)]) -> Served {
-        let mut cmd = wharf(&["serve", root, "--addr", "127.0.0.1:0"]);
+        Served::start_with(root, env, &[])
+    }
+
+    /// `wharf serve ROOT ARGS…`.
+    pub(crate) fn start_with(root: &str, env: &[(&str, String)], args: &[&str]) -> Served {
+        let mut all = vec!["serve", root, "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut cmd = wharf(&all);
         cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start wharf serve");
         let mut line = String::new();
@@ -26,6 +33,13 @@ impl Served {
         let addr = line.trim().rsplit("http://").next().unwrap_or_default().to_string();
         assert!(addr.starts_with("127.0.0.1:"), "unexpected first line from wharf serve: {line:?}");
         Served { child, addr }
+    }
+}
+
+impl Served {
+    /// The server's process (to signal it).
+    pub(crate) fn child(&mut self) -> &mut Child {
+        &mut self.child
     }
 }
 

@@ -6,6 +6,7 @@ pub mod moto;
 pub mod oci;
 pub mod proxy;
 pub mod registry;
+pub mod static_fixture;
 pub mod wharf;
 
 /// A non-loopback address of this machine, if it has one (to test what wharf allows only on

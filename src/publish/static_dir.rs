@@ -43,7 +43,12 @@ pub enum Contained {
 /// symbolic link below `root`.
 pub fn open_contained(root: &Path, rel: &str) -> io::Result<Contained> {
     use rustix::io::Errno;
-    let mut dir = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut dir = match rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        // A root not written yet has nothing in it.
+        Err(Errno::NOENT) => return Ok(Contained::Missing),
+        Err(e) => return Err(e.into()),
+    };
     let mut parts = rel.split('/').peekable();
     while let Some(part) = parts.next() {
         if part.is_empty() || part == "." || part == ".." {
@@ -261,6 +266,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("secret"), root.join("v2/a/blobs/link")).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("v2/b")).unwrap();
         assert_eq!(found(open_contained(&root, "v2/a/blobs/real")), "file");
+        assert_eq!(found(open_contained(&tmp.path().join("not-yet"), "v2/a/blobs/real")), "missing", "a root not written yet");
         assert_eq!(found(open_contained(&root, "v2/a/blobs/link")), "refused", "a link to a file outside");
         assert_eq!(found(open_contained(&root, "v2/b/secret")), "refused", "a directory link");
         assert_eq!(found(open_contained(&root, "v2/a/blobs/real/x")), "missing", "a path through a file");
