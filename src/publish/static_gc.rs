@@ -92,3 +92,51 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
     tracing::info!(repo, manifests = out.manifests, blobs = out.blobs, bytes = out.bytes, young = out.young, "static root: garbage collected");
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::manifest::{OCI_EMPTY, OCI_MANIFEST};
+    use bytes::Bytes;
+
+    /// A manifest with `layer` as its one blob (written too), referring to `subject` if given.
+    async fn put(root: &StaticRoot, dir: &std::path::Path, reference: Option<&str>, layer: &[u8], subject: Option<&Digest>) -> Digest {
+        for blob in [&b"{}"[..], layer] {
+            let path = dir.join("blob");
+            std::fs::write(&path, blob).unwrap();
+            root.put_blob_file("a", &Digest::of(blob), &path).await.unwrap();
+        }
+        let mut m = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x-test",
+            "config": {"mediaType": OCI_EMPTY, "digest": Digest::of(b"{}"), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": Digest::of(layer), "size": layer.len()}]});
+        if let Some(s) = subject {
+            m["subject"] = serde_json::json!({"mediaType": OCI_MANIFEST, "digest": s, "size": 1});
+        }
+        let bytes = Bytes::from(m.to_string());
+        let digest = Digest::of(&bytes);
+        root.put_manifest("a", reference.unwrap_or(digest.as_str()), OCI_MANIFEST, &bytes).await.unwrap();
+        digest
+    }
+
+    #[tokio::test]
+    async fn referrers_live_as_long_as_their_subject() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = StaticRoot::dir(&tmp.path().join("root"));
+        let kept = put(&root, tmp.path(), Some("v1"), b"kept", None).await;
+        let gone = put(&root, tmp.path(), Some("v2"), b"gone", None).await;
+        let sig_kept = put(&root, tmp.path(), None, b"sig of kept", Some(&kept)).await;
+        let sig_gone = put(&root, tmp.path(), None, b"sig of gone", Some(&gone)).await;
+        assert!(root.remove_tag("a", "v2").await.unwrap());
+        let collected = collect(&root, "a", Duration::ZERO, Utc::now() + chrono::Duration::seconds(5)).await.unwrap();
+        assert_eq!((collected.manifests, collected.blobs), (2, 2), "the untagged image, its referrer, and their layers");
+        let manifests: Vec<Digest> = root.entries("a", Area::Manifests).await.unwrap().into_iter().map(|(d, _)| d).collect();
+        assert!(manifests.contains(&kept) && manifests.contains(&sig_kept), "a referrer of a kept image stays");
+        assert!(!manifests.contains(&gone) && !manifests.contains(&sig_gone));
+        let referrers = |s: Digest| {
+            let root = root.clone();
+            async move { super::super::static_referrers::read(&root, "a", &s).await.unwrap() }
+        };
+        assert_eq!(referrers(kept).await.len(), 1);
+        assert!(referrers(gone).await.is_empty(), "the referrers index of a collected image goes with it");
+    }
+}
