@@ -78,7 +78,10 @@ pub fn run(env: &Env, load: Load) -> Result<Vec<Phase>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut out = Vec::new();
     let phases: [(&str, Option<u64>); 3] = [("downloads", None), ("idle", None), ("idle, 1024 files", Some(1024))];
-    for server in ["wharf serve", "distribution 2.8"] {
+    // For tuning runs: WHARF_BENCH_SERVERS=wharf skips distribution, WHARF_BENCH_SERVE_ARGS
+    // adds flags to `wharf serve` (e.g. `--buffer 8192`).
+    let only = std::env::var("WHARF_BENCH_SERVERS").unwrap_or_default();
+    for server in ["wharf serve", "distribution 2.8"].into_iter().filter(|s| only.is_empty() || s.starts_with(&only)) {
         for (phase, nofile) in phases {
             eprintln!("  {server}: {phase}");
             let running = match server {
@@ -96,12 +99,16 @@ pub fn run(env: &Env, load: Load) -> Result<Vec<Phase>> {
     Ok(out)
 }
 
-/// Checks what quick mode can: every download answered, no error, the normal client served.
+/// Checks what quick mode can: every download answered, no error, the normal client served,
+/// wharf's memory within its bound.
 pub fn check(phases: &[Phase]) -> Result<()> {
     for p in phases.iter().filter(|p| !p.phase.contains("1024")) {
         ensure!(p.normal.requests > 0 && p.normal.failed == 0, "{} {}: the normal client failed: {p:?}", p.server, p.phase);
         if p.phase == "downloads" {
             ensure!(p.errors == 0 && p.answered == p.connections && p.bytes > 0, "{} downloads: {p:?}", p.server);
+        }
+        if p.server == "wharf serve" {
+            ensure!(p.peak_rss_mib <= 64.0, "wharf serve {}: peak RSS {:.1} MiB, over 64 MiB", p.phase, p.peak_rss_mib);
         }
     }
     Ok(())
@@ -263,7 +270,10 @@ struct Server {
 
 impl Server {
     fn wharf(env: &Env, root: &std::path::Path, nofile: Option<u64>) -> Result<Server> {
-        let serve = env.wharf(&["serve", &root.to_string_lossy(), "--addr", "127.0.0.1:0"]);
+        let extra = std::env::var("WHARF_BENCH_SERVE_ARGS").unwrap_or_default();
+        let mut args = vec!["serve".to_string(), root.to_string_lossy().into_owned(), "--addr".into(), "127.0.0.1:0".into()];
+        args.extend(extra.split_whitespace().map(str::to_string));
+        let serve = env.wharf(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let mut cmd = match nofile {
             Some(n) => {
                 let mut c = Command::new("prlimit");

@@ -14,8 +14,8 @@
 //! - tokio-io-timeout's write timeout: a response the client stops reading is dropped;
 //! - tower's `ConcurrencyLimit`, applied to connections: no more are accepted while the
 //!   maximum is open (the kernel's backlog holds the rest);
-//! - hyper's `max_buf_size` and fixed-size blob pieces: memory grows with connections ×
-//!   buffer, never with blob sizes or slow clients;
+//! - hyper's `max_buf_size` (its minimum, 8 KiB) and fixed-size blob pieces: memory grows
+//!   with connections × buffer, never with blob sizes or slow clients;
 //! - hyper-util's graceful shutdown on SIGTERM or Ctrl-C: stop accepting, let the requests
 //!   in flight finish (up to a grace period), then exit.
 //!
@@ -45,7 +45,7 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
-    /// Bytes read from a blob at a time; also hyper's buffer size per connection.
+    /// Bytes read from a blob at a time (a download holds about two such pieces).
     pub buffer: usize,
     /// Hash every blob once before it is first served.
     pub verify_blobs: bool,
@@ -66,8 +66,10 @@ impl Default for ServeOptions {
     }
 }
 
-/// hyper needs at least this much buffer (its own minimum is 8 KiB; request headers must fit).
-const MIN_BUFFER: usize = 16 * 1024;
+/// hyper's buffer per connection, its minimum: request headers must fit (registry clients send
+/// a few hundred bytes), and hyper takes the next piece of a blob only once what it holds
+/// drops below this, so a slow client holds about one piece plus this.
+const HYPER_BUFFER: usize = 8 * 1024;
 /// Descriptors kept for everything but connections (listener, files being read, S3, logs).
 const SPARE_DESCRIPTORS: u64 = 64;
 
@@ -83,7 +85,7 @@ pub async fn serve(root: StaticRoot, addr: SocketAddr, opts: ServeOptions, on_re
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(opts.header_read_timeout)
-        .max_buf_size(opts.buffer.max(MIN_BUFFER))
+        .max_buf_size(HYPER_BUFFER)
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     // One "request" of this service is a whole connection: its concurrency limit is the
