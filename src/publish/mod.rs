@@ -7,6 +7,8 @@ pub mod static_dir;
 pub mod static_gc;
 pub mod static_referrers;
 pub mod static_root;
+#[cfg(test)]
+mod static_root_tests;
 pub mod static_s3;
 pub mod store;
 

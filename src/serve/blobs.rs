@@ -35,6 +35,10 @@ pub fn file_body(file: Arc<std::fs::File>, range: RangeInclusive<u64>, piece: us
                 return Ok(None);
             }
             let len = piece.min(usize::try_from(end - pos).unwrap_or(usize::MAX));
+            // A cached piece is ready at once and the socket often is too, so without this a
+            // download would send until tokio's budget runs out (megabytes) before other
+            // connections, new ones included, get a turn: one piece per turn keeps them fair.
+            tokio::task::yield_now().await;
             // Allocated here, on the async side, and freed there once sent.
             let mut buf = vec![0u8; len];
             let (buf, n) = match read_cached(&file, &mut buf, pos) {
