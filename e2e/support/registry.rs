@@ -90,7 +90,8 @@ impl Registry {
         panic!("docker-registry did not start; its log:\n{last_log}");
     }
 
-    /// The registry's process id (prlimit execs it in place).
+    /// The registry's process id (prlimit execs it in place), for the bench's RSS readings.
+    #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -72,8 +72,8 @@ pub struct ServeArgs {
     /// Connections served at once; more wait to be accepted (kept below `ulimit -n`).
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_connections: usize,
-    /// Bytes a download holds at a time (blob pieces and hyper's buffer): memory is about
-    /// connections × 2 × this. At least 4 KiB; hyper's buffer is at least 16 KiB.
+    /// Bytes of a blob read and sent at a time: a download holds about this plus hyper's
+    /// 16 KiB, so memory is about connections × (this + 16 KiB). At least 4 KiB.
     #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
     pub buffer: usize,
     /// Hash each blob once before it is first served and refuse one whose bytes do not

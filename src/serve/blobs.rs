@@ -134,10 +134,13 @@ impl BlobFacts {
     }
 }
 
+/// `repo@digest` and the version of its file or object.
+type BlobVersion = (String, String);
+
 /// Which blob versions were hashed and found right, so each is hashed once.
 #[derive(Default)]
 pub struct Verified {
-    done: Mutex<HashMap<(String, String), Arc<tokio::sync::OnceCell<bool>>>>,
+    done: Mutex<HashMap<BlobVersion, Arc<tokio::sync::OnceCell<bool>>>>,
 }
 
 impl Verified {
