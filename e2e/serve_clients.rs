@@ -3,8 +3,8 @@
 //! or a special file is ever served; errors carry the spec's codes and no server paths.
 
 use crate::push_static::Served;
-use crate::serve_conformance::tool;
 use crate::support::oci::{s, sha256};
+use crate::support::tool;
 use crate::support::static_fixture::{REPO, SBOM, SIGNATURE, populate};
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -9,19 +9,12 @@
 //! must pass.
 
 use crate::push_static::Served;
+use crate::serve_clients::{header, request};
 use crate::support::moto::Moto;
-use crate::support::static_fixture::{Fixture, REPO, populate};
-use std::path::PathBuf;
+use crate::support::tool;
+use crate::support::static_fixture::{Fixture, REPO, SBOM, SIGNATURE, populate};
 use std::process::Command;
 use wharf::publish::static_root::{S3Root, StaticRoot};
-
-/// `$WHARF_TOOLS/NAME`, else `../shared/tools/NAME` beside the repository.
-pub(crate) fn tool(name: &str) -> PathBuf {
-    let dir = std::env::var_os("WHARF_TOOLS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools"));
-    let path = dir.join(name);
-    assert!(path.is_file(), "{} is missing: set WHARF_TOOLS to the directory of the prebuilt OCI tools", path.display());
-    path
-}
 
 /// Runs the suite against `addr` for `fixture`; returns its summary (stdout from the result
 /// line on).
@@ -74,6 +67,32 @@ fn assert_conformant(summary: &str) {
     assert!(line(summary, "Pass").parse::<u32>().unwrap() >= 30, "{summary}");
 }
 
+/// What the suite cannot check in read-only mode: the subject's two referrers are listed,
+/// and filtered by artifact type.
+fn assert_referrers(addr: &str, fixture: &Fixture) {
+    let path = format!("/v2/{REPO}/referrers/{}", fixture.subject);
+    let (status, _, body) = request(addr, "GET", &path, &[]);
+    let index: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200);
+    let mut listed: Vec<(String, String)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["artifactType"].as_str().unwrap().to_string(), m["digest"].as_str().unwrap().to_string()))
+        .collect();
+    listed.sort();
+    let mut want = fixture.referrers.clone();
+    want.sort();
+    assert_eq!(listed, want);
+    for artifact_type in [SBOM, SIGNATURE] {
+        let (status, headers, body) = request(addr, "GET", &format!("{path}?artifactType={artifact_type}"), &[]);
+        let index: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, header(&headers, "oci-filters-applied")), (200, Some("artifactType")));
+        assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+        assert_eq!(index["manifests"][0]["artifactType"], artifact_type);
+    }
+}
+
 #[test]
 fn the_conformance_suite_passes_against_a_directory_root() {
     let tmp = tempfile::tempdir().unwrap();
@@ -82,6 +101,7 @@ fn the_conformance_suite_passes_against_a_directory_root() {
     let fixture = populate(tmp.path(), &crate::support::oci::s(&root), &[], move || StaticRoot::dir(&dir));
     let served = Served::start(&crate::support::oci::s(&root), &[]);
     assert_conformant(&conformance(&served.addr, &fixture));
+    assert_referrers(&served.addr, &fixture);
 }
 
 #[test]
@@ -94,4 +114,5 @@ fn the_conformance_suite_passes_against_an_s3_root() {
     let fixture = populate(tmp.path(), root, &moto.env(), || StaticRoot::s3(S3Root::new(&sdk, root).unwrap()));
     let served = Served::start(root, &moto.env());
     assert_conformant(&conformance(&served.addr, &fixture));
+    assert_referrers(&served.addr, &fixture);
 }

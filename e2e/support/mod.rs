@@ -17,3 +17,14 @@ pub fn non_loopback_ip() -> Option<std::net::IpAddr> {
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
+
+/// A prebuilt OCI tool (crane, regctl, oras, conformance): `$WHARF_TOOLS/NAME`, else
+/// `../shared/tools/NAME` beside the repository.
+pub fn tool(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("WHARF_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools"));
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is missing: set WHARF_TOOLS to the directory of the prebuilt OCI tools", path.display());
+    path
+}
