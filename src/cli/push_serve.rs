@@ -63,10 +63,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
     pub addr: std::net::SocketAddr,
     /// Time a connection has to send a whole request header, from when it opens or its
-    /// previous response ends (so also how long an idle keep-alive connection stays open).
+    /// previous response ends (so also how long an idle keep-alive connection stays open);
+    /// 0: no limit.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub header_read_timeout: String,
-    /// A response whose client reads nothing for this long is dropped.
+    /// A response whose client reads nothing for this long is dropped; 0: no limit.
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub idle_timeout: String,
     /// Connections served at once; more wait to be accepted (kept below `ulimit -n`).

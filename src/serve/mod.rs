@@ -84,7 +84,7 @@ pub async fn serve(root: StaticRoot, addr: SocketAddr, opts: ServeOptions, on_re
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(opts.header_read_timeout)
+        .header_read_timeout(nonzero(opts.header_read_timeout))
         .max_buf_size(HYPER_BUFFER)
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -117,7 +117,7 @@ pub async fn serve(root: StaticRoot, addr: SocketAddr, opts: ServeOptions, on_re
         };
         let _ = stream.set_nodelay(true);
         let mut io = tokio_io_timeout::TimeoutWriter::new(stream);
-        io.set_timeout(Some(opts.idle_timeout));
+        io.set_timeout(nonzero(opts.idle_timeout));
         let io = hyper_util::rt::TokioIo::new(Box::pin(io));
         let conn = http.serve_connection(io, hyper_util::service::TowerToHyperService::new(router.clone()));
         let conn = graceful.watch(conn);
@@ -135,6 +135,11 @@ pub async fn serve(root: StaticRoot, addr: SocketAddr, opts: ServeOptions, on_re
         () = tokio::time::sleep(opts.shutdown_grace) => tracing::warn!("requests still running after {:?}; exiting", opts.shutdown_grace),
     }
     Ok(())
+}
+
+/// A timeout of 0 is none.
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 /// `wanted`, kept below the limit of open files (raised to its hard limit first).
