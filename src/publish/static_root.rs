@@ -241,6 +241,17 @@ impl StaticRoot {
         }
     }
 
+    /// A blob's size and version without reading it (`HEAD`); `None` as for [`Self::open_blob`].
+    pub async fn stat_blob(&self, repo: &str, digest: &Digest) -> Result<Option<(u64, String)>, StaticError> {
+        match &self.backend {
+            Backend::Dir(_) => Ok(self.open_blob(repo, digest).await?.map(|b| (b.size, b.version))),
+            Backend::S3(s3) => {
+                self.check(repo, None)?;
+                Ok(s3.stat(&blob_rel(repo, digest)).await?.map(|(size, etag)| (size, etag.unwrap_or_default())))
+            }
+        }
+    }
+
     /// Bytes `range` (inclusive) of the blob of an S3 root: one ranged GET.
     pub async fn blob_range(&self, repo: &str, digest: &Digest, range: std::ops::RangeInclusive<u64>) -> Result<Option<BoxStream<'static, io::Result<Bytes>>>, StaticError> {
         self.check(repo, None)?;

@@ -95,8 +95,13 @@ impl S3Root {
 
     /// The object's size, or `None` when there is none.
     pub async fn head(&self, rel: &str) -> Result<Option<u64>, StaticError> {
+        Ok(self.stat(rel).await?.map(|(size, _)| size))
+    }
+
+    /// The object's size and ETag, or `None` when there is none.
+    pub async fn stat(&self, rel: &str) -> Result<Option<(u64, Option<String>)>, StaticError> {
         match self.client.head_object().bucket(&self.bucket).key(self.key(rel)).send().await {
-            Ok(o) => Ok(Some(o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0))),
+            Ok(o) => Ok(Some((o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0), o.e_tag().map(str::to_string)))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(self.err("HEAD", rel, e)),
         }

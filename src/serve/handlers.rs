@@ -67,30 +67,28 @@ async fn manifest(app: &App, repo: &str, reference: Option<&str>, head: bool) ->
 async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMap, head: bool) -> Answer {
     let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry", head);
     let digest = digest.ok_or_else(unknown)?;
+    if head {
+        let (size, version) = app.root.stat_blob(repo, digest).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
+        let verified = app.verified.known_good(repo, digest, &version);
+        return Ok(ok(blob_headers(digest, verified), "application/octet-stream", Body::empty(), size, head));
+    }
     let blob = app.root.open_blob(repo, digest).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
-    let verified = match app.verify && !head {
+    let verified = match app.verify {
         true => {
             let facts = BlobFacts::of(&blob);
             app.verified.check(&app.root, repo, digest, &facts, app.piece).await.map_err(|e| internal(&e, head))?
         }
         false => app.verified.known_good(repo, digest, &blob.version),
     };
-    if app.verify && !head && !verified {
+    if app.verify && !verified {
         let e = StaticError::Invalid { root: app.root.to_string(), message: format!("{repo}: blob {digest} does not match its digest") };
         return Err(internal(&e, head));
     }
-    let etag = format!("\"{digest}\"");
-    let mut headers = HeaderMap::new();
-    insert(&mut headers, DOCKER_CONTENT_DIGEST, digest.as_str());
-    insert(&mut headers, header::ETAG.as_str(), &etag);
-    insert(&mut headers, header::ACCEPT_RANGES.as_str(), "bytes");
-    if verified {
-        insert(&mut headers, header::CACHE_CONTROL.as_str(), "max-age=31536000, immutable");
-    }
+    let mut headers = blob_headers(digest, verified);
     let text = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
-    let if_range = text(header::IF_RANGE).is_none_or(|v| v == etag);
+    let if_range = text(header::IF_RANGE).is_none_or(|v| v == format!("\"{digest}\""));
     let size = blob.size;
-    let range = if head { Wanted::Whole } else { wanted(text(header::RANGE), size, if_range) };
+    let range = wanted(text(header::RANGE), size, if_range);
     let (status, range) = match range {
         Wanted::Whole if size == 0 => return Ok(ok(headers, "application/octet-stream", Body::empty(), 0, head)),
         Wanted::Whole => (StatusCode::OK, 0..=size - 1),
@@ -101,11 +99,10 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
         }
     };
     let len = range.end() - range.start() + 1;
-    let body = match (head, blob.body) {
-        (true, _) => Body::empty(),
-        (false, BlobSource::File(file)) => Body::from_stream(file_body(file, range.clone(), app.piece)),
-        (false, BlobSource::Stream(whole)) if status == StatusCode::OK => Body::from_stream(whole),
-        (false, BlobSource::Stream(_)) => {
+    let body = match blob.body {
+        BlobSource::File(file) => Body::from_stream(file_body(file, range.clone(), app.piece)),
+        BlobSource::Stream(whole) if status == StatusCode::OK => Body::from_stream(whole),
+        BlobSource::Stream(_) => {
             let part = app.root.blob_range(repo, digest, range.clone()).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
             Body::from_stream(part)
         }
@@ -114,6 +111,18 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
         insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes {}-{}/{size}", range.start(), range.end()));
     }
     Ok(with_status(status, ok(headers, "application/octet-stream", body, len, head)))
+}
+
+/// The headers of every blob answer; `immutable` only for a blob whose bytes were checked.
+fn blob_headers(digest: &Digest, verified: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, DOCKER_CONTENT_DIGEST, digest.as_str());
+    insert(&mut headers, header::ETAG.as_str(), &format!("\"{digest}\""));
+    insert(&mut headers, header::ACCEPT_RANGES.as_str(), "bytes");
+    if verified {
+        insert(&mut headers, header::CACHE_CONTROL.as_str(), "max-age=31536000, immutable");
+    }
+    headers
 }
 
 async fn tags(app: &App, repo: &str, query: Option<&str>, head: bool) -> Answer {
