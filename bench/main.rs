@@ -2,7 +2,8 @@
 //! what it needs (engine, registry binary, skopeo) and builds this binary and wharf.
 //!
 //! Cases (README, "Benchmarks"): 1 no-op rebuild, 2 push throughput, 3 context digest,
-//! 4 cleanup planning, each at several sizes; results go to `latest.json` and PNG plots in
+//! 4 cleanup planning, each at several sizes, and 5 serving under load (wharf serve and
+//! distribution 2.8, bounded in time); results go to `latest.json` and PNG plots in
 //! the output directory. `--quick` runs small sizes and checks what each case measures
 //! (images published, tags planned), never times.
 
@@ -15,6 +16,7 @@ mod push;
 #[allow(dead_code)]
 mod registry;
 mod report;
+mod serve;
 mod support;
 
 use anyhow::{Context as _, Result};
@@ -35,7 +37,7 @@ struct Args {
     /// Engine endpoint (scripts/lib.sh's dockerd).
     #[arg(long, env = "DOCKER_HOST")]
     docker_host: String,
-    /// Cases to run (default: all): noop, push, digest, cleanup.
+    /// Cases to run (default: all): noop, push, digest, cleanup, serve.
     #[arg(long = "case", value_name = "NAME")]
     cases: Vec<String>,
     /// Only these sizes of the cases run (images, layer MiB, files, tags), e.g. to profile one.
@@ -63,11 +65,12 @@ struct Sizes {
     digest_mean: u64,
     cleanup_tags: Vec<usize>,
     codec_bytes: u64,
+    serve: serve::Load,
 }
 
 fn sizes(quick: bool) -> Sizes {
     if quick {
-        Sizes { noop_images: vec![3, 6], push_layers: vec![1 << 20, 2 << 20], digest_files: vec![200, 1000], digest_mean: 4096, cleanup_tags: vec![30, 90], codec_bytes: 8 << 20 }
+        Sizes { noop_images: vec![3, 6], push_layers: vec![1 << 20, 2 << 20], digest_files: vec![200, 1000], digest_mean: 4096, cleanup_tags: vec![30, 90], codec_bytes: 8 << 20, serve: serve::Load { downloads: 100, layer_bytes: 4 << 20, idle: 100, secs: 2 } }
     } else {
         Sizes {
             noop_images: vec![10, 50, 200],
@@ -77,6 +80,7 @@ fn sizes(quick: bool) -> Sizes {
             digest_mean: (1u64 << 30) / 50_000,
             cleanup_tags: vec![1000, 3000, 10_000],
             codec_bytes: 256 << 20,
+            serve: serve::Load { downloads: 2000, layer_bytes: 50 << 20, idle: 1100, secs: 15 },
         }
     }
 }
@@ -135,6 +139,16 @@ fn main() -> Result<()> {
         measured.push = Some(push::run_case(&push_env, &s.push_layers)?);
         load("push", before);
     }
+    if want("serve") {
+        eprintln!("==> case 5: serving under load");
+        let before = support::load_average();
+        let phases = serve::run(&env, s.serve)?;
+        if args.quick {
+            serve::check(&phases)?;
+        }
+        measured.serve = Some(phases);
+        load("serve", before);
+    }
     measured.load = std::mem::take(&mut results.load);
     // A run of some cases (`--case`, `--size`) updates those in latest.json and keeps the rest.
     let previous = std::fs::read_to_string(out.join("latest.json")).ok().and_then(|t| serde_json::from_str::<report::Results>(&t).ok());
@@ -168,7 +182,7 @@ fn main() -> Result<()> {
     eprintln!("==> results in {}", out.display());
     if args.quick {
         // Every case checked what it measured (or the run stopped with an error above).
-        let cases = [results.noop.is_some(), results.push.is_some(), results.digest.is_some(), results.cleanup.is_some()];
+        let cases = [results.noop.is_some(), results.push.is_some(), results.digest.is_some(), results.cleanup.is_some(), results.serve.is_some()];
         println!("bench: {} passed, 0 failed", cases.iter().filter(|c| **c).count());
     }
     Ok(())

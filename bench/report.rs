@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::plot::{self, Chart, P, Series};
 use crate::support::{Machine, Stats};
-use crate::{cleanup, digest, noop, push};
+use crate::{cleanup, digest, noop, push, serve};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Results {
@@ -17,6 +17,8 @@ pub struct Results {
     pub codec: Option<push::Codec>,
     pub digest: Option<Vec<digest::Point>>,
     pub cleanup: Option<Vec<cleanup::Point>>,
+    #[serde(default)]
+    pub serve: Option<Vec<serve::Phase>>,
     /// 1-minute load average when each case started and ended (other work on the machine).
     #[serde(default)]
     pub load: std::collections::BTreeMap<String, (f64, f64)>,
@@ -35,6 +37,7 @@ impl Results {
             codec: self.codec.or(previous.codec),
             digest: self.digest.or(previous.digest),
             cleanup: self.cleanup.or(previous.cleanup),
+            serve: self.serve.or(previous.serve),
             load,
         }
     }
@@ -96,6 +99,21 @@ pub fn goals(r: &Results) -> Vec<Goal> {
     if let Some(p) = r.cleanup.as_ref().and_then(|v| v.last()) {
         g.push(goal("4 cleanup planning", &format!("≤ 5 s ({} tags)", p.tags), format!("{:.2} s", p.plan_secs.median), p.plan_secs.median <= 5.0));
         g.push(goal("4 cleanup planning", "list requests = pages", format!("{} list request(s), {} page(s)", p.list_requests, p.pages), p.list_requests == p.pages));
+    }
+    for p in r.serve.iter().flatten().filter(|p| p.server == "wharf serve") {
+        let case = "5 serve";
+        match p.phase.as_str() {
+            "downloads" => {
+                let what = format!("peak RSS ≤ 64 MiB ({} parallel downloads)", p.connections);
+                g.push(goal(case, &what, format!("{:.1} MiB", p.peak_rss_mib), p.peak_rss_mib <= 64.0));
+                g.push(goal(case, "no errors under downloads", format!("{} errors", p.errors), p.errors == 0));
+            }
+            "idle" => {
+                let what = format!("a normal client is served during {} idle connections", p.connections);
+                g.push(goal(case, &what, format!("{} failed, p99 {:.0} ms", p.normal.failed, p.normal.p99_ms), p.normal.failed == 0));
+            }
+            _ => {}
+        }
     }
     g
 }
@@ -272,6 +290,13 @@ pub fn summary(r: &Results) -> String {
     }
     for p in r.cleanup.iter().flatten() {
         s.push_str(&format!("cleanup {:>6} tags: {} (CPU {:.2} s), {} requests ({} list), {} deletions planned\n", p.tags, p.plan_secs.show("s"), p.cpu_secs.median, p.requests.total, p.list_requests, p.planned_deletions));
+    }
+    for p in r.serve.iter().flatten() {
+        s.push_str(&format!(
+            "serve {:16} {:18} {:>5} conns: peak RSS {:>7.1} MiB, {:>4} errors, {:>5} answered, {:>4} completed, {:>6.2} GB in {:.0} s, {} closed by server; normal p50 {:.1} ms p99 {:.1} ms max {:.1} ms ({} of {} failed)\n",
+            p.server, p.phase, p.connections, p.peak_rss_mib, p.errors, p.answered, p.completed, p.bytes as f64 / 1e9, p.secs,
+            p.closed_by_server, p.normal.p50_ms, p.normal.p99_ms, p.normal.max_ms, p.normal.failed, p.normal.requests
+        ));
     }
     for g in &r.goals {
         s.push_str(&format!("[{}] {}: {} — measured {}\n", if g.met { "met" } else { "GAP" }, g.case, g.goal, g.measured));

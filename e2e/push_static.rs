@@ -5,8 +5,7 @@ use crate::support::engine::{BASE_IMAGE, docker};
 use crate::support::moto::Moto;
 use crate::support::oci::{Spec, docker_save, docker_save_layers, pull_back, push, raw_manifest, s, write_image};
 use crate::support::wharf::{skopeo_digest, skopeo_tags, wharf};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
@@ -18,7 +17,14 @@ pub(crate) struct Served {
 
 impl Served {
     pub(crate) fn start(root: &str, env: &[(&str, String)]) -> Served {
-        let mut cmd = wharf(&["serve", root, "--addr", "127.0.0.1:0"]);
+        Served::start_with(root, env, &[])
+    }
+
+    /// `wharf serve ROOT ARGS…`.
+    pub(crate) fn start_with(root: &str, env: &[(&str, String)], args: &[&str]) -> Served {
+        let mut all = vec!["serve", root, "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut cmd = wharf(&all);
         cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start wharf serve");
         let mut line = String::new();
@@ -29,6 +35,13 @@ impl Served {
     }
 }
 
+impl Served {
+    /// The server's process (to signal it).
+    pub(crate) fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -36,23 +49,13 @@ impl Drop for Served {
     }
 }
 
-/// A raw HTTP/1.0 request; the status line and headers (lowercased names) and the body.
+/// A raw request; the status line, headers (lowercased names) and the body.
 fn http(addr: &str, method: &str, path: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("response");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default().to_string();
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
-    (status, headers, raw[split + 4..].to_vec())
+    let (status, headers, body) = crate::serve_clients::request(addr, method, path, &[]);
+    (format!("HTTP/1.1 {status}"), headers, body)
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
+use crate::serve_clients::header;
 
 #[test]
 fn a_static_root_is_served_copied_back_and_pulled_by_the_engine() {

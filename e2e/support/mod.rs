@@ -6,6 +6,7 @@ pub mod moto;
 pub mod oci;
 pub mod proxy;
 pub mod registry;
+pub mod static_fixture;
 pub mod tools;
 pub mod wharf;
 
@@ -17,3 +18,4 @@ pub fn non_loopback_ip() -> Option<std::net::IpAddr> {
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
+

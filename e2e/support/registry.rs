@@ -26,11 +26,14 @@ pub struct RegistryConfig {
     pub tls: Option<(String, String)>,
     /// The address to listen on (default 127.0.0.1).
     pub ip: Option<std::net::IpAddr>,
+    /// The process's limit of open files (`prlimit --nofile`), e.g. to load it like a small
+    /// server; `None` inherits ours.
+    pub nofile: Option<u64>,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { basic_auth: None, delete_enabled: true, tls: None, ip: None }
+        RegistryConfig { basic_auth: None, delete_enabled: true, tls: None, ip: None, nofile: None }
     }
 }
 
@@ -62,7 +65,15 @@ impl Registry {
             let port = free_port(ip);
             let config_path = write_config(dir.path(), ip, port, &config);
             let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
-            let child = Command::new(REGISTRY_BIN)
+            let mut cmd = match config.nofile {
+                Some(n) => {
+                    let mut c = Command::new("prlimit");
+                    c.arg(format!("--nofile={n}:{n}")).arg("--").arg(REGISTRY_BIN);
+                    c
+                }
+                None => Command::new(REGISTRY_BIN),
+            };
+            let child = cmd
                 .arg("serve")
                 .arg(&config_path)
                 .stdin(Stdio::null())
@@ -77,6 +88,12 @@ impl Registry {
             last_log = registry.log();
         }
         panic!("docker-registry did not start; its log:\n{last_log}");
+    }
+
+    /// The registry's process id (prlimit execs it in place), for the bench's RSS readings.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `127.0.0.1:PORT` (or the address it was started on).

@@ -42,6 +42,21 @@ pub enum ArchiveError {
     Layout(#[from] LayoutError),
 }
 
+/// Opens `path` for reading if it is a regular file. A FIFO, socket or device is refused
+/// (opening a FIFO for reading would wait for a writer forever); a symbolic link to a regular
+/// file is fine (the user chose the source).
+pub(crate) fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let file = std::fs::File::options().read(true).custom_flags(nonblock).open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a directory" } else { "not a regular file (a FIFO, socket or device)" };
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{what}; only regular files are read")));
+    }
+    Ok(file)
+}
+
 impl ArchiveError {
     pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> ArchiveError {
         ArchiveError::Invalid { path: path.to_path_buf(), message: message.into() }

@@ -9,7 +9,6 @@
 
 use bytes::Bytes;
 use std::collections::HashSet;
-use std::fs;
 use std::path::Path;
 
 use super::layout::{OciLayout, ref_name};
@@ -26,7 +25,7 @@ const MAX_DEPTH: usize = 4;
 /// layer's digest is checked (a staged layout was checked while it was unpacked).
 pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> Result<Vec<SourceImage>, ArchiveError> {
     let marker = root.join("oci-layout");
-    let marker_bytes = fs::read(&marker).map_err(|e| {
+    let marker_bytes = read_regular(&marker, 4096).map_err(|e| {
         ArchiveError::invalid(shown, format!("not an OCI image layout (oci-layout cannot be read: {e})"))
     })?;
     let version: serde_json::Value = serde_json::from_slice(&marker_bytes)
@@ -34,12 +33,7 @@ pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> R
     if version.get("imageLayoutVersion").and_then(|v| v.as_str()).is_none() {
         return Err(ArchiveError::invalid(shown, "oci-layout has no imageLayoutVersion"));
     }
-    let index_path = root.join("index.json");
-    let len = fs::metadata(&index_path).map_err(|e| ArchiveError::invalid(shown, format!("index.json: {e}")))?.len();
-    if len > MANIFEST_LIMIT {
-        return Err(ArchiveError::invalid(shown, format!("index.json has {len} bytes, more than the {MANIFEST_LIMIT} allowed")));
-    }
-    let index = fs::read(&index_path).map_err(ArchiveError::io(&index_path))?;
+    let index = read_regular(&root.join("index.json"), MANIFEST_LIMIT).map_err(|e| ArchiveError::invalid(shown, format!("index.json: {e}")))?;
     let entries = match parse_manifest(&index, OCI_INDEX) {
         Ok(ManifestContent::Index { manifests }) => manifests,
         Ok(_) => return Err(ArchiveError::invalid(shown, "index.json is not an image index")),
@@ -108,6 +102,18 @@ fn walk(
     let bytes: Bytes = read_blob(blobs, shown, d, MANIFEST_LIMIT, "manifest")?;
     out.push(image_from_manifest(blobs, shown, bytes, d.media_type.clone(), d.digest.clone(), hash)?);
     Ok(())
+}
+
+/// A small file of the layout, refused when it is not a regular file or has more than `limit`
+/// bytes.
+fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    super::open_regular(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} bytes or more, more than the {limit} allowed", limit + 1)));
+    }
+    Ok(bytes)
 }
 
 /// buildx marks its attestation manifests `vnd.docker.reference.type: attestation-manifest`

@@ -62,6 +62,10 @@ pub struct Source {
 pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
     let (path, reference) = split_ref(spec)?;
     let meta = fs::metadata(&path).map_err(ArchiveError::io(&path))?;
+    if !meta.is_dir() && !meta.is_file() {
+        let hint = "hint: write the stream to a file first (a pipe or FIFO cannot be read twice)";
+        return Err(ArchiveError::invalid(&path, format!("not a regular file or directory (a FIFO, socket or device)\n  {hint}")));
+    }
     if meta.is_dir() {
         let images = super::oci_dir::read(&path, &path, reference.as_deref(), true)?;
         return Ok(Source { path, kind: SourceKind::OciLayoutDir, compressed: false, images, _staging: None });
@@ -242,7 +246,7 @@ pub(crate) fn read_blob(blobs: &OciLayout, shown: &Path, d: &Descriptor, limit: 
         return Err(ArchiveError::invalid(shown, format!("{what} {} has {} bytes, more than the {limit} allowed", d.digest, d.size)));
     }
     let path = blobs.blob_path(&d.digest);
-    let f = fs::File::open(&path).map_err(|e| missing(shown, what, d, e))?;
+    let f = super::open_regular(&path).map_err(|e| missing(shown, what, d, e))?;
     let mut bytes = Vec::new();
     f.take(limit + 1).read_to_end(&mut bytes).map_err(ArchiveError::io(&path))?;
     let actual = Digest::of(&bytes);
@@ -256,7 +260,7 @@ pub(crate) fn read_blob(blobs: &OciLayout, shown: &Path, d: &Descriptor, limit: 
 /// A layer must be present with its size; with `hash`, its digest is checked too (streaming).
 fn check_blob(blobs: &OciLayout, shown: &Path, d: &Descriptor, hash: bool) -> Result<(), ArchiveError> {
     let path = blobs.blob_path(&d.digest);
-    let f = fs::File::open(&path).map_err(|e| missing(shown, "layer", d, e))?;
+    let f = super::open_regular(&path).map_err(|e| missing(shown, "layer", d, e))?;
     let len = f.metadata().map_err(ArchiveError::io(&path))?.len();
     if len != d.size {
         return Err(ArchiveError::invalid(shown, format!("layer {} has {len} bytes, the manifest says {}", d.digest, d.size)));

@@ -95,8 +95,13 @@ impl S3Root {
 
     /// The object's size, or `None` when there is none.
     pub async fn head(&self, rel: &str) -> Result<Option<u64>, StaticError> {
+        Ok(self.stat(rel).await?.map(|(size, _)| size))
+    }
+
+    /// The object's size and ETag, or `None` when there is none.
+    pub async fn stat(&self, rel: &str) -> Result<Option<(u64, Option<String>)>, StaticError> {
         match self.client.head_object().bucket(&self.bucket).key(self.key(rel)).send().await {
-            Ok(o) => Ok(Some(o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0))),
+            Ok(o) => Ok(Some((o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0), o.e_tag().map(str::to_string)))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(self.err("HEAD", rel, e)),
         }
@@ -178,15 +183,25 @@ impl S3Root {
 
     /// An object's size, content type and bytes as they arrive; `None` when there is none.
     pub async fn open(&self, rel: &str) -> Result<Option<(u64, Option<String>, BoxStream<'static, std::io::Result<Bytes>>)>, StaticError> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(self.key(rel)).send().await {
+        Ok(self.open_ranged(rel, None).await?.map(|o| (o.size, o.content_type, o.body)))
+    }
+
+    /// An object, or bytes `range` (inclusive) of it, as they arrive; `None` when there is none.
+    pub async fn open_ranged(&self, rel: &str, range: Option<std::ops::RangeInclusive<u64>>) -> Result<Option<S3Object>, StaticError> {
+        let mut req = self.client.get_object().bucket(&self.bucket).key(self.key(rel));
+        if let Some(r) = range {
+            req = req.range(format!("bytes={}-{}", r.start(), r.end()));
+        }
+        let out = match req.send().await {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(self.err("GET", rel, e)),
         };
         let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
         let content_type = out.content_type().map(str::to_string);
-        let stream = tokio_util::io::ReaderStream::with_capacity(out.body.into_async_read(), 256 * 1024);
-        Ok(Some((size, content_type, stream.boxed())))
+        let etag = out.e_tag().map(str::to_string);
+        let stream = tokio_util::io::ReaderStream::with_capacity(out.body.into_async_read(), 64 * 1024);
+        Ok(Some(S3Object { size, content_type, etag, body: stream.boxed() }))
     }
 
     /// The names directly below `rel_dir` (one level), every page.
@@ -217,6 +232,15 @@ impl S3Root {
         self.client.delete_object().bucket(&self.bucket).key(self.key(rel)).send().await.map_err(|e| self.err("DELETE", rel, e))?;
         Ok(())
     }
+}
+
+/// An object being read: its size (of the range, when one was asked for), content type,
+/// ETag, and bytes.
+pub struct S3Object {
+    pub size: u64,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub body: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
 /// One listed object (or file, for a directory root).

@@ -69,6 +69,22 @@ impl ImageStore for StaticStore {
         Ok(self.root.put_manifest(&self.repo, reference, media_type, &bytes).await?)
     }
 
+    async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<crate::spec::manifest::Descriptor>> {
+        let found = crate::publish::static_referrers::read(&self.root, &self.repo, subject).await?;
+        let found = match artifact_type {
+            Some(t) => crate::publish::static_referrers::filter(found, t),
+            None => found,
+        };
+        Ok(found
+            .into_iter()
+            .map(|r| crate::spec::manifest::Descriptor {
+                artifact_type: r.artifact_type,
+                annotations: r.annotations,
+                ..crate::spec::manifest::Descriptor::new(r.media_type, r.digest, r.size)
+            })
+            .collect())
+    }
+
     async fn stored_at(&self, digest: &Digest) -> Option<DateTime<Utc>> {
         self.root.manifest_time(&self.repo, digest).await.ok().flatten()
     }
