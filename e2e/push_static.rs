@@ -176,7 +176,7 @@ fn a_static_root_in_s3_is_served_copied_back_and_pulled_by_the_engine() {
 
 #[test]
 fn large_blobs_go_to_s3_in_parts_and_come_back_whole() {
-    use wharf::publish::static_root::{S3Root, StaticRoot};
+    use wharf::static_registry::root::{S3Root, StaticRoot};
     let moto = Moto::start();
     moto.create_bucket("parts");
     let tmp = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use wharf::publish::static_root::StaticRoot;
+use wharf::static_registry::root::StaticRoot;
 
 /// A raw HTTP/1.1 request (connection closed after it): status, headers (lowercased
 /// names), body.

@@ -14,7 +14,7 @@ use crate::support::moto::Moto;
 use crate::support::tools::path as tool;
 use crate::support::static_fixture::{Fixture, REPO, SBOM, SIGNATURE, populate};
 use std::process::Command;
-use wharf::publish::static_root::{S3Root, StaticRoot};
+use wharf::static_registry::root::{S3Root, StaticRoot};
 
 /// Runs the suite against `addr` for `fixture`; returns its summary (stdout from the result
 /// line on).

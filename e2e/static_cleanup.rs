@@ -115,7 +115,7 @@ fn tags_rm_and_cleanup_on_a_static_directory_remove_tags_then_unreferenced_blobs
 
 #[test]
 fn tags_rm_on_a_static_root_in_s3_collects_unreferenced_objects() {
-    use wharf::publish::static_root::{Area, S3Root, StaticRoot};
+    use wharf::static_registry::root::{Area, S3Root, StaticRoot};
     let moto = Moto::start();
     moto.create_bucket("site");
     let tmp = tempfile::tempdir().unwrap();

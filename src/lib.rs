@@ -32,7 +32,7 @@ pub mod push;
 pub mod registry;
 pub mod report;
 pub mod secret;
-pub mod serve;
 pub mod spec;
+pub mod static_registry;
 pub mod store;
 pub mod template;

@@ -8,7 +8,7 @@ use super::oci::{Spec, layer_tar, s, sha256, write_image};
 use super::wharf::{run, wharf};
 use std::path::Path;
 use wharf::spec::digest::Digest;
-use wharf::publish::static_root::StaticRoot;
+use wharf::static_registry::root::StaticRoot;
 
 pub const REPO: &str = "conformance/repo1";
 pub const SBOM: &str = "application/vnd.example.sbom.v1";
@@ -62,7 +62,7 @@ pub fn populate(work: &Path, root: &str, env: &[(&str, String)], open: impl FnOn
         referrers,
     };
     runtime.block_on(async {
-        use wharf::publish::static_root::Area;
+        use wharf::static_registry::root::Area;
         for (area, out) in [(Area::Manifests, &mut fixture.manifests), (Area::Blobs, &mut fixture.blobs)] {
             let mut found: Vec<String> = root.entries(REPO, area).await.expect("list").into_iter().map(|(d, _)| d.to_string()).collect();
             found.sort();

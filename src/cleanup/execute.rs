@@ -10,7 +10,7 @@ use super::journal::Journal;
 use super::plan::{Entry, Plan, RepositoryDeletion, TagKind};
 use crate::drivers::Driver;
 use crate::store::Backend;
-use crate::publish::static_gc::Collected;
+use crate::static_registry::gc::Collected;
 use crate::registry::Repository;
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]

@@ -9,7 +9,7 @@ use super::driver_args::DriverArgs;
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
 use crate::naming::TagOptions;
-use crate::publish::static_root::{S3Root, StaticRoot};
+use crate::static_registry::root::{S3Root, StaticRoot};
 use crate::registry::{Client, ClientOptions, Credential, CredentialStore};
 use crate::secret::Secret;
 

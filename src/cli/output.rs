@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::drivers::{Capabilities, UntagMethod, UntagSemantics};
 use crate::naming::Layout;
-use crate::publish::static_gc::Collected;
+use crate::static_registry::gc::Collected;
 use crate::spec::digest::Digest;
 
 /// Prints `doc` as indented JSON on standard output.

@@ -43,7 +43,7 @@ pub enum DriverError {
     #[error("{driver} driver: {op} {target}: {detail}")]
     BadCredential { driver: &'static str, op: &'static str, target: String, detail: String },
     #[error("static driver: {0}")]
-    Static(#[from] crate::publish::static_root::StaticError),
+    Static(#[from] crate::static_registry::root::StaticError),
     /// A removal that could not be confirmed: the tag is still there (what the registry did,
     /// and whether the tag was put back, is in `detail`) or cannot be read back.
     #[error("{driver} driver: untag {target}: not removed: {detail}")]

@@ -37,7 +37,6 @@ mod rate_limit;
 mod read_only;
 pub mod readme;
 pub mod settings;
-mod static_root;
 mod token_cache;
 mod untag;
 
@@ -54,7 +53,7 @@ pub use layout::{parse_repository, resolve_layout};
 pub use listing::{BrokenTag, Digests, TagEntry, TagListing};
 pub use quay::QuayDriver;
 pub use settings::{Setting, Settings};
-pub use static_root::{INFO as STATIC_INFO, STATIC_REGISTRY, StaticDriver};
+pub use crate::static_registry::driver::{INFO as STATIC_INFO, STATIC_REGISTRY, StaticDriver};
 pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
 use crate::registry::{Client, Credential, Repository};
@@ -300,7 +299,7 @@ pub trait Driver: Send + Sync {
 
     /// Where wharf owns the storage (a static root), deletes what no tag reaches any more
     /// and says what went; `None` where the registry collects its own garbage.
-    async fn collect_garbage(&self, repo: &Repository) -> Result<Option<crate::publish::static_gc::Collected>> {
+    async fn collect_garbage(&self, repo: &Repository) -> Result<Option<crate::static_registry::gc::Collected>> {
         let _ = repo;
         Ok(None)
     }

@@ -3,13 +3,6 @@
 
 pub mod meta;
 pub mod settled;
-pub mod static_dir;
-pub mod static_gc;
-pub mod static_referrers;
-pub mod static_root;
-#[cfg(test)]
-mod static_root_tests;
-pub mod static_s3;
 
 use crate::naming::{self, Layout, Tag, TagOptions};
 use crate::store::{CopyStats, Image, ImageStore, Location, StoreError};

@@ -19,7 +19,6 @@ use crate::spec::digest::Digest;
 use crate::naming::{self, Tag, TagOptions};
 use crate::oci::source::{self, Source, SourceImage};
 use crate::oci::{ArchiveError, MAX_MANIFEST_SIZE, OCI_INDEX};
-use crate::publish::static_root;
 use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 use crate::registry::Descriptor;
 use annotate::{AnnotationPlan, IndexEntry, annotate_manifest, build_index, platform_key};
@@ -42,7 +41,7 @@ pub fn parse_static_dest(dest: &str) -> Result<(String, Option<String>), String>
         Some(i) if !dest[i..].contains('/') => (&dest[..i], Some(&dest[i + 1..])),
         _ => (dest, None),
     };
-    static_root::validate_repo(repo).map_err(|e| format!("DEST {dest:?} (a repository path inside the static root): {e}"))?;
+    crate::static_registry::root::validate_repo(repo).map_err(|e| format!("DEST {dest:?} (a repository path inside the static root): {e}"))?;
     if let Some(t) = tag {
         crate::registry::validate_tag(t).map_err(|e| format!("DEST {dest:?}: {e}"))?;
     }

@@ -20,13 +20,12 @@ mod layout;
 #[cfg(test)]
 pub(crate) mod memory;
 mod registry;
-mod static_root;
 
 pub use copy::{CopyStats, copy, copy_all, resolve};
 pub use image::Image;
 pub use layout::LayoutStore;
 pub use registry::RegistryStore;
-pub use static_root::StaticStore;
+pub use crate::static_registry::StaticStore;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -34,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::oci::layout::LayoutError;
-use crate::publish::static_root::StaticError;
+use crate::static_registry::root::StaticError;
 use crate::registry::{Client, RegistryError, Repository};
 use crate::spec::Digest;
 
@@ -189,7 +188,7 @@ impl Backend for Client {
     }
 }
 
-impl Backend for crate::publish::static_root::StaticRoot {
+impl Backend for crate::static_registry::root::StaticRoot {
     fn open(&self, repo: &Repository) -> Result<Arc<dyn ImageStore>> {
         Ok(StaticStore::shared(self.clone(), repo.path.clone()))
     }

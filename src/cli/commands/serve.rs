@@ -38,7 +38,7 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn options(&self) -> Result<crate::serve::ServeOptions, Error> {
+    fn options(&self) -> Result<crate::static_registry::serve::ServeOptions, Error> {
         let duration = |flag: &str, text: &str| {
             crate::config::parse_go_duration(text).map_err(|e| Error::Usage(format!("--{flag} {text:?}: {e} (e.g. 10s, 1m)")))
         };
@@ -48,7 +48,7 @@ impl ServeArgs {
         if self.buffer < 4096 {
             return Err(Error::Usage(format!("--buffer {}: at least 4096 bytes", self.buffer)));
         }
-        Ok(crate::serve::ServeOptions {
+        Ok(crate::static_registry::serve::ServeOptions {
             header_read_timeout: duration("header-read-timeout", &self.header_read_timeout)?,
             idle_timeout: duration("idle-timeout", &self.idle_timeout)?,
             max_connections: self.max_connections,
@@ -64,7 +64,7 @@ pub async fn run(args: &ServeArgs) -> Result<(), Error> {
     let options = args.options()?;
     let root = existing_static_root(&args.root, "").await?;
     let shown = root.to_string();
-    crate::serve::serve(root, args.addr, options, |addr, max_connections| {
+    crate::static_registry::serve::serve(root, args.addr, options, |addr, max_connections| {
         use std::io::Write as _;
         println!("serving {shown} on http://{addr}");
         tracing::info!(max_connections, "listening");

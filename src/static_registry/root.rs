@@ -29,9 +29,9 @@ use futures::{StreamExt, TryStreamExt};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::static_dir::{self as dir_backend, Contained};
-pub use super::static_dir::MEDIA_TYPES;
-pub use super::static_s3::{ObjectEntry, S3Root};
+use super::objects::dir::{self as dir_backend, Contained};
+pub use super::objects::dir::MEDIA_TYPES;
+pub use super::objects::s3::{ObjectEntry, S3Root};
 use crate::spec::digest::Digest;
 use crate::registry::{validate_path_component, validate_tag};
 
@@ -188,7 +188,7 @@ impl StaticRoot {
                 }
             }
         }
-        super::static_referrers::record(self, repo, &digest, media_type, bytes).await
+        crate::static_registry::referrers::record(self, repo, &digest, media_type, bytes).await
     }
 
     /// A manifest and its media type (the sidecar's or the object's, else its own `mediaType`).

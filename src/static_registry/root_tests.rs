@@ -1,6 +1,6 @@
 //! Tests of [`static_root`](super::static_root) on a directory root.
 
-use super::static_root::*;
+use super::root::*;
 use bytes::Bytes;
 use crate::spec::digest::Digest;
 

@@ -10,7 +10,7 @@
 use axum::http::StatusCode;
 
 use crate::spec::digest::Digest;
-use crate::publish::static_root::validate_repo;
+use crate::static_registry::root::validate_repo;
 use crate::registry::validate_tag;
 
 /// A request the registry answers.

@@ -16,7 +16,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
 
-use super::static_root::StaticError;
+use crate::static_registry::root::StaticError;
 
 /// Blobs larger than this are uploaded in parts of this size (by default).
 pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;

@@ -1,4 +1,4 @@
-//! `wharf serve`: a static root (see [`static_root`](crate::publish::static_root)) served as
+//! `wharf serve`: a static root (see [`static_root`](crate::static_registry::root)) served as
 //! a read-only OCI registry, for `docker pull`, skopeo, crane, regctl, oras and the
 //! distribution-spec conformance suite.
 //!
@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::{Service, ServiceExt};
 
-use crate::publish::static_root::StaticRoot;
+use crate::static_registry::root::StaticRoot;
 use handlers::App;
 
 /// The server's limits (`wharf serve` flags).

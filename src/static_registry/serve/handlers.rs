@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::blobs::{BlobFacts, Verified, Wanted, file_body, wanted};
 use super::routes::{Refusal, Route, page, query_param, route};
 use crate::spec::digest::Digest;
-use crate::publish::static_referrers;
-use crate::publish::static_root::{BlobSource, StaticError, StaticRoot};
+use crate::static_registry::referrers;
+use crate::static_registry::root::{BlobSource, StaticError, StaticRoot};
 use crate::registry::DOCKER_CONTENT_DIGEST;
 use crate::spec::manifest::OCI_INDEX;
 
@@ -154,15 +154,15 @@ async fn tags(app: &App, repo: &str, query: Option<&str>, head: bool) -> Answer 
 
 async fn referrers(app: &App, repo: &str, subject: Option<&Digest>, query: Option<&str>, head: bool) -> Answer {
     let mut found = match subject {
-        Some(s) => static_referrers::read(&app.root, repo, s).await.map_err(|e| internal(&e, head))?,
+        Some(s) => referrers::read(&app.root, repo, s).await.map_err(|e| internal(&e, head))?,
         None => Vec::new(),
     };
     let mut headers = HeaderMap::new();
     if let Some(artifact_type) = query_param(query, "artifactType") {
-        found = static_referrers::filter(found, &artifact_type);
+        found = referrers::filter(found, &artifact_type);
         insert(&mut headers, "oci-filters-applied", "artifactType");
     }
-    let body = static_referrers::index(&found);
+    let body = referrers::index(&found);
     let len = body.len() as u64;
     Ok(ok(headers, OCI_INDEX, Body::from(body), len, head))
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
-use super::static_root::{Area, StaticError, StaticRoot};
+use super::root::{Area, StaticError, StaticRoot};
 use crate::spec::digest::Digest;
 use crate::registry::{ManifestContent, parse_manifest};
 
@@ -34,7 +34,7 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
     let manifests = root.entries(repo, Area::Manifests).await?;
     let blobs = root.entries(repo, Area::Blobs).await?;
     let cutoff = now - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-    let young = |e: &super::static_root::ObjectEntry| e.modified.is_none_or(|t| t > cutoff);
+    let young = |e: &crate::static_registry::root::ObjectEntry| e.modified.is_none_or(|t| t > cutoff);
 
     let mut queue: VecDeque<String> = root.tag_names(repo).await?.into_iter().collect();
     queue.extend(manifests.iter().filter(|(_, e)| young(e)).map(|(d, _)| d.to_string()));
@@ -49,7 +49,7 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
         if !kept_manifests.insert(digest.clone()) {
             continue;
         }
-        let referrers = super::static_referrers::read(root, repo, &digest).await?;
+        let referrers = crate::static_registry::referrers::read(root, repo, &digest).await?;
         queue.extend(referrers.into_iter().filter(|r| !kept_manifests.contains(&r.digest)).map(|r| r.digest.to_string()));
         let content = parse_manifest(&bytes, &media_type).map_err(|e| StaticError::Invalid {
             root: root.to_string(),
@@ -88,7 +88,7 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
             }
         }
     }
-    super::static_referrers::forget(root, repo, &removed_manifests).await?;
+    crate::static_registry::referrers::forget(root, repo, &removed_manifests).await?;
     tracing::info!(repo, manifests = out.manifests, blobs = out.blobs, bytes = out.bytes, young = out.young, "static root: garbage collected");
     Ok(out)
 }
@@ -134,7 +134,7 @@ mod tests {
         assert!(!manifests.contains(&gone) && !manifests.contains(&sig_gone));
         let referrers = |s: Digest| {
             let root = root.clone();
-            async move { super::super::static_referrers::read(&root, "a", &s).await.unwrap() }
+            async move { crate::static_registry::referrers::read(&root, "a", &s).await.unwrap() }
         };
         assert_eq!(referrers(kept).await.len(), 1);
         assert!(referrers(gone).await.is_empty(), "the referrers index of a collected image goes with it");

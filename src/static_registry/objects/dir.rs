@@ -1,5 +1,5 @@
 //! The directory backend of a static root (`--static-root DIR`): blocking file operations,
-//! run by [`StaticRoot`](super::static_root::StaticRoot) on tokio's blocking pool.
+//! run by [`StaticRoot`](crate::static_registry::root::StaticRoot) on tokio's blocking pool.
 //!
 //! - **Reads stay inside the root.** [`open_contained`] walks a path below the root one
 //!   component at a time with `openat(2)` and `O_NOFOLLOW`, so a symbolic link anywhere
@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::static_s3::ObjectEntry;
+use crate::static_registry::objects::s3::ObjectEntry;
 use crate::spec::digest::Digest;
 use crate::registry::validate_tag;
 

@@ -15,7 +15,7 @@
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::static_root::{StaticError, StaticRoot};
+use super::root::{StaticError, StaticRoot};
 use crate::spec::digest::Digest;
 use crate::spec::manifest::{OCI_INDEX, is_index};
 

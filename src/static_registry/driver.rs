@@ -6,19 +6,19 @@
 //!   so other tags on it are untouched.
 //! - Garbage: no registry runs a garbage collector here, so after untagging, cleanup and
 //!   `tags rm` call [`Driver::collect_garbage`], which deletes the manifests and blobs no
-//!   tag reaches any more ([`crate::publish::static_gc`]).
+//!   tag reaches any more ([`crate::static_registry::gc`]).
 //!
 //! Not in [`super::DRIVERS`]: no host names a static root; the `--static-root` flag does.
 
 use std::time::Duration;
 
-use super::{
+use crate::drivers::{
     ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
     UntagSemantics,
 };
 use crate::spec::digest::Digest;
-use crate::publish::static_gc::{self, Collected};
-use crate::publish::static_root::StaticRoot;
+use crate::static_registry::gc::Collected;
+use crate::static_registry::root::StaticRoot;
 use crate::registry::Repository;
 
 /// The registry part of a static root's [`Repository`] values, in plans and journals. The
@@ -68,7 +68,7 @@ impl StaticDriver {
 
     /// `repo` (a path inside the root) as a [`Repository`] of the static registry.
     pub fn repository(path: &str) -> std::result::Result<Repository, String> {
-        crate::publish::static_root::validate_repo(path).map_err(|e| format!("{path:?}: {e}"))?;
+        crate::static_registry::root::validate_repo(path).map_err(|e| format!("{path:?}: {e}"))?;
         Ok(Repository { registry: STATIC_REGISTRY.to_string(), path: path.to_string() })
     }
 
@@ -123,6 +123,6 @@ impl Driver for StaticDriver {
 
     async fn collect_garbage(&self, repo: &Repository) -> Result<Option<Collected>> {
         self.check(repo)?;
-        Ok(Some(static_gc::collect(&self.root, &repo.path, self.gc_grace, chrono::Utc::now()).await?))
+        Ok(Some(crate::static_registry::gc::collect(&self.root, &repo.path, self.gc_grace, chrono::Utc::now()).await?))
     }
 }

@@ -23,7 +23,7 @@ use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
 
 use crate::spec::digest::Digest;
-use crate::publish::static_root::{BlobSource, OpenBlob, StaticError, StaticRoot};
+use crate::static_registry::root::{BlobSource, OpenBlob, StaticError, StaticRoot};
 
 /// Reads `range` of `file` in pieces of `piece` bytes.
 pub fn file_body(file: Arc<std::fs::File>, range: RangeInclusive<u64>, piece: usize) -> BoxStream<'static, io::Result<Bytes>> {

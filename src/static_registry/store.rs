@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{BlobFile, ImageStore, Manifest, Result};
-use crate::publish::static_root::StaticRoot;
+use crate::store::{BlobFile, ImageStore, Manifest, Result};
+use crate::static_registry::root::StaticRoot;
 use crate::spec::Digest;
 
 #[derive(Debug, Clone)]
@@ -70,9 +70,9 @@ impl ImageStore for StaticStore {
     }
 
     async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<crate::spec::manifest::Descriptor>> {
-        let found = crate::publish::static_referrers::read(&self.root, &self.repo, subject).await?;
+        let found = crate::static_registry::referrers::read(&self.root, &self.repo, subject).await?;
         let found = match artifact_type {
-            Some(t) => crate::publish::static_referrers::filter(found, t),
+            Some(t) => crate::static_registry::referrers::filter(found, t),
             None => found,
         };
         Ok(found
