@@ -7,6 +7,7 @@ mod cleanup_killed;
 mod concurrency;
 mod push;
 mod publish_records;
+mod artifacts;
 mod push_static;
 mod static_cleanup;
 mod examples;
