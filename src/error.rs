@@ -44,6 +44,8 @@ pub enum Error {
     Artifact(crate::artifact::ArtifactError),
     #[error(transparent)]
     Pull(crate::pull::PullError),
+    #[error(transparent)]
+    Files(#[from] crate::static_registry::files::FilesError),
     #[error("{0}")]
     Other(String),
 }
@@ -99,6 +101,7 @@ impl Error {
             Error::Push(e) => e.category(),
             Error::Artifact(e) => e.category(),
             Error::Pull(e) => e.category(),
+            Error::Files(e) => e.category(),
             Error::Other(_) => Category::Local,
         }
     }

@@ -28,6 +28,7 @@ use commands::pull::{PullArgs, ReferrersArgs};
 use commands::push::PushArgs;
 use commands::registry::RegistryCommand;
 use commands::serve::ServeArgs;
+use commands::static_files::StaticCommand;
 use commands::tags::TagsCommand;
 
 #[derive(Parser, Debug)]
@@ -68,8 +69,13 @@ enum Command {
     Pull(Box<PullArgs>),
     /// List the manifests that refer to REF (signatures, SBOMs, attestations).
     Referrers(Box<ReferrersArgs>),
-    /// Serve a static root (written by `push --static-root`) as a read-only registry.
+    /// Serve a static root (written by `push --static-root`) as a read-only registry, and
+    /// the files `wharf static push` published there.
     Serve(ServeArgs),
+    /// Publish per-platform files (binaries, archives) as plain download URLs in a directory
+    /// or S3 bucket: push, ls, rm, gc.
+    #[command(subcommand)]
+    Static(StaticCommand),
     /// Project configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -93,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Pull(args) => commands::pull::pull(args, out).await,
         Command::Referrers(args) => commands::pull::referrers(args, out).await,
         Command::Serve(args) => commands::serve::run(args).await,
+        Command::Static(command) => commands::static_files::run(command, out).await,
         Command::Config(command) => commands::config::run(command, out),
         Command::Registry(command) => commands::registry::run(command, out),
         Command::Tags(command) => commands::tags::run(command, out).await,

@@ -142,6 +142,10 @@ mod tests {
         ("cleanup-plan", schema::<crate::cleanup::plan::Plan>),
         ("cleanup-report", schema::<crate::cleanup::run::Report>),
         ("cleanup-restore", schema::<crate::cleanup::execute::Restored>),
+        ("static-push", schema::<crate::static_registry::files::Published>),
+        ("static-ls", schema::<crate::static_registry::files::Listing>),
+        ("static-rm", schema::<crate::static_registry::files::Removed>),
+        ("static-gc", schema::<crate::static_registry::files::GcReport>),
     ];
 
     /// The schema of what `T` serializes to (fields left out when empty are optional).

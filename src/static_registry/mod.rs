@@ -7,9 +7,13 @@
 //! - [`gc`]: garbage collection of what no tag reaches;
 //! - [`store`]: a repository of a root as an [`ImageStore`](crate::store::ImageStore);
 //! - [`driver`]: a root as the driver `tags` and `cleanup` work through;
-//! - [`serve`]: `wharf serve`, a hardened read-only registry over a root.
+//! - [`serve`]: `wharf serve`, a hardened read-only registry over a root, which also serves
+//!   the files of [`files`];
+//! - [`files`]: static file distribution (`wharf static`), per-platform files as plain URLs
+//!   beside `v2/` (`ROOT/<name>/<version>/<os>/<arch>/<file>`).
 
 pub mod driver;
+pub mod files;
 pub mod gc;
 pub mod objects;
 pub mod referrers;

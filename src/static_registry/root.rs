@@ -99,6 +99,12 @@ pub enum BlobSource {
     Stream(BoxStream<'static, io::Result<Bytes>>),
 }
 
+/// A root's backend, seen directly.
+pub(crate) enum Objects<'a> {
+    Dir(&'a Path),
+    S3(&'a S3Root),
+}
+
 /// The held lock of a repository (a file lock for a directory root; nothing on S3).
 pub struct RepoLock(#[allow(dead_code)] Option<std::fs::File>);
 
@@ -109,6 +115,15 @@ impl StaticRoot {
 
     pub fn s3(root: S3Root) -> StaticRoot {
         StaticRoot { backend: Backend::S3(root) }
+    }
+
+    /// Where the root's files are, for what lays out files of its own beside `v2/` (static
+    /// file distribution, [`files`](super::files)).
+    pub(crate) fn objects(&self) -> Objects<'_> {
+        match &self.backend {
+            Backend::Dir(dir) => Objects::Dir(dir),
+            Backend::S3(s3) => Objects::S3(s3),
+        }
     }
 
     /// The directory, for a directory root.

@@ -8,4 +8,5 @@ pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod serve;
+pub mod static_files;
 pub mod tags;

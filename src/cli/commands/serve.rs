@@ -1,8 +1,9 @@
-//! `wharf serve`: a static root (written by `push --static-root`) as a read-only registry.
+//! `wharf serve`: a static root (written by `push --static-root`) as a read-only registry,
+//! and the files `wharf static push` published in it.
 
 use clap::Args;
 
-use super::super::args::existing_static_root;
+use super::super::args::static_root;
 use crate::error::Error;
 
 #[derive(Args, Debug, Clone)]
@@ -62,7 +63,14 @@ impl ServeArgs {
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn run(args: &ServeArgs) -> Result<(), Error> {
     let options = args.options()?;
-    let root = existing_static_root(&args.root, "").await?;
+    // A root may hold a registry (`v2/`), published files (`wharf static push`), or both.
+    let root = static_root(&args.root).await?;
+    if let Some(dir) = root.local_dir()
+        && !dir.is_dir()
+    {
+        let hint = "hint: write one with `wharf push SRC REPO:TAG --static-root DIR` or `wharf static push -t NAME:VERSION FILES DIR`";
+        return Err(Error::Usage(format!("{}: not a directory\n  {hint}", dir.display())));
+    }
     let shown = root.to_string();
     crate::static_registry::serve::serve(root, args.addr, options, |addr, max_connections| {
         use std::io::Write as _;

@@ -123,6 +123,56 @@ pub fn list_dir(dir: &Path) -> io::Result<Vec<ObjectEntry>> {
     Ok(out)
 }
 
+/// Everything below `dir` that is not a directory, at any depth, named by its `/`-separated
+/// path below `dir` (none when `dir` does not exist). Links are listed, never followed, and
+/// temporaries are listed too: what is below `dir` can then all be removed.
+pub fn list_tree(dir: &Path) -> io::Result<Vec<ObjectEntry>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<ObjectEntry>) -> io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && prefix.is_empty() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            // `DirEntry::metadata` does not follow a link.
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out)?;
+            } else {
+                out.push(ObjectEntry { name, size: meta.len(), modified: meta.modified().ok().map(DateTime::<Utc>::from) });
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Removes `dir` and the directories below it that are empty (deepest first); a directory
+/// that still holds something stays.
+pub fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_empty_dirs(&entry.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.kind(), io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotFound) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A directory root's files for one manifest, in an order that never shows a tag before what
 /// it names: media types, the digest file, then the tag and `tags/list`.
 pub fn put_manifest_files(root: &Path, repo: &str, digest: &Digest, tag: Option<&str>, media_type: &str, bytes: &[u8]) -> io::Result<()> {

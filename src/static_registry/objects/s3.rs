@@ -211,8 +211,21 @@ impl S3Root {
 
     /// The objects directly below `rel_dir` (one level) with their size and time, every page.
     pub async fn list_entries(&self, rel_dir: &str) -> Result<Vec<ObjectEntry>, StaticError> {
+        self.list_below(rel_dir, true).await
+    }
+
+    /// Every object below `rel_dir`, at any depth, named by its path below `rel_dir`.
+    pub async fn list_tree(&self, rel_dir: &str) -> Result<Vec<ObjectEntry>, StaticError> {
+        self.list_below(rel_dir, false).await
+    }
+
+    async fn list_below(&self, rel_dir: &str, one_level: bool) -> Result<Vec<ObjectEntry>, StaticError> {
         let prefix = format!("{}/", self.key(rel_dir.trim_end_matches('/')));
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).delimiter("/").into_paginator().send();
+        let mut req = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix);
+        if one_level {
+            req = req.delimiter("/");
+        }
+        let mut pages = req.into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.err("LIST", rel_dir, e))?;

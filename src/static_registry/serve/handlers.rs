@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use super::blobs::{BlobFacts, Verified, Wanted, file_body, wanted};
@@ -31,6 +32,8 @@ pub async fn handle(State(app): State<Arc<App>>, method: Method, uri: Uri, heade
     let head = method == Method::HEAD;
     let response = if method != Method::GET && !head {
         error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "this registry is read-only", head)
+    } else if !super::files::is_registry_path(uri.path()) {
+        super::files::answer(&app, uri.path(), &headers, head).await
     } else {
         let answer = match route(uri.path()) {
             Err(Refusal { status, code, message }) => Err(error(status, code, message, head)),
@@ -84,21 +87,12 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
         let e = StaticError::Invalid { root: app.root.to_string(), message: format!("{repo}: blob {digest} does not match its digest") };
         return Err(internal(&e, head));
     }
-    let mut headers = blob_headers(digest, verified);
-    let text = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
-    let if_range = text(header::IF_RANGE).is_none_or(|v| v == format!("\"{digest}\""));
+    let headers = blob_headers(digest, verified);
+    let content_type = "application/octet-stream";
     let size = blob.size;
-    let range = wanted(text(header::RANGE), size, if_range);
-    let (status, range) = match range {
-        Wanted::Whole if size == 0 => return Ok(ok(headers, "application/octet-stream", Body::empty(), 0, head)),
-        Wanted::Whole => (StatusCode::OK, 0..=size - 1),
-        Wanted::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
-        Wanted::Unsatisfiable => {
-            insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes */{size}"));
-            return Err(with_status(StatusCode::RANGE_NOT_SATISFIABLE, ok(headers, "application/octet-stream", Body::empty(), 0, head)));
-        }
+    let Some((status, range)) = part(request, size, &format!("\"{digest}\""), &headers, content_type, head)? else {
+        return Ok(ok(headers, content_type, Body::empty(), 0, head));
     };
-    let len = range.end() - range.start() + 1;
     let body = match blob.body {
         BlobSource::File(file) => Body::from_stream(file_body(file, range.clone(), app.piece)),
         BlobSource::Stream(whole) if status == StatusCode::OK => Body::from_stream(whole),
@@ -107,10 +101,34 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
             Body::from_stream(part)
         }
     };
+    Ok(ranged(headers, status, range, size, content_type, body, head))
+}
+
+/// What to send of a body of `size` bytes, from the request's `Range` (one range, RFC 9110)
+/// and `If-Range` (matched against `etag`): `None` for an empty body, else 200 with the whole
+/// or 206 with a part; a range that cannot be satisfied is answered 416 (the `Err`).
+pub(super) fn part(request: &HeaderMap, size: u64, etag: &str, headers: &HeaderMap, content_type: &str, head: bool) -> Result<Option<(StatusCode, RangeInclusive<u64>)>, Response> {
+    let text = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
+    let if_range = text(header::IF_RANGE).is_none_or(|v| v == etag);
+    match wanted(text(header::RANGE), size, if_range) {
+        Wanted::Whole if size == 0 => Ok(None),
+        Wanted::Whole => Ok(Some((StatusCode::OK, 0..=size - 1))),
+        Wanted::Part(r) => Ok(Some((StatusCode::PARTIAL_CONTENT, r))),
+        Wanted::Unsatisfiable => {
+            let mut headers = headers.clone();
+            insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes */{size}"));
+            Err(with_status(StatusCode::RANGE_NOT_SATISFIABLE, ok(headers, content_type, Body::empty(), 0, head)))
+        }
+    }
+}
+
+/// The answer of [`part`]: `body` holds `range` of `size` bytes (with its `Content-Range`
+/// when it is a part).
+pub(super) fn ranged(mut headers: HeaderMap, status: StatusCode, range: RangeInclusive<u64>, size: u64, content_type: &str, body: Body, head: bool) -> Response {
     if status == StatusCode::PARTIAL_CONTENT {
         insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes {}-{}/{size}", range.start(), range.end()));
     }
-    Ok(with_status(status, ok(headers, "application/octet-stream", body, len, head)))
+    with_status(status, ok(headers, content_type, body, range.end() - range.start() + 1, head))
 }
 
 /// The headers of every blob answer; `immutable` only for a blob whose bytes were checked.
@@ -167,14 +185,14 @@ async fn referrers(app: &App, repo: &str, subject: Option<&Digest>, query: Optio
     Ok(ok(headers, OCI_INDEX, Body::from(body), len, head))
 }
 
-fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+pub(super) fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(name, v);
     }
 }
 
 /// A 200 with the API version header; a HEAD keeps the headers and drops the body.
-fn ok(mut headers: HeaderMap, content_type: &str, body: Body, len: u64, head: bool) -> Response {
+pub(super) fn ok(mut headers: HeaderMap, content_type: &str, body: Body, len: u64, head: bool) -> Response {
     insert(&mut headers, header::CONTENT_TYPE.as_str(), content_type);
     insert(&mut headers, "docker-distribution-api-version", "registry/2.0");
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -182,7 +200,7 @@ fn ok(mut headers: HeaderMap, content_type: &str, body: Body, len: u64, head: bo
     (StatusCode::OK, headers, body).into_response()
 }
 
-fn with_status(status: StatusCode, mut response: Response) -> Response {
+pub(super) fn with_status(status: StatusCode, mut response: Response) -> Response {
     *response.status_mut() = status;
     response
 }

@@ -5,8 +5,9 @@
 //! `GET`/`HEAD` of `/v2/`, `/v2/<repo>/manifests/<tag|digest>`, `/v2/<repo>/blobs/<digest>`
 //! (with `Range`), `/v2/<repo>/tags/list` (with `n`, `last` and `Link`) and
 //! `/v2/<repo>/referrers/<digest>` (with `artifactType`): [`routes`] parses,
-//! [`handlers`] answers, [`blobs`] streams. Anything else is a 404 or 405 with the spec's
-//! error body.
+//! [`handlers`] answers, [`blobs`] streams. Anything else below `/v2` is a 404 or 405 with
+//! the spec's error body. Paths outside `/v2` are the files of static file distribution
+//! (`/<name>/<version>/<os>/<arch>/<file>`, [`files`]), served with their content type.
 //!
 //! Made to face the internet, with limits taken from the libraries rather than written here:
 //! - hyper's HTTP/1 `header_read_timeout`: a connection (new, or idle between requests) that
@@ -23,6 +24,7 @@
 //! the connection limit is kept below it, so the server never runs out of descriptors.
 
 mod blobs;
+mod files;
 mod handlers;
 pub mod routes;
 

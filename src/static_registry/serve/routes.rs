@@ -87,7 +87,7 @@ fn digest(text: &str, status: StatusCode) -> Result<Option<Digest>, Refusal> {
     if algorithm_ok && encoded_ok && registered_ok { Ok(None) } else { Err(invalid) }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
