@@ -10,6 +10,7 @@ mod publish_records;
 mod artifacts;
 mod push_static;
 mod static_cleanup;
+mod static_files;
 mod examples;
 mod faults;
 mod support;

@@ -26,7 +26,11 @@ use crate::spec::reference::validate_path_component;
 
 /// Checks a name (`DEST/<name>/…`).
 pub fn validate_name(name: &str) -> Result<(), FilesError> {
-    let bad = |why: String| FilesError::Usage(format!("name {name:?}: {why}\n  hint: a name is one lowercase path component, e.g. alba or my-tool"));
+    let bad = |why: String| {
+        FilesError::Usage(format!(
+            "name {name:?}: {why}\n  hint: a name is one lowercase path component, e.g. alba or my-tool"
+        ))
+    };
     if name.contains('/') {
         return Err(bad("a name is one path component (no '/')".into()));
     }
@@ -46,7 +50,10 @@ pub fn validate_version(version: &str) -> Result<(), FilesError> {
     if !version.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(bad("a version starts with a letter or a digit"));
     }
-    if !version.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b)) {
+    if !version
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+    {
         return Err(bad("a version holds only letters, digits, '.', '_', '+' and '-'"));
     }
     if version == TAGS_FILE {
@@ -60,8 +67,16 @@ pub fn validate_platform_part(what: &str, part: &str) -> Result<(), String> {
     let ok = !part.is_empty()
         && part.len() <= 64
         && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(format!("{part:?} is not a valid {what} (lowercase letters, digits, '_' and '-', e.g. linux, amd64, v7)")) }
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{part:?} is not a valid {what} (lowercase letters, digits, '_' and '-', e.g. linux, amd64, v7)"
+        ))
+    }
 }
 
 /// Checks a file name.
@@ -73,7 +88,9 @@ pub fn validate_file_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a file name that can be published (letters, digits, '.', '_', '+' and '-', not starting with '.', '+' or '-')"))
+        Err(format!(
+            "{name:?} is not a file name that can be published (letters, digits, '.', '_', '+' and '-', not starting with '.', '+' or '-')"
+        ))
     }
 }
 
@@ -140,14 +157,25 @@ pub enum Decision {
 /// is unknown stays and is never ranked. `keep` is at least 1.
 pub fn rank(versions: &[(String, Option<DateTime<Utc>>)], keep: usize) -> Vec<(String, Decision, String)> {
     let mut decided: HashMap<&str, (Decision, String)> = HashMap::new();
-    let mut semver: Vec<(_, &str)> = versions.iter().filter_map(|(v, _)| Some((semver_key(v)?, v.as_str()))).collect();
+    let mut semver: Vec<(_, &str)> = versions
+        .iter()
+        .filter_map(|(v, _)| Some((semver_key(v)?, v.as_str())))
+        .collect();
     semver.sort_by(|a, b| b.0.cmp(&a.0));
-    let cutoff = semver.get(keep.min(semver.len()).saturating_sub(1)).map(|s| s.0.clone());
+    let cutoff = semver
+        .get(keep.min(semver.len()).saturating_sub(1))
+        .map(|s| s.0.clone());
     for (key, v) in &semver {
-        decided.insert(v, match cutoff.as_ref().is_some_and(|c| key >= c) {
-            true => (Decision::Keep, format!("one of the newest {keep} semver version(s)")),
-            false => (Decision::Remove, format!("older than the newest {keep} semver version(s)")),
-        });
+        decided.insert(
+            v,
+            match cutoff.as_ref().is_some_and(|c| key >= c) {
+                true => (Decision::Keep, format!("one of the newest {keep} semver version(s)")),
+                false => (
+                    Decision::Remove,
+                    format!("older than the newest {keep} semver version(s)"),
+                ),
+            },
+        );
     }
     let mut dated: Vec<(DateTime<Utc>, &str)> = Vec::new();
     for (v, time) in versions.iter().filter(|(v, _)| semver_key(v).is_none()) {
@@ -158,13 +186,22 @@ pub fn rank(versions: &[(String, Option<DateTime<Utc>>)], keep: usize) -> Vec<(S
             }
         }
     }
-    dated.sort_by(|a, b| b.0.cmp(&a.0));
+    dated.sort_by_key(|d| std::cmp::Reverse(d.0));
     let cutoff = dated.get(keep.min(dated.len()).saturating_sub(1)).map(|d| d.0);
     for (time, v) in &dated {
-        decided.insert(v, match cutoff.is_some_and(|c| *time >= c) {
-            true => (Decision::Keep, format!("one of the {keep} last pushed version(s) that are not semver")),
-            false => (Decision::Remove, format!("pushed before the {keep} last version(s) that are not semver")),
-        });
+        decided.insert(
+            v,
+            match cutoff.is_some_and(|c| *time >= c) {
+                true => (
+                    Decision::Keep,
+                    format!("one of the {keep} last pushed version(s) that are not semver"),
+                ),
+                false => (
+                    Decision::Remove,
+                    format!("pushed before the {keep} last version(s) that are not semver"),
+                ),
+            },
+        );
     }
     versions
         .iter()
@@ -184,20 +221,56 @@ mod tests {
         for bad in ["", "Alba", "a/b", "..", ".a", "_wharf", "v2", "a b", "-a"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
-        for good in ["1.2.3", "v1.2.3", "1.0.0-rc.1+build.5", "latest", "2024_01", "nightly-2"] {
+        for good in [
+            "1.2.3",
+            "v1.2.3",
+            "1.0.0-rc.1+build.5",
+            "latest",
+            "2024_01",
+            "nightly-2",
+        ] {
             assert!(validate_version(good).is_ok(), "{good}");
         }
-        for bad in ["", "..", ".1", "_wharf", "-1", "1/2", "1 2", "tags.json", "1%2e", &"1".repeat(129)] {
+        for bad in [
+            "",
+            "..",
+            ".1",
+            "_wharf",
+            "-1",
+            "1/2",
+            "1 2",
+            "tags.json",
+            "1%2e",
+            &"1".repeat(129),
+        ] {
             assert!(validate_version(bad).is_err(), "{bad}");
         }
         assert!(validate_platform_part("os", "linux").is_ok() && validate_platform_part("arch", "x86_64").is_ok());
         for bad in ["", "Linux", "..", ".x", "_x", "a.b", "a/b"] {
             assert!(validate_platform_part("os", bad).is_err(), "{bad}");
         }
-        for good in ["alba", "alba-1.2.3-linux-amd64.tar.gz", "alba.exe", "SHA256SUMS", "_x", "a+b"] {
+        for good in [
+            "alba",
+            "alba-1.2.3-linux-amd64.tar.gz",
+            "alba.exe",
+            "SHA256SUMS",
+            "_x",
+            "a+b",
+        ] {
             assert!(validate_file_name(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", ".hidden", ".wharf-tmp-1", "a b", "a/b", "-x", "a%20b", "é"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            ".wharf-tmp-1",
+            "a b",
+            "a/b",
+            "-x",
+            "a%20b",
+            "é",
+        ] {
             assert!(validate_file_name(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_ref("alba:1.2.3").unwrap(), ("alba".into(), "1.2.3".into()));
@@ -209,7 +282,12 @@ mod tests {
 
     #[test]
     fn only_published_paths_are_served() {
-        for good in ["alba/tags.json", "alba/1.0/release.json", "alba/1.0/linux/amd64/alba", "alba/1.0/linux/arm/v7/alba.tar.gz"] {
+        for good in [
+            "alba/tags.json",
+            "alba/1.0/release.json",
+            "alba/1.0/linux/amd64/alba",
+            "alba/1.0/linux/arm/v7/alba.tar.gz",
+        ] {
             assert!(is_published_path(good), "{good}");
         }
         for bad in [
@@ -268,18 +346,35 @@ mod tests {
         assert_eq!(got, want.iter().map(|(v, d)| (v.to_string(), *d)).collect::<Vec<_>>());
         // Ties with the last one kept stay: 1.0.0 and v1.0.0+b have the same precedence.
         let tied = decisions(&[("1.0.0", at(5)), ("v1.0.0+b", at(4)), ("0.9.0", at(9))], 1);
-        assert_eq!(tied, vec![("1.0.0".into(), Keep), ("v1.0.0+b".into(), Keep), ("0.9.0".into(), Remove)]);
+        assert_eq!(
+            tied,
+            vec![
+                ("1.0.0".into(), Keep),
+                ("v1.0.0+b".into(), Keep),
+                ("0.9.0".into(), Remove)
+            ]
+        );
         let same_time = decisions(&[("a", at(1)), ("b", at(1)), ("c", at(2))], 1);
-        assert_eq!(same_time, vec![("a".into(), Keep), ("b".into(), Keep), ("c".into(), Remove)]);
+        assert_eq!(
+            same_time,
+            vec![("a".into(), Keep), ("b".into(), Keep), ("c".into(), Remove)]
+        );
         assert!(decisions(&versions, 100).iter().all(|(_, d)| *d == Keep));
     }
 
     #[test]
     fn versions_sort_by_semver_precedence_then_by_name() {
-        let mut v: Vec<String> = ["latest", "1.10.0", "v1.2.0", "1.2.0-rc.1", "1.9.0", "nightly", "1.10.0"].iter().map(|s| s.to_string()).collect();
+        let mut v: Vec<String> = ["latest", "1.10.0", "v1.2.0", "1.2.0-rc.1", "1.9.0", "nightly", "1.10.0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         sort_versions(&mut v);
         assert_eq!(v, ["1.2.0-rc.1", "v1.2.0", "1.9.0", "1.10.0", "latest", "nightly"]);
-        assert_eq!(semver_key("1.0.0+a"), semver_key("1.0.0+b"), "build metadata has no precedence");
+        assert_eq!(
+            semver_key("1.0.0+a"),
+            semver_key("1.0.0+b"),
+            "build metadata has no precedence"
+        );
         assert!(semver_key("1.0").is_none() && semver_key("latest").is_none());
     }
 }

@@ -33,31 +33,64 @@ pub struct Published {
 impl Published {
     pub fn to_text(&self) -> String {
         let r = &self.release;
-        let mut out = format!("published {}:{} to {} ({} file(s), {} bytes{})\n", r.name, r.version, self.destination, self.files, self.bytes, if self.replaced { ", replaced" } else { "" });
+        let mut out = format!(
+            "published {}:{} to {} ({} file(s), {} bytes{})\n",
+            r.name,
+            r.version,
+            self.destination,
+            self.files,
+            self.bytes,
+            if self.replaced { ", replaced" } else { "" }
+        );
         for f in r.flavours.iter().flat_map(|f| &f.files) {
-            out.push_str(&format!("  {}/{}/{}  {}  sha256:{}\n", r.name, r.version, f.path, f.size, f.sha256));
+            out.push_str(&format!(
+                "  {}/{}/{}  {}  sha256:{}\n",
+                r.name, r.version, f.path, f.size, f.sha256
+            ));
         }
         out
     }
 }
 
 /// Runs the blocking `f` on tokio's blocking pool.
-pub(super) async fn on_pool<T: Send + 'static>(root: &StaticRoot, f: impl FnOnce() -> Result<T, FilesError> + Send + 'static) -> Result<T, FilesError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| FilesError::Static(StaticError::Invalid { root: root.to_string(), message: e.to_string() }))?
+pub(super) async fn on_pool<T: Send + 'static>(
+    root: &StaticRoot,
+    f: impl FnOnce() -> Result<T, FilesError> + Send + 'static,
+) -> Result<T, FilesError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        FilesError::Static(StaticError::Invalid {
+            root: root.to_string(),
+            message: e.to_string(),
+        })
+    })?
 }
 
 /// Publishes `dir` as `name:version` in `root`; `force` replaces a version already there.
-pub async fn push(root: &StaticRoot, name: &str, version: &str, dir: &Path, force: bool, now: DateTime<Utc>) -> Result<Published, FilesError> {
+pub async fn push(
+    root: &StaticRoot,
+    name: &str,
+    version: &str,
+    dir: &Path,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<Published, FilesError> {
     validate_name(name)?;
     validate_version(version)?;
     let src = dir.to_path_buf();
     let flavours = on_pool(root, move || source::read(&src)).await?;
     let dest = Dest::new(root);
     let _lock = dest.lock(name).await?;
-    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList { name: name.into(), tags: Vec::new() });
+    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList {
+        name: name.into(),
+        tags: Vec::new(),
+    });
     let replaced = tags.tags.iter().any(|t| t == version);
     if replaced && !force {
-        return Err(FilesError::Exists { name: name.into(), version: version.into(), dest: dest.describe() });
+        return Err(FilesError::Exists {
+            name: name.into(),
+            version: version.into(),
+            dest: dest.describe(),
+        });
     }
     if replaced {
         // Out of the list first: no reader takes the version while its files change.
@@ -75,15 +108,27 @@ pub async fn push(root: &StaticRoot, name: &str, version: &str, dir: &Path, forc
     }
     dest.prune(&vdir).await?;
     let files: Vec<_> = flavours.iter().flat_map(|f| &f.files).collect();
-    futures::stream::iter(files.iter().map(|f| dest.put_file(&vdir, f))).buffer_unordered(COPY_CONCURRENCY).try_collect::<Vec<()>>().await?;
+    futures::stream::iter(files.iter().map(|f| dest.put_file(&vdir, f)))
+        .buffer_unordered(COPY_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
     let release = release_of(name, version, now, &flavours);
     dest.write_release(&release).await?;
     // Read again: on S3 no lock in the root keeps out another push of this name meanwhile.
-    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList { name: name.into(), tags: Vec::new() });
+    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList {
+        name: name.into(),
+        tags: Vec::new(),
+    });
     tags.tags.push(version.into());
     sort_versions(&mut tags.tags);
     dest.write_tags(&tags).await?;
-    Ok(Published { destination: dest.describe(), replaced, files: files.len(), bytes: files.iter().map(|f| f.size).sum(), release })
+    Ok(Published {
+        destination: dest.describe(),
+        replaced,
+        files: files.len(),
+        bytes: files.iter().map(|f| f.size).sum(),
+        release,
+    })
 }
 
 fn release_of(name: &str, version: &str, created: DateTime<Utc>, flavours: &[SourceFlavour]) -> Release {
@@ -91,10 +136,24 @@ fn release_of(name: &str, version: &str, created: DateTime<Utc>, flavours: &[Sou
         .iter()
         .map(|f| Flavour {
             platform: f.platform.clone(),
-            files: f.files.iter().map(|s| FileEntry { name: s.name.clone(), path: s.rel.clone(), size: s.size, sha256: s.sha256.clone() }).collect(),
+            files: f
+                .files
+                .iter()
+                .map(|s| FileEntry {
+                    name: s.name.clone(),
+                    path: s.rel.clone(),
+                    size: s.size,
+                    sha256: s.sha256.clone(),
+                })
+                .collect(),
         })
         .collect();
-    Release { name: name.into(), version: version.into(), created, flavours }
+    Release {
+        name: name.into(),
+        version: version.into(),
+        created,
+        flavours,
+    }
 }
 
 /// What `static ls` prints.
@@ -126,12 +185,21 @@ impl Listing {
         let mut out = String::new();
         for v in &self.versions {
             let platforms: Vec<String> = v.flavours.iter().map(|f| f.platform.dir()).collect();
-            let created = v.created.map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "-".into());
-            let detail = v.problem.clone().unwrap_or_else(|| format!("{} file(s), {} bytes  {}", v.files, v.bytes, platforms.join(" ")));
+            let created = v
+                .created
+                .map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "-".into());
+            let detail = v
+                .problem
+                .clone()
+                .unwrap_or_else(|| format!("{} file(s), {} bytes  {}", v.files, v.bytes, platforms.join(" ")));
             out.push_str(&format!("{}:{}  {created}  {detail}\n", self.name, v.version));
         }
         if self.versions.is_empty() {
-            out.push_str(&format!("{}: no version published in {}\n", self.name, self.destination));
+            out.push_str(&format!(
+                "{}: no version published in {}\n",
+                self.name, self.destination
+            ));
         }
         out
     }
@@ -141,12 +209,23 @@ impl Listing {
 pub async fn list(root: &StaticRoot, name: &str) -> Result<Listing, FilesError> {
     validate_name(name)?;
     let dest = Dest::new(root);
-    let tags = dest.tags(name).await?.ok_or_else(|| FilesError::NotFound { dest: dest.describe(), name: name.into(), what: format!("files named {name}") })?;
+    let tags = dest.tags(name).await?.ok_or_else(|| FilesError::NotFound {
+        dest: dest.describe(),
+        name: name.into(),
+        what: format!("files named {name}"),
+    })?;
     let dest = &dest;
     let versions = futures::stream::iter(tags.tags)
         .map(|version| async move {
             let read = dest.release(name, &version).await;
-            let mut listed = ListedVersion { version, created: None, files: 0, bytes: 0, flavours: Vec::new(), problem: None };
+            let mut listed = ListedVersion {
+                version,
+                created: None,
+                files: 0,
+                bytes: 0,
+                flavours: Vec::new(),
+                problem: None,
+            };
             match read {
                 Ok(Some(r)) => {
                     let files = || r.flavours.iter().flat_map(|f| &f.files);
@@ -161,5 +240,9 @@ pub async fn list(root: &StaticRoot, name: &str) -> Result<Listing, FilesError> 
         .buffered(8)
         .collect()
         .await;
-    Ok(Listing { destination: root.to_string(), name: name.into(), versions })
+    Ok(Listing {
+        destination: root.to_string(),
+        name: name.into(),
+        versions,
+    })
 }

@@ -43,7 +43,11 @@ pub async fn remove(root: &StaticRoot, name: &str, version: &str) -> Result<Remo
     let _lock = dest.lock(name).await?;
     let removed = remove_locked(&dest, name, version).await?;
     if !removed.was_published && removed.files == 0 {
-        return Err(FilesError::NotFound { dest: dest.describe(), name: name.into(), what: format!("version {version} of {name}") });
+        return Err(FilesError::NotFound {
+            dest: dest.describe(),
+            name: name.into(),
+            what: format!("version {version} of {name}"),
+        });
     }
     Ok(removed)
 }
@@ -62,10 +66,23 @@ async fn remove_locked(dest: &Dest<'_>, name: &str, version: &str) -> Result<Rem
     if below.iter().any(|e| e.name == RELEASE_FILE) {
         dest.delete(&format!("{vdir}/{RELEASE_FILE}")).await?;
     }
-    let rest: Vec<String> = below.iter().filter(|e| e.name != RELEASE_FILE).map(|e| format!("{vdir}/{}", e.name)).collect();
-    futures::stream::iter(rest.iter().map(|rel| dest.delete(rel))).buffer_unordered(DELETE_CONCURRENCY).try_collect::<Vec<()>>().await?;
+    let rest: Vec<String> = below
+        .iter()
+        .filter(|e| e.name != RELEASE_FILE)
+        .map(|e| format!("{vdir}/{}", e.name))
+        .collect();
+    futures::stream::iter(rest.iter().map(|rel| dest.delete(rel)))
+        .buffer_unordered(DELETE_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
     dest.prune(&vdir).await?;
-    Ok(Removed { name: name.into(), version: version.into(), was_published, files: below.len(), bytes: below.iter().map(|e| e.size).sum() })
+    Ok(Removed {
+        name: name.into(),
+        version: version.into(),
+        was_published,
+        files: below.len(),
+        bytes: below.iter().map(|e| e.size).sum(),
+    })
 }
 
 /// What `static gc` will do.
@@ -103,18 +120,33 @@ impl GcPlan {
 
     /// The versions (published or not) this plan removes.
     pub fn removals(&self) -> impl Iterator<Item = &GcVersion> {
-        self.versions.iter().chain(&self.unpublished).filter(|v| v.decision == Decision::Remove)
+        self.versions
+            .iter()
+            .chain(&self.unpublished)
+            .filter(|v| v.decision == Decision::Remove)
     }
 }
 
 /// Ranks the versions of `name` and finds what is not published; changes nothing.
-pub async fn plan_gc(root: &StaticRoot, name: &str, keep: usize, grace: Duration, now: DateTime<Utc>) -> Result<GcPlan, FilesError> {
+pub async fn plan_gc(
+    root: &StaticRoot,
+    name: &str,
+    keep: usize,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Result<GcPlan, FilesError> {
     validate_name(name)?;
     if keep == 0 {
-        return Err(FilesError::Usage("--keep must be at least 1\n  hint: `wharf static rm NAME:VERSION DEST` removes one version".into()));
+        return Err(FilesError::Usage(
+            "--keep must be at least 1\n  hint: `wharf static rm NAME:VERSION DEST` removes one version".into(),
+        ));
     }
     let dest = Dest::new(root);
-    let TagList { tags, .. } = dest.tags(name).await?.ok_or_else(|| FilesError::NotFound { dest: dest.describe(), name: name.into(), what: format!("files named {name}") })?;
+    let TagList { tags, .. } = dest.tags(name).await?.ok_or_else(|| FilesError::NotFound {
+        dest: dest.describe(),
+        name: name.into(),
+        what: format!("files named {name}"),
+    })?;
     let dest = &dest;
     // A release.json that cannot be read gives no time: the version is kept, never ranked.
     let times: Vec<(String, Option<DateTime<Utc>>)> = futures::stream::iter(tags.iter())
@@ -122,12 +154,21 @@ pub async fn plan_gc(root: &StaticRoot, name: &str, keep: usize, grace: Duration
         .buffered(8)
         .collect()
         .await;
-    let versions = rank(&times, keep).into_iter().map(|(version, decision, reason)| GcVersion { version, decision, reason }).collect();
+    let versions = rank(&times, keep)
+        .into_iter()
+        .map(|(version, decision, reason)| GcVersion {
+            version,
+            decision,
+            reason,
+        })
+        .collect();
 
     // The newest file of each directory below the name that is a version but not published.
     let mut newest: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
     for entry in dest.list_tree(name).await? {
-        let Some((dir, _)) = entry.name.split_once('/') else { continue };
+        let Some((dir, _)) = entry.name.split_once('/') else {
+            continue;
+        };
         if validate_version(dir).is_err() || tags.iter().any(|t| t == dir) {
             continue;
         }
@@ -140,13 +181,32 @@ pub async fn plan_gc(root: &StaticRoot, name: &str, keep: usize, grace: Duration
         .map(|(version, time)| {
             let settled = time.is_some_and(|t| chrono::Duration::from_std(grace).is_ok_and(|g| now - t >= g));
             let (decision, reason) = match settled {
-                true => (Decision::Remove, format!("not published (not in tags.json); nothing in it written for {grace_text}")),
-                false => (Decision::Keep, format!("not published (not in tags.json), but written within {grace_text}: a push may be writing it")),
+                true => (
+                    Decision::Remove,
+                    format!("not published (not in tags.json); nothing in it written for {grace_text}"),
+                ),
+                false => (
+                    Decision::Keep,
+                    format!(
+                        "not published (not in tags.json), but written within {grace_text}: a push may be writing it"
+                    ),
+                ),
             };
-            GcVersion { version, decision, reason }
+            GcVersion {
+                version,
+                decision,
+                reason,
+            }
         })
         .collect();
-    Ok(GcPlan { destination: root.to_string(), name: name.into(), keep, grace_seconds: grace.as_secs(), versions, unpublished })
+    Ok(GcPlan {
+        destination: root.to_string(),
+        name: name.into(),
+        keep,
+        grace_seconds: grace.as_secs(),
+        versions,
+        unpublished,
+    })
 }
 
 /// What `static gc` prints: the plan and what went.
@@ -162,10 +222,16 @@ impl GcReport {
     pub fn to_text(&self) -> String {
         let mut text = self.plan.to_text();
         match self.dry_run {
-            true => text.push_str(&format!("dry run: {} version(s) would be removed\n", self.plan.removals().count())),
+            true => text.push_str(&format!(
+                "dry run: {} version(s) would be removed\n",
+                self.plan.removals().count()
+            )),
             false => {
                 let bytes: u64 = self.removed.iter().map(|v| v.bytes).sum();
-                text.push_str(&format!("{} version(s) removed, {bytes} bytes freed\n", self.removed.len()));
+                text.push_str(&format!(
+                    "{} version(s) removed, {bytes} bytes freed\n",
+                    self.removed.len()
+                ));
             }
         }
         text

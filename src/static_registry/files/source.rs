@@ -37,7 +37,11 @@ pub struct SourceFlavour {
 }
 
 fn problem(path: &Path, problem: impl Into<String>, hint: Option<&str>) -> FilesError {
-    FilesError::Source { path: path.display().to_string(), problem: problem.into(), hint: hint.map(str::to_string) }
+    FilesError::Source {
+        path: path.display().to_string(),
+        problem: problem.into(),
+        hint: hint.map(str::to_string),
+    }
 }
 
 /// What a directory entry is, read without following a link.
@@ -56,7 +60,10 @@ fn entries(dir: &Path) -> Result<Vec<(String, Kind, PathBuf)>, FilesError> {
     for entry in read {
         let entry = entry.map_err(|e| problem(dir, e.to_string(), None))?;
         let path = entry.path();
-        let name = entry.file_name().into_string().map_err(|_| problem(&path, "a name that is not UTF-8", None))?;
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|_| problem(&path, "a name that is not UTF-8", None))?;
         let t = entry.file_type().map_err(|e| problem(&path, e.to_string(), None))?;
         let kind = if t.is_symlink() {
             Kind::Link
@@ -76,7 +83,11 @@ fn entries(dir: &Path) -> Result<Vec<(String, Kind, PathBuf)>, FilesError> {
 /// Refuses what is neither a directory nor a regular file.
 fn refuse_special(kind: Kind, path: &Path) -> Result<(), FilesError> {
     match kind {
-        Kind::Link => Err(problem(path, "a symbolic link: static push publishes regular files only and never follows links", Some("copy the file it points to in its place (cp -L)"))),
+        Kind::Link => Err(problem(
+            path,
+            "a symbolic link: static push publishes regular files only and never follows links",
+            Some("copy the file it points to in its place (cp -L)"),
+        )),
         Kind::Other => Err(problem(path, "not a regular file (a FIFO, socket or device)", None)),
         Kind::Dir | Kind::File => Ok(()),
     }
@@ -116,7 +127,11 @@ pub fn read(dir: &Path) -> Result<Vec<SourceFlavour>, FilesError> {
 
 /// The flavours of one `<os>/<arch>` directory: its files, and one per variant directory.
 fn read_arch(os: &str, arch: &str, arch_path: &Path) -> Result<Vec<SourceFlavour>, FilesError> {
-    let platform = |variant: Option<&str>| Platform { os: os.into(), architecture: arch.into(), variant: variant.map(str::to_string) };
+    let platform = |variant: Option<&str>| Platform {
+        os: os.into(),
+        architecture: arch.into(),
+        variant: variant.map(str::to_string),
+    };
     let mut direct = Vec::new();
     let mut out = Vec::new();
     for (name, kind, path) in entries(arch_path)? {
@@ -130,7 +145,11 @@ fn read_arch(os: &str, arch: &str, arch_path: &Path) -> Result<Vec<SourceFlavour
         for (file, kind, file_path) in entries(&path)? {
             refuse_special(kind, &file_path)?;
             if kind == Kind::Dir {
-                return Err(problem(&file_path, "a directory below <os>/<arch>/<variant>", Some("publish a tree of files as one archive (tar, zip)")));
+                return Err(problem(
+                    &file_path,
+                    "a directory below <os>/<arch>/<variant>",
+                    Some("publish a tree of files as one archive (tar, zip)"),
+                ));
             }
             files.push((file, file_path));
         }
@@ -155,7 +174,13 @@ fn flavour(platform: Platform, files: Vec<(String, PathBuf)>) -> Result<SourceFl
         .map(|(name, local)| {
             validate_file_name(&name).map_err(|e| problem(&local, e, None))?;
             let (size, sha256) = hash_file(&local)?;
-            Ok(SourceFile { rel: format!("{dir}/{name}"), name, local, size, sha256 })
+            Ok(SourceFile {
+                rel: format!("{dir}/{name}"),
+                name,
+                local,
+                size,
+                sha256,
+            })
         })
         .collect::<Result<_, FilesError>>()?;
     Ok(SourceFlavour { platform, files })
@@ -165,7 +190,11 @@ fn flavour(platform: Platform, files: Vec<(String, PathBuf)>) -> Result<SourceFl
 pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), FilesError> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
     let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| match e {
-        rustix::io::Errno::LOOP => problem(path, "a symbolic link: static push never follows links", Some("copy the file it points to in its place (cp -L)")),
+        rustix::io::Errno::LOOP => problem(
+            path,
+            "a symbolic link: static push never follows links",
+            Some("copy the file it points to in its place (cp -L)"),
+        ),
         e => problem(path, std::io::Error::from(e).to_string(), None),
     })?;
     let file = std::fs::File::from(fd);
@@ -228,7 +257,10 @@ mod tests {
         let dirs: Vec<String> = flavours.iter().map(|f| f.platform.dir()).collect();
         assert_eq!(dirs, ["darwin/arm64", "linux/amd64", "linux/arm", "linux/arm/v7"]);
         let amd64 = &flavours[1];
-        assert_eq!(amd64.files.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(), ["linux/amd64/alba", "linux/amd64/alba.sha256"]);
+        assert_eq!(
+            amd64.files.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(),
+            ["linux/amd64/alba", "linux/amd64/alba.sha256"]
+        );
         assert_eq!(amd64.files[0].size, 5);
         assert_eq!(amd64.files[0].sha256, hex::encode(sha2::Sha256::digest(b"amd64")));
         assert_eq!(flavours[3].platform.variant.as_deref(), Some("v7"));
@@ -241,16 +273,40 @@ mod tests {
             setup(tmp.path());
             let e = err(tmp.path());
             assert!(e.contains(needle), "{needle}: {e}");
-            let place = if at.is_empty() { tmp.path().to_path_buf() } else { tmp.path().join(at) };
+            let place = if at.is_empty() {
+                tmp.path().to_path_buf()
+            } else {
+                tmp.path().join(at)
+            };
             assert!(e.contains(&place.display().to_string()), "located at {at}: {e}");
         };
         case(&|d| write(d, "README", b"x"), "a file directly in DIR", "README");
         case(&|d| write(d, "Linux/amd64/a", b"x"), "not a valid os", "Linux");
-        case(&|d| write(d, "linux/amd64/a b", b"x"), "not a file name", "linux/amd64/a b");
-        case(&|d| write(d, "linux/amd64/.hidden", b"x"), "not a file name", "linux/amd64/.hidden");
-        case(&|d| write(d, "linux/arm/v7/sub/a", b"x"), "a directory below", "linux/arm/v7/sub");
-        case(&|d| std::fs::create_dir_all(d.join("linux/amd64")).unwrap(), "empty architecture", "linux/amd64");
-        case(&|d| std::fs::create_dir_all(d.join("linux")).unwrap(), "empty os", "linux");
+        case(
+            &|d| write(d, "linux/amd64/a b", b"x"),
+            "not a file name",
+            "linux/amd64/a b",
+        );
+        case(
+            &|d| write(d, "linux/amd64/.hidden", b"x"),
+            "not a file name",
+            "linux/amd64/.hidden",
+        );
+        case(
+            &|d| write(d, "linux/arm/v7/sub/a", b"x"),
+            "a directory below",
+            "linux/arm/v7/sub",
+        );
+        case(
+            &|d| std::fs::create_dir_all(d.join("linux/amd64")).unwrap(),
+            "empty architecture",
+            "linux/amd64",
+        );
+        case(
+            &|d| std::fs::create_dir_all(d.join("linux")).unwrap(),
+            "empty os",
+            "linux",
+        );
         case(&|_| {}, "nothing to publish", "");
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), b"s").unwrap();
@@ -275,7 +331,11 @@ mod tests {
         case(
             &|d| {
                 std::fs::create_dir_all(d.join("linux/amd64")).unwrap();
-                let ok = std::process::Command::new("mkfifo").arg(d.join("linux/amd64/fifo")).status().unwrap().success();
+                let ok = std::process::Command::new("mkfifo")
+                    .arg(d.join("linux/amd64/fifo"))
+                    .status()
+                    .unwrap()
+                    .success();
                 assert!(ok);
             },
             "not a regular file",
@@ -291,6 +351,11 @@ mod tests {
         assert!(open_regular(&secret).is_ok());
         let swapped = outside.path().join("swapped");
         std::os::unix::fs::symlink(&secret, &swapped).unwrap();
-        assert!(open_regular(&swapped).unwrap_err().to_string().contains("symbolic link"));
+        assert!(
+            open_regular(&swapped)
+                .unwrap_err()
+                .to_string()
+                .contains("symbolic link")
+        );
     }
 }

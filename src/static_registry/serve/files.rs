@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::blobs::file_body;
-use super::handlers::{App, insert, ok, part, ranged};
+use super::handlers::{App, Part, insert, ok, part, ranged};
 use crate::static_registry::files::dest::content_type;
 use crate::static_registry::files::names::is_published_path;
 use crate::static_registry::objects::dir::{Contained, open_contained};
@@ -42,13 +42,18 @@ pub async fn answer(app: &App, path: &str, request: &HeaderMap, head: bool) -> R
             match blocking(move || open_contained(&root, &rel_s)).await {
                 Ok(Contained::File(file, meta)) => {
                     use std::os::unix::fs::MetadataExt;
-                    let etag = format!("\"{:x}-{:x}-{:x}.{:x}\"", meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
+                    let etag = format!(
+                        "\"{:x}-{:x}-{:x}.{:x}\"",
+                        meta.ino(),
+                        meta.len(),
+                        meta.mtime(),
+                        meta.mtime_nsec()
+                    );
                     let headers = file_headers(&etag);
                     let size = meta.len();
                     match part(request, size, &etag, &headers, content_type, head) {
-                        Err(refused) => Ok(refused),
-                        Ok(None) => Ok(ok(headers, content_type, Body::empty(), 0, head)),
-                        Ok(Some((status, range))) => {
+                        Part::Answer(done) => Ok(done),
+                        Part::Bytes(status, range) => {
                             let body = Body::from_stream(file_body(Arc::new(file), range.clone(), app.piece));
                             Ok(ranged(headers, status, range, size, content_type, body, head))
                         }
@@ -68,13 +73,21 @@ pub async fn answer(app: &App, path: &str, request: &HeaderMap, head: bool) -> R
                 let etag = etag.unwrap_or_default();
                 let headers = file_headers(&etag);
                 match part(request, size, &etag, &headers, content_type, head) {
-                    Err(refused) => Ok(refused),
-                    Ok(None) => Ok(ok(headers, content_type, Body::empty(), 0, head)),
-                    Ok(Some(_)) if head => Ok(ok(headers, content_type, Body::empty(), size, head)),
-                    Ok(Some((status, range))) => {
+                    Part::Answer(done) => Ok(done),
+                    // A HEAD reads nothing from the bucket.
+                    Part::Bytes(..) if head => Ok(ok(headers, content_type, Body::empty(), size, head)),
+                    Part::Bytes(status, range) => {
                         let asked = (status == StatusCode::PARTIAL_CONTENT).then(|| range.clone());
                         match s3.open_ranged(&rel, asked).await {
-                            Ok(Some(object)) => Ok(ranged(headers, status, range, size, content_type, Body::from_stream(object.body), head)),
+                            Ok(Some(object)) => Ok(ranged(
+                                headers,
+                                status,
+                                range,
+                                size,
+                                content_type,
+                                Body::from_stream(object.body),
+                                head,
+                            )),
                             Ok(None) => return not_found(head),
                             Err(e) => Err(e.to_string()),
                         }
@@ -86,7 +99,11 @@ pub async fn answer(app: &App, path: &str, request: &HeaderMap, head: bool) -> R
     };
     result.unwrap_or_else(|e| {
         tracing::warn!(root = %app.root, path = rel, "{e}");
-        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the server's log)\n", head)
+        plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error (see the server's log)\n",
+            head,
+        )
     })
 }
 

@@ -90,8 +90,9 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
     let headers = blob_headers(digest, verified);
     let content_type = "application/octet-stream";
     let size = blob.size;
-    let Some((status, range)) = part(request, size, &format!("\"{digest}\""), &headers, content_type, head)? else {
-        return Ok(ok(headers, content_type, Body::empty(), 0, head));
+    let (status, range) = match part(request, size, &format!("\"{digest}\""), &headers, content_type, head) {
+        Part::Answer(done) => return Ok(done),
+        Part::Bytes(status, range) => (status, range),
     };
     let body = match blob.body {
         BlobSource::File(file) => Body::from_stream(file_body(file, range.clone(), app.piece)),
@@ -104,20 +105,27 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
     Ok(ranged(headers, status, range, size, content_type, body, head))
 }
 
+/// What to send of a body, as [`part`] decides.
+pub(super) enum Part {
+    /// The answer, ready: an empty body (200), or a range that cannot be satisfied (416).
+    Answer(Response),
+    /// These bytes: 200 with the whole body, or 206 with a part (see [`ranged`]).
+    Bytes(StatusCode, RangeInclusive<u64>),
+}
+
 /// What to send of a body of `size` bytes, from the request's `Range` (one range, RFC 9110)
-/// and `If-Range` (matched against `etag`): `None` for an empty body, else 200 with the whole
-/// or 206 with a part; a range that cannot be satisfied is answered 416 (the `Err`).
-pub(super) fn part(request: &HeaderMap, size: u64, etag: &str, headers: &HeaderMap, content_type: &str, head: bool) -> Result<Option<(StatusCode, RangeInclusive<u64>)>, Response> {
+/// and `If-Range` (matched against `etag`).
+pub(super) fn part(request: &HeaderMap, size: u64, etag: &str, headers: &HeaderMap, content_type: &str, head: bool) -> Part {
     let text = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
     let if_range = text(header::IF_RANGE).is_none_or(|v| v == etag);
     match wanted(text(header::RANGE), size, if_range) {
-        Wanted::Whole if size == 0 => Ok(None),
-        Wanted::Whole => Ok(Some((StatusCode::OK, 0..=size - 1))),
-        Wanted::Part(r) => Ok(Some((StatusCode::PARTIAL_CONTENT, r))),
+        Wanted::Whole if size == 0 => Part::Answer(ok(headers.clone(), content_type, Body::empty(), 0, head)),
+        Wanted::Whole => Part::Bytes(StatusCode::OK, 0..=size - 1),
+        Wanted::Part(r) => Part::Bytes(StatusCode::PARTIAL_CONTENT, r),
         Wanted::Unsatisfiable => {
             let mut headers = headers.clone();
             insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes */{size}"));
-            Err(with_status(StatusCode::RANGE_NOT_SATISFIABLE, ok(headers, content_type, Body::empty(), 0, head)))
+            Part::Answer(with_status(StatusCode::RANGE_NOT_SATISFIABLE, ok(headers, content_type, Body::empty(), 0, head)))
         }
     }
 }
