@@ -190,3 +190,44 @@ fn an_image_pulls_as_a_docker_archive_the_engine_loads() {
     run(wharf(&["pull", &format!("{host}/bb:pulled"), "-o", &s(&layout)])).ok();
     assert!(layout.join("index.json").is_file() && layout.join("oci-layout").is_file());
 }
+
+/// `wharf cleanup --artifact-type T --keep-last N` on what oras pushed: the newest N artifacts
+/// of type T stay (ranked by their `org.opencontainers.image.created`, among T's only), the
+/// older go, and an image and the artifacts of another type stay whatever their age.
+#[test]
+fn cleanup_with_artifact_type_ranks_and_removes_only_that_type() {
+    const PACK: &str = "application/vnd.sherpack.pack.v1";
+    const SBOM: &str = "application/spdx+json";
+    on_both(|host, name| {
+        let work = tempfile::tempdir().unwrap();
+        crate::registries::push_image(work.path(), &format!("{host}/app:img"), "app", "2025-01-01T00:00:00Z");
+        for (tag, artifact_type, created) in [
+            ("pack-1", PACK, "2026-01-01T00:00:00Z"),
+            ("sbom-1", SBOM, "2026-01-15T00:00:00Z"),
+            ("pack-2", PACK, "2026-02-01T00:00:00Z"),
+            ("pack-3", PACK, "2026-03-01T00:00:00Z"),
+            ("sbom-2", SBOM, "2026-04-01T00:00:00Z"),
+        ] {
+            std::fs::write(work.path().join("file.txt"), tag).unwrap();
+            let created = format!("org.opencontainers.image.created={created}");
+            oras(work.path(), &["push", "--plain-http", &format!("{host}/app:{tag}"), "file.txt", "--artifact-type", artifact_type, "--annotation", &created]);
+        }
+        let repo = format!("{host}/app");
+        let args = ["cleanup", "--repo", &repo, "--keep-last", "1", "--artifact-type", PACK, "--fresh-window", "0", "--output", "json"];
+        let plan = wharf_in(work.path(), &[&args[..], &["--dry-run"]].concat()).ok().json();
+        let mut decided: Vec<(&str, &str)> = plan["entries"].as_array().unwrap().iter().map(|e| (e["tag"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
+        decided.sort();
+        assert_eq!(
+            decided,
+            [("img", "keep"), ("pack-1", "delete"), ("pack-2", "delete"), ("pack-3", "keep"), ("sbom-1", "keep"), ("sbom-2", "keep")],
+            "{name}: {plan:#}"
+        );
+        let img = plan["entries"].as_array().unwrap().iter().find(|e| e["tag"] == "img").unwrap();
+        assert!(img["reason"].as_str().unwrap().contains("not an artifact of type"), "{name}: {img}");
+        let report = wharf_in(work.path(), &args).ok().json();
+        assert_eq!(report["counts"]["deleted"], 2, "{name}: {report:#}");
+        let mut left: Vec<String> = crane(&["ls", &repo]).lines().map(str::to_string).collect();
+        left.sort();
+        assert_eq!(left, ["img", "pack-3", "sbom-1", "sbom-2"], "{name}");
+    });
+}

@@ -22,6 +22,7 @@ fn settings(f: &FakeFixture, keep: Keep, patterns: &[&str]) -> (tempfile::TempDi
         keep_patterns: patterns.iter().map(|p| (p.to_string(), globset::Glob::new(p).unwrap().compile_matcher())).collect(),
         fresh_window: None,
         include_unknown: true,
+        artifact_type: None,
         static_root: None,
     };
     (dir, settings)

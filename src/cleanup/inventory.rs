@@ -176,6 +176,8 @@ pub struct Manifests {
     pub children: HashMap<Digest, Vec<Digest>>,
     /// Throwaway manifests a tag was left on by an interrupted untag (a killed run).
     pub throwaways: HashSet<Digest>,
+    /// The artifact type of each artifact.
+    pub artifact_types: HashMap<Digest, String>,
 }
 
 /// Push times (from records) and, for image digests wharf did not build, what their
@@ -204,9 +206,12 @@ pub async fn manifests(store: &dyn Backend, tags: &[Tag], records: &[Record]) ->
         .collect()
         .await;
     let mut out = Manifests { pushed_at: pushed, ..Manifests::default() };
-    for (d, Inspected { created, children, throwaway }) in read {
+    for (d, Inspected { created, children, throwaway, artifact_type }) in read {
         if let Some(c) = created {
             out.pushed_at.entry(d.clone()).or_insert(c);
+        }
+        if let Some(t) = artifact_type {
+            out.artifact_types.insert(d.clone(), t);
         }
         if throwaway {
             out.throwaways.insert(d.clone());
@@ -223,6 +228,7 @@ struct Inspected {
     created: Option<DateTime<Utc>>,
     children: Vec<Digest>,
     throwaway: bool,
+    artifact_type: Option<String>,
 }
 
 async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> {
@@ -239,12 +245,15 @@ async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> 
         Some(c) => Some(c),
         None => store.stored_at(&t.digest).await,
     };
+    let artifact_type = crate::spec::manifest::artifact_type(&bytes);
     match parse_manifest(&bytes, &media_type) {
         Ok(ManifestContent::Index { manifests }) => {
             let children = manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect();
-            Ok(Inspected { children, created, ..Inspected::default() })
+            Ok(Inspected { children, created, artifact_type, ..Inspected::default() })
         }
         Ok(ManifestContent::Image { config, .. }) => {
+            // An image-spec 1.0-style artifact (a Helm chart) is typed by its config.
+            let artifact_type = artifact_type.or_else(|| (!is_image_config(&config.media_type)).then(|| config.media_type.clone()));
             if created.is_none() && config.media_type != crate::spec::manifest::OCI_EMPTY {
                 let blob = store.blob_bytes(&config.digest, 4 << 20).await?;
                 #[derive(serde::Deserialize)]
@@ -253,10 +262,16 @@ async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> 
                 }
                 created = serde_json::from_slice::<Created>(&blob).ok().and_then(|c| c.created);
             }
-            Ok(Inspected { created, ..Inspected::default() })
+            Ok(Inspected { created, artifact_type, ..Inspected::default() })
         }
-        Err(_) => Ok(Inspected { created, ..Inspected::default() }),
+        Err(_) => Ok(Inspected { created, artifact_type, ..Inspected::default() }),
     }
+}
+
+/// Whether a config media type is an image's (or the empty config, which says nothing).
+fn is_image_config(media_type: &str) -> bool {
+    use crate::spec::manifest::{DOCKER_CONFIG, OCI_CONFIG, OCI_EMPTY};
+    matches!(media_type, OCI_CONFIG | DOCKER_CONFIG | OCI_EMPTY)
 }
 
 /// `org.opencontainers.image.created` of a manifest or index, when it is a valid RFC 3339 time.

@@ -51,6 +51,8 @@ pub enum Mode {
 pub struct Options {
     pub mode: Mode,
     pub keep: Vec<(String, GlobMatcher)>,
+    /// `--artifact-type`: only artifacts of this type are candidates; everything else stays.
+    pub artifact_type: Option<String>,
     pub fresh_window: Option<Duration>,
     pub include_unknown: bool,
     pub now: DateTime<Utc>,
@@ -65,6 +67,9 @@ pub struct Inputs<'a> {
     pub children: &'a HashMap<Digest, Vec<Digest>>,
     /// Throwaway manifests an interrupted untag left tags on: those tags go.
     pub throwaways: &'a HashSet<Digest>,
+    /// The artifact type of each artifact among the listed digests (its `artifactType`, or
+    /// the config media type of an image-spec 1.0-style artifact such as a Helm chart).
+    pub artifact_types: &'a HashMap<Digest, String>,
 }
 
 fn within(now: DateTime<Utc>, t: DateTime<Utc>, d: Duration) -> bool {
@@ -176,18 +181,27 @@ fn simple_kept(keep_last: Option<usize>, keep_within: Option<Duration>, records:
     kept
 }
 
+/// Whether `digest` is one of what `--artifact-type` selects (everything, without it).
+fn selected(inputs: &Inputs<'_>, opts: &Options, digest: &Digest) -> bool {
+    opts.artifact_type.as_ref().is_none_or(|want| inputs.artifact_types.get(digest) == Some(want))
+}
+
 /// Simple mode for images without a publish record (pushed by `wharf push` or another
 /// tool): each repository's record-less images ranked by push time (see [`rank`]), kept by
 /// the same `--keep-last` / `--keep-within`.
-fn simple_kept_unknown(inputs: &Inputs<'_>, stage_of: &HashMap<Digest, &str>, keep_last: Option<usize>, keep_within: Option<Duration>, now: DateTime<Utc>) -> HashMap<Digest, String> {
+fn simple_kept_unknown(inputs: &Inputs<'_>, opts: &Options, stage_of: &HashMap<Digest, &str>, keep_last: Option<usize>, keep_within: Option<Duration>) -> HashMap<Digest, String> {
     let mut per_repo: BTreeMap<&str, BTreeMap<&Digest, Option<DateTime<Utc>>>> = BTreeMap::new();
-    for t in inputs.tags.iter().filter(|t| t.kind == TagKind::Image && !stage_of.contains_key(&t.digest) && !inputs.throwaways.contains(&t.digest)) {
+    let ranked = |t: &&Tag| t.kind == TagKind::Image && !stage_of.contains_key(&t.digest) && !inputs.throwaways.contains(&t.digest) && selected(inputs, opts, &t.digest);
+    for t in inputs.tags.iter().filter(ranked) {
         per_repo.entry(t.repository.as_str()).or_default().insert(&t.digest, inputs.pushed_at.get(&t.digest).copied());
     }
     let mut kept = HashMap::new();
     for (repo, digests) in per_repo {
-        let what = format!("images of {repo}");
-        for (digest, why) in rank(digests.into_iter().collect(), keep_last, keep_within, now, &what) {
+        let what = match &opts.artifact_type {
+            Some(t) => format!("artifacts of type {t} in {repo}"),
+            None => format!("images of {repo}"),
+        };
+        for (digest, why) in rank(digests.into_iter().collect(), keep_last, keep_within, opts.now, &what) {
             kept.insert(digest.clone(), why);
         }
     }
@@ -202,9 +216,12 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
         Mode::Purge => BTreeMap::new(),
     };
     let purge = matches!(opts.mode, Mode::Purge);
+    // What follows the image tags (children, stages, records, referrers) goes with --purge
+    // only when every image goes: with --artifact-type the images not selected stay.
+    let purge_all = purge && opts.artifact_type.is_none();
     let stage_of = stage_index(inputs);
     let unknown_kept = match &opts.mode {
-        Mode::Simple { keep_last, keep_within } => Some(simple_kept_unknown(inputs, &stage_of, *keep_last, *keep_within, opts.now)),
+        Mode::Simple { keep_last, keep_within } => Some(simple_kept_unknown(inputs, opts, &stage_of, *keep_last, *keep_within)),
         _ => None,
     };
     let fresh = |d: &Digest| {
@@ -222,6 +239,8 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
         let stage = stage_of.get(&t.digest);
         let decision = if let Some((pattern, _)) = opts.keep.iter().find(|(_, g)| g.is_match(&t.tag)) {
             (Action::Keep, format!("matches --keep {pattern}"))
+        } else if let Some(want) = opts.artifact_type.as_ref().filter(|_| !selected(inputs, opts, &t.digest)) {
+            (Action::Keep, format!("not an artifact of type {want} (--artifact-type)"))
         } else if purge {
             (Action::Delete, "--purge".into())
         } else if inputs.throwaways.contains(&t.digest) {
@@ -257,7 +276,7 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
     }
     for (i, t) in inputs.tags.iter().enumerate() {
         if let (Some((Action::Delete, _)), Some(parent)) = (&decisions[i], protected.get(&t.digest))
-            && !purge {
+            && !purge_all {
                 decisions[i] = Some((Action::Keep, format!("child of kept index {parent}")));
                 kept_digests.insert(t.digest.clone());
             }
@@ -270,7 +289,7 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
         let keep_glob = opts.keep.iter().find(|(_, g)| g.is_match(&t.tag)).map(|(p, _)| format!("matches --keep {p}"));
         let decision = match (&t.kind, keep_glob) {
             (_, Some(reason)) => (Action::Keep, reason),
-            (_, None) if purge => (Action::Delete, "--purge".into()),
+            (_, None) if purge_all => (Action::Delete, "--purge".into()),
             (TagKind::Stage { stage }, None) if alive.contains(stage) => (Action::Keep, "stage of a kept image".into()),
             (TagKind::Stage { .. }, None) if fresh(&t.digest) => (Action::Keep, "pushed within the fresh window".into()),
             (TagKind::Stage { .. }, None) => (Action::Delete, "no kept image uses this stage".into()),

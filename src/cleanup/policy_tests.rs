@@ -48,10 +48,10 @@ fn policy(kind: RefKind, pattern: &str, last: Option<u64>, within_days: Option<u
     }
 }
 fn opts(mode: Mode) -> Options {
-    Options { mode, keep: vec![], fresh_window: None, include_unknown: false, now: now() }
+    Options { mode, keep: vec![], artifact_type: None, fresh_window: None, include_unknown: false, now: now() }
 }
 fn run(tags: &[Tag], records: &[Record], o: &Options) -> Vec<Entry> {
-    decide(&Inputs { tags, records, pushed_at: &HashMap::new(), children: &HashMap::new(), throwaways: &HashSet::new() }, o)
+    decide(&Inputs { tags, records, pushed_at: &HashMap::new(), children: &HashMap::new(), throwaways: &HashSet::new(), artifact_types: &HashMap::new() }, o)
 }
 fn action(plan: &[Entry], tag: &str) -> Action {
     plan.iter().find(|e| e.tag == tag).unwrap_or_else(|| panic!("no {tag} in plan")).action
@@ -135,7 +135,7 @@ fn fresh_window_unknown_images_and_include_unknown() {
     let mut o = opts(Mode::Git { policies: vec![p.clone()], history: history.clone() });
     o.fresh_window = Some(Duration::from_secs(15 * 86400));
     let pushed: HashMap<Digest, _> = records.iter().map(|r| (r.manifest.clone().unwrap(), r.created.unwrap())).collect();
-    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new() }, &o);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new(), artifact_types: &HashMap::new() }, &o);
     assert_eq!(action(&plan, "c2"), Action::Keep, "pushed 10 days ago, within the 15-day window");
     assert_eq!(action(&plan, "c1"), Action::Delete);
     assert_eq!(action(&plan, "external"), Action::Keep, "no record: kept by default");
@@ -155,7 +155,7 @@ fn tags_left_on_a_throwaway_manifest_are_deleted_unless_kept_by_pattern() {
     let mut o = opts(Mode::Git { policies: vec![p], history });
     o.keep = vec![("release-*".into(), globset::Glob::new("release-*").unwrap().compile_matcher())];
     let throwaways = HashSet::from([d("throwaway"), d("throwaway2")]);
-    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &HashMap::new(), throwaways: &throwaways }, &o);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &HashMap::new(), throwaways: &throwaways, artifact_types: &HashMap::new() }, &o);
     assert_eq!(action(&plan, "interrupted"), Action::Delete);
     assert_eq!(action(&plan, "release-1"), Action::Keep, "--keep still wins");
     assert_eq!(action(&plan, "c3"), Action::Keep);
@@ -173,7 +173,7 @@ fn children_of_a_kept_index_and_referrers_of_kept_images_stay() {
     o.include_unknown = true;
     o.keep = vec![("multiarch".into(), globset::Glob::new("multiarch").unwrap().compile_matcher())];
     let children = HashMap::from([(d("index"), vec![d("child")])]);
-    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &children, throwaways: &HashSet::new() }, &o);
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &children, throwaways: &HashSet::new(), artifact_types: &HashMap::new() }, &o);
     assert_eq!(action(&plan, "multiarch"), Action::Keep);
     assert_eq!(action(&plan, "arm64-only"), Action::Keep, "a child of a kept index is never deleted");
     assert_eq!(action(&plan, &format!("sha256-{}.sig", d("s3").hex())), Action::Keep);
@@ -211,7 +211,7 @@ fn simple_mode_ranks_images_without_records_by_push_time_per_repository() {
     let tags = vec![image("v1", "p1"), image("v2", "p2"), image("v2-alias", "p2"), image("v3", "p3"), other("x1", "o1"), image("undated", "p0")];
     let pushed: HashMap<Digest, _> = [("p1", 30), ("p2", 20), ("p3", 10), ("o1", 40)].into_iter().map(|(p, days)| (d(p), now() - CDuration::days(days))).collect();
     let mut o = opts(Mode::Simple { keep_last: Some(2), keep_within: None });
-    let decide_with = |o: &Options| decide(&Inputs { tags: &tags, records: &[], pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new() }, o);
+    let decide_with = |o: &Options| decide(&Inputs { tags: &tags, records: &[], pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new(), artifact_types: &HashMap::new() }, o);
     let plan = decide_with(&o);
     assert!(plan.iter().all(|e| e.action == Action::Keep), "without --include-unknown nothing record-less goes");
     o.include_unknown = true;
@@ -226,6 +226,47 @@ fn simple_mode_ranks_images_without_records_by_push_time_per_repository() {
     assert_eq!(action(&plan, "v1"), Action::Delete, "third newest of r/app");
     assert_eq!(action(&plan, "x1"), Action::Keep, "ranked within its own repository");
     assert!(plan.iter().find(|e| e.tag == "v3").unwrap().reason.contains("last 2 images of r/app"));
+}
+
+/// `--artifact-type T`: only artifacts of type T are candidates, ranked among themselves
+/// (`--keep-last` counts T's artifacts, not the repository's images); images, artifacts of
+/// other types and the referrers of what stays are kept with a reason.
+#[test]
+fn artifact_type_selects_the_artifacts_of_one_type_and_keeps_the_rest() {
+    const SBOM: &str = "application/spdx+json";
+    const PACK: &str = "application/vnd.sherpack.pack.v1";
+    // Newest first: an image, then packs and SBOMs interleaved.
+    let tags = vec![image("img", "i1"), image("pack-3", "k3"), image("sbom-2", "b2"), image("pack-2", "k2"), image("sbom-1", "b1"), image("pack-1", "k1")];
+    let referrer = Tag { repository: "r/app".into(), tag: format!("sha256-{}", hex("k1")), digest: d("ref k1"), kind: TagKind::Referrer { subject: d("k1") } };
+    let tags = [tags, vec![referrer.clone()]].concat();
+    let pushed: HashMap<Digest, _> = ["i1", "k3", "b2", "k2", "b1", "k1"].iter().enumerate().map(|(n, p)| (d(p), now() - CDuration::days(n as i64 + 1))).collect();
+    let types: HashMap<Digest, String> = [("k3", PACK), ("k2", PACK), ("k1", PACK), ("b2", SBOM), ("b1", SBOM)].iter().map(|(p, t)| (d(p), t.to_string())).collect();
+    let mut o = opts(Mode::Simple { keep_last: Some(1), keep_within: None });
+    o.include_unknown = true;
+    o.artifact_type = Some(PACK.into());
+    let inputs = Inputs { tags: &tags, records: &[], pushed_at: &pushed, children: &HashMap::new(), throwaways: &HashSet::new(), artifact_types: &types };
+    let plan = decide(&inputs, &o);
+    let actions: Vec<(&str, Action)> = plan.iter().map(|e| (e.tag.as_str(), e.action)).collect();
+    assert_eq!(
+        actions[..6],
+        [("img", Action::Keep), ("pack-3", Action::Keep), ("sbom-2", Action::Keep), ("pack-2", Action::Delete), ("sbom-1", Action::Keep), ("pack-1", Action::Delete)],
+        "the newest pack stays although an image and an SBOM are newer"
+    );
+    let reason = |tag: &str| plan.iter().find(|e| e.tag == tag).unwrap().reason.clone();
+    assert!(reason("img").contains("not an artifact of type application/vnd.sherpack.pack.v1"), "{}", reason("img"));
+    assert!(reason("sbom-1").contains("--artifact-type"), "{}", reason("sbom-1"));
+    assert!(reason("pack-3").contains("artifacts of type application/vnd.sherpack.pack.v1 in r/app"), "{}", reason("pack-3"));
+    assert_eq!(action(&plan, &referrer.tag), Action::Delete, "a referrer goes with its subject");
+    // --purge with a type deletes only that type; what the others need stays.
+    o.mode = Mode::Purge;
+    let plan = decide(&inputs, &o);
+    let deleted: Vec<&str> = plan.iter().filter(|e| e.action == Action::Delete).map(|e| e.tag.as_str()).collect();
+    assert_eq!(deleted, ["pack-3", "pack-2", "pack-1", referrer.tag.as_str()]);
+    // Without the flag every record-less image is ranked together.
+    o.mode = Mode::Simple { keep_last: Some(1), keep_within: None };
+    o.artifact_type = None;
+    let plan = decide(&inputs, &o);
+    assert_eq!((action(&plan, "img"), action(&plan, "pack-3")), (Action::Keep, Action::Delete));
 }
 
 /// Issue 11: two generations published within one second used to tie on their (whole-second)
@@ -304,11 +345,12 @@ mod ranking_property {
             let o = Options {
                 mode: Mode::Simple { keep_last, keep_within: keep_within.map(Duration::from_secs) },
                 keep: vec![],
+                artifact_type: None,
                 fresh_window: fresh.map(Duration::from_secs),
                 include_unknown,
                 now: now(),
             };
-            let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed_at, children: &HashMap::new(), throwaways: &HashSet::new() }, &o);
+            let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &pushed_at, children: &HashMap::new(), throwaways: &HashSet::new(), artifact_types: &HashMap::new() }, &o);
             let time_of = |tag: &str| items[tag[1..].parse::<usize>().unwrap()].1;
             for deleted in plan.iter().filter(|e| e.kind == TagKind::Image && e.action == Action::Delete) {
                 for kept in plan.iter().filter(|e| e.kind == TagKind::Image && e.action == Action::Keep && group_of[&e.tag] == group_of[&deleted.tag]) {

@@ -39,6 +39,8 @@ pub struct Settings {
     pub keep_patterns: Vec<(String, GlobMatcher)>,
     pub fresh_window: Option<Duration>,
     pub include_unknown: bool,
+    /// `--artifact-type`: only artifacts of this type are candidates.
+    pub artifact_type: Option<String>,
     /// The static root cleaned, when it is one (recorded in the plan).
     pub static_root: Option<String>,
 }
@@ -91,9 +93,13 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -
     for (p, _) in &s.keep_patterns {
         policy_text.push(format!("--keep {p}"));
     }
+    if let Some(t) = &s.artifact_type {
+        policy_text.push(format!("--artifact-type {t}: only artifacts of this type may go; everything else stays"));
+    }
     let opts = Options {
         mode,
         keep: s.keep_patterns.clone(),
+        artifact_type: s.artifact_type.clone(),
         fresh_window: s.fresh_window,
         // Without a project nothing can have a publish record: the simple rules rank them all.
         include_unknown: s.include_unknown || s.project.is_none(),
@@ -105,6 +111,7 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -
         pushed_at: &manifests.pushed_at,
         children: &manifests.children,
         throwaways: &manifests.throwaways,
+        artifact_types: &manifests.artifact_types,
     };
     let mut entries = policy::decide(&inputs, &opts);
     let repository_deletions = super::review::review(driver, &mut entries, matches!(s.keep, Keep::Purge)).await?;

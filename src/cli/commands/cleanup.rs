@@ -62,6 +62,10 @@ pub struct CleanupArgs {
     /// repository, ranked by push time).
     #[arg(long, value_name = "N", help_heading = "Policies")]
     pub keep_last: Option<usize>,
+    /// Only artifacts of this type (their `artifactType`, or a Helm chart's config media
+    /// type) may be deleted; images and other artifacts stay, with the reason.
+    #[arg(long, value_name = "TYPE", help_heading = "Policies")]
+    pub artifact_type: Option<String>,
     /// No git: keep every image published within DURATION (e.g. 168h).
     #[arg(long, value_name = "DURATION", help_heading = "Policies")]
     pub keep_within: Option<String>,
@@ -175,6 +179,7 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
         keep_patterns,
         fresh_window,
         include_unknown: args.include_unknown,
+        artifact_type: args.artifact_type.clone(),
         static_root: args.site.statics.static_root.clone(),
     };
     let plan = run::make_plan(&settings, driver.as_ref(), store.as_ref()).await.map_err(cleanup_error)?;
