@@ -28,6 +28,14 @@ pub const MEDIA_TYPES: &str = "_wharf/media-types.json";
 
 /// Mode of the files a static root gets (before the umask).
 const FILE_MODE: u32 = 0o644;
+/// Mode of the directories a static root gets (before the umask).
+const DIR_MODE: u32 = 0o755;
+
+/// Creates `dir` and its missing parents, `0755` narrowed by the umask.
+fn create_dirs(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
+}
 
 /// What [`open_contained`] found.
 #[derive(Debug)]
@@ -223,7 +231,7 @@ pub fn remove_file(root: &Path, repo: &str, rel: &str, manifest: Option<&Digest>
 
 /// Takes the lock of a directory root's repository `dir` (held while the file lives).
 pub fn lock_repo(dir: &Path) -> io::Result<std::fs::File> {
-    std::fs::create_dir_all(dir.join("_wharf"))?;
+    create_dirs(&dir.join("_wharf"))?;
     let f = std::fs::File::options().create(true).truncate(false).write(true).open(dir.join("_wharf/lock"))?;
     f.lock()?;
     Ok(f)
@@ -282,7 +290,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// then renames it into place.
 pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>) -> io::Result<()> {
     let parent = path.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
-    std::fs::create_dir_all(parent)?;
+    create_dirs(parent)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".wharf-tmp-")
         .permissions(std::fs::Permissions::from_mode(FILE_MODE))
@@ -336,9 +344,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("v2/a/blobs/x");
         write_atomic(&path, b"x").unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        let umask = 0o777 & !std::fs::metadata(tmp.path().join("v2/a/blobs")).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, FILE_MODE & !umask, "0644 narrowed by the umask");
-        assert_eq!(mode & 0o044, 0o044 & !umask);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let umask = status.lines().find_map(|l| l.strip_prefix("Umask:")).map(|u| u32::from_str_radix(u.trim(), 8).unwrap()).unwrap();
+        assert_eq!(mode(&path), FILE_MODE & !umask, "0644 narrowed by the umask");
+        for dir in ["v2", "v2/a", "v2/a/blobs"] {
+            assert_eq!(mode(&tmp.path().join(dir)), DIR_MODE & !umask, "{dir}: 0755 narrowed by the umask");
+        }
     }
 }
