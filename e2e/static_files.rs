@@ -10,13 +10,16 @@ use crate::support::oci::s;
 use crate::support::wharf::{Run, run, wharf};
 use std::path::Path;
 
-/// `wharf static ARGS… --output json` with `env` (and a lock dir of the test's own).
+/// `wharf static ARGS… --output json` with `env` (and, but for `ls`, which takes no lock, a
+/// lock dir of the test's own).
 fn wharf_static(env: &[(&'static str, String)], locks: &Path, args: &[&str]) -> Run {
     let mut all = vec!["static"];
     all.extend_from_slice(args);
-    all.extend(["--output", "json", "--lock-dir"]);
+    all.extend(["--output", "json"]);
     let locks = s(locks);
-    all.push(&locks);
+    if args.first() != Some(&"ls") {
+        all.extend(["--lock-dir", &locks]);
+    }
     let mut cmd = wharf(&all);
     cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     run(cmd)
@@ -438,4 +441,56 @@ fn static_files_in_s3_push_ls_serve_rm_and_gc() {
     let listing = wharf_static(&env, &locks, &["ls", "alba", dest]).ok().json();
     assert_eq!(versions(&listing), ["1.3.0", "latest"]);
     assert_eq!(request(&served.addr, "GET", "/alba/1.2.0/linux/amd64/alba", &[]).0, 404);
+}
+
+/// `push`, `rm` and `gc` of one name wait for each other: through wharf's run lock (what
+/// keeps them apart on S3), and in a directory through its own lock file too (runs with other
+/// lock dirs, or from other machines on a shared disk).
+#[test]
+fn pushes_of_one_name_wait_for_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let locks = tmp.path().join("locks");
+    let site = tmp.path().join("site");
+    let dir = tmp.path().join("dist");
+    dist(&dir, "1");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let run_locks = wharf::lock::Locks::local(&locks, std::time::Duration::from_secs(5));
+    let held = rt
+        .block_on(run_locks.exclusive(&wharf::lock::static_files(&s(&site), "alba")))
+        .unwrap();
+    let blocked = wharf_static(
+        &[],
+        &locks,
+        &["push", "-t", "alba:1.0.0", &s(&dir), &s(&site), "--lock-timeout", "1s"],
+    );
+    assert_eq!(blocked.code(), 1, "{}", blocked.stderr());
+    assert!(
+        blocked.stderr().contains("another wharf run still holds the lock"),
+        "{}",
+        blocked.stderr()
+    );
+    assert!(!site.join("alba").exists(), "nothing written while blocked");
+    drop(held);
+    wharf_static(&[], &locks, &["push", "-t", "alba:1.0.0", &s(&dir), &s(&site)]).ok();
+
+    let flock = wharf::static_registry::objects::dir::lock_repo(&site.join("alba")).unwrap();
+    let other_locks = tmp.path().join("other-locks");
+    let mut all = vec!["static", "push", "-t", "alba:1.1.0"];
+    let (dir_s, site_s, other_s) = (s(&dir), s(&site), s(&other_locks));
+    all.extend([dir_s.as_str(), site_s.as_str(), "--lock-dir", other_s.as_str()]);
+    let mut waiting = wharf(&all)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "the push waits for the directory's lock"
+    );
+    assert!(!site.join("alba/1.1.0").exists());
+    drop(flock);
+    assert!(waiting.wait().unwrap().success());
+    let tags: serde_json::Value = serde_json::from_slice(&std::fs::read(site.join("alba/tags.json")).unwrap()).unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["1.0.0", "1.1.0"]));
 }

@@ -28,6 +28,11 @@ pub fn repository(repo: &impl std::fmt::Display) -> String {
     format!("repository {repo}")
 }
 
+/// The lock of a name's published files (`wharf static push|rm|gc`) in `dest`.
+pub fn static_files(dest: &impl std::fmt::Display, name: &str) -> String {
+    format!("static files {dest}/{name}")
+}
+
 /// The lock of one stage while it builds (`where_` names its place in the stages storage).
 pub fn stage(where_: &str) -> String {
     format!("stage {where_}")

@@ -32,8 +32,6 @@ pub struct DestArgs {
     /// environment: AWS_ACCESS_KEY_ID, AWS_REGION, AWS_ENDPOINT_URL, profiles).
     #[arg(value_name = "DEST")]
     pub dest: String,
-    #[command(flatten)]
-    pub locks: LockArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -46,6 +44,8 @@ pub struct StaticPushArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub dest: DestArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
     /// Replace the version if it is published already.
     #[arg(long)]
     pub force: bool,
@@ -65,6 +65,8 @@ pub struct StaticRmArgs {
     pub reference: String,
     #[command(flatten)]
     pub dest: DestArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -84,6 +86,8 @@ pub struct StaticGcArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub dest: DestArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 impl DestArgs {
@@ -99,13 +103,12 @@ impl DestArgs {
 
     /// The destination, with wharf's run lock on `name` in it held (what keeps pushes, rm and
     /// gc of one name on S3 apart; a directory root also has its own lock).
-    async fn open(&self, name: &str) -> Result<(StaticRoot, crate::lock::Guard), Error> {
+    async fn open(&self, name: &str, locks: &LockArgs) -> Result<(StaticRoot, crate::lock::Guard), Error> {
         let root = self.root().await?;
-        let guard = self
-            .locks
+        let guard = locks
             .locks()
             .await?
-            .exclusive(&format!("static files {root}/{name}"))
+            .exclusive(&crate::lock::static_files(&root, name))
             .await?;
         Ok((root, guard))
     }
@@ -122,7 +125,7 @@ pub async fn run(command: &StaticCommand, out: Output) -> Result<(), Error> {
     match command {
         StaticCommand::Push(args) => {
             let (name, version) = names::parse_ref(&args.tag).map_err(|e| flag("--tag", e))?;
-            let (root, _lock) = args.dest.open(&name).await?;
+            let (root, _lock) = args.dest.open(&name, &args.locks).await?;
             let published = files::push(&root, &name, &version, &args.dir, args.force, chrono::Utc::now()).await?;
             print(out, &published, files::Published::to_text);
         }
@@ -133,7 +136,7 @@ pub async fn run(command: &StaticCommand, out: Output) -> Result<(), Error> {
         }
         StaticCommand::Rm(args) => {
             let (name, version) = names::parse_ref(&args.reference)?;
-            let (root, _lock) = args.dest.open(&name).await?;
+            let (root, _lock) = args.dest.open(&name, &args.locks).await?;
             let removed = files::remove(&root, &name, &version).await?;
             print(out, &removed, |r| {
                 format!(
@@ -146,7 +149,7 @@ pub async fn run(command: &StaticCommand, out: Output) -> Result<(), Error> {
             names::validate_name(&args.name)?;
             let grace = crate::config::parse_go_duration(&args.grace)
                 .map_err(|e| Error::Usage(format!("--grace {:?}: {e} (e.g. 1h, 30m, 0)", args.grace)))?;
-            let (root, _lock) = args.dest.open(&args.name).await?;
+            let (root, _lock) = args.dest.open(&args.name, &args.locks).await?;
             let plan = files::plan_gc(&root, &args.name, args.keep, grace, chrono::Utc::now()).await?;
             let removed = if args.dry_run {
                 Vec::new()
