@@ -157,7 +157,7 @@ type Annotated = (HashMap<String, String>, Digest);
 /// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its
 /// digest; `None` when there is no such manifest.
 async fn read_annotations(store: &dyn Backend, repository: &str, reference: &str) -> Result<Option<Annotated>, StoreError> {
-    let repo: Repository = repository.parse()?;
+    let repo = store.repository(repository)?;
     let Some((bytes, _, digest)) = store.open(&repo)?.manifest(reference).await? else { return Ok(None) };
     #[derive(serde::Deserialize)]
     struct WithAnnotations {
@@ -226,7 +226,7 @@ struct Inspected {
 }
 
 async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> {
-    let repo: Repository = t.repository.parse()?;
+    let repo = store.repository(&t.repository)?;
     let store = store.open(&repo)?;
     // A dangling tag (see `tagged_manifest`) must still be recognised, e.g. as a throwaway.
     let Some((bytes, media_type, _)) = crate::store::tagged_manifest(store.as_ref(), &t.tag, &t.digest).await? else { return Ok(Inspected::default()) };
