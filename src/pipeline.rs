@@ -39,6 +39,9 @@ pub struct BuildAndPublish {
     /// The registry's driver: repositories that must exist before a push are checked (and,
     /// when allowed, created) before anything is built.
     pub driver: Option<Arc<dyn Driver>>,
+    /// Build secrets and ssh agents by image index (like `Project::images`); a missing entry
+    /// is none. Their ids count in the stage digest, their values never leave the build.
+    pub secrets: Vec<Arc<crate::build::secrets::BuildSecrets>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +71,7 @@ impl BuildAndPublish {
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
         let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
-        let plans = build::plan(&project, &order, &resolver).await?;
+        let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
         let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
@@ -109,6 +112,7 @@ impl BuildAndPublish {
             parallel: self.parallel,
             log: self.log,
             locks: self.locks.clone(),
+            secrets: Arc::new(self.secrets),
         }
         .run()
         .await?;

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::secrets::BuildSecrets;
 
 /// One build: a context tar on disk and how to build it.
 #[derive(Debug, Clone)]
@@ -17,6 +20,8 @@ pub struct BuildRequest {
     /// Local reference the built image gets.
     pub tag: String,
     pub labels: BTreeMap<String, String>,
+    /// Secrets and ssh agents the build may use (BuildKit only).
+    pub secrets: Arc<BuildSecrets>,
 }
 
 /// What the engine knows of a local image.
@@ -40,6 +45,22 @@ pub enum EngineError {
     },
     #[error("engine {operation} {subject}: {message}")]
     Api { operation: &'static str, subject: String, message: String },
+    #[error("{what} needs BuildKit, and this build uses the legacy builder\n  hint: drop `--builder legacy` (or WHARF_BUILDER=legacy); the engine must be Docker 18.09 or later")]
+    NeedsBuildKit { what: String },
+}
+
+/// Which of the engine's builders runs a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Builder {
+    /// BuildKit when the engine has it (API 1.39, Docker 18.09, or later), else legacy.
+    #[default]
+    Auto,
+    /// BuildKit, through the engine's control API.
+    #[value(name = "buildkit")]
+    BuildKit,
+    /// The engine's classic builder (deprecated by Docker since 23.0).
+    Legacy,
 }
 
 /// Build output, line by line.

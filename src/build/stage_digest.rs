@@ -3,7 +3,9 @@
 //! Inputs, each written as a labelled line in a fixed order: a format version, the
 //! instructions of the stages the target needs, target, platforms, sorted build args, the
 //! digest of the context files those stages copy, the identity of every external base
-//! image, and the stage digest of every dependency. Nothing machine-specific (paths, mtimes,
+//! image, the stage digest of every dependency, and the ids (never the values) of the build
+//! secrets and ssh agents the build gets. Each platform of a multi-platform image has its
+//! own stage digest; the image is named by [`index_digest`] over them. Nothing machine-specific (paths, mtimes,
 //! engine IDs of locally built images) goes in, so another runner computes the same digest.
 
 use sha2::{Digest as _, Sha256};
@@ -22,6 +24,8 @@ pub struct Inputs<'a> {
     pub dependencies: &'a BTreeMap<String, String>,
     /// Build args filled from dependencies (`arg → image:kind`).
     pub dependency_args: &'a BTreeMap<String, String>,
+    /// `secret:ID` / `ssh:ID` of the secrets and agents the build gets (never their values).
+    pub secret_ids: &'a [String],
 }
 
 /// The 64-hex stage digest of `inputs`.
@@ -52,6 +56,24 @@ pub fn stage_digest(inputs: &Inputs<'_>) -> String {
     for (arg, source) in inputs.dependency_args {
         field("dependency-arg", &format!("{arg}={source}"));
     }
+    for id in inputs.secret_ids {
+        field("build-secret", id);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The digest naming a multi-platform image: over each platform and its stage digest, so
+/// it changes exactly when one platform's stage does.
+pub fn index_digest(platforms: &[super::PlatformStage]) -> String {
+    let mut h = Sha256::new();
+    let mut sorted: Vec<(&str, &str)> = platforms.iter().map(|p| (p.platform.as_deref().unwrap_or(""), p.digest.as_str())).collect();
+    sorted.sort();
+    h.update(b"wharf-index-v1\0");
+    for (platform, digest) in sorted {
+        h.update((platform.len() as u64).to_be_bytes());
+        h.update(platform.as_bytes());
+        h.update(digest.as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -69,6 +91,7 @@ mod tests {
             bases: empty,
             dependencies: empty,
             dependency_args: empty,
+            secret_ids: &[],
         }
     }
 
@@ -88,6 +111,18 @@ mod tests {
         assert_ne!(d0, stage_digest(&Inputs { bases: &bases, ..base_inputs(&args, &empty) }));
         let deps = BTreeMap::from([("backend".to_string(), "ff".to_string())]);
         assert_ne!(d0, stage_digest(&Inputs { dependencies: &deps, ..base_inputs(&args, &empty) }));
+        let ids = ["secret:npm".to_string()];
+        assert_ne!(d0, stage_digest(&Inputs { secret_ids: &ids, ..base_inputs(&args, &empty) }), "secret ids count");
+    }
+
+    #[test]
+    fn each_platform_counts_in_the_index_digest() {
+        use crate::build::PlatformStage;
+        let p = |platform: &str, digest: &str| PlatformStage { platform: Some(platform.into()), digest: digest.into() };
+        let a = index_digest(&[p("linux/amd64", "1"), p("linux/arm64", "2")]);
+        assert_eq!(a, index_digest(&[p("linux/arm64", "2"), p("linux/amd64", "1")]), "order does not matter");
+        assert_ne!(a, index_digest(&[p("linux/amd64", "1"), p("linux/arm64", "3")]));
+        assert_ne!(a, index_digest(&[p("linux/amd64", "1")]));
     }
 
     #[test]
