@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::args::ci_git_info;
 use super::{DriverArgs, LockArgs, Output, ProjectArgs, RegistryArgs, TagArgs, driver_and_client};
 use crate::build::docker::DockerEngine;
-use crate::build::engine::Engine;
+use crate::build::engine::{Builder, Engine};
+use crate::build::secrets::{SecretSpec, SshSpec};
 use crate::build::schedule::{Connect, Log, StageStorage};
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
@@ -46,6 +47,18 @@ pub struct BuildArgs {
     /// Docker engine endpoint (`unix:///var/run/docker.sock`, `tcp://…`).
     #[arg(long, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
+    /// The engine's builder: `buildkit` (BuildKit through the engine), `legacy` (the classic
+    /// builder), `auto` (BuildKit when the engine has it).
+    #[arg(long, value_enum, default_value_t = Builder::Auto, env = "WHARF_BUILDER")]
+    pub builder: Builder,
+    /// A build secret for `RUN --mount=type=secret,id=NAME`: `id=NAME,env=VARIABLE` or
+    /// `id=NAME,src=FILE` (repeatable). The value never reaches the image, logs or report.
+    #[arg(long = "secret", value_name = "id=NAME,env=VAR|src=FILE")]
+    pub secrets: Vec<SecretSpec>,
+    /// An ssh agent for `RUN --mount=type=ssh`: `default` (the agent at SSH_AUTH_SOCK) or
+    /// `ID=SOCKET` (repeatable).
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]")]
+    pub ssh: Vec<SshSpec>,
     /// Builds at once (default: number of cores).
     #[arg(long)]
     pub parallel: Option<usize>,
@@ -104,11 +117,15 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
     let tags = args.tags.resolve(&project.dir)?;
     let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
-    let host = args.docker_host.clone();
+    let (host, builder) = (args.docker_host.clone(), args.builder);
     let connect: Connect = Arc::new(move || {
         let host = host.clone();
-        Box::pin(async move { DockerEngine::connect(host.as_deref()).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
+        Box::pin(async move { DockerEngine::connect(host.as_deref(), builder).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
     });
+    // Secret values and agent sockets are read here, at the edge; every image gets them.
+    let env = |k: &str| std::env::var(k).ok();
+    let secrets = crate::build::secrets::resolve(&args.secrets, &args.ssh, &env).map_err(|e| Error::Usage(e.to_string()))?;
+    let secrets = vec![Arc::new(secrets); project.images.len()];
     let log = build_log(output);
     for w in &project.warnings {
         tracing::warn!("{w}");
@@ -127,6 +144,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         commit,
         locks: args.locks.locks().await?,
         driver,
+        secrets,
     };
     run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
 }
