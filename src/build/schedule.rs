@@ -338,13 +338,13 @@ impl Scheduler {
         let log = self.log.clone();
         let sink = move |line: &str| log(&name, line);
         engine.build(&req, &sink).await.map_err(|e| match e {
-            EngineError::Build { step, message, .. } => ScheduleError::Build {
-                image: plan.display_name().to_string(),
-                dockerfile: image.dockerfile.clone(),
-                line: step.as_deref().and_then(|s| step_line(plan, image.target.as_deref(), s)),
-                message: with_syntax_hint(&image.dockerfile, message),
-                step,
-            },
+            EngineError::Build { step, message, .. } => {
+                let (line, message) = match syntax_failure(&image.dockerfile, step.as_deref(), &message) {
+                    Some((line, message)) => (Some(line), message),
+                    None => (step.as_deref().and_then(|s| step_line(plan, image.target.as_deref(), s)), message),
+                };
+                ScheduleError::Build { image: plan.display_name().to_string(), dockerfile: image.dockerfile.clone(), line, step, message }
+            }
             source => ScheduleError::Engine { image: plan.display_name().to_string(), source },
         })?;
         Ok(())
@@ -384,21 +384,29 @@ fn step_line(plan: &StagePlan, target: Option<&str>, step: &str) -> Option<usize
     plan.dockerfile.line_of_step(step)
 }
 
-/// A failure of a Dockerfile that names its frontend (`# syntax=IMAGE`) gets a hint: that
-/// frontend is an image, pulled from its registry, which this machine may not reach.
-fn with_syntax_hint(dockerfile: &Path, message: String) -> String {
-    let text = std::fs::read_to_string(dockerfile).unwrap_or_default();
-    let syntax = text.lines().take_while(|l| l.trim_start().starts_with('#')).find_map(|l| {
+/// The frontend a Dockerfile names (`# syntax=IMAGE` among its leading comments), with its line.
+fn syntax_directive(dockerfile: &Path) -> Option<(usize, String)> {
+    let text = std::fs::read_to_string(dockerfile).ok()?;
+    text.lines().enumerate().take_while(|(_, l)| l.trim_start().starts_with('#')).find_map(|(i, l)| {
         let l = l.trim_start().trim_start_matches('#').trim();
-        l.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case("syntax")).map(|(_, v)| v.trim().to_string())
-    });
-    match syntax {
-        Some(frontend) if message.contains(&frontend) || message.contains("frontend") => format!(
-            "{message}\n  hint: the Dockerfile's `# syntax={frontend}` line asks for that frontend image, which could not be had from its registry; \
-             make it reachable (a mirror, or `docker pull` it into the engine), or remove the line to use the builder's built-in Dockerfile frontend"
-        ),
-        _ => message,
-    }
+        l.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case("syntax")).map(|(_, v)| (i + 1, v.trim().to_string()))
+    })
+}
+
+/// A failure to get the frontend a Dockerfile names is its `# syntax=` line's, with a hint:
+/// that frontend is an image, pulled from its registry, which this machine may not reach.
+fn syntax_failure(dockerfile: &Path, step: Option<&str>, message: &str) -> Option<(usize, String)> {
+    let (line, frontend) = syntax_directive(dockerfile)?;
+    let about_it = step.is_some_and(|s| s.contains(&frontend)) || message.contains(&frontend);
+    about_it.then(|| {
+        (
+            line,
+            format!(
+                "{message}\n  hint: the Dockerfile's `# syntax={frontend}` line asks for that frontend image, which could not be had from its registry; \
+                 make it reachable (a mirror, or `docker pull` it into the engine), or remove the line to use the builder's built-in Dockerfile frontend"
+            ),
+        )
+    })
 }
 
 fn scratch_file(image: &str) -> Result<tempfile::NamedTempFile, ScheduleError> {

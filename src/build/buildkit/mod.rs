@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
 
 use super::engine::{BuildRequest, EngineError, LogSink};
-use session::{ExportSink, Services, UPLOAD_ID};
+use session::{ExportSink, Services};
 use status::Progress;
 use transport::{BoxIo, Daemon, TransportError, upgrade};
 
@@ -54,10 +54,11 @@ impl BuildKit {
         let channel = self.daemon.channel().await.map_err(unavailable)?;
         let mut control = control_client(channel);
         let session_id = new_id();
-        let services = Services { context_tar: req.context_tar.clone(), secrets: req.secrets.clone(), export };
+        let services = Services { context_tar: req.context_tar.clone(), upload_id: new_id(), secrets: req.secrets.clone(), export };
+        let context_url = services.context_url();
         let server = self.open_session(&mut control, &session_id, services).await?;
         let build_ref = new_id();
-        let request = solve_request(req, network, self.exporter, &session_id, &build_ref);
+        let request = solve_request(req, &context_url, network, self.exporter, &session_id, &build_ref);
 
         let mut progress = Progress::default();
         let mut status_client = control.clone();
@@ -148,9 +149,9 @@ async fn session_stream(control: &mut ControlClient<Channel>, headers: &[(&str, 
 }
 
 /// The `Solve` for one Dockerfile build.
-fn solve_request(req: &BuildRequest, network: Option<&str>, exporter: Exporter, session: &str, build_ref: &str) -> SolveRequest {
+fn solve_request(req: &BuildRequest, context_url: &str, network: Option<&str>, exporter: Exporter, session: &str, build_ref: &str) -> SolveRequest {
     let mut attrs: HashMap<String, String> = HashMap::from([
-        ("context".to_string(), format!("http://buildkit-session/{UPLOAD_ID}")),
+        ("context".to_string(), context_url.to_string()),
         ("filename".to_string(), req.dockerfile.clone()),
     ]);
     if let Some(t) = &req.target {
@@ -212,9 +213,9 @@ mod tests {
             labels: BTreeMap::from([("io.wharf.project".to_string(), "p".to_string())]),
             secrets: Arc::new(secrets),
         };
-        let s = solve_request(&req, Some("none"), Exporter::Moby, "sess", "ref");
+        let s = solve_request(&req, "http://buildkit-session/u1", Some("none"), Exporter::Moby, "sess", "ref");
         let a = &s.frontend_attrs;
-        assert_eq!(a["context"], "http://buildkit-session/context");
+        assert_eq!(a["context"], "http://buildkit-session/u1");
         assert_eq!(a["filename"], "docker/Dockerfile");
         assert_eq!((a["target"].as_str(), a["platform"].as_str()), ("final", "linux/arm64"));
         assert_eq!((a["build-arg:A"].as_str(), a["label:io.wharf.project"].as_str()), ("1", "p"));

@@ -42,17 +42,23 @@ pub type ExportSink = Arc<dyn Fn() -> Result<Box<dyn tokio::io::AsyncWrite + Sen
 /// What one build's session offers.
 #[derive(Clone)]
 pub struct Services {
-    /// The context tar, served as `http://buildkit-session/<UPLOAD_ID>`.
+    /// The context tar, served as [`Services::context_url`].
     pub context_tar: PathBuf,
+    /// Names the context's upload. BuildKit caches what it fetched by URL, so every build's
+    /// context gets a URL of its own (a random id), else a build could get another's files.
+    pub upload_id: String,
     pub secrets: Arc<BuildSecrets>,
     /// Receives the exporter's output (the OCI exporter of a BuildKit daemon).
     pub export: Option<ExportSink>,
 }
 
-/// The id of the one upload a session serves (the context).
-pub const UPLOAD_ID: &str = "context";
-
 impl Services {
+    /// Where BuildKit fetches the context: the session's upload service
+    /// (`docker build - < context.tar` sends it the same way).
+    pub fn context_url(&self) -> String {
+        format!("http://buildkit-session/{}", self.upload_id)
+    }
+
     /// The methods BuildKit may call, announced when the session opens.
     pub fn methods(&self) -> Vec<String> {
         let mut out = vec![
