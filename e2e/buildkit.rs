@@ -192,16 +192,20 @@ fn multi_platform_project() -> tempfile::TempDir {
         ("wharf.yaml", "project: mp\nconfigVersion: 1\n---\nimage: app\nplatform: [linux/amd64, linux/arm64]\n"),
         ("Dockerfile", "FROM wharf-example/busybox-${TARGETARCH}:1\nRUN uname -m > /arch\n"),
     ]);
-    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["commit", "-q", "-m", "mp"]] {
-        let out = std::process::Command::new("git")
-            .current_dir(dir.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "mp"]);
     dir
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -246,4 +250,35 @@ fn a_platform_stage_is_reused_when_only_another_platform_is_added() {
     assert_eq!(stderr.matches("exporting to image").count(), 1, "only arm64 is built:\n{stderr}");
     let stages = reg.tags("mp/wharf-stages");
     assert!(stages.contains(&image_report(&single, Some("app"))["stage_digest"].as_str().unwrap().to_string()), "{stages:?}");
+}
+
+#[test]
+fn cleanup_keeps_the_platform_stages_of_a_kept_multi_platform_image_and_deletes_the_old_ones() {
+    let reg = Registry::start();
+    let dir = multi_platform_project();
+    let yaml = "project: mp\nconfigVersion: 1\ncleanup:\n  keepPolicies:\n  - references: { branch: main }\n    imagesPerReference: { last: 1 }\n---\nimage: app\nplatform: [linux/amd64, linux/arm64]\n";
+    std::fs::write(dir.path().join("wharf.yaml"), yaml).unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "policy"]);
+    let repo = format!("{}/mp", reg.host());
+    build(dir.path(), &["--repo", &repo], &[]).ok();
+    let old_stages = reg.tags("mp/wharf-stages");
+    assert_eq!(old_stages.len(), 3, "{old_stages:?}");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM wharf-example/busybox-${TARGETARCH}:1\nRUN uname -m > /arch && echo 2 > /version\n").unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "two"]);
+    build(dir.path(), &["--repo", &repo], &[]).ok();
+    let new_stages: Vec<String> = reg.tags("mp/wharf-stages").into_iter().filter(|t| !old_stages.contains(t)).collect();
+    assert_eq!(new_stages.len(), 3, "{new_stages:?}");
+
+    let d = dir.path().to_string_lossy().into_owned();
+    let plan = run(wharf(&["cleanup", "--dir", &d, "--repo", &repo, "--fresh-window", "0", "--dry-run", "--output", "json"])).ok().json();
+    let action = |tag: &str| {
+        let entry = plan["entries"].as_array().unwrap().iter().find(|e| e["repository"].as_str().unwrap().ends_with("wharf-stages") && e["tag"] == tag);
+        entry.unwrap_or_else(|| panic!("no stage {tag} in {plan:#}"))["action"].as_str().unwrap().to_string()
+    };
+    for t in &new_stages {
+        assert_eq!(action(t), "keep", "the kept image's index stage and both platform stages: {plan:#}");
+    }
+    for t in &old_stages {
+        assert_eq!(action(t), "delete", "the old image's stages, platforms included: {plan:#}");
+    }
 }
