@@ -282,3 +282,46 @@ fn cleanup_keeps_the_platform_stages_of_a_kept_multi_platform_image_and_deletes_
         assert_eq!(action(t), "delete", "the old image's stages, platforms included: {plan:#}");
     }
 }
+
+/// The engine's control API stands in for a BuildKit daemon (see `support::buildkit_proxy`):
+/// wharf reaches it on a unix socket and over TLS with a client certificate, and says that
+/// an engine's embedded BuildKit, having no OCI exporter, is built on with --docker-host.
+#[test]
+fn a_buildkit_daemon_is_reached_on_a_unix_socket_and_over_tls_with_a_client_certificate() {
+    use crate::support::buildkit_proxy::{BuildKitProxy, certificates};
+    let dir = project(&[("wharf.yaml", "project: remote\nconfigVersion: 1\n---\nimage: app\n"), ("Dockerfile", "FROM scratch\nCOPY a /a\n"), ("a", "a\n")]);
+    let hint = "has no OCI exporter, as a Docker Engine's embedded BuildKit has none";
+
+    let unix = BuildKitProxy::unix();
+    let out = build(dir.path(), &["--buildkit-host", &unix.address], &[]);
+    assert_eq!(out.code(), 4, "{}", out.stderr());
+    assert!(out.stderr().contains(hint) && out.stderr().contains("--docker-host"), "{}", out.stderr());
+
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, chain, key, client, client_key) = certificates();
+    let file = |name: &str, text: &str| {
+        let p = certs.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let (ca_file, client_file, client_key_file) = (file("ca.pem", &ca), file("client.pem", &client), file("client-key.pem", &client_key));
+    let tls = BuildKitProxy::tls(&chain, &key, &ca);
+    let out = build(
+        dir.path(),
+        &["--buildkit-host", &tls.address, "--buildkit-tlscacert", &ca_file, "--buildkit-tlscert", &client_file, "--buildkit-tlskey", &client_key_file],
+        &[],
+    );
+    assert_eq!(out.code(), 4, "{}", out.stderr());
+    assert!(out.stderr().contains(hint), "the control API answered through TLS: {}", out.stderr());
+
+    let before = tls.accepted();
+    let no_cert = build(dir.path(), &["--buildkit-host", &tls.address, "--buildkit-tlscacert", &ca_file], &[]);
+    assert_ne!(no_cert.code(), 0);
+    assert!(tls.accepted() > before, "it connected");
+    assert!(!no_cert.stderr().contains(hint) && no_cert.stderr().contains(&tls.address), "refused without a client certificate: {}", no_cert.stderr());
+    let wrong_ca = build(dir.path(), &["--buildkit-host", &tls.address, "--buildkit-tlscacert", &client_key_file], &[]);
+    assert_ne!(wrong_ca.code(), 0, "{}", wrong_ca.stderr());
+
+    let both = build(dir.path(), &["--buildkit-host", &unix.address, "--builder", "legacy"], &[]);
+    assert_eq!(both.code(), 2, "{}", both.stderr());
+}

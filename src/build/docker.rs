@@ -15,7 +15,7 @@ use tokio_util::io::ReaderStream;
 
 use super::buildkit::transport::{Address, Daemon};
 use super::buildkit::{BuildKit, Exporter};
-use super::engine::{BuildRequest, Builder, Engine, EngineError, LocalImage, LogSink};
+use super::engine::{BuildRequest, Builder, Built, Engine, EngineError, LocalImage, LogSink};
 
 pub struct DockerEngine {
     docker: Docker,
@@ -113,9 +113,9 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<String, EngineError> {
+    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<Built, EngineError> {
         if self.builder == Builder::BuildKit {
-            return self.build_with_buildkit(req, log).await;
+            return self.build_with_buildkit(req, log).await.map(Built::InEngine);
         }
         if !req.secrets.is_empty() {
             let what = req.secrets.ids().join(", ");
@@ -174,8 +174,8 @@ impl Engine for DockerEngine {
             log(partial.trim_end());
         }
         match image_id {
-            Some(id) => Ok(id),
-            None => self.inspect(&req.tag).await?.map(|i| i.id).ok_or_else(|| build_error(&step, "engine reported no image".into())),
+            Some(id) => Ok(Built::InEngine(id)),
+            None => self.inspect(&req.tag).await?.map(|i| Built::InEngine(i.id)).ok_or_else(|| build_error(&step, "engine reported no image".into())),
         }
     }
 

@@ -66,12 +66,26 @@ pub enum Builder {
 /// Build output, line by line.
 pub type LogSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
+/// Where a build's result is.
+#[derive(Debug)]
+pub enum Built {
+    /// In the engine's image store, tagged with the request's tag: the image ID.
+    InEngine(String),
+    /// An OCI image layout tar (BuildKit's OCI exporter), removed when this is dropped.
+    OciTar(tempfile::TempPath),
+}
+
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync {
     /// The local image `reference`, or `None` when the engine does not have it.
     async fn inspect(&self, reference: &str) -> Result<Option<LocalImage>, EngineError>;
-    /// Builds and tags `req.tag`; returns the image ID.
-    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<String, EngineError>;
+    /// Builds `req`: into the engine's image store (tagged `req.tag`) or as an OCI layout.
+    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<Built, EngineError>;
+    /// Whether built images and dependencies live in an image store of this engine (a
+    /// BuildKit daemon has none: dependencies are read from the stages' registry).
+    fn has_image_store(&self) -> bool {
+        true
+    }
     /// Writes `docker save` of `reference` to `out`.
     async fn save(&self, reference: &str, out: &Path) -> Result<(), EngineError>;
     /// Loads a `docker save`-format archive (`docker load`).

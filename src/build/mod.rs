@@ -11,6 +11,7 @@ pub mod docker;
 pub mod dockerfile;
 pub mod engine;
 pub mod platforms;
+pub mod remote;
 pub mod schedule;
 pub mod secrets;
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
-use super::engine::{BuildRequest, Engine, EngineError};
+use super::engine::{BuildRequest, Built, Engine, EngineError};
 use super::secrets::BuildSecrets;
 use super::{PlatformStage, StagePlan, platforms};
 use crate::config::{ImportKind, Project};
@@ -270,8 +270,21 @@ impl Scheduler {
                 [_] => dep_plan.digest.clone(),
                 several => several.iter().zip(&outcome.image.children).find(|(_, c)| c.digest == child.digest).map(|(s, _)| s.digest.clone()).unwrap_or_default(),
             };
-            let (repo, tag) = self.local_tag(&child_digest);
-            let local = self.ensure_in_engine(plan.display_name(), child, &repo, &tag, engine).await?;
+            let (repo, tag, local) = if engine.has_image_store() {
+                let (repo, tag) = self.local_tag(&child_digest);
+                let local = self.ensure_in_engine(plan.display_name(), child, &repo, &tag, engine).await?;
+                (repo, tag, local)
+            } else {
+                // A BuildKit daemon reads the dependency's stage from the stages' registry.
+                let loc = self.storage.location(&child_digest).filter(|l| l.store.registry().is_some()).ok_or_else(|| ScheduleError::Other {
+                    image: plan.display_name().into(),
+                    message: format!(
+                        "dependency {} must be read from a registry by the BuildKit daemon\n  hint: give --repo or --stages-storage REPO (a registry the daemon can pull from)",
+                        dep.image
+                    ),
+                })?;
+                (loc.store.name(), loc.tag, config_digest(&child.manifest).unwrap_or_default())
+            };
             for import in &dep.imports {
                 let value = match import.kind {
                     ImportKind::ImageName => format!("{repo}:{tag}"),
@@ -337,7 +350,7 @@ impl Scheduler {
         };
         let log = self.log.clone();
         let sink = move |line: &str| log(&name, line);
-        engine.build(&req, &sink).await.map_err(|e| match e {
+        let built = engine.build(&req, &sink).await.map_err(|e| match e {
             EngineError::Build { step, message, .. } => {
                 let (line, message) = match syntax_failure(&image.dockerfile, step.as_deref(), &message) {
                     Some((line, message)) => (Some(line), message),
@@ -347,6 +360,13 @@ impl Scheduler {
             }
             source => ScheduleError::Engine { image: plan.display_name().to_string(), source },
         })?;
+        if let Built::OciTar(tar) = built {
+            let (cache, reference, name) = (self.cache.clone(), format!("stage:{}", stage.digest), plan.display_name().to_string());
+            tokio::task::spawn_blocking(move || super::remote::import_oci_tar(&tar, &cache, &reference))
+                .await
+                .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?
+                .map_err(|message| ScheduleError::Other { image: name, message: format!("the build's OCI export: {message}") })?;
+        }
         Ok(())
     }
 
@@ -407,6 +427,12 @@ fn syntax_failure(dockerfile: &Path, step: Option<&str>, message: &str) -> Optio
             ),
         )
     })
+}
+
+/// The config digest (image ID) a manifest names.
+fn config_digest(manifest: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(manifest).ok()?;
+    v["config"]["digest"].as_str().map(str::to_string)
 }
 
 fn scratch_file(image: &str) -> Result<tempfile::NamedTempFile, ScheduleError> {

@@ -119,7 +119,11 @@ impl TlsFiles {
                 }
             }
         }
-        let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TransportError::Tls { what: "TLS setup", path: PathBuf::new(), message: e.to_string() })?
+            .with_root_certificates(roots);
         let mut config = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 let chain = certs(cert, "client certificate")?;
