@@ -9,6 +9,8 @@ use super::args::ci_git_info;
 use super::{DriverArgs, LockArgs, Output, ProjectArgs, RegistryArgs, TagArgs, driver_and_client};
 use crate::build::docker::DockerEngine;
 use crate::build::engine::{Builder, Engine};
+use crate::build::buildkit::transport::{Address, Daemon, TlsFiles};
+use crate::build::remote::RemoteBuildKit;
 use crate::build::secrets::{SecretSpec, SshSpec};
 use crate::build::schedule::{Connect, Log, StageStorage};
 use crate::error::Error;
@@ -59,6 +61,22 @@ pub struct BuildArgs {
     /// `ID=SOCKET` (repeatable).
     #[arg(long = "ssh", value_name = "default|ID[=SOCKET]")]
     pub ssh: Vec<SshSpec>,
+    /// Build on a BuildKit daemon instead of the engine: `unix:///run/buildkit/buildkitd.sock`
+    /// or `tcp://HOST:PORT` (results come back as OCI layouts; no engine needed).
+    #[arg(long, value_name = "ADDRESS", env = "BUILDKIT_HOST")]
+    pub buildkit_host: Option<String>,
+    /// CA certificate (PEM) the BuildKit daemon's certificate must chain to; turns on TLS.
+    #[arg(long, value_name = "FILE", requires = "buildkit_host")]
+    pub buildkit_tlscacert: Option<PathBuf>,
+    /// Client certificate (PEM) for a BuildKit daemon that checks its clients; turns on TLS.
+    #[arg(long, value_name = "FILE", requires_all = ["buildkit_host", "buildkit_tlskey"])]
+    pub buildkit_tlscert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "buildkit_tlscert")]
+    pub buildkit_tlskey: Option<PathBuf>,
+    /// The name the daemon's certificate is checked against (default: the address's host).
+    #[arg(long, value_name = "NAME", requires = "buildkit_host")]
+    pub buildkit_tlsservername: Option<String>,
     /// Builds at once (default: number of cores).
     #[arg(long)]
     pub parallel: Option<usize>,
@@ -117,11 +135,7 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
     let tags = args.tags.resolve(&project.dir)?;
     let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
-    let (host, builder) = (args.docker_host.clone(), args.builder);
-    let connect: Connect = Arc::new(move || {
-        let host = host.clone();
-        Box::pin(async move { DockerEngine::connect(host.as_deref(), builder).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
-    });
+    let connect = engine_connect(args)?;
     // Secret values and agent sockets are read here, at the edge; every image gets them.
     let env = |k: &str| std::env::var(k).ok();
     let secrets = crate::build::secrets::resolve(&args.secrets, &args.ssh, &env).map_err(|e| Error::Usage(e.to_string()))?;
@@ -147,6 +161,34 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
         secrets,
     };
     run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
+}
+
+/// How builds reach their builder: a BuildKit daemon (`--buildkit-host`), else the engine.
+fn engine_connect(args: &BuildArgs) -> Result<Connect, Error> {
+    let Some(host) = &args.buildkit_host else {
+        let (host, builder) = (args.docker_host.clone(), args.builder);
+        return Ok(Arc::new(move || {
+            let host = host.clone();
+            Box::pin(async move { DockerEngine::connect(host.as_deref(), builder).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
+        }));
+    };
+    if args.builder == Builder::Legacy {
+        return Err(Error::Usage("--builder legacy builds on the engine; it cannot be combined with --buildkit-host".into()));
+    }
+    let address = Address::parse(host).map_err(|e| Error::Usage(e.to_string()))?;
+    let tls = (args.buildkit_tlscacert.is_some() || args.buildkit_tlscert.is_some()).then(|| {
+        Arc::new(TlsFiles {
+            ca: args.buildkit_tlscacert.clone(),
+            cert: args.buildkit_tlscert.clone(),
+            key: args.buildkit_tlskey.clone(),
+            server_name: args.buildkit_tlsservername.clone(),
+        })
+    });
+    let daemon = Daemon::BuildKit { address, tls };
+    Ok(Arc::new(move || {
+        let engine: Arc<dyn Engine> = Arc::new(RemoteBuildKit::new(daemon.clone()));
+        Box::pin(async move { Ok(engine) })
+    }))
 }
 
 /// `$XDG_CACHE_HOME/wharf` or `~/.cache/wharf` (the environment is read here, at the edge).
