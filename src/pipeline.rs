@@ -101,6 +101,10 @@ impl BuildAndPublish {
             _ => HashMap::new(),
         };
         let needed = needed_plans(&plans, &settled);
+        let mut prefetch: Vec<Vec<Arc<dyn ImageStore>>> = vec![Vec::new(); project.images.len()];
+        for (plan, publish) in plans.iter().zip(&publish_plan) {
+            prefetch[plan.index] = publish.locations.iter().map(|l| l.store.clone()).collect();
+        }
 
         let outcomes = Scheduler {
             project: project.clone(),
@@ -113,6 +117,7 @@ impl BuildAndPublish {
             log: self.log,
             locks: self.locks.clone(),
             secrets: Arc::new(self.secrets),
+            prefetch: Arc::new(prefetch),
         }
         .run()
         .await?;

@@ -191,6 +191,16 @@ impl Engine for DockerEngine {
         Ok(())
     }
 
+    async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {
+        let mut stream = self.docker.export_image(reference);
+        while let Some(chunk) = stream.next().await {
+            if chunks.send(chunk.map_err(api("save", reference))?).await.is_err() {
+                break; // the reader stopped (and reports why)
+            }
+        }
+        Ok(())
+    }
+
     async fn load(&self, archive: &Path) -> Result<(), EngineError> {
         let subject = archive.display().to_string();
         let file = tokio::fs::File::open(archive).await.map_err(|e| EngineError::Api { operation: "load", subject: subject.clone(), message: e.to_string() })?;

@@ -88,6 +88,8 @@ pub trait Engine: Send + Sync {
     }
     /// Writes `docker save` of `reference` to `out`.
     async fn save(&self, reference: &str, out: &Path) -> Result<(), EngineError>;
+    /// Streams `docker save` of `reference` into `chunks` as the engine produces it.
+    async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError>;
     /// Loads a `docker save`-format archive (`docker load`).
     async fn load(&self, archive: &Path) -> Result<(), EngineError>;
     /// Adds tag `tag` to an image.

@@ -10,6 +10,7 @@ pub mod stage_digest;
 pub mod docker;
 pub mod dockerfile;
 pub mod engine;
+pub mod export;
 pub mod platforms;
 pub mod remote;
 pub mod schedule;

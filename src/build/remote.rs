@@ -60,6 +60,10 @@ impl Engine for RemoteBuildKit {
         Err(self.no_store("save", reference))
     }
 
+    async fn save_stream(&self, reference: &str, _chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {
+        Err(self.no_store("save", reference))
+    }
+
     async fn load(&self, archive: &Path) -> Result<(), EngineError> {
         Err(self.no_store("load", &archive.display().to_string()))
     }

@@ -87,6 +87,9 @@ pub struct Scheduler {
     pub locks: crate::lock::Locks,
     /// Secrets and ssh agents, by image index (like `Project::images`).
     pub secrets: Arc<Vec<Arc<BuildSecrets>>>,
+    /// Where each image (by index) is published: a stage exported from the engine uploads
+    /// its blobs there while it streams.
+    pub prefetch: Arc<Vec<Vec<Arc<dyn ImageStore>>>>,
 }
 
 impl Scheduler {
@@ -198,8 +201,8 @@ impl Scheduler {
     async fn ensure_stage(&self, plan: &StagePlan, stage: &PlatformStage, deps: &[StageOutcome]) -> Result<(Image, bool, CopyStats), ScheduleError> {
         let name = plan.display_name().to_string();
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
-        if let Some(image) = self.find(plan, &stage.digest).await? {
-            return Ok((image, false, CopyStats::default()));
+        if let Some((image, stats)) = self.find(plan, &stage.digest).await? {
+            return Ok((image, false, stats));
         }
         // One build per stage: a concurrent run building it makes us wait, then find it.
         let key = match self.storage.location(&stage.digest) {
@@ -211,16 +214,15 @@ impl Scheduler {
             .exclusive(&key)
             .await
             .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?;
-        if let Some(image) = self.find(plan, &stage.digest).await? {
-            return Ok((image, false, CopyStats::default()));
+        if let Some((image, stats)) = self.find(plan, &stage.digest).await? {
+            return Ok((image, false, stats));
         }
         let engine = self.engine(&name).await?;
         let args = self.build_args(plan, deps, engine.as_ref(), stage.platform.as_deref()).await?;
         self.build(plan, stage, engine.as_ref(), args).await?;
-        let mut image = self.export(plan, &stage.digest, engine.as_ref()).await?;
-        let mut stats = CopyStats::default();
+        let (mut image, mut stats) = self.export(plan, &stage.digest, engine.as_ref()).await?;
         if let Some(loc) = self.storage.location(&stage.digest) {
-            stats = store::copy(&image, &loc).await.map_err(store_err)?;
+            stats.add(store::copy(&image, &loc).await.map_err(store_err)?);
             // Later copies (publishing) read from the registry: blobs mount there, no upload.
             if loc.store.registry().is_some() {
                 image.origin = loc.store;
@@ -229,15 +231,16 @@ impl Scheduler {
         Ok((image, true, stats))
     }
 
-    /// The stage `digest` if some runner built it before.
-    async fn find(&self, plan: &StagePlan, digest: &str) -> Result<Option<Image>, ScheduleError> {
+    /// The stage `digest` if some runner built it before, and what exporting it from the
+    /// engine uploaded.
+    async fn find(&self, plan: &StagePlan, digest: &str) -> Result<Option<(Image, CopyStats)>, ScheduleError> {
         let name = plan.display_name();
         let store_err = |source| ScheduleError::Store { image: name.to_string(), source };
         if let Some(loc) = self.storage.location(digest) {
-            return Image::read(&loc).await.map_err(store_err);
+            return Ok(Image::read(&loc).await.map_err(store_err)?.map(|i| (i, CopyStats::default())));
         }
         if let Some(image) = Image::read(&self.cache_location(digest)).await.map_err(store_err)? {
-            return Ok(Some(image));
+            return Ok(Some((image, CopyStats::default())));
         }
         let (repo, tag) = self.local_tag(digest);
         let Ok(engine) = self.engine(name).await else { return Ok(None) };
@@ -370,27 +373,28 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Converts the engine's stage image into an OCI image in the local cache.
-    async fn export(&self, plan: &StagePlan, digest: &str, engine: &dyn Engine) -> Result<Image, ScheduleError> {
+    /// Converts the engine's stage image into an OCI image in the local cache; its blobs go
+    /// to the registries the image is published to while it streams (see [`super::export`]).
+    async fn export(&self, plan: &StagePlan, digest: &str, engine: &dyn Engine) -> Result<(Image, CopyStats), ScheduleError> {
         let name = plan.display_name().to_string();
         let loc = self.cache_location(digest);
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
         if let Some(image) = Image::read(&loc).await.map_err(store_err)? {
-            return Ok(image);
+            return Ok((image, CopyStats::default()));
         }
         let (repo, tag) = self.local_tag(digest);
-        let tmp = scratch_file(&name)?;
-        engine.save(&format!("{repo}:{tag}"), tmp.path()).await.map_err(|source| ScheduleError::Engine { image: name.clone(), source })?;
-        let (cache, path) = (self.cache.clone(), tmp.path().to_path_buf());
-        let imported = tokio::task::spawn_blocking(move || docker_archive::import(&path, &cache))
-            .await
-            .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?
-            .map_err(|source| ScheduleError::Archive { image: name.clone(), source })?;
-        let first = imported.into_iter().next().ok_or_else(|| ScheduleError::Other { image: name.clone(), message: "the engine exported no image".into() })?;
+        let stores = self.prefetch.get(plan.index).cloned().unwrap_or_default().into_iter().chain(self.storage.location(digest).map(|l| l.store));
+        let destinations = super::export::registries(stores);
+        let (first, stats) = super::export::export(engine, &format!("{repo}:{tag}"), &self.cache, &destinations).await.map_err(|e| match e {
+            super::export::ExportError::Engine(source) => ScheduleError::Engine { image: name.clone(), source },
+            super::export::ExportError::Archive(source) => ScheduleError::Archive { image: name.clone(), source },
+            other => ScheduleError::Other { image: name.clone(), message: other.to_string() },
+        })?;
         self.cache
             .put_manifest(&format!("stage:{digest}"), &first.manifest.media_type, &first.manifest_bytes)
             .map_err(|e| store_err(e.into()))?;
-        Image::read(&loc).await.map_err(store_err)?.ok_or_else(|| ScheduleError::Other { image: name.clone(), message: "stage vanished from the cache".into() })
+        let image = Image::read(&loc).await.map_err(store_err)?.ok_or_else(|| ScheduleError::Other { image: name.clone(), message: "stage vanished from the cache".into() })?;
+        Ok((image, stats))
     }
 }
 
