@@ -10,7 +10,6 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, ImportImageOptionsBuil
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
-use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use super::buildkit::transport::{Address, Daemon};
@@ -177,18 +176,6 @@ impl Engine for DockerEngine {
             Some(id) => Ok(Built::InEngine(id)),
             None => self.inspect(&req.tag).await?.map(|i| Built::InEngine(i.id)).ok_or_else(|| build_error(&step, "engine reported no image".into())),
         }
-    }
-
-    async fn save(&self, reference: &str, out: &Path) -> Result<(), EngineError> {
-        let io = |e: std::io::Error| EngineError::Api { operation: "save", subject: reference.to_string(), message: e.to_string() };
-        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(out).await.map_err(io)?);
-        let mut stream = self.docker.export_image(reference);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(api("save", reference))?;
-            file.write_all(&chunk).await.map_err(io)?;
-        }
-        file.flush().await.map_err(io)?;
-        Ok(())
     }
 
     async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {

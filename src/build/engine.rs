@@ -86,8 +86,6 @@ pub trait Engine: Send + Sync {
     fn has_image_store(&self) -> bool {
         true
     }
-    /// Writes `docker save` of `reference` to `out`.
-    async fn save(&self, reference: &str, out: &Path) -> Result<(), EngineError>;
     /// Streams `docker save` of `reference` into `chunks` as the engine produces it.
     async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError>;
     /// Loads a `docker save`-format archive (`docker load`).

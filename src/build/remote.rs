@@ -56,10 +56,6 @@ impl Engine for RemoteBuildKit {
         false
     }
 
-    async fn save(&self, reference: &str, _out: &Path) -> Result<(), EngineError> {
-        Err(self.no_store("save", reference))
-    }
-
     async fn save_stream(&self, reference: &str, _chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {
         Err(self.no_store("save", reference))
     }

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 pub struct Progress {
     /// Vertex digest → its number in the log (`#N`).
     numbers: HashMap<String, usize>,
-    started: HashMap<String, bool>,
+    /// `(vertex, what)` already logged: its start, its cache hit, its error (each once).
+    logged: std::collections::HashSet<(String, &'static str)>,
     /// The name of the first step that failed, and its error.
     failed: Option<(String, String)>,
     /// Unfinished output per vertex (a log message may end mid-line).
@@ -24,14 +25,14 @@ impl Progress {
         let mut out = Vec::new();
         for v in &status.vertexes {
             let n = self.number(&v.digest);
-            if v.started.is_some() && !self.started.get(&v.digest).copied().unwrap_or(false) {
-                self.started.insert(v.digest.clone(), true);
+            let mut first = |what: &'static str| self.logged.insert((v.digest.clone(), what));
+            if v.started.is_some() && first("start") {
                 out.push(format!("#{n} {}", v.name));
             }
-            if v.cached && v.completed.is_some() {
+            if v.cached && v.completed.is_some() && first("cached") {
                 out.push(format!("#{n} CACHED"));
             }
-            if !v.error.is_empty() {
+            if !v.error.is_empty() && first("error") {
                 out.push(format!("#{n} ERROR: {}", v.error));
                 // The context was cancelled for the others: the first real error is the cause.
                 if self.failed.is_none() && !v.error.contains("context canceled") {
@@ -148,6 +149,7 @@ mod tests {
         assert_eq!(lines[1], "#2 half a line");
         assert_eq!(p.failed().unwrap().0, "[2/3] RUN make");
         assert!(p.finish().is_empty());
+        assert!(p.lines(&second).iter().all(|l| !l.contains("ERROR")), "an update repeating a vertex logs nothing twice");
     }
 
     #[test]
