@@ -139,7 +139,8 @@ pub async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate
     // Secret values and agent sockets are read here, at the edge; every image gets them.
     let env = |k: &str| std::env::var(k).ok();
     let secrets = crate::build::secrets::resolve(&args.secrets, &args.ssh, &env).map_err(|e| Error::Usage(e.to_string()))?;
-    let secrets = vec![Arc::new(secrets); project.images.len()];
+    let secrets = Arc::new(secrets);
+    let secrets = (0..project.images.len()).map(|_| secrets.clone()).collect();
     let log = build_log(output);
     for w in &project.warnings {
         tracing::warn!("{w}");
