@@ -224,6 +224,9 @@ fn two_platforms_are_published_as_one_index_that_runs_under_qemu() {
     let stages = reg.tags("mp/wharf-stages");
     assert_eq!(stages.len(), 3, "{stages:?}");
     assert!(stages.contains(&app["stage_digest"].as_str().unwrap().to_string()), "{stages:?}");
+    let platforms: Vec<(&str, &str)> = app["platforms"].as_array().unwrap().iter().map(|p| (p["platform"].as_str().unwrap(), p["stage_digest"].as_str().unwrap())).collect();
+    assert_eq!(platforms.iter().map(|p| p.0).collect::<Vec<_>>(), ["linux/amd64", "linux/arm64"], "the report names each platform's stage");
+    assert!(platforms.iter().all(|(_, d)| stages.contains(&d.to_string())), "{platforms:?} {stages:?}");
 
     let reference = format!("{repo}/app:v1");
     assert_eq!(docker(&["run", "--rm", "--network", "none", "--platform", "linux/arm64", &reference, "cat", "/arch"]).trim(), "aarch64");

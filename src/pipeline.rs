@@ -18,7 +18,7 @@ use crate::publish::settled::{self, Memo, Planned};
 use crate::publish::{self, ImagePublish, meta};
 use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
-use crate::report::{ImageReport, Report};
+use crate::report::{ImageReport, PlatformReport, Report};
 
 pub struct BuildAndPublish {
     pub project: Project,
@@ -133,6 +133,13 @@ impl BuildAndPublish {
                 references: publish.locations.iter().map(|l| l.to_string()).collect(),
                 tags: publish.tags.clone(),
                 stats,
+                platforms: match plan.platforms.as_slice() {
+                    [_] => Vec::new(),
+                    several => several
+                        .iter()
+                        .map(|p| PlatformReport { platform: p.platform.clone().unwrap_or_default(), stage_digest: p.digest.clone() })
+                        .collect(),
+                },
             }
         };
         let mut images: Vec<(usize, ImageReport)> =
