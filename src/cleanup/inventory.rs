@@ -197,7 +197,19 @@ pub async fn manifests(store: &dyn Backend, tags: &[Tag], records: &[Record]) ->
     }
     known.extend(tags.iter().filter(|t| matches!(t.kind, TagKind::Stage { .. })).map(|t| t.digest.clone()));
     let mut seen = HashSet::new();
-    let unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
+    let mut unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
+    // A multi-platform image's stage is an index over its platforms' stages, which no record
+    // names: when there are such stages, the stages records name are read for their children.
+    let recorded: HashSet<&str> = records.iter().map(|r| r.stage.as_str()).collect();
+    fn stage_of(t: &Tag) -> Option<&str> {
+        match &t.kind {
+            TagKind::Stage { stage } => Some(stage.as_str()),
+            _ => None,
+        }
+    }
+    if tags.iter().filter_map(stage_of).any(|s| !recorded.contains(s)) {
+        unknown.extend(tags.iter().filter(|t| stage_of(t).is_some_and(|s| recorded.contains(s)) && seen.insert(t.digest.clone())));
+    }
     let read: Vec<(Digest, Inspected)> = futures::stream::iter(unknown)
         .map(|t| async move { (t.digest.clone(), inspect(store, t).await.unwrap_or_default()) })
         .buffer_unordered(READ_CONCURRENCY)
