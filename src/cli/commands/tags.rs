@@ -67,7 +67,7 @@ async fn ls(args: &TagsLsArgs, out: Output) -> Result<(), Error> {
         .list(&repo, if args.digests { Digests::All } else { Digests::None })
         .await?;
     for b in &listing.broken {
-        eprintln!("warning: {}:{}: {}", repo.to_string(), b.tag, b.problem);
+        eprintln!("warning: {repo}:{}: {}", b.tag, b.problem);
     }
     let tags: Vec<ListedTag> = if args.digests {
         listing
