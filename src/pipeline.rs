@@ -48,8 +48,8 @@ pub struct BuildAndPublish {
 pub enum PipelineError {
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("{0}")]
-    Naming(String),
+    #[error(transparent)]
+    Naming(publish::PlanError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
     #[error("image {image}: publishing failed: {source}")]

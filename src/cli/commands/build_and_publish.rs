@@ -117,7 +117,7 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
         }
         None => (None, args.registry.client(&[])?),
     };
-    let state = || crate::config::state_dir(&project.dir).map_err(|e| Error::Other(format!("{}: {e}", project.dir.join(crate::config::STATE_DIR).display())));
+    let state = || crate::config::state_dir(&project.dir).map_err(|source| Error::Io { what: project.dir.join(crate::config::STATE_DIR).display().to_string(), source });
     let target: Arc<dyn ImageStore> = match &repo {
         Some(r) => RegistryStore::shared(client.clone(), r.clone()),
         None => {

@@ -162,7 +162,7 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
         // The state dir (ignored by git) is made only when something will be journaled.
         None if args.dry_run => project_dir.join(crate::config::STATE_DIR).join("cleanup-journal.jsonl"),
         None => crate::config::state_dir(&project_dir)
-            .map_err(|e| Error::Other(format!("{}: {e}", project_dir.join(crate::config::STATE_DIR).display())))?
+            .map_err(|source| Error::Io { what: project_dir.join(crate::config::STATE_DIR).display().to_string(), source })?
             .join("cleanup-journal.jsonl"),
     };
     let locks = args.locks.locks().await?;
