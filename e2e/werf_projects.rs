@@ -67,10 +67,12 @@ fn a_templated_werf_project_builds_and_publishes_with_the_args_its_templates_com
 
 #[test]
 fn what_wharf_cannot_build_is_refused_before_anything_is_built() {
+    // The project file's secrets (werf's `secrets:`) are served by BuildKit; one whose source is
+    // missing stops the run before anything is built, naming it.
     let dir = fixture("build-options");
     let out = build(dir.path(), &[], &[]);
-    assert_eq!(out.code(), 4, "{}", out.stderr());
-    assert!(out.stderr().contains("image private: build secrets (`secrets`) and SSH forwarding (`ssh`) need BuildKit, which wharf does not drive yet"), "{}", out.stderr());
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(out.stderr().contains("image private: secret NPM_TOKEN: environment variable NPM_TOKEN is not set"), "{}", out.stderr());
     let index: serde_json::Value = std::fs::read(dir.path().join(".wharf/oci/index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     assert!(index["manifests"].as_array().is_none_or(Vec::is_empty), "nothing built or published: {index}");
 
@@ -103,4 +105,29 @@ fn config_render_prints_the_rendered_file_and_validate_reports_json() {
     assert_eq!((e["kind"].as_str(), e["line"].as_u64(), e["column"].as_u64()), (Some("template"), Some(7), Some(15)), "{json}");
     assert!(e["file"].as_str().unwrap().ends_with(".werf/app.tmpl"), "{json}");
     assert!(e["message"].as_str().unwrap().contains("\"APP_VERSION\" must be set"), "{json}");
+}
+
+/// werf's `secrets:` in the project file reach BuildKit's secret mounts: the build reads the
+/// value, which appears neither in the image nor in wharf's output.
+#[test]
+fn secrets_declared_in_werf_yaml_are_served_to_the_build_and_kept_out_of_the_image() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("werf.yaml"),
+        "project: secrets\nconfigVersion: 1\n---\nimage: app\nsecrets:\n- env: DEPLOY_TOKEN\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM wharf-example/busybox:1\nRUN --mount=type=secret,id=DEPLOY_TOKEN wc -c < /run/secrets/DEPLOY_TOKEN > /checked\n",
+    )
+    .unwrap();
+    let repo = format!("{}/secrets", reg.host());
+    let out = build(dir.path(), &[("DEPLOY_TOKEN", "w3rf-s3cr3t")], &["--repo", &repo, "--tag-custom", "v1", "-vv"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(!out.stdout().contains("w3rf-s3cr3t") && !out.stderr().contains("w3rf-s3cr3t"), "the value never shows");
+    let read = file_in_image(&format!("docker://{repo}/app:v1"), "checked").unwrap_or_default();
+    assert_eq!(read.trim(), "11", "the build read the secret's 11 bytes");
+    assert_eq!(file_in_image(&format!("docker://{repo}/app:v1"), "run/secrets/DEPLOY_TOKEN"), None, "and the image does not keep it");
 }

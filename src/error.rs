@@ -46,8 +46,12 @@ pub enum Error {
     Pull(crate::pull::PullError),
     #[error(transparent)]
     Files(#[from] crate::static_registry::files::FilesError),
-    #[error("{0}")]
-    Other(String),
+    /// Reading or writing what the store (registry, static root, layout) holds, for `what`.
+    #[error("{what}: {source}")]
+    Store { what: String, source: crate::store::StoreError },
+    /// This machine's files: the project's state directory, a temporary directory, a socket.
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
 }
 
 impl From<crate::drivers::DriverError> for Error {
@@ -102,7 +106,8 @@ impl Error {
             Error::Artifact(e) => e.category(),
             Error::Pull(e) => e.category(),
             Error::Files(e) => e.category(),
-            Error::Other(_) => Category::Local,
+            Error::Store { source, .. } => source.category(),
+            Error::Io { .. } => Category::Local,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::publish::settled::{self, Memo, Planned};
 use crate::publish::{self, ImagePublish, meta};
 use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
-use crate::report::{ImageReport, Report};
+use crate::report::{ImageReport, PlatformReport, Report};
 
 pub struct BuildAndPublish {
     pub project: Project,
@@ -39,14 +39,17 @@ pub struct BuildAndPublish {
     /// The registry's driver: repositories that must exist before a push are checked (and,
     /// when allowed, created) before anything is built.
     pub driver: Option<Arc<dyn Driver>>,
+    /// Build secrets and ssh agents by image index (like `Project::images`); a missing entry
+    /// is none. Their ids count in the stage digest, their values never leave the build.
+    pub secrets: Vec<Arc<crate::build::secrets::BuildSecrets>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("{0}")]
-    Naming(String),
+    #[error(transparent)]
+    Naming(publish::PlanError),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
     #[error("image {image}: publishing failed: {source}")]
@@ -68,7 +71,7 @@ impl BuildAndPublish {
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
         let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
-        let plans = build::plan(&project, &order, &resolver).await?;
+        let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
 
         let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
         let mut publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
@@ -106,6 +109,10 @@ impl BuildAndPublish {
             _ => HashMap::new(),
         };
         let needed = needed_plans(&plans, &settled);
+        let mut prefetch: Vec<Vec<Arc<dyn ImageStore>>> = vec![Vec::new(); project.images.len()];
+        for (plan, publish) in plans.iter().zip(&publish_plan) {
+            prefetch[plan.index] = publish.locations.iter().map(|l| l.store.clone()).collect();
+        }
 
         let outcomes = Scheduler {
             project: project.clone(),
@@ -117,6 +124,8 @@ impl BuildAndPublish {
             parallel: self.parallel,
             log: self.log,
             locks: self.locks.clone(),
+            secrets: Arc::new(self.secrets),
+            prefetch: Arc::new(prefetch),
         }
         .run()
         .await?;
@@ -132,6 +141,13 @@ impl BuildAndPublish {
                 references: publish.locations.iter().map(|l| l.to_string()).collect(),
                 tags: publish.tags.clone(),
                 stats,
+                platforms: match plan.platforms.as_slice() {
+                    [_] => Vec::new(),
+                    several => several
+                        .iter()
+                        .map(|p| PlatformReport { platform: p.platform.clone().unwrap_or_default(), stage_digest: p.digest.clone() })
+                        .collect(),
+                },
             }
         };
         let mut images: Vec<(usize, ImageReport)> =

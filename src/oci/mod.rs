@@ -10,6 +10,7 @@
 //! - [`source`]: one entry point that recognises any of them (gzipped or not, by magic).
 
 pub mod docker_archive;
+pub mod docker_stream;
 pub mod layout;
 pub mod oci_dir;
 pub mod oci_tar;

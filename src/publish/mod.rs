@@ -28,27 +28,39 @@ pub struct ImagePublish {
 
 /// Decides every reference of every image; fails before anything is written when a tag
 /// is invalid or two images would land on the same reference.
-pub fn plan(target: &Arc<dyn ImageStore>, layout: Layout, images: &[(Option<String>, String)], opts: &TagOptions) -> Result<Vec<ImagePublish>, String> {
+pub fn plan(target: &Arc<dyn ImageStore>, layout: Layout, images: &[(Option<String>, String)], opts: &TagOptions) -> Result<Vec<ImagePublish>, PlanError> {
     let mut out = Vec::new();
     for (image, signature) in images {
+        let shown = image.as_deref().unwrap_or("~").to_string();
         if let Some(name) = image.as_deref().filter(|n| naming::reserved_image_name(n)) {
-            return Err(format!("image name {name:?} is reserved: names starting with `wharf-` are wharf's own stages and records\n  hint: rename the image"));
+            return Err(PlanError::Reserved { name: name.to_string() });
         }
         let budget = naming::tag_budget(layout, image.as_deref());
-        let tags = naming::tags(opts, signature, budget).map_err(|e| format!("image {}: {e}", image.as_deref().unwrap_or("~")))?;
+        let tags = naming::tags(opts, signature, budget).map_err(|problem| PlanError::Tag { image: shown.clone(), problem })?;
         let locations = tags
             .iter()
-            .map(|t| location(target, layout, image.as_deref(), &t.value).map_err(|e| e.to_string()))
+            .map(|t| location(target, layout, image.as_deref(), &t.value).map_err(|source| PlanError::Location { image: shown.clone(), source }))
             .collect::<Result<Vec<_>, _>>()?;
         out.push(ImagePublish { image: image.clone(), tags, locations });
     }
     let all = out.iter().flat_map(|p| p.locations.iter().map(move |l| (p.image.as_deref().unwrap_or("~"), l.to_string())));
-    if let Some((a, b, r)) = naming::find_collision(all) {
-        return Err(format!(
-            "images {a} and {b} would both be published as {r}\n  hint: in monorepo mode an image name followed by `-` is a tag prefix; rename one image or use --repo-mode multirepo"
-        ));
+    if let Some((a, b, reference)) = naming::find_collision(all) {
+        return Err(PlanError::Collision { a: a.to_string(), b: b.to_string(), reference });
     }
     Ok(out)
+}
+
+/// Why the references of a publish cannot be planned: nothing is built or written then.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("image name {name:?} is reserved: names starting with `wharf-` are wharf's own stages and records\n  hint: rename the image")]
+    Reserved { name: String },
+    #[error("image {image}: {problem}")]
+    Tag { image: String, problem: String },
+    #[error("image {image}: {source}")]
+    Location { image: String, source: StoreError },
+    #[error("images {a} and {b} would both be published as {reference}\n  hint: in monorepo mode an image name followed by `-` is a tag prefix; rename one image or use --repo-mode multirepo")]
+    Collision { a: String, b: String, reference: String },
 }
 
 /// Makes every planned location point at the image.

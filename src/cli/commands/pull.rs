@@ -109,9 +109,9 @@ pub async fn referrers(args: &ReferrersArgs, out: Output) -> Result<(), Error> {
     let subject = store
         .resolve(&reference)
         .await
-        .map_err(|e| Error::Other(format!("{}: {e}", args.reference)))?
+        .map_err(|source| Error::Store { what: args.reference.clone(), source })?
         .ok_or_else(|| Error::Usage(format!("{}: no such manifest", args.reference)))?;
-    let found = store.referrers(&subject, args.artifact_type.as_deref()).await.map_err(|e| Error::Other(format!("{}: {e}", args.reference)))?;
+    let found = store.referrers(&subject, args.artifact_type.as_deref()).await.map_err(|source| Error::Store { what: args.reference.clone(), source })?;
     match out {
         Output::Json => output::print(&output::Referrers { subject: subject.clone(), referrers: found }),
         Output::Text => {

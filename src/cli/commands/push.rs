@@ -147,11 +147,11 @@ async fn push(args: &PushArgs) -> Result<PushReport, Error> {
                 None => None,
             };
             let spec = artifact_spec(args, &files, &opts.annotations, subject)?;
-            let work = tempfile::Builder::new().prefix("wharf-artifact-").tempdir_in(&staging).map_err(|e| Error::Other(format!("{}: {e}", staging.display())))?;
+            let work = tempfile::Builder::new().prefix("wharf-artifact-").tempdir_in(&staging).map_err(|source| Error::Io { what: staging.display().to_string(), source })?;
             let dir = work.path().to_path_buf();
             let packed = tokio::task::spawn_blocking(move || crate::artifact::pack::pack(&spec, &dir))
                 .await
-                .map_err(|e| Error::Other(format!("packing the artifact failed: {e}")))?
+                .map_err(|e| Error::Io { what: "packing the artifact".into(), source: std::io::Error::other(e) })?
                 .map_err(Error::Artifact)?;
             let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
             (push::plan_artifact(packed, &paths, &destination, &opts, args.subject.is_some()).map_err(Error::Push)?, Keep::Staging(work))
@@ -264,7 +264,7 @@ async fn subject_descriptor(subject: &str, dest: &Arc<dyn ImageStore>) -> Result
         }
         _ => subject,
     };
-    let found = dest.manifest(reference).await.map_err(|e| Error::Other(format!("--subject {subject}: {e}")))?;
+    let found = dest.manifest(reference).await.map_err(|source| Error::Store { what: format!("--subject {subject}"), source })?;
     let (bytes, media_type, digest) = found.ok_or_else(|| Error::Usage(format!("--subject {subject}: no such manifest in {}", dest.name())))?;
     Ok(crate::spec::manifest::Descriptor::new(media_type, digest, bytes.len() as u64))
 }

@@ -79,5 +79,5 @@ pub async fn run(args: &ServeArgs) -> Result<(), Error> {
         let _ = std::io::stdout().flush();
     })
     .await
-    .map_err(|e| Error::Other(format!("serve {}: {e}", args.addr)))
+    .map_err(|source| Error::Io { what: format!("serve {}", args.addr), source })
 }
