@@ -8,6 +8,8 @@
 //! Stages (built images keyed by their stage digest) live beside the images:
 //! `REPO:wharf-stage-<digest>` in monorepo mode, `REPO/wharf-stages:<digest>` in multirepo.
 
+pub mod custom_tag;
+
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -127,6 +129,8 @@ pub struct TagOptions {
     pub by_signature: bool,
     pub semver: Option<String>,
     pub latest: bool,
+    /// werf's `--add-custom-tag` templates, rendered per image and published as written.
+    pub add_custom: Vec<custom_tag::CustomTag>,
 }
 
 impl TagOptions {
@@ -138,6 +142,7 @@ impl TagOptions {
             && !self.by_signature
             && self.semver.is_none()
             && !self.latest
+            && self.add_custom.is_empty()
     }
 }
 
@@ -147,6 +152,10 @@ pub struct Tag {
     pub value: String,
     pub strategy: &'static str,
     pub original: String,
+    /// Placed as written, without the monorepo `IMAGE-` prefix (werf's `--add-custom-tag`
+    /// names its image itself).
+    #[serde(skip)]
+    pub verbatim: bool,
 }
 
 /// The tags for an image whose stage digest is `signature`, each fitting in `budget`
@@ -173,7 +182,7 @@ pub fn tags(opts: &TagOptions, signature: &str, budget: usize) -> Result<Vec<Tag
             return Err(format!("{strategy} tag {original:?} has no character a tag can use"));
         }
         if !out.iter().any(|t| t.value == value) {
-            out.push(Tag { value, strategy, original });
+            out.push(Tag { value, strategy, original, verbatim: false });
         }
     }
     Ok(out)

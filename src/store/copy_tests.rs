@@ -91,7 +91,7 @@ async fn publish_plans_locations_per_repo_mode_and_copies_to_each() {
     let acme = origin.sibling("acme");
     let base: Arc<dyn ImageStore> = Arc::new(acme.clone());
     let opts = TagOptions { custom: vec!["v1".into()], ..TagOptions::default() };
-    let images = vec![(Some("backend".to_string()), "a".repeat(64)), (Some("backend-api".to_string()), "b".repeat(64))];
+    let images = vec![(Some("backend".to_string()), "a".repeat(64), true), (Some("backend-api".to_string()), "b".repeat(64), true)];
     let multi = crate::publish::plan(&base, Layout::Multirepo, &images, &opts).unwrap();
     assert_eq!(multi[0].locations[0].to_string(), "memory:acme/backend:v1");
     let mono = crate::publish::plan(&base, Layout::Monorepo, &images, &opts).unwrap();
