@@ -15,6 +15,7 @@ fn inputs(env: &[(&str, &str)]) -> RenderInputs {
         }),
         templates_dir: None,
         work_tree: None,
+        loose_giterminism: false,
     }
 }
 
