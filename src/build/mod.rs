@@ -10,6 +10,7 @@ pub mod docker;
 pub mod dockerfile;
 pub mod engine;
 pub mod schedule;
+pub mod sources;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
