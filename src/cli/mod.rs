@@ -7,9 +7,12 @@
 //!   locks) and what they build (clients, static roots, locks); `driver_args`: the
 //!   drivers' own flags, declared by each driver; `connect`: the one way drivers and clients
 //!   are built;
-//! - `output`: every `--output json` document as a type with a JSON schema.
+//! - `output`: every `--output json` document as a type with a JSON schema;
+//! - `werf`: werf's command line on these commands (werf's flag names, `WERF_*` variables,
+//!   werf flags accepted and ignored, `ci-env`, the build report).
 //!
-//! Outside the crate only [`Cli`], [`run`] and [`Cli::verbose`] are seen (by `main.rs`).
+//! Outside the crate only [`Cli`], [`parse`], [`run`] and [`Cli::verbose`] are seen (by
+//! `main.rs`).
 
 mod args;
 mod commands;
@@ -17,11 +20,13 @@ mod connect;
 mod driver_args;
 mod output;
 mod progress;
+mod werf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
 use commands::build_and_publish::BuildArgs;
+use commands::ci_env::CiEnvArgs;
 use commands::cleanup::CleanupCommand;
 use commands::config::ConfigCommand;
 use commands::push::PushArgs;
@@ -40,13 +45,28 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). `RUST_LOG` works too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     verbose: u8,
+    /// werf's `--log-verbose`: as `-v`.
+    #[arg(long, global = true, hide = true)]
+    log_verbose: bool,
+    /// werf's `--log-debug`: as `-vv`.
+    #[arg(long, global = true, hide = true)]
+    log_debug: bool,
 }
 
 impl Cli {
-    /// How many `-v` were given.
+    /// How many `-v` were given (werf's `--log-verbose` is one, `--log-debug` two).
     pub fn verbose(&self) -> u8 {
-        self.verbose
+        let werf = if self.log_debug { 2 } else { u8::from(self.log_verbose) };
+        self.verbose.max(werf)
     }
+}
+
+/// Parses the command line, with werf's names and `WERF_*` variables for the flags werf
+/// has too (see `werf::names`); exits with clap's message on a usage error.
+pub fn parse() -> Cli {
+    let env = |k: &str| std::env::var(k).ok();
+    let matches = werf::names::apply(Cli::command(), &env).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,6 +79,12 @@ enum Output {
 enum Command {
     /// Build the project's images (only what changed) and publish them.
     BuildAndPublish(Box<BuildArgs>),
+    /// werf 1.2's `build`: build the images (only what changed), and publish them to --repo
+    /// when given, each under its content-based tag (and --add-custom-tag's).
+    Build(Box<BuildArgs>),
+    /// Print the variables that set repository, docker config and environment from the CI
+    /// system's (werf's `ci-env`): `source "$(wharf ci-env gitlab --as-file)"`.
+    CiEnv(Box<CiEnvArgs>),
     /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
     /// registry or a static root; several platforms become one image index.
     Push(Box<PushArgs>),
@@ -82,7 +108,9 @@ enum Command {
 pub async fn run(cli: Cli) -> Result<(), Error> {
     let out = cli.output;
     match &cli.command {
-        Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out).await,
+        Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out, commands::build_and_publish::Flavor::BuildAndPublish).await,
+        Command::Build(args) => commands::build::run(args, out).await,
+        Command::CiEnv(args) => commands::ci_env::run(args),
         Command::Push(args) => commands::push::run(args, out).await,
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Config(command) => commands::config::run(command, out),
@@ -95,11 +123,12 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        // With werf's aliases and variables on: no alias clashes with a flag.
+        werf::names::apply(Cli::command(), &|_| None).debug_assert();
     }
 
     /// Every command that talks to a registry through a driver offers every driver's
@@ -108,7 +137,7 @@ mod tests {
     fn driver_settings_reach_every_command_with_a_driver() {
         let mut root = Cli::command();
         root.build();
-        for path in [&["build-and-publish"][..], &["push"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
+        for path in [&["build-and-publish"][..], &["build"], &["push"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
             let mut cmd = &root;
             for name in path {
                 cmd = cmd.find_subcommand(name).unwrap_or_else(|| panic!("{path:?}"));

@@ -133,6 +133,8 @@ mod tests {
         ("cleanup-plan", schema::<crate::cleanup::plan::Plan>),
         ("cleanup-report", schema::<crate::cleanup::run::Report>),
         ("cleanup-restore", schema::<crate::cleanup::execute::Restored>),
+        // Not printed but written (`--save-build-report`): werf's build report.
+        ("werf-build-report", schema::<crate::build_report::BuildReport>),
     ];
 
     /// The schema of what `T` serializes to (fields left out when empty are optional).
