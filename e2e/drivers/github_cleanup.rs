@@ -23,6 +23,7 @@ fn settings(f: &FakeFixture, keep: Keep, patterns: &[&str]) -> (tempfile::TempDi
         fresh_window: None,
         include_unknown: true,
         static_root: None,
+        stages: None,
     };
     (dir, settings)
 }

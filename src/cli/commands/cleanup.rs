@@ -11,13 +11,14 @@ use super::super::connect::{Site, site};
 use super::super::output;
 use super::super::werf::ignored::{self, WerfIgnored};
 use crate::cleanup::execute;
+use crate::cleanup::inventory::InventoryError;
 use crate::cleanup::journal;
 use crate::cleanup::plan::Plan;
 use crate::cleanup::run::{self, Keep, Report, Settings};
 use crate::config::parse_go_duration;
 use crate::drivers;
 use crate::error::Error;
-use crate::naming::RepoMode;
+use crate::naming::{self, Layout, RepoMode};
 use crate::registry::Repository;
 
 #[derive(Args, Debug)]
@@ -161,6 +162,10 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
     })?;
     let stages = stages_repository(args, given_repo, &repo)?;
     let layout = drivers::resolve_layout(args.repo_mode, &repo, driver.info()).map_err(Error::Usage)?;
+    let layout = match (args.repo_mode, layout) {
+        (RepoMode::Auto, Layout::Multirepo) if holds_monorepo_tags(driver.as_ref(), &repo).await? => Layout::Monorepo,
+        (_, found) => found,
+    };
     let policy = project.as_ref().map(|p| p.cleanup.clone()).unwrap_or_default();
     let fresh_window = match args.fresh_window.as_deref() {
         Some(v) => Some(duration("fresh-window", v)?),
@@ -240,6 +245,16 @@ fn stages_repository(args: &CleanupArgs, given_repo: &str, images: &Repository) 
         )));
     }
     Ok(Some(stages).filter(|s| s != images))
+}
+
+/// Whether `repo` holds wharf's monorepo tags (stages or publish records at its top):
+/// `auto` then means monorepo, which `wharf build` (werf 1.2's one repository) publishes, so
+/// that `cleanup --repo R` after `build --repo R` needs no `--repo-mode`. One listing.
+async fn holds_monorepo_tags(driver: &dyn drivers::Driver, repo: &Repository) -> Result<bool, Error> {
+    let listing = driver.list(repo, drivers::Digests::None).await;
+    let listing = listing.map_err(|e| Error::Cleanup(run::CleanupError::Inventory(InventoryError::List { repository: repo.to_string(), source: Box::new(e) })))?;
+    let mut names = listing.tags.iter().map(|t| t.tag.as_str()).chain(listing.undigested.iter().map(String::as_str));
+    Ok(names.any(|t| naming::parse_stage_tag(t, false).is_some() || naming::parse_meta_tag(t).is_some()))
 }
 
 /// `wharf cleanup apply PLAN`.
