@@ -1,9 +1,9 @@
 //! werf flags wharf accepts and ignores: a CI job's werf command line runs unchanged, and
 //! each such flag given prints one notice saying why it changes nothing (never a failure).
 //!
-//! The flags are hidden from `--help` (README lists them) and take werf's forms: a boolean
-//! as `--dev` or `--dev=false`, a value as `--kube-context CTX` (repeatable). Their werf
-//! variables are not read (see `names`). A notice names the flag only, never its value
+//! The flags are hidden from `--help` (README names the main ones; the lists below are all of
+//! them) and take werf's forms: a boolean as `--dev` or `--dev=false`, a value as
+//! `--kube-context CTX` (repeatable). Their werf variables are not read (see `names`). A notice names the flag only, never its value
 //! (some carry credentials: `--repo-docker-hub-password`).
 
 use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
