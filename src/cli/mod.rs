@@ -131,6 +131,25 @@ mod tests {
         werf::names::apply(Cli::command(), &|_| None).debug_assert();
     }
 
+    /// werf's variables reach werf's commands, never wharf's own (`WERF_DRY_RUN` must not
+    /// make `wharf push` a dry run).
+    #[test]
+    fn werf_variables_reach_only_werfs_commands() {
+        let cmd = werf::names::apply(Cli::command(), &|_| None);
+        let env_of = |path: &[&str], flag: &str| {
+            let mut c = &cmd;
+            for p in path {
+                c = c.find_subcommand(p).unwrap();
+            }
+            c.get_arguments().find(|a| a.get_long() == Some(flag)).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned())
+        };
+        assert_eq!(env_of(&["cleanup"], "dry-run").as_deref(), Some("WERF_DRY_RUN"));
+        assert_eq!(env_of(&["build"], "save-build-report").as_deref(), Some("WERF_SAVE_BUILD_REPORT"));
+        assert_eq!(env_of(&["config", "render"], "env").as_deref(), Some("WHARF_ENV"));
+        assert_eq!(env_of(&["push"], "dry-run"), None);
+        assert_eq!(env_of(&["tags", "rm"], "dry-run"), None);
+    }
+
     /// Every command that talks to a registry through a driver offers every driver's
     /// settings, and groups its flags under headings.
     #[test]

@@ -1,8 +1,9 @@
 //! werf's names for wharf's flags: the other spellings werf gives a flag wharf honours, and
 //! the `WERF_*` variables that set it.
 //!
-//! One table ([`NAMES`]) says it for every command; [`apply`] walks the command tree once
-//! before parsing and gives each matching flag its aliases and variable. A flag's value
+//! One table ([`NAMES`]) says it for every command werf has too ([`WERF_COMMANDS`]: `push`,
+//! `tags`, `serve` are wharf's own and read no `WERF_*`); [`apply`] walks the command tree
+//! once before parsing and gives each matching flag its aliases and variable. A flag's value
 //! comes from, in order: the command line, wharf's own variable (`WHARF_REPO`, `DOCKER_CONFIG`,
 //! `GITHUB_TOKEN`…), werf's variables in werf's order, the default. Boolean variables take
 //! werf's truthy values (`1`, `true`, `yes`, `on`…). werf's list variables
@@ -85,19 +86,41 @@ pub const LISTS: &[(&str, &str)] = &[
 /// Reads one variable (the process environment at the edge; a map in tests).
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// `cmd` and all its subcommands with werf's aliases and variables on every flag [`NAMES`]
-/// lists, the variable chosen by what `env` holds.
-pub fn apply(mut cmd: Command, env: Env<'_>) -> Command {
+/// The commands werf has too: only they read werf's variables (`WERF_DRY_RUN` must not turn
+/// `wharf push` into a dry run).
+pub const WERF_COMMANDS: &[&str] = &["build", "build-and-publish", "cleanup", "ci-env", "config"];
+
+/// The top-level command `cli` with werf's aliases and variables on every flag [`NAMES`]
+/// lists, in [`WERF_COMMANDS`] and their subcommands, and on global flags; the variable is
+/// chosen by what `env` holds.
+pub fn apply(cli: Command, env: Env<'_>) -> Command {
+    let mut cli = with_names(cli, env);
+    for name in WERF_COMMANDS {
+        if cli.find_subcommand(name).is_some() {
+            cli = cli.mut_subcommand(*name, |sub| apply_tree(sub, env));
+        }
+    }
+    cli
+}
+
+/// `cmd` and every subcommand below it with werf's names.
+fn apply_tree(cmd: Command, env: Env<'_>) -> Command {
+    let mut cmd = with_names(cmd, env);
+    let subcommands: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    for name in subcommands {
+        cmd = cmd.mut_subcommand(name, |sub| apply_tree(sub, env));
+    }
+    cmd
+}
+
+/// `cmd`'s own flags with werf's names.
+fn with_names(mut cmd: Command, env: Env<'_>) -> Command {
     let found: Vec<(clap::Id, &'static WerfName)> = cmd
         .get_arguments()
         .filter_map(|a| NAMES.iter().find(|n| a.get_long() == Some(n.flag)).map(|n| (a.get_id().clone(), n)))
         .collect();
     for (id, werf) in found {
         cmd = cmd.mut_arg(id, |arg| with_werf_names(arg, werf, env));
-    }
-    let subcommands: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
-    for name in subcommands {
-        cmd = cmd.mut_subcommand(name, |sub| apply(sub, env));
     }
     cmd
 }
