@@ -155,7 +155,8 @@ pub struct RegistryArgs {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Tags")]
 pub struct TagArgs {
-    /// A tag of your own (repeatable).
+    /// A tag of your own (repeatable; with build and build-and-publish also werf 1.1's
+    /// WERF_TAG_CUSTOM_*).
     #[arg(long = "tag-custom", value_name = "TAG")]
     pub custom: Vec<String>,
     /// Tag with the git branch (value from the CI environment or the local repository when omitted).

@@ -51,11 +51,12 @@ pub struct BuildArgs {
     /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
     #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE", help_heading = "Build")]
     pub stages_storage: Option<String>,
-    /// A repository stages are also read from, never written (werf's flag; repeatable).
+    /// A repository stages are also read from, never written (werf's flag; repeatable; also
+    /// WERF_SECONDARY_REPO_*).
     #[arg(long, value_name = "REPO", help_heading = "Build")]
     pub secondary_repo: Vec<String>,
     /// A repository stages are read from first and every built stage is copied to (werf's
-    /// flag; repeatable).
+    /// flag; repeatable; also WERF_CACHE_REPO_*).
     #[arg(long, value_name = "REPO", help_heading = "Build")]
     pub cache_repo: Vec<String>,
     /// OCI layout directory used when no --repo is given (default: DIR/.wharf/oci).
