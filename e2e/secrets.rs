@@ -166,6 +166,15 @@ fn ci_env_never_prints_the_job_token() {
                     assert!(!text.contains(&secret), "{ci} {form:?}: {name} shows the token ({secret}):\n{text}");
                 }
             }
+            // The session docker config and the written file, left for the job: removed.
+            let script = texts.iter().find(|(n, _)| *n == "the written file").or(texts.first()).map(|(_, t)| t.clone()).unwrap_or_default();
+            let config = script.lines().find_map(|l| l.split_once("DOCKER_CONFIG").map(|(_, v)| v.trim_start_matches(['=', '"', ' ']).trim_end_matches('"').to_string()));
+            if let Some(dir) = config.filter(|d| d.contains("wharf-docker-config-")) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            if !form.is_empty() {
+                let _ = std::fs::remove_file(stdout.trim());
+            }
         }
     }
 }

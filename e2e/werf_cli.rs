@@ -114,7 +114,9 @@ fn ci_env_gitlab_logs_in_to_the_ci_registry_and_points_wharf_build_at_it() {
     // A CI job's lines: source the script, then build (no --repo: WERF_REPO; no credentials
     // given: the session docker config holds the job's login).
     let d = dir.path().display();
-    let job = format!(". \"$(\"$WHARF\" ci-env gitlab --as-file)\" && \"$WHARF\" build --dir '{d}' --add-custom-tag '%image%-v1' --output json");
+    let job = format!(
+        "f=\"$(\"$WHARF\" ci-env gitlab --as-file)\" && . \"$f\" && rm -f \"$f\" && \"$WHARF\" build --dir '{d}' --add-custom-tag '%image%-v1' --output json; rc=$?; rm -rf \"$DOCKER_CONFIG\"; exit $rc"
+    );
     let built: Run = run(with_ci(shell(&job))).ok();
     assert_eq!(built.json()["images"].as_array().map(Vec::len), Some(2), "{}", built.stdout());
     let listed = skopeo(&["list-tags", "--tls-verify=false", "--creds", &format!("gitlab-ci-token:{token}"), &format!("docker://{image_repo}")]);
@@ -124,8 +126,12 @@ fn ci_env_gitlab_logs_in_to_the_ci_registry_and_points_wharf_build_at_it() {
     let file = Path::new(config).join("config.json");
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "only its owner reads the login");
+    assert_eq!(std::fs::metadata(config).unwrap().permissions().mode() & 0o777, 0o700, "nor lists its directory");
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert!(doc["auths"][reg.host()]["auth"].is_string(), "{doc}");
+    // What ci-env leaves for the job (as werf does): removed, as a job's machine would be.
+    let _ = std::fs::remove_dir_all(config);
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

@@ -120,6 +120,10 @@ pub fn run(args: &CiEnvArgs) -> Result<(), Error> {
 fn session_docker_config(args: &CiEnvArgs, login: Option<&Login>) -> Result<PathBuf, Error> {
     let fail = |e: std::io::Error| Error::Other(format!("ci-env: the session docker config: {e}"));
     let dir = tempfile::Builder::new().prefix("wharf-docker-config-").tempdir().map_err(fail)?.keep();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    }
     let config = dir.join("config.json");
     if args.use_docker_auth_config {
         let auth = std::env::var("DOCKER_AUTH_CONFIG").ok().filter(|v| !v.is_empty()).ok_or_else(|| {
