@@ -2,11 +2,13 @@
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
 mod build_publish;
+mod buildkit;
 mod cleanup;
 mod cleanup_killed;
 mod concurrency;
 mod push;
 mod publish_records;
+mod artifacts;
 mod push_static;
 mod static_cleanup;
 mod examples;

@@ -21,6 +21,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::config::Project;
+use crate::naming::Strategy;
 use crate::report::{ImageReport, Report};
 
 /// werf's default report path (relative to the current directory, as in werf).
@@ -155,7 +156,7 @@ fn record(image: &ImageReport, inputs: &Inputs<'_>) -> ImageRecord {
     let config = image.name.as_deref().and_then(|n| inputs.project.image(n)).or_else(|| inputs.project.images.iter().find(|i| i.name.is_none()));
     let is_final = config.is_none_or(|c| c.publish);
     let stage = (inputs.stage_name)(&image.stage_digest);
-    let by_content = image.tags.iter().position(|t| t.strategy == "signature").and_then(|k| image.references.get(k));
+    let by_content = image.tags.iter().position(|t| t.strategy == Strategy::Signature).and_then(|k| image.references.get(k));
     let name = by_content.or(image.references.first()).cloned().unwrap_or_else(|| stage.clone());
     let (repo, tag) = split_reference(&name);
     let image_id = image.image_id.clone().unwrap_or_default();
@@ -184,7 +185,12 @@ fn record(image: &ImageReport, inputs: &Inputs<'_>) -> ImageRecord {
         docker_image_id: image_id,
         docker_image_digest: image.manifest_digest.clone(),
         docker_image_name: name,
-        target_platform: config.map(|c| c.platforms.join(",")).unwrap_or_default(),
+        // One platform: it; several (an index): empty, as werf reports a manifest list.
+        target_platform: config.and_then(|c| match c.platforms.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        })
+        .unwrap_or_default(),
         rebuilt: image.built,
         is_final,
         size,
@@ -206,8 +212,8 @@ mod tests {
         crate::config::parse_str(&dir.path().join("werf.yaml"), dir.path(), text).unwrap()
     }
 
-    fn tag(value: &str, strategy: &'static str) -> Tag {
-        Tag { value: value.into(), strategy, original: value.into(), verbatim: false }
+    fn tag(value: &str, strategy: Strategy) -> Tag {
+        Tag { value: value.into(), strategy, original: value.into() }
     }
 
     fn run() -> Report {
@@ -221,11 +227,12 @@ mod tests {
             stats: Default::default(),
             image_id: Some(format!("sha256:{}", "c".repeat(64))),
             size: Some(1234),
+            platforms: Vec::new(),
         };
         Report {
             project: "shop".into(),
             images: vec![
-                image("api", vec!["reg:5000/shop:api-v1", "reg:5000/shop:api-ddd"], vec![tag("api-v1", "add-custom-tag"), tag("ddd", "signature")]),
+                image("api", vec!["reg:5000/shop:api-v1", "reg:5000/shop:api-ddd"], vec![tag("api-v1", Strategy::AddCustomTag), tag("ddd", Strategy::Signature)]),
                 image("base", vec![], vec![]),
             ],
         }

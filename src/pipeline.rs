@@ -19,7 +19,7 @@ use crate::publish::settled::{self, Memo, Planned};
 use crate::publish::{self, ImagePublish, meta};
 use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
-use crate::report::{ImageReport, Report};
+use crate::report::{ImageReport, PlatformReport, Report};
 
 pub struct BuildAndPublish {
     pub project: Project,
@@ -42,6 +42,9 @@ pub struct BuildAndPublish {
     pub driver: Option<Arc<dyn Driver>>,
     /// werf's `--cache-repo` and `--secondary-repo`: other repositories stages are read from.
     pub sources: StageSources,
+    /// Build secrets and ssh agents by image index (like `Project::images`); a missing entry
+    /// is none. Their ids count in the stage digest, their values never leave the build.
+    pub secrets: Vec<Arc<crate::build::secrets::BuildSecrets>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +76,7 @@ impl BuildAndPublish {
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
         let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
-        let plans = build::plan(&project, &order, &resolver).await?;
+        let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
 
         // werf's `final: false`: built (dependents need it), never published.
         let signatures: Vec<(Option<String>, String, bool)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone(), project.images[p.index].publish)).collect();
@@ -108,6 +111,10 @@ impl BuildAndPublish {
         };
         let needed = needed_plans(&plans, &settled);
         sources::seed(&self.storage, &self.cache, &self.sources, &needed).await?;
+        let mut prefetch: Vec<Vec<Arc<dyn ImageStore>>> = vec![Vec::new(); project.images.len()];
+        for (plan, publish) in plans.iter().zip(&publish_plan) {
+            prefetch[plan.index] = publish.locations.iter().map(|l| l.store.clone()).collect();
+        }
 
         let outcomes = Scheduler {
             project: project.clone(),
@@ -119,6 +126,8 @@ impl BuildAndPublish {
             parallel: self.parallel,
             log: self.log,
             locks: self.locks.clone(),
+            secrets: Arc::new(self.secrets),
+            prefetch: Arc::new(prefetch),
         }
         .run()
         .await?;
@@ -138,6 +147,13 @@ impl BuildAndPublish {
                 stats,
                 image_id,
                 size,
+                platforms: match plan.platforms.as_slice() {
+                    [_] => Vec::new(),
+                    several => several
+                        .iter()
+                        .map(|p| PlatformReport { platform: p.platform.clone().unwrap_or_default(), stage_digest: p.digest.clone() })
+                        .collect(),
+                },
             }
         };
         let mut images: Vec<(usize, ImageReport)> =

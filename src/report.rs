@@ -26,6 +26,9 @@ pub struct ImageReport {
     /// The layers' compressed size in bytes (every platform's), when the image was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// A multi-platform image's platforms, each with its own stage digest (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformReport>,
 }
 
 impl ImageReport {
@@ -37,6 +40,12 @@ impl ImageReport {
             false => (image.digest.to_string(), image.children.iter().map(layers).sum()),
         }
     }
+}
+
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct PlatformReport {
+    pub platform: String,
+    pub stage_digest: String,
 }
 
 impl Report {

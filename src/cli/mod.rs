@@ -29,6 +29,7 @@ use commands::build_and_publish::BuildArgs;
 use commands::ci_env::CiEnvArgs;
 use commands::cleanup::CleanupCommand;
 use commands::config::ConfigCommand;
+use commands::pull::{PullArgs, ReferrersArgs};
 use commands::push::PushArgs;
 use commands::registry::RegistryCommand;
 use commands::serve::ServeArgs;
@@ -88,6 +89,11 @@ enum Command {
     /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
     /// registry or a static root; several platforms become one image index.
     Push(Box<PushArgs>),
+    /// Pull an artifact's files, or an image as an OCI layout or a docker archive, from a
+    /// registry or a static root.
+    Pull(Box<PullArgs>),
+    /// List the manifests that refer to REF (signatures, SBOMs, attestations).
+    Referrers(Box<ReferrersArgs>),
     /// Serve a static root (written by `push --static-root`) as a read-only registry.
     Serve(ServeArgs),
     /// Project configuration.
@@ -112,6 +118,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Build(args) => commands::build::run(args, out).await,
         Command::CiEnv(args) => commands::ci_env::run(args),
         Command::Push(args) => commands::push::run(args, out).await,
+        Command::Pull(args) => commands::pull::pull(args, out).await,
+        Command::Referrers(args) => commands::pull::referrers(args, out).await,
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Config(command) => commands::config::run(command, out),
         Command::Registry(command) => commands::registry::run(command, out),
@@ -156,7 +164,7 @@ mod tests {
     fn driver_settings_reach_every_command_with_a_driver() {
         let mut root = Cli::command();
         root.build();
-        for path in [&["build-and-publish"][..], &["build"], &["push"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
+        for path in [&["build-and-publish"][..], &["build"], &["push"], &["pull"], &["referrers"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
             let mut cmd = &root;
             for name in path {
                 cmd = cmd.find_subcommand(name).unwrap_or_else(|| panic!("{path:?}"));

@@ -9,10 +9,7 @@
 //! and must be a valid tag: werf refuses, not slugs, a bad one. Two images rendering the
 //! same tag into one repository is werf's error ("use the image name in the tag").
 
-use super::{MAX_TAG, Tag};
-
-/// The strategy name custom tags are reported with.
-pub const STRATEGY: &str = "add-custom-tag";
+use super::{MAX_TAG, Strategy, Tag};
 
 /// One `--add-custom-tag` value, checked: the shortcuts it uses are known and closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +81,7 @@ impl CustomTag {
                 image.unwrap_or("~")
             ));
         }
-        Ok(Tag { original: value.clone(), value, strategy: STRATEGY, verbatim: true })
+        Ok(Tag { original: value.clone(), value, strategy: Strategy::AddCustomTag })
     }
 
     /// The template as given.
@@ -148,7 +145,7 @@ mod tests {
         assert_eq!(value("%image%-%image_content_based_tag%", Some("a")).unwrap(), "a-0123abcd");
         assert_eq!(value("latest", Some("a")).unwrap(), "latest");
         let t = CustomTag::parse("%image%-v1").unwrap().render(Some("a"), "d").unwrap();
-        assert_eq!((t.strategy, t.verbatim, t.original.as_str()), (STRATEGY, true, "a-v1"));
+        assert_eq!((t.strategy, t.verbatim(), t.original.as_str()), (Strategy::AddCustomTag, true, "a-v1"));
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn plan(target: &Arc<dyn ImageStore>, layout: Layout, images: &[(Option<Stri
         let mut locations: Vec<Location> = Vec::new();
         let mut kept: Vec<Tag> = Vec::new();
         for t in tags {
-            let loc = location(target, layout, image.as_deref(), &t.value, t.verbatim).map_err(|e| e.to_string())?;
+            let loc = location(target, layout, image.as_deref(), &t.value, t.verbatim()).map_err(|e| e.to_string())?;
             // Two strategies giving the same reference publish it once.
             if !locations.iter().any(|l| l.to_string() == loc.to_string()) {
                 locations.push(loc);
@@ -66,7 +66,7 @@ pub fn plan(target: &Arc<dyn ImageStore>, layout: Layout, images: &[(Option<Stri
         // werf's own error when an --add-custom-tag without the image name is the cause.
         let tag = out.iter().flat_map(|p| p.locations.iter().zip(&p.tags)).find(|(l, _)| l.to_string() == r).map(|(_, t)| t);
         let shared = tag
-            .filter(|t| t.verbatim)
+            .filter(|t| t.verbatim())
             .and_then(|t| opts.add_custom.iter().find(|c| !c.names_image() && c.render(None, "").is_ok_and(|x| x.value == t.value)));
         return Err(match shared {
             Some(c) => naming::custom_tag::shared_tag_error(c.template()),

@@ -6,6 +6,7 @@ pub mod build_and_publish;
 pub mod ci_env;
 pub mod cleanup;
 pub mod config;
+pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod serve;
