@@ -34,7 +34,7 @@ impl Setup {
     /// so that "the nth request" means the same request in every run.
     fn publish(&self, extra: &[&str]) -> Run {
         let (dir, repo) = (self.dir.path().to_string_lossy().into_owned(), self.repo());
-        let mut args = vec!["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v1", "--output", "json", "--parallel", "1"];
+        let mut args = vec!["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v1", "--output", "json", "--parallel-tasks-limit", "1"];
         args.extend_from_slice(extra);
         run(wharf(&args))
     }

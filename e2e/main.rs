@@ -23,5 +23,6 @@ mod serve_clients;
 mod serve_conformance;
 mod serve_limits;
 mod tls;
+mod werf_cli;
 mod werf_projects;
 mod drivers;

@@ -3,7 +3,8 @@
 //! registry with basic auth, the password coming from the environment, from docker's
 //! `config.json` (`auth` entry) or from `--password-stdin`; failing logins use a wrong one.
 //! Neither password, nor any base64 form of it (alone or as `user:password`, as in a Basic
-//! header or a docker config), may appear in stdout (text or JSON) or stderr.
+//! header or a docker config), may appear in stdout (text or JSON) or stderr. `ci-env` never
+//! shows the CI job's token, in its script or its logs.
 
 use crate::support::registry::Registry;
 use crate::support::wharf::{Run, example, wharf};
@@ -134,6 +135,46 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
             let err = refused.stderr();
             assert!(err.contains("rejected") || err.contains("401"), "{source:?} {args:?}: says the credential was rejected:\n{err}");
             assert!(err.contains(USER), "{source:?}: names the user (not the password):\n{err}");
+        }
+    }
+}
+
+/// `wharf ci-env` writes the CI job's token into the session docker config only: not into the
+/// script (printed, or written with --as-file / --as-env-file), not into any log line, at
+/// `-vvv` with `RUST_LOG=trace`; `WERF_REPO_GITHUB_TOKEN` refers to `$GITHUB_TOKEN`.
+#[test]
+fn ci_env_never_prints_the_job_token() {
+    let home = tempfile::tempdir().unwrap();
+    for (ci, vars) in [
+        ("gitlab", vec![("CI_REGISTRY", "registry.example.com"), ("CI_REGISTRY_IMAGE", "registry.example.com/acme/shop"), ("CI_JOB_TOKEN", PASSWORD)]),
+        ("github", vec![("GITHUB_REPOSITORY", "acme/shop"), ("GITHUB_ACTOR", USER), ("GITHUB_TOKEN", PASSWORD)]),
+    ] {
+        for form in [&[][..], &["--as-file"], &["--as-env-file"]] {
+            let mut args = vec!["-vvv", "ci-env", ci];
+            args.extend_from_slice(form);
+            let mut cmd = wharf(&args);
+            cmd.env("RUST_LOG", "trace").env("HOME", home.path()).env_remove("DOCKER_CONFIG").envs(vars.iter().copied());
+            let out = cmd.output().expect("wharf ci-env");
+            assert!(out.status.success(), "{ci} {form:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut texts = vec![("stdout", stdout.clone()), ("stderr", String::from_utf8_lossy(&out.stderr).into_owned())];
+            if !form.is_empty() {
+                texts.push(("the written file", std::fs::read_to_string(stdout.trim()).expect("the written file")));
+            }
+            for (name, text) in &texts {
+                for secret in forms(PASSWORD) {
+                    assert!(!text.contains(&secret), "{ci} {form:?}: {name} shows the token ({secret}):\n{text}");
+                }
+            }
+            // The session docker config and the written file, left for the job: removed.
+            let script = texts.iter().find(|(n, _)| *n == "the written file").or(texts.first()).map(|(_, t)| t.clone()).unwrap_or_default();
+            let config = script.lines().find_map(|l| l.split_once("DOCKER_CONFIG").map(|(_, v)| v.trim_start_matches(['=', '"', ' ']).trim_end_matches('"').to_string()));
+            if let Some(dir) = config.filter(|d| d.contains("wharf-docker-config-")) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            if !form.is_empty() {
+                let _ = std::fs::remove_file(stdout.trim());
+            }
         }
     }
 }

@@ -106,3 +106,24 @@ fn a_password_never_goes_over_plain_http_to_a_non_loopback_host() {
     assert!(!seen.is_empty(), "wharf did reach the host over plain HTTP");
     assert!(seen.iter().all(|s| !s.authorization), "no request carried credentials: {seen:#?}");
 }
+
+#[test]
+fn skip_tls_verify_registry_reaches_a_registry_whose_certificate_is_not_trusted_and_says_so() {
+    let project = example("flant");
+    let dir = project.path().to_string_lossy().into_owned();
+    let (reg, _ca_file) = tls_registry(IpAddr::from([127, 0, 0, 1]), project.path());
+    let repo = format!("{}/flant", reg.host());
+    let refused = with_password(wharf(&["build", "--dir", &dir, "--repo", &repo]));
+    assert_eq!(refused.code(), 5, "verified by default: {}", refused.stderr());
+    // werf's flag, as a CI job gives it: the registry named, and no other host, goes unverified.
+    let out = with_password(wharf(&["build", "--dir", &dir, "--repo", &repo, "--skip-tls-verify-registry", "--add-custom-tag", "%image%-v1"])).ok();
+    let warning = format!("warning: --skip-tls-verify-registry: the TLS certificates of {} are not verified", reg.host());
+    assert!(out.stderr().contains(&warning), "{}", out.stderr());
+    // werf's variable does the same for werf's commands.
+    let mut again = wharf(&["build", "--dir", &dir, "--repo", &repo, "--add-custom-tag", "%image%-v2"]);
+    again.env("WERF_SKIP_TLS_VERIFY_REGISTRY", "true");
+    with_password(again).ok();
+    let listed = with_password(wharf(&["tags", "ls", &repo, "--skip-tls-verify-registry", "--output", "json"])).ok();
+    assert!(listed.stdout().contains("\"backend-v1\"") && listed.stdout().contains("\"backend-v2\""), "{}", listed.stdout());
+    assert!(reg.log().contains("\"PUT /v2/flant/manifests/backend-v1"), "published over HTTPS to the registry itself");
+}

@@ -16,6 +16,7 @@
 
 pub mod artifact;
 pub mod build;
+pub mod build_report;
 pub mod cleanup;
 pub mod cli;
 pub mod config;

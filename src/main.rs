@@ -1,12 +1,10 @@
 //! wharf's entry point: parse the command line, run, map the error to an exit code.
 
-use clap::Parser;
 use std::io::IsTerminal;
-use wharf::cli::Cli;
 use wharf::error::{Error, exit};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = wharf::cli::parse();
     init_tracing(cli.verbose());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -8,6 +8,8 @@
 //! Stages (built images keyed by their stage digest) live beside the images:
 //! `REPO:wharf-stage-<digest>` in monorepo mode, `REPO/wharf-stages:<digest>` in multirepo.
 
+pub mod custom_tag;
+
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -127,6 +129,8 @@ pub struct TagOptions {
     pub by_signature: bool,
     pub semver: Option<String>,
     pub latest: bool,
+    /// werf's `--add-custom-tag` templates, rendered per image and published as written.
+    pub add_custom: Vec<custom_tag::CustomTag>,
 }
 
 impl TagOptions {
@@ -138,6 +142,7 @@ impl TagOptions {
             && !self.by_signature
             && self.semver.is_none()
             && !self.latest
+            && self.add_custom.is_empty()
     }
 }
 
@@ -152,6 +157,9 @@ pub enum Strategy {
     Signature,
     Semver,
     Latest,
+    // werf's `--add-custom-tag`: placed as written, without the monorepo `IMAGE-` prefix
+    // (the template names its image itself). A plain comment keeps the schema one enum.
+    AddCustomTag,
 }
 
 impl std::fmt::Display for Strategy {
@@ -164,6 +172,7 @@ impl std::fmt::Display for Strategy {
             Strategy::Signature => "signature",
             Strategy::Semver => "semver",
             Strategy::Latest => "latest",
+            Strategy::AddCustomTag => "add-custom-tag",
         })
     }
 }
@@ -174,6 +183,13 @@ pub struct Tag {
     pub value: String,
     pub strategy: Strategy,
     pub original: String,
+}
+
+impl Tag {
+    /// Placed as written, without the monorepo `IMAGE-` prefix (werf's `--add-custom-tag`).
+    pub fn verbatim(&self) -> bool {
+        self.strategy == Strategy::AddCustomTag
+    }
 }
 
 /// The tags for an image whose stage digest is `signature`, each fitting in `budget`

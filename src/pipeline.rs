@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::build::engine::Engine;
 use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Scheduler, StageStorage};
+use crate::build::sources::{self, SourceError, StageSources};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
 use crate::spec::digest::Digest;
@@ -39,6 +40,8 @@ pub struct BuildAndPublish {
     /// The registry's driver: repositories that must exist before a push are checked (and,
     /// when allowed, created) before anything is built.
     pub driver: Option<Arc<dyn Driver>>,
+    /// werf's `--cache-repo` and `--secondary-repo`: other repositories stages are read from.
+    pub sources: StageSources,
     /// Build secrets and ssh agents by image index (like `Project::images`); a missing entry
     /// is none. Their ids count in the stage digest, their values never leave the build.
     pub secrets: Vec<Arc<crate::build::secrets::BuildSecrets>>,
@@ -58,6 +61,8 @@ pub enum PipelineError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Driver(#[from] Box<DriverError>),
+    #[error(transparent)]
+    Sources(#[from] SourceError),
 }
 
 impl BuildAndPublish {
@@ -73,14 +78,10 @@ impl BuildAndPublish {
         let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
         let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
 
-        let signatures: Vec<(Option<String>, String)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone())).collect();
-        let mut publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
         // werf's `final: false`: built (dependents need it), never published.
+        let signatures: Vec<(Option<String>, String, bool)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone(), project.images[p.index].publish)).collect();
+        let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
         let internal: HashSet<usize> = plans.iter().enumerate().filter(|(_, p)| !project.images[p.index].publish).map(|(k, _)| k).collect();
-        for &k in &internal {
-            publish_plan[k].tags.clear();
-            publish_plan[k].locations.clear();
-        }
         if let Some(driver) = &self.driver {
             let mut repos: Vec<crate::registry::Repository> = Vec::new();
             let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
@@ -109,6 +110,7 @@ impl BuildAndPublish {
             _ => HashMap::new(),
         };
         let needed = needed_plans(&plans, &settled);
+        sources::seed(&self.storage, &self.cache, &self.sources, &needed).await?;
         let mut prefetch: Vec<Vec<Arc<dyn ImageStore>>> = vec![Vec::new(); project.images.len()];
         for (plan, publish) in plans.iter().zip(&publish_plan) {
             prefetch[plan.index] = publish.locations.iter().map(|l| l.store.clone()).collect();
@@ -129,10 +131,12 @@ impl BuildAndPublish {
         }
         .run()
         .await?;
+        sources::populate(&self.sources, &plans, &outcomes).await?;
 
         let by_index: HashMap<usize, usize> = plans.iter().enumerate().map(|(k, p)| (p.index, k)).collect();
-        let report = |k: usize, manifest: &Digest, built: bool, stats| {
+        let report = |k: usize, manifest: &Digest, built: bool, stats, image: Option<&crate::store::Image>| {
             let (plan, publish) = (&plans[k], &publish_plan[k]);
+            let (image_id, size) = image.map(ImageReport::identity).unzip();
             ImageReport {
                 name: plan.name.clone(),
                 stage_digest: plan.digest.clone(),
@@ -141,6 +145,8 @@ impl BuildAndPublish {
                 references: publish.locations.iter().map(|l| l.to_string()).collect(),
                 tags: publish.tags.clone(),
                 stats,
+                image_id,
+                size,
                 platforms: match plan.platforms.as_slice() {
                     [_] => Vec::new(),
                     several => several
@@ -151,7 +157,7 @@ impl BuildAndPublish {
             }
         };
         let mut images: Vec<(usize, ImageReport)> =
-            settled.iter().map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default()))).collect();
+            settled.iter().map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default(), None))).collect();
         let (target, layout, commit, memo) = (&self.target, self.layout, self.commit.as_deref(), &memo);
         let (plans, publish_plan) = (&plans, &publish_plan);
         let publishes = outcomes.iter().filter(|o| !settled.contains_key(&by_index[&o.index])).map(|outcome| {
@@ -178,7 +184,7 @@ impl BuildAndPublish {
                         memo.put(&record_repo, &record_tag, &outcome.image.digest);
                     }
                 }
-                Ok::<_, PipelineError>((outcome.index, report(k, &outcome.image.digest, outcome.built, stats)))
+                Ok::<_, PipelineError>((outcome.index, report(k, &outcome.image.digest, outcome.built, stats, Some(&outcome.image))))
             }
         });
         images.extend(futures::stream::iter(publishes).buffer_unordered(PUBLISH_CONCURRENCY).try_collect::<Vec<_>>().await?);
@@ -318,6 +324,7 @@ impl PipelineError {
             PipelineError::Publish { source, .. } => source.category(),
             PipelineError::Lock(e) => e.category(),
             PipelineError::Driver(e) => e.category(),
+            PipelineError::Sources(e) => e.source.category(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The run's report: a table for people, JSON (`--output json`) for machines.
 
 use crate::naming::Tag;
-use crate::store::CopyStats;
+use crate::store::{CopyStats, Image};
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Report {
@@ -19,9 +19,27 @@ pub struct ImageReport {
     pub references: Vec<String>,
     pub tags: Vec<Tag>,
     pub stats: CopyStats,
+    /// The image ID (its config digest; for a multi-platform index, the index digest); absent
+    /// when the run did not read the image (published already, unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// The layers' compressed size in bytes (every platform's), when the image was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
     /// A multi-platform image's platforms, each with its own stage digest (empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PlatformReport>,
+}
+
+impl ImageReport {
+    /// The image ID and size of `image`, as [`ImageReport::image_id`] and [`ImageReport::size`] hold them.
+    pub fn identity(image: &Image) -> (String, u64) {
+        let layers = |i: &Image| i.blobs.iter().skip(1).map(|b| b.size).sum::<u64>();
+        match image.children.is_empty() {
+            true => (image.blobs.first().map_or_else(|| image.digest.to_string(), |c| c.digest.to_string()), layers(image)),
+            false => (image.digest.to_string(), image.children.iter().map(layers).sum()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]

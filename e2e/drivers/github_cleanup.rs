@@ -24,6 +24,7 @@ fn settings(f: &FakeFixture, keep: Keep, patterns: &[&str]) -> (tempfile::TempDi
         include_unknown: true,
         artifact_type: None,
         static_root: None,
+        stages: None,
     };
     (dir, settings)
 }

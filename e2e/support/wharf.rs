@@ -32,8 +32,24 @@ fn copy_dir(src: &Path, dst: &Path) {
 /// `wharf ARGS…` with a clean environment for wharf's own variables.
 pub fn wharf(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    clean_env(&mut cmd);
+    cmd.args(args);
+    cmd
+}
+
+/// `sh -c SCRIPT` in the environment [`wharf`] runs in, with `$WHARF` naming the binary (a
+/// CI job's lines, e.g. sourcing `wharf ci-env`'s script before `wharf build`).
+pub fn shell(script: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    clean_env(&mut cmd);
+    cmd.env("WHARF", env!("CARGO_BIN_EXE_wharf")).arg("-c").arg(script);
+    cmd
+}
+
+fn clean_env(cmd: &mut Command) {
     for (k, _) in std::env::vars() {
-        if k.starts_with("WHARF_") || k == "DOCKER_HOST" || k.starts_with("GITHUB_") || k.starts_with("CI_") {
+        let ours = ["WHARF_", "WERF_", "GITHUB_", "CI_"].iter().any(|p| k.starts_with(p));
+        if ours || k == "DOCKER_HOST" {
             cmd.env_remove(k);
         }
     }
@@ -42,8 +58,6 @@ pub fn wharf(args: &[&str]) -> Command {
     // The user cache (converted stages), shared by the tests as by a user's projects, kept
     // out of the real home.
     cmd.env("XDG_CACHE_HOME", Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"));
-    cmd.args(args);
-    cmd
 }
 
 pub struct Run {

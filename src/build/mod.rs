@@ -14,6 +14,7 @@ pub mod export;
 pub mod platforms;
 pub mod remote;
 pub mod schedule;
+pub mod sources;
 pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};

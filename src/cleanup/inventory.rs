@@ -51,6 +51,15 @@ pub fn repositories(project: &Project, base: &Repository, layout: Layout) -> Res
     Ok(out)
 }
 
+/// The repository holding the stages of a stages storage `base` kept apart from the images,
+/// and whether its tags are bare digests (multirepo's `wharf-stages`).
+pub fn stage_repository(base: &Repository, layout: Layout) -> Result<(Repository, bool), String> {
+    match naming::stage_place(layout, "").0 {
+        Some(suffix) => Ok((base.join(&suffix).map_err(|e| e.to_string())?, true)),
+        None => Ok((base.clone(), false)),
+    }
+}
+
 /// A listed publish record whose digest is not known yet: [`records`] reads it by tag.
 #[derive(Debug, Clone)]
 pub struct Deferred {

@@ -43,6 +43,9 @@ pub struct Settings {
     pub artifact_type: Option<String>,
     /// The static root cleaned, when it is one (recorded in the plan).
     pub static_root: Option<String>,
+    /// Where stages were stored when not beside the images (`--stages-storage`, werf's
+    /// `--repo` beside `--final-repo`): its stage tags are cleaned too.
+    pub stages: Option<Repository>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,10 +60,16 @@ pub enum CleanupError {
 
 /// Lists, reads and decides: the plan, without changing anything.
 pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -> Result<Plan, CleanupError> {
-    let repos = match &s.project {
+    let mut repos = match &s.project {
         Some(project) => inventory::repositories(project, &s.repo, s.layout).map_err(CleanupError::Invalid)?,
         None => vec![(s.repo.clone(), false)],
     };
+    if let (Some(stages), Some(_)) = (&s.stages, &s.project) {
+        let place = inventory::stage_repository(stages, s.layout).map_err(CleanupError::Invalid)?;
+        if !repos.iter().any(|(r, _)| *r == place.0) {
+            repos.push(place);
+        }
+    }
     let (mut tags, mut broken, deferred) = inventory::list(driver, &repos).await?;
     let records = inventory::records(store, &mut tags, &mut broken, deferred).await;
     let manifests = inventory::manifests(store, &tags, &records).await;

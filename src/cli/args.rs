@@ -29,6 +29,10 @@ pub struct ProjectArgs {
     /// Directory of template partials (`**/*.tmpl`), relative to DIR (default: .werf).
     #[arg(long, value_name = "DIR", env = "WHARF_CONFIG_TEMPLATES_DIR")]
     pub config_templates_dir: Option<PathBuf>,
+    /// Let templates read any variable with `env`, whatever werf-giterminism.yaml allows
+    /// (its secrets and contextAddFiles lists are lifted too), as werf's flag does.
+    #[arg(long, env = "WHARF_LOOSE_GITERMINISM")]
+    pub loose_giterminism: bool,
 }
 
 impl ProjectArgs {
@@ -41,6 +45,7 @@ impl ProjectArgs {
             commit: crate::config::CommitInfo::discover(&self.dir),
             templates_dir: self.config_templates_dir.clone(),
             work_tree: crate::config::discover_work_tree(&self.dir),
+            loose_giterminism: self.loose_giterminism,
         }
     }
 
@@ -113,9 +118,15 @@ pub async fn existing_static_root(spec: &str, flag: &str) -> Result<StaticRoot, 
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Registry & credentials")]
 pub struct RegistryArgs {
-    /// Registry host that may be reached over plain HTTP (loopback hosts always may).
-    #[arg(long = "insecure-registry", value_name = "HOST", env = "WHARF_INSECURE_REGISTRY", value_delimiter = ',')]
+    /// Registry host that may be reached over plain HTTP (loopback hosts always may); without
+    /// a value (werf's boolean form, or `=true`), every registry the command names.
+    /// Credentials never go over plain HTTP to a host that is not loopback.
+    #[arg(long = "insecure-registry", value_name = "HOST", env = "WHARF_INSECURE_REGISTRY", value_delimiter = ',', num_args = 0..=1, default_missing_value = "true")]
     pub insecure_registries: Vec<String>,
+    /// Do not verify the TLS certificates of the registries the command names (werf's flag;
+    /// a warning names them). Prefer --ca-file for a private CA.
+    #[arg(long, env = "WHARF_SKIP_TLS_VERIFY_REGISTRY")]
+    pub skip_tls_verify_registry: bool,
     /// Registry username (the password is read from standard input with --password-stdin).
     #[arg(long, env = "WHARF_REGISTRY_USERNAME")]
     pub username: Option<String>,
@@ -144,7 +155,8 @@ pub struct RegistryArgs {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Tags")]
 pub struct TagArgs {
-    /// A tag of your own (repeatable).
+    /// A tag of your own (repeatable; with build and build-and-publish also werf 1.1's
+    /// WERF_TAG_CUSTOM_*).
     #[arg(long = "tag-custom", value_name = "TAG")]
     pub custom: Vec<String>,
     /// Tag with the git branch (value from the CI environment or the local repository when omitted).
@@ -185,15 +197,6 @@ pub(super) fn ci_git_info() -> GitInfo {
 }
 
 impl TagArgs {
-    /// The strategies asked for; `--tag-by-signature` when none is.
-    pub(super) fn resolve(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
-        let mut opts = self.resolve_given(project_dir)?;
-        if opts.is_empty() {
-            opts.by_signature = true;
-        }
-        Ok(opts)
-    }
-
     /// The strategies asked for, with values filled from CI or git.
     pub(super) fn resolve_given(&self, project_dir: &std::path::Path) -> Result<TagOptions, Error> {
         let git = ci_git_info().or(GitInfo::discover(project_dir));
@@ -214,6 +217,7 @@ impl TagArgs {
             by_signature: self.by_signature,
             semver: self.semver.clone(),
             latest: self.latest,
+            add_custom: Vec::new(),
         })
     }
 }
@@ -222,7 +226,24 @@ impl RegistryArgs {
     /// A client with credentials from flags, env (declared above) and docker's config.
     pub fn client(&self, registries: &[&str]) -> Result<Client, Error> {
         let (store, _) = self.credentials(registries)?;
-        self.client_with(store)
+        self.client_with(store, registries)
+    }
+
+    /// `--insecure-registry` split: hosts allowed plain HTTP (werf's boolean form gives every
+    /// one of `registries`), and values that are no host (no `.` or `:`, not `localhost`, as
+    /// docker tells a registry host): werf's boolean flag followed by an argument of the
+    /// command (`build --insecure-registry backend`), which `build` takes back as an image.
+    pub fn insecure(&self, registries: &[&str]) -> (Vec<String>, Vec<String>) {
+        let (mut hosts, mut strays) = (Vec::new(), Vec::new());
+        for value in &self.insecure_registries {
+            match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => hosts.extend(registries.iter().map(|r| r.to_string())),
+                "false" | "0" | "no" | "off" | "" => {}
+                v if v.contains(['.', ':']) || v == "localhost" => hosts.push(value.clone()),
+                _ => strays.push(value.clone()),
+            }
+        }
+        (hosts, strays)
     }
 
     /// Credentials from flags, env (declared above) and docker's config; `true` when the
@@ -249,9 +270,20 @@ impl RegistryArgs {
         Ok((store, explicit))
     }
 
-    pub fn client_with(&self, credentials: CredentialStore) -> Result<Client, Error> {
+    /// A client over `credentials` for a command naming `registries` (what werf's boolean
+    /// `--insecure-registry` and `--skip-tls-verify-registry` apply to).
+    pub fn client_with(&self, credentials: CredentialStore, registries: &[&str]) -> Result<Client, Error> {
+        let (mut insecure_hosts, strays) = self.insecure(registries);
+        // Outside `build`, a value is a host as given.
+        insecure_hosts.extend(strays);
+        let skip_verify_hosts: Vec<String> = match self.skip_tls_verify_registry {
+            true => registries.iter().map(|r| r.to_string()).collect(),
+            false => Vec::new(),
+        };
+        warn_transport(&insecure_hosts, &skip_verify_hosts, self.skip_tls_verify_registry && registries.is_empty());
         let mut opts = ClientOptions {
-            insecure_hosts: self.insecure_registries.clone(),
+            insecure_hosts,
+            skip_verify_hosts,
             credentials,
             max_tags: self.max_tags,
             list_progress: super::progress::tag_listing(),
@@ -270,6 +302,25 @@ impl RegistryArgs {
         }
         Client::new(opts).map_err(Error::Registry)
     }
+}
+
+/// Says once per run which registries go without verified TLS (`--skip-tls-verify-registry`)
+/// or may use plain HTTP: the user asked for it, and must see where it applies.
+fn warn_transport(insecure: &[String], unverified: &[String], unused: bool) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let plain: Vec<&String> = insecure.iter().filter(|h| !crate::registry::is_loopback_host(h)).collect();
+        if !plain.is_empty() {
+            let list: Vec<&str> = plain.iter().map(|h| h.as_str()).collect();
+            eprintln!("warning: --insecure-registry: plain HTTP is allowed for {} (credentials are still never sent over plain HTTP)", list.join(", "));
+        }
+        if !unverified.is_empty() {
+            eprintln!("warning: --skip-tls-verify-registry: the TLS certificates of {} are not verified", unverified.join(", "));
+        }
+        if unused {
+            eprintln!("warning: --skip-tls-verify-registry: this command names no registry, so every certificate is verified");
+        }
+    });
 }
 
 /// The certificates of a PEM file (one or more `BEGIN CERTIFICATE` blocks).

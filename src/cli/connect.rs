@@ -23,6 +23,8 @@ pub struct Connector<'a> {
     credentials: CredentialStore,
     /// The user gave a username and password: they win over a driver's own login.
     explicit: bool,
+    /// The registries the command names.
+    registries: Vec<String>,
     /// Drivers' own logins, by driver and registry: obtained once per run.
     logins: Mutex<HashMap<(&'static str, String), Option<Credential>>>,
 }
@@ -36,6 +38,7 @@ impl<'a> Connector<'a> {
             driver,
             credentials,
             explicit,
+            registries: registries.iter().map(|r| r.to_string()).collect(),
             logins: Mutex::default(),
         })
     }
@@ -55,7 +58,8 @@ impl<'a> Connector<'a> {
         {
             credentials = credentials.with_explicit(&repo.registry, login);
         }
-        let client = self.registry.client_with(credentials)?;
+        let registries: Vec<&str> = self.registries.iter().map(String::as_str).collect();
+        let client = self.registry.client_with(credentials, &registries)?;
         let driver = drivers::build(
             info,
             &DriverOptions {

@@ -70,7 +70,8 @@ impl FromArgMatches for DriverArgs {
                     .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e}\n")))?;
             }
         }
-        let implementation = m.try_get_one::<String>(IMPLEMENTATION).ok().flatten().cloned();
+        // werf's names for its implementations (`--repo-container-registry gcr`, `auto`).
+        let implementation = m.try_get_one::<String>(IMPLEMENTATION).ok().flatten().and_then(|i| super::werf::driver_name(i)).map(str::to_string);
         Ok(DriverArgs {
             implementation,
             settings,

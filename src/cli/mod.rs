@@ -7,9 +7,12 @@
 //!   locks) and what they build (clients, static roots, locks); `driver_args`: the
 //!   drivers' own flags, declared by each driver; `connect`: the one way drivers and clients
 //!   are built;
-//! - `output`: every `--output json` document as a type with a JSON schema.
+//! - `output`: every `--output json` document as a type with a JSON schema;
+//! - `werf`: werf's command line on these commands (werf's flag names, `WERF_*` variables,
+//!   werf flags accepted and ignored, `ci-env`, the build report).
 //!
-//! Outside the crate only [`Cli`], [`run`] and [`Cli::verbose`] are seen (by `main.rs`).
+//! Outside the crate only [`Cli`], [`parse`], [`run`] and [`Cli::verbose`] are seen (by
+//! `main.rs`).
 
 mod args;
 mod commands;
@@ -17,11 +20,13 @@ mod connect;
 mod driver_args;
 mod output;
 mod progress;
+mod werf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
 use commands::build_and_publish::BuildArgs;
+use commands::ci_env::CiEnvArgs;
 use commands::cleanup::CleanupCommand;
 use commands::config::ConfigCommand;
 use commands::pull::{PullArgs, ReferrersArgs};
@@ -42,13 +47,28 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). `RUST_LOG` works too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     verbose: u8,
+    /// werf's `--log-verbose`: as `-v`.
+    #[arg(long, global = true, hide = true)]
+    log_verbose: bool,
+    /// werf's `--log-debug`: as `-vv`.
+    #[arg(long, global = true, hide = true)]
+    log_debug: bool,
 }
 
 impl Cli {
-    /// How many `-v` were given.
+    /// How many `-v` were given (werf's `--log-verbose` is one, `--log-debug` two).
     pub fn verbose(&self) -> u8 {
-        self.verbose
+        let werf = if self.log_debug { 2 } else { u8::from(self.log_verbose) };
+        self.verbose.max(werf)
     }
+}
+
+/// Parses the command line, with werf's names and `WERF_*` variables for the flags werf
+/// has too (see `werf::names`); exits with clap's message on a usage error.
+pub fn parse() -> Cli {
+    let env = |k: &str| std::env::var(k).ok();
+    let matches = werf::names::apply(Cli::command(), &env).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +81,12 @@ enum Output {
 enum Command {
     /// Build the project's images (only what changed) and publish them.
     BuildAndPublish(Box<BuildArgs>),
+    /// werf 1.2's `build`: build the images (only what changed), and publish them to --repo
+    /// when given, each under its content-based tag (and --add-custom-tag's).
+    Build(Box<BuildArgs>),
+    /// Print the variables that set repository, docker config and environment from the CI
+    /// system's (werf's `ci-env`): `source "$(wharf ci-env gitlab --as-file)"`.
+    CiEnv(Box<CiEnvArgs>),
     /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
     /// registry or a static root; several platforms become one image index.
     Push(Box<PushArgs>),
@@ -94,7 +120,9 @@ enum Command {
 pub async fn run(cli: Cli) -> Result<(), Error> {
     let out = cli.output;
     match &cli.command {
-        Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out).await,
+        Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out, commands::build_and_publish::Flavor::BuildAndPublish).await,
+        Command::Build(args) => commands::build::run(args, out).await,
+        Command::CiEnv(args) => commands::ci_env::run(args),
         Command::Push(args) => commands::push::run(args, out).await,
         Command::Pull(args) => commands::pull::pull(args, out).await,
         Command::Referrers(args) => commands::pull::referrers(args, out).await,
@@ -110,11 +138,31 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        // With werf's aliases and variables on: no alias clashes with a flag.
+        werf::names::apply(Cli::command(), &|_| None).debug_assert();
+    }
+
+    /// werf's variables reach werf's commands, never wharf's own (`WERF_DRY_RUN` must not
+    /// make `wharf push` a dry run).
+    #[test]
+    fn werf_variables_reach_only_werfs_commands() {
+        let cmd = werf::names::apply(Cli::command(), &|_| None);
+        let env_of = |path: &[&str], flag: &str| {
+            let mut c = &cmd;
+            for p in path {
+                c = c.find_subcommand(p).unwrap();
+            }
+            c.get_arguments().find(|a| a.get_long() == Some(flag)).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned())
+        };
+        assert_eq!(env_of(&["cleanup"], "dry-run").as_deref(), Some("WERF_DRY_RUN"));
+        assert_eq!(env_of(&["build"], "save-build-report").as_deref(), Some("WERF_SAVE_BUILD_REPORT"));
+        assert_eq!(env_of(&["config", "render"], "env").as_deref(), Some("WHARF_ENV"));
+        assert_eq!(env_of(&["push"], "dry-run"), None);
+        assert_eq!(env_of(&["tags", "rm"], "dry-run"), None);
     }
 
     /// Every command that talks to a registry through a driver offers every driver's
@@ -123,7 +171,7 @@ mod tests {
     fn driver_settings_reach_every_command_with_a_driver() {
         let mut root = Cli::command();
         root.build();
-        for path in [&["build-and-publish"][..], &["push"], &["pull"], &["referrers"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
+        for path in [&["build-and-publish"][..], &["build"], &["push"], &["pull"], &["referrers"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
             let mut cmd = &root;
             for name in path {
                 cmd = cmd.find_subcommand(name).unwrap_or_else(|| panic!("{path:?}"));

@@ -146,6 +146,8 @@ mod tests {
         ("static-ls", schema::<crate::static_registry::files::Listing>),
         ("static-rm", schema::<crate::static_registry::files::Removed>),
         ("static-gc", schema::<crate::static_registry::files::GcReport>),
+        // Not printed but written (`--save-build-report`): werf's build report.
+        ("werf-build-report", schema::<crate::build_report::BuildReport>),
     ];
 
     /// The schema of what `T` serializes to (fields left out when empty are optional).

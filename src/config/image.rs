@@ -296,7 +296,8 @@ pub(crate) fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<At<String>> {
     seen
 }
 
-fn valid_platform(p: &str) -> bool {
+/// Whether `p` is a platform: `os/arch` or `os/arch/variant`, lower case.
+pub fn valid_platform(p: &str) -> bool {
     let parts: Vec<&str> = p.split('/').collect();
     (2..=3).contains(&parts.len())
         && parts.iter().all(|part| {

@@ -51,7 +51,7 @@ mod tests;
 pub use cleanup::{CleanupConfig, KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
 pub use duration::parse_go_duration;
 pub use error::{ConfigError, ErrorKind, LocatedError, MAX_ERRORS, Note, Warning};
-pub use image::validate_image_name;
+pub use image::{valid_platform, validate_image_name};
 pub use meta::validate_project_name;
 pub use giterminism::Giterminism;
 pub use image_spec::{Healthcheck, ImageSpec};
@@ -114,9 +114,16 @@ pub fn render(dir: &Path, explicit: Option<&Path>, inputs: &RenderInputs) -> Res
     let shown = dir;
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     giterminism::check_includes(shown)?;
-    let giterminism = Giterminism::load(shown)?;
+    let giterminism = giterminism_of(shown, inputs)?;
     let rendered = render::render(&path, &dir, shown, &text, inputs, &giterminism)?;
     Ok((path, rendered.text))
+}
+
+/// What `werf-giterminism.yaml` allows, or everything with `--loose-giterminism` (the file
+/// is still read, so a broken one is still reported).
+fn giterminism_of(dir: &Path, inputs: &RenderInputs) -> Result<Giterminism, ConfigError> {
+    let found = Giterminism::load(dir)?;
+    Ok(if inputs.loose_giterminism { Giterminism::default() } else { found })
 }
 
 fn read(dir: &Path, explicit: Option<&Path>) -> Result<(PathBuf, String), ConfigError> {
@@ -139,7 +146,7 @@ pub fn parse_str(path: &Path, project_dir: &Path, text: &str) -> Result<Project,
 pub fn parse_with(path: &Path, project_dir: &Path, text: &str, inputs: &RenderInputs) -> Result<Project, ConfigError> {
     let dir = std::path::absolute(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
     giterminism::check_includes(project_dir)?;
-    let giterminism = Giterminism::load(project_dir)?;
+    let giterminism = giterminism_of(project_dir, inputs)?;
     let rendered = render::render(path, &dir, project_dir, text, inputs, &giterminism)?;
     let src = SourceFile::new(path.display().to_string(), &rendered.text);
     let mut rep = Report::with_origin(&src, Some(&rendered.origin));

@@ -39,6 +39,8 @@ pub struct RenderInputs {
     /// The git work tree holding the project: `.Files` may read anywhere inside it, as in
     /// werf (else only inside the project directory).
     pub work_tree: Option<PathBuf>,
+    /// werf's `--loose-giterminism`: `werf-giterminism.yaml`'s allow-lists do not apply.
+    pub loose_giterminism: bool,
 }
 
 /// A git commit as templates see it.

@@ -46,6 +46,10 @@ pub struct ClientOptions {
     pub chunk_size: u64,
     /// CA certificates trusted besides the system's roots (`--ca-file`).
     pub extra_roots: Vec<reqwest::Certificate>,
+    /// Hosts (`host` or `host:port`) whose TLS certificates are not verified
+    /// (`--skip-tls-verify-registry`); every other host, and every redirect away from these,
+    /// is verified.
+    pub skip_verify_hosts: Vec<String>,
     /// A repository with more tags than this is an error, not a partial list (`--max-tags`).
     pub max_tags: usize,
     /// Told the number of tags listed so far after each page (a progress line on a terminal).
@@ -83,6 +87,7 @@ impl Default for ClientOptions {
             monolithic_limit: 64 * 1024 * 1024,
             chunk_size: 64 * 1024 * 1024,
             extra_roots: Vec::new(),
+            skip_verify_hosts: Vec::new(),
             max_tags: DEFAULT_MAX_TAGS,
             list_progress: None,
         }
@@ -91,6 +96,9 @@ impl Default for ClientOptions {
 
 pub(crate) struct Inner {
     pub http: reqwest::Client,
+    /// For `skip_verify_hosts` only: certificates unchecked, redirects followed only to those
+    /// hosts (others come back to the transport, which follows them with `http`).
+    pub http_unverified: Option<reqwest::Client>,
     pub opts: ClientOptions,
     pub tokens: TokenCache,
     pub schemes: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<&'static str>>>>,
@@ -117,18 +125,36 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(opts.user_agent.clone())
-            .connect_timeout(opts.connect_timeout)
-            .read_timeout(opts.read_timeout)
-            // reqwest drops Authorization on redirects to another host, port or scheme.
-            .redirect(reqwest::redirect::Policy::limited(10))
-            // TLS is always verified: the system's roots plus --ca-file.
-            .tls_certs_merge(opts.extra_roots.clone())
-            .build()
-            .map_err(RegistryError::Setup)?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(opts.user_agent.clone())
+                .connect_timeout(opts.connect_timeout)
+                .read_timeout(opts.read_timeout)
+                // TLS is verified against the system's roots plus --ca-file.
+                .tls_certs_merge(opts.extra_roots.clone())
+        };
+        // reqwest drops Authorization on redirects to another host, port or scheme.
+        let http = builder().redirect(reqwest::redirect::Policy::limited(10)).build().map_err(RegistryError::Setup)?;
+        let http_unverified = match opts.skip_verify_hosts.is_empty() {
+            true => None,
+            false => {
+                let hosts = opts.skip_verify_hosts.clone();
+                let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                    let host = attempt.url().host_str().map(str::to_string).unwrap_or_default();
+                    let port = attempt.url().port().map(|p| format!("{host}:{p}"));
+                    let unverified = hosts.iter().any(|h| *h == host || Some(h) == port.as_ref());
+                    match (attempt.previous().len() >= 10, unverified) {
+                        (true, _) => attempt.error("too many redirects"),
+                        (false, true) => attempt.follow(),
+                        (false, false) => attempt.stop(),
+                    }
+                });
+                Some(builder().redirect(policy).tls_danger_accept_invalid_certs(true).build().map_err(RegistryError::Setup)?)
+            }
+        };
         let inner = Inner {
             http,
+            http_unverified,
             opts,
             tokens: TokenCache::default(),
             schemes: Mutex::new(HashMap::new()),

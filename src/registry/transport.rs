@@ -1,7 +1,9 @@
 //! Sending one logical request: scheme choice, lazy authentication, bounded retries.
 //!
 //! - Scheme: HTTPS with verified TLS, except for loopback hosts and `insecure_hosts`, which try
-//!   HTTPS once and fall back to plain HTTP; the choice is remembered per host.
+//!   HTTPS once and fall back to plain HTTP; the choice is remembered per host. Certificates
+//!   go unchecked only for `skip_verify_hosts`, and a redirect from those to another host is
+//!   verified again.
 //! - Auth: a request goes out with whatever the host's last challenge calls for (nothing when
 //!   none is known yet). On 401 the challenge is read, a token is fetched for the request's
 //!   scopes (or Basic is used), and the request is repeated once. Credentials never go to
@@ -96,6 +98,15 @@ pub fn is_loopback(url: &url::Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// `host[:port]` of `url`, as hosts are written in repositories.
+fn url_host(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -217,7 +228,8 @@ impl Client {
                     Some(t) => t,
                     None => {
                         let token_req = TokenRequest { ctx: &req.ctx, realm, service: service.as_deref(), scopes, credential };
-                        let token = token::fetch(&self.inner.http, &token_req).await?;
+                        let realm_host = url::Url::parse(realm).map(|u| url_host(&u)).unwrap_or_default();
+                        let token = token::fetch(self.http_for(&realm_host), &token_req).await?;
                         let value = token.value.clone();
                         self.inner.tokens.put(&req.host, scopes, token);
                         value
@@ -250,7 +262,8 @@ impl Client {
     }
 
     async fn execute(&self, req: &Req, url: &url::Url, auth: Option<&HeaderValue>) -> Result<Response> {
-        let mut builder = self.inner.http.request(req.method.clone(), url.clone()).headers(req.headers.clone());
+        let unverified = self.skips_verify(&url_host(url));
+        let mut builder = self.http_for(&url_host(url)).request(req.method.clone(), url.clone()).headers(req.headers.clone());
         if let Some(auth) = auth {
             builder = builder.header(AUTHORIZATION, auth.clone());
         }
@@ -259,7 +272,33 @@ impl Client {
             ReqBody::Bytes(b) => builder.body(b.clone()),
             ReqBody::File { path, offset, len } => builder.body(file_body(&req.ctx, path, *offset, *len).await?),
         };
-        builder.send().await.map_err(|e| transport_error(&req.ctx, &req.host, e))
+        let resp = builder.send().await.map_err(|e| transport_error(&req.ctx, &req.host, e))?;
+        // A redirect away from a host whose certificate is not checked (blob storage on
+        // another host) is followed here, with verified TLS and without credentials.
+        let next = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| url.join(l).ok());
+        match next {
+            Some(next) if unverified && resp.status().is_redirection() && matches!(req.method, Method::GET | Method::HEAD) => {
+                tracing::debug!(from = %url_host(url), to = %url_host(&next), "redirect to a verified host");
+                let verified = self.inner.http.request(req.method.clone(), next).headers(req.headers.clone());
+                verified.send().await.map_err(|e| transport_error(&req.ctx, &req.host, e))
+            }
+            _ => Ok(resp),
+        }
+    }
+
+    /// The HTTP client for `host[:port]`: certificates go unchecked only for the hosts
+    /// `--skip-tls-verify-registry` names.
+    fn http_for(&self, host: &str) -> &reqwest::Client {
+        match &self.inner.http_unverified {
+            Some(unverified) if self.skips_verify(host) => unverified,
+            _ => &self.inner.http,
+        }
+    }
+
+    /// Whether `host[:port]` is one whose TLS certificate is not verified.
+    pub(crate) fn skips_verify(&self, host: &str) -> bool {
+        let bare = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        self.inner.opts.skip_verify_hosts.iter().any(|h| h == host || h == bare)
     }
 
     /// `scheme://host/` for `host`, probing HTTPS then HTTP once for hosts that allow HTTP.
@@ -276,7 +315,7 @@ impl Client {
     }
 
     async fn probe_scheme(&self, ctx: &Context, host: &str) -> Result<&'static str> {
-        let https = self.inner.http.get(format!("https://{host}/v2/")).send().await;
+        let https = self.http_for(host).get(format!("https://{host}/v2/")).send().await;
         let https_err = match https {
             Ok(_) => return Ok("https"),
             // The host speaks TLS but its certificate is not trusted: plain HTTP would only

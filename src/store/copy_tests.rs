@@ -91,7 +91,7 @@ async fn publish_plans_locations_per_repo_mode_and_copies_to_each() {
     let acme = origin.sibling("acme");
     let base: Arc<dyn ImageStore> = Arc::new(acme.clone());
     let opts = TagOptions { custom: vec!["v1".into()], ..TagOptions::default() };
-    let images = vec![(Some("backend".to_string()), "a".repeat(64)), (Some("backend-api".to_string()), "b".repeat(64))];
+    let images = vec![(Some("backend".to_string()), "a".repeat(64), true), (Some("backend-api".to_string()), "b".repeat(64), true)];
     let multi = crate::publish::plan(&base, Layout::Multirepo, &images, &opts).unwrap();
     assert_eq!(multi[0].locations[0].to_string(), "memory:acme/backend:v1");
     let mono = crate::publish::plan(&base, Layout::Monorepo, &images, &opts).unwrap();
@@ -99,4 +99,25 @@ async fn publish_plans_locations_per_repo_mode_and_copies_to_each() {
     let stats = crate::publish::execute(&image, &mono[0]).await.unwrap();
     assert!(stats.manifest_written);
     assert_eq!(acme.resolve("backend-v1").await.unwrap(), Some(image.digest.clone()), "published where the plan said");
+}
+
+#[tokio::test]
+async fn werf_custom_tags_are_placed_as_written_and_a_shared_one_is_werfs_error() {
+    use crate::naming::custom_tag::CustomTag;
+    use crate::naming::{Layout, TagOptions};
+    let base: Arc<dyn ImageStore> = Arc::new(MemoryStore::new("acme"));
+    let custom = |t: &str| TagOptions { by_signature: true, add_custom: vec![CustomTag::parse(t).unwrap()], ..TagOptions::default() };
+    let images = vec![(Some("api".to_string()), "a".repeat(64), true), (Some("base".to_string()), "b".repeat(64), false)];
+    let mono = crate::publish::plan(&base, Layout::Monorepo, &images, &custom("%image%-v1")).unwrap();
+    let refs: Vec<String> = mono[0].locations.iter().map(|l| l.to_string()).collect();
+    assert_eq!(refs, [format!("memory:acme:api-{}", "a".repeat(64)), "memory:acme:api-v1".to_string()], "no second `api-` prefix");
+    assert!(mono[1].locations.is_empty() && mono[1].tags.is_empty(), "final: false gets no reference");
+    let multi = crate::publish::plan(&base, Layout::Multirepo, &images, &custom("%image%-v1")).unwrap();
+    assert_eq!(multi[0].locations[1].to_string(), "memory:acme/api:api-v1");
+    // One published image may take a tag without its name; two may not share it.
+    assert!(crate::publish::plan(&base, Layout::Monorepo, &images, &custom("latest")).is_ok());
+    let two = vec![(Some("api".to_string()), "a".repeat(64), true), (Some("web".to_string()), "b".repeat(64), true)];
+    let err = crate::publish::plan(&base, Layout::Monorepo, &two, &custom("latest")).unwrap_err();
+    assert!(err.contains("gives every image the same tag") && err.contains("%image%-latest"), "{err}");
+    assert!(crate::publish::plan(&base, Layout::Multirepo, &two, &custom("latest")).is_ok(), "multirepo: each in its own repository");
 }

@@ -1,6 +1,8 @@
-//! `wharf build-and-publish`: flags → [`BuildAndPublish`], run, build output, report.
+//! `wharf build-and-publish` (and `wharf build`, werf 1.2's name for it, see
+//! [`super::build`]): flags → [`BuildAndPublish`], run, build output, report.
 
 use clap::Args;
+use clap::builder::BoolishValueParser;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,22 +12,29 @@ use super::super::args::{LockArgs, ProjectArgs, RegistryArgs, TagArgs, ci_git_in
 use super::super::connect::Connector;
 use super::super::driver_args::DriverArgs;
 use super::super::output;
+use super::super::werf::ignored::{self, WerfIgnored};
+use super::super::werf::{names, report};
 use crate::build::docker::DockerEngine;
-use crate::build::engine::{Builder, Engine};
 use crate::build::buildkit::transport::{Address, Daemon, TlsFiles};
+use crate::build::engine::{Builder, Engine};
 use crate::build::remote::RemoteBuildKit;
+use crate::build::schedule::{Connect, LOCAL_STAGE_REPO_PREFIX, Log, StageStorage};
 use crate::build::secrets::{SecretSpec, SshSpec};
-use crate::build::schedule::{Connect, Log, StageStorage};
+use crate::build::sources::StageSources;
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
-use crate::naming::RepoMode;
+use crate::naming::custom_tag::CustomTag;
+use crate::naming::{Layout, RepoMode};
 use crate::oci::layout::OciLayout;
 use crate::pipeline::BuildAndPublish;
-use crate::store::{ImageStore, LayoutStore, RegistryStore};
 use crate::registry::Repository;
+use crate::store::{ImageStore, LayoutStore, RegistryStore};
 
 #[derive(Args, Debug, Clone)]
 pub struct BuildArgs {
+    /// Images to build, with the images they depend on (default: every image).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
     #[command(flatten)]
     pub project: ProjectArgs,
     #[command(flatten)]
@@ -35,12 +44,24 @@ pub struct BuildArgs {
     /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
     #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", help_heading = "Project")]
     pub repo: Option<String>,
-    /// How images map to repositories.
-    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
-    pub repo_mode: RepoMode,
+    /// Repository final images are published to, while stages stay in --repo (werf's flag).
+    #[arg(long, value_name = "REPO", env = "WHARF_FINAL_REPO", help_heading = "Project")]
+    pub final_repo: Option<String>,
+    /// How images map to repositories (default: `auto`; with `wharf build`, `monorepo`:
+    /// werf 1.2 keeps every image in the one --repo).
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, env = "WHARF_REPO_MODE", help_heading = "Project")]
+    pub repo_mode: Option<RepoMode>,
     /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
     #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE", help_heading = "Build")]
     pub stages_storage: Option<String>,
+    /// A repository stages are also read from, never written (werf's flag; repeatable; also
+    /// WERF_SECONDARY_REPO_*).
+    #[arg(long, value_name = "REPO", help_heading = "Build")]
+    pub secondary_repo: Vec<String>,
+    /// A repository stages are read from first and every built stage is copied to (werf's
+    /// flag; repeatable; also WERF_CACHE_REPO_*).
+    #[arg(long, value_name = "REPO", help_heading = "Build")]
+    pub cache_repo: Vec<String>,
     /// OCI layout directory used when no --repo is given (default: DIR/.wharf/oci).
     #[arg(long, value_name = "DIR", help_heading = "Build")]
     pub oci_dir: Option<PathBuf>,
@@ -79,18 +100,51 @@ pub struct BuildArgs {
     /// The name the daemon's certificate is checked against (default: the address's host).
     #[arg(long, value_name = "NAME", requires = "buildkit_host")]
     pub buildkit_tlsservername: Option<String>,
-    /// Builds at once (default: number of cores).
+    /// Build images in parallel (werf's flag; `--parallel=false`: one at a time).
+    #[arg(short = 'p', long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = BoolishValueParser::new(), help_heading = "Build")]
+    pub parallel: Option<bool>,
+    /// Most builds at once (-1: no limit; default: the number of cores).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, env = "WHARF_PARALLEL_TASKS_LIMIT", help_heading = "Build")]
+    pub parallel_tasks_limit: Option<i64>,
+    /// Build every image for this platform, OS/ARCH[/VARIANT] (werf's flag; replaces the
+    /// project file's `platform`).
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',', help_heading = "Build")]
+    pub platform: Vec<String>,
+    /// Build only final images (not `final: false`) and what they depend on (werf's flag).
     #[arg(long, help_heading = "Build")]
-    pub parallel: Option<usize>,
+    pub final_images_only: bool,
     #[command(flatten)]
     pub tags: TagArgs,
+    /// werf's custom tag, published as written in each image's repository: `%image%`,
+    /// `%image_slug%`, `%image_safe_slug%` and `%image_content_based_tag%` are replaced
+    /// (e.g. `%image%-v1`; repeatable; also WERF_ADD_CUSTOM_TAG_*).
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Tags")]
+    pub add_custom_tag: Vec<String>,
+    /// Write werf's build report (to --build-report-path, default .werf-build-report.json).
+    #[arg(long, help_heading = "Output")]
+    pub save_build_report: bool,
+    /// Where --save-build-report writes: `.json` (JSON) or `.env` (an env file).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub build_report_path: Option<PathBuf>,
     #[command(flatten)]
     pub locks: LockArgs,
+    #[command(flatten)]
+    pub werf: WerfIgnored<ignored::Build>,
 }
 
-/// Runs `build-and-publish` and prints its report.
-pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
-    let report = build_and_publish(args, out).await?;
+/// Which command runs: the two differ only in their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `build-and-publish`: `--repo-mode auto`; the content-based tag only when no other tag
+    /// is asked for.
+    BuildAndPublish,
+    /// `build` (werf 1.2): one repository (`monorepo`), and the content-based tag always.
+    Build,
+}
+
+/// Runs the build and prints its report.
+pub async fn run(args: &BuildArgs, out: Output, flavor: Flavor) -> Result<(), Error> {
+    let report = build_and_publish(args, out, flavor).await?;
     match out {
         Output::Json => output::print(&report),
         Output::Text => print!("{}", report.to_text()),
@@ -98,27 +152,61 @@ pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
     Ok(())
 }
 
-async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
+/// A repository flag's value, parsed.
+fn repository(flag: &str, value: &str) -> Result<Repository, Error> {
+    crate::drivers::parse_repository(value).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+}
+
+async fn build_and_publish(args: &BuildArgs, output: Output, flavor: Flavor) -> Result<crate::report::Report, Error> {
+    args.werf.notify();
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let report_to = args.save_build_report.then(|| report::destination(args.build_report_path.as_deref())).transpose()?;
     let project = args.project.load().map_err(Error::Config)?;
-    let repo: Option<Repository> =
-        args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
-    // `auto` and impossible combinations depend on the registry's driver (no network).
-    let layout = match &repo {
-        Some(r) => {
-            let info = crate::drivers::select(args.driver.implementation.as_deref(), r)?;
-            crate::drivers::resolve_layout(args.repo_mode, r, info).map_err(|e| Error::Usage(format!("--repo-mode: {e}")))?
-        }
-        None => args.repo_mode.resolve_generic(),
+    // `--insecure-registry backend`: werf's boolean flag, then an image.
+    let (_, strays) = args.registry.insecure(&[]);
+    let names: Vec<String> = args.images.iter().chain(&strays).cloned().collect();
+    let mut registry_args = args.registry.clone();
+    registry_args.insecure_registries.retain(|v| !strays.contains(v));
+    let project = super::build::choose_images(project, &names, args.final_images_only, &args.platform)?;
+    let mode = args.repo_mode.unwrap_or(match flavor {
+        Flavor::Build => RepoMode::Monorepo,
+        Flavor::BuildAndPublish => RepoMode::Auto,
+    });
+    let repo = args.repo.as_deref().map(|r| repository("repo", r)).transpose()?;
+    let final_repo = args.final_repo.as_deref().map(|r| repository("final-repo", r)).transpose()?;
+    // Final images go to --final-repo when given; stages stay in --repo.
+    let target_repo = final_repo.clone().or_else(|| repo.clone());
+    let stages_repo = match args.stages_storage.as_deref() {
+        Some(":local") => None,
+        Some(s) => Some(s.parse::<Repository>().map_err(|e| Error::Usage(format!("--stages-storage: {e}")))?),
+        None => repo.clone(),
     };
-    let (driver, client) = match &repo {
+    let secondary = args.secondary_repo.iter().chain(&names::list("secondary-repo", &vars)).map(|r| repository("secondary-repo", r)).collect::<Result<Vec<_>, _>>()?;
+    let caches = args.cache_repo.iter().chain(&names::list("cache-repo", &vars)).map(|r| repository("cache-repo", r)).collect::<Result<Vec<_>, _>>()?;
+    // `auto` and impossible combinations depend on each registry's driver (no network).
+    let layout_of = |r: &Repository| -> Result<Layout, Error> {
+        let info = crate::drivers::select(args.driver.implementation.as_deref(), r)?;
+        crate::drivers::resolve_layout(mode, r, info).map_err(|e| Error::Usage(format!("--repo-mode: {e}")))
+    };
+    let layout = match &target_repo {
+        Some(r) => layout_of(r)?,
+        None => mode.resolve_generic(),
+    };
+    let mut registries: Vec<&str> = Vec::new();
+    for r in target_repo.iter().chain(&stages_repo).chain(&secondary).chain(&caches) {
+        if !registries.contains(&r.registry.as_str()) {
+            registries.push(&r.registry);
+        }
+    }
+    let (driver, client) = match &target_repo {
         Some(r) => {
-            let (d, c) = Connector::new(&args.registry, &args.driver, &[r.registry.as_str()])?.connect(r, None).await?;
+            let (d, c) = Connector::new(&registry_args, &args.driver, &registries)?.connect(r, None).await?;
             (Some(d), c)
         }
-        None => (None, args.registry.client(&[])?),
+        None => (None, registry_args.client(&registries)?),
     };
     let state = || crate::config::state_dir(&project.dir).map_err(|source| Error::Io { what: project.dir.join(crate::config::STATE_DIR).display().to_string(), source });
-    let target: Arc<dyn ImageStore> = match &repo {
+    let target: Arc<dyn ImageStore> = match &target_repo {
         Some(r) => RegistryStore::shared(client.clone(), r.clone()),
         None => {
             let dir = match &args.oci_dir {
@@ -129,13 +217,15 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
             LayoutStore::shared(layout, project.name.clone())
         }
     };
-    let storage = match (args.stages_storage.as_deref(), &repo) {
-        (Some(":local"), _) | (None, None) => StageStorage::Local,
-        (Some(s), _) => {
-            let base: Repository = s.parse().map_err(|e| Error::Usage(format!("--stages-storage: {e}")))?;
-            StageStorage::Repo { base: RegistryStore::shared(client.clone(), base), layout }
-        }
-        (None, Some(r)) => StageStorage::Repo { base: RegistryStore::shared(client.clone(), r.clone()), layout },
+    let stage_storage = |r: &Repository| -> Result<StageStorage, Error> { Ok(StageStorage::Repo { base: RegistryStore::shared(client.clone(), r.clone()), layout: layout_of(r)? }) };
+    let storage = match &stages_repo {
+        Some(r) if Some(r) == target_repo.as_ref() => StageStorage::Repo { base: target.clone(), layout },
+        Some(r) => stage_storage(r)?,
+        None => StageStorage::Local,
+    };
+    let sources = StageSources {
+        caches: caches.iter().map(stage_storage).collect::<Result<_, _>>()?,
+        secondary: secondary.iter().map(stage_storage).collect::<Result<_, _>>()?,
     };
     // Converted stages are no project output: the user's cache, else the state dir.
     let cache_dir = match (&args.cache_dir, user_cache_dir()) {
@@ -144,7 +234,12 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
         (None, None) => state()?.join("cache"),
     };
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
-    let tags = args.tags.resolve(&project.dir)?;
+    let mut tag_args = args.tags.clone();
+    tag_args.custom.extend(names::list("tag-custom", &vars));
+    let mut tags = tag_args.resolve_given(&project.dir)?;
+    let templates = names::list("add-custom-tag", &vars).into_iter().chain(args.add_custom_tag.iter().cloned());
+    tags.add_custom = templates.map(|t| CustomTag::parse(&t)).collect::<Result<_, _>>().map_err(Error::Usage)?;
+    tags.by_signature |= flavor == Flavor::Build || tags.is_empty();
     let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
     let connect = engine_connect(args)?;
     // Secret values and agent sockets are read here, at the edge: each image gets the
@@ -165,13 +260,14 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
     for w in &project.warnings {
         tracing::warn!("{w}");
     }
+    let report_inputs = (project.clone(), storage.clone(), client.clone(), commit.clone());
     let run = BuildAndPublish {
         project,
         target,
         layout,
         storage,
         tags,
-        parallel: args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        parallel: parallelism(args.parallel, args.parallel_tasks_limit),
         cache,
         connect,
         log,
@@ -179,9 +275,32 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
         commit,
         locks: args.locks.locks().await?,
         driver,
+        sources,
         secrets,
     };
-    run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
+    let mut report = run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))?;
+    if let Some((path, form)) = report_to {
+        let (project, storage, client, commit) = report_inputs;
+        report::fill_identities(&mut report, &client).await?;
+        let stage_name = |digest: &str| match storage.location(digest) {
+            Some(loc) => loc.to_string(),
+            None => format!("{LOCAL_STAGE_REPO_PREFIX}{}:{digest}", project.name),
+        };
+        let inputs = crate::build_report::Inputs { project: &project, stage_name: &stage_name, commit: commit.as_deref(), runtime: report::runtime() };
+        report::write(&report, inputs, &path, form)?;
+    }
+    Ok(report)
+}
+
+/// Builds at once: one with `--parallel=false`, else `--parallel-tasks-limit` (-1 or 0: no
+/// limit), else the number of cores.
+fn parallelism(parallel: Option<bool>, limit: Option<i64>) -> usize {
+    match (parallel, limit) {
+        (Some(false), _) => 1,
+        (_, Some(n)) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        (_, Some(_)) => usize::MAX,
+        (_, None) => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+    }
 }
 
 /// How builds reach their builder: a BuildKit daemon (`--buildkit-host`), else the engine.

@@ -9,14 +9,16 @@ use super::super::Output;
 use super::super::args::{LockArgs, ProjectArgs, RegistryArgs, SiteArgs, static_root};
 use super::super::connect::{Site, site};
 use super::super::output;
+use super::super::werf::ignored::{self, WerfIgnored};
 use crate::cleanup::execute;
+use crate::cleanup::inventory::InventoryError;
 use crate::cleanup::journal;
 use crate::cleanup::plan::Plan;
 use crate::cleanup::run::{self, Keep, Report, Settings};
 use crate::config::parse_go_duration;
 use crate::drivers;
 use crate::error::Error;
-use crate::naming::RepoMode;
+use crate::naming::{self, Layout, RepoMode};
 use crate::registry::Repository;
 
 #[derive(Args, Debug)]
@@ -47,6 +49,14 @@ pub struct CleanupArgs {
     /// How images map to repositories.
     #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
     pub repo_mode: RepoMode,
+    /// Where the images were published when not in --repo, which then holds only their
+    /// stages (werf's flag, as given to the build).
+    #[arg(long, value_name = "REPO", env = "WHARF_FINAL_REPO", help_heading = "Project")]
+    pub final_repo: Option<String>,
+    /// Where the build kept its stages when not beside the images (werf 1.1's flag;
+    /// `:local`: in the engine, nothing to clean there); same registry as the images.
+    #[arg(long, short = 's', value_name = "REPO|:local", env = "WHARF_STAGES_STORAGE", help_heading = "Project")]
+    pub stages_storage: Option<String>,
     /// Never delete tags matching this glob (repeatable), e.g. `release-*`.
     #[arg(long = "keep", value_name = "PATTERN", help_heading = "Policies")]
     pub keep: Vec<String>,
@@ -54,6 +64,9 @@ pub struct CleanupArgs {
     /// keepImagesBuiltWithinLastNHours, 2h).
     #[arg(long, value_name = "DURATION", help_heading = "Policies")]
     pub fresh_window: Option<String>,
+    /// werf's name for the fresh window in hours (used when --fresh-window is not given).
+    #[arg(long, value_name = "N", help_heading = "Policies")]
+    pub keep_stages_built_within_last_n_hours: Option<u64>,
     /// Also delete images that have no publish record (not built by wharf, or before it
     /// recorded); with --keep-last / --keep-within, those rank by push time per repository.
     #[arg(long, help_heading = "Policies")]
@@ -88,6 +101,8 @@ pub struct CleanupArgs {
     pub locks: LockArgs,
     #[command(flatten)]
     pub site: SiteArgs,
+    #[command(flatten)]
+    pub werf: WerfIgnored<ignored::Cleanup>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -126,6 +141,7 @@ fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Error> {
 
 /// `wharf cleanup …`: plan, and unless --dry-run, delete.
 async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
+    args.werf.notify();
     let keep = if args.purge {
         Keep::Purge
     } else if args.keep_last.is_some() || args.keep_within.is_some() {
@@ -140,15 +156,26 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
         Err(crate::config::ConfigError::NotFound { .. }) if !matches!(keep, Keep::GitPolicies) && args.project.config.is_none() => None,
         Err(e) => return Err(Error::Config(e)),
     };
-    let repo_text = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
+    let given_repo = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
+    // With --final-repo the images are there and --repo holds the stages, as werf builds them.
+    let repo_text = args.final_repo.as_deref().unwrap_or(given_repo);
+    let flag = if args.final_repo.is_some() { "--final-repo" } else { "--repo" };
     let Site { repo, driver, store } = site(repo_text, &args.site, None).await.map_err(|e| match e {
-        Error::Usage(m) => Error::Usage(format!("--repo: {m}")),
+        Error::Usage(m) => Error::Usage(format!("{flag}: {m}")),
         other => other,
     })?;
+    let stages = stages_repository(args, given_repo, &repo)?;
     let layout = drivers::resolve_layout(args.repo_mode, &repo, driver.info()).map_err(Error::Usage)?;
+    let layout = match (args.repo_mode, layout) {
+        (RepoMode::Auto, Layout::Multirepo) if holds_monorepo_tags(driver.as_ref(), &repo).await? => Layout::Monorepo,
+        (_, found) => found,
+    };
     let policy = project.as_ref().map(|p| p.cleanup.clone()).unwrap_or_default();
     let fresh_window = match args.fresh_window.as_deref() {
         Some(v) => Some(duration("fresh-window", v)?),
+        None if args.keep_stages_built_within_last_n_hours.is_some() => {
+            args.keep_stages_built_within_last_n_hours.map(|h| std::time::Duration::from_secs(h.saturating_mul(3600)))
+        }
         None if policy.disable_built_within_last_n_hours_policy => None,
         None => Some(std::time::Duration::from_secs(policy.keep_images_built_within_last_n_hours * 3600)),
     }
@@ -181,6 +208,7 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
         include_unknown: args.include_unknown,
         artifact_type: args.artifact_type.clone(),
         static_root: args.site.statics.static_root.clone(),
+        stages,
     };
     let plan = run::make_plan(&settings, driver.as_ref(), store.as_ref()).await.map_err(cleanup_error)?;
     if let Some(path) = &args.plan_out {
@@ -200,6 +228,38 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
     let report = Report::new(&plan, outcome, false, Some(journal_path.display().to_string()));
     print_report(&report, out);
     all_done(&report)
+}
+
+/// The repository the build kept stages in when not beside the images: `--stages-storage`,
+/// or `--repo` when `--final-repo` holds the images; `None` when they are beside the images
+/// (or local). It must be on the images' registry: one driver serves a cleanup.
+fn stages_repository(args: &CleanupArgs, given_repo: &str, images: &Repository) -> Result<Option<Repository>, Error> {
+    let (flag, text) = match (args.stages_storage.as_deref(), &args.final_repo) {
+        (Some(":local"), _) | (None, None) => return Ok(None),
+        (Some(s), _) => ("--stages-storage", s),
+        (None, Some(_)) => ("--repo", given_repo),
+    };
+    if args.site.statics.static_root.is_some() {
+        return Err(Error::Usage(format!("{flag}: a static root holds no stages; leave it out with --static-root")));
+    }
+    let stages = drivers::parse_repository(text).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+    if stages.registry != images.registry {
+        return Err(Error::Usage(format!(
+            "{flag} {stages}: stages on another registry than the images ({})\n  hint: clean that registry with its own `wharf cleanup --repo {stages}`",
+            images.registry
+        )));
+    }
+    Ok(Some(stages).filter(|s| s != images))
+}
+
+/// Whether `repo` holds wharf's monorepo tags (stages or publish records at its top):
+/// `auto` then means monorepo, which `wharf build` (werf 1.2's one repository) publishes, so
+/// that `cleanup --repo R` after `build --repo R` needs no `--repo-mode`. One listing.
+async fn holds_monorepo_tags(driver: &dyn drivers::Driver, repo: &Repository) -> Result<bool, Error> {
+    let listing = driver.list(repo, drivers::Digests::None).await;
+    let listing = listing.map_err(|e| Error::Cleanup(run::CleanupError::Inventory(InventoryError::List { repository: repo.to_string(), source: Box::new(e) })))?;
+    let mut names = listing.tags.iter().map(|t| t.tag.as_str()).chain(listing.undigested.iter().map(String::as_str));
+    Ok(names.any(|t| naming::parse_stage_tag(t, false).is_some() || naming::parse_meta_tag(t).is_some()))
 }
 
 /// `wharf cleanup apply PLAN`.

@@ -19,6 +19,7 @@ fn inputs(dir: &Path) -> RenderInputs {
         }),
         templates_dir: None,
         work_tree: None,
+        loose_giterminism: false,
     }
 }
 

@@ -15,6 +15,7 @@ fn inputs(env: &[(&str, &str)]) -> RenderInputs {
         }),
         templates_dir: None,
         work_tree: None,
+        loose_giterminism: false,
     }
 }
 
@@ -131,6 +132,10 @@ fn giterminism_limits_env_and_includes_are_refused() {
     let e = &err.errors()[0];
     assert_eq!((e.line(), e.column()), (7, 9));
     assert!(e.message().starts_with("error calling env: env name \"HOME\" not allowed by giterminism"), "{}", e.message());
+    // werf's --loose-giterminism lifts the allow-list.
+    let loose = RenderInputs { loose_giterminism: true, ..inputs(&[("APP_VERSION", "1"), ("HOME", "/root")]) };
+    let project = parse_with(Path::new("werf.yaml"), dir.path(), text, &loose).expect("loose giterminism");
+    assert_eq!(project.images[0].args["B"], "/root");
     std::fs::remove_file(dir.path().join("werf-giterminism.yaml")).unwrap();
     assert!(parse_in(&dir, text, &[("APP_VERSION", "1")]).is_ok(), "without the file, any variable may be read");
     write(&dir, "werf-includes.yaml", "includes:\n  - git: https://github.com/acme/shared\n    branch: main\n    add: /\n    to: /\n");
