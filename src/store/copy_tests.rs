@@ -117,7 +117,7 @@ async fn werf_custom_tags_are_placed_as_written_and_a_shared_one_is_werfs_error(
     // One published image may take a tag without its name; two may not share it.
     assert!(crate::publish::plan(&base, Layout::Monorepo, &images, &custom("latest")).is_ok());
     let two = vec![(Some("api".to_string()), "a".repeat(64), true), (Some("web".to_string()), "b".repeat(64), true)];
-    let err = crate::publish::plan(&base, Layout::Monorepo, &two, &custom("latest")).unwrap_err();
+    let err = crate::publish::plan(&base, Layout::Monorepo, &two, &custom("latest")).unwrap_err().to_string();
     assert!(err.contains("gives every image the same tag") && err.contains("%image%-latest"), "{err}");
     assert!(crate::publish::plan(&base, Layout::Multirepo, &two, &custom("latest")).is_ok(), "multirepo: each in its own repository");
 }
