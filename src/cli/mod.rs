@@ -15,6 +15,8 @@ mod args;
 mod commands;
 mod connect;
 mod driver_args;
+#[cfg(test)]
+mod help_tests;
 mod output;
 mod progress;
 

@@ -25,16 +25,14 @@ use crate::registry::Repository;
 pub struct BuildArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    #[command(flatten)]
-    pub registry: RegistryArgs,
-    #[command(flatten)]
-    pub driver: DriverArgs,
     /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
     #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", help_heading = "Project")]
     pub repo: Option<String>,
     /// How images map to repositories.
     #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
     pub repo_mode: RepoMode,
+    #[command(flatten)]
+    pub tags: TagArgs,
     /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
     #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE", help_heading = "Build")]
     pub stages_storage: Option<String>,
@@ -52,7 +50,9 @@ pub struct BuildArgs {
     #[arg(long, help_heading = "Build")]
     pub parallel: Option<usize>,
     #[command(flatten)]
-    pub tags: TagArgs,
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
     #[command(flatten)]
     pub locks: LockArgs,
 }
