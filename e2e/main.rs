@@ -4,6 +4,7 @@
 mod build_publish;
 mod cleanup;
 mod cleanup_killed;
+mod completion;
 mod concurrency;
 mod push;
 mod publish_records;
@@ -11,6 +12,7 @@ mod push_static;
 mod static_cleanup;
 mod examples;
 mod faults;
+mod login;
 mod support;
 mod registry_client;
 mod registry_fakes;

@@ -3,7 +3,9 @@
 
 pub mod build_and_publish;
 pub mod cleanup;
+pub mod completion;
 pub mod config;
+pub mod login;
 pub mod push;
 pub mod registry;
 pub mod serve;
