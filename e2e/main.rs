@@ -6,6 +6,7 @@ mod cleanup;
 mod cleanup_killed;
 mod completion;
 mod concurrency;
+mod progress;
 mod push;
 mod publish_records;
 mod push_static;

@@ -16,6 +16,7 @@ use crate::config::{ImportKind, Project};
 use crate::naming::{self, Layout};
 use crate::oci::docker_archive::{self, ArchiveError};
 use crate::oci::layout::OciLayout;
+use crate::progress::Event;
 use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 
 /// Local engine repository of built stages: `wharf-stages/<project>:<digest>`.
@@ -83,6 +84,8 @@ pub struct Scheduler {
     pub connect: Connect,
     pub parallel: usize,
     pub log: Log,
+    /// wharf's own steps per image (found, building, exporting, uploading).
+    pub progress: crate::progress::Progress,
     pub locks: crate::lock::Locks,
 }
 
@@ -157,7 +160,9 @@ impl Scheduler {
         let plan = &self.plans[k];
         let name = plan.display_name().to_string();
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
+        let progress = |event| (self.progress)(&name, &event);
         if let Some(image) = self.find(plan).await? {
+            progress(Event::Found);
             return Ok(StageOutcome { index: plan.index, built: false, image, stats: CopyStats::default() });
         }
         // One build per stage: a concurrent run building it makes us wait, then find it.
@@ -171,15 +176,19 @@ impl Scheduler {
             .await
             .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?;
         if let Some(image) = self.find(plan).await? {
+            progress(Event::Found);
             return Ok(StageOutcome { index: plan.index, built: false, image, stats: CopyStats::default() });
         }
+        progress(Event::Building);
         let engine = self.engine(&name).await?;
         let args = self.build_args(plan, &deps, engine.as_ref()).await?;
         self.build(plan, engine.as_ref(), args).await?;
+        progress(Event::Exporting);
         let mut image = self.export(plan, engine.as_ref()).await?;
         let mut stats = CopyStats::default();
         if let Some(loc) = self.storage.location(&plan.digest) {
-            stats = store::copy(&image, &loc).await.map_err(store_err)?;
+            progress(Event::Uploading { to: loc.to_string(), total: crate::progress::total_size(&image) });
+            stats = store::copy(&image, &crate::progress::metered(&loc, &name, &self.progress)).await.map_err(store_err)?;
             // Later copies (publishing) read from the registry: blobs mount there, no upload.
             if loc.store.registry().is_some() {
                 image.origin = loc.store;

@@ -1,4 +1,5 @@
-//! `wharf build-and-publish`: flags → [`BuildAndPublish`], run, build output, report.
+//! `wharf build-and-publish`: flags → [`BuildAndPublish`], run with progress on standard error
+//! (see `cli/progress`), report.
 
 use clap::Args;
 use std::io::IsTerminal;
@@ -10,9 +11,10 @@ use super::super::args::{LockArgs, ProjectArgs, RegistryArgs, TagArgs, ci_git_in
 use super::super::connect::Connector;
 use super::super::driver_args::DriverArgs;
 use super::super::output;
+use super::super::progress::BuildProgress;
 use crate::build::docker::DockerEngine;
 use crate::build::engine::Engine;
-use crate::build::schedule::{Connect, Log, StageStorage};
+use crate::build::schedule::{Connect, StageStorage};
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
 use crate::naming::RepoMode;
@@ -57,9 +59,20 @@ pub struct BuildArgs {
     pub locks: LockArgs,
 }
 
-/// Runs `build-and-publish` and prints its report.
+/// Runs `build-and-publish`: progress on standard error, the report on standard output.
 pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
-    let report = build_and_publish(args, out).await?;
+    // `-v` turns on info logging, and with it the engine's full log.
+    let verbose = tracing::level_filters::LevelFilter::current() >= tracing::level_filters::LevelFilter::INFO;
+    let progress = BuildProgress::stderr(out == Output::Text && std::io::stderr().is_terminal(), verbose);
+    let report = match build_and_publish(args, &progress).await {
+        Ok(report) => report,
+        Err(e) => {
+            progress.failed(failed_image(&e));
+            return Err(e);
+        }
+    };
+    progress.finish(&report);
+    drop(progress);
     match out {
         Output::Json => output::print(&report),
         Output::Text => print!("{}", report.to_text()),
@@ -67,7 +80,21 @@ pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
     Ok(())
 }
 
-async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::report::Report, Error> {
+/// The image a failed run names, if any.
+fn failed_image(e: &Error) -> Option<&str> {
+    use crate::build::schedule::ScheduleError as S;
+    use crate::pipeline::PipelineError as P;
+    let Error::Pipeline(p) = e else { return None };
+    match p.as_ref() {
+        P::Schedule(S::Build { image, .. } | S::Engine { image, .. } | S::Store { image, .. } | S::Archive { image, .. } | S::Other { image, .. }) => {
+            Some(image)
+        }
+        P::Publish { image, .. } => Some(image),
+        _ => None,
+    }
+}
+
+async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress) -> Result<crate::report::Report, Error> {
     let project = args.project.load().map_err(Error::Config)?;
     let repo: Option<Repository> =
         args.repo.as_deref().map(|r| crate::drivers::parse_repository(r).map_err(|e| Error::Usage(format!("--repo: {e}")))).transpose()?;
@@ -120,7 +147,6 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
         let host = host.clone();
         Box::pin(async move { DockerEngine::connect(host.as_deref()).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
     });
-    let log = build_log(output);
     for w in &project.warnings {
         tracing::warn!("{w}");
     }
@@ -133,7 +159,8 @@ async fn build_and_publish(args: &BuildArgs, output: Output) -> Result<crate::re
         parallel: args.parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         cache,
         connect,
-        log,
+        log: progress.log(),
+        progress: progress.events(),
         client,
         commit,
         locks: args.locks.locks().await?,
@@ -148,40 +175,3 @@ fn user_cache_dir() -> Option<std::path::PathBuf> {
     crate::config::user_cache_dir(var("XDG_CACHE_HOME").as_deref(), var("HOME").as_deref())
 }
 
-/// Build output: prefixed lines on stderr, or a progress line per image on a terminal.
-fn build_log(output: Output) -> Log {
-    if output == Output::Text && std::io::stderr().is_terminal() {
-        let bars = Bars { multi: indicatif::MultiProgress::new(), bars: Default::default() };
-        Arc::new(move |image: &str, line: &str| bars.show(image, line))
-    } else {
-        Arc::new(|image: &str, line: &str| eprintln!("[{image}] {line}"))
-    }
-}
-
-/// One spinner per image showing its latest build line; cleared when the run ends.
-struct Bars {
-    multi: indicatif::MultiProgress,
-    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
-}
-
-impl Bars {
-    fn show(&self, image: &str, line: &str) {
-        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
-        let bar = bars.entry(image.to_string()).or_insert_with(|| {
-            let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
-            let b = self.multi.add(indicatif::ProgressBar::new_spinner().with_style(style).with_prefix(image.to_string()));
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        bar.set_message(line.to_string());
-    }
-}
-
-impl Drop for Bars {
-    fn drop(&mut self) {
-        for bar in self.bars.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
-            bar.finish_and_clear();
-        }
-    }
-}

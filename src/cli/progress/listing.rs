@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 const QUIET_BELOW: usize = 2_000;
 
 /// A tag-listing progress callback when standard error is a terminal.
-pub(super) fn tag_listing() -> Option<ListProgress> {
+pub(in crate::cli) fn tag_listing() -> Option<ListProgress> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
