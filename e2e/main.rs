@@ -19,6 +19,7 @@ mod registry_client;
 mod registry_fakes;
 mod registries;
 mod secrets;
+mod self_image;
 mod serve_clients;
 mod serve_conformance;
 mod serve_limits;
