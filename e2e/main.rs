@@ -2,6 +2,7 @@
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
 mod build_publish;
+mod ci_recipes;
 mod cleanup;
 mod cleanup_killed;
 mod completion;
