@@ -18,19 +18,36 @@ fn fresh_flant() -> tempfile::TempDir {
 
 /// Text no earlier run used.
 fn nonce() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     format!("{}-{nanos}", std::process::id())
 }
 
 fn publish(dir: &Path, repo: &str, extra: &[&str]) -> Run {
     let d = dir.to_string_lossy().into_owned();
-    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--repo", repo, "--tag-custom", "v1"];
+    let mut args = vec![
+        "build-and-publish",
+        "--dir",
+        d.as_str(),
+        "--repo",
+        repo,
+        "--tag-custom",
+        "v1",
+    ];
     args.extend_from_slice(extra);
     run(wharf(&args))
 }
 
 /// The engine's bookkeeping that must not reach a log.
-const NOISE: &[&str] = &["Running in", "Removing intermediate container", "---> ", "Successfully built", "Successfully tagged"];
+const NOISE: &[&str] = &[
+    "Running in",
+    "Removing intermediate container",
+    "---> ",
+    "Successfully built",
+    "Successfully tagged",
+];
 
 #[test]
 fn a_log_gets_a_line_per_image_and_state_and_totals() {
@@ -39,7 +56,13 @@ fn a_log_gets_a_line_per_image_and_state_and_totals() {
     let repo = format!("{}/flant", reg.host());
     let out = publish(dir.path(), &repo, &[]).ok();
     let err = out.stderr();
-    for want in ["[backend] building", "[backend] step 1/", "[backend] exporting", "[backend] uploading to ", "[backend] published 1 tag (built in "] {
+    for want in [
+        "[backend] building",
+        "[backend] step 1/",
+        "[backend] exporting",
+        "[backend] uploading to ",
+        "[backend] published 1 tag (built in ",
+    ] {
         assert!(err.contains(want), "{want:?} missing:\n{err}");
     }
     assert!(err.contains("[frontend] published 1 tag ("), "{err}");
@@ -47,21 +70,38 @@ fn a_log_gets_a_line_per_image_and_state_and_totals() {
         assert!(!err.contains(noise), "{noise:?} reached the log:\n{err}");
     }
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("2 image(s) in ") && last.contains(": ") && last.ends_with(" uploaded"), "totals close the run: {last}");
+    assert!(
+        last.starts_with("2 image(s) in ") && last.contains(": ") && last.ends_with(" uploaded"),
+        "totals close the run: {last}"
+    );
     // Every line but the totals names its image.
     assert!(err.lines().filter(|l| !l.starts_with('[')).count() == 1, "{err}");
 
     let again = publish(dir.path(), &repo, &[]).ok().stderr();
-    assert!(again.contains("[backend] stage built before: nothing to build"), "{again}");
+    assert!(
+        again.contains("[backend] stage built before: nothing to build"),
+        "{again}"
+    );
     assert!(!again.contains("[backend] building"), "{again}");
-    assert!(again.lines().last().unwrap_or_default().contains(": 0 built, 2 reused, 0 B uploaded"), "{again}");
+    assert!(
+        again
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .contains(": 0 built, 2 reused, 0 B uploaded"),
+        "{again}"
+    );
 }
 
 /// A project whose last step fails after an earlier step printed something.
 fn failing_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let nonce = nonce();
-    std::fs::write(dir.path().join("wharf.yaml"), "project: failing\nconfigVersion: 1\n---\nimage: app\n").unwrap();
+    std::fs::write(
+        dir.path().join("wharf.yaml"),
+        "project: failing\nconfigVersion: 1\n---\nimage: app\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
         format!(
@@ -82,7 +122,10 @@ fn a_failed_build_shows_the_failed_steps_output_and_v_shows_all() {
     assert_eq!(failed.code(), 4, "{}", failed.stderr());
     let err = failed.stderr();
     // (The engine counts wharf's labels as steps too: 3 of 5.)
-    assert!(err.contains("[app] | Step 3/5 : RUN printf 'boom-%s\\n' output && exit 3"), "{err}");
+    assert!(
+        err.contains("[app] | Step 3/5 : RUN printf 'boom-%s\\n' output && exit 3"),
+        "{err}"
+    );
     assert!(err.contains("[app] | boom-output"), "{err}");
     assert!(!err.contains("early-output"), "only the failed step's output:\n{err}");
     assert!(err.contains("error: image app: build failed at"), "{err}");
@@ -91,7 +134,10 @@ fn a_failed_build_shows_the_failed_steps_output_and_v_shows_all() {
     let verbose = publish(dir.path(), &repo, &["-v"]);
     assert_eq!(verbose.code(), 4);
     let err = verbose.stderr();
-    assert!(err.contains("[app] early-output") && err.contains("[app] boom-output"), "-v shows the whole log:\n{err}");
+    assert!(
+        err.contains("[app] early-output") && err.contains("[app] boom-output"),
+        "-v shows the whole log:\n{err}"
+    );
 }
 
 #[test]
@@ -101,11 +147,20 @@ fn a_terminal_gets_a_live_line_per_image_that_ends_as_its_outcome() {
     let repo = format!("{}/flant", reg.host());
     let cmd = wharf(&[]);
     let quoted = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let line = [cmd.get_program().to_string_lossy().as_ref(), "build-and-publish", "--dir", &dir.path().to_string_lossy(), "--repo", &repo, "--tag-custom", "v1"]
-        .iter()
-        .map(|a| quoted(a))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line = [
+        cmd.get_program().to_string_lossy().as_ref(),
+        "build-and-publish",
+        "--dir",
+        &dir.path().to_string_lossy(),
+        "--repo",
+        &repo,
+        "--tag-custom",
+        "v1",
+    ]
+    .iter()
+    .map(|a| quoted(a))
+    .collect::<Vec<_>>()
+    .join(" ");
     // `script` gives wharf a pty; the environment wharf() sets is passed on.
     let mut script = std::process::Command::new("script");
     script.args(["-qfec", &line, "/dev/null"]);
@@ -118,7 +173,10 @@ fn a_terminal_gets_a_live_line_per_image_that_ends_as_its_outcome() {
     let out = run(script).ok().stdout();
     assert!(out.contains("\u{2713} published 1 tag (built in "), "{out}");
     assert!(out.contains("backend") && out.contains("frontend"), "{out}");
-    assert!(out.contains("uploading") && out.contains("step 1/"), "the live lines showed the phases:\n{out}");
+    assert!(
+        out.contains("uploading") && out.contains("step 1/"),
+        "the live lines showed the phases:\n{out}"
+    );
     assert!(out.contains("2 image(s) in "), "{out}");
     for noise in NOISE {
         assert!(!out.contains(noise), "{noise:?} reached the terminal:\n{out}");

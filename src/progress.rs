@@ -52,7 +52,11 @@ pub fn total_size(image: &crate::store::Image) -> u64 {
 
 /// `loc`, reporting each blob its store makes available as [`Event::Blob`] of `image`.
 pub fn metered(loc: &Location, image: &str, progress: &Progress) -> Location {
-    let store = Arc::new(Metered { inner: loc.store.clone(), image: image.to_string(), progress: progress.clone() });
+    let store = Arc::new(Metered {
+        inner: loc.store.clone(),
+        image: image.to_string(),
+        progress: progress.clone(),
+    });
     Location::new(store, loc.tag.clone())
 }
 
@@ -65,7 +69,10 @@ struct Metered {
 
 impl std::fmt::Debug for Metered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metered").field("inner", &self.inner).field("image", &self.image).finish()
+        f.debug_struct("Metered")
+            .field("inner", &self.inner)
+            .field("image", &self.image)
+            .finish()
     }
 }
 
@@ -144,12 +151,22 @@ mod tests {
         let target: Arc<dyn ImageStore> = Arc::new(MemoryStore::new("target"));
         let seen: Arc<Mutex<Vec<(String, Event)>>> = Arc::default();
         let sink = seen.clone();
-        let progress: Progress = Arc::new(move |image: &str, e: &Event| sink.lock().unwrap().push((image.to_string(), e.clone())));
+        let progress: Progress =
+            Arc::new(move |image: &str, e: &Event| sink.lock().unwrap().push((image.to_string(), e.clone())));
         let loc = metered(&Location::new(target.clone(), "v1"), "app", &progress);
         let stats = crate::store::copy(&image, &loc).await.unwrap();
         let events = seen.lock().unwrap().clone();
         assert_eq!(events.len(), image.blobs.len(), "{events:?}");
-        let written: u64 = events.iter().map(|(_, e)| if let Event::Blob { bytes, written: true } = e { *bytes } else { 0 }).sum();
+        let written: u64 = events
+            .iter()
+            .map(|(_, e)| {
+                if let Event::Blob { bytes, written: true } = e {
+                    *bytes
+                } else {
+                    0
+                }
+            })
+            .sum();
         assert_eq!(written, stats.bytes_uploaded);
         assert_eq!(written, total_size(&image));
         assert!(events.iter().all(|(name, _)| name == "app"));
@@ -159,6 +176,11 @@ mod tests {
         seen.lock().unwrap().clear();
         let again = metered(&Location::new(target, "v2"), "app", &progress);
         crate::store::copy(&image, &again).await.unwrap();
-        assert!(seen.lock().unwrap().iter().all(|(_, e)| matches!(e, Event::Blob { written: false, .. })));
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .all(|(_, e)| matches!(e, Event::Blob { written: false, .. }))
+        );
     }
 }

@@ -43,7 +43,8 @@ fn all_commands() -> Vec<(String, Command)> {
 
 /// The flags a person reads in the help: named, not hidden, not `--help`/`--version`.
 fn flags(cmd: &Command) -> impl Iterator<Item = &clap::Arg> {
-    cmd.get_arguments().filter(|a| !a.is_positional() && !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version"))
+    cmd.get_arguments()
+        .filter(|a| !a.is_positional() && !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version"))
 }
 
 #[test]
@@ -53,10 +54,16 @@ fn every_flag_sits_under_a_known_heading_and_headings_come_in_one_order() {
         let mut order: Vec<usize> = Vec::new();
         for arg in flags(&cmd) {
             let name = arg.get_long().unwrap_or(arg.get_id().as_str());
-            match arg.get_help_heading().and_then(|h| HEADINGS.iter().position(|k| *k == h)) {
+            match arg
+                .get_help_heading()
+                .and_then(|h| HEADINGS.iter().position(|k| *k == h))
+            {
                 Some(k) if !order.contains(&k) => order.push(k),
                 Some(_) => {}
-                None => problems.push(format!("{path}: --{name} is under {:?}, not a known heading", arg.get_help_heading())),
+                None => problems.push(format!(
+                    "{path}: --{name} is under {:?}, not a known heading",
+                    arg.get_help_heading()
+                )),
             }
         }
         if !order.is_sorted() {
@@ -75,13 +82,24 @@ fn a_flag_means_the_same_in_every_command() {
     for (path, cmd) in all_commands() {
         for arg in flags(&cmd) {
             let Some(long) = arg.get_long() else { continue };
-            let heading = (!ACTION_FLAGS.contains(&long)).then(|| arg.get_help_heading().unwrap_or_default().to_string());
-            let values = arg.get_value_names().unwrap_or_default().iter().map(|v| v.to_string()).collect();
+            let heading =
+                (!ACTION_FLAGS.contains(&long)).then(|| arg.get_help_heading().unwrap_or_default().to_string());
+            let values = arg
+                .get_value_names()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
             let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
             let this: Seen = (arg.get_short(), values, env, heading, path.clone());
             match seen.get(long) {
                 Some(first) if first.0 != this.0 || first.1 != this.1 || first.2 != this.2 || first.3 != this.3 => {
-                    problems.push(format!("--{long}: {:?} in `{}`, {:?} in `{path}`", (first.0, &first.1, &first.2, &first.3), first.4, (this.0, &this.1, &this.2, &this.3)))
+                    problems.push(format!(
+                        "--{long}: {:?} in `{}`, {:?} in `{path}`",
+                        (first.0, &first.1, &first.2, &first.3),
+                        first.4,
+                        (this.0, &this.1, &this.2, &this.3)
+                    ))
                 }
                 Some(_) => {}
                 None => {

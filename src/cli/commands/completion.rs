@@ -41,7 +41,9 @@ pub fn man(args: &ManArgs) -> Result<(), Error> {
         }
         None => {
             let mut page = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut page).map_err(|e| Error::Other(format!("rendering the man page: {e}")))?;
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .map_err(|e| Error::Other(format!("rendering the man page: {e}")))?;
             print_bytes(&page)
         }
     }
@@ -52,7 +54,9 @@ fn print_bytes(bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Other(format!("writing to standard output: {e}"))),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Other(format!("writing to standard output: {e}")))
+        }
         _ => Ok(()),
     }
 }

@@ -41,7 +41,12 @@ pub struct LogoutArgs {
     #[arg(value_name = "REGISTRY", default_value = "docker.io")]
     pub server: String,
     /// Directory holding docker's config.json.
-    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR", help_heading = "Registry & credentials")]
+    #[arg(
+        long,
+        env = "DOCKER_CONFIG",
+        value_name = "DIR",
+        help_heading = "Registry & credentials"
+    )]
     pub docker_config: Option<PathBuf>,
 }
 
@@ -52,12 +57,20 @@ pub async fn login(args: &LoginArgs, out: Output) -> Result<(), Error> {
     let password = password(args, &host, &username)?;
     let dir = docker_config_dir(args.registry.docker_config.as_deref())?;
     let checked = check(args, &host, &username, &password).await?;
-    let stored = docker_login::save(&dir, &host, &username, &password, None).await.map_err(Error::Registry)?;
+    let stored = docker_login::save(&dir, &host, &username, &password, None)
+        .await
+        .map_err(Error::Registry)?;
     let (how, location) = match &stored {
         Stored::Helper(name) => ("credential-helper", format!("docker-credential-{name}")),
         Stored::File(path) => ("config-file", path.display().to_string()),
     };
-    let done = LoginDone { registry: host.clone(), username: username.clone(), stored: how, location: location.clone(), checked };
+    let done = LoginDone {
+        registry: host.clone(),
+        username: username.clone(),
+        stored: how,
+        location: location.clone(),
+        checked,
+    };
     if !checked {
         eprintln!("warning: {host} lets anyone in without a login: the credential was stored but could not be checked");
     }
@@ -80,7 +93,12 @@ pub async fn logout(args: &LogoutArgs, out: Output) -> Result<(), Error> {
     let host = host_of(&args.server)?;
     let dir = docker_config_dir(args.docker_config.as_deref())?;
     let removed = docker_login::remove(&dir, &host, None).await.map_err(Error::Registry)?;
-    let done = LogoutDone { registry: host.clone(), removed: removed.anything(), helper: removed.helper.clone(), entries: removed.entries.clone() };
+    let done = LogoutDone {
+        registry: host.clone(),
+        removed: removed.anything(),
+        helper: removed.helper.clone(),
+        entries: removed.entries.clone(),
+    };
     match out {
         Output::Json => output::print(&done),
         Output::Text if done.removed => println!("Logged out of {host}"),
@@ -92,9 +110,14 @@ pub async fn logout(args: &LogoutArgs, out: Output) -> Result<(), Error> {
 /// The registry's host, as credentials are looked up by (`https://ghcr.io/` → `ghcr.io`).
 fn host_of(server: &str) -> Result<String, Error> {
     let host = normalise_host(server);
-    let valid = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     if !valid {
-        return Err(Error::Usage(format!("{server:?} is not a registry host (e.g. ghcr.io, localhost:5000)")));
+        return Err(Error::Usage(format!(
+            "{server:?} is not a registry host (e.g. ghcr.io, localhost:5000)"
+        )));
     }
     Ok(host)
 }
@@ -111,7 +134,9 @@ fn username(args: &LoginArgs, host: &str) -> Result<String, Error> {
     }
     eprint!("Username for {host}: ");
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| Error::Usage(format!("reading the username: {e}")))?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(format!("reading the username: {e}")))?;
     let user = line.trim().to_string();
     if user.is_empty() {
         return Err(Error::Usage("no username given".into()));
@@ -123,8 +148,10 @@ fn username(args: &LoginArgs, host: &str) -> Result<String, Error> {
 fn password(args: &LoginArgs, host: &str, username: &str) -> Result<Secret, Error> {
     let given = match args.registry.password()? {
         Some(p) => p,
-        None if std::io::stdin().is_terminal() => rpassword::prompt_password(format!("Password for {username} at {host}: "))
-            .map_err(|e| Error::Usage(format!("reading the password: {e}")))?,
+        None if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("Password for {username} at {host}: "))
+                .map_err(|e| Error::Usage(format!("reading the password: {e}")))?
+        }
         None => {
             return Err(Error::Usage(format!(
                 "no password for {host}\n  hint: pipe it in: `echo \"$TOKEN\" | wharf login {host} -u {username} --password-stdin` (or set WHARF_REGISTRY_PASSWORD)"
@@ -146,9 +173,15 @@ async fn check(args: &LoginArgs, host: &str, username: &str, password: &Secret) 
     let client = args.registry.client_with(credentials)?;
     client.ping(host).await.map_err(Error::Registry)?;
     // Drivers are made for a repository; the login check needs only the registry.
-    let repo = Repository { registry: host.to_string(), path: "wharf/login".into() };
+    let repo = Repository {
+        registry: host.to_string(),
+        path: "wharf/login".into(),
+    };
     let info = drivers::select(args.driver.implementation.as_deref(), &repo)?;
-    let options = DriverOptions { client: client.clone(), settings: args.driver.settings.clone() };
+    let options = DriverOptions {
+        client: client.clone(),
+        settings: args.driver.settings.clone(),
+    };
     drivers::build(info, &options, &repo)?.check_login().await?;
     Ok(!open)
 }

@@ -22,7 +22,9 @@ pub(in crate::cli) fn tag_listing() -> Option<ListProgress> {
         let Ok(mut slot) = bar.lock() else { return };
         let pb = slot.get_or_insert_with(|| {
             let pb = ProgressBar::new_spinner();
-            pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             pb
         });
         pb.set_message(format!("listing {repo}: {listed} tags"));

@@ -39,7 +39,11 @@ enum View {
 impl BuildProgress {
     /// Live lines when standard error is a terminal, else lines per state change.
     pub fn stderr(terminal: bool, verbose: bool) -> BuildProgress {
-        let view = if terminal { View::Bars(Bars::new(ProgressDrawTarget::stderr())) } else { View::Lines(Box::new(std::io::stderr())) };
+        let view = if terminal {
+            View::Bars(Bars::new(ProgressDrawTarget::stderr()))
+        } else {
+            View::Lines(Box::new(std::io::stderr()))
+        };
         Self::with(view, verbose)
     }
 
@@ -50,7 +54,14 @@ impl BuildProgress {
     }
 
     fn with(view: View, verbose: bool) -> BuildProgress {
-        BuildProgress { inner: Arc::new(Mutex::new(Inner { board: Board::default(), view, verbose, started: Instant::now() })) }
+        BuildProgress {
+            inner: Arc::new(Mutex::new(Inner {
+                board: Board::default(),
+                view,
+                verbose,
+                started: Instant::now(),
+            })),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -103,7 +114,11 @@ impl BuildProgress {
             return;
         }
         let Some(img) = inner.board.image(name) else { return };
-        let lines: Vec<String> = img.failing_step().into_iter().map(|l| format!("[{name}] | {l}")).collect();
+        let lines: Vec<String> = img
+            .failing_step()
+            .into_iter()
+            .map(|l| format!("[{name}] | {l}"))
+            .collect();
         if lines.is_empty() {
             return;
         }
@@ -164,14 +179,22 @@ struct Bars {
 impl Bars {
     fn new(target: ProgressDrawTarget) -> Bars {
         let multi = MultiProgress::with_draw_target(target);
-        let planning = multi.add(ProgressBar::new_spinner().with_style(Self::style("{spinner:.cyan} {msg} {elapsed:.dim}")));
+        let planning =
+            multi.add(ProgressBar::new_spinner().with_style(Self::style("{spinner:.cyan} {msg} {elapsed:.dim}")));
         planning.set_message("planning: stage digests and base images");
         planning.enable_steady_tick(Duration::from_millis(120));
-        Bars { multi, bars: HashMap::new(), planning: Some(planning), width: 0 }
+        Bars {
+            multi,
+            bars: HashMap::new(),
+            planning: Some(planning),
+            width: 0,
+        }
     }
 
     fn style(template: &str) -> ProgressStyle {
-        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()).progress_chars("=> ")
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .progress_chars("=> ")
     }
 
     fn show(&mut self, img: &Image) {
@@ -196,7 +219,9 @@ impl Bars {
                 bar.set_message(short_digests(to));
                 bar.set_length(*total);
                 bar.set_position(*done);
-                bar.set_style(Self::style("{spinner:.cyan} {prefix:.bold} uploading {bytes}/{total_bytes} [{bar:24}] to {wide_msg}"));
+                bar.set_style(Self::style(
+                    "{spinner:.cyan} {prefix:.bold} uploading {bytes}/{total_bytes} [{bar:24}] to {wide_msg}",
+                ));
             }
             phase if phase.is_final() => {
                 bar.set_style(Self::style("{prefix:.bold} {msg}"));
@@ -295,7 +320,10 @@ mod tests {
                     built: *built,
                     references: Vec::new(),
                     tags: Vec::new(),
-                    stats: CopyStats { bytes_uploaded: *bytes, ..CopyStats::default() },
+                    stats: CopyStats {
+                        bytes_uploaded: *bytes,
+                        ..CopyStats::default()
+                    },
                 })
                 .collect(),
         }
@@ -312,15 +340,46 @@ mod tests {
         events("web", &Event::Planned { stage: "b".into() });
         events("web", &Event::Found);
         events("api", &Event::Building);
-        for l in ["Step 1/2 : FROM busybox", " ---> 3f2a", "Step 2/2 : RUN make", " ---> Running in 0a1b", "cc main.c", "Removing intermediate container 0a1b"] {
+        for l in [
+            "Step 1/2 : FROM busybox",
+            " ---> 3f2a",
+            "Step 2/2 : RUN make",
+            " ---> Running in 0a1b",
+            "cc main.c",
+            "Removing intermediate container 0a1b",
+        ] {
             log("api", l);
         }
         events("api", &Event::Exporting);
-        events("api", &Event::Uploading { to: "r/api:v1".into(), total: 2048 });
-        events("api", &Event::Blob { bytes: 2048, written: true });
+        events(
+            "api",
+            &Event::Uploading {
+                to: "r/api:v1".into(),
+                total: 2048,
+            },
+        );
+        events(
+            "api",
+            &Event::Blob {
+                bytes: 2048,
+                written: true,
+            },
+        );
         events("api", &Event::Published { references: 1 });
-        events("web", &Event::Uploading { to: "r/web:v1".into(), total: 10 });
-        events("web", &Event::Blob { bytes: 10, written: false });
+        events(
+            "web",
+            &Event::Uploading {
+                to: "r/web:v1".into(),
+                total: 10,
+            },
+        );
+        events(
+            "web",
+            &Event::Blob {
+                bytes: 10,
+                written: false,
+            },
+        );
         events("web", &Event::Published { references: 1 });
         p.finish(&report(&[("api", true, 2048), ("web", false, 0)]));
         // Times vary: `built in 0.0s` reads `built in T`, `in 0.0s:` reads `in T:`.
@@ -349,25 +408,40 @@ mod tests {
         let out = Shared::default();
         let p = BuildProgress::lines(Box::new(out.clone()), false);
         p.events()("api", &Event::Building);
-        for l in ["Step 1/2 : RUN make early", "early-output", "Step 2/2 : RUN echo boom && exit 3", "boom"] {
+        for l in [
+            "Step 1/2 : RUN make early",
+            "early-output",
+            "Step 2/2 : RUN echo boom && exit 3",
+            "boom",
+        ] {
             p.log()("api", l);
         }
         p.failed(Some("api"));
         let text = out.text();
-        assert!(text.contains("[api] | Step 2/2 : RUN echo boom && exit 3\n[api] | boom"), "{text}");
+        assert!(
+            text.contains("[api] | Step 2/2 : RUN echo boom && exit 3\n[api] | boom"),
+            "{text}"
+        );
         assert!(!text.contains("early-output"), "{text}");
 
         let out = Shared::default();
         let p = BuildProgress::lines(Box::new(out.clone()), true);
         p.log()("api", "early-output");
         p.failed(Some("api"));
-        assert_eq!(out.text().matches("early-output").count(), 1, "printed as it came, not again");
+        assert_eq!(
+            out.text().matches("early-output").count(),
+            1,
+            "printed as it came, not again"
+        );
     }
 
     #[test]
     fn digests_are_cut_short() {
         let d = "48449e96b9b6a9c7f072af95ae0dd02fbd4a1e0c2cf0fc3cc44bb49af6c1b8bd";
-        assert_eq!(short_digests(&format!("uploading to r/wharf-stages:{d}")), "uploading to r/wharf-stages:48449e96b9b6\u{2026}");
+        assert_eq!(
+            short_digests(&format!("uploading to r/wharf-stages:{d}")),
+            "uploading to r/wharf-stages:48449e96b9b6\u{2026}"
+        );
         assert_eq!(short_digests("step 2/4: RUN make abc123"), "step 2/4: RUN make abc123");
     }
 
@@ -378,19 +452,40 @@ mod tests {
         let events = p.events();
         events("api", &Event::Building);
         events("api", &Event::Exporting);
-        events("api", &Event::Uploading { to: "r/api:v1".into(), total: 100 });
-        events("api", &Event::Blob { bytes: 60, written: true });
+        events(
+            "api",
+            &Event::Uploading {
+                to: "r/api:v1".into(),
+                total: 100,
+            },
+        );
+        events(
+            "api",
+            &Event::Blob {
+                bytes: 60,
+                written: true,
+            },
+        );
         {
             let inner = p.lock();
             let View::Bars(bars) = &inner.view else { panic!() };
-            assert_eq!((bars.bars["api"].position(), bars.bars["api"].length()), (60, Some(100)));
+            assert_eq!(
+                (bars.bars["api"].position(), bars.bars["api"].length()),
+                (60, Some(100))
+            );
         }
         events("api", &Event::Published { references: 2 });
         events("web", &Event::UpToDate);
         let inner = p.lock();
         let View::Bars(bars) = &inner.view else { panic!() };
         assert!(bars.bars.values().all(|b| b.is_finished()));
-        assert!(bars.bars["api"].message().starts_with("\u{2713} published 2 tags (built in "), "{}", bars.bars["api"].message());
+        assert!(
+            bars.bars["api"]
+                .message()
+                .starts_with("\u{2713} published 2 tags (built in "),
+            "{}",
+            bars.bars["api"].message()
+        );
         assert_eq!(bars.bars["web"].message(), "\u{2713} up to date: already published");
     }
 }

@@ -25,11 +25,22 @@ pub enum Phase {
     /// Building, before the first instruction.
     Building,
     /// Building this instruction.
-    Step { position: usize, count: usize, stage: Option<String>, text: String },
+    Step {
+        position: usize,
+        count: usize,
+        stage: Option<String>,
+        text: String,
+    },
     Exporting,
-    Uploading { to: String, done: u64, total: u64 },
+    Uploading {
+        to: String,
+        done: u64,
+        total: u64,
+    },
     /// Its tags are written (final).
-    Published { references: usize },
+    Published {
+        references: usize,
+    },
 }
 
 impl Phase {
@@ -55,7 +66,15 @@ pub struct Image {
 
 impl Image {
     fn new(name: &str) -> Image {
-        Image { name: name.to_string(), phase: Phase::Planned, built: false, started: None, build_time: None, uploaded: 0, log: VecDeque::new() }
+        Image {
+            name: name.to_string(),
+            phase: Phase::Planned,
+            built: false,
+            started: None,
+            build_time: None,
+            uploaded: 0,
+            log: VecDeque::new(),
+        }
     }
 
     /// The phase in words: `step 2/4: RUN make`, `published: 2 tags (built in 3.1s, 1.2 MiB uploaded)`.
@@ -65,8 +84,18 @@ impl Image {
             Phase::UpToDate => "up to date: already published".into(),
             Phase::Found => "stage built before: nothing to build".into(),
             Phase::Building => "building".into(),
-            Phase::Step { position, count, stage: Some(stage), text } => format!("[{stage}] step {position}/{count}: {text}"),
-            Phase::Step { position, count, stage: None, text } => format!("step {position}/{count}: {text}"),
+            Phase::Step {
+                position,
+                count,
+                stage: Some(stage),
+                text,
+            } => format!("[{stage}] step {position}/{count}: {text}"),
+            Phase::Step {
+                position,
+                count,
+                stage: None,
+                text,
+            } => format!("step {position}/{count}: {text}"),
             Phase::Exporting => "exporting".into(),
             Phase::Uploading { to, .. } => format!("uploading to {to}"),
             Phase::Published { references } => {
@@ -104,10 +133,23 @@ impl Image {
             Line::Work { vertex, .. } | Line::Cached { vertex } | Line::Error { vertex, .. } => Some(*vertex),
             Line::Noise => None,
         };
-        if let Some(failed) = read.iter().rev().find_map(|(_, l)| if let Line::Error { vertex, .. } = l { Some(*vertex) } else { None }) {
-            return read.iter().filter(|(_, l)| vertex_of(l) == Some(failed)).map(|(t, _)| *t).collect();
+        if let Some(failed) = read.iter().rev().find_map(|(_, l)| {
+            if let Line::Error { vertex, .. } = l {
+                Some(*vertex)
+            } else {
+                None
+            }
+        }) {
+            return read
+                .iter()
+                .filter(|(_, l)| vertex_of(l) == Some(failed))
+                .map(|(t, _)| *t)
+                .collect();
         }
-        if let Some(start) = read.iter().rposition(|(_, l)| matches!(l, Line::Step { vertex: None, .. })) {
+        if let Some(start) = read
+            .iter()
+            .rposition(|(_, l)| matches!(l, Line::Step { vertex: None, .. }))
+        {
             return read[start..].iter().map(|(t, _)| *t).collect();
         }
         let from = read.len().saturating_sub(TAIL_LINES);
@@ -166,7 +208,18 @@ impl Board {
             return Changed::Nothing;
         }
         let next = match read {
-            Line::Step { position, count, stage, text, .. } => Phase::Step { position, count, stage: stage.map(str::to_string), text: text.to_string() },
+            Line::Step {
+                position,
+                count,
+                stage,
+                text,
+                ..
+            } => Phase::Step {
+                position,
+                count,
+                stage: stage.map(str::to_string),
+                text: text.to_string(),
+            },
             Line::Work { text, .. } if text.starts_with("exporting") => Phase::Exporting,
             _ if img.phase == Phase::Planned || img.phase == Phase::Found => Phase::Building,
             _ => return Changed::Nothing,
@@ -196,7 +249,11 @@ impl Board {
                 img.build_time = img.started.map(|s| s.elapsed());
                 Phase::Exporting
             }
-            Event::Uploading { to, total } => Phase::Uploading { to: to.clone(), done: 0, total: *total },
+            Event::Uploading { to, total } => Phase::Uploading {
+                to: to.clone(),
+                done: 0,
+                total: *total,
+            },
             Event::Blob { bytes, written } => {
                 if *written {
                     img.uploaded += bytes;
@@ -207,7 +264,9 @@ impl Board {
                 }
                 return Changed::Nothing;
             }
-            Event::Published { references } => Phase::Published { references: *references },
+            Event::Published { references } => Phase::Published {
+                references: *references,
+            },
         };
         set(img, next)
     }
@@ -224,7 +283,11 @@ fn set(img: &mut Image, next: Phase) -> Changed {
 /// `3.1s`, `2m05s`.
 pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s < 60.0 { format!("{s:.1}s") } else { format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60) }
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
 }
 
 #[cfg(test)]
@@ -250,15 +313,56 @@ mod tests {
         assert_eq!(b.image("app").unwrap().describe(), "step 1/2: FROM busybox");
         assert_eq!(b.line("app", " ---> 3f2a"), Changed::Nothing);
         assert_eq!(b.line("app", "Step 2/2 : RUN make"), Changed::Phase);
-        assert_eq!(b.line("app", "cc main.c"), Changed::Nothing, "output is no state change");
+        assert_eq!(
+            b.line("app", "cc main.c"),
+            Changed::Nothing,
+            "output is no state change"
+        );
         assert_eq!(b.event("app", &Event::Exporting), Changed::Phase);
-        assert_eq!(b.event("app", &Event::Uploading { to: "r/app:v1".into(), total: 300 }), Changed::Phase);
-        assert_eq!(b.event("app", &Event::Blob { bytes: 100, written: true }), Changed::Numbers);
-        assert_eq!(b.event("app", &Event::Blob { bytes: 200, written: false }), Changed::Numbers);
-        assert_eq!(b.image("app").unwrap().phase, Phase::Uploading { to: "r/app:v1".into(), done: 300, total: 300 });
+        assert_eq!(
+            b.event(
+                "app",
+                &Event::Uploading {
+                    to: "r/app:v1".into(),
+                    total: 300
+                }
+            ),
+            Changed::Phase
+        );
+        assert_eq!(
+            b.event(
+                "app",
+                &Event::Blob {
+                    bytes: 100,
+                    written: true
+                }
+            ),
+            Changed::Numbers
+        );
+        assert_eq!(
+            b.event(
+                "app",
+                &Event::Blob {
+                    bytes: 200,
+                    written: false
+                }
+            ),
+            Changed::Numbers
+        );
+        assert_eq!(
+            b.image("app").unwrap().phase,
+            Phase::Uploading {
+                to: "r/app:v1".into(),
+                done: 300,
+                total: 300
+            }
+        );
         assert_eq!(b.event("app", &Event::Published { references: 2 }), Changed::Phase);
         let text = b.image("app").unwrap().describe();
-        assert!(text.starts_with("published 2 tags (built in ") && text.ends_with(", 100 B uploaded)"), "{text}");
+        assert!(
+            text.starts_with("published 2 tags (built in ") && text.ends_with(", 100 B uploaded)"),
+            "{text}"
+        );
         // Final: later events (a settled dependency found again) change nothing.
         assert_eq!(b.event("app", &Event::Found), Changed::Nothing);
     }
@@ -268,15 +372,24 @@ mod tests {
         let mut b = Board::default();
         b.event("web", &Event::Found);
         b.event("web", &Event::Published { references: 1 });
-        assert_eq!(b.image("web").unwrap().describe(), "published 1 tag (reused, nothing uploaded)");
+        assert_eq!(
+            b.image("web").unwrap().describe(),
+            "published 1 tag (reused, nothing uploaded)"
+        );
         b.event("api", &Event::UpToDate);
         assert_eq!(b.image("api").unwrap().describe(), "up to date: already published");
-        assert_eq!(b.images().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["web", "api"]);
+        assert_eq!(
+            b.images().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+            ["web", "api"]
+        );
     }
 
     #[test]
     fn buildkit_steps_and_export() {
-        let b = board_after(&["#1 [internal] load build definition from Dockerfile", "#5 [build 2/3] RUN make"]);
+        let b = board_after(&[
+            "#1 [internal] load build definition from Dockerfile",
+            "#5 [build 2/3] RUN make",
+        ]);
         assert_eq!(b.image("app").unwrap().describe(), "[build] step 2/3: RUN make");
         let b = board_after(&["#9 exporting to image"]);
         assert_eq!(b.image("app").unwrap().phase, Phase::Exporting);
@@ -293,7 +406,10 @@ mod tests {
             " ---> Running in 0a1b",
             "boom",
         ]);
-        assert_eq!(b.image("app").unwrap().failing_step(), ["Step 3/3 : RUN echo boom && exit 3", "boom"]);
+        assert_eq!(
+            b.image("app").unwrap().failing_step(),
+            ["Step 3/3 : RUN echo boom && exit 3", "boom"]
+        );
     }
 
     #[test]
@@ -308,7 +424,11 @@ mod tests {
         ]);
         assert_eq!(
             b.image("app").unwrap().failing_step(),
-            ["#5 [3/3] RUN echo boom && exit 3", "#5 0.1 boom", "#5 ERROR: process \"/bin/sh -c echo boom && exit 3\" did not complete successfully: exit code: 3"]
+            [
+                "#5 [3/3] RUN echo boom && exit 3",
+                "#5 0.1 boom",
+                "#5 ERROR: process \"/bin/sh -c echo boom && exit 3\" did not complete successfully: exit code: 3"
+            ]
         );
     }
 
