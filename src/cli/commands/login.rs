@@ -26,7 +26,7 @@ use crate::secret::Secret;
 
 #[derive(Args, Debug, Clone)]
 pub struct LoginArgs {
-    /// Registry host, e.g. `ghcr.io`, `localhost:5000` (default: Docker Hub).
+    /// Registry host, e.g. `ghcr.io`, `localhost:5000` (`docker.io` is Docker Hub).
     #[arg(value_name = "REGISTRY", default_value = "docker.io")]
     pub server: String,
     #[command(flatten)]
@@ -37,7 +37,7 @@ pub struct LoginArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct LogoutArgs {
-    /// Registry host (default: Docker Hub).
+    /// Registry host (`docker.io` is Docker Hub).
     #[arg(value_name = "REGISTRY", default_value = "docker.io")]
     pub server: String,
     /// Directory holding docker's config.json.
