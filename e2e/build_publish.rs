@@ -253,7 +253,8 @@ fn a_broken_dockerfile_fails_naming_the_image_the_line_and_the_engine_message() 
     let df = dir.path().join("Dockerfile");
     let text = std::fs::read_to_string(&df).unwrap().replace("RUN echo \"frontend built\"", "RUN exit 7 && echo \"frontend built\"");
     std::fs::write(&df, text).unwrap();
-    let out = run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap()]));
+    // The classic builder's `Step N/M` (BuildKit's steps: e2e/buildkit.rs).
+    let out = run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap(), "--builder", "legacy"]));
     assert_eq!(out.code(), 4, "build errors exit 4: {}", out.stderr());
     let err = out.stderr();
     assert!(err.contains("image frontend"), "{err}");

@@ -3,6 +3,7 @@
 
 mod build_publish;
 mod ci_recipes;
+mod buildkit;
 mod cleanup;
 mod cleanup_killed;
 mod completion;
@@ -10,6 +11,7 @@ mod concurrency;
 mod progress;
 mod push;
 mod publish_records;
+mod artifacts;
 mod push_static;
 mod static_cleanup;
 mod examples;

@@ -49,48 +49,41 @@ const NOISE: &[&str] = &[
     "Successfully tagged",
 ];
 
+/// Each builder's lines become the same states: the classic builder's `Step N/M` and
+/// BuildKit's `#N [stage i/n]`.
+const BUILDERS: &[&str] = &["legacy", "buildkit"];
+
 #[test]
 fn a_log_gets_a_line_per_image_and_state_and_totals() {
-    let reg = Registry::start();
-    let dir = fresh_flant();
-    let repo = format!("{}/flant", reg.host());
-    let out = publish(dir.path(), &repo, &[]).ok();
-    let err = out.stderr();
-    for want in [
-        "[backend] building",
-        "[backend] step 1/",
-        "[backend] exporting",
-        "[backend] uploading to ",
-        "[backend] published 1 tag (built in ",
-    ] {
-        assert!(err.contains(want), "{want:?} missing:\n{err}");
-    }
-    assert!(err.contains("[frontend] published 1 tag ("), "{err}");
-    for noise in NOISE {
-        assert!(!err.contains(noise), "{noise:?} reached the log:\n{err}");
-    }
-    let last = err.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("2 image(s) in ") && last.contains(": ") && last.ends_with(" uploaded"),
-        "totals close the run: {last}"
-    );
-    // Every line but the totals names its image.
-    assert!(err.lines().filter(|l| !l.starts_with('[')).count() == 1, "{err}");
+    let step = regex::Regex::new(r"(?m)^\[backend\] (\[[^\]]+\] )?step \d+/\d+: ").unwrap();
+    for builder in BUILDERS {
+        let reg = Registry::start();
+        let dir = fresh_flant();
+        let repo = format!("{}/flant", reg.host());
+        let err = publish(dir.path(), &repo, &["--builder", builder]).ok().stderr();
+        for want in ["[backend] building", "[backend] exporting", "[backend] uploading to ", "[backend] published 1 tag (built in "] {
+            assert!(err.contains(want), "{builder}: {want:?} missing:\n{err}");
+        }
+        assert!(step.is_match(&err), "{builder}: a line per step:\n{err}");
+        assert!(err.contains("[frontend] published 1 tag ("), "{builder}: {err}");
+        for noise in NOISE {
+            assert!(!err.contains(noise), "{builder}: {noise:?} reached the log:\n{err}");
+        }
+        assert!(!err.contains("] #"), "{builder}: BuildKit's raw lines reached the log:\n{err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("2 image(s) in ") && last.contains(": ") && last.ends_with(" uploaded"),
+            "{builder}: totals close the run: {last}"
+        );
+        // Every line but the totals names its image.
+        assert_eq!(err.lines().filter(|l| !l.starts_with('[')).count(), 1, "{builder}: {err}");
 
-    let again = publish(dir.path(), &repo, &[]).ok().stderr();
-    assert!(
-        again.contains("[backend] stage built before: nothing to build"),
-        "{again}"
-    );
-    assert!(!again.contains("[backend] building"), "{again}");
-    assert!(
-        again
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .contains(": 0 built, 2 reused, 0 B uploaded"),
-        "{again}"
-    );
+        let again = publish(dir.path(), &repo, &["--builder", builder]).ok().stderr();
+        assert!(again.contains("[backend] stage built before: nothing to build"), "{builder}: {again}");
+        assert!(!again.contains("[backend] building"), "{builder}: {again}");
+        let last = again.lines().last().unwrap_or_default();
+        assert!(last.contains(": 0 built, 2 reused, 0 B uploaded"), "{builder}: {again}");
+    }
 }
 
 /// A project whose last step fails after an earlier step printed something.
@@ -117,27 +110,29 @@ fn failing_project() -> tempfile::TempDir {
 fn a_failed_build_shows_the_failed_steps_output_and_v_shows_all() {
     let reg = Registry::start();
     let repo = format!("{}/failing", reg.host());
-    let dir = failing_project();
-    let failed = publish(dir.path(), &repo, &[]);
-    assert_eq!(failed.code(), 4, "{}", failed.stderr());
-    let err = failed.stderr();
-    // (The engine counts wharf's labels as steps too: 3 of 5.)
-    assert!(
-        err.contains("[app] | Step 3/5 : RUN printf 'boom-%s\\n' output && exit 3"),
-        "{err}"
-    );
-    assert!(err.contains("[app] | boom-output"), "{err}");
-    assert!(!err.contains("early-output"), "only the failed step's output:\n{err}");
-    assert!(err.contains("error: image app: build failed at"), "{err}");
+    for builder in BUILDERS {
+        let dir = failing_project();
+        let failed = publish(dir.path(), &repo, &["--builder", builder]);
+        assert_eq!(failed.code(), 4, "{builder}: {}", failed.stderr());
+        let err = failed.stderr();
+        assert!(err.contains("[app] the failed step's build output:"), "{builder}: {err}");
+        assert!(err.lines().any(|l| l.starts_with("[app] | ") && l.ends_with("boom-output")), "{builder}: {err}");
+        assert!(!err.contains("early-output"), "{builder}: only the failed step's output:\n{err}");
+        assert!(err.contains("error: image app: build failed at"), "{builder}: {err}");
+        // The failed step's own lines, in each builder's form (the engine counts wharf's labels
+        // as steps too: 3 of 5).
+        let header = match *builder {
+            "legacy" => "[app] | Step 3/5 : RUN printf 'boom-%s\\n' output && exit 3",
+            _ => "RUN printf 'boom-%s\\n' output && exit 3",
+        };
+        assert!(err.contains(header), "{builder}: {err}");
 
-    let dir = failing_project();
-    let verbose = publish(dir.path(), &repo, &["-v"]);
-    assert_eq!(verbose.code(), 4);
-    let err = verbose.stderr();
-    assert!(
-        err.contains("[app] early-output") && err.contains("[app] boom-output"),
-        "-v shows the whole log:\n{err}"
-    );
+        let dir = failing_project();
+        let verbose = publish(dir.path(), &repo, &["--builder", builder, "-v"]);
+        assert_eq!(verbose.code(), 4);
+        let err = verbose.stderr();
+        assert!(err.contains("early-output") && err.contains("boom-output"), "{builder}: -v shows the whole log:\n{err}");
+    }
 }
 
 #[test]
@@ -181,5 +176,6 @@ fn a_terminal_gets_a_live_line_per_image_that_ends_as_its_outcome() {
     for noise in NOISE {
         assert!(!out.contains(noise), "{noise:?} reached the terminal:\n{out}");
     }
-    assert!(!out.contains("[backend]"), "no log lines on a terminal:\n{out}");
+    // The log's lines (`[backend] building`) are not printed; a live line may name a stage.
+    assert!(!out.contains("[backend] building") && !out.contains("[backend] published"), "no log lines on a terminal:\n{out}");
 }

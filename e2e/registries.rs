@@ -24,7 +24,7 @@ pub(crate) fn on_both(test: impl Fn(&str, &str)) {
 
 /// An image of one layer holding `content`, its config created at `created`, pushed with
 /// crane to `reference`; returns its digest.
-fn push_image(work: &Path, reference: &str, content: &str, created: &str) -> String {
+pub(crate) fn push_image(work: &Path, reference: &str, content: &str, created: &str) -> String {
     let dir = work.join(format!("layout-{}", content.replace(['/', ' '], "_")));
     let spec = Spec { architecture: "amd64", variant: None, layers: vec![layer_tar(&[("f", content.as_bytes())])], labels: serde_json::json!({}) };
     write_image_created(&dir, &spec, "x", Some(created));

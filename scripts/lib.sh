@@ -86,20 +86,71 @@ start_dockerd() {
   return 1
 }
 
-# import_busybox NAME:TAG : a tiny base image made offline from Debian's busybox-static.
+# import_busybox NAME:TAG [ARCH BUSYBOX] : a tiny base image made offline from Debian's
+# busybox-static (the machine's own, or the binary BUSYBOX built for linux/ARCH). The image
+# is loaded as a `docker save` archive whose config names its architecture (`docker import
+# --platform` leaves the engine's own architecture on engine 20.10).
 import_busybox() {
-  local ref="$1"
+  local ref="$1" arch="${2:-}" binary="${3:-/bin/busybox}"
   if docker image inspect "$ref" >/dev/null 2>&1; then return 0; fi
-  ensure_packages busybox-static
-  log "importing $ref from busybox-static"
-  local rootfs
-  rootfs="$(mktemp -d)"
+  [ -n "$arch" ] || ensure_packages busybox-static
+  log "importing $ref from busybox-static${arch:+ ($arch)}"
+  local work rootfs
+  work="$(mktemp -d)"
+  rootfs="$work/rootfs"
   mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
-  cp /bin/busybox "$rootfs/bin/busybox"
-  for app in sh ls cat echo mkdir cp mv rm chmod touch sed grep wc true false env sleep test printf; do
+  cp "$binary" "$rootfs/bin/busybox"
+  for app in sh ls cat echo mkdir cp mv rm chmod touch sed grep wc true false env sleep test printf uname; do
     ln -s busybox "$rootfs/bin/$app"
   done
   echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-  tar --numeric-owner --owner=0 --group=0 --mtime='2000-01-01' -C "$rootfs" -c . | docker import - "$ref" >/dev/null
-  rm -rf "$rootfs"
+  if [ -z "$arch" ]; then
+    tar --numeric-owner --owner=0 --group=0 --mtime='2000-01-01' -C "$rootfs" -c . | docker import - "$ref" >/dev/null
+  else
+    mkdir -p "$work/archive"
+    tar --numeric-owner --owner=0 --group=0 --mtime='2000-01-01' -C "$rootfs" -cf "$work/archive/layer.tar" .
+    local diff config
+    diff="sha256:$(sha256sum "$work/archive/layer.tar" | cut -d' ' -f1)"
+    printf '{"architecture":"%s","os":"linux","created":"2000-01-01T00:00:00Z","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+      "$arch" "$diff" >"$work/archive/config.json"
+    config="$(sha256sum "$work/archive/config.json" | cut -d' ' -f1)"
+    mv "$work/archive/config.json" "$work/archive/$config.json"
+    printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$config" "$ref" >"$work/archive/manifest.json"
+    tar -C "$work/archive" -c . | docker load >/dev/null
+  fi
+  rm -rf "$work"
+}
+
+# ensure_emulation: arm64 binaries run here through qemu-user-static and binfmt_misc (the
+# multi-platform builds' RUN steps, `docker run --platform linux/arm64`). The handler is
+# registered with the F flag (Debian's binfmt.d file), so it works inside containers too.
+ensure_emulation() {
+  ensure_packages qemu-user-static
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  fi
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    log "registering qemu-aarch64 with binfmt_misc"
+    grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf | as_root tee /proc/sys/fs/binfmt_misc/register >/dev/null
+  fi
+}
+
+# import_busybox_arm64 NAME:TAG : the arm64 busybox-static from Debian's archive, as an
+# arm64 image.
+import_busybox_arm64() {
+  local ref="$1"
+  if docker image inspect "$ref" >/dev/null 2>&1; then return 0; fi
+  local dir
+  dir="$(mktemp -d)"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    as_root dpkg --add-architecture arm64
+    as_root apt-get update -qq
+  fi
+  (cd "$dir" && apt-get download -qq busybox-static:arm64 2>/dev/null) || {
+    as_root apt-get update -qq
+    (cd "$dir" && apt-get download -qq busybox-static:arm64)
+  }
+  dpkg-deb -x "$dir"/busybox-static_*_arm64.deb "$dir/root"
+  import_busybox "$ref" arm64 "$dir/root/bin/busybox"
+  rm -rf "$dir"
 }

@@ -40,6 +40,10 @@ pub enum Error {
     Partial { failed: usize, total: usize },
     #[error(transparent)]
     Push(PushError),
+    #[error(transparent)]
+    Artifact(crate::artifact::ArtifactError),
+    #[error(transparent)]
+    Pull(crate::pull::PullError),
     #[error("{0}")]
     Other(String),
 }
@@ -93,6 +97,8 @@ impl Error {
             Error::Lock(e) => e.category(),
             Error::Partial { .. } => Category::Registry,
             Error::Push(e) => e.category(),
+            Error::Artifact(e) => e.category(),
+            Error::Pull(e) => e.category(),
             Error::Other(_) => Category::Local,
         }
     }

@@ -141,30 +141,57 @@ impl TagOptions {
     }
 }
 
+/// Where a tag comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    Custom,
+    GitBranch,
+    GitTag,
+    GitCommit,
+    Signature,
+    Semver,
+    Latest,
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strategy::Custom => "custom",
+            Strategy::GitBranch => "git-branch",
+            Strategy::GitTag => "git-tag",
+            Strategy::GitCommit => "git-commit",
+            Strategy::Signature => "signature",
+            Strategy::Semver => "semver",
+            Strategy::Latest => "latest",
+        })
+    }
+}
+
 /// One tag to publish, with where it came from and what it was before slugging.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Tag {
     pub value: String,
-    pub strategy: &'static str,
+    pub strategy: Strategy,
     pub original: String,
 }
 
 /// The tags for an image whose stage digest is `signature`, each fitting in `budget`
 /// characters, deduplicated in order.
 pub fn tags(opts: &TagOptions, signature: &str, budget: usize) -> Result<Vec<Tag>, String> {
-    let mut raw: Vec<(&'static str, String)> = Vec::new();
-    raw.extend(opts.custom.iter().map(|t| ("custom", t.clone())));
-    raw.extend(opts.git_branch.iter().map(|t| ("git-branch", t.clone())));
-    raw.extend(opts.git_tag.iter().map(|t| ("git-tag", t.clone())));
-    raw.extend(opts.git_commit.iter().map(|t| ("git-commit", t.clone())));
+    let mut raw: Vec<(Strategy, String)> = Vec::new();
+    raw.extend(opts.custom.iter().map(|t| (Strategy::Custom, t.clone())));
+    raw.extend(opts.git_branch.iter().map(|t| (Strategy::GitBranch, t.clone())));
+    raw.extend(opts.git_tag.iter().map(|t| (Strategy::GitTag, t.clone())));
+    raw.extend(opts.git_commit.iter().map(|t| (Strategy::GitCommit, t.clone())));
     if opts.by_signature {
-        raw.push(("signature", signature.to_string()));
+        raw.push((Strategy::Signature, signature.to_string()));
     }
     if let Some(v) = &opts.semver {
-        raw.extend(semver_tags(v)?.into_iter().map(|t| ("semver", t)));
+        raw.extend(semver_tags(v)?.into_iter().map(|t| (Strategy::Semver, t)));
     }
     if opts.latest {
-        raw.push(("latest", "latest".to_string()));
+        raw.push((Strategy::Latest, "latest".to_string()));
     }
     let mut out: Vec<Tag> = Vec::new();
     for (strategy, original) in raw {

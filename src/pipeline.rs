@@ -19,7 +19,7 @@ use crate::progress::{Event, Progress};
 use crate::publish::{self, ImagePublish, meta};
 use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
-use crate::report::{ImageReport, Report};
+use crate::report::{ImageReport, PlatformReport, Report};
 
 pub struct BuildAndPublish {
     pub project: Project,
@@ -42,6 +42,9 @@ pub struct BuildAndPublish {
     /// The registry's driver: repositories that must exist before a push are checked (and,
     /// when allowed, created) before anything is built.
     pub driver: Option<Arc<dyn Driver>>,
+    /// Build secrets and ssh agents by image index (like `Project::images`); a missing entry
+    /// is none. Their ids count in the stage digest, their values never leave the build.
+    pub secrets: Vec<Arc<crate::build::secrets::BuildSecrets>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +74,7 @@ impl BuildAndPublish {
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
         let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
-        let plans = build::plan(&project, &order, &resolver).await?;
+        let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
         for plan in &plans {
             (self.progress)(plan.display_name(), &Event::Planned { stage: plan.digest.clone() });
         }
@@ -115,6 +118,10 @@ impl BuildAndPublish {
             (self.progress)(plans[k].display_name(), &Event::UpToDate);
         }
         let needed = needed_plans(&plans, &settled);
+        let mut prefetch: Vec<Vec<Arc<dyn ImageStore>>> = vec![Vec::new(); project.images.len()];
+        for (plan, publish) in plans.iter().zip(&publish_plan) {
+            prefetch[plan.index] = publish.locations.iter().map(|l| l.store.clone()).collect();
+        }
 
         let outcomes = Scheduler {
             project: project.clone(),
@@ -127,6 +134,8 @@ impl BuildAndPublish {
             log: self.log,
             progress: self.progress.clone(),
             locks: self.locks.clone(),
+            secrets: Arc::new(self.secrets),
+            prefetch: Arc::new(prefetch),
         }
         .run()
         .await?;
@@ -142,6 +151,13 @@ impl BuildAndPublish {
                 references: publish.locations.iter().map(|l| l.to_string()).collect(),
                 tags: publish.tags.clone(),
                 stats,
+                platforms: match plan.platforms.as_slice() {
+                    [_] => Vec::new(),
+                    several => several
+                        .iter()
+                        .map(|p| PlatformReport { platform: p.platform.clone().unwrap_or_default(), stage_digest: p.digest.clone() })
+                        .collect(),
+                },
             }
         };
         let mut images: Vec<(usize, ImageReport)> =

@@ -52,12 +52,12 @@ pub fn total_size(image: &crate::store::Image) -> u64 {
 
 /// `loc`, reporting each blob its store makes available as [`Event::Blob`] of `image`.
 pub fn metered(loc: &Location, image: &str, progress: &Progress) -> Location {
-    let store = Arc::new(Metered {
-        inner: loc.store.clone(),
-        image: image.to_string(),
-        progress: progress.clone(),
-    });
-    Location::new(store, loc.tag.clone())
+    Location::new(meter(loc.store.clone(), image, progress), loc.tag.clone())
+}
+
+/// `store`, reporting each blob it makes available as [`Event::Blob`] of `image`.
+pub fn meter(store: Arc<dyn ImageStore>, image: &str, progress: &Progress) -> Arc<dyn ImageStore> {
+    Arc::new(Metered { inner: store, image: image.to_string(), progress: progress.clone() })
 }
 
 /// A store that tells `progress` about the blobs it makes available, and otherwise is `inner`.

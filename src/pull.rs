@@ -17,7 +17,7 @@ use crate::spec::Digest;
 use crate::spec::manifest::{DOCKER_CONFIG, ManifestContent, OCI_CONFIG, Platform, is_index, parse_manifest};
 use crate::store::{Image, ImageStore, LayoutStore, Location, StoreError, copy};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// An OCI image layout directory.
@@ -66,7 +66,7 @@ impl PullError {
 }
 
 /// What a pull wrote.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Pulled {
     Artifact { digest: Digest, artifact_type: Option<String>, files: Vec<Written> },

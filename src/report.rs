@@ -19,6 +19,15 @@ pub struct ImageReport {
     pub references: Vec<String>,
     pub tags: Vec<Tag>,
     pub stats: CopyStats,
+    /// A multi-platform image's platforms, each with its own stage digest (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformReport>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct PlatformReport {
+    pub platform: String,
+    pub stage_digest: String,
 }
 
 impl Report {

@@ -1,6 +1,7 @@
 //! Servers and fixtures the e2e scenarios share. Each starts on a random loopback port and
 //! stops when dropped.
 
+pub mod buildkit_proxy;
 pub mod engine;
 pub mod moto;
 pub mod oci;

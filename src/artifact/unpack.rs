@@ -44,7 +44,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UnpackError + use<> {
 }
 
 /// A file (or directory) written.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Written {
     pub path: PathBuf,
     pub digest: Digest,

@@ -1,24 +1,38 @@
 //! [`Engine`] on the Docker Engine API through bollard. The API version is negotiated, so
 //! Debian's docker.io 20.10 (API 1.41) and current engines both work.
+//!
+//! Builds run on the engine's embedded BuildKit (its control API, see [`super::buildkit`])
+//! or, with `--builder legacy`, on the classic builder (`POST /build`); `auto` picks BuildKit
+//! on every engine that has it (API 1.39, Docker 18.09, and later).
 
 use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, ImportImageOptionsBuilder, TagImageOptionsBuilder};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
-use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::engine::{BuildRequest, Engine, EngineError, LocalImage, LogSink};
+use super::buildkit::transport::{Address, Daemon};
+use super::buildkit::{BuildKit, Exporter};
+use super::engine::{BuildRequest, Builder, Built, Engine, EngineError, LocalImage, LogSink};
 
 pub struct DockerEngine {
     docker: Docker,
     endpoint: String,
+    /// `Auto` resolved: BuildKit or Legacy.
+    builder: Builder,
+    /// `RUN` steps' network under BuildKit: `none` on an engine without a `bridge` network
+    /// (`dockerd --bridge=none`), where BuildKit's default would fail; else the default.
+    network: tokio::sync::OnceCell<Option<String>>,
 }
 
+/// The first engine API version with BuildKit (Docker 18.09).
+const BUILDKIT_API: (u32, u32) = (1, 39);
+
 impl DockerEngine {
-    /// Connects to `host` (`unix://…`, `tcp://…`) or the platform default socket.
-    pub async fn connect(host: Option<&str>) -> Result<DockerEngine, EngineError> {
+    /// Connects to `host` (`unix://…`, `tcp://…`) or the platform default socket and picks the
+    /// builder (`auto`: BuildKit when the engine has it and is reached on a plain socket).
+    pub async fn connect(host: Option<&str>, builder: Builder) -> Result<DockerEngine, EngineError> {
         let endpoint = host.unwrap_or("unix:///var/run/docker.sock").to_string();
         let unavailable = |e: bollard::errors::Error| EngineError::Unavailable { endpoint: endpoint.clone(), message: e.to_string() };
         let docker = match host {
@@ -28,7 +42,55 @@ impl DockerEngine {
         .map_err(unavailable)?;
         let docker = docker.negotiate_version().await.map_err(unavailable)?;
         docker.ping().await.map_err(unavailable)?;
-        Ok(DockerEngine { docker, endpoint })
+        let api = docker.version().await.ok().and_then(|v| v.api_version).and_then(|v| parse_api_version(&v));
+        let plain_socket = Address::parse(&endpoint).is_ok();
+        let builder = match builder {
+            Builder::Auto if plain_socket && api.is_some_and(|v| v >= BUILDKIT_API) => Builder::BuildKit,
+            Builder::Auto => {
+                tracing::info!("{endpoint}: using the legacy builder (the engine has no BuildKit, or is not reached on a unix:// or tcp:// socket)");
+                Builder::Legacy
+            }
+            Builder::BuildKit if !plain_socket => {
+                return Err(EngineError::Unavailable {
+                    endpoint,
+                    message: "BuildKit through the engine needs a unix:// or tcp:// endpoint\n  hint: --builder legacy, or --buildkit-host to reach a BuildKit daemon directly".into(),
+                });
+            }
+            other => other,
+        };
+        Ok(DockerEngine { docker, endpoint, builder, network: tokio::sync::OnceCell::new() })
+    }
+
+    /// The builder builds run on (`auto` resolved).
+    pub fn builder(&self) -> Builder {
+        self.builder
+    }
+
+    async fn buildkit_network(&self) -> Option<String> {
+        self.network
+            .get_or_init(|| async {
+                match self.docker.inspect_network("bridge", None::<bollard::query_parameters::InspectNetworkOptions>).await {
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Some("none".to_string()),
+                    _ => None,
+                }
+            })
+            .await
+            .clone()
+    }
+
+    async fn build_with_buildkit(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<String, EngineError> {
+        let address = Address::parse(&self.endpoint).map_err(|e| EngineError::Unavailable { endpoint: self.endpoint.clone(), message: e.to_string() })?;
+        let buildkit = BuildKit { daemon: Daemon::Engine(address), exporter: Exporter::Moby };
+        // The project's `network` where it names one, else what the engine can offer.
+        let network = match req.network.as_deref().filter(|n| *n != "default") {
+            Some(n) => Some(n.to_string()),
+            None => self.buildkit_network().await,
+        };
+        let response = buildkit.solve(req, network.as_deref(), None, log).await?;
+        match response.get("containerimage.config.digest") {
+            Some(id) => Ok(id.clone()),
+            None => self.inspect(&req.tag).await?.map(|i| i.id).ok_or_else(|| build_error(&None, "the engine reported no image".into())),
+        }
     }
 
     pub fn endpoint(&self) -> &str {
@@ -54,7 +116,14 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<String, EngineError> {
+    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<Built, EngineError> {
+        if self.builder == Builder::BuildKit {
+            return self.build_with_buildkit(req, log).await.map(Built::InEngine);
+        }
+        if !req.secrets.is_empty() {
+            let what = req.secrets.ids().join(", ");
+            return Err(EngineError::NeedsBuildKit { what: format!("image {} uses {what}, which", req.image) });
+        }
         let args: HashMap<String, String> = req.args.clone().into_iter().collect();
         let labels: HashMap<String, String> = req.labels.clone().into_iter().collect();
         let mut opts = BuildImageOptionsBuilder::default()
@@ -111,20 +180,18 @@ impl Engine for DockerEngine {
             log(partial.trim_end());
         }
         match image_id {
-            Some(id) => Ok(id),
-            None => self.inspect(&req.tag).await?.map(|i| i.id).ok_or_else(|| build_error(&step, "engine reported no image".into())),
+            Some(id) => Ok(Built::InEngine(id)),
+            None => self.inspect(&req.tag).await?.map(|i| Built::InEngine(i.id)).ok_or_else(|| build_error(&step, "engine reported no image".into())),
         }
     }
 
-    async fn save(&self, reference: &str, out: &Path) -> Result<(), EngineError> {
-        let io = |e: std::io::Error| EngineError::Api { operation: "save", subject: reference.to_string(), message: e.to_string() };
-        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(out).await.map_err(io)?);
+    async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {
         let mut stream = self.docker.export_image(reference);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(api("save", reference))?;
-            file.write_all(&chunk).await.map_err(io)?;
+            if chunks.send(chunk.map_err(api("save", reference))?).await.is_err() {
+                break; // the reader stopped (and reports why)
+            }
         }
-        file.flush().await.map_err(io)?;
         Ok(())
     }
 
@@ -144,6 +211,12 @@ impl Engine for DockerEngine {
         let opts = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
         self.docker.tag_image(image, Some(opts)).await.map_err(api("tag", image))
     }
+}
+
+/// `"1.41"` → `(1, 41)`.
+fn parse_api_version(v: &str) -> Option<(u32, u32)> {
+    let (major, minor) = v.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 fn build_error(step: &Option<String>, message: String) -> EngineError {

@@ -214,6 +214,12 @@ impl Dockerfile {
                 vars.insert(name.clone(), d);
             }
         }
+        // BuildKit's automatic platform args are in the global scope without an `ARG`.
+        for name in ["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"] {
+            if let Some(v) = args.get(name) {
+                vars.entry(name.to_string()).or_insert_with(|| v.clone());
+            }
+        }
         vars
     }
 

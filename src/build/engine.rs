@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::secrets::BuildSecrets;
 
 /// One build: a context tar on disk and how to build it.
 #[derive(Debug, Clone)]
@@ -19,6 +22,8 @@ pub struct BuildRequest {
     /// Local reference the built image gets.
     pub tag: String,
     pub labels: BTreeMap<String, String>,
+    /// Secrets and ssh agents the build may use (BuildKit only).
+    pub secrets: Arc<BuildSecrets>,
 }
 
 /// What the engine knows of a local image.
@@ -42,19 +47,49 @@ pub enum EngineError {
     },
     #[error("engine {operation} {subject}: {message}")]
     Api { operation: &'static str, subject: String, message: String },
+    #[error("{what} needs BuildKit, and this build uses the legacy builder\n  hint: drop `--builder legacy` (or WHARF_BUILDER=legacy); the engine must be Docker 18.09 or later")]
+    NeedsBuildKit { what: String },
+}
+
+/// Which of the engine's builders runs a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Builder {
+    /// BuildKit when the engine has it (API 1.39, Docker 18.09, or later), else legacy.
+    #[default]
+    Auto,
+    /// BuildKit, through the engine's control API.
+    #[value(name = "buildkit")]
+    BuildKit,
+    /// The engine's classic builder (deprecated by Docker since 23.0).
+    Legacy,
 }
 
 /// Build output, line by line.
 pub type LogSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
+/// Where a build's result is.
+#[derive(Debug)]
+pub enum Built {
+    /// In the engine's image store, tagged with the request's tag: the image ID.
+    InEngine(String),
+    /// An OCI image layout tar (BuildKit's OCI exporter), removed when this is dropped.
+    OciTar(tempfile::TempPath),
+}
+
 #[async_trait::async_trait]
 pub trait Engine: Send + Sync {
     /// The local image `reference`, or `None` when the engine does not have it.
     async fn inspect(&self, reference: &str) -> Result<Option<LocalImage>, EngineError>;
-    /// Builds and tags `req.tag`; returns the image ID.
-    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<String, EngineError>;
-    /// Writes `docker save` of `reference` to `out`.
-    async fn save(&self, reference: &str, out: &Path) -> Result<(), EngineError>;
+    /// Builds `req`: into the engine's image store (tagged `req.tag`) or as an OCI layout.
+    async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<Built, EngineError>;
+    /// Whether built images and dependencies live in an image store of this engine (a
+    /// BuildKit daemon has none: dependencies are read from the stages' registry).
+    fn has_image_store(&self) -> bool {
+        true
+    }
+    /// Streams `docker save` of `reference` into `chunks` as the engine produces it.
+    async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError>;
     /// Loads a `docker save`-format archive (`docker load`).
     async fn load(&self, archive: &Path) -> Result<(), EngineError>;
     /// Adds tag `tag` to an image.

@@ -4,12 +4,17 @@
 //! canonical inputs only (see [`digest`]); it does no building. The scheduler in
 //! [`schedule`] then builds the stages no runner has built before.
 
+pub mod buildkit;
 pub mod context;
 pub mod stage_digest;
 pub mod docker;
 pub mod dockerfile;
 pub mod engine;
+pub mod export;
+pub mod platforms;
+pub mod remote;
 pub mod schedule;
+pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -35,10 +40,21 @@ pub struct StagePlan {
     pub context: Arc<Context>,
     /// External images read by the target's stages, with their resolved identities.
     pub bases: BTreeMap<String, String>,
-    /// Stage digest (64 hex).
+    /// Stage digest (64 hex): the build's, or for several platforms the digest of the
+    /// platforms' stage digests (see [`stage_digest::index_digest`]).
     pub digest: String,
+    /// One stage per platform, each with its own stage digest; one entry (the image's own
+    /// digest, platform `None` for the engine's default) for a single-platform image.
+    pub platforms: Vec<PlatformStage>,
     /// Indices of the images this one depends on.
     pub depends_on: Vec<usize>,
+}
+
+/// One platform's stage of an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformStage {
+    pub platform: Option<String>,
+    pub digest: String,
 }
 
 impl StagePlan {
@@ -67,32 +83,20 @@ pub trait BaseResolver: Send + Sync {
     async fn resolve(&self, reference: &str) -> Result<String, String>;
 }
 
-/// What the engine cannot do through the classic builder: refused before anything is built.
+/// What wharf does not build: refused before anything is built.
 fn refuse_unsupported(project: &Project, image: &Image) -> Result<(), PlanError> {
-    let name = image.display_name().to_string();
     if let Some(stapel) = project.stapel_dependency(image) {
         return Err(PlanError::Unsupported {
-            image: name,
+            image: image.display_name().to_string(),
             message: format!("it depends on `{stapel}`, a stapel image, which wharf does not build\n  hint: convert `{stapel}` to a Dockerfile image (`from:` becomes `FROM`, `git:` becomes `COPY`, `shell:` steps become `RUN`)"),
-        });
-    }
-    let needs = match (image.secrets.is_empty(), image.ssh.is_some()) {
-        (false, true) => Some("build secrets (`secrets`) and SSH forwarding (`ssh`) need"),
-        (false, false) => Some("build secrets (`secrets`) need"),
-        (true, true) => Some("SSH forwarding (`ssh`) needs"),
-        (true, false) => None,
-    };
-    if let Some(needs) = needs {
-        return Err(PlanError::Unsupported {
-            image: name,
-            message: format!("{needs} BuildKit, which wharf does not drive yet\n  hint: build this image with werf or `docker buildx` for now, and publish the result with `wharf push`"),
         });
     }
     Ok(())
 }
 
-/// Computes every image's stage digest, dependencies first.
-pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolver) -> Result<Vec<StagePlan>, PlanError> {
+/// Computes every image's stage digest, dependencies first. `secrets[i]` are the secrets and
+/// ssh agents image `i` is built with: their ids count, never their values.
+pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolver, secrets: &[Arc<secrets::BuildSecrets>]) -> Result<Vec<StagePlan>, PlanError> {
     for image in &project.images {
         refuse_unsupported(project, image)?;
     }
@@ -110,15 +114,6 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             .map_err(|source| PlanError::Dockerfile { image: name.clone(), path: image.dockerfile.clone(), source })?;
         let args = planning_args(image);
         let stages = df.reachable(target, &args);
-        if image.platforms.len() > 1 {
-            return Err(PlanError::Unsupported {
-                image: name,
-                message: format!(
-                    "{} platforms asked for; the engine builds one platform per image\n  hint: build each platform separately and merge them into one index with `wharf push`",
-                    image.platforms.len()
-                ),
-            });
-        }
         let key = (image.context.clone(), image.context_add_files.clone());
         if !contexts.contains_key(&key) {
             let ctx = Context::scan_with(&image.context, Some(&project.dir.join(STATE_DIR)), &image.context_add_files)
@@ -129,17 +124,6 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
         let selected = ctx.select(&df.context_use(&stages, &args));
         let context_digest = Context::digest(&selected).map_err(|source| PlanError::Context { image: name.clone(), source })?;
 
-        let mut bases = BTreeMap::new();
-        for reference in df.external_images(&stages, &args) {
-            if reference.starts_with(DEPENDENCY_PLACEHOLDER) {
-                continue; // a dependency's image: its stage digest is hashed below
-            }
-            let id = resolver
-                .resolve(&reference)
-                .await
-                .map_err(|detail| PlanError::BaseNotFound { image: name.clone(), reference: reference.clone(), detail })?;
-            bases.insert(reference, id);
-        }
         let depends_on: Vec<usize> = image
             .dependencies
             .iter()
@@ -150,22 +134,51 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             .filter_map(|&j| plans[j].as_ref().map(|p| (p.display_name().to_string(), p.digest.clone())))
             .collect();
         let spec = image.image_spec.as_ref().map(|s| s.canonical());
-        let digest = stage_digest::stage_digest(&stage_digest::Inputs {
-            instructions: &df.canonical_text(&stages),
-            target: image.target.as_deref(),
-            platforms: &image.platforms,
-            args: &image.args,
-            context_digest: &context_digest,
-            bases: &bases,
-            dependencies: &deps,
-            dependency_args: &image
-                .dependencies
-                .iter()
-                .flat_map(|d| d.imports.iter().map(move |i| (i.build_arg.clone(), format!("{}:{:?}", d.image, i.kind))))
-                .collect(),
-            cache_version: image.cache_version.as_deref(),
-            image_spec: spec.as_deref(),
-        });
+        let dependency_args: BTreeMap<String, String> = image
+            .dependencies
+            .iter()
+            .flat_map(|d| d.imports.iter().map(move |i| (i.build_arg.clone(), format!("{}:{:?}", d.image, i.kind))))
+            .collect();
+        let secret_ids = secrets.get(i).map(|s| s.ids()).unwrap_or_default();
+        let targets: Vec<Option<&str>> = match image.platforms.as_slice() {
+            [] => vec![None],
+            list => list.iter().map(|p| Some(p.as_str())).collect(),
+        };
+        let mut bases = BTreeMap::new();
+        let mut platforms = Vec::new();
+        for platform in targets {
+            let args = with_platform_args(&args, platform);
+            let mut platform_bases = BTreeMap::new();
+            for reference in df.external_images(&stages, &args) {
+                if reference.starts_with(DEPENDENCY_PLACEHOLDER) {
+                    continue; // a dependency's image: its stage digest is hashed below
+                }
+                let id = resolver
+                    .resolve(&reference)
+                    .await
+                    .map_err(|detail| PlanError::BaseNotFound { image: name.clone(), reference: reference.clone(), detail })?;
+                platform_bases.insert(reference, id);
+            }
+            let digest = stage_digest::stage_digest(&stage_digest::Inputs {
+                instructions: &df.canonical_text(&stages),
+                target: image.target.as_deref(),
+                platforms: platform.map(|p| vec![p.to_string()]).as_deref().unwrap_or(&[]),
+                args: &image.args,
+                context_digest: &context_digest,
+                bases: &platform_bases,
+                dependencies: &deps,
+                dependency_args: &dependency_args,
+                secret_ids: &secret_ids,
+                cache_version: image.cache_version.as_deref(),
+                image_spec: spec.as_deref(),
+            });
+            bases.extend(platform_bases);
+            platforms.push(PlatformStage { platform: platform.map(str::to_string), digest });
+        }
+        let digest = match platforms.as_slice() {
+            [one] => one.digest.clone(),
+            several => stage_digest::index_digest(several),
+        };
         plans[i] = Some(StagePlan {
             index: i,
             name: image.name.clone(),
@@ -174,6 +187,7 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
             context: ctx,
             bases,
             digest,
+            platforms,
             depends_on,
         });
     }
@@ -193,6 +207,20 @@ fn planning_args(image: &Image) -> BTreeMap<String, String> {
         }
     }
     args
+}
+
+/// `args` with BuildKit's automatic `TARGET*` args for `platform` (those the user did not
+/// set), so a `FROM image-${TARGETARCH}` resolves per platform while planning.
+fn with_platform_args(args: &BTreeMap<String, String>, platform: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = args.clone();
+    if let Some(p) = platform {
+        let mut parts = p.splitn(3, '/');
+        let (os, arch, variant) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        for (k, v) in [("TARGETPLATFORM", p), ("TARGETOS", os), ("TARGETARCH", arch), ("TARGETVARIANT", variant)] {
+            out.entry(k.to_string()).or_insert_with(|| v.to_string());
+        }
+    }
+    out
 }
 
 /// Where the Dockerfile goes in the context tar: its own path when it lies inside the

@@ -91,7 +91,7 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, jour
             }
         }
     }
-    collect_garbage(plan, driver, &mut out).await;
+    collect_garbage(plan, driver, store, &mut out).await;
     out
 }
 
@@ -99,10 +99,10 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, jour
 /// no-op for registries, which collect their own), also when nothing was deleted this time:
 /// files left young by an earlier run, or by a push that died before its tag, go once they
 /// are old enough. A failure is a failure of the run, reported under the repository.
-async fn collect_garbage(plan: &Plan, driver: &dyn Driver, out: &mut Outcome) {
+async fn collect_garbage(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, out: &mut Outcome) {
     let repositories: std::collections::BTreeSet<String> = plan.entries.iter().map(|e| e.repository.clone()).collect();
     for repository in repositories {
-        let Ok(repo) = repository.parse::<Repository>() else { continue };
+        let Ok(repo) = store.repository(&repository) else { continue };
         match driver.collect_garbage(&repo).await {
             Ok(Some(collected)) => out.garbage.push(Garbage { repository, collected }),
             Ok(None) => {}
@@ -185,7 +185,7 @@ pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Backend, repo: &Re
 
 /// Re-checks that the tag still points where the plan saw it, and journals its manifest.
 async fn prepare(e: &Entry, store: &dyn Backend, journal: &Journal) -> Result<Repository, Result1> {
-    let repo: Repository = e.repository.parse().map_err(|err| Result1::Failed(format!("invalid repository: {err}")))?;
+    let repo = store.repository(&e.repository).map_err(|err| Result1::Failed(format!("invalid repository: {err}")))?;
     let store = store.open(&repo).map_err(|err| Result1::Failed(format!("cannot check the tag: {err}")))?;
     match store.resolve(&e.tag).await {
         Ok(None) => return Err(Result1::Skipped("already gone".into())),
@@ -229,7 +229,7 @@ async fn is_throwaway_at(store: &dyn Backend, repo: &Repository, digest: &crate:
 }
 
 async fn restore_one(l: &super::journal::Line, store: &dyn Backend) -> Result<(), String> {
-    let repo: Repository = l.repository.parse().map_err(|e: crate::registry::ReferenceError| e.to_string())?;
+    let repo = store.repository(&l.repository).map_err(|e| e.to_string())?;
     let bytes = l.manifest_bytes()?;
     if crate::drivers::is_throwaway(&bytes) {
         return Err("a throwaway manifest of an interrupted untag; nothing to restore".into());

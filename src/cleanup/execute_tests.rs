@@ -41,6 +41,10 @@ impl Backend for Space {
     fn open(&self, repo: &Repository) -> crate::store::Result<Arc<dyn ImageStore>> {
         Ok(Arc::new(self.0.sibling(&repo.to_string())))
     }
+
+    fn repository(&self, name: &str) -> crate::store::Result<Repository> {
+        Ok(name.parse()?)
+    }
 }
 
 /// Untags in the memory space; a lying one answers success and leaves the tag.

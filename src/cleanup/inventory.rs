@@ -157,7 +157,7 @@ type Annotated = (HashMap<String, String>, Digest);
 /// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its
 /// digest; `None` when there is no such manifest.
 async fn read_annotations(store: &dyn Backend, repository: &str, reference: &str) -> Result<Option<Annotated>, StoreError> {
-    let repo: Repository = repository.parse()?;
+    let repo = store.repository(repository)?;
     let Some((bytes, _, digest)) = store.open(&repo)?.manifest(reference).await? else { return Ok(None) };
     #[derive(serde::Deserialize)]
     struct WithAnnotations {
@@ -197,7 +197,19 @@ pub async fn manifests(store: &dyn Backend, tags: &[Tag], records: &[Record]) ->
     }
     known.extend(tags.iter().filter(|t| matches!(t.kind, TagKind::Stage { .. })).map(|t| t.digest.clone()));
     let mut seen = HashSet::new();
-    let unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
+    let mut unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
+    // A multi-platform image's stage is an index over its platforms' stages, which no record
+    // names: when there are such stages, the stages records name are read for their children.
+    let recorded: HashSet<&str> = records.iter().map(|r| r.stage.as_str()).collect();
+    fn stage_of(t: &Tag) -> Option<&str> {
+        match &t.kind {
+            TagKind::Stage { stage } => Some(stage.as_str()),
+            _ => None,
+        }
+    }
+    if tags.iter().filter_map(stage_of).any(|s| !recorded.contains(s)) {
+        unknown.extend(tags.iter().filter(|t| stage_of(t).is_some_and(|s| recorded.contains(s)) && seen.insert(t.digest.clone())));
+    }
     let read: Vec<(Digest, Inspected)> = futures::stream::iter(unknown)
         .map(|t| async move { (t.digest.clone(), inspect(store, t).await.unwrap_or_default()) })
         .buffer_unordered(READ_CONCURRENCY)
@@ -226,7 +238,7 @@ struct Inspected {
 }
 
 async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> {
-    let repo: Repository = t.repository.parse()?;
+    let repo = store.repository(&t.repository)?;
     let store = store.open(&repo)?;
     // A dangling tag (see `tagged_manifest`) must still be recognised, e.g. as a throwaway.
     let Some((bytes, media_type, _)) = crate::store::tagged_manifest(store.as_ref(), &t.tag, &t.digest).await? else { return Ok(Inspected::default()) };

@@ -19,6 +19,9 @@ pub struct Line {
     pub media_type: String,
     /// The manifest, base64.
     pub manifest: String,
+    /// The static root the repository is in (its path, or `s3://…`); none for a registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_root: Option<String>,
 }
 
 impl Line {
@@ -38,6 +41,7 @@ pub struct JournalError {
 pub struct Journal {
     path: PathBuf,
     file: std::sync::Mutex<fs::File>,
+    static_root: Option<String>,
 }
 
 impl Journal {
@@ -47,7 +51,13 @@ impl Journal {
             fs::create_dir_all(dir).map_err(err)?;
         }
         let file = fs::File::options().create(true).append(true).open(path).map_err(err)?;
-        Ok(Journal { path: path.to_path_buf(), file: std::sync::Mutex::new(file) })
+        Ok(Journal { path: path.to_path_buf(), file: std::sync::Mutex::new(file), static_root: None })
+    }
+
+    /// Lines name `root` as the static root their repositories are in.
+    pub fn in_static_root(mut self, root: Option<String>) -> Journal {
+        self.static_root = root;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -63,6 +73,7 @@ impl Journal {
             digest: digest.clone(),
             media_type: media_type.to_string(),
             manifest: base64::engine::general_purpose::STANDARD.encode(manifest),
+            static_root: self.static_root.clone(),
         };
         let err = |e: std::io::Error| JournalError { path: self.path.clone(), message: e.to_string() };
         let mut text = serde_json::to_string(&line).map_err(|e| JournalError { path: self.path.clone(), message: e.to_string() })?;

@@ -262,6 +262,16 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
                 kept_digests.insert(t.digest.clone());
             }
     }
+    // A kept multi-platform stage (an index) keeps its platforms' stages.
+    let platform_stages: BTreeMap<Digest, &str> = inputs
+        .tags
+        .iter()
+        .filter_map(|t| match &t.kind {
+            TagKind::Stage { stage } if alive.contains(stage) => Some((t, stage.as_str())),
+            _ => None,
+        })
+        .flat_map(|(t, stage)| inputs.children.get(&t.digest).into_iter().flatten().map(move |c| (c.clone(), stage)))
+        .collect();
     // Then stages, records and referrers follow what stays.
     for (i, t) in inputs.tags.iter().enumerate() {
         if decisions[i].is_some() {
@@ -272,6 +282,9 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
             (_, Some(reason)) => (Action::Keep, reason),
             (_, None) if purge => (Action::Delete, "--purge".into()),
             (TagKind::Stage { stage }, None) if alive.contains(stage) => (Action::Keep, "stage of a kept image".into()),
+            (TagKind::Stage { .. }, None) if platform_stages.contains_key(&t.digest) => {
+                (Action::Keep, format!("platform stage of kept multi-platform stage {}", platform_stages[&t.digest]))
+            }
             (TagKind::Stage { .. }, None) if fresh(&t.digest) => (Action::Keep, "pushed within the fresh window".into()),
             (TagKind::Stage { .. }, None) => (Action::Delete, "no kept image uses this stage".into()),
             (TagKind::Record { stage, .. }, None) if alive.contains(stage) => (Action::Keep, "record of a kept stage".into()),

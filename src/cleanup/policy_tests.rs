@@ -330,3 +330,23 @@ mod ranking_property {
         }
     }
 }
+
+#[test]
+fn the_platform_stages_of_a_kept_multi_platform_stage_stay() {
+    // c3 and c1 published multi-platform images: their stages are indexes over a stage per
+    // platform (amd3/arm3, amd1/arm1), which no record names.
+    let (mut tags, records, history) = main_history();
+    for s in ["amd3", "arm3", "amd1", "arm1"] {
+        tags.push(stage(s));
+    }
+    let children = HashMap::from([(d("s3"), vec![d("amd3"), d("arm3")]), (d("s1"), vec![d("amd1"), d("arm1")])]);
+    let p = policy(RefKind::Branch, "main", Some(1), None, Operator::And);
+    let o = opts(Mode::Git { policies: vec![p], history });
+    let plan = decide(&Inputs { tags: &tags, records: &records, pushed_at: &HashMap::new(), children: &children, throwaways: &HashSet::new() }, &o);
+    assert_eq!(action(&plan, &hex("s3")), Action::Keep);
+    for (s, want) in [("amd3", Action::Keep), ("arm3", Action::Keep), ("amd1", Action::Delete), ("arm1", Action::Delete)] {
+        assert_eq!(action(&plan, &hex(s)), want, "{s}");
+    }
+    let why = &plan.iter().find(|e| e.tag == hex("arm3")).unwrap().reason;
+    assert!(why.contains("platform stage of kept multi-platform stage"), "{why}");
+}

@@ -107,7 +107,7 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -
         throwaways: &manifests.throwaways,
     };
     let mut entries = policy::decide(&inputs, &opts);
-    let repository_deletions = super::review::review(driver, &mut entries, matches!(s.keep, Keep::Purge)).await?;
+    let repository_deletions = super::review::review(driver, store, &mut entries, matches!(s.keep, Keep::Purge)).await?;
     Ok(Plan {
         version: PLAN_VERSION,
         project: s.project.as_ref().map_or_else(|| s.repo.path.clone(), |p| p.name.clone()),
@@ -125,7 +125,7 @@ pub async fn apply(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, journa
     if plan.version != PLAN_VERSION {
         return Err(CleanupError::Invalid(format!("plan format {} is not supported (this wharf writes {PLAN_VERSION})", plan.version)));
     }
-    let journal = Journal::open(journal)?;
+    let journal = Journal::open(journal)?.in_static_root(plan.static_root.clone());
     Ok(execute::execute(plan, driver, store, &journal).await)
 }
 

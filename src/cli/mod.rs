@@ -28,6 +28,7 @@ use commands::cleanup::CleanupCommand;
 use commands::completion::{CompletionArgs, ManArgs};
 use commands::config::ConfigCommand;
 use commands::login::{LoginArgs, LogoutArgs};
+use commands::pull::{PullArgs, ReferrersArgs};
 use commands::push::PushArgs;
 use commands::registry::RegistryCommand;
 use commands::serve::ServeArgs;
@@ -66,6 +67,11 @@ enum Command {
     /// Publish ready-made images (docker save archives, OCI layouts; gzipped or not) to a
     /// registry or a static root; several platforms become one image index.
     Push(Box<PushArgs>),
+    /// Pull an artifact's files, or an image as an OCI layout or a docker archive, from a
+    /// registry or a static root.
+    Pull(Box<PullArgs>),
+    /// List the manifests that refer to REF (signatures, SBOMs, attestations).
+    Referrers(Box<ReferrersArgs>),
     /// Serve a static root (written by `push --static-root`) as a read-only registry.
     Serve(ServeArgs),
     /// Project configuration.
@@ -97,6 +103,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out).await,
         Command::Push(args) => commands::push::run(args, out).await,
+        Command::Pull(args) => commands::pull::pull(args, out).await,
+        Command::Referrers(args) => commands::pull::referrers(args, out).await,
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Config(command) => commands::config::run(command, out),
         Command::Registry(command) => commands::registry::run(command, out),
@@ -125,7 +133,7 @@ mod tests {
     fn driver_settings_reach_every_command_with_a_driver() {
         let mut root = Cli::command();
         root.build();
-        for path in [&["build-and-publish"][..], &["push"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
+        for path in [&["build-and-publish"][..], &["push"], &["pull"], &["referrers"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
             let mut cmd = &root;
             for name in path {
                 cmd = cmd.find_subcommand(name).unwrap_or_else(|| panic!("{path:?}"));

@@ -138,6 +138,13 @@ pub struct Collection {
     pub repository: String,
 }
 
+/// `wharf referrers REF`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Referrers {
+    pub subject: Digest,
+    pub referrers: Vec<crate::spec::manifest::Descriptor>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +159,8 @@ mod tests {
     const SCHEMAS: &[(&str, SchemaOf)] = &[
         ("build-and-publish", schema::<crate::report::Report>),
         ("push", schema::<crate::push::PushReport>),
+        ("pull", schema::<crate::pull::Pulled>),
+        ("referrers", schema::<Referrers>),
         ("config-validate", schema::<crate::config::Validation>),
         ("registry-detect", schema::<Detection>),
         ("login", schema::<LoginDone>),

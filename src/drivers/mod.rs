@@ -53,7 +53,7 @@ pub use layout::{parse_repository, resolve_layout};
 pub use listing::{BrokenTag, Digests, TagEntry, TagListing};
 pub use quay::QuayDriver;
 pub use settings::{Setting, Settings};
-pub use crate::static_registry::driver::{INFO as STATIC_INFO, STATIC_REGISTRY, StaticDriver};
+pub use crate::static_registry::driver::{INFO as STATIC_INFO, StaticDriver};
 pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
 use crate::registry::{Client, Credential, Repository};

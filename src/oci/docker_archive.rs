@@ -33,22 +33,22 @@ pub struct Imported {
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ArchiveManifest {
-    config: String,
+pub(crate) struct ArchiveManifest {
+    pub(crate) config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub(crate) repo_tags: Option<Vec<String>>,
+    pub(crate) layers: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
-struct ConfigRootfs {
-    rootfs: Rootfs,
+pub(crate) struct ConfigRootfs {
+    pub(crate) rootfs: Rootfs,
 }
 
 #[derive(serde::Deserialize)]
-struct Rootfs {
+pub(crate) struct Rootfs {
     #[serde(default)]
-    diff_ids: Vec<String>,
+    pub(crate) diff_ids: Vec<String>,
 }
 
 /// Imports every image of the `docker save` archive at `archive` into `layout`.
@@ -84,27 +84,32 @@ pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, Archi
             .zip(rootfs.rootfs.diff_ids.par_iter())
             .map(|(name, diff_id)| convert_layer(archive, member(name)?, diff_id, layout))
             .collect::<Result<_, _>>()?;
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": Descriptor::new(OCI_CONFIG, config_digest, config_bytes.len() as u64),
-            "layers": layers,
-        });
-        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
-        let digest = layout.put_blob_bytes(&manifest_bytes)?;
-        out.push(Imported {
-            manifest: Descriptor::new(OCI_MANIFEST, digest, manifest_bytes.len() as u64),
-            manifest_bytes,
-            repo_tags: m.repo_tags.unwrap_or_default(),
-        });
+        out.push(manifest_for(layout, archive, &m, config_digest, config_bytes.len() as u64, layers)?);
     }
     Ok(out)
+}
+
+/// The OCI manifest over a converted image's config and layers, stored in `layout`.
+pub(crate) fn manifest_for(layout: &OciLayout, archive: &Path, m: &ArchiveManifest, config: Digest, config_size: u64, layers: Vec<Descriptor>) -> Result<Imported, ArchiveError> {
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": Descriptor::new(OCI_CONFIG, config, config_size),
+        "layers": layers,
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| ArchiveError::invalid(archive, e.to_string()))?;
+    let digest = layout.put_blob_bytes(&manifest_bytes)?;
+    Ok(Imported {
+        manifest: Descriptor::new(OCI_MANIFEST, digest, manifest_bytes.len() as u64),
+        manifest_bytes,
+        repo_tags: m.repo_tags.clone().unwrap_or_default(),
+    })
 }
 
 /// Compresses one layer into the layout, or reuses the result of an earlier conversion of
 /// the same uncompressed layer. A layer that is gzipped already is kept as it is. Either way
 /// the uncompressed bytes must match the config's `diff_id`.
-fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLayout) -> Result<Descriptor, ArchiveError> {
+pub(crate) fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLayout) -> Result<Descriptor, ArchiveError> {
     let io_err = ArchiveError::io(archive);
     let memo_dir = layout.root().join("wharf-diffids");
     let memo = diff_id.parse::<Digest>().ok().map(|d| memo_dir.join(d.hex()));

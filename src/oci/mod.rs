@@ -10,6 +10,7 @@
 //! - [`source`]: one entry point that recognises any of them (gzipped or not, by magic).
 
 pub mod docker_archive;
+pub mod docker_stream;
 pub mod layout;
 pub mod oci_dir;
 pub mod oci_tar;
@@ -40,6 +41,10 @@ pub enum ArchiveError {
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// Readable, but no image: neither a docker archive nor an OCI image layout (`wharf push`
+    /// then publishes it as an artifact).
+    #[error("{path}: {why}")]
+    NotAnImage { path: PathBuf, why: String },
 }
 
 /// Opens `path` for reading if it is a regular file. A FIFO, socket or device is refused

@@ -25,6 +25,9 @@ const MAX_DEPTH: usize = 4;
 /// layer's digest is checked (a staged layout was checked while it was unpacked).
 pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> Result<Vec<SourceImage>, ArchiveError> {
     let marker = root.join("oci-layout");
+    if !marker.exists() {
+        return Err(ArchiveError::NotAnImage { path: shown.to_path_buf(), why: "a directory without oci-layout, so no OCI image layout".into() });
+    }
     let marker_bytes = read_regular(&marker, 4096).map_err(|e| {
         ArchiveError::invalid(shown, format!("not an OCI image layout (oci-layout cannot be read: {e})"))
     })?;

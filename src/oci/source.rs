@@ -44,6 +44,9 @@ pub struct SourceImage {
     pub labels: BTreeMap<String, String>,
     /// Where every blob of the image can be read, by digest.
     pub blobs: OciLayout,
+    /// An OCI artifact (an oras-made layout): its type; such a manifest has no platform and is
+    /// pushed as it is.
+    pub artifact_type: Option<String>,
 }
 
 /// A source read and checked.
@@ -78,6 +81,9 @@ pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
             return Err(ArchiveError::invalid(&path, format!("{what}-compressed archives are not read; decompress it first, or use gzip")));
         }
     };
+    if !starts_like_tar(&path, compressed)? {
+        return Err(ArchiveError::NotAnImage { path, why: "not a tar archive (nor a gzipped one), so neither a docker archive nor an OCI image layout".into() });
+    }
     let tar = if compressed { gunzip(&path, staging.path(), gunzip_limit(meta.len()))? } else { path.clone() };
     let index = TarIndex::read(&tar).map_err(|e| rename(e, &tar, &path))?;
     let (kind, images) = if index.contains("manifest.json") {
@@ -104,10 +110,28 @@ pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
         }
         (SourceKind::OciLayoutTar, super::oci_dir::read(&dir, &path, reference.as_deref(), false)?)
     } else {
-        let msg = "neither a docker archive (no manifest.json) nor an OCI image layout (no index.json)";
-        return Err(ArchiveError::invalid(&path, msg));
+        let why = "neither a docker archive (no manifest.json) nor an OCI image layout (no index.json)";
+        return Err(ArchiveError::NotAnImage { path, why: why.into() });
     };
     Ok(Source { path, kind, compressed, images, _staging: Some(staging) })
+}
+
+/// Whether the file (gunzipped on the fly when `compressed`) begins with a POSIX or GNU tar
+/// header (`ustar` at byte 257); reads 512 bytes at most.
+fn starts_like_tar(path: &Path, compressed: bool) -> Result<bool, ArchiveError> {
+    let file = fs::File::open(path).map_err(ArchiveError::io(path))?;
+    let mut reader: Box<dyn Read> = if compressed { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let mut head = [0u8; 512];
+    let mut filled = 0;
+    while filled < head.len() {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if compressed && e.kind() == io::ErrorKind::InvalidInput => return Ok(false),
+            Err(e) => return Err(ArchiveError::Io { path: path.to_path_buf(), source: e }),
+        }
+    }
+    Ok(filled == head.len() && &head[257..262] == b"ustar")
 }
 
 /// `PATH` or `PATH:REF`: the longest prefix ending before a `:` that exists wins, so paths
@@ -208,6 +232,14 @@ pub(crate) fn image_from_manifest(
     let ManifestContent::Image { config, layers } = content else {
         return Err(ArchiveError::invalid(shown, format!("{digest} is an index where an image manifest was expected")));
     };
+    if crate::pull::is_artifact(&manifest) {
+        for blob in std::iter::once(&config).chain(&layers) {
+            check_blob(blobs, shown, blob, check_layers)?;
+        }
+        let artifact_type = crate::spec::manifest::artifact_type(&manifest).unwrap_or_else(|| config.media_type.clone());
+        let platform = Platform { architecture: String::new(), os: String::new(), variant: None };
+        return Ok(SourceImage { manifest, media_type, digest, config, layers, platform, labels: BTreeMap::new(), blobs: blobs.clone(), artifact_type: Some(artifact_type) });
+    }
     let config_bytes = read_blob(blobs, shown, &config, MAX_CONFIG_SIZE, "config")?;
     let parsed: ImageConfig = serde_json::from_slice(&config_bytes)
         .map_err(|e| ArchiveError::invalid(shown, format!("config {} of image {digest} is not an image config: {e}", config.digest)))?;
@@ -219,7 +251,7 @@ pub(crate) fn image_from_manifest(
         check_blob(blobs, shown, layer, check_layers)?;
     }
     let labels = parsed.config.and_then(|c| c.labels).unwrap_or_default();
-    Ok(SourceImage { manifest, media_type, digest, config, layers, platform, labels, blobs: blobs.clone() })
+    Ok(SourceImage { manifest, media_type, digest, config, layers, platform, labels, blobs: blobs.clone(), artifact_type: None })
 }
 
 #[derive(serde::Deserialize)]

@@ -102,6 +102,9 @@ pub fn read_sources(specs: &[String], staging: &Path) -> Result<Vec<Source>, Pus
 /// Computes the manifests, the index (several images), their digests and the references.
 pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) -> Result<PushPlan, PushError> {
     let images: Vec<(&Source, &SourceImage)> = sources.iter().flat_map(|s| s.images.iter().map(move |i| (s, i))).collect();
+    if images.len() > 1 && images.iter().any(|(_, im)| im.artifact_type.is_some()) {
+        return Err(PushError::Plan("an artifact cannot go into an image index with other images; push it on its own".into()));
+    }
     check_platforms(&images)?;
     let mut children = Vec::new();
     let mut planned = Vec::new();
@@ -113,14 +116,13 @@ pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) 
         let digest = Digest::of(&manifest);
         planned.push(PlannedImage {
             source: src.path.clone(),
-            platform: platform_key(&im.platform),
+            platform: im.artifact_type.clone().unwrap_or_else(|| platform_key(&im.platform)),
             digest: digest.clone(),
             source_digest: im.digest.clone(),
             layers: im.layers.len(),
             layer_bytes: im.layers.iter().map(|l| l.size).sum(),
         });
-        let blobs: Vec<Descriptor> = std::iter::once(im.config.clone()).chain(im.layers.iter().cloned()).collect();
-        children.push(Image { manifest, media_type, digest, blobs, children: Vec::new(), origin: LayoutStore::shared(im.blobs.clone(), "source") });
+        children.push(source_image(manifest, media_type, digest, &im.config, &im.layers, &im.blobs));
     }
     let (image, annotations) = match children.len() {
         0 => return Err(PushError::Plan("no image to push".into())),
@@ -143,11 +145,24 @@ pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) 
             (index, annotations)
         }
     };
+    finish_plan(image, planned, annotations, dest, opts, false)
+}
+
+/// An image read from a layout, ready to copy.
+fn source_image(manifest: Bytes, media_type: String, digest: Digest, config: &Descriptor, layers: &[Descriptor], blobs: &crate::oci::layout::OciLayout) -> Image {
+    let blobs_needed: Vec<Descriptor> = std::iter::once(config.clone()).chain(layers.iter().cloned()).collect();
+    Image { manifest, media_type, digest, blobs: blobs_needed, children: Vec::new(), origin: LayoutStore::shared(blobs.clone(), "source") }
+}
+
+/// Tags and locations of the plan. `by_digest_only`: with no tag, the manifest goes by its
+/// digest (a referrer, found through its subject).
+fn finish_plan(image: Image, planned: Vec<PlannedImage>, annotations: BTreeMap<String, String>, dest: &Arc<dyn ImageStore>, opts: &PushOptions, by_digest_only: bool) -> Result<PushPlan, PushError> {
     let tags = naming::tags(&opts.tags, image.digest.hex(), naming::MAX_TAG).map_err(PushError::Plan)?;
-    if tags.is_empty() {
-        return Err(PushError::Plan("no tag to publish\n  hint: give DEST a tag (HOST/REPO:TAG) or pass --tag".into()));
-    }
-    let locations: Vec<Location> = tags.iter().map(|t| Location::new(dest.clone(), &t.value)).collect();
+    let locations: Vec<Location> = match (tags.is_empty(), by_digest_only) {
+        (true, true) => vec![Location::new(dest.clone(), image.digest.as_str())],
+        (true, false) => return Err(PushError::Plan("no tag to publish\n  hint: give DEST a tag (HOST/REPO:TAG) or pass --tag".into())),
+        (false, _) => tags.iter().map(|t| Location::new(dest.clone(), &t.value)).collect(),
+    };
     Ok(PushPlan {
         digest: image.digest.clone(),
         media_type: image.media_type.clone(),
@@ -158,6 +173,23 @@ pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) 
         image,
         locations,
     })
+}
+
+/// Plans the push of an artifact packed from files (see [`crate::artifact`]). With a subject
+/// and no tag, it goes by digest: a referrer is found through its subject.
+pub fn plan_artifact(packed: crate::artifact::pack::Packed, sources: &[PathBuf], dest: &Arc<dyn ImageStore>, opts: &PushOptions, has_subject: bool) -> Result<PushPlan, PushError> {
+    check_size(&packed.manifest, "the artifact's manifest")?;
+    let planned = vec![PlannedImage {
+        source: sources.first().cloned().unwrap_or_default(),
+        platform: packed.artifact_type.clone(),
+        digest: packed.digest.clone(),
+        source_digest: packed.digest.clone(),
+        layers: packed.layers.len(),
+        layer_bytes: packed.layers.iter().map(|l| l.size).sum(),
+    }];
+    let annotations = crate::spec::manifest::annotations(&packed.manifest);
+    let image = source_image(packed.manifest, crate::spec::manifest::OCI_MANIFEST.into(), packed.digest, &packed.config, &packed.layers, &packed.blobs);
+    finish_plan(image, planned, annotations, dest, opts, has_subject)
 }
 
 /// Publishes the plan: blobs and child manifests first, every tag last.

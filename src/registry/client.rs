@@ -52,9 +52,12 @@ pub struct ClientOptions {
     pub list_progress: Option<ListProgress>,
 }
 
-/// Callback for tag-listing progress: the repository and how many tags are listed so far.
+/// Told the repository and how many of its tags are listed so far.
+pub type ListProgressFn = dyn Fn(&Repository, usize) + Send + Sync;
+
+/// Callback for tag-listing progress.
 #[derive(Clone)]
-pub struct ListProgress(pub Arc<dyn Fn(&Repository, usize) + Send + Sync>);
+pub struct ListProgress(pub Arc<ListProgressFn>);
 
 impl std::fmt::Debug for ListProgress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -52,6 +52,16 @@ pub fn annotated_empty_manifest(artifact_type: &str, annotations: &BTreeMap<Stri
     bytes::Bytes::from(manifest.to_string())
 }
 
+/// A manifest's (or index's) annotations; empty when it has none.
+pub fn annotations(bytes: &[u8]) -> BTreeMap<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Annotated {
+        #[serde(default)]
+        annotations: BTreeMap<String, String>,
+    }
+    serde_json::from_slice::<Annotated>(bytes).map(|a| a.annotations).unwrap_or_default()
+}
+
 /// A manifest's `artifactType`, or for an image-spec 1.0-style artifact its config's media
 /// type when that is not an image config; `None` for images and indexes without one.
 pub fn artifact_type(bytes: &[u8]) -> Option<String> {
@@ -74,7 +84,7 @@ pub fn is_image_manifest(media_type: &str) -> bool {
 }
 
 /// A content descriptor: what a manifest says about a blob or a child manifest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     pub media_type: String,
@@ -96,7 +106,7 @@ impl Descriptor {
 }
 
 /// The platform of an index entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Platform {
     pub architecture: String,
     pub os: String,

@@ -43,7 +43,8 @@ impl ReferenceError {
     }
 }
 
-/// A repository on a registry: `registry/path`.
+/// A repository on a registry (`registry/path`), or in a static root (`path` alone: no
+/// registry, see [`Repository::in_static_root`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Repository {
     /// `host[:port]` as the user wrote it; Docker Hub is normalised to `docker.io`.
@@ -142,10 +143,21 @@ impl Repository {
         Ok(Repository { registry, path })
     }
 
+    /// A repository of a static root: a path, and no registry (shown as the path alone).
+    pub fn in_static_root(path: &str) -> Result<Self, ReferenceError> {
+        validate_path(path).map_err(|p| ReferenceError::new(path, p))?;
+        Ok(Repository { registry: String::new(), path: path.to_string() })
+    }
+
+    /// Whether this is a static root's repository rather than a registry's.
+    pub fn is_in_static_root(&self) -> bool {
+        self.registry.is_empty()
+    }
+
     /// A child repository `self/name` (multirepo layout), validated.
     pub fn join(&self, name: &str) -> Result<Repository, ReferenceError> {
         let path = format!("{}/{}", self.path, name.trim_matches('/'));
-        let input = format!("{}/{path}", self.registry);
+        let input = if self.is_in_static_root() { path.clone() } else { format!("{}/{path}", self.registry) };
         validate_path(&path).map_err(|p| ReferenceError::new(&input, p))?;
         Ok(Repository { registry: self.registry.clone(), path })
     }
@@ -228,7 +240,7 @@ fn split_tag(s: &str) -> (&str, Option<&str>) {
 
 impl fmt::Display for Repository {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.registry, self.path)
+        if self.is_in_static_root() { f.write_str(&self.path) } else { write!(f, "{}/{}", self.registry, self.path) }
     }
 }
 

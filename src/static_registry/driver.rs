@@ -21,9 +21,6 @@ use crate::static_registry::gc::Collected;
 use crate::static_registry::root::StaticRoot;
 use crate::registry::Repository;
 
-/// The registry part of a static root's [`Repository`] values, in plans and journals. The
-/// `.invalid` top-level domain never resolves (RFC 2606), so it never names a real registry.
-pub const STATIC_REGISTRY: &str = "static.invalid";
 
 pub static INFO: DriverInfo = DriverInfo {
     name: "static",
@@ -46,6 +43,10 @@ pub static INFO: DriverInfo = DriverInfo {
     new: |_, _| Err(DriverError::Unsupported { driver: "static", op: "be chosen by host (use --static-root)" }),
 };
 
+/// How earlier wharf versions wrote a static root's repositories in plans and journals (a
+/// made-up host before the path); still read, never written.
+pub const LEGACY_PREFIX: &str = "static.invalid/";
+
 /// A static root as a driver.
 #[derive(Debug, Clone)]
 pub struct StaticDriver {
@@ -66,20 +67,14 @@ impl StaticDriver {
         &self.root
     }
 
-    /// `repo` (a path inside the root) as a [`Repository`] of the static registry.
+    /// `repo` (a path inside the root) as a [`Repository`] of a static root.
     pub fn repository(path: &str) -> std::result::Result<Repository, String> {
         crate::static_registry::root::validate_repo(path).map_err(|e| format!("{path:?}: {e}"))?;
-        Ok(Repository { registry: STATIC_REGISTRY.to_string(), path: path.to_string() })
-    }
-
-    /// The path inside the root of a repository written as text in a plan or journal
-    /// (`static.invalid/<path>`); `None` for a registry's repository.
-    pub fn path_of(repository: &str) -> Option<&str> {
-        repository.strip_prefix(STATIC_REGISTRY)?.strip_prefix('/')
+        Repository::in_static_root(path).map_err(|e| e.to_string())
     }
 
     fn check(&self, repo: &Repository) -> Result<()> {
-        if repo.registry == STATIC_REGISTRY {
+        if repo.is_in_static_root() {
             return Ok(());
         }
         Err(DriverError::Refused {

@@ -180,17 +180,30 @@ pub trait ImageStore: Send + Sync + std::fmt::Debug {
 /// Cleanup and `tags` open the repositories a listing, plan or journal names through it.
 pub trait Backend: Send + Sync {
     fn open(&self, repo: &Repository) -> Result<Arc<dyn ImageStore>>;
+
+    /// The repository a plan or journal names (`host/path` on a registry, the path in a
+    /// static root).
+    fn repository(&self, name: &str) -> Result<Repository>;
 }
 
 impl Backend for Client {
     fn open(&self, repo: &Repository) -> Result<Arc<dyn ImageStore>> {
         Ok(RegistryStore::shared(self.clone(), repo.clone()))
     }
+
+    fn repository(&self, name: &str) -> Result<Repository> {
+        Ok(name.parse()?)
+    }
 }
 
 impl Backend for crate::static_registry::root::StaticRoot {
     fn open(&self, repo: &Repository) -> Result<Arc<dyn ImageStore>> {
         Ok(StaticStore::shared(self.clone(), repo.path.clone()))
+    }
+
+    fn repository(&self, name: &str) -> Result<Repository> {
+        let path = name.strip_prefix(crate::static_registry::driver::LEGACY_PREFIX).unwrap_or(name);
+        Ok(Repository::in_static_root(path)?)
     }
 }
 

@@ -13,7 +13,10 @@ use super::super::driver_args::DriverArgs;
 use super::super::output;
 use super::super::progress::BuildProgress;
 use crate::build::docker::DockerEngine;
-use crate::build::engine::Engine;
+use crate::build::engine::{Builder, Engine};
+use crate::build::buildkit::transport::{Address, Daemon, TlsFiles};
+use crate::build::remote::RemoteBuildKit;
+use crate::build::secrets::{SecretSpec, SshSpec};
 use crate::build::schedule::{Connect, StageStorage};
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
@@ -48,6 +51,34 @@ pub struct BuildArgs {
     /// Docker engine endpoint (`unix:///var/run/docker.sock`, `tcp://…`).
     #[arg(long, env = "DOCKER_HOST", help_heading = "Build")]
     pub docker_host: Option<String>,
+    /// The engine's builder: `buildkit` (BuildKit through the engine), `legacy` (the classic
+    /// builder), `auto` (BuildKit when the engine has it).
+    #[arg(long, value_enum, default_value_t = Builder::Auto, env = "WHARF_BUILDER", help_heading = "Build")]
+    pub builder: Builder,
+    /// A build secret for `RUN --mount=type=secret,id=NAME`: `id=NAME,env=VARIABLE` or
+    /// `id=NAME,src=FILE` (repeatable). The value never reaches the image, logs or report.
+    #[arg(long = "secret", value_name = "id=NAME,env=VAR|src=FILE", help_heading = "Build")]
+    pub secrets: Vec<SecretSpec>,
+    /// An ssh agent for `RUN --mount=type=ssh`: `default` (the agent at SSH_AUTH_SOCK) or
+    /// `ID=SOCKET` (repeatable).
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]", help_heading = "Build")]
+    pub ssh: Vec<SshSpec>,
+    /// Build on a BuildKit daemon instead of the engine: `unix:///run/buildkit/buildkitd.sock`
+    /// or `tcp://HOST:PORT` (results come back as OCI layouts; no engine needed).
+    #[arg(long, value_name = "ADDRESS", env = "BUILDKIT_HOST", help_heading = "Build")]
+    pub buildkit_host: Option<String>,
+    /// CA certificate (PEM) the BuildKit daemon's certificate must chain to; turns on TLS.
+    #[arg(long, value_name = "FILE", requires = "buildkit_host", help_heading = "Build")]
+    pub buildkit_tlscacert: Option<PathBuf>,
+    /// Client certificate (PEM) for a BuildKit daemon that checks its clients; turns on TLS.
+    #[arg(long, value_name = "FILE", requires_all = ["buildkit_host", "buildkit_tlskey"], help_heading = "Build")]
+    pub buildkit_tlscert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "buildkit_tlscert", help_heading = "Build")]
+    pub buildkit_tlskey: Option<PathBuf>,
+    /// The name the daemon's certificate is checked against (default: the address's host).
+    #[arg(long, value_name = "NAME", requires = "buildkit_host", help_heading = "Build")]
+    pub buildkit_tlsservername: Option<String>,
     /// Builds at once (default: number of cores).
     #[arg(long, help_heading = "Build")]
     pub parallel: Option<usize>,
@@ -142,11 +173,21 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress) -> Result
     let cache = OciLayout::open(&cache_dir).map_err(|e| Error::Usage(e.to_string()))?;
     let tags = args.tags.resolve(&project.dir)?;
     let commit = ci_git_info().or(GitInfo::discover(&project.dir)).commit;
-    let host = args.docker_host.clone();
-    let connect: Connect = Arc::new(move || {
-        let host = host.clone();
-        Box::pin(async move { DockerEngine::connect(host.as_deref()).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
-    });
+    let connect = engine_connect(args)?;
+    // Secret values and agent sockets are read here, at the edge: each image gets the
+    // project file's (werf's `secrets:`/`ssh:`) and the command line's, which win.
+    let env = |k: &str| std::env::var(k).ok();
+    let secrets = project
+        .images
+        .iter()
+        .map(|image| {
+            let (mut specs, mut ssh) = crate::build::secrets::from_project(image);
+            specs.extend(args.secrets.iter().cloned());
+            ssh.extend(args.ssh.iter().cloned());
+            let resolved = crate::build::secrets::resolve(&specs, &ssh, &env).map_err(|e| Error::Usage(format!("image {}: {e}", image.display_name())))?;
+            Ok(Arc::new(resolved))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     for w in &project.warnings {
         tracing::warn!("{w}");
     }
@@ -165,8 +206,37 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress) -> Result
         commit,
         locks: args.locks.locks().await?,
         driver,
+        secrets,
     };
     run.run().await.map_err(|e| Error::Pipeline(Box::new(e)))
+}
+
+/// How builds reach their builder: a BuildKit daemon (`--buildkit-host`), else the engine.
+fn engine_connect(args: &BuildArgs) -> Result<Connect, Error> {
+    let Some(host) = &args.buildkit_host else {
+        let (host, builder) = (args.docker_host.clone(), args.builder);
+        return Ok(Arc::new(move || {
+            let host = host.clone();
+            Box::pin(async move { DockerEngine::connect(host.as_deref(), builder).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
+        }));
+    };
+    if args.builder == Builder::Legacy {
+        return Err(Error::Usage("--builder legacy builds on the engine; it cannot be combined with --buildkit-host".into()));
+    }
+    let address = Address::parse(host).map_err(|e| Error::Usage(e.to_string()))?;
+    let tls = (args.buildkit_tlscacert.is_some() || args.buildkit_tlscert.is_some()).then(|| {
+        Arc::new(TlsFiles {
+            ca: args.buildkit_tlscacert.clone(),
+            cert: args.buildkit_tlscert.clone(),
+            key: args.buildkit_tlskey.clone(),
+            server_name: args.buildkit_tlsservername.clone(),
+        })
+    });
+    let daemon = Daemon::BuildKit { address, tls };
+    Ok(Arc::new(move || {
+        let engine: Arc<dyn Engine> = Arc::new(RemoteBuildKit::new(daemon.clone()));
+        Box::pin(async move { Ok(engine) })
+    }))
 }
 
 /// `$XDG_CACHE_HOME/wharf` or `~/.cache/wharf` (the environment is read here, at the edge).

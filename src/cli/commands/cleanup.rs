@@ -101,7 +101,7 @@ pub struct CleanupApplyArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CleanupRestoreArgs {
     pub journal: PathBuf,
-    /// The static root the journal's `static.invalid/…` lines belong to.
+    /// The static root the journal's lines belong to (each line names it too).
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Registry & credentials")]
     pub static_root: Option<String>,
     #[command(flatten)]
@@ -210,7 +210,7 @@ async fn apply(args: &CleanupApplyArgs, out: Output) -> Result<(), Error> {
         }
     }
     let repo_text = match &site_args.statics.static_root {
-        Some(_) => drivers::StaticDriver::path_of(&first.repository).unwrap_or(&first.repository).to_string(),
+        Some(_) => first.repository.strip_prefix(crate::static_registry::driver::LEGACY_PREFIX).unwrap_or(&first.repository).to_string(),
         None => first.repository.clone(),
     };
     let implementation = site_args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
@@ -228,9 +228,11 @@ async fn restore(args: &CleanupRestoreArgs, out: Output) -> Result<(), Error> {
     let registries: Vec<String> = lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
     let registries: Vec<&str> = registries.iter().map(String::as_str).collect();
     // Lines of a static root go back into it, the others into their registries.
-    let (statics, registry_lines): (Vec<_>, Vec<_>) = lines.into_iter().partition(|l| drivers::StaticDriver::path_of(&l.repository).is_some());
+    let legacy = crate::static_registry::driver::LEGACY_PREFIX;
+    let (statics, registry_lines): (Vec<_>, Vec<_>) = lines.into_iter().partition(|l| l.static_root.is_some() || l.repository.starts_with(legacy));
     let mut restored = execute::Restored::default();
     if !statics.is_empty() {
+        // Named explicitly: restoring writes into it (the lines say which root they came from).
         let root = args.static_root.as_deref().ok_or_else(|| {
             Error::Usage(format!("{}: {} line(s) are of a static root; give it with --static-root", args.journal.display(), statics.len()))
         })?;

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod completion;
 pub mod config;
 pub mod login;
+pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod serve;

@@ -59,15 +59,6 @@ pub async fn run(command: &TagsCommand, out: Output) -> Result<(), Error> {
     }
 }
 
-/// A repository as the user named it: a static root's by its path.
-fn shown(repo: &Repository) -> String {
-    if repo.registry == drivers::STATIC_REGISTRY {
-        repo.path.clone()
-    } else {
-        repo.to_string()
-    }
-}
-
 /// `wharf tags ls REPO`: names (one request per page where listings carry no digests), or with
 /// `--digests` each tag's digest. Tags whose manifest cannot be read are named on stderr.
 async fn ls(args: &TagsLsArgs, out: Output) -> Result<(), Error> {
@@ -76,7 +67,7 @@ async fn ls(args: &TagsLsArgs, out: Output) -> Result<(), Error> {
         .list(&repo, if args.digests { Digests::All } else { Digests::None })
         .await?;
     for b in &listing.broken {
-        eprintln!("warning: {}:{}: {}", shown(&repo), b.tag, b.problem);
+        eprintln!("warning: {repo}:{}: {}", b.tag, b.problem);
     }
     let tags: Vec<ListedTag> = if args.digests {
         listing
@@ -97,7 +88,7 @@ async fn ls(args: &TagsLsArgs, out: Output) -> Result<(), Error> {
     match out {
         Output::Json => output::print(&TagList {
             driver: driver.info().name,
-            repository: shown(&repo),
+            repository: repo.to_string(),
             tags,
         }),
         Output::Text => {
@@ -306,7 +297,7 @@ async fn collect_garbage(
         if !results.iter().any(|(_, repo, res)| *repo == site.repo && res.is_ok()) {
             continue;
         }
-        let repository = shown(&site.repo);
+        let repository = site.repo.to_string();
         match site.driver.collect_garbage(&site.repo).await {
             Ok(Some(c)) => {
                 if out == Output::Text {

@@ -320,6 +320,7 @@ mod tests {
                     built: *built,
                     references: Vec::new(),
                     tags: Vec::new(),
+                    platforms: Vec::new(),
                     stats: CopyStats {
                         bytes_uploaded: *bytes,
                         ..CopyStats::default()

@@ -241,8 +241,9 @@ impl Board {
             Event::UpToDate => Phase::UpToDate,
             Event::Found => Phase::Found,
             Event::Building => {
+                // Several platforms build one after the other: timed from the first.
                 img.built = true;
-                img.started = Some(Instant::now());
+                img.started.get_or_insert_with(Instant::now);
                 Phase::Building
             }
             Event::Exporting => {
