@@ -2,10 +2,13 @@
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
 mod build_publish;
+mod ci_recipes;
 mod buildkit;
 mod cleanup;
 mod cleanup_killed;
+mod completion;
 mod concurrency;
+mod progress;
 mod push;
 mod publish_records;
 mod artifacts;
@@ -14,11 +17,13 @@ mod static_cleanup;
 mod static_files;
 mod examples;
 mod faults;
+mod login;
 mod support;
 mod registry_client;
 mod registry_fakes;
 mod registries;
 mod secrets;
+mod self_image;
 mod serve_clients;
 mod serve_conformance;
 mod serve_limits;

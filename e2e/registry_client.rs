@@ -259,7 +259,7 @@ async fn basic_auth_right_wrong_and_missing_credentials() {
 
     let err = open_client().blob_exists(&r, &d).await.unwrap_err();
     assert!(err.is_auth(), "{err}");
-    assert!(err.to_string().contains(&format!("docker login {host}")), "{err}");
+    assert!(err.to_string().contains(&format!("wharf login {host}")), "{err}");
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! A known password never shows: every command (build-and-publish, push, tags ls/rm, cleanup,
-//! config validate) runs at `-vvv` with `RUST_LOG=trace` against a
+//! config validate, login) runs at `-vvv` with `RUST_LOG=trace` against a
 //! registry with basic auth, the password coming from the environment, from docker's
 //! `config.json` (`auth` entry) or from `--password-stdin`; failing logins use a wrong one.
 //! Neither password, nor any base64 form of it (alone or as `user:password`, as in a Basic
@@ -135,6 +135,19 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
             let err = refused.stderr();
             assert!(err.contains("rejected") || err.contains("401"), "{source:?} {args:?}: says the credential was rejected:\n{err}");
             assert!(err.contains(USER), "{source:?}: names the user (not the password):\n{err}");
+        }
+
+        // `wharf login` checks, then stores the login in a docker config of its own: the
+        // wrong password is refused, neither shows.
+        if !matches!(source, Source::DockerConfig) {
+            let store = tempfile::tempdir().unwrap();
+            let (host, config) = (w.reg.host(), store.path().to_string_lossy().into_owned());
+            let refused = w.run(source, WRONG, &["login", &host, "--docker-config", &config]);
+            assert_eq!(refused.code(), 5, "{source:?}: a rejected login exits 5:\n{}", refused.stderr());
+            for output in ["text", "json"] {
+                let ok = w.run(source, PASSWORD, &["login", &host, "--docker-config", &config, "--output", output]);
+                assert!(ok.output.status.success(), "{source:?}: login failed:\n{}", ok.stderr());
+            }
         }
     }
 }

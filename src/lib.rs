@@ -27,6 +27,7 @@ pub mod lock;
 pub mod naming;
 pub mod oci;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod pull;
 pub mod push;

@@ -16,6 +16,7 @@ use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
 use crate::publish::settled::{self, Memo, Planned};
+use crate::progress::{Event, Progress};
 use crate::publish::{self, ImagePublish, meta};
 use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
@@ -32,6 +33,8 @@ pub struct BuildAndPublish {
     pub cache: OciLayout,
     pub connect: Connect,
     pub log: Log,
+    /// wharf's own steps per image, for progress lines.
+    pub progress: Progress,
     /// Client used to resolve base images that the engine does not have.
     pub client: Client,
     /// The git commit being built; publish records (for cleanup) are written when known.
@@ -77,6 +80,9 @@ impl BuildAndPublish {
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
         let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
         let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
+        for plan in &plans {
+            (self.progress)(plan.display_name(), &Event::Planned { stage: plan.digest.clone() });
+        }
 
         // werf's `final: false`: built (dependents need it), never published.
         let signatures: Vec<(Option<String>, String, bool)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone(), project.images[p.index].publish)).collect();
@@ -109,6 +115,9 @@ impl BuildAndPublish {
             }
             _ => HashMap::new(),
         };
+        for &k in settled.keys() {
+            (self.progress)(plans[k].display_name(), &Event::UpToDate);
+        }
         let needed = needed_plans(&plans, &settled);
         sources::seed(&self.storage, &self.cache, &self.sources, &needed).await?;
         let mut prefetch: Vec<Vec<Arc<dyn ImageStore>>> = vec![Vec::new(); project.images.len()];
@@ -125,6 +134,7 @@ impl BuildAndPublish {
             connect: self.connect,
             parallel: self.parallel,
             log: self.log,
+            progress: self.progress.clone(),
             locks: self.locks.clone(),
             secrets: Arc::new(self.secrets),
             prefetch: Arc::new(prefetch),
@@ -159,13 +169,21 @@ impl BuildAndPublish {
         let mut images: Vec<(usize, ImageReport)> =
             settled.iter().map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default(), None))).collect();
         let (target, layout, commit, memo) = (&self.target, self.layout, self.commit.as_deref(), &memo);
-        let (plans, publish_plan) = (&plans, &publish_plan);
+        let (plans, publish_plan, progress) = (&plans, &publish_plan, &self.progress);
         let publishes = outcomes.iter().filter(|o| !settled.contains_key(&by_index[&o.index])).map(|outcome| {
             let k = by_index[&outcome.index];
             async move {
                 let (plan, publish) = (&plans[k], &publish_plan[k]);
                 let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
-                let mut stats = publish::execute(&outcome.image, publish).await.map_err(publish_err)?;
+                let name = plan.display_name();
+                if let Some(first) = publish.locations.first() {
+                    progress(name, &Event::Uploading { to: first.to_string(), total: crate::progress::total_size(&outcome.image) });
+                }
+                let metered = ImagePublish {
+                    locations: publish.locations.iter().map(|l| crate::progress::metered(l, name, progress)).collect(),
+                    ..publish.clone()
+                };
+                let mut stats = publish::execute(&outcome.image, &metered).await.map_err(publish_err)?;
                 // The stage's own upload counts too: into a fresh registry it carries the bytes.
                 stats.add(outcome.stats);
                 if let (Some((client, repo)), Some(commit), false) = (target.registry(), commit, publish.locations.is_empty()) {
@@ -184,6 +202,7 @@ impl BuildAndPublish {
                         memo.put(&record_repo, &record_tag, &outcome.image.digest);
                     }
                 }
+                progress(name, &Event::Published { references: publish.locations.len() });
                 Ok::<_, PipelineError>((outcome.index, report(k, &outcome.image.digest, outcome.built, stats, Some(&outcome.image))))
             }
         });

@@ -137,6 +137,18 @@ async fn wrong_password_names_the_driver_and_the_delete_scope() {
     assert!(text.contains("Delete scope") && !text.contains("wrong"), "{text}");
 }
 
+/// `wharf login docker.io` checks the login with the Hub API as well: a registry login the API
+/// refuses would fail every listing and delete later.
+#[tokio::test]
+async fn check_login_trades_the_login_for_an_api_token() {
+    let f = fixture().await;
+    f.driver.check_login().await.unwrap();
+    assert_eq!(f.fake.log(), ["POST /v2/auth/token"]);
+    let err = driver(&f.fake, "wrong").check_login().await.unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_auth() && text.contains("log in") && !text.contains("wrong"), "{text}");
+}
+
 fn token_requests(f: &FakeFixture) -> usize {
     f.fake.log().iter().filter(|l| *l == "POST /v2/auth/token").count()
 }

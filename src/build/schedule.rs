@@ -17,6 +17,7 @@ use crate::config::{ImportKind, Project};
 use crate::naming::{self, Layout};
 use crate::oci::docker_archive::{self, ArchiveError};
 use crate::oci::layout::OciLayout;
+use crate::progress::{Event, metered};
 use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 
 /// Local engine repository of built stages: `wharf-stages/<project>:<digest>`.
@@ -84,6 +85,8 @@ pub struct Scheduler {
     pub connect: Connect,
     pub parallel: usize,
     pub log: Log,
+    /// wharf's own steps per image (found, building, exporting, uploading).
+    pub progress: crate::progress::Progress,
     pub locks: crate::lock::Locks,
     /// Secrets and ssh agents, by image index (like `Project::images`).
     pub secrets: Arc<Vec<Arc<BuildSecrets>>>,
@@ -167,6 +170,7 @@ impl Scheduler {
         }
         // Several platforms: the index as a whole, or assembled from each platform's stage.
         if let Some(image) = self.find_index(plan).await? {
+            (self.progress)(plan.display_name(), &Event::Found);
             return Ok(StageOutcome { index: plan.index, built: false, image, stats: CopyStats::default() });
         }
         let (mut children, mut built, mut stats) = (Vec::new(), false, CopyStats::default());
@@ -181,7 +185,10 @@ impl Scheduler {
         let image = platforms::index(children, origin).map_err(|message| ScheduleError::Other { image: name.clone(), message })?;
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
         match self.storage.location(&plan.digest) {
-            Some(loc) => stats.add(store::copy(&image, &loc).await.map_err(store_err)?),
+            Some(loc) => {
+                (self.progress)(&name, &Event::Uploading { to: loc.to_string(), total: crate::progress::total_size(&image) });
+                stats.add(store::copy(&image, &metered(&loc, &name, &self.progress)).await.map_err(store_err)?)
+            }
             None => {
                 self.cache.put_manifest(&format!("stage:{}", plan.digest), &image.media_type, &image.manifest).map_err(|e| store_err(e.into()))?;
             }
@@ -201,7 +208,9 @@ impl Scheduler {
     async fn ensure_stage(&self, plan: &StagePlan, stage: &PlatformStage, deps: &[StageOutcome]) -> Result<(Image, bool, CopyStats), ScheduleError> {
         let name = plan.display_name().to_string();
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
+        let progress = |event| (self.progress)(&name, &event);
         if let Some((image, stats)) = self.find(plan, &stage.digest).await? {
+            progress(Event::Found);
             return Ok((image, false, stats));
         }
         // One build per stage: a concurrent run building it makes us wait, then find it.
@@ -215,14 +224,18 @@ impl Scheduler {
             .await
             .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?;
         if let Some((image, stats)) = self.find(plan, &stage.digest).await? {
+            progress(Event::Found);
             return Ok((image, false, stats));
         }
+        progress(Event::Building);
         let engine = self.engine(&name).await?;
         let args = self.build_args(plan, deps, engine.as_ref(), stage.platform.as_deref()).await?;
         self.build(plan, stage, engine.as_ref(), args).await?;
+        progress(Event::Exporting);
         let (mut image, mut stats) = self.export(plan, &stage.digest, engine.as_ref()).await?;
         if let Some(loc) = self.storage.location(&stage.digest) {
-            stats.add(store::copy(&image, &loc).await.map_err(store_err)?);
+            progress(Event::Uploading { to: loc.to_string(), total: crate::progress::total_size(&image) });
+            stats.add(store::copy(&image, &metered(&loc, &name, &self.progress)).await.map_err(store_err)?);
             // Later copies (publishing) read from the registry: blobs mount there, no upload.
             if loc.store.registry().is_some() {
                 image.origin = loc.store;
@@ -385,7 +398,9 @@ impl Scheduler {
         }
         let (repo, tag) = self.local_tag(digest);
         let stores = self.prefetch.get(plan.index).cloned().unwrap_or_default().into_iter().chain(self.storage.location(digest).map(|l| l.store));
-        let destinations = super::export::registries(stores);
+        // Uploads while exporting count as the image's too.
+        let destinations: Vec<Arc<dyn ImageStore>> =
+            super::export::registries(stores).into_iter().map(|s| crate::progress::meter(s, &name, &self.progress)).collect();
         let (first, stats) = super::export::export(engine, &format!("{repo}:{tag}"), &self.cache, &destinations).await.map_err(|e| match e {
             super::export::ExportError::Engine(source) => ScheduleError::Engine { image: name.clone(), source },
             super::export::ExportError::Archive(source) => ScheduleError::Archive { image: name.clone(), source },

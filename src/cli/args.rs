@@ -128,7 +128,7 @@ pub struct RegistryArgs {
     #[arg(long, env = "WHARF_SKIP_TLS_VERIFY_REGISTRY")]
     pub skip_tls_verify_registry: bool,
     /// Registry username (the password is read from standard input with --password-stdin).
-    #[arg(long, env = "WHARF_REGISTRY_USERNAME")]
+    #[arg(long, short = 'u', env = "WHARF_REGISTRY_USERNAME")]
     pub username: Option<String>,
     /// Read the registry password from standard input.
     #[arg(long)]
@@ -250,17 +250,10 @@ impl RegistryArgs {
     /// user gave some explicitly. Reads standard input once for --password-stdin.
     pub fn credentials(&self, registries: &[&str]) -> Result<(CredentialStore, bool), Error> {
         let mut store = CredentialStore::new();
-        let config_dir = self.docker_config.clone().or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-        if let Some(dir) = &config_dir {
-            store = store.with_docker_config_dir(dir).map_err(Error::Registry)?;
+        if let Ok(dir) = docker_config_dir(self.docker_config.as_deref()) {
+            store = store.with_docker_config_dir(&dir).map_err(Error::Registry)?;
         }
-        let password = if self.password_stdin {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| Error::Usage(format!("--password-stdin: {e}")))?;
-            Some(s.trim_end_matches(['\n', '\r']).to_string())
-        } else {
-            self.password.clone()
-        };
+        let password = self.password()?;
         let explicit = self.username.is_some() && password.is_some();
         if let (Some(user), Some(pass)) = (&self.username, password) {
             for r in registries {
@@ -268,6 +261,18 @@ impl RegistryArgs {
             }
         }
         Ok((store, explicit))
+    }
+
+
+    /// The password: standard input with --password-stdin (one trailing newline dropped),
+    /// else WHARF_REGISTRY_PASSWORD.
+    pub fn password(&self) -> Result<Option<String>, Error> {
+        if !self.password_stdin {
+            return Ok(self.password.clone());
+        }
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::Usage(format!("--password-stdin: {e}")))?;
+        Ok(Some(s.trim_end_matches(['\n', '\r']).to_string()))
     }
 
     /// A client over `credentials` for a command naming `registries` (what werf's boolean
@@ -321,6 +326,16 @@ fn warn_transport(insecure: &[String], unverified: &[String], unused: bool) {
             eprintln!("warning: --skip-tls-verify-registry: this command names no registry, so every certificate is verified");
         }
     });
+}
+
+/// Docker's configuration directory: `given` (--docker-config or DOCKER_CONFIG), else
+/// `~/.docker`.
+pub fn docker_config_dir(given: Option<&std::path::Path>) -> Result<PathBuf, Error> {
+    match (given, std::env::var_os("HOME")) {
+        (Some(dir), _) => Ok(dir.to_path_buf()),
+        (None, Some(home)) => Ok(PathBuf::from(home).join(".docker")),
+        (None, None) => Err(Error::Usage("no docker config directory: HOME is not set\n  hint: pass --docker-config DIR or set DOCKER_CONFIG".into())),
+    }
 }
 
 /// The certificates of a PEM file (one or more `BEGIN CERTIFICATE` blocks).

@@ -18,6 +18,8 @@ mod args;
 mod commands;
 mod connect;
 mod driver_args;
+#[cfg(test)]
+mod help_tests;
 mod output;
 mod progress;
 mod werf;
@@ -28,7 +30,9 @@ use crate::error::Error;
 use commands::build_and_publish::BuildArgs;
 use commands::ci_env::CiEnvArgs;
 use commands::cleanup::CleanupCommand;
+use commands::completion::{CompletionArgs, ManArgs};
 use commands::config::ConfigCommand;
+use commands::login::{LoginArgs, LogoutArgs};
 use commands::pull::{PullArgs, ReferrersArgs};
 use commands::push::PushArgs;
 use commands::registry::RegistryCommand;
@@ -113,6 +117,15 @@ enum Command {
     Tags(TagsCommand),
     /// Delete what git history and policies no longer keep (for a cron job).
     Cleanup(Box<CleanupCommand>),
+    /// Check a registry login and store it where docker keeps logins (its credential helper,
+    /// else config.json), for wharf, docker, skopeo and crane.
+    Login(Box<LoginArgs>),
+    /// Remove a registry login stored by `wharf login` or `docker login`.
+    Logout(LogoutArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion(CompletionArgs),
+    /// Print wharf's man page, or write one per command into a directory.
+    Man(ManArgs),
 }
 
 /// Runs the command `cli` names; what it prints goes to standard output, problems to
@@ -132,6 +145,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Registry(command) => commands::registry::run(command, out),
         Command::Tags(command) => commands::tags::run(command, out).await,
         Command::Cleanup(command) => commands::cleanup::run(command, out).await,
+        Command::Login(args) => commands::login::login(args, out).await,
+        Command::Logout(args) => commands::login::logout(args, out).await,
+        Command::Completion(args) => commands::completion::completion(args),
+        Command::Man(args) => commands::completion::man(args),
     }
 }
 

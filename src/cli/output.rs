@@ -37,6 +37,33 @@ pub struct Detection {
     pub needs: &'static str,
 }
 
+/// `wharf login`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LoginDone {
+    /// The registry host the login is for.
+    pub registry: String,
+    pub username: String,
+    /// `credential-helper` (the configured `credsStore`/`credHelpers`) or `config-file`
+    /// (`auths` in config.json).
+    pub stored: &'static str,
+    /// The helper (`docker-credential-NAME`) or the file.
+    pub location: String,
+    /// Whether the registry asked for the credential and accepted it (`false`: it lets anyone in).
+    pub checked: bool,
+}
+
+/// `wharf logout`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LogoutDone {
+    pub registry: String,
+    /// Whether there was a login to remove.
+    pub removed: bool,
+    /// The credential helper that held it.
+    pub helper: Option<String>,
+    /// The `auths` keys removed from config.json.
+    pub entries: Vec<String>,
+}
+
 /// `wharf tags ls`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TagList {
@@ -136,6 +163,8 @@ mod tests {
         ("referrers", schema::<Referrers>),
         ("config-validate", schema::<crate::config::Validation>),
         ("registry-detect", schema::<Detection>),
+        ("login", schema::<LoginDone>),
+        ("logout", schema::<LogoutDone>),
         ("tags-ls", schema::<TagList>),
         ("tags-rm-plan", schema::<RemovalPlanOutput<'static>>),
         ("tags-rm", schema::<Removals>),

@@ -176,6 +176,15 @@ impl Driver for DockerHubDriver {
         &INFO
     }
 
+    /// The login must get a Hub API token (`POST /v2/auth/token`), as listing and deleting will.
+    async fn check_login(&self) -> Result<()> {
+        let (op, tgt) = ("log in", "Docker Hub");
+        match self.token(op, tgt).await? {
+            Some(_) => Ok(()),
+            None => Err(self.api.missing_credential(op, tgt)),
+        }
+    }
+
     async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         DockerHubDriver::list(self, repo).await
     }

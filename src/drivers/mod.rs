@@ -297,6 +297,13 @@ pub trait Driver: Send + Sync {
         Ok(())
     }
 
+    /// Checks the registry login with the registry's own API too, where the driver uses it
+    /// there (Docker Hub trades it for an API token), so `wharf login` refuses a credential the
+    /// driver would be refused with later. Nothing to check elsewhere.
+    async fn check_login(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Where wharf owns the storage (a static root), deletes what no tag reaches any more
     /// and says what went; `None` where the registry collects its own garbage.
     async fn collect_garbage(&self, repo: &Repository) -> Result<Option<crate::static_registry::gc::Collected>> {

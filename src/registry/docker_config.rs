@@ -119,13 +119,29 @@ fn decode_entry(entry: &RawAuth) -> std::result::Result<Option<Credential>, Stri
     }
 }
 
-/// The server URL a helper is asked about (Docker Hub keeps its legacy index URL).
-fn helper_server_url(host: &str) -> String {
+/// The server URL a helper is asked about, and the `auths` key docker writes (Docker Hub
+/// keeps its legacy index URL).
+pub(crate) fn helper_server_url(host: &str) -> String {
     if host == DOCKER_HUB { "https://index.docker.io/v1/".to_string() } else { host.to_string() }
 }
 
-/// Runs `docker-credential-<name> get`. `Ok(None)` when the helper has nothing for `host`.
-async fn run_helper(name: &str, host: &str, dir: Option<&Path>) -> Result<Option<Credential>> {
+/// What a helper answered: whether it succeeded, and its standard output.
+pub(crate) struct HelperAnswer {
+    pub success: bool,
+    pub stdout: String,
+}
+
+impl HelperAnswer {
+    /// The helper said it has nothing for the server (the protocol's fixed reply).
+    pub fn not_found(&self) -> bool {
+        !self.success && self.stdout.trim() == HELPER_NOT_FOUND
+    }
+}
+
+/// Runs `docker-credential-<name> ACTION` (`get`, `store`, `erase`) with `input` on its
+/// standard input, from `dir` when given (else `PATH`). Its output is never put in an error:
+/// it may hold secrets.
+pub(crate) async fn call_helper(name: &str, host: &str, dir: Option<&Path>, action: &str, input: &[u8]) -> Result<HelperAnswer> {
     let fail = |detail: String| RegistryError::CredentialHelper {
         helper: name.to_string(),
         registry: host.to_string(),
@@ -137,7 +153,7 @@ async fn run_helper(name: &str, host: &str, dir: Option<&Path>) -> Result<Option
     let program = format!("docker-credential-{name}");
     let program = dir.map_or_else(|| PathBuf::from(&program), |d| d.join(&program));
     let mut child = tokio::process::Command::new(&program)
-        .arg("get")
+        .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -145,10 +161,9 @@ async fn run_helper(name: &str, host: &str, dir: Option<&Path>) -> Result<Option
         .spawn()
         .map_err(|e| fail(format!("cannot run {}: {e}", program.display())))?;
     if let Some(mut stdin) = child.stdin.take() {
-        let url = helper_server_url(host);
         // A helper that exits without reading stdin closes the pipe: its exit status and output
         // tell what happened, so a failed write is not an error by itself.
-        if let Err(e) = stdin.write_all(url.as_bytes()).await {
+        if let Err(e) = stdin.write_all(input).await {
             tracing::debug!(helper = name, error = %e, "credential helper did not read its input");
         }
     }
@@ -156,15 +171,21 @@ async fn run_helper(name: &str, host: &str, dir: Option<&Path>) -> Result<Option
         .await
         .map_err(|_| fail(format!("no answer within {} s", HELPER_TIMEOUT.as_secs())))?
         .map_err(|e| fail(format!("helper failed: {e}")))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        if stdout.trim() == HELPER_NOT_FOUND {
-            return Ok(None);
-        }
-        return Err(fail(format!("exited with {} (its output is not shown: it may hold secrets)", output.status)));
+    Ok(HelperAnswer { success: output.status.success(), stdout: String::from_utf8_lossy(&output.stdout).into_owned() })
+}
+
+/// Runs `docker-credential-<name> get`. `Ok(None)` when the helper has nothing for `host`.
+async fn run_helper(name: &str, host: &str, dir: Option<&Path>) -> Result<Option<Credential>> {
+    let answer = call_helper(name, host, dir, "get", helper_server_url(host).as_bytes()).await?;
+    let fail = |detail: String| RegistryError::CredentialHelper { helper: name.to_string(), registry: host.to_string(), detail };
+    if answer.not_found() {
+        return Ok(None);
+    }
+    if !answer.success {
+        return Err(fail("it failed (its output is not shown: it may hold secrets)".to_string()));
     }
     let reply: HelperReply =
-        serde_json::from_str(&stdout).map_err(|_| fail("the helper's reply is not the expected JSON".to_string()))?;
+        serde_json::from_str(&answer.stdout).map_err(|_| fail("the helper's reply is not the expected JSON".to_string()))?;
     Ok(match (reply.username.as_str(), reply.secret.is_empty()) {
         (_, true) => None,
         (TOKEN_USERNAME, false) => Some(Credential::IdentityToken(Secret::new(reply.secret))),

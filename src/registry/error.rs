@@ -308,7 +308,7 @@ pub fn auth_hint(registry: &str, status: u16, used: Option<&CredentialInfo>, sco
     let wanted = if scopes.is_empty() { String::from("access") } else { scopes.join(" ") };
     match (used, status) {
         (None, _) => format!(
-            "no credentials for {registry} were found; run `docker login {registry}`, set \
+            "no credentials for {registry} were found; run `wharf login {registry}` (or `docker login`), set \
              WHARF_REGISTRY_USERNAME and WHARF_REGISTRY_PASSWORD, or pass --username with --password-stdin"
         ),
         (Some(c), 403) => format!(
@@ -318,7 +318,7 @@ pub fn auth_hint(registry: &str, status: u16, used: Option<&CredentialInfo>, sco
         ),
         (Some(c), _) => format!(
             "the credential ({}) was rejected for {wanted}; check the password or token, or log in \
-             again with `docker login {registry}`",
+             again with `wharf login {registry}`",
             c.description
         ),
     }
@@ -412,7 +412,7 @@ mod tests {
     #[test]
     fn auth_hints_say_what_is_missing() {
         let h = auth_hint("ghcr.io", 401, None, &["repository:org/app:pull,push".into()]);
-        assert!(h.contains("docker login ghcr.io") && h.contains("WHARF_REGISTRY_USERNAME") && h.contains("--password-stdin"));
+        assert!(h.contains("wharf login ghcr.io") && h.contains("WHARF_REGISTRY_USERNAME") && h.contains("--password-stdin"));
         let used = CredentialInfo { description: "user alice from docker config".into() };
         assert!(auth_hint("ghcr.io", 401, Some(&used), &[]).contains("rejected"));
         let h = auth_hint("ghcr.io", 403, Some(&used), &["repository:org/app:delete".into()]);

@@ -1,7 +1,8 @@
 //! OCI distribution client: references, auth, blobs, manifests, tags.
 //!
 //! - References, manifests and digests are plain types in [`crate::spec`].
-//! - [`auth`] and [`docker_config`]: where credentials come from; [`challenge`] and [`token`]:
+//! - [`auth`] and [`docker_config`]: where credentials come from ([`docker_login`] stores them
+//!   as `docker login` does); [`challenge`] and [`token`]:
 //!   the `WWW-Authenticate` / Bearer token flow.
 //! - [`Client`]: one shared HTTP client with lazy auth, retries and scheme selection
 //!   (`transport`), blob reads (`blob`), uploads (`upload`), manifests (`client`) and tags (`tags`).
@@ -12,6 +13,7 @@ mod blob;
 pub mod challenge;
 mod client;
 pub mod docker_config;
+pub mod docker_login;
 pub mod error;
 pub mod referrers;
 mod tags;

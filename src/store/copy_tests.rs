@@ -10,7 +10,7 @@ use crate::spec::Digest;
 use crate::spec::manifest::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
 
 /// An image of one config and `layers` layers in `origin` (blobs stored, manifest not tagged).
-fn image_in(origin: &MemoryStore, name: &str, layers: &[&[u8]]) -> super::Image {
+pub(crate) fn image_in(origin: &MemoryStore, name: &str, layers: &[&[u8]]) -> super::Image {
     let config = origin.add_blob(format!("{{\"created\":\"2024-01-01T00:00:00Z\",\"name\":\"{name}\"}}").as_bytes());
     let layer_descs: Vec<serde_json::Value> = layers
         .iter()

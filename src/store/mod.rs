@@ -14,7 +14,7 @@
 
 pub mod copy;
 #[cfg(test)]
-mod copy_tests;
+pub(crate) mod copy_tests;
 pub mod image;
 mod layout;
 #[cfg(test)]

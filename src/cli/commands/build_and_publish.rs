@@ -1,5 +1,6 @@
 //! `wharf build-and-publish` (and `wharf build`, werf 1.2's name for it, see
-//! [`super::build`]): flags → [`BuildAndPublish`], run, build output, report.
+//! [`super::build`]): flags → [`BuildAndPublish`], run with progress on standard error (see
+//! `cli/progress`), report.
 
 use clap::Args;
 use clap::builder::BoolishValueParser;
@@ -12,13 +13,14 @@ use super::super::args::{LockArgs, ProjectArgs, RegistryArgs, TagArgs, ci_git_in
 use super::super::connect::Connector;
 use super::super::driver_args::DriverArgs;
 use super::super::output;
+use super::super::progress::BuildProgress;
 use super::super::werf::ignored::{self, WerfIgnored};
 use super::super::werf::{names, report};
 use crate::build::docker::DockerEngine;
 use crate::build::buildkit::transport::{Address, Daemon, TlsFiles};
 use crate::build::engine::{Builder, Engine};
 use crate::build::remote::RemoteBuildKit;
-use crate::build::schedule::{Connect, LOCAL_STAGE_REPO_PREFIX, Log, StageStorage};
+use crate::build::schedule::{Connect, LOCAL_STAGE_REPO_PREFIX, StageStorage};
 use crate::build::secrets::{SecretSpec, SshSpec};
 use crate::build::sources::StageSources;
 use crate::error::Error;
@@ -37,10 +39,6 @@ pub struct BuildArgs {
     pub images: Vec<String>,
     #[command(flatten)]
     pub project: ProjectArgs,
-    #[command(flatten)]
-    pub registry: RegistryArgs,
-    #[command(flatten)]
-    pub driver: DriverArgs,
     /// Repository to publish to (default: the OCI layout in --oci-dir, no registry needed).
     #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", help_heading = "Project")]
     pub repo: Option<String>,
@@ -51,8 +49,10 @@ pub struct BuildArgs {
     /// werf 1.2 keeps every image in the one --repo).
     #[arg(long, visible_alias = "images-repo-mode", value_enum, env = "WHARF_REPO_MODE", help_heading = "Project")]
     pub repo_mode: Option<RepoMode>,
+    #[command(flatten)]
+    pub tags: TagArgs,
     /// Where built stages are kept: `:local` (the engine) or a repository (default: --repo).
-    #[arg(long, short = 's', env = "WHARF_STAGES_STORAGE", help_heading = "Build")]
+    #[arg(long, short = 's', value_name = "REPO|:local", env = "WHARF_STAGES_STORAGE", help_heading = "Project")]
     pub stages_storage: Option<String>,
     /// A repository stages are also read from, never written (werf's flag; repeatable; also
     /// WERF_SECONDARY_REPO_*).
@@ -74,31 +74,31 @@ pub struct BuildArgs {
     pub docker_host: Option<String>,
     /// The engine's builder: `buildkit` (BuildKit through the engine), `legacy` (the classic
     /// builder), `auto` (BuildKit when the engine has it).
-    #[arg(long, value_enum, default_value_t = Builder::Auto, env = "WHARF_BUILDER")]
+    #[arg(long, value_enum, default_value_t = Builder::Auto, env = "WHARF_BUILDER", help_heading = "Build")]
     pub builder: Builder,
     /// A build secret for `RUN --mount=type=secret,id=NAME`: `id=NAME,env=VARIABLE` or
     /// `id=NAME,src=FILE` (repeatable). The value never reaches the image, logs or report.
-    #[arg(long = "secret", value_name = "id=NAME,env=VAR|src=FILE")]
+    #[arg(long = "secret", value_name = "id=NAME,env=VAR|src=FILE", help_heading = "Build")]
     pub secrets: Vec<SecretSpec>,
     /// An ssh agent for `RUN --mount=type=ssh`: `default` (the agent at SSH_AUTH_SOCK) or
     /// `ID=SOCKET` (repeatable).
-    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]")]
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]", help_heading = "Build")]
     pub ssh: Vec<SshSpec>,
     /// Build on a BuildKit daemon instead of the engine: `unix:///run/buildkit/buildkitd.sock`
     /// or `tcp://HOST:PORT` (results come back as OCI layouts; no engine needed).
-    #[arg(long, value_name = "ADDRESS", env = "BUILDKIT_HOST")]
+    #[arg(long, value_name = "ADDRESS", env = "BUILDKIT_HOST", help_heading = "Build")]
     pub buildkit_host: Option<String>,
     /// CA certificate (PEM) the BuildKit daemon's certificate must chain to; turns on TLS.
-    #[arg(long, value_name = "FILE", requires = "buildkit_host")]
+    #[arg(long, value_name = "FILE", requires = "buildkit_host", help_heading = "Build")]
     pub buildkit_tlscacert: Option<PathBuf>,
     /// Client certificate (PEM) for a BuildKit daemon that checks its clients; turns on TLS.
-    #[arg(long, value_name = "FILE", requires_all = ["buildkit_host", "buildkit_tlskey"])]
+    #[arg(long, value_name = "FILE", requires_all = ["buildkit_host", "buildkit_tlskey"], help_heading = "Build")]
     pub buildkit_tlscert: Option<PathBuf>,
     /// The client certificate's private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "buildkit_tlscert")]
+    #[arg(long, value_name = "FILE", requires = "buildkit_tlscert", help_heading = "Build")]
     pub buildkit_tlskey: Option<PathBuf>,
     /// The name the daemon's certificate is checked against (default: the address's host).
-    #[arg(long, value_name = "NAME", requires = "buildkit_host")]
+    #[arg(long, value_name = "NAME", requires = "buildkit_host", help_heading = "Build")]
     pub buildkit_tlsservername: Option<String>,
     /// Build images in parallel (werf's flag; `--parallel=false`: one at a time).
     #[arg(short = 'p', long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = BoolishValueParser::new(), help_heading = "Build")]
@@ -113,21 +113,23 @@ pub struct BuildArgs {
     /// Build only final images (not `final: false`) and what they depend on (werf's flag).
     #[arg(long, help_heading = "Build")]
     pub final_images_only: bool,
-    #[command(flatten)]
-    pub tags: TagArgs,
     /// werf's custom tag, published as written in each image's repository: `%image%`,
     /// `%image_slug%`, `%image_safe_slug%` and `%image_content_based_tag%` are replaced
     /// (e.g. `%image%-v1`; repeatable; also WERF_ADD_CUSTOM_TAG_*).
     #[arg(long, value_name = "TEMPLATE", help_heading = "Tags")]
     pub add_custom_tag: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
     /// Write werf's build report (to --build-report-path, default .werf-build-report.json).
     #[arg(long, help_heading = "Output")]
     pub save_build_report: bool,
     /// Where --save-build-report writes: `.json` (JSON) or `.env` (an env file).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub build_report_path: Option<PathBuf>,
-    #[command(flatten)]
-    pub locks: LockArgs,
     #[command(flatten)]
     pub werf: WerfIgnored<ignored::Build>,
 }
@@ -142,9 +144,20 @@ pub enum Flavor {
     Build,
 }
 
-/// Runs the build and prints its report.
+/// Runs the build: progress on standard error, the report on standard output.
 pub async fn run(args: &BuildArgs, out: Output, flavor: Flavor) -> Result<(), Error> {
-    let report = build_and_publish(args, out, flavor).await?;
+    // `-v` turns on info logging, and with it the engine's full log.
+    let verbose = tracing::level_filters::LevelFilter::current() >= tracing::level_filters::LevelFilter::INFO;
+    let progress = BuildProgress::stderr(out == Output::Text && std::io::stderr().is_terminal(), verbose);
+    let report = match build_and_publish(args, &progress, flavor).await {
+        Ok(report) => report,
+        Err(e) => {
+            progress.failed(failed_image(&e));
+            return Err(e);
+        }
+    };
+    progress.finish(&report);
+    drop(progress);
     match out {
         Output::Json => output::print(&report),
         Output::Text => print!("{}", report.to_text()),
@@ -157,7 +170,21 @@ fn repository(flag: &str, value: &str) -> Result<Repository, Error> {
     crate::drivers::parse_repository(value).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
 }
 
-async fn build_and_publish(args: &BuildArgs, output: Output, flavor: Flavor) -> Result<crate::report::Report, Error> {
+/// The image a failed run names, if any.
+fn failed_image(e: &Error) -> Option<&str> {
+    use crate::build::schedule::ScheduleError as S;
+    use crate::pipeline::PipelineError as P;
+    let Error::Pipeline(p) = e else { return None };
+    match p.as_ref() {
+        P::Schedule(S::Build { image, .. } | S::Engine { image, .. } | S::Store { image, .. } | S::Archive { image, .. } | S::Other { image, .. }) => {
+            Some(image)
+        }
+        P::Publish { image, .. } => Some(image),
+        _ => None,
+    }
+}
+
+async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: Flavor) -> Result<crate::report::Report, Error> {
     args.werf.notify();
     let vars: Vec<(String, String)> = std::env::vars().collect();
     let report_to = args.save_build_report.then(|| report::destination(args.build_report_path.as_deref())).transpose()?;
@@ -256,7 +283,6 @@ async fn build_and_publish(args: &BuildArgs, output: Output, flavor: Flavor) -> 
             Ok(Arc::new(resolved))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let log = build_log(output);
     for w in &project.warnings {
         tracing::warn!("{w}");
     }
@@ -270,7 +296,8 @@ async fn build_and_publish(args: &BuildArgs, output: Output, flavor: Flavor) -> 
         parallel: parallelism(args.parallel, args.parallel_tasks_limit),
         cache,
         connect,
-        log,
+        log: progress.log(),
+        progress: progress.events(),
         client,
         commit,
         locks: args.locks.locks().await?,
@@ -337,40 +364,3 @@ fn user_cache_dir() -> Option<std::path::PathBuf> {
     crate::config::user_cache_dir(var("XDG_CACHE_HOME").as_deref(), var("HOME").as_deref())
 }
 
-/// Build output: prefixed lines on stderr, or a progress line per image on a terminal.
-fn build_log(output: Output) -> Log {
-    if output == Output::Text && std::io::stderr().is_terminal() {
-        let bars = Bars { multi: indicatif::MultiProgress::new(), bars: Default::default() };
-        Arc::new(move |image: &str, line: &str| bars.show(image, line))
-    } else {
-        Arc::new(|image: &str, line: &str| eprintln!("[{image}] {line}"))
-    }
-}
-
-/// One spinner per image showing its latest build line; cleared when the run ends.
-struct Bars {
-    multi: indicatif::MultiProgress,
-    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
-}
-
-impl Bars {
-    fn show(&self, image: &str, line: &str) {
-        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
-        let bar = bars.entry(image.to_string()).or_insert_with(|| {
-            let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
-            let b = self.multi.add(indicatif::ProgressBar::new_spinner().with_style(style).with_prefix(image.to_string()));
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        bar.set_message(line.to_string());
-    }
-}
-
-impl Drop for Bars {
-    fn drop(&mut self) {
-        for bar in self.bars.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
-            bar.finish_and_clear();
-        }
-    }
-}

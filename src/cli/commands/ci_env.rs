@@ -31,7 +31,7 @@ pub struct CiEnvArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// Directory holding the docker config.json the session's starts from (default: ~/.docker).
-    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR")]
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR", help_heading = "Registry & credentials")]
     pub docker_config: Option<PathBuf>,
     /// Log in to the CI system's registry with the job's credentials (werf's flag).
     #[arg(long, value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", value_parser = BoolishValueParser::new())]

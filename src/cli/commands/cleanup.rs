@@ -98,9 +98,9 @@ pub struct CleanupArgs {
     #[arg(long, help_heading = "Cleanup")]
     pub yes: bool,
     #[command(flatten)]
-    pub locks: LockArgs,
-    #[command(flatten)]
     pub site: SiteArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
     #[command(flatten)]
     pub werf: WerfIgnored<ignored::Cleanup>,
 }
@@ -108,13 +108,13 @@ pub struct CleanupArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CleanupApplyArgs {
     pub plan: PathBuf,
-    #[command(flatten)]
-    pub locks: LockArgs,
     /// Journal of deletions (default: .wharf/cleanup-journal.jsonl).
     #[arg(long, value_name = "FILE", default_value = ".wharf/cleanup-journal.jsonl", help_heading = "Cleanup")]
     pub journal: PathBuf,
     #[command(flatten)]
     pub site: SiteArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 #[derive(Args, Debug, Clone)]

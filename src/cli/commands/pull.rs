@@ -34,17 +34,17 @@ pub struct PullArgs {
     #[arg(value_name = "SRC")]
     pub source: String,
     /// Where to write: a directory (artifacts, OCI layout) or a file (docker archive).
-    #[arg(long, short = 'o', value_name = "PATH", default_value = ".")]
+    #[arg(long, short = 'o', value_name = "PATH", default_value = ".", help_heading = "Pull")]
     pub output_path: PathBuf,
     /// How to write an image (artifacts are always files).
-    #[arg(long, value_enum, default_value_t = Format::Oci)]
+    #[arg(long, value_enum, default_value_t = Format::Oci, help_heading = "Pull")]
     pub format: Format,
     /// The platform of an image index to take (`os/arch[/variant]`); default: every one
     /// (`oci`), else the only one or linux/amd64 (`docker-archive`).
-    #[arg(long, value_name = "OS/ARCH")]
+    #[arg(long, value_name = "OS/ARCH", help_heading = "Pull")]
     pub platform: Option<String>,
     /// Replace files that are there already.
-    #[arg(long)]
+    #[arg(long, help_heading = "Pull")]
     pub force: bool,
     #[command(flatten)]
     pub source_args: SourceArgs,
@@ -56,7 +56,7 @@ pub struct ReferrersArgs {
     #[arg(value_name = "REF")]
     pub reference: String,
     /// Only referrers of this artifact type.
-    #[arg(long, value_name = "TYPE")]
+    #[arg(long, value_name = "TYPE", help_heading = "Artifacts")]
     pub artifact_type: Option<String>,
     #[command(flatten)]
     pub source_args: SourceArgs,

@@ -57,24 +57,24 @@ pub struct PushArgs {
     /// Do not fill `org.opencontainers.image.*` annotations from image labels and git.
     #[arg(long, help_heading = "Annotations")]
     pub no_default_annotations: bool,
-    /// Publish into a static registry (files any web server can serve; see `wharf serve`)
-    /// under a directory or `s3://BUCKET/PREFIX` instead of a registry. DEST is then
-    /// `REPO[:TAG]`. S3 credentials, region and endpoint come from the AWS environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, profiles).
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Registry & credentials")]
-    pub static_root: Option<String>,
     /// Print what would be published (digests, references) and publish nothing.
     #[arg(long, help_heading = "Push")]
     pub dry_run: bool,
     /// Where archives are unpacked while pushing (default: the system's temporary directory).
     #[arg(long, value_name = "DIR", env = "WHARF_WORK_DIR", help_heading = "Push")]
     pub work_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub locks: LockArgs,
+    /// Publish into a static registry (files any web server can serve; see `wharf serve`)
+    /// under a directory or `s3://BUCKET/PREFIX` instead of a registry. DEST is then
+    /// `REPO[:TAG]`. S3 credentials, region and endpoint come from the AWS environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, profiles).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Registry & credentials")]
+    pub static_root: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub driver: DriverArgs,
+    #[command(flatten)]
+    pub locks: LockArgs,
 }
 
 fn parse_annotation(s: &str) -> Result<Annotation, String> {

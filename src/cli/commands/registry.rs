@@ -19,12 +19,12 @@ pub enum RegistryCommand {
 pub struct DetectArgs {
     /// Repository, e.g. `ghcr.io/acme`, `flant/project`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com/app`.
     pub repo: String,
-    /// Use this driver instead of the one detected from the host.
-    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION")]
-    pub implementation: Option<String>,
     /// The mode to resolve (`auto` shows what auto means for REPO).
-    #[arg(long, value_enum, default_value_t = RepoMode::Auto)]
+    #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
     pub repo_mode: RepoMode,
+    /// Use this driver instead of the one detected from the host.
+    #[arg(long, value_name = "NAME", env = "WHARF_IMPLEMENTATION", help_heading = "Registry & credentials")]
+    pub implementation: Option<String>,
 }
 
 pub fn run(command: &RegistryCommand, out: Output) -> Result<(), Error> {

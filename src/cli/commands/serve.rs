@@ -12,29 +12,29 @@ pub struct ServeArgs {
     #[arg(value_name = "ROOT")]
     pub root: String,
     /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR")]
+    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR", help_heading = "Serve", help_heading = "Serve")]
     pub addr: std::net::SocketAddr,
     /// Time a connection has to send a whole request header, from when it opens or its
     /// previous response ends (so also how long an idle keep-alive connection stays open);
     /// 0: no limit.
-    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_name = "DURATION", help_heading = "Serve")]
     pub header_read_timeout: String,
     /// A response whose client reads nothing for this long is dropped; 0: no limit.
-    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    #[arg(long, default_value = "60s", value_name = "DURATION", help_heading = "Serve")]
     pub idle_timeout: String,
     /// Connections served at once; more wait to be accepted (kept below `ulimit -n`).
-    #[arg(long, default_value_t = 4096, value_name = "N")]
+    #[arg(long, default_value_t = 4096, value_name = "N", help_heading = "Serve")]
     pub max_connections: usize,
     /// Bytes of a blob read and sent at a time: a download holds about this plus hyper's
     /// 16 KiB, so memory is about connections × (this + 16 KiB). At least 4 KiB.
-    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES", help_heading = "Serve")]
     pub buffer: usize,
     /// Hash each blob once before it is first served and refuse one whose bytes do not
     /// match its name; only verified blobs are sent with `Cache-Control: immutable`.
-    #[arg(long)]
+    #[arg(long, help_heading = "Serve")]
     pub verify_blobs: bool,
     /// After SIGTERM or Ctrl-C, how long requests in flight may take to finish.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", help_heading = "Serve")]
     pub shutdown_grace: String,
 }
 

@@ -37,18 +37,18 @@ pub struct DestArgs {
 #[derive(Args, Debug, Clone)]
 pub struct StaticPushArgs {
     /// What to publish, as NAME:VERSION (e.g. alba:1.2.3).
-    #[arg(long = "tag", short = 't', value_name = "NAME:VERSION")]
+    #[arg(long = "tag", short = 't', value_name = "NAME:VERSION", help_heading = "Tags")]
     pub tag: String,
     /// The files: DIR/<os>/<arch>[/<variant>]/<file> (e.g. dist/linux/amd64/alba).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Replace the version if it is published already.
+    #[arg(long, help_heading = "Push")]
+    pub force: bool,
     #[command(flatten)]
     pub dest: DestArgs,
     #[command(flatten)]
     pub locks: LockArgs,
-    /// Replace the version if it is published already.
-    #[arg(long)]
-    pub force: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -75,14 +75,14 @@ pub struct StaticGcArgs {
     pub name: String,
     /// How many versions to keep: the newest N semver versions, and the N last pushed of
     /// the others (e.g. latest, nightly).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Cleanup")]
     pub keep: usize,
     /// Files of versions that are not published (an interrupted push) stay while younger
     /// than this (a push may be writing them); `0` removes them all.
-    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    #[arg(long, value_name = "DURATION", default_value = "1h", help_heading = "Cleanup")]
     pub grace: String,
     /// Print the plan and change nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Cleanup")]
     pub dry_run: bool,
     #[command(flatten)]
     pub dest: DestArgs,

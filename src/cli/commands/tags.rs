@@ -30,12 +30,12 @@ pub enum TagsCommand {
 #[derive(Args, Debug, Clone)]
 pub struct TagsLsArgs {
     pub repo: String,
-    /// Also show the digest each tag points at (one manifest read per tag on registries whose
-    /// listing has no digests; without it, one request per page of 1,000 names).
-    #[arg(long, short = 'l')]
-    pub digests: bool,
     #[command(flatten)]
     pub site: SiteArgs,
+    /// Also show the digest each tag points at (one manifest read per tag on registries whose
+    /// listing has no digests; without it, one request per page of 1,000 names).
+    #[arg(long, short = 'l', help_heading = "Output")]
+    pub digests: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -44,7 +44,7 @@ pub struct TagsRmArgs {
     #[arg(required = true, value_name = "REPO:TAG")]
     pub references: Vec<String>,
     /// Print what would be removed, and how, without removing anything.
-    #[arg(long)]
+    #[arg(long, help_heading = "Cleanup")]
     pub dry_run: bool,
     #[command(flatten)]
     pub site: SiteArgs,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 const QUIET_BELOW: usize = 2_000;
 
 /// A tag-listing progress callback when standard error is a terminal.
-pub(super) fn tag_listing() -> Option<ListProgress> {
+pub(in crate::cli) fn tag_listing() -> Option<ListProgress> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
@@ -22,7 +22,9 @@ pub(super) fn tag_listing() -> Option<ListProgress> {
         let Ok(mut slot) = bar.lock() else { return };
         let pb = slot.get_or_insert_with(|| {
             let pb = ProgressBar::new_spinner();
-            pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             pb
         });
         pb.set_message(format!("listing {repo}: {listed} tags"));
