@@ -42,7 +42,8 @@ fn bash_complete(script: &std::path::Path, line: &str) -> Vec<String> {
 #[test]
 fn bash_completes_commands_flags_and_values() {
     let file = script("bash");
-    assert_eq!(bash_complete(file.path(), "wharf bui"), ["build-and-publish"]);
+    assert_eq!(bash_complete(file.path(), "wharf bui"), ["build-and-publish", "build"]);
+    assert_eq!(bash_complete(file.path(), "wharf build-"), ["build-and-publish"]);
     assert_eq!(bash_complete(file.path(), "wharf lo"), ["login", "logout"]);
     assert_eq!(bash_complete(file.path(), "wharf tags rm --dry"), ["--dry-run"]);
     assert_eq!(
@@ -78,7 +79,8 @@ fn fish_completes_commands_and_flags_and_zsh_and_powershell_scripts_are_whole() 
             .map(|l| l.split('\t').next().unwrap_or_default().to_string())
             .collect::<Vec<_>>()
     };
-    assert_eq!(complete("wharf bui"), ["build-and-publish"]);
+    assert_eq!(complete("wharf bui"), ["build", "build-and-publish"]);
+    assert_eq!(complete("wharf build-"), ["build-and-publish"]);
     assert!(complete("wharf login --pass").contains(&"--password-stdin".to_string()));
 
     let zsh = script("zsh");
