@@ -5,7 +5,8 @@
 //!   rendering it first as a Go template ([`template`]), as werf does.
 //! - [`build`] computes content-addressed stage digests and builds only missing stages.
 //! - [`naming`] maps images to repositories (monorepo / multirepo) and tags.
-//! - [`registry`] is the OCI distribution client (auth, blobs, manifests, tags).
+//! - [`auth`] finds credentials (docker config, helpers, flags, env) and stores logins.
+//! - [`registry`] is the OCI distribution client (token flow, blobs, manifests, tags).
 //! - [`drivers`] adds what each registry does differently (native listing, single-tag deletes).
 //! - [`oci`] holds the OCI image layout and the conversion of engine exports.
 //! - [`publish`] copies built stages to their published references.
@@ -15,6 +16,7 @@
 //!   [`serve`] serves a static root written by it as a read-only registry.
 
 pub mod artifact;
+pub mod auth;
 pub mod build;
 pub mod build_report;
 pub mod cleanup;

@@ -5,7 +5,7 @@
 //! `blob.rs` and `upload.rs`, tag listing in `tags.rs`; all go through `transport.rs`.
 
 use crate::spec::digest::Digest;
-use crate::registry::auth::CredentialStore;
+use crate::auth::CredentialStore;
 use crate::registry::challenge::Challenge;
 use crate::registry::error::{Context, RegistryError, Result, delete_hint};
 use crate::spec::manifest::{self, ACCEPTED_MANIFESTS, Descriptor, MAX_MANIFEST_SIZE};

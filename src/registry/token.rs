@@ -6,7 +6,7 @@
 //! `token` or `access_token` is cached per (registry, scope set) until shortly before its
 //! `expires_in` runs out (60 s when the server does not say).
 
-use crate::registry::auth::{Credential, ResolvedCredential};
+use crate::auth::{Credential, ResolvedCredential};
 use crate::registry::error::{Context, RegistryError, Result, auth_hint};
 use crate::registry::transport::transport_error;
 use crate::secret::Secret;

@@ -18,7 +18,7 @@ use crate::registry::error::{
     Context, RegistryError, Result, TransportKind, auth_hint, is_retryable_status, parse_oci_errors, transport_kind,
 };
 use crate::registry::token::{self, TokenRequest};
-use crate::registry::auth::{Credential, ResolvedCredential};
+use crate::auth::{Credential, ResolvedCredential};
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};

@@ -6,7 +6,7 @@
 //! `WHARF_REGISTRY_PASSWORD`, else asked for on a terminal) is tried against the registry's
 //! `/v2/` (through its token service when it has one) and, for a driver that trades the
 //! login for a token of its own API (Docker Hub), against that API; only a credential both
-//! accept is stored, by [`docker_login`](crate::registry::docker_login) (the configured
+//! accept is stored, by [`docker_login`](crate::auth::docker_login) (the configured
 //! credential helper, else `auths` in `config.json`, mode 0600).
 
 use clap::Args;
@@ -19,8 +19,8 @@ use super::super::driver_args::DriverArgs;
 use super::super::output::{self, LoginDone, LogoutDone};
 use crate::drivers::{self, DriverOptions};
 use crate::error::Error;
-use crate::registry::auth::normalise_host;
-use crate::registry::docker_login::{self, Stored};
+use crate::auth::normalise_host;
+use crate::auth::docker_login::{self, Stored};
 use crate::registry::{Credential, CredentialStore, Repository};
 use crate::secret::Secret;
 

@@ -5,8 +5,18 @@
 //! Lookup order for a registry: explicit credential, then the Docker config (credential helper
 //! for the host, the default store, the `auths` entry). Results are cached per registry, so a
 //! credential helper runs at most once per host.
+//!
+//! - [`docker_config`]: docker's `config.json` (`auths`, `credsStore`, `credHelpers`) and the
+//!   credential helpers it names;
+//! - [`docker_login`]: storing and removing a login the way `docker login` does (`wharf login`).
+//!
+//! Vendor logins (ECR's token exchange, GitHub's and Quay's API tokens) belong to their
+//! driver in `drivers/`, which reads its own settings.
 
-use crate::registry::docker_config::DockerConfig;
+pub mod docker_config;
+pub mod docker_login;
+
+use docker_config::DockerConfig;
 use crate::registry::error::{CredentialInfo, Result};
 use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;

@@ -13,8 +13,8 @@
 //! beside the old one with mode 0600 and renamed over it, so a reader never sees half a file
 //! and no other user can read the secret.
 
-use crate::registry::auth::normalise_host;
-use crate::registry::docker_config::{call_helper, helper_server_url};
+use crate::auth::normalise_host;
+use crate::auth::docker_config::{call_helper, helper_server_url};
 use crate::registry::error::{RegistryError, Result};
 use crate::secret::Secret;
 use base64::Engine as _;
@@ -199,7 +199,7 @@ fn write(dir: &Path, path: &Path, config: &Map<String, Value>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::auth::{Credential, CredentialStore};
+    use crate::auth::{Credential, CredentialStore};
 
     fn config_of(dir: &Path) -> Value {
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap()

@@ -6,7 +6,7 @@
 //! "credentials not found" (the protocol's fixed reply) means "no credential", after which the
 //! `auths` entry, if it holds one, is used.
 
-use crate::registry::auth::{Credential, CredentialSource, ResolvedCredential, normalise_host};
+use crate::auth::{Credential, CredentialSource, ResolvedCredential, normalise_host};
 use crate::registry::error::{RegistryError, Result};
 use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
