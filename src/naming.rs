@@ -8,7 +8,7 @@
 //! Stages (built images keyed by their stage digest) live beside the images:
 //! `REPO:wharf-stage-<digest>` in monorepo mode, `REPO/wharf-stages:<digest>` in multirepo.
 
-pub mod custom_tag;
+pub(crate) mod custom_tag;
 
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;

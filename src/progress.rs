@@ -40,11 +40,6 @@ pub enum Event {
 /// Receives `(image, event)`; images are named as the build log names them.
 pub type Progress = Arc<dyn Fn(&str, &Event) + Send + Sync>;
 
-/// A progress receiver that ignores everything.
-pub fn silent() -> Progress {
-    Arc::new(|_: &str, _: &Event| {})
-}
-
 /// Every blob of `image` (children included), with their total size.
 pub fn total_size(image: &crate::store::Image) -> u64 {
     image.blobs.iter().map(|b| b.size).sum::<u64>() + image.children.iter().map(total_size).sum::<u64>()

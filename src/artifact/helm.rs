@@ -14,7 +14,6 @@ use super::ArtifactError;
 
 pub const CONFIG_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const CHART_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
-pub const PROVENANCE_TYPE: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 
 /// Largest `Chart.yaml` read.
 const MAX_CHART_YAML: u64 = 1 << 20;

@@ -86,12 +86,3 @@ pub struct ArtifactSpec {
     pub subject: Option<Descriptor>,
 }
 
-/// What kind of artifact was packed, for the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ArtifactKind {
-    /// Files (and directories) as layers, oras-style.
-    Files,
-    /// A Helm chart, as `helm push` writes it.
-    HelmChart,
-}

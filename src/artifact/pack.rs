@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{ArtifactError, ArtifactKind, ArtifactSpec, CONTENT_DIGEST, DEFAULT_ARTIFACT_TYPE, DEFAULT_FILE_TYPE, DIRECTORY_TYPE, FileSpec, TITLE, UNPACK, helm};
+use super::{ArtifactError, ArtifactSpec, CONTENT_DIGEST, DEFAULT_ARTIFACT_TYPE, DEFAULT_FILE_TYPE, DIRECTORY_TYPE, FileSpec, TITLE, UNPACK, helm};
 use crate::oci::layout::OciLayout;
 use crate::spec::Digest;
 use crate::spec::manifest::{Descriptor, EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST};
@@ -18,7 +18,6 @@ use crate::spec::manifest::{Descriptor, EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST};
 /// An artifact packed: its manifest and where its blobs are.
 #[derive(Debug, Clone)]
 pub struct Packed {
-    pub kind: ArtifactKind,
     pub manifest: Bytes,
     pub digest: Digest,
     /// The manifest's `artifactType`, else its config's media type (Helm).
@@ -65,7 +64,7 @@ pub fn pack(spec: &ArtifactSpec, staging: &Path) -> Result<Packed, ArtifactError
     };
     let manifest = manifest_json(artifact_type.as_deref(), &config, &layers, spec.subject.as_ref(), &spec.annotations);
     let artifact_type = artifact_type.unwrap_or_else(|| config.media_type.clone());
-    Ok(Packed { kind: ArtifactKind::Files, digest: Digest::of(&manifest), manifest, artifact_type, config, layers, blobs })
+    Ok(Packed { digest: Digest::of(&manifest), manifest, artifact_type, config, layers, blobs })
 }
 
 fn pack_chart(spec: &ArtifactSpec, path: &Path, chart: &helm::Chart, blobs: OciLayout) -> Result<Packed, ArtifactError> {
@@ -78,7 +77,7 @@ fn pack_chart(spec: &ArtifactSpec, path: &Path, chart: &helm::Chart, blobs: OciL
     // Helm sets no artifactType: its config's media type says what this is.
     let manifest = manifest_json(spec.artifact_type.as_deref(), &config, std::slice::from_ref(&layer), spec.subject.as_ref(), &annotations);
     let artifact_type = spec.artifact_type.clone().unwrap_or_else(|| helm::CONFIG_TYPE.to_string());
-    Ok(Packed { kind: ArtifactKind::HelmChart, digest: Digest::of(&manifest), manifest, artifact_type, config, layers: vec![layer], blobs })
+    Ok(Packed { digest: Digest::of(&manifest), manifest, artifact_type, config, layers: vec![layer], blobs })
 }
 
 fn manifest_json(artifact_type: Option<&str>, config: &Descriptor, layers: &[Descriptor], subject: Option<&Descriptor>, annotations: &BTreeMap<String, String>) -> Bytes {

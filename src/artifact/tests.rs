@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::pack::pack;
 use super::unpack::{UnpackError, write_files};
-use super::{ArtifactKind, ArtifactSpec, FileSpec, TITLE, helm};
+use super::{ArtifactSpec, FileSpec, TITLE, helm};
 use crate::store::{ImageStore, LayoutStore};
 
 fn files(paths: &[&Path]) -> Vec<FileSpec> {
@@ -34,7 +34,6 @@ fn the_same_tree_packs_to_the_same_digest_whatever_its_times_and_owners() {
     let pa = pack(&spec(a.path()), &a.path().join("staging")).unwrap();
     let pb = pack(&spec(b.path()), &b.path().join("staging")).unwrap();
     assert_eq!(pa.digest, pb.digest, "same bytes, same digest");
-    assert_eq!(pa.kind, ArtifactKind::Files);
     assert_eq!(pa.artifact_type, super::DEFAULT_ARTIFACT_TYPE);
     let m: serde_json::Value = serde_json::from_slice(&pa.manifest).unwrap();
     assert_eq!(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
@@ -103,7 +102,6 @@ fn a_helm_chart_is_pushed_with_helm_s_media_types() {
     tar.into_inner().unwrap().finish().unwrap();
     assert_eq!(helm::detect(&chart).unwrap().unwrap().version, "0.3.1");
     let packed = pack(&ArtifactSpec { files: files(&[&chart]), ..Default::default() }, &dir.path().join("staging")).unwrap();
-    assert_eq!(packed.kind, ArtifactKind::HelmChart);
     let m: serde_json::Value = serde_json::from_slice(&packed.manifest).unwrap();
     assert_eq!(m["config"]["mediaType"], helm::CONFIG_TYPE);
     assert_eq!(m["layers"][0]["mediaType"], helm::CHART_TYPE);

@@ -6,7 +6,7 @@
 //! on every engine that has it (API 1.39, Docker 18.09, and later).
 
 use bollard::Docker;
-use bollard::query_parameters::{BuildImageOptionsBuilder, ImportImageOptionsBuilder, TagImageOptionsBuilder};
+use bollard::query_parameters::{BuildImageOptionsBuilder, ImportImageOptionsBuilder};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
@@ -61,11 +61,6 @@ impl DockerEngine {
         Ok(DockerEngine { docker, endpoint, builder, network: tokio::sync::OnceCell::new() })
     }
 
-    /// The builder builds run on (`auto` resolved).
-    pub fn builder(&self) -> Builder {
-        self.builder
-    }
-
     async fn buildkit_network(&self) -> Option<String> {
         self.network
             .get_or_init(|| async {
@@ -93,9 +88,6 @@ impl DockerEngine {
         }
     }
 
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
 }
 
 fn api(operation: &'static str, subject: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError + use<> {
@@ -118,7 +110,7 @@ impl Engine for DockerEngine {
 
     async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<Built, EngineError> {
         if self.builder == Builder::BuildKit {
-            return self.build_with_buildkit(req, log).await.map(Built::InEngine);
+            return self.build_with_buildkit(req, log).await.map(|_id| Built::InEngine);
         }
         if !req.secrets.is_empty() {
             let what = req.secrets.ids().join(", ");
@@ -180,8 +172,8 @@ impl Engine for DockerEngine {
             log(partial.trim_end());
         }
         match image_id {
-            Some(id) => Ok(Built::InEngine(id)),
-            None => self.inspect(&req.tag).await?.map(|i| Built::InEngine(i.id)).ok_or_else(|| build_error(&step, "engine reported no image".into())),
+            Some(_id) => Ok(Built::InEngine),
+            None => self.inspect(&req.tag).await?.map(|_| Built::InEngine).ok_or_else(|| build_error(&step, "engine reported no image".into())),
         }
     }
 
@@ -205,11 +197,6 @@ impl Engine for DockerEngine {
             item.map_err(api("load", &subject))?;
         }
         Ok(())
-    }
-
-    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
-        let opts = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
-        self.docker.tag_image(image, Some(opts)).await.map_err(api("tag", image))
     }
 }
 

@@ -71,8 +71,8 @@ pub type LogSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
 /// Where a build's result is.
 #[derive(Debug)]
 pub enum Built {
-    /// In the engine's image store, tagged with the request's tag: the image ID.
-    InEngine(String),
+    /// In the engine's image store, tagged with the request's tag.
+    InEngine,
     /// An OCI image layout tar (BuildKit's OCI exporter), removed when this is dropped.
     OciTar(tempfile::TempPath),
 }
@@ -92,6 +92,4 @@ pub trait Engine: Send + Sync {
     async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError>;
     /// Loads a `docker save`-format archive (`docker load`).
     async fn load(&self, archive: &Path) -> Result<(), EngineError>;
-    /// Adds tag `tag` to an image.
-    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError>;
 }

@@ -4,18 +4,18 @@
 //! canonical inputs only (see [`digest`]); it does no building. The scheduler in
 //! [`schedule`] then builds the stages no runner has built before.
 
-pub mod buildkit;
+pub(crate) mod buildkit;
 pub mod context;
-pub mod stage_digest;
-pub mod docker;
-pub mod dockerfile;
-pub mod engine;
-pub mod export;
-pub mod platforms;
-pub mod remote;
-pub mod schedule;
-pub mod sources;
-pub mod secrets;
+pub(crate) mod stage_digest;
+pub(crate) mod docker;
+pub(crate) mod dockerfile;
+pub(crate) mod engine;
+pub(crate) mod export;
+pub(crate) mod platforms;
+pub(crate) mod remote;
+pub(crate) mod schedule;
+pub(crate) mod sources;
+pub(crate) mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

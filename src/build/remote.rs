@@ -63,10 +63,6 @@ impl Engine for RemoteBuildKit {
     async fn load(&self, archive: &Path) -> Result<(), EngineError> {
         Err(self.no_store("load", &archive.display().to_string()))
     }
-
-    async fn tag(&self, image: &str, _repo: &str, _tag: &str) -> Result<(), EngineError> {
-        Err(self.no_store("tag", image))
-    }
 }
 
 /// A daemon without the OCI exporter is a Docker Engine's embedded BuildKit: say so.

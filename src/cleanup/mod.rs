@@ -9,12 +9,12 @@
 //! 3. [`execute::execute`] carries out the deletions, journaling each one first.
 
 pub mod execute;
-pub mod history;
-pub mod inventory;
+pub(crate) mod history;
+pub(crate) mod inventory;
 pub mod journal;
 pub mod plan;
-pub mod policy;
-pub mod review;
+pub(crate) mod policy;
+pub(crate) mod review;
 pub mod run;
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use commands::tags::TagsCommand;
 
 #[derive(Parser, Debug)]
 #[command(name = "wharf", version, about = "Build only what changed, publish to any registry, clean up safely")]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Output format.
@@ -59,20 +59,24 @@ pub struct Cli {
     log_debug: bool,
 }
 
-impl Cli {
+/// A parsed command line, ready to [`run`]; the flag types stay inside the crate.
+#[derive(Debug)]
+pub struct Invocation(Cli);
+
+impl Invocation {
     /// How many `-v` were given (werf's `--log-verbose` is one, `--log-debug` two).
     pub fn verbose(&self) -> u8 {
-        let werf = if self.log_debug { 2 } else { u8::from(self.log_verbose) };
-        self.verbose.max(werf)
+        let werf = if self.0.log_debug { 2 } else { u8::from(self.0.log_verbose) };
+        self.0.verbose.max(werf)
     }
 }
 
 /// Parses the command line, with werf's names and `WERF_*` variables for the flags werf
 /// has too (see `werf::names`); exits with clap's message on a usage error.
-pub fn parse() -> Cli {
+pub fn parse() -> Invocation {
     let env = |k: &str| std::env::var(k).ok();
     let matches = werf::names::apply(Cli::command(), &env).get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    Invocation(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,7 +134,8 @@ enum Command {
 
 /// Runs the command `cli` names; what it prints goes to standard output, problems to
 /// standard error, and the error (if any) says the exit code.
-pub async fn run(cli: Cli) -> Result<(), Error> {
+pub async fn run(invocation: Invocation) -> Result<(), Error> {
+    let cli = invocation.0;
     let out = cli.output;
     match &cli.command {
         Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out, commands::build_and_publish::Flavor::BuildAndPublish).await,

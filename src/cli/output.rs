@@ -173,7 +173,7 @@ mod tests {
         ("cleanup-restore", schema::<crate::cleanup::execute::Restored>),
         ("static-push", schema::<crate::static_registry::files::Published>),
         ("static-ls", schema::<crate::static_registry::files::Listing>),
-        ("static-rm", schema::<crate::static_registry::files::Removed>),
+        ("static-rm", schema::<crate::static_registry::files::remove::Removed>),
         ("static-gc", schema::<crate::static_registry::files::GcReport>),
         // Not printed but written (`--save-build-report`): werf's build report.
         ("werf-build-report", schema::<crate::build_report::BuildReport>),

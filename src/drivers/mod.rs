@@ -7,7 +7,7 @@
 //!
 //! One static table, [`DRIVERS`], drives host detection ([`detect`]), the values of
 //! `--implementation` ([`by_name`], [`select`]), `--repo-mode auto` ([`resolve_layout`]) and
-//! the README support matrix ([`readme::support_matrix`]).
+//! the README support matrix (`readme.rs`, kept current by a test).
 //!
 //! An operation a registry cannot do is an [`DriverError::Unsupported`] value, never a panic.
 //! What a registry would refuse in a cleanup plan (GitHub: the last tagged version of a
@@ -35,8 +35,9 @@ mod pages;
 mod quay;
 mod rate_limit;
 mod read_only;
-pub mod readme;
-pub mod settings;
+#[cfg(test)]
+mod readme;
+pub(crate) mod settings;
 mod token_cache;
 mod untag;
 

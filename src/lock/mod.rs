@@ -11,8 +11,8 @@
 //! Lease is exclusive only: there, a shared lock waits while a cleanup holds the lease but
 //! does not take it, and cleanup's fresh window covers a publish that was already running.
 
-pub mod lease;
-pub mod local;
+pub(crate) mod lease;
+pub(crate) mod local;
 
 #[cfg(test)]
 mod lease_tests;

@@ -10,10 +10,10 @@
 //! - [`source`]: one entry point that recognises any of them (gzipped or not, by magic).
 
 pub mod docker_archive;
-pub mod docker_stream;
+pub(crate) mod docker_stream;
 pub mod layout;
-pub mod oci_dir;
-pub mod oci_tar;
+pub(crate) mod oci_dir;
+pub(crate) mod oci_tar;
 pub mod source;
 mod tar_index;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! and the copies that make them point at the image.
 
 pub mod meta;
-pub mod settled;
+pub(crate) mod settled;
 
 use crate::naming::{self, Layout, Tag, TagOptions};
 use crate::store::{CopyStats, Image, ImageStore, Location, StoreError};

@@ -1,7 +1,7 @@
 //! `wharf push`: publish ready-made images (docker archives, OCI layouts) to a registry or a
 //! static root, merging several platforms into one OCI image index.
 //!
-//! Decide, then do. [`read_sources`] reads and checks every source (nothing is published if
+//! Decide, then do. [`source::read`](crate::oci::source::read) reads and checks every source (nothing is published if
 //! one is bad); [`plan`] computes every manifest, the index, their digests and the tags, and
 //! refuses two images of the same platform; [`execute`] hands the result to
 //! [`store::copy_all`](crate::store::copy_all), which uploads blobs (skipping those
@@ -12,12 +12,12 @@ pub mod annotate;
 
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::spec::digest::Digest;
 use crate::naming::{self, Tag, TagOptions};
-use crate::oci::source::{self, Source, SourceImage};
+use crate::oci::source::{Source, SourceImage};
 use crate::oci::{ArchiveError, MAX_MANIFEST_SIZE, OCI_INDEX};
 use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 use crate::registry::Descriptor;
@@ -92,11 +92,6 @@ pub struct PushReport {
     pub stats: CopyStats,
     /// Nothing was published (`--dry-run`).
     pub dry_run: bool,
-}
-
-/// Reads and checks every source (blocking: run it off the async runtime).
-pub fn read_sources(specs: &[String], staging: &Path) -> Result<Vec<Source>, PushError> {
-    specs.iter().map(|s| source::read(s, staging).map_err(PushError::from)).collect()
 }
 
 /// Computes the manifests, the index (several images), their digests and the references.

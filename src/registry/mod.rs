@@ -10,10 +10,10 @@
 mod blob;
 pub mod challenge;
 mod client;
-pub mod error;
-pub mod referrers;
+pub(crate) mod error;
+pub(crate) mod referrers;
 mod tags;
-pub mod token;
+pub(crate) mod token;
 mod transport;
 mod upload;
 

@@ -5,6 +5,6 @@
 
 pub mod digest;
 pub mod manifest;
-pub mod reference;
+pub(crate) mod reference;
 
 pub use digest::Digest;

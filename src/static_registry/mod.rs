@@ -12,16 +12,16 @@
 //! - [`files`]: static file distribution (`wharf static`), per-platform files as plain URLs
 //!   beside `v2/` (`ROOT/<name>/<version>/<os>/<arch>/<file>`).
 
-pub mod driver;
-pub mod files;
-pub mod gc;
+pub(crate) mod driver;
+pub(crate) mod files;
+pub(crate) mod gc;
 pub mod objects;
-pub mod referrers;
+pub(crate) mod referrers;
 pub mod root;
 #[cfg(test)]
 mod root_tests;
-pub mod serve;
-pub mod store;
+pub(crate) mod serve;
+pub(crate) mod store;
 
 pub use driver::StaticDriver;
 pub use root::{StaticError, StaticRoot};

@@ -27,7 +27,7 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-pub use value::{Map, Object, Value};
+pub use value::{Object, Value};
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -193,10 +193,6 @@ impl Set {
         self.sources.borrow().get(index).cloned()
     }
 
-    /// Whether a template of this name exists.
-    pub fn has(&self, name: &str) -> bool {
-        self.templates.borrow().contains_key(name)
-    }
 
     /// Executes template `name` with `data` as `.` and `$`.
     pub fn execute(&self, name: &str, data: Value, host: &dyn Host, limits: Limits) -> Result<Output, Error> {

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use crate::static_registry::root::StaticError;
 
 pub use publish::{Listing, Published, list, push};
-pub use remove::{GcPlan, GcReport, Removed, gc, plan_gc, remove};
+pub use remove::{GcReport, gc, plan_gc, remove};
 
 /// A name's list of published versions, relative to `DEST/<name>/`.
 pub const TAGS_FILE: &str = "tags.json";
