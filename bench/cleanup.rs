@@ -13,11 +13,11 @@ use bytes::Bytes;
 use chrono::{Duration as ChronoDuration, Utc};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use wharf::spec::digest::Digest;
 use wharf::naming::{self, Layout};
 use wharf::publish::meta;
-use wharf::spec::manifest::{EMPTY_JSON, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use wharf::registry::{Client, ClientOptions, Repository};
+use wharf::spec::digest::Digest;
+use wharf::spec::manifest::{EMPTY_JSON, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 
 use crate::registry::Registry;
 use crate::support::{Env, Requests, Stats, timed};
@@ -55,7 +55,20 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
     std::fs::write(dir.join("Dockerfile"), "FROM scratch\n")?;
     let d = dir.to_string_lossy();
     let r = repo.to_string();
-    let args = ["cleanup", "--dir", &d, "--repo", &r, "--repo-mode", "monorepo", "--dry-run", "--keep-last", "1", "--output", "json"];
+    let args = [
+        "cleanup",
+        "--dir",
+        &d,
+        "--repo",
+        &r,
+        "--repo-mode",
+        "monorepo",
+        "--dry-run",
+        "--keep-last",
+        "1",
+        "--output",
+        "json",
+    ];
     let mut secs = Vec::new();
     let mut cpu = Vec::new();
     let mut requests = Requests::default();
@@ -66,14 +79,29 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
         let run = timed(&mut env.wharf(&args))?;
         requests = Requests::parse(&reg.log()[before..]);
         plan = counts(&run.stdout)?;
-        eprintln!("    run {}: {:.3} s, {} requests, {} deletions planned", k + 1, run.secs, requests.total, plan.delete);
+        eprintln!(
+            "    run {}: {:.3} s, {} requests, {} deletions planned",
+            k + 1,
+            run.secs,
+            requests.total,
+            plan.delete
+        );
         secs.push(run.secs);
         cpu.push(run.cpu_secs);
         rss = rss.max(run.max_rss_kib);
     }
     // keep-last 1: the newest image tag, its stage and its record stay; everything else goes.
-    ensure!(plan.keep == 3 && plan.delete == publishes * 3 - 3, "plan keeps {} and deletes {}; expected 3 and {}", plan.keep, plan.delete, publishes * 3 - 3);
-    ensure!(requests.count("DELETE manifests") == 0 && requests.count("PUT manifests") == 0, "a dry run changed the registry: {requests:?}");
+    ensure!(
+        plan.keep == 3 && plan.delete == publishes * 3 - 3,
+        "plan keeps {} and deletes {}; expected 3 and {}",
+        plan.keep,
+        plan.delete,
+        publishes * 3 - 3
+    );
+    ensure!(
+        requests.count("DELETE manifests") == 0 && requests.count("PUT manifests") == 0,
+        "a dry run changed the registry: {requests:?}"
+    );
     Ok(Point {
         tags: publishes * 3,
         prepare_secs,
@@ -95,7 +123,8 @@ struct Counts {
 }
 
 fn counts(stdout: &str) -> Result<Counts> {
-    let v: serde_json::Value = serde_json::from_str(stdout).with_context(|| format!("plan is not JSON: {}", &stdout[..stdout.len().min(2000)]))?;
+    let v: serde_json::Value = serde_json::from_str(stdout)
+        .with_context(|| format!("plan is not JSON: {}", &stdout[..stdout.len().min(2000)]))?;
     let mut c = Counts::default();
     for e in v["entries"].as_array().context("no entries in the plan")? {
         match e["action"].as_str() {
@@ -110,7 +139,8 @@ fn counts(stdout: &str) -> Result<Counts> {
 /// `publishes` image tags, stages and records of image `app` in `repo` (monorepo layout).
 async fn fill(repo: &Repository, publishes: usize) -> Result<()> {
     let client = Client::new(ClientOptions::default())?;
-    let config = Bytes::from_static(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    let config =
+        Bytes::from_static(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
     let layer = Bytes::from_static(b"bench layer");
     let (config_digest, layer_digest) = (Digest::of(&config), Digest::of(&layer));
     client.push_blob_bytes(repo, &config_digest, config.clone()).await?;

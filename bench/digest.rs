@@ -58,7 +58,13 @@ pub fn run(env: &Env, counts: &[usize], mean: u64, limit: f64) -> Result<Vec<Poi
         }
         let secs = Stats::of(secs);
         let rate = bytes as f64 / secs.median;
-        eprintln!("  context digest, {n} files, {:.0} MiB: {} → {:.2} GB/s, {:.0}% of the limit", bytes as f64 / 1048576.0, secs.show("s"), rate / 1e9, 100.0 * rate / limit);
+        eprintln!(
+            "  context digest, {n} files, {:.0} MiB: {} → {:.2} GB/s, {:.0}% of the limit",
+            bytes as f64 / 1048576.0,
+            secs.show("s"),
+            rate / 1e9,
+            100.0 * rate / limit
+        );
         let cpu = Stats::of(cpu);
         out.push(Point {
             files: n,
@@ -97,7 +103,8 @@ fn measure_size(dir: &Path) -> Result<(usize, u64)> {
 /// Writes the nested contexts unless a previous run left them complete; returns their roots,
 /// smallest first.
 fn prepare(root: &Path, counts: &[usize], mean: u64) -> Result<Vec<PathBuf>> {
-    let marker = root.join(format!("complete-{}-{mean}", counts.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("-")));
+    let marker =
+        root.join(format!("complete-{}-{mean}", counts.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("-")));
     // Nested: the largest context holds the next one as a subdirectory, and so on.
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut dir = root.to_path_buf();
@@ -122,7 +129,8 @@ fn prepare(root: &Path, counts: &[usize], mean: u64) -> Result<Vec<PathBuf>> {
             let sub = dirs[k].join(format!("d{:03}", i / 500));
             std::fs::create_dir_all(&sub)?;
             let size = mean / 2 + noise.next_below(mean);
-            write_noise(&sub.join(format!("f{i:05}.bin")), size, (k * 1_000_000 + i) as u64).context("writing context data")?;
+            write_noise(&sub.join(format!("f{i:05}.bin")), size, (k * 1_000_000 + i) as u64)
+                .context("writing context data")?;
             i += 1;
             have += 1;
         }

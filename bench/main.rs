@@ -70,7 +70,15 @@ struct Sizes {
 
 fn sizes(quick: bool) -> Sizes {
     if quick {
-        Sizes { noop_images: vec![3, 6], push_layers: vec![1 << 20, 2 << 20], digest_files: vec![200, 1000], digest_mean: 4096, cleanup_tags: vec![30, 90], codec_bytes: 8 << 20, serve: serve::Load { downloads: 100, layer_bytes: 4 << 20, idle: 100, secs: 2 } }
+        Sizes {
+            noop_images: vec![3, 6],
+            push_layers: vec![1 << 20, 2 << 20],
+            digest_files: vec![200, 1000],
+            digest_mean: 4096,
+            cleanup_tags: vec![30, 90],
+            codec_bytes: 8 << 20,
+            serve: serve::Load { downloads: 100, layer_bytes: 4 << 20, idle: 100, secs: 2 },
+        }
     } else {
         Sizes {
             noop_images: vec![10, 50, 200],
@@ -90,10 +98,18 @@ fn main() -> Result<()> {
     let want = |c: &str| args.cases.is_empty() || args.cases.iter().any(|x| x == c);
     std::fs::create_dir_all(&args.work)?;
     std::fs::create_dir_all(args.work.join("docker-config"))?;
-    let out = args.out.clone().unwrap_or_else(|| if args.quick { args.work.join("results") } else { PathBuf::from("bench/results") });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| if args.quick { args.work.join("results") } else { PathBuf::from("bench/results") });
     std::fs::create_dir_all(&out)?;
     let runs = args.runs.unwrap_or(if args.quick { 2 } else { 5 });
-    let env = Env { wharf: std::fs::canonicalize(&args.wharf).context("--wharf")?, docker_host: args.docker_host.clone(), work: args.work.clone(), runs };
+    let env = Env {
+        wharf: std::fs::canonicalize(&args.wharf).context("--wharf")?,
+        docker_host: args.docker_host.clone(),
+        work: args.work.clone(),
+        runs,
+    };
     let mut s = sizes(args.quick);
     if !args.only_sizes.is_empty() {
         let keep = |n: u64| args.only_sizes.contains(&n);
@@ -151,7 +167,9 @@ fn main() -> Result<()> {
     }
     measured.load = std::mem::take(&mut results.load);
     // A run of some cases (`--case`, `--size`) updates those in latest.json and keeps the rest.
-    let previous = std::fs::read_to_string(out.join("latest.json")).ok().and_then(|t| serde_json::from_str::<report::Results>(&t).ok());
+    let previous = std::fs::read_to_string(out.join("latest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<report::Results>(&t).ok());
     let partial = !args.cases.is_empty() || !args.only_sizes.is_empty();
     let mut results = match previous {
         Some(previous) if partial => measured.merged_into(previous),
@@ -169,7 +187,11 @@ fn main() -> Result<()> {
         sha256_limit: sha256_per_core * cores as f64,
         profile: args.profile.clone(),
         quick: args.quick,
-        docker_version: support::version_of(&mut env.docker(&["version", "--format", "engine {{.Server.Version}}, CLI {{.Client.Version}}"])),
+        docker_version: support::version_of(&mut env.docker(&[
+            "version",
+            "--format",
+            "engine {{.Server.Version}}, CLI {{.Client.Version}}",
+        ])),
         skopeo_version: support::version_of(std::process::Command::new("skopeo").arg("--version")),
         registry_version: support::version_of(std::process::Command::new(registry::REGISTRY_BIN).arg("--version")),
     });
@@ -182,7 +204,13 @@ fn main() -> Result<()> {
     eprintln!("==> results in {}", out.display());
     if args.quick {
         // Every case checked what it measured (or the run stopped with an error above).
-        let cases = [results.noop.is_some(), results.push.is_some(), results.digest.is_some(), results.cleanup.is_some(), results.serve.is_some()];
+        let cases = [
+            results.noop.is_some(),
+            results.push.is_some(),
+            results.digest.is_some(),
+            results.cleanup.is_some(),
+            results.serve.is_some(),
+        ];
         println!("bench: {} passed, 0 failed", cases.iter().filter(|c| **c).count());
     }
     Ok(())

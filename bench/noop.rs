@@ -50,7 +50,19 @@ fn one(env: &Env, n: usize) -> Result<Point> {
     let cache = env.work.join("noop-cache");
     let d = dir.to_string_lossy();
     let c = cache.to_string_lossy();
-    let args = ["build-and-publish", "--dir", &d, "--repo", &repo, "--tag-custom", "bench", "--cache-dir", &c, "--output", "json"];
+    let args = [
+        "build-and-publish",
+        "--dir",
+        &d,
+        "--repo",
+        &repo,
+        "--tag-custom",
+        "bench",
+        "--cache-dir",
+        &c,
+        "--output",
+        "json",
+    ];
 
     eprintln!("  no-op rebuild, {n} images: first run (publishes everything)");
     let first = timed(&mut env.wharf(&args))?;
@@ -71,7 +83,10 @@ fn one(env: &Env, n: usize) -> Result<Point> {
         cpu.push(t.cpu_secs);
         rss = rss.max(t.max_rss_kib);
     }
-    ensure!(requests.count("PUT manifests") == 0 && requests.count("POST uploads") == 0, "a no-op run wrote to the registry: {requests:?}");
+    ensure!(
+        requests.count("PUT manifests") == 0 && requests.count("POST uploads") == 0,
+        "a no-op run wrote to the registry: {requests:?}"
+    );
 
     // A fresh runner: same project and commit, but an empty wharf cache (a new CI machine).
     let mut fresh_walls = Vec::new();
@@ -79,7 +94,19 @@ fn one(env: &Env, n: usize) -> Result<Point> {
     for r in 0..env.runs {
         let empty = env.fresh_dir("noop-empty-cache")?;
         let e = empty.to_string_lossy();
-        let fresh_args = ["build-and-publish", "--dir", &d, "--repo", &repo, "--tag-custom", "bench", "--cache-dir", &e, "--output", "json"];
+        let fresh_args = [
+            "build-and-publish",
+            "--dir",
+            &d,
+            "--repo",
+            &repo,
+            "--tag-custom",
+            "bench",
+            "--cache-dir",
+            &e,
+            "--output",
+            "json",
+        ];
         let before = reg.log().len();
         let t = timed(&mut env.wharf(&fresh_args))?;
         fresh_requests = Requests::parse(&reg.log()[before..]);
@@ -139,7 +166,12 @@ fn check_report(stdout: &str, n: usize, repo: &str, previous: Option<&[Published
             manifest: img["manifest_digest"].as_str().unwrap_or_default().to_string(),
             built: img["built"].as_bool().unwrap_or(true),
             manifest_written: img["stats"]["manifest_written"].as_bool().unwrap_or(true),
-            references: img["references"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(String::from)).collect(),
+            references: img["references"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect(),
         };
         let want = format!("{repo}/{}:bench", p.name);
         ensure!(p.references == [want.clone()], "{}: references {:?}, expected [{want}]", p.name, p.references);

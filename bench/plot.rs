@@ -7,7 +7,8 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use std::path::Path;
 
-const FONT_PATHS: &[&str] = &["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf"];
+const FONT_PATHS: &[&str] =
+    &["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf"];
 
 const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -49,7 +50,10 @@ pub struct Chart<'a> {
 
 /// Registers the font once; fails with a hint when no TTF is found.
 pub fn init_font() -> Result<()> {
-    let path = FONT_PATHS.iter().find(|p| Path::new(p).exists()).ok_or_else(|| anyhow!("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core)"))?;
+    let path = FONT_PATHS
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or_else(|| anyhow!("no DejaVuSans.ttf found (apt-get install fonts-dejavu-core)"))?;
     let bytes: &'static [u8] = Box::leak(std::fs::read(path)?.into_boxed_slice());
     register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| anyhow!("{path} is not a usable font"))?;
     Ok(())
@@ -96,7 +100,11 @@ fn draw_inner(path: &Path, c: &Chart<'_>) -> Result<(), Box<dyn std::error::Erro
             .label(s.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(pts.iter().map(|p| Circle::new((p.x, p.y), 4, color.filled())))?;
-        chart.draw_series(pts.iter().filter(|p| p.hi > p.lo).map(|p| ErrorBar::new_vertical(p.x, p.lo, p.y, p.hi, color.stroke_width(1), 10)))?;
+        chart.draw_series(
+            pts.iter()
+                .filter(|p| p.hi > p.lo)
+                .map(|p| ErrorBar::new_vertical(p.x, p.lo, p.y, p.hi, color.stroke_width(1), 10)),
+        )?;
     }
     chart
         .configure_series_labels()

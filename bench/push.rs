@@ -114,7 +114,13 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
         {
             let reg = Registry::start();
             let dest = format!("docker://{}/bench/skopeo:1", reg.host());
-            let t = timed(std::process::Command::new("skopeo").args(["copy", "-q", "--dest-tls-verify=false", &format!("docker-archive:{}", archive.display()), &dest]))?;
+            let t = timed(std::process::Command::new("skopeo").args([
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                &format!("docker-archive:{}", archive.display()),
+                &dest,
+            ]))?;
             check_pushed(&reg, "bench/skopeo", "1")?;
             eprintln!("    skopeo copy docker-archive: {:.2} s, {:.0} MiB RSS", t.secs, t.max_rss_kib as f64 / 1024.0);
             skopeo_archive.push(t.secs);
@@ -125,7 +131,15 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
             let reg = Registry::start();
             let dest = format!("docker://{}/bench/skopeo:1", reg.host());
             let mut cmd = std::process::Command::new("skopeo");
-            cmd.args(["copy", "-q", "--src-daemon-host", &env.docker_host, "--dest-tls-verify=false", &format!("docker-daemon:{image}"), &dest]);
+            cmd.args([
+                "copy",
+                "-q",
+                "--src-daemon-host",
+                &env.docker_host,
+                "--dest-tls-verify=false",
+                &format!("docker-daemon:{image}"),
+                &dest,
+            ]);
             let t = timed(&mut cmd)?;
             check_pushed(&reg, "bench/skopeo", "1")?;
             eprintln!("    skopeo copy docker-daemon: {:.2} s", t.secs);
@@ -134,7 +148,16 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
         {
             let reg = Registry::start();
             let dest = format!("{}/bench/pushed:1", reg.host());
-            let args = ["push", &archive.to_string_lossy(), &dest, "--work-dir", &staging.to_string_lossy(), "--no-default-annotations", "--output", "json"];
+            let args = [
+                "push",
+                &archive.to_string_lossy(),
+                &dest,
+                "--work-dir",
+                &staging.to_string_lossy(),
+                "--no-default-annotations",
+                "--output",
+                "json",
+            ];
             let t = timed(&mut env.wharf(&args))?;
             check_pushed(&reg, "bench/pushed", "1")?;
             let rss = t.max_rss_kib as f64 / 1024.0;
@@ -149,14 +172,36 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
             }
             let reg = Registry::start();
             let repo = format!("{}/bench", reg.host());
-            let args = ["build-and-publish", "--dir", &p, "--repo", &repo, "--stages-storage", ":local", "--cache-dir", &c, "--tag-custom", "1", "--output", "json"];
+            let args = [
+                "build-and-publish",
+                "--dir",
+                &p,
+                "--repo",
+                &repo,
+                "--stages-storage",
+                ":local",
+                "--cache-dir",
+                &c,
+                "--tag-custom",
+                "1",
+                "--output",
+                "json",
+            ];
             let t = timed(&mut env.wharf(&args))?;
             check_pushed(&reg, "bench/big", "1")?;
             let report: serde_json::Value = serde_json::from_str(&t.stdout)?;
             let uploaded = report["images"][0]["stats"]["blobs_uploaded"].as_u64().unwrap_or(0);
-            ensure!(uploaded as usize == LAYERS + 1, "wharf uploaded {uploaded} blobs, expected {} (layers and config)", LAYERS + 1);
+            ensure!(
+                uploaded as usize == LAYERS + 1,
+                "wharf uploaded {uploaded} blobs, expected {} (layers and config)",
+                LAYERS + 1
+            );
             let rss = t.max_rss_kib as f64 / 1024.0;
-            eprintln!("    wharf ({}) {:.2} s, {rss:.0} MiB RSS", if warm_cache { "warm cache" } else { "cold" }, t.secs);
+            eprintln!(
+                "    wharf ({}) {:.2} s, {rss:.0} MiB RSS",
+                if warm_cache { "warm cache" } else { "cold" },
+                t.secs
+            );
             if warm_cache {
                 warm.push(t.secs);
                 warm_rss.push(rss);
@@ -168,7 +213,8 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
         }
     }
     free_disk(env, &image, &format!("wharf-stages/push{tag}"), &[&dir, &project, &cache, &staging])?;
-    let (docker, skopeo_archive, skopeo_daemon, cold) = (Stats::of(docker), Stats::of(skopeo_archive), Stats::of(skopeo_daemon), Stats::of(cold));
+    let (docker, skopeo_archive, skopeo_daemon, cold) =
+        (Stats::of(docker), Stats::of(skopeo_archive), Stats::of(skopeo_daemon), Stats::of(cold));
     let pushed = Stats::of(pushed);
     Ok(Point {
         layer_bytes: layer,
@@ -232,7 +278,12 @@ fn free_disk(env: &Env, image: &str, stages: &str, dirs: &[&Path]) -> Result<()>
 
 /// The registry holds `repo:tag` with its 8 layers.
 fn check_pushed(reg: &Registry, repo: &str, tag: &str) -> Result<()> {
-    let out = run(std::process::Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{repo}:{tag}", reg.host())]))?;
+    let out = run(std::process::Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/{repo}:{tag}", reg.host()),
+    ]))?;
     let v: serde_json::Value = serde_json::from_str(&out)?;
     let layers = v["layers"].as_array().map(|a| a.len()).unwrap_or(0);
     ensure!(layers == LAYERS, "{repo}:{tag} has {layers} layers, expected {LAYERS}");

@@ -60,7 +60,12 @@ pub fn goals(r: &Results) -> Vec<Goal> {
     let mut g = Vec::new();
     if let Some(p) = r.noop.as_ref().and_then(|v| v.iter().find(|p| p.images == 50).or(v.last())) {
         let n = p.images;
-        g.push(goal("1 no-op rebuild", &format!("≤ 2 s wall ({n} images)"), format!("{:.2} s", p.wall_secs.median), p.wall_secs.median <= 2.0));
+        g.push(goal(
+            "1 no-op rebuild",
+            &format!("≤ 2 s wall ({n} images)"),
+            format!("{:.2} s", p.wall_secs.median),
+            p.wall_secs.median <= 2.0,
+        ));
         let per_image = (p.requests.total - p.per_run_requests) as f64 / n as f64;
         g.push(goal(
             "1 no-op rebuild",
@@ -76,14 +81,32 @@ pub fn goals(r: &Results) -> Vec<Goal> {
         && let Some(p) = v.last()
     {
         let size = format!("{} MiB", p.image_bytes >> 20);
-        g.push(goal("2 push", &format!("≥ 1.0× skopeo ({size})"), format!("{:.2}× (wharf push vs docker-archive), {:.2}× (build-and-publish vs docker-daemon)", p.vs_skopeo_archive, p.vs_skopeo_daemon), p.vs_skopeo_archive >= 1.0 && p.vs_skopeo_daemon >= 1.0));
-        g.push(goal("2 push", &format!("≥ 1.5× docker push ({size})"), format!("{:.2}×", p.vs_docker_push), p.vs_docker_push >= 1.5));
+        g.push(goal(
+            "2 push",
+            &format!("≥ 1.0× skopeo ({size})"),
+            format!(
+                "{:.2}× (wharf push vs docker-archive), {:.2}× (build-and-publish vs docker-daemon)",
+                p.vs_skopeo_archive, p.vs_skopeo_daemon
+            ),
+            p.vs_skopeo_archive >= 1.0 && p.vs_skopeo_daemon >= 1.0,
+        ));
+        g.push(goal(
+            "2 push",
+            &format!("≥ 1.5× docker push ({size})"),
+            format!("{:.2}×", p.vs_docker_push),
+            p.vs_docker_push >= 1.5,
+        ));
         let rss = p.wharf_cold_rss_mib.max.max(p.wharf_warm_rss_mib.max).max(p.wharf_push_archive_rss_mib.max);
         g.push(goal("2 push", "peak RSS ≤ 64 MiB", format!("{rss:.0} MiB"), rss <= 64.0));
         if let Some(small) = v.first().filter(|s| s.layer_bytes * 2 == p.layer_bytes) {
             let peak = |q: &push::Point| q.wharf_cold_rss_mib.median.max(q.wharf_push_archive_rss_mib.median);
             let (a, b) = (peak(small), peak(p));
-            g.push(goal("2 push", "RSS flat when the layer size doubles (±10 %)", format!("{a:.0} → {b:.0} MiB"), b <= a * 1.1));
+            g.push(goal(
+                "2 push",
+                "RSS flat when the layer size doubles (±10 %)",
+                format!("{a:.0} → {b:.0} MiB"),
+                b <= a * 1.1,
+            ));
         }
     }
     if let (Some(v), Some(m)) = (&r.digest, &r.machine)
@@ -97,8 +120,18 @@ pub fn goals(r: &Results) -> Vec<Goal> {
         ));
     }
     if let Some(p) = r.cleanup.as_ref().and_then(|v| v.last()) {
-        g.push(goal("4 cleanup planning", &format!("≤ 5 s ({} tags)", p.tags), format!("{:.2} s", p.plan_secs.median), p.plan_secs.median <= 5.0));
-        g.push(goal("4 cleanup planning", "list requests = pages", format!("{} list request(s), {} page(s)", p.list_requests, p.pages), p.list_requests == p.pages));
+        g.push(goal(
+            "4 cleanup planning",
+            &format!("≤ 5 s ({} tags)", p.tags),
+            format!("{:.2} s", p.plan_secs.median),
+            p.plan_secs.median <= 5.0,
+        ));
+        g.push(goal(
+            "4 cleanup planning",
+            "list requests = pages",
+            format!("{} list request(s), {} page(s)", p.list_requests, p.pages),
+            p.list_requests == p.pages,
+        ));
     }
     for p in r.serve.iter().flatten().filter(|p| p.server == "wharf serve") {
         let case = "5 serve";
@@ -110,7 +143,12 @@ pub fn goals(r: &Results) -> Vec<Goal> {
             }
             "idle" => {
                 let what = format!("a normal client is served during {} idle connections", p.connections);
-                g.push(goal(case, &what, format!("{} failed, p99 {:.0} ms", p.normal.failed, p.normal.p99_ms), p.normal.failed == 0));
+                g.push(goal(
+                    case,
+                    &what,
+                    format!("{} failed, p99 {:.0} ms", p.normal.failed, p.normal.p99_ms),
+                    p.normal.failed == 0,
+                ));
             }
             _ => {}
         }
@@ -131,8 +169,14 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 x_label: "images in the project",
                 y_label: "wall time, s (median, min–max)",
                 series: vec![
-                    Series { name: "wharf, same runner".into(), points: v.iter().map(|p| point(p.images as f64, &p.wall_secs)).collect() },
-                    Series { name: "wharf, fresh runner (empty cache)".into(), points: v.iter().map(|p| point(p.images as f64, &p.fresh_wall_secs)).collect() },
+                    Series {
+                        name: "wharf, same runner".into(),
+                        points: v.iter().map(|p| point(p.images as f64, &p.wall_secs)).collect(),
+                    },
+                    Series {
+                        name: "wharf, fresh runner (empty cache)".into(),
+                        points: v.iter().map(|p| point(p.images as f64, &p.fresh_wall_secs)).collect(),
+                    },
                 ],
                 lines: vec![("goal at 50 images: 2 s".into(), 2.0)],
             },
@@ -144,8 +188,14 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 x_label: "images in the project",
                 y_label: "requests per image",
                 series: vec![
-                    Series { name: "wharf, same runner".into(), points: v.iter().map(|p| P::exact(p.images as f64, p.requests_per_image)).collect() },
-                    Series { name: "wharf, fresh runner (empty cache)".into(), points: v.iter().map(|p| P::exact(p.images as f64, p.fresh_requests_per_image)).collect() },
+                    Series {
+                        name: "wharf, same runner".into(),
+                        points: v.iter().map(|p| P::exact(p.images as f64, p.requests_per_image)).collect(),
+                    },
+                    Series {
+                        name: "wharf, fresh runner (empty cache)".into(),
+                        points: v.iter().map(|p| P::exact(p.images as f64, p.fresh_requests_per_image)).collect(),
+                    },
                 ],
                 lines: vec![("goal: 1 per image".into(), 1.0)],
             },
@@ -153,7 +203,10 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
     }
     if let Some(v) = &r.push {
         let mib = |p: &push::Point| (p.image_bytes >> 20) as f64;
-        let series = |name: &str, f: fn(&push::Point) -> &Stats| Series { name: name.into(), points: v.iter().map(|p| point(mib(p), f(p))).collect() };
+        let series = |name: &str, f: fn(&push::Point) -> &Stats| Series {
+            name: name.into(),
+            points: v.iter().map(|p| point(mib(p), f(p))).collect(),
+        };
         plot::draw(
             &out.join("push.png"),
             &Chart {
@@ -194,7 +247,10 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 title: "Case 3: context digest, warm page cache",
                 x_label: "files (mean size constant)",
                 y_label: "time, s (median, min–max)",
-                series: vec![Series { name: "wharf context digest".into(), points: v.iter().map(|p| point(p.files as f64, &p.secs)).collect() }],
+                series: vec![Series {
+                    name: "wharf context digest".into(),
+                    points: v.iter().map(|p| point(p.files as f64, &p.secs)).collect(),
+                }],
                 lines: vec![],
             },
         )?;
@@ -204,7 +260,10 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 title: "Case 3: context digest throughput",
                 x_label: "files (mean size constant)",
                 y_label: "GB/s",
-                series: vec![Series { name: "wharf context digest".into(), points: v.iter().map(|p| P::exact(p.files as f64, p.bytes_per_sec / 1e9)).collect() }],
+                series: vec![Series {
+                    name: "wharf context digest".into(),
+                    points: v.iter().map(|p| P::exact(p.files as f64, p.bytes_per_sec / 1e9)).collect(),
+                }],
                 lines: vec![
                     (format!("limit: openssl sha256 × {} cores", m.cores), m.sha256_limit / 1e9),
                     ("goal: 50 % of the limit".into(), m.sha256_limit / 2e9),
@@ -219,7 +278,10 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
                 title: "Case 4: cleanup --dry-run --keep-last 1",
                 x_label: "tags in the repository",
                 y_label: "plan time, s (median, min–max)",
-                series: vec![Series { name: "wharf".into(), points: v.iter().map(|p| point(p.tags as f64, &p.plan_secs)).collect() }],
+                series: vec![Series {
+                    name: "wharf".into(),
+                    points: v.iter().map(|p| point(p.tags as f64, &p.plan_secs)).collect(),
+                }],
                 lines: vec![("goal at 10,000 tags: 5 s".into(), 5.0)],
             },
         )?;
@@ -244,8 +306,20 @@ pub fn summary(r: &Results) -> String {
         ));
     }
     for p in r.noop.iter().flatten() {
-        s.push_str(&format!("no-op {:>4} images: {} (CPU {:.2} s), {:.2} requests/image {:?}\n", p.images, p.wall_secs.show("s"), p.cpu_secs.median, p.requests_per_image, p.requests.by_kind));
-        s.push_str(&format!("  fresh runner: {}, {:.2} requests/image {:?}\n", p.fresh_wall_secs.show("s"), p.fresh_requests_per_image, p.fresh_requests.by_kind));
+        s.push_str(&format!(
+            "no-op {:>4} images: {} (CPU {:.2} s), {:.2} requests/image {:?}\n",
+            p.images,
+            p.wall_secs.show("s"),
+            p.cpu_secs.median,
+            p.requests_per_image,
+            p.requests.by_kind
+        ));
+        s.push_str(&format!(
+            "  fresh runner: {}, {:.2} requests/image {:?}\n",
+            p.fresh_wall_secs.show("s"),
+            p.fresh_requests_per_image,
+            p.fresh_requests.by_kind
+        ));
     }
     for p in r.push.iter().flatten() {
         s.push_str(&format!(
@@ -289,7 +363,15 @@ pub fn summary(r: &Results) -> String {
         ));
     }
     for p in r.cleanup.iter().flatten() {
-        s.push_str(&format!("cleanup {:>6} tags: {} (CPU {:.2} s), {} requests ({} list), {} deletions planned\n", p.tags, p.plan_secs.show("s"), p.cpu_secs.median, p.requests.total, p.list_requests, p.planned_deletions));
+        s.push_str(&format!(
+            "cleanup {:>6} tags: {} (CPU {:.2} s), {} requests ({} list), {} deletions planned\n",
+            p.tags,
+            p.plan_secs.show("s"),
+            p.cpu_secs.median,
+            p.requests.total,
+            p.list_requests,
+            p.planned_deletions
+        ));
     }
     for p in r.serve.iter().flatten() {
         s.push_str(&format!(
@@ -299,7 +381,13 @@ pub fn summary(r: &Results) -> String {
         ));
     }
     for g in &r.goals {
-        s.push_str(&format!("[{}] {}: {} — measured {}\n", if g.met { "met" } else { "GAP" }, g.case, g.goal, g.measured));
+        s.push_str(&format!(
+            "[{}] {}: {} — measured {}\n",
+            if g.met { "met" } else { "GAP" },
+            g.case,
+            g.goal,
+            g.measured
+        ));
     }
     s
 }

@@ -72,7 +72,14 @@ pub fn run(env: &Env, load: Load) -> Result<Vec<Phase>> {
     let layout = dir.join("layout");
     write_layout(&layout, load.layer_bytes)?;
     let root = dir.join("site");
-    crate::support::run(&mut env.wharf(&["push", &layout.to_string_lossy(), "bench/serve:1", "--static-root", &root.to_string_lossy(), "--no-default-annotations"]))?;
+    crate::support::run(&mut env.wharf(&[
+        "push",
+        &layout.to_string_lossy(),
+        "bench/serve:1",
+        "--static-root",
+        &root.to_string_lossy(),
+        "--no-default-annotations",
+    ]))?;
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("v2/bench/serve/manifests/1"))?)?;
     let layer = manifest["layers"][0]["digest"].as_str().context("layer digest")?.to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -91,7 +98,15 @@ pub fn run(env: &Env, load: Load) -> Result<Vec<Phase>> {
             let p = runtime.block_on(measure(&running, server, phase, &layer, load));
             eprintln!(
                 "    peak RSS {:.1} MiB, {} errors, {} answered, {:.0} MiB moved; normal client p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} failed of {})",
-                p.peak_rss_mib, p.errors, p.answered, mib(p.bytes), p.normal.p50_ms, p.normal.p99_ms, p.normal.max_ms, p.normal.failed, p.normal.requests
+                p.peak_rss_mib,
+                p.errors,
+                p.answered,
+                mib(p.bytes),
+                p.normal.p50_ms,
+                p.normal.p99_ms,
+                p.normal.max_ms,
+                p.normal.failed,
+                p.normal.requests
             );
             out.push(p);
         }
@@ -103,7 +118,12 @@ pub fn run(env: &Env, load: Load) -> Result<Vec<Phase>> {
 /// wharf's memory within its bound.
 pub fn check(phases: &[Phase]) -> Result<()> {
     for p in phases.iter().filter(|p| !p.phase.contains("1024")) {
-        ensure!(p.normal.requests > 0 && p.normal.failed == 0, "{} {}: the normal client failed: {p:?}", p.server, p.phase);
+        ensure!(
+            p.normal.requests > 0 && p.normal.failed == 0,
+            "{} {}: the normal client failed: {p:?}",
+            p.server,
+            p.phase
+        );
         if p.phase == "downloads" {
             ensure!(p.errors == 0 && p.answered == p.connections && p.bytes > 0, "{} downloads: {p:?}", p.server);
         }
@@ -121,7 +141,8 @@ async fn measure(server: &Server, name: &str, phase: &str, layer: &str, load: Lo
     let (mut errors, mut answered, mut completed, mut closed, mut bytes, mut samples) = (0, 0, 0, 0, 0, Vec::new());
     if phase == "downloads" {
         let path = format!("/v2/bench/serve/blobs/{layer}");
-        let tasks: Vec<_> = (0..load.downloads).map(|_| tokio::spawn(download(server.addr.clone(), path.clone(), deadline))).collect();
+        let tasks: Vec<_> =
+            (0..load.downloads).map(|_| tokio::spawn(download(server.addr.clone(), path.clone(), deadline))).collect();
         for t in tasks {
             let d = t.await.unwrap_or_else(|e| Download { error: Some(e.to_string()), ..Default::default() });
             answered += usize::from(d.answered);
@@ -187,7 +208,9 @@ async fn download(addr: String, path: String, deadline: tokio::time::Instant) ->
     let mut d = Download::default();
     let result = tokio::time::timeout_at(deadline, async {
         let mut s = TcpStream::connect(&addr).await.map_err(|e| format!("connect: {e}"))?;
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.map_err(|e| format!("send: {e}"))?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .map_err(|e| format!("send: {e}"))?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut head = Vec::new();
         let (status, length) = loop {
@@ -199,7 +222,11 @@ async fn download(addr: String, path: String, deadline: tokio::time::Instant) ->
             if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
                 let text = String::from_utf8_lossy(&head[..end]).to_lowercase();
                 let status = text.split(' ').nth(1).unwrap_or_default().to_string();
-                let length = text.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
                 d.bytes = (head.len() - end - 4) as u64;
                 break (status, length);
             }
@@ -256,7 +283,13 @@ async fn normal_client(addr: String, deadline: tokio::time::Instant) -> Latency 
     }
     times.sort_by(f64::total_cmp);
     let at = |q: f64| times.get(((times.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
-    Latency { requests: times.len() + failed, failed, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: times.last().copied().unwrap_or(f64::NAN) }
+    Latency {
+        requests: times.len() + failed,
+        failed,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: times.last().copied().unwrap_or(f64::NAN),
+    }
 }
 
 /// A server of one phase, stopped when dropped.
@@ -271,7 +304,8 @@ struct Server {
 impl Server {
     fn wharf(env: &Env, root: &std::path::Path, nofile: Option<u64>) -> Result<Server> {
         let extra = std::env::var("WHARF_BENCH_SERVE_ARGS").unwrap_or_default();
-        let mut args = vec!["serve".to_string(), root.to_string_lossy().into_owned(), "--addr".into(), "127.0.0.1:0".into()];
+        let mut args =
+            vec!["serve".to_string(), root.to_string_lossy().into_owned(), "--addr".into(), "127.0.0.1:0".into()];
         args.extend(extra.split_whitespace().map(str::to_string));
         let serve = env.wharf(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let mut cmd = match nofile {
@@ -300,7 +334,11 @@ impl Server {
 
     fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -323,7 +361,9 @@ fn write_layout(dir: &std::path::Path, bytes: u64) -> Result<()> {
     let hash = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
     let layer = hex::encode(sha2::Sha256::digest(std::fs::read(&noise)?));
     std::fs::rename(&noise, blobs.join(&layer))?;
-    let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}))?;
+    let config = serde_json::to_vec(
+        &serde_json::json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}),
+    )?;
     std::fs::write(blobs.join(hash(&config)), &config)?;
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",

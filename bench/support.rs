@@ -28,7 +28,12 @@ impl Stats {
             _ if n % 2 == 1 => sorted[n / 2],
             _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
         };
-        Stats { median, min: sorted.first().copied().unwrap_or(f64::NAN), max: sorted.last().copied().unwrap_or(f64::NAN), runs }
+        Stats {
+            median,
+            min: sorted.first().copied().unwrap_or(f64::NAN),
+            max: sorted.last().copied().unwrap_or(f64::NAN),
+            runs,
+        }
     }
 
     /// `1.23 s (1.20–1.31, 5 runs)`.
@@ -68,11 +73,19 @@ pub fn timed(cmd: &mut Command) -> Result<Timed> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
-        bail!("{:?} {:?} failed ({}):\nstdout:\n{}\nstderr:\n{}", cmd.get_program(), cmd.get_args().collect::<Vec<_>>(), out.status, tail(&stdout), tail(&stderr));
+        bail!(
+            "{:?} {:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            cmd.get_program(),
+            cmd.get_args().collect::<Vec<_>>(),
+            out.status,
+            tail(&stdout),
+            tail(&stderr)
+        );
     }
     // The last line is ours (a wrapped command may write its own lines first).
     let usage = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
-    let fields: Vec<f64> = usage.lines().last().unwrap_or_default().split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let fields: Vec<f64> =
+        usage.lines().last().unwrap_or_default().split_whitespace().filter_map(|f| f.parse().ok()).collect();
     let (max_rss_kib, cpu_secs) = match fields[..] {
         [rss, user, sys] => (rss as u64, user + sys),
         _ => (0, f64::NAN),
@@ -232,13 +245,21 @@ pub fn own_cpu_secs() -> f64 {
 }
 
 pub fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(f64::NAN)
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -252,16 +273,30 @@ pub fn memory_gib() -> f64 {
 
 /// SHA-256 throughput of one core with 16 KiB blocks, as `openssl speed` measures it.
 pub fn openssl_sha256(seconds: u32) -> Result<f64> {
-    let out = run(Command::new("openssl").args(["speed", "-seconds", &seconds.to_string(), "-bytes", "16384", "-evp", "sha256"]))?;
+    let out = run(Command::new("openssl").args([
+        "speed",
+        "-seconds",
+        &seconds.to_string(),
+        "-bytes",
+        "16384",
+        "-evp",
+        "sha256",
+    ]))?;
     // The result line: `sha256   12345.67k` (1000s of bytes per second) for the one block size.
-    let line = out.lines().rev().find(|l| l.trim_start().to_ascii_lowercase().starts_with("sha256")).context("no sha256 line in openssl's output")?;
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().to_ascii_lowercase().starts_with("sha256"))
+        .context("no sha256 line in openssl's output")?;
     let value = line.split_whitespace().last().context("empty openssl line")?;
     let k: f64 = value.trim_end_matches('k').parse().with_context(|| format!("openssl speed printed {value:?}"))?;
     Ok(k * 1000.0)
 }
 
 pub fn version_of(cmd: &mut Command) -> String {
-    run(cmd).map(|s| s.lines().next().unwrap_or_default().trim().to_string()).unwrap_or_else(|e| format!("unknown ({e})"))
+    run(cmd)
+        .map(|s| s.lines().next().unwrap_or_default().trim().to_string())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
 }
 
 /// Deterministic incompressible bytes (xorshift64*), fast enough to write gigabytes.

@@ -17,7 +17,12 @@ fn wharf_in(dir: &Path, args: &[&str]) -> crate::support::wharf::Run {
 
 fn oras(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new(tools::path("oras")).current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "oras {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oras {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -26,7 +31,8 @@ fn sherpack(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("mypack-1.0.0.tar.gz");
     let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    for (name, body) in [("pack.yaml", "name: mypack\nversion: 1.0.0\n"), ("templates/app.yaml", "kind: Deployment\n")] {
+    for (name, body) in [("pack.yaml", "name: mypack\nversion: 1.0.0\n"), ("templates/app.yaml", "kind: Deployment\n")]
+    {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
         h.set_mode(0o644);
@@ -41,10 +47,26 @@ fn the_sherpack_flow_push_then_pull_by_semver_alias_reproduces_the_pack() {
     on_both(|host, name| {
         let work = tempfile::tempdir().unwrap();
         let pack = sherpack(work.path());
-        let r = wharf_in(work.path(), &["push", "mypack-1.0.0.tar.gz", &format!("oci://{host}/mypack:1.0.0"), "--tag-semver", "v1.0.0", "--output", "json"]);
+        let r = wharf_in(
+            work.path(),
+            &[
+                "push",
+                "mypack-1.0.0.tar.gz",
+                &format!("oci://{host}/mypack:1.0.0"),
+                "--tag-semver",
+                "v1.0.0",
+                "--output",
+                "json",
+            ],
+        );
         assert_eq!(r.code(), 0, "{name}: {}", r.stderr());
-        assert!(r.stderr().contains("as an OCI artifact"), "{name}: a line says it is pushed as an artifact: {}", r.stderr());
-        let manifest: serde_json::Value = serde_json::from_str(&crane(&["manifest", &format!("{host}/mypack:1")])).unwrap();
+        assert!(
+            r.stderr().contains("as an OCI artifact"),
+            "{name}: a line says it is pushed as an artifact: {}",
+            r.stderr()
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_str(&crane(&["manifest", &format!("{host}/mypack:1")])).unwrap();
         assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.empty.v1+json", "{name}");
         assert!(manifest["artifactType"].is_string(), "{name}: image-spec 1.1 artifactType");
         assert_eq!(manifest["layers"][0]["annotations"]["org.opencontainers.image.title"], "mypack-1.0.0.tar.gz");
@@ -53,12 +75,20 @@ fn the_sherpack_flow_push_then_pull_by_semver_alias_reproduces_the_pack() {
         let out = work.path().join("out");
         let pulled = run(wharf(&["pull", &format!("oci://{host}/mypack:1"), "-o", &s(&out), "--output", "json"]));
         assert_eq!(pulled.code(), 0, "{name}: {}", pulled.stderr());
-        assert_eq!(std::fs::read(out.join("mypack-1.0.0.tar.gz")).unwrap(), std::fs::read(&pack).unwrap(), "{name}: the same bytes");
+        assert_eq!(
+            std::fs::read(out.join("mypack-1.0.0.tar.gz")).unwrap(),
+            std::fs::read(&pack).unwrap(),
+            "{name}: the same bytes"
+        );
         // oras reads it too.
         let by_oras = work.path().join("oras-out");
         std::fs::create_dir_all(&by_oras).unwrap();
         oras(&by_oras, &["pull", "--plain-http", &format!("{host}/mypack:1.0")]);
-        assert_eq!(std::fs::read(by_oras.join("mypack-1.0.0.tar.gz")).unwrap(), std::fs::read(&pack).unwrap(), "{name}: oras pulls the same file");
+        assert_eq!(
+            std::fs::read(by_oras.join("mypack-1.0.0.tar.gz")).unwrap(),
+            std::fs::read(&pack).unwrap(),
+            "{name}: oras pulls the same file"
+        );
         // Nothing is overwritten without --force.
         let again = run(wharf(&["pull", &format!("oci://{host}/mypack:1"), "-o", &s(&out)]));
         assert_eq!(again.code(), 2, "{name}: {}", again.stderr());
@@ -74,18 +104,41 @@ fn wharf_pulls_what_oras_pushed_files_and_directories_alike() {
         std::fs::create_dir_all(work.path().join("site/css")).unwrap();
         std::fs::write(work.path().join("site/index.html"), "<h1>hi</h1>\n").unwrap();
         std::fs::write(work.path().join("site/css/a.css"), "h1{}\n").unwrap();
-        oras(work.path(), &["push", "--plain-http", &format!("{host}/bundle:1"), "notes.txt", "site", "--artifact-type", "application/vnd.example.bundle"]);
+        oras(
+            work.path(),
+            &[
+                "push",
+                "--plain-http",
+                &format!("{host}/bundle:1"),
+                "notes.txt",
+                "site",
+                "--artifact-type",
+                "application/vnd.example.bundle",
+            ],
+        );
         let out = work.path().join("out");
         let r = run(wharf(&["pull", &format!("{host}/bundle:1"), "-o", &s(&out)]));
         assert_eq!(r.code(), 0, "{name}: {}", r.stderr());
         assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "hello from oras\n");
-        assert_eq!(std::fs::read_to_string(out.join("site/index.html")).unwrap(), "<h1>hi</h1>\n", "{name}: oras's directory unpacked");
+        assert_eq!(
+            std::fs::read_to_string(out.join("site/index.html")).unwrap(),
+            "<h1>hi</h1>\n",
+            "{name}: oras's directory unpacked"
+        );
         assert_eq!(std::fs::read_to_string(out.join("site/css/a.css")).unwrap(), "h1{}\n");
 
         // And the other way: a directory pushed by wharf, twice the same digest (the creation
         // time from SOURCE_DATE_EPOCH, as outside a git checkout), pulled by oras.
         let push_site = |tag: &str| {
-            let mut cmd = wharf(&["push", "site", &format!("{host}/site:{tag}"), "--artifact-type", "application/vnd.example.site", "--output", "json"]);
+            let mut cmd = wharf(&[
+                "push",
+                "site",
+                &format!("{host}/site:{tag}"),
+                "--artifact-type",
+                "application/vnd.example.site",
+                "--output",
+                "json",
+            ]);
             cmd.current_dir(work.path()).env("SOURCE_DATE_EPOCH", "1700000000");
             run(cmd).ok().json()
         };
@@ -97,7 +150,11 @@ fn wharf_pulls_what_oras_pushed_files_and_directories_alike() {
         let by_oras = work.path().join("by-oras");
         std::fs::create_dir_all(&by_oras).unwrap();
         oras(&by_oras, &["pull", "--plain-http", &format!("{host}/site:1")]);
-        assert_eq!(std::fs::read_to_string(by_oras.join("site/css/a.css")).unwrap(), "h1{}\n", "{name}: oras unpacks wharf's directory");
+        assert_eq!(
+            std::fs::read_to_string(by_oras.join("site/css/a.css")).unwrap(),
+            "h1{}\n",
+            "{name}: oras unpacks wharf's directory"
+        );
     });
 }
 
@@ -105,25 +162,52 @@ fn wharf_pulls_what_oras_pushed_files_and_directories_alike() {
 fn an_sbom_attached_with_subject_is_a_referrer_every_client_sees() {
     on_both(|host, name| {
         let work = tempfile::tempdir().unwrap();
-        let image = crate::registries::push_image(work.path(), &format!("{host}/app:1.0"), "app", "2024-01-01T00:00:00Z");
+        let image =
+            crate::registries::push_image(work.path(), &format!("{host}/app:1.0"), "app", "2024-01-01T00:00:00Z");
         std::fs::write(work.path().join("sbom.json"), r#"{"spdxVersion":"SPDX-2.3"}"#).unwrap();
-        let r = wharf_in(work.path(), &["push", "sbom.json", &format!("oci://{host}/app"), "--subject", &format!("{host}/app:1.0"), "--artifact-type", "application/spdx+json", "--output", "json"]);
+        let r = wharf_in(
+            work.path(),
+            &[
+                "push",
+                "sbom.json",
+                &format!("oci://{host}/app"),
+                "--subject",
+                &format!("{host}/app:1.0"),
+                "--artifact-type",
+                "application/spdx+json",
+                "--output",
+                "json",
+            ],
+        );
         assert_eq!(r.code(), 0, "{name}: {}", r.stderr());
         let sbom = r.json()["digest"].as_str().unwrap().to_string();
-        let manifest: serde_json::Value = serde_json::from_str(&crane(&["manifest", &format!("{host}/app@{sbom}")])).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&crane(&["manifest", &format!("{host}/app@{sbom}")])).unwrap();
         assert_eq!(manifest["subject"]["digest"], image, "{name}");
 
         let listed = run(wharf(&["referrers", &format!("{host}/app:1.0"), "--output", "json"])).ok().json();
-        let digests: Vec<&str> = listed["referrers"].as_array().unwrap().iter().map(|d| d["digest"].as_str().unwrap()).collect();
+        let digests: Vec<&str> =
+            listed["referrers"].as_array().unwrap().iter().map(|d| d["digest"].as_str().unwrap()).collect();
         assert_eq!(digests, [sbom.as_str()], "{name}");
-        let filtered = run(wharf(&["referrers", &format!("{host}/app:1.0"), "--artifact-type", "application/vnd.other", "--output", "json"])).ok().json();
+        let filtered = run(wharf(&[
+            "referrers",
+            &format!("{host}/app:1.0"),
+            "--artifact-type",
+            "application/vnd.other",
+            "--output",
+            "json",
+        ]))
+        .ok()
+        .json();
         assert!(filtered["referrers"].as_array().unwrap().is_empty(), "{name}: filtered by artifact type");
 
-        let discovered = oras(work.path(), &["discover", "--plain-http", "--format", "json", &format!("{host}/app:1.0")]);
+        let discovered =
+            oras(work.path(), &["discover", "--plain-http", "--format", "json", &format!("{host}/app:1.0")]);
         assert!(discovered.contains(&sbom), "{name}: oras discover: {discovered}");
         let home = tempfile::tempdir().unwrap();
         let regctl = |args: &[&str]| {
-            let out = std::process::Command::new(tools::path("regctl")).env("HOME", home.path()).args(args).output().unwrap();
+            let out =
+                std::process::Command::new(tools::path("regctl")).env("HOME", home.path()).args(args).output().unwrap();
             assert!(out.status.success(), "regctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
@@ -141,7 +225,10 @@ fn a_helm_chart_goes_with_the_media_types_helm_reads() {
     let chart = work.path().join("demo-0.2.0.tgz");
     let gz = flate2::write::GzEncoder::new(std::fs::File::create(&chart).unwrap(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    for (path, body) in [("demo/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 0.2.0\ndescription: a demo chart\n"), ("demo/values.yaml", "x: 1\n")] {
+    for (path, body) in [
+        ("demo/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 0.2.0\ndescription: a demo chart\n"),
+        ("demo/values.yaml", "x: 1\n"),
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
         h.set_mode(0o644);
@@ -149,14 +236,22 @@ fn a_helm_chart_goes_with_the_media_types_helm_reads() {
     }
     tar.into_inner().unwrap().finish().unwrap();
     wharf_in(work.path(), &["push", "demo-0.2.0.tgz", &format!("oci://{host}/charts/demo:0.2.0")]).ok();
-    let m: serde_json::Value = serde_json::from_str(&crane(&["manifest", &format!("{host}/charts/demo:0.2.0")])).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&crane(&["manifest", &format!("{host}/charts/demo:0.2.0")])).unwrap();
     assert_eq!(m["config"]["mediaType"], "application/vnd.cncf.helm.config.v1+json");
     assert_eq!(m["layers"].as_array().unwrap().len(), 1);
     assert_eq!(m["layers"][0]["mediaType"], "application/vnd.cncf.helm.chart.content.v1.tar+gzip");
     assert_eq!(m["annotations"]["org.opencontainers.image.title"], "demo");
     assert_eq!(m["annotations"]["org.opencontainers.image.version"], "0.2.0");
-    let config: serde_json::Value = serde_json::from_str(&crane(&["blob", &format!("{host}/charts/demo@{}", m["config"]["digest"].as_str().unwrap())])).unwrap();
-    assert_eq!((config["name"].as_str(), config["version"].as_str(), config["apiVersion"].as_str()), (Some("demo"), Some("0.2.0"), Some("v2")));
+    let config: serde_json::Value = serde_json::from_str(&crane(&[
+        "blob",
+        &format!("{host}/charts/demo@{}", m["config"]["digest"].as_str().unwrap()),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (config["name"].as_str(), config["version"].as_str(), config["apiVersion"].as_str()),
+        (Some("demo"), Some("0.2.0"), Some("v2"))
+    );
     // Pulled back, it is the chart file.
     let out = work.path().join("out");
     let r = run(wharf(&["pull", &format!("{host}/charts/demo:0.2.0"), "-o", &s(&out), "--output", "json"]));
@@ -210,16 +305,52 @@ fn cleanup_with_artifact_type_ranks_and_removes_only_that_type() {
         ] {
             std::fs::write(work.path().join("file.txt"), tag).unwrap();
             let created = format!("org.opencontainers.image.created={created}");
-            oras(work.path(), &["push", "--plain-http", &format!("{host}/app:{tag}"), "file.txt", "--artifact-type", artifact_type, "--annotation", &created]);
+            oras(
+                work.path(),
+                &[
+                    "push",
+                    "--plain-http",
+                    &format!("{host}/app:{tag}"),
+                    "file.txt",
+                    "--artifact-type",
+                    artifact_type,
+                    "--annotation",
+                    &created,
+                ],
+            );
         }
         let repo = format!("{host}/app");
-        let args = ["cleanup", "--repo", &repo, "--keep-last", "1", "--artifact-type", PACK, "--fresh-window", "0", "--output", "json"];
+        let args = [
+            "cleanup",
+            "--repo",
+            &repo,
+            "--keep-last",
+            "1",
+            "--artifact-type",
+            PACK,
+            "--fresh-window",
+            "0",
+            "--output",
+            "json",
+        ];
         let plan = wharf_in(work.path(), &[&args[..], &["--dry-run"]].concat()).ok().json();
-        let mut decided: Vec<(&str, &str)> = plan["entries"].as_array().unwrap().iter().map(|e| (e["tag"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
+        let mut decided: Vec<(&str, &str)> = plan["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["tag"].as_str().unwrap(), e["action"].as_str().unwrap()))
+            .collect();
         decided.sort();
         assert_eq!(
             decided,
-            [("img", "keep"), ("pack-1", "delete"), ("pack-2", "delete"), ("pack-3", "keep"), ("sbom-1", "keep"), ("sbom-2", "keep")],
+            [
+                ("img", "keep"),
+                ("pack-1", "delete"),
+                ("pack-2", "delete"),
+                ("pack-3", "keep"),
+                ("sbom-1", "keep"),
+                ("sbom-2", "keep")
+            ],
             "{name}: {plan:#}"
         );
         let img = plan["entries"].as_array().unwrap().iter().find(|e| e["tag"] == "img").unwrap();

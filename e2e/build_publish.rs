@@ -2,7 +2,9 @@
 
 use crate::support::engine::push_base;
 use crate::support::registry::Registry;
-use crate::support::wharf::{count_requests, example, file_in_image, image_report, run, skopeo_digest, skopeo_tags, wharf};
+use crate::support::wharf::{
+    count_requests, example, file_in_image, image_report, run, skopeo_digest, skopeo_tags, wharf,
+};
 use std::path::Path;
 
 fn build(dir: &Path, extra: &[&str]) -> crate::support::wharf::Run {
@@ -50,13 +52,17 @@ fn flant_monorepo_prefixes_tags_with_the_image_name() {
     let reg = Registry::start();
     let dir = example("flant");
     let repo = format!("{}/flant", reg.host());
-    build(dir.path(), &["--repo", &repo, "--repo-mode", "monorepo", "--tag-custom", "v1", "--tag-semver", "v2.3.4"]).ok();
+    build(dir.path(), &["--repo", &repo, "--repo-mode", "monorepo", "--tag-custom", "v1", "--tag-semver", "v2.3.4"])
+        .ok();
     let tags = skopeo_tags(&repo);
     for t in ["backend-v1", "frontend-v1", "backend-v2.3.4", "backend-2.3.4", "backend-2.3", "backend-2"] {
         assert!(tags.contains(&t.to_string()), "{t} missing from {tags:?}");
     }
     assert!(tags.iter().any(|t| t.starts_with("wharf-stage-")), "stages live in the same repository: {tags:?}");
-    assert_eq!(file_in_image(&format!("docker://{repo}:frontend-v1"), "app/BUILD_INFO").as_deref(), Some("frontend built\n"));
+    assert_eq!(
+        file_in_image(&format!("docker://{repo}:frontend-v1"), "app/BUILD_INFO").as_deref(),
+        Some("frontend built\n")
+    );
 }
 
 #[test]
@@ -117,7 +123,11 @@ fn an_unchanged_commit_costs_one_request_per_tag_and_a_moved_tag_is_put_back() {
     assert_eq!(manifest_gets(new), 0, "neither stage nor record fetched:\n{new}");
     for img in ["backend", "frontend"] {
         let r = image_report(&again, Some(img));
-        assert_eq!((r["built"].as_bool(), r["stats"]["manifest_written"].as_bool()), (Some(false), Some(false)), "{img}");
+        assert_eq!(
+            (r["built"].as_bool(), r["stats"]["manifest_written"].as_bool()),
+            (Some(false), Some(false)),
+            "{img}"
+        );
         assert_eq!(r["manifest_digest"], image_report(&first, Some(img))["manifest_digest"]);
     }
 
@@ -126,13 +136,23 @@ fn an_unchanged_commit_costs_one_request_per_tag_and_a_moved_tag_is_put_back() {
     let before = reg.log().len();
     build(dir.path(), &["--repo", &repo, "--tag-custom", "v1", "--cache-dir", &empty.path().to_string_lossy()]).ok();
     let new = &reg.log()[before..];
-    assert_eq!((count_requests(new, "HEAD"), manifest_gets(new)), (2, 2), "a HEAD per tag and a GET per record:\n{new}");
+    assert_eq!(
+        (count_requests(new, "HEAD"), manifest_gets(new)),
+        (2, 2),
+        "a HEAD per tag and a GET per record:\n{new}"
+    );
     assert_eq!(count_requests(new, "PUT"), 0, "{new}");
 
     // Another commit's run moved backend:v1; this commit's run puts it back.
     let backend = format!("docker://{repo}/backend:v1");
     let original = skopeo_digest(&backend);
-    crate::support::wharf::skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &format!("docker://{repo}/frontend:v1"), &backend]);
+    crate::support::wharf::skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{repo}/frontend:v1"),
+        &backend,
+    ]);
     assert_ne!(skopeo_digest(&backend), original);
     let report = build(dir.path(), &["--repo", &repo, "--tag-custom", "v1"]).ok().json();
     assert_eq!(image_report(&report, Some("backend"))["stats"]["manifest_written"], true);
@@ -174,7 +194,10 @@ fn changing_a_file_one_image_copies_rebuilds_only_that_image() {
     assert_eq!(b1["stage_digest"], b2["stage_digest"]);
     assert_eq!(f2["built"], true);
     assert_ne!(f1["stage_digest"], f2["stage_digest"]);
-    assert_eq!(file_in_image(&format!("docker://{repo}/frontend:main"), "app/index.html").as_deref(), Some("<p>changed</p>\n"));
+    assert_eq!(
+        file_in_image(&format!("docker://{repo}/frontend:main"), "app/index.html").as_deref(),
+        Some("<p>changed</p>\n")
+    );
 }
 
 #[test]
@@ -190,9 +213,12 @@ fn a_second_runner_without_an_engine_reuses_stages_from_the_repository() {
     // Another checkout of the same project on a machine whose engine is unreachable: any
     // build attempt would fail, so success proves that nothing was built.
     let runner_b = flant_with_base(&base);
-    let second = build(runner_b.path(), &["--repo", &repo, "--tag-custom", "b", "--docker-host", "unix:///nonexistent/docker.sock"])
-        .ok()
-        .json();
+    let second = build(
+        runner_b.path(),
+        &["--repo", &repo, "--tag-custom", "b", "--docker-host", "unix:///nonexistent/docker.sock"],
+    )
+    .ok()
+    .json();
     for img in ["backend", "frontend"] {
         let (a, b) = (image_report(&first, Some(img)), image_report(&second, Some(img)));
         assert_eq!(b["built"], false);
@@ -223,7 +249,10 @@ fn a_dependency_is_built_first_and_passed_in() {
     let repo = format!("{}/deps", reg.host());
     let report = build(dir.path(), &["--repo", &repo, "--tag-custom", "v1"]).ok().json();
     let app = format!("docker://{repo}/app:v1");
-    assert_eq!(file_in_image(&app, "usr/local/bin/tool.sh").as_deref(), Some("#!/bin/sh\necho \"built by the builder image\"\n"));
+    assert_eq!(
+        file_in_image(&app, "usr/local/bin/tool.sh").as_deref(),
+        Some("#!/bin/sh\necho \"built by the builder image\"\n")
+    );
     let builder_digest = image_report(&report, Some("builder"))["manifest_digest"].as_str().unwrap().to_string();
     assert_eq!(file_in_image(&app, "builder-digest").map(|s| s.trim().to_string()), Some(builder_digest));
 
@@ -251,7 +280,9 @@ fn without_a_repo_images_go_to_the_embedded_oci_layout() {
 fn a_broken_dockerfile_fails_naming_the_image_the_line_and_the_engine_message() {
     let dir = example("flant");
     let df = dir.path().join("Dockerfile");
-    let text = std::fs::read_to_string(&df).unwrap().replace("RUN echo \"frontend built\"", "RUN exit 7 && echo \"frontend built\"");
+    let text = std::fs::read_to_string(&df)
+        .unwrap()
+        .replace("RUN echo \"frontend built\"", "RUN exit 7 && echo \"frontend built\"");
     std::fs::write(&df, text).unwrap();
     // The classic builder's `Step N/M` (BuildKit's steps: e2e/buildkit.rs).
     let out = run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap(), "--builder", "legacy"]));
@@ -260,7 +291,10 @@ fn a_broken_dockerfile_fails_naming_the_image_the_line_and_the_engine_message() 
     assert!(err.contains("image frontend"), "{err}");
     assert!(err.contains("Dockerfile:16"), "names the failing line: {err}");
     assert!(err.contains("non-zero code: 7"), "carries the engine's message: {err}");
-    assert!(!dir.path().join(".wharf/oci/index.json").exists() || !std::fs::read_to_string(dir.path().join(".wharf/oci/index.json")).unwrap().contains("frontend"));
+    assert!(
+        !dir.path().join(".wharf/oci/index.json").exists()
+            || !std::fs::read_to_string(dir.path().join(".wharf/oci/index.json")).unwrap().contains("frontend")
+    );
 }
 
 #[test]
@@ -287,11 +321,20 @@ fn an_invalid_tag_is_refused_before_anything_is_built() {
     let reg = Registry::start();
     let dir = example("flant");
     let repo = format!("{}/flant", reg.host());
-    let out = run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--tag-semver", "1.2"]));
+    let out = run(wharf(&[
+        "build-and-publish",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--repo",
+        &repo,
+        "--tag-semver",
+        "1.2",
+    ]));
     assert_ne!(out.code(), 0);
     assert!(out.stderr().contains("semantic version"), "{}", out.stderr());
     assert_eq!(count_requests(&reg.log(), "PUT"), 0);
-    let bad_repo = run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap(), "--repo", "127.0.0.1:1/Flant"]));
+    let bad_repo =
+        run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap(), "--repo", "127.0.0.1:1/Flant"]));
     assert_eq!(bad_repo.code(), 2);
     assert!(bad_repo.stderr().contains("lowercase"), "{}", bad_repo.stderr());
 }
@@ -301,7 +344,15 @@ fn slugged_git_branch_tags_are_printed() {
     let reg = Registry::start();
     let dir = example("flant");
     let repo = format!("{}/flant", reg.host());
-    let out = run(wharf(&["build-and-publish", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--tag-git-branch=feature/Login"])).ok();
+    let out = run(wharf(&[
+        "build-and-publish",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--repo",
+        &repo,
+        "--tag-git-branch=feature/Login",
+    ]))
+    .ok();
     assert!(out.stdout().contains("feature-login"), "{}", out.stdout());
     assert!(skopeo_tags(&format!("{repo}/backend")).contains(&"feature-login".to_string()));
 }

@@ -42,15 +42,7 @@ impl Runner {
         for args in [
             &["init", "-q", "-b", "main"][..],
             &["add", "-A"],
-            &[
-                "-c",
-                "user.name=ci",
-                "-c",
-                "user.email=ci@example.com",
-                "commit",
-                "-qm",
-                "first",
-            ],
+            &["-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-qm", "first"],
         ] {
             git(checkout.path(), args);
         }
@@ -76,12 +68,8 @@ impl Runner {
             }
         }
         let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("{}:{path}", self.bin.path().display()))
-            .env("HOME", self.home.path());
-        cmd.env(
-            "XDG_CACHE_HOME",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
-        );
+        cmd.env("PATH", format!("{}:{path}", self.bin.path().display())).env("HOME", self.home.path());
+        cmd.env("XDG_CACHE_HOME", Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"));
         cmd.envs(vars);
         // The engine the CI's dind service would be.
         cmd.env("DOCKER_HOST", crate::support::engine::docker_host());
@@ -105,15 +93,8 @@ impl Runner {
             .env("DOCKER_CONFIG", self.home.path().join(".docker"))
             .output()
             .expect("crane");
-        assert!(
-            out.status.success(),
-            "crane ls {repo}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut tags: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
+        assert!(out.status.success(), "crane ls {repo}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut tags: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
         tags.sort();
         tags
     }
@@ -121,11 +102,7 @@ impl Runner {
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").args(args).current_dir(dir).output().expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -134,12 +111,7 @@ fn strings(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
-                    )
-                })
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
                 .collect()
         })
         .unwrap_or_default()
@@ -150,14 +122,10 @@ fn expressions(text: &str, known: &BTreeMap<&str, String>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${{") {
-        let end = rest[start..]
-            .find("}}")
-            .map(|e| start + e)
-            .unwrap_or_else(|| panic!("unclosed expression in {text:?}"));
+        let end =
+            rest[start..].find("}}").map(|e| start + e).unwrap_or_else(|| panic!("unclosed expression in {text:?}"));
         let expr = rest[start + 3..end].trim();
-        let value = known
-            .get(expr)
-            .unwrap_or_else(|| panic!("the test does not know the expression `{expr}`"));
+        let value = known.get(expr).unwrap_or_else(|| panic!("the test does not know the expression `{expr}`"));
         out.push_str(&rest[..start]);
         out.push_str(value);
         rest = &rest[end + 2..];
@@ -184,35 +152,20 @@ fn run_github(runner: &Runner, workflow: &str, github: &[(&str, &str)]) {
         env.extend(strings(&w["env"]));
         env.extend(strings(&job["env"]));
         // The only substitution: the registry is the local one.
-        assert_eq!(
-            env.get("REGISTRY").map(String::as_str),
-            Some("ghcr.io"),
-            "{workflow}: REGISTRY names ghcr.io"
-        );
+        assert_eq!(env.get("REGISTRY").map(String::as_str), Some("ghcr.io"), "{workflow}: REGISTRY names ghcr.io");
         env.insert("REGISTRY".into(), runner.registry.host());
         let mut ran = 0;
-        for step in job["steps"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{workflow} {name}: no steps"))
-        {
+        for step in job["steps"].as_array().unwrap_or_else(|| panic!("{workflow} {name}: no steps")) {
             let Some(script) = step["run"].as_str() else { continue };
             if step["id"] == "install-wharf" {
                 continue;
             }
             let mut vars = env.clone();
-            vars.extend(
-                strings(&step["env"])
-                    .into_iter()
-                    .map(|(k, v)| (k, expressions(&v, &known))),
-            );
+            vars.extend(strings(&step["env"]).into_iter().map(|(k, v)| (k, expressions(&v, &known))));
             let script = expressions(script, &known);
             runner.run(
                 &format!("{workflow} {name}: {}", step["name"]),
-                runner.shell(
-                    &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
-                    &script,
-                    &vars,
-                ),
+                runner.shell(&["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"], &script, &vars),
             );
             ran += 1;
         }
@@ -249,11 +202,7 @@ fn run_gitlab(runner: &Runner, job: &str, ci: &[(&str, &str)], pipeline_source: 
     vars.extend(ci.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let lines = |v: &Value| {
         v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l.as_str().map(str::to_string))
-                    .collect::<Vec<_>>()
-            })
+            .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect::<Vec<_>>())
             .unwrap_or_default()
     };
     let mut script = lines(&file["default"]["before_script"]);
@@ -263,10 +212,7 @@ fn run_gitlab(runner: &Runner, job: &str, ci: &[(&str, &str)], pipeline_source: 
             && script.iter().filter(|l| l.starts_with("wharf ")).count() >= 1,
         "{job}: {script:?}"
     );
-    runner.run(
-        &format!("gitlab-ci.yml {job}"),
-        runner.shell(&["sh", "-e", "-c"], &script.join("\n"), &vars),
-    );
+    runner.run(&format!("gitlab-ci.yml {job}"), runner.shell(&["sh", "-e", "-c"], &script.join("\n"), &vars));
 }
 
 #[test]
@@ -275,30 +221,19 @@ fn the_github_workflows_publish_on_push_and_tags_and_clean_up() {
     run_github(
         &runner,
         "github/publish.yml",
-        &[
-            ("GITHUB_REF_TYPE", "branch"),
-            ("GITHUB_REF_NAME", "main"),
-            ("GITHUB_EVENT_NAME", "push"),
-        ],
+        &[("GITHUB_REF_TYPE", "branch"), ("GITHUB_REF_NAME", "main"), ("GITHUB_EVENT_NAME", "push")],
     );
     let short = &runner.commit;
     for image in ["backend", "frontend"] {
         let tags = runner.tags(&format!("acme/shop/{image}"));
-        assert!(
-            tags.contains(&"main".to_string()) && tags.contains(short),
-            "{image}: {tags:?}"
-        );
+        assert!(tags.contains(&"main".to_string()) && tags.contains(short), "{image}: {tags:?}");
     }
 
     git(runner.checkout.path(), &["tag", "v1.2.3"]);
     run_github(
         &runner,
         "github/publish.yml",
-        &[
-            ("GITHUB_REF_TYPE", "tag"),
-            ("GITHUB_REF_NAME", "v1.2.3"),
-            ("GITHUB_EVENT_NAME", "push"),
-        ],
+        &[("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.2.3"), ("GITHUB_EVENT_NAME", "push")],
     );
     let tags = runner.tags("acme/shop/backend");
     for t in ["v1.2.3", "1.2.3", "1.2", "1", "latest", "main"] {
@@ -308,57 +243,27 @@ fn the_github_workflows_publish_on_push_and_tags_and_clean_up() {
     run_github(
         &runner,
         "github/cleanup.yml",
-        &[
-            ("GITHUB_REF_TYPE", "branch"),
-            ("GITHUB_REF_NAME", "main"),
-            ("GITHUB_EVENT_NAME", "schedule"),
-        ],
+        &[("GITHUB_REF_TYPE", "branch"), ("GITHUB_REF_NAME", "main"), ("GITHUB_EVENT_NAME", "schedule")],
     );
-    assert_eq!(
-        runner.tags("acme/shop/backend"),
-        tags,
-        "what main and v1.2.3 publish stays"
-    );
+    assert_eq!(runner.tags("acme/shop/backend"), tags, "what main and v1.2.3 publish stays");
 }
 
 #[test]
 fn the_gitlab_pipeline_publishes_on_push_and_tags_and_cleans_up_on_schedule() {
     let runner = Runner::new();
-    run_gitlab(
-        &runner,
-        "publish",
-        &[("CI_COMMIT_BRANCH", "main"), ("CI_COMMIT_REF_NAME", "main")],
-        "push",
-    );
+    run_gitlab(&runner, "publish", &[("CI_COMMIT_BRANCH", "main"), ("CI_COMMIT_REF_NAME", "main")], "push");
     let tags = runner.tags("acme/shop/frontend");
-    assert!(
-        tags.contains(&"main".to_string()) && tags.contains(&runner.commit),
-        "{tags:?}"
-    );
+    assert!(tags.contains(&"main".to_string()) && tags.contains(&runner.commit), "{tags:?}");
 
     git(runner.checkout.path(), &["tag", "v2.0.1"]);
-    run_gitlab(
-        &runner,
-        "release",
-        &[("CI_COMMIT_TAG", "v2.0.1"), ("CI_COMMIT_REF_NAME", "v2.0.1")],
-        "push",
-    );
+    run_gitlab(&runner, "release", &[("CI_COMMIT_TAG", "v2.0.1"), ("CI_COMMIT_REF_NAME", "v2.0.1")], "push");
     let tags = runner.tags("acme/shop/frontend");
     for t in ["v2.0.1", "2.0.1", "2.0", "2", "latest"] {
         assert!(tags.contains(&t.to_string()), "{t} in {tags:?}");
     }
 
-    run_gitlab(
-        &runner,
-        "cleanup",
-        &[("CI_COMMIT_BRANCH", "main"), ("CI_COMMIT_REF_NAME", "main")],
-        "schedule",
-    );
-    assert_eq!(
-        runner.tags("acme/shop/frontend"),
-        tags,
-        "what main and v2.0.1 publish stays"
-    );
+    run_gitlab(&runner, "cleanup", &[("CI_COMMIT_BRANCH", "main"), ("CI_COMMIT_REF_NAME", "main")], "schedule");
+    assert_eq!(runner.tags("acme/shop/frontend"), tags, "what main and v2.0.1 publish stays");
 }
 
 #[test]
@@ -369,11 +274,8 @@ fn every_ci_recipe_is_parsed_and_run_by_a_test() {
         files.push(entry.strip_prefix(&dir).unwrap().to_path_buf());
     }
     files.sort();
-    let tested = [
-        PathBuf::from("github/cleanup.yml"),
-        PathBuf::from("github/publish.yml"),
-        PathBuf::from("gitlab-ci.yml"),
-    ];
+    let tested =
+        [PathBuf::from("github/cleanup.yml"), PathBuf::from("github/publish.yml"), PathBuf::from("gitlab-ci.yml")];
     assert_eq!(files, tested, "a new recipe needs a test here");
     for f in &tested {
         recipe(&f.to_string_lossy());

@@ -22,7 +22,9 @@ const POLICIES: &str = "cleanup:\n  keepPolicies:\n  - references:\n      branch
 /// flant as a git project with keep policies; returns the temp dir.
 pub(crate) fn project() -> tempfile::TempDir {
     let dir = example("flant");
-    let yaml = format!("project: flant\nconfigVersion: 1\n{POLICIES}---\nimage: backend\ntarget: backend\n---\nimage: frontend\ntarget: frontend\n");
+    let yaml = format!(
+        "project: flant\nconfigVersion: 1\n{POLICIES}---\nimage: backend\ntarget: backend\n---\nimage: frontend\ntarget: frontend\n"
+    );
     std::fs::write(dir.path().join("wharf.yaml"), yaml).unwrap();
     std::fs::write(dir.path().join(".gitignore"), ".wharf\n").unwrap();
     git(dir.path(), &["init", "-q", "-b", "main"]);
@@ -87,7 +89,19 @@ fn git_policies_keep_what_references_need_and_delete_the_rest() {
 
     // Dry run with the window off: a plan, and no change.
     let before = tags(&repo, "backend");
-    let plan = run(wharf(&["cleanup", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--fresh-window", "0", "--keep", "keepme", "--dry-run"])).ok();
+    let plan = run(wharf(&[
+        "cleanup",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--repo",
+        &repo,
+        "--fresh-window",
+        "0",
+        "--keep",
+        "keepme",
+        "--dry-run",
+    ]))
+    .ok();
     assert!(plan.stdout().contains("delete"), "{}", plan.stdout());
     assert!(plan.stdout().contains("policy 1: branch main"), "{}", plan.stdout());
     assert_eq!(tags(&repo, "backend"), before, "dry run changes nothing");
@@ -97,12 +111,21 @@ fn git_policies_keep_what_references_need_and_delete_the_rest() {
 
     let mut expected_backend = vec![h.c1.clone(), h.c2.clone(), "keepme".to_string()];
     expected_backend.sort();
-    assert_eq!(tags(&repo, "backend"), expected_backend, "c3's backend (deleted branch) goes, its sibling keepme stays");
+    assert_eq!(
+        tags(&repo, "backend"),
+        expected_backend,
+        "c3's backend (deleted branch) goes, its sibling keepme stays"
+    );
     // frontend at c3 is the same stage as at c2 (main keeps it): its c3 tag stays too.
-    let mut expected_frontend = vec![h.c1.clone(), h.c2.clone(), h.c3.clone(), "feature-x".to_string(), "keepme".to_string()];
+    let mut expected_frontend =
+        vec![h.c1.clone(), h.c2.clone(), h.c3.clone(), "feature-x".to_string(), "keepme".to_string()];
     expected_frontend.sort();
     assert_eq!(tags(&repo, "frontend"), expected_frontend);
-    assert_eq!(skopeo_digest(&format!("docker://{repo}/backend:keepme")), keepme_before, "the sibling keeps its digest");
+    assert_eq!(
+        skopeo_digest(&format!("docker://{repo}/backend:keepme")),
+        keepme_before,
+        "the sibling keeps its digest"
+    );
     // Every stage still used stays: B1, F1, F2, and B3 because keepme holds it.
     let stages = skopeo_tags(&format!("{repo}/wharf-stages"));
     assert_eq!(stages.len(), 4, "{stages:?}");
@@ -120,21 +143,47 @@ fn a_saved_plan_skips_a_tag_that_moved_and_restore_brings_deletions_back() {
     let h = history(dir.path(), &repo);
     let plan_file = dir.path().join("plan.json");
     run(wharf(&[
-        "cleanup", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--fresh-window", "0", "--dry-run", "--plan-out", plan_file.to_str().unwrap(),
+        "cleanup",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--repo",
+        &repo,
+        "--fresh-window",
+        "0",
+        "--dry-run",
+        "--plan-out",
+        plan_file.to_str().unwrap(),
     ]))
     .ok();
     let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let deletes: Vec<&serde_json::Value> = plan["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "delete").collect();
+    let deletes: Vec<&serde_json::Value> =
+        plan["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "delete").collect();
     assert!(deletes.iter().any(|e| e["tag"] == h.c3.as_str()), "{plan:#}");
 
     // feature-x moves onto c1's backend after the plan was made.
     let backend = format!("{repo}/backend");
-    skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &format!("docker://{backend}:{}", h.c1), &format!("docker://{backend}:feature-x")]);
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{backend}:{}", h.c1),
+        &format!("docker://{backend}:feature-x"),
+    ]);
     let moved_to = skopeo_digest(&format!("docker://{backend}:feature-x"));
     let deleted_c3 = skopeo_digest(&format!("docker://{backend}:{}", h.c3));
 
     let journal = dir.path().join("journal.jsonl");
-    let report = run(wharf(&["cleanup", "apply", plan_file.to_str().unwrap(), "--journal", journal.to_str().unwrap(), "--output", "json"])).ok().json();
+    let report = run(wharf(&[
+        "cleanup",
+        "apply",
+        plan_file.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--output",
+        "json",
+    ]))
+    .ok()
+    .json();
     let skipped: Vec<&str> = report["skipped"].as_array().unwrap().iter().map(|s| s["tag"].as_str().unwrap()).collect();
     assert!(skipped.contains(&"feature-x"), "the moved tag is skipped: {report:#}");
     assert_eq!(skopeo_digest(&format!("docker://{backend}:feature-x")), moved_to);
@@ -194,7 +243,12 @@ fn put_index(host: &str, path: &str, tag: &str, child: &str) {
         let mut index = index;
         index["manifests"][0]["size"] = child.size.into();
         client
-            .put_manifest(&repo, tag, "application/vnd.oci.image.index.v1+json", serde_json::to_vec(&index).unwrap().into())
+            .put_manifest(
+                &repo,
+                tag,
+                "application/vnd.oci.image.index.v1+json",
+                serde_json::to_vec(&index).unwrap().into(),
+            )
             .await
             .unwrap();
     });
@@ -211,16 +265,24 @@ fn broken_tags_are_reported_and_index_children_and_referrers_follow_their_subjec
     let c1_digest = skopeo_digest(&format!("docker://{backend}:{}", h.c1));
     put_index(&reg.host(), "flant/backend", "multiarch", &c3_digest);
     let sig = format!("sha256-{}.sig", c3_digest.trim_start_matches("sha256:"));
-    skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &format!("docker://{backend}:{}", h.c1), &format!("docker://{backend}:{sig}")]);
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{backend}:{}", h.c1),
+        &format!("docker://{backend}:{sig}"),
+    ]);
     // A tag whose manifest is gone from storage.
     let link = reg.storage_dir().join("docker/registry/v2/repositories/flant/backend/_manifests/tags/broken/current");
     std::fs::create_dir_all(&link).unwrap();
     std::fs::write(link.join("link"), format!("sha256:{}", "0".repeat(64))).unwrap();
 
     // The index has no publish record: kept, and with it its child c3 and c3's signature.
-    let report = cleanup(dir.path(), &repo, &["--fresh-window", "0", "--keep", "keepme", "--keep", "feature-x"]).ok().json();
+    let report =
+        cleanup(dir.path(), &repo, &["--fresh-window", "0", "--keep", "keepme", "--keep", "feature-x"]).ok().json();
     assert_eq!(report["counts"]["failed"], 0, "{report:#}");
-    let skipped: Vec<String> = report["skipped"].as_array().unwrap().iter().map(|s| format!("{} {}", s["tag"], s["reason"])).collect();
+    let skipped: Vec<String> =
+        report["skipped"].as_array().unwrap().iter().map(|s| format!("{} {}", s["tag"], s["reason"])).collect();
     assert!(skipped.iter().any(|s| s.contains("broken")), "the broken tag is reported: {skipped:?}");
     let after = tags(&repo, "backend");
     assert!(after.contains(&h.c3), "child of a kept index: {after:?}");
@@ -235,7 +297,11 @@ fn broken_tags_are_reported_and_index_children_and_referrers_follow_their_subjec
         assert!(!after.contains(&gone.to_string()), "{gone} should be deleted: {after:?}");
     }
     assert!(after.contains(&h.c1) && after.contains(&h.c2), "{after:?}");
-    assert_eq!(skopeo_digest(&format!("docker://{backend}:{}", h.c1)), c1_digest, "deleting the signature tag left its digest's other tag alone");
+    assert_eq!(
+        skopeo_digest(&format!("docker://{backend}:{}", h.c1)),
+        c1_digest,
+        "deleting the signature tag left its digest's other tag alone"
+    );
 }
 
 #[test]
@@ -243,7 +309,9 @@ fn monorepo_look_alike_prefixes_never_lose_a_kept_tag() {
     let reg = Registry::start();
     let dir = example("flant");
     // `app` and `app-api` in one repository: every `app-api-…` tag also starts with `app-`.
-    let yaml = format!("project: flant\nconfigVersion: 1\n{POLICIES}---\nimage: app\ntarget: backend\n---\nimage: app-api\ntarget: frontend\n");
+    let yaml = format!(
+        "project: flant\nconfigVersion: 1\n{POLICIES}---\nimage: app\ntarget: backend\n---\nimage: app-api\ntarget: frontend\n"
+    );
     std::fs::write(dir.path().join("wharf.yaml"), yaml).unwrap();
     std::fs::write(dir.path().join(".gitignore"), ".wharf\n").unwrap();
     git(dir.path(), &["init", "-q", "-b", "main"]);
@@ -262,5 +330,8 @@ fn monorepo_look_alike_prefixes_never_lose_a_kept_tag() {
     let tags: Vec<String> = skopeo_tags(&repo).into_iter().filter(|t| !t.starts_with("wharf-")).collect();
     let mut expected = vec![format!("app-{c1}"), format!("app-api-{c1}"), format!("app-api-{c2}")];
     expected.sort();
-    assert_eq!(tags, expected, "app's feature image goes; app-api's image at the same commit (unchanged, kept by main) stays");
+    assert_eq!(
+        tags, expected,
+        "app's feature image goes; app-api's image at the same commit (unchanged, kept by main) stays"
+    );
 }

@@ -32,7 +32,8 @@ fn snapshot(reg: &Registry) -> (Tags, Vec<String>) {
     for repo in reg.catalog() {
         let r = wharf::registry::Repository::new(&reg.host(), &repo).unwrap();
         for tag in reg.tags(&repo) {
-            let (bytes, _, digest) = rt.block_on(client.get_manifest(&r, &tag)).unwrap_or_else(|e| panic!("{repo}:{tag}: {e}"));
+            let (bytes, _, digest) =
+                rt.block_on(client.get_manifest(&r, &tag)).unwrap_or_else(|e| panic!("{repo}:{tag}: {e}"));
             if String::from_utf8_lossy(&bytes).contains("dev.wharf.untag") {
                 throwaways.push(format!("{repo}:{tag}"));
             }
@@ -50,7 +51,10 @@ fn journaled(journal: &Path) -> Vec<(String, String)> {
         .map(|v| {
             let repo = v["repository"].as_str().unwrap_or_default();
             let path = repo.split_once('/').map(|(_, p)| p).unwrap_or(repo);
-            (format!("{path}:{}", v["tag"].as_str().unwrap_or_default()), v["digest"].as_str().unwrap_or_default().to_string())
+            (
+                format!("{path}:{}", v["tag"].as_str().unwrap_or_default()),
+                v["digest"].as_str().unwrap_or_default().to_string(),
+            )
         })
         .collect()
 }
@@ -113,7 +117,19 @@ fn cleanup_killed_at_any_point_converges_on_rerun_and_restore_brings_everything_
 
     // The plan, made once before anything is deleted.
     let plan_file = project.path().join("plan.json");
-    run(wharf(&["cleanup", "--dir", &dir, "--repo", &repo, "--fresh-window", "0", "--dry-run", "--plan-out", plan_file.to_str().unwrap()])).ok();
+    run(wharf(&[
+        "cleanup",
+        "--dir",
+        &dir,
+        "--repo",
+        &repo,
+        "--fresh-window",
+        "0",
+        "--dry-run",
+        "--plan-out",
+        plan_file.to_str().unwrap(),
+    ]))
+    .ok();
     let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
     let (initial, leftovers) = snapshot(&reg);
     assert!(leftovers.is_empty());
@@ -133,8 +149,20 @@ fn cleanup_killed_at_any_point_converges_on_rerun_and_restore_brings_everything_
     // permission probe (a DELETE). The request counts below step over them.
     const PROBE: usize = 2;
     let points = [
-        KillPoint { name: "the first throwaway PUT held", rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(1 + PROBE)], journal_lines: 1, held: true, restore_first: false },
-        KillPoint { name: "the 2nd manifest DELETE held", rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(2 + PROBE)], journal_lines: 1, held: true, restore_first: false },
+        KillPoint {
+            name: "the first throwaway PUT held",
+            rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(1 + PROBE)],
+            journal_lines: 1,
+            held: true,
+            restore_first: false,
+        },
+        KillPoint {
+            name: "the 2nd manifest DELETE held",
+            rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(2 + PROBE)],
+            journal_lines: 1,
+            held: true,
+            restore_first: false,
+        },
         KillPoint {
             name: "the 4th manifest DELETE held",
             rules: vec![Rule::new("DELETE", "/manifests/", Fault::Blackhole).nth(4 + PROBE)],
@@ -142,7 +170,13 @@ fn cleanup_killed_at_any_point_converges_on_rerun_and_restore_brings_everything_
             held: true,
             restore_first: true,
         },
-        KillPoint { name: "the 5th throwaway PUT held", rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(5 + PROBE)], journal_lines: 5, held: true, restore_first: false },
+        KillPoint {
+            name: "the 5th throwaway PUT held",
+            rules: vec![Rule::new("PUT", "/manifests/", Fault::Blackhole).nth(5 + PROBE)],
+            journal_lines: 5,
+            held: true,
+            restore_first: false,
+        },
         // Each untag writes one throwaway: the last PUT is the last deletion (a record).
         KillPoint {
             name: "the last throwaway PUT held",
@@ -171,18 +205,36 @@ fn cleanup_killed_at_any_point_converges_on_rerun_and_restore_brings_everything_
         saw_throwaway |= !throwaways.is_empty();
         let journal_lines = journaled(&journal);
         let gone = initial.keys().filter(|t| !after_kill.contains_key(*t)).count();
-        eprintln!("{}: killed with {} journal line(s), {gone} tag(s) gone, on throwaways: {throwaways:?}", point.name, journal_lines.len());
+        eprintln!(
+            "{}: killed with {} journal line(s), {gone} tag(s) gone, on throwaways: {throwaways:?}",
+            point.name,
+            journal_lines.len()
+        );
         for (tag, digest) in &initial {
             if after_kill.get(tag) != Some(digest) {
-                assert!(journal_lines.contains(&(tag.clone(), digest.clone())), "{}: {tag} changed but is not in the journal", point.name);
+                assert!(
+                    journal_lines.contains(&(tag.clone(), digest.clone())),
+                    "{}: {tag} changed but is not in the journal",
+                    point.name
+                );
             }
         }
-        assert!(after_kill.len() < initial.len() || !throwaways.is_empty() || point.name.contains("PUT"), "{}: killed before anything happened?", point.name);
+        assert!(
+            after_kill.len() < initial.len() || !throwaways.is_empty() || point.name.contains("PUT"),
+            "{}: killed before anything happened?",
+            point.name
+        );
 
         let restore = |when: &str| {
             let out = run(wharf(&["cleanup", "restore", journal.to_str().unwrap(), "--output", "json"]));
             assert!(out.output.status.success(), "{}: restore {when} failed:\n{}", point.name, out.stderr());
-            assert_eq!(snapshot(&reg).0, initial, "{}: restore {when} brings back every deleted tag with its digest:\n{}", point.name, out.stdout());
+            assert_eq!(
+                snapshot(&reg).0,
+                initial,
+                "{}: restore {when} brings back every deleted tag with its digest:\n{}",
+                point.name,
+                out.stdout()
+            );
         };
         if point.restore_first {
             // Straight after the kill, a tag may still sit on a throwaway: restore replaces it.
@@ -190,7 +242,13 @@ fn cleanup_killed_at_any_point_converges_on_rerun_and_restore_brings_everything_
         }
 
         let rerun = run(wharf(&args));
-        assert!(rerun.output.status.success(), "{}: the rerun failed:\n{}\n{}", point.name, rerun.stdout(), rerun.stderr());
+        assert!(
+            rerun.output.status.success(),
+            "{}: the rerun failed:\n{}\n{}",
+            point.name,
+            rerun.stdout(),
+            rerun.stderr()
+        );
         let (converged, throwaways) = snapshot(&reg);
         assert!(throwaways.is_empty(), "{}: tags left on throwaway manifests: {throwaways:?}", point.name);
         assert_eq!(converged, expected, "{}: the rerun ends where an uninterrupted run does", point.name);

@@ -27,16 +27,9 @@ fn bash_complete(script: &std::path::Path, line: &str) -> Vec<String> {
         words[words.len() - 1],
         words[words.len() - 2],
     );
-    let out = Command::new("bash")
-        .args(["--norc", "-c", &program])
-        .output()
-        .expect("bash");
+    let out = Command::new("bash").args(["--norc", "-c", &program]).output().expect("bash");
     assert!(out.status.success(), "bash: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
 }
 
 #[test]
@@ -46,20 +39,12 @@ fn bash_completes_commands_flags_and_values() {
     assert_eq!(bash_complete(file.path(), "wharf build-"), ["build-and-publish"]);
     assert_eq!(bash_complete(file.path(), "wharf lo"), ["login", "logout"]);
     assert_eq!(bash_complete(file.path(), "wharf tags rm --dry"), ["--dry-run"]);
-    assert_eq!(
-        bash_complete(file.path(), "wharf build-and-publish --tag-se"),
-        ["--tag-semver"]
-    );
-    assert_eq!(
-        bash_complete(file.path(), "wharf build-and-publish --repo-mode "),
-        ["auto", "monorepo", "multirepo"]
-    );
+    assert_eq!(bash_complete(file.path(), "wharf build-and-publish --tag-se"), ["--tag-semver"]);
+    assert_eq!(bash_complete(file.path(), "wharf build-and-publish --repo-mode "), ["auto", "monorepo", "multirepo"]);
     assert_eq!(bash_complete(file.path(), "wharf completion p"), ["powershell"]);
     let shells = bash_complete(file.path(), "wharf completion ");
     assert!(
-        ["bash", "elvish", "fish", "powershell", "zsh"]
-            .iter()
-            .all(|s| shells.contains(&s.to_string())),
+        ["bash", "elvish", "fish", "powershell", "zsh"].iter().all(|s| shells.contains(&s.to_string())),
         "{shells:?}"
     );
 }
@@ -69,10 +54,8 @@ fn fish_completes_commands_and_flags_and_zsh_and_powershell_scripts_are_whole() 
     let fish = script("fish");
     let complete = |line: &str| {
         let program = format!("source '{}'; complete -C '{line}'", fish.path().display());
-        let out = Command::new("fish")
-            .args(["--no-config", "-c", &program])
-            .output()
-            .expect("fish (apt-get install fish)");
+        let out =
+            Command::new("fish").args(["--no-config", "-c", &program]).output().expect("fish (apt-get install fish)");
         assert!(out.status.success(), "fish: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -86,52 +69,28 @@ fn fish_completes_commands_and_flags_and_zsh_and_powershell_scripts_are_whole() 
     let zsh = script("zsh");
     let text = std::fs::read_to_string(zsh.path()).unwrap();
     assert!(text.starts_with("#compdef wharf"), "{}", &text[..80]);
-    let out = Command::new("zsh")
-        .args(["-n", &zsh.path().to_string_lossy()])
-        .output()
-        .expect("zsh (apt-get install zsh)");
+    let out =
+        Command::new("zsh").args(["-n", &zsh.path().to_string_lossy()]).output().expect("zsh (apt-get install zsh)");
     assert!(out.status.success(), "zsh -n: {}", String::from_utf8_lossy(&out.stderr));
 
     // No PowerShell on the machine: the script registers the completer and knows every command.
     let ps = std::fs::read_to_string(script("powershell").path()).unwrap();
     assert!(ps.contains("Register-ArgumentCompleter -Native -CommandName 'wharf'"));
-    for command in [
-        "build-and-publish",
-        "push",
-        "login",
-        "logout",
-        "cleanup",
-        "completion",
-        "man",
-    ] {
-        assert!(
-            ps.contains(&format!("'{command}'")),
-            "powershell script lacks {command}"
-        );
+    for command in ["build-and-publish", "push", "login", "logout", "cleanup", "completion", "man"] {
+        assert!(ps.contains(&format!("'{command}'")), "powershell script lacks {command}");
     }
 }
 
 #[test]
 fn a_man_page_per_command_renders_without_warnings() {
     let top = run(wharf(&["man"])).ok().stdout();
-    assert!(
-        top.starts_with(".ie \\n(.g .ds Aq") || top.contains(".TH wharf 1"),
-        "{}",
-        &top[..200.min(top.len())]
-    );
+    assert!(top.starts_with(".ie \\n(.g .ds Aq") || top.contains(".TH wharf 1"), "{}", &top[..200.min(top.len())]);
     let dir = tempfile::tempdir().unwrap();
     run(wharf(&["man", "--out-dir", &dir.path().to_string_lossy()])).ok();
-    let pages: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    for page in [
-        "wharf.1",
-        "wharf-build-and-publish.1",
-        "wharf-login.1",
-        "wharf-tags-rm.1",
-        "wharf-cleanup-restore.1",
-    ] {
+    let pages: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for page in ["wharf.1", "wharf-build-and-publish.1", "wharf-login.1", "wharf-tags-rm.1", "wharf-cleanup-restore.1"]
+    {
         assert!(pages.contains(&page.to_string()), "{page} missing from {pages:?}");
     }
     for page in &pages {
@@ -140,11 +99,7 @@ fn a_man_page_per_command_renders_without_warnings() {
             .arg(dir.path().join(page))
             .output()
             .expect("groff");
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{page}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success() && out.stderr.is_empty(), "{page}: {}", String::from_utf8_lossy(&out.stderr));
     }
     let shown = Command::new("man")
         .env("MANWIDTH", "100")

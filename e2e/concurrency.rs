@@ -1,7 +1,7 @@
 //! Runs at the same time: two publishes of one project, a cleanup during a publish.
 
 use crate::support::registry::Registry;
-use crate::support::wharf::{example, image_report, run, wharf, Run};
+use crate::support::wharf::{Run, example, image_report, run, wharf};
 use std::time::Duration;
 
 #[test]
@@ -12,8 +12,17 @@ fn two_publishes_at_once_build_each_stage_once_and_both_succeed() {
     let (a, b) = (example("flant"), example("flant"));
     let spawn = |dir: &std::path::Path, tag: &str| {
         wharf(&[
-            "build-and-publish", "--dir", dir.to_str().unwrap(), "--repo", &repo, "--tag-custom", tag, "--output", "json",
-            "--lock-dir", locks.path().to_str().unwrap(),
+            "build-and-publish",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--repo",
+            &repo,
+            "--tag-custom",
+            tag,
+            "--output",
+            "json",
+            "--lock-dir",
+            locks.path().to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -44,7 +53,8 @@ fn cleanup_waits_for_a_running_publish_and_says_so() {
     let parsed = wharf::drivers::parse_repository(&repo).unwrap();
     let guard = rt.block_on(locks.shared(&wharf::lock::repository(&parsed))).unwrap();
 
-    let args = ["cleanup", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--keep-last", "1", "--lock-dir", lock_dir];
+    let args =
+        ["cleanup", "--dir", dir.path().to_str().unwrap(), "--repo", &repo, "--keep-last", "1", "--lock-dir", lock_dir];
     let blocked = run(wharf(&[&args[..], &["--lock-timeout", "1s"]].concat()));
     assert_eq!(blocked.code(), 1, "{}", blocked.stderr());
     assert!(blocked.stderr().contains("another wharf run still holds the lock"), "{}", blocked.stderr());

@@ -10,7 +10,8 @@ fn every_example_parses_and_validates() {
         if !dir.is_dir() || dir.ends_with("ci") {
             continue;
         }
-        let project = wharf::config::load(&dir, None).unwrap_or_else(|e| panic!("{}: {:?}", dir.display(), miette::Report::new(e)));
+        let project = wharf::config::load(&dir, None)
+            .unwrap_or_else(|e| panic!("{}: {:?}", dir.display(), miette::Report::new(e)));
         assert!(!project.images.is_empty(), "{} has no image", dir.display());
         seen += 1;
     }

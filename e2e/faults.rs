@@ -34,7 +34,19 @@ impl Setup {
     /// so that "the nth request" means the same request in every run.
     fn publish(&self, extra: &[&str]) -> Run {
         let (dir, repo) = (self.dir.path().to_string_lossy().into_owned(), self.repo());
-        let mut args = vec!["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v1", "--output", "json", "--parallel-tasks-limit", "1"];
+        let mut args = vec![
+            "build-and-publish",
+            "--dir",
+            &dir,
+            "--repo",
+            &repo,
+            "--tag-custom",
+            "v1",
+            "--output",
+            "json",
+            "--parallel-tasks-limit",
+            "1",
+        ];
         args.extend_from_slice(extra);
         run(wharf(&args))
     }
@@ -54,7 +66,11 @@ impl Setup {
         for d in &uploaded {
             assert!(!before.contains(d), "{d} was uploaded again although the registry had it");
         }
-        assert_eq!(uploaded.iter().collect::<Vec<_>>(), added, "every layer and config the rerun added was uploaded once");
+        assert_eq!(
+            uploaded.iter().collect::<Vec<_>>(),
+            added,
+            "every layer and config the rerun added was uploaded once"
+        );
         assert_complete(&self.reg);
         for image in ["backend", "frontend"] {
             assert_eq!(skopeo_tags(&format!("{}/flant/{image}", self.reg.host())), vec!["v1"]);
@@ -161,9 +177,16 @@ fn server_errors_are_retried() {
 #[test]
 fn rate_limits_wait_for_retry_after() {
     let s = setup();
-    s.proxy.set_rules(vec![Rule::new("PUT", "/flant/backend/manifests/v1$", Fault::TooManyRequests { retry_after: 2 }).times(1)]);
+    s.proxy.set_rules(vec![
+        Rule::new("PUT", "/flant/backend/manifests/v1$", Fault::TooManyRequests { retry_after: 2 }).times(1),
+    ]);
     s.publish(&[]).ok();
-    let puts: Vec<_> = s.proxy.seen().into_iter().filter(|r| r.method == "PUT" && r.target.ends_with("/flant/backend/manifests/v1")).collect();
+    let puts: Vec<_> = s
+        .proxy
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.target.ends_with("/flant/backend/manifests/v1"))
+        .collect();
     assert_eq!(puts.len(), 2, "{puts:#?}");
     assert_eq!((puts[0].status, puts[1].status), (Some(429), Some(201)));
     let waited = puts[1].at.duration_since(puts[0].at);
@@ -200,7 +223,8 @@ fn a_reset_during_a_manifest_put_is_retried() {
     assert_eq!(s.proxy.faults().len(), 3);
     let tags = assert_complete(&s.reg);
     for image in ["backend", "frontend"] {
-        let reported = crate::support::wharf::image_report(&report, Some(image))["manifest_digest"].as_str().unwrap().to_string();
+        let reported =
+            crate::support::wharf::image_report(&report, Some(image))["manifest_digest"].as_str().unwrap().to_string();
         assert_eq!(tags[&format!("flant/{image}:v1")], reported);
     }
 }
@@ -251,7 +275,12 @@ async fn a_chunk_dropped_mid_body_restarts_the_upload_in_a_new_session() {
     let reg = Registry::start();
     let proxy = Proxy::start(&reg.host());
     proxy.set_rules(vec![Rule::new("PATCH", "/blobs/uploads/", Fault::DropMidBody { after: 1000 }).nth(2)]);
-    let opts = ClientOptions { monolithic_limit: 4096, chunk_size: 4096, initial_backoff: Duration::from_millis(50), ..Default::default() };
+    let opts = ClientOptions {
+        monolithic_limit: 4096,
+        chunk_size: 4096,
+        initial_backoff: Duration::from_millis(50),
+        ..Default::default()
+    };
     let client = Client::new(opts).unwrap();
     let repo = Repository::new(&proxy.host(), "chunks").unwrap();
     let data = bytes::Bytes::from((0..20_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>());

@@ -1,33 +1,33 @@
 //! End-to-end tests against real servers started by the tests themselves
 //! (distribution registry, Docker engine) and faithful fakes where the real thing cannot run.
 
+mod artifacts;
 mod build_publish;
-mod ci_recipes;
 mod buildkit;
+mod ci_recipes;
 mod cleanup;
 mod cleanup_killed;
 mod completion;
 mod concurrency;
-mod progress;
-mod push;
-mod publish_records;
-mod artifacts;
-mod push_static;
-mod static_cleanup;
-mod static_files;
+mod drivers;
 mod examples;
 mod faults;
 mod login;
-mod support;
+mod progress;
+mod publish_records;
+mod push;
+mod push_static;
+mod registries;
 mod registry_client;
 mod registry_fakes;
-mod registries;
 mod secrets;
 mod self_image;
 mod serve_clients;
 mod serve_conformance;
 mod serve_limits;
+mod static_cleanup;
+mod static_files;
+mod support;
 mod tls;
 mod werf_cli;
 mod werf_projects;
-mod drivers;

@@ -18,36 +18,20 @@ fn fresh_flant() -> tempfile::TempDir {
 
 /// Text no earlier run used.
 fn nonce() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     format!("{}-{nanos}", std::process::id())
 }
 
 fn publish(dir: &Path, repo: &str, extra: &[&str]) -> Run {
     let d = dir.to_string_lossy().into_owned();
-    let mut args = vec![
-        "build-and-publish",
-        "--dir",
-        d.as_str(),
-        "--repo",
-        repo,
-        "--tag-custom",
-        "v1",
-    ];
+    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--repo", repo, "--tag-custom", "v1"];
     args.extend_from_slice(extra);
     run(wharf(&args))
 }
 
 /// The engine's bookkeeping that must not reach a log.
-const NOISE: &[&str] = &[
-    "Running in",
-    "Removing intermediate container",
-    "---> ",
-    "Successfully built",
-    "Successfully tagged",
-];
+const NOISE: &[&str] =
+    &["Running in", "Removing intermediate container", "---> ", "Successfully built", "Successfully tagged"];
 
 /// Each builder's lines become the same states: the classic builder's `Step N/M` and
 /// BuildKit's `#N [stage i/n]`.
@@ -61,7 +45,12 @@ fn a_log_gets_a_line_per_image_and_state_and_totals() {
         let dir = fresh_flant();
         let repo = format!("{}/flant", reg.host());
         let err = publish(dir.path(), &repo, &["--builder", builder]).ok().stderr();
-        for want in ["[backend] building", "[backend] exporting", "[backend] uploading to ", "[backend] published 1 tag (built in "] {
+        for want in [
+            "[backend] building",
+            "[backend] exporting",
+            "[backend] uploading to ",
+            "[backend] published 1 tag (built in ",
+        ] {
             assert!(err.contains(want), "{builder}: {want:?} missing:\n{err}");
         }
         assert!(step.is_match(&err), "{builder}: a line per step:\n{err}");
@@ -90,11 +79,7 @@ fn a_log_gets_a_line_per_image_and_state_and_totals() {
 fn failing_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let nonce = nonce();
-    std::fs::write(
-        dir.path().join("wharf.yaml"),
-        "project: failing\nconfigVersion: 1\n---\nimage: app\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("wharf.yaml"), "project: failing\nconfigVersion: 1\n---\nimage: app\n").unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
         format!(
@@ -131,7 +116,10 @@ fn a_failed_build_shows_the_failed_steps_output_and_v_shows_all() {
         let verbose = publish(dir.path(), &repo, &["--builder", builder, "-v"]);
         assert_eq!(verbose.code(), 4);
         let err = verbose.stderr();
-        assert!(err.contains("early-output") && err.contains("boom-output"), "{builder}: -v shows the whole log:\n{err}");
+        assert!(
+            err.contains("early-output") && err.contains("boom-output"),
+            "{builder}: -v shows the whole log:\n{err}"
+        );
     }
 }
 
@@ -168,14 +156,14 @@ fn a_terminal_gets_a_live_line_per_image_that_ends_as_its_outcome() {
     let out = run(script).ok().stdout();
     assert!(out.contains("\u{2713} published 1 tag (built in "), "{out}");
     assert!(out.contains("backend") && out.contains("frontend"), "{out}");
-    assert!(
-        out.contains("uploading") && out.contains("step 1/"),
-        "the live lines showed the phases:\n{out}"
-    );
+    assert!(out.contains("uploading") && out.contains("step 1/"), "the live lines showed the phases:\n{out}");
     assert!(out.contains("2 image(s) in "), "{out}");
     for noise in NOISE {
         assert!(!out.contains(noise), "{noise:?} reached the terminal:\n{out}");
     }
     // The log's lines (`[backend] building`) are not printed; a live line may name a stage.
-    assert!(!out.contains("[backend] building") && !out.contains("[backend] published"), "no log lines on a terminal:\n{out}");
+    assert!(
+        !out.contains("[backend] building") && !out.contains("[backend] published"),
+        "no log lines on a terminal:\n{out}"
+    );
 }

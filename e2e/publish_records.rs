@@ -4,9 +4,9 @@
 //! registry serves a manifest that cannot be parsed. Issue 11, cases 4 to 7.
 
 use crate::cleanup::git;
+use crate::registries::on_both;
 use crate::support::oci::s;
 use crate::support::proxy::Proxy;
-use crate::registries::on_both;
 use crate::support::registry::Registry;
 use crate::support::tools::{CraneRegistry, crane};
 use crate::support::wharf::{example, image_report, run, wharf};
@@ -59,24 +59,38 @@ fn a_fresh_registry_gets_each_blob_once_the_summary_counts_them_and_records_are_
         }
         for digest in blobs.keys() {
             let hex = &digest["sha256:".len()..];
-            let completed = proxy.seen().iter().filter(|s| s.method == "PUT" && s.target.contains("/blobs/uploads/") && s.target.contains(hex)).count();
+            let completed = proxy
+                .seen()
+                .iter()
+                .filter(|s| s.method == "PUT" && s.target.contains("/blobs/uploads/") && s.target.contains(hex))
+                .count();
             assert_eq!(completed, 1, "{name}: {digest} uploaded {completed} times");
         }
-        let counted: u64 = report["images"].as_array().unwrap().iter().map(|i| i["stats"]["bytes_uploaded"].as_u64().unwrap()).sum();
+        let counted: u64 =
+            report["images"].as_array().unwrap().iter().map(|i| i["stats"]["bytes_uploaded"].as_u64().unwrap()).sum();
         assert_eq!(counted, blobs.values().sum::<u64>(), "{name}: the summary counts what went up");
-        let text = run(wharf(&["build-and-publish", "--dir", &s(dir.path()), "--repo", &repo, "--tag-custom", "v1"])).ok().stdout();
+        let text = run(wharf(&["build-and-publish", "--dir", &s(dir.path()), "--repo", &repo, "--tag-custom", "v1"]))
+            .ok()
+            .stdout();
         assert!(text.contains("0 built, 2 reused; 0 B uploaded"), "{name}: a rerun uploads nothing: {text}");
 
         // The publish records are artifacts of their own type, timed to the sub-second.
         let commit = git(dir.path(), &["rev-parse", "HEAD"]);
         for image in ["backend", "frontend"] {
             let tags = crane(&["ls", &format!("{host}/flant/{image}")]);
-            let record = tags.lines().find(|t| t.starts_with(&format!("wharf-meta-{commit}-"))).unwrap_or_else(|| panic!("{name}: no record in {tags}"));
-            let manifest: serde_json::Value = serde_json::from_str(&crane(&["manifest", &format!("{host}/flant/{image}:{record}")])).unwrap();
+            let record = tags
+                .lines()
+                .find(|t| t.starts_with(&format!("wharf-meta-{commit}-")))
+                .unwrap_or_else(|| panic!("{name}: no record in {tags}"));
+            let manifest: serde_json::Value =
+                serde_json::from_str(&crane(&["manifest", &format!("{host}/flant/{image}:{record}")])).unwrap();
             assert_eq!(manifest["artifactType"], "application/vnd.wharf.publish-record.v1+json", "{name}");
             let created = manifest["annotations"]["org.opencontainers.image.created"].as_str().unwrap();
             let fraction = created.split_once('.').map(|(_, f)| f.trim_end_matches('Z')).unwrap_or_default();
-            assert!(!fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()), "{name}: {created} has sub-second precision");
+            assert!(
+                !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()),
+                "{name}: {created} has sub-second precision"
+            );
         }
     });
 }
@@ -112,7 +126,10 @@ fn a_manifest_the_registry_serves_but_no_one_can_parse_is_a_registry_error() {
     rt.block_on(async {
         let client = wharf::registry::Client::new(Default::default()).unwrap();
         let stages = wharf::registry::Repository::new(&reg.host(), "flant/wharf-stages").unwrap();
-        client.put_manifest(&stages, &stage, "application/vnd.oci.image.manifest.v1+json", garbage.into()).await.unwrap();
+        client
+            .put_manifest(&stages, &stage, "application/vnd.oci.image.manifest.v1+json", garbage.into())
+            .await
+            .unwrap();
     });
     let r = build(dir.path(), &["--repo", &repo]);
     assert_eq!(r.code(), 5, "{}", r.stderr());

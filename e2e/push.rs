@@ -5,8 +5,8 @@
 
 use crate::support::engine::{BASE_IMAGE, docker};
 use crate::support::oci::{
-    self, Spec, blob_json, docker_save, image_blobs, docker_save_layers, gzip, layer_tar, pull_back, push, raw_manifest, raw_tar, s, sha256, tar_dir,
-    write_gz, write_image,
+    self, Spec, blob_json, docker_save, docker_save_layers, gzip, image_blobs, layer_tar, pull_back, push,
+    raw_manifest, raw_tar, s, sha256, tar_dir, write_gz, write_image,
 };
 use crate::support::registry::Registry;
 use crate::support::wharf::{count_requests, file_in_image, skopeo, skopeo_digest, skopeo_tags};
@@ -19,7 +19,8 @@ fn a_docker_save_archive_round_trips_digest_for_digest_gzipped_or_not() {
     let tar = docker_save(BASE_IMAGE, tmp.path(), "busybox.tar");
     let gz = tmp.path().join("busybox.bin");
     write_gz(&tar, &gz);
-    let plain = push(tmp.path(), &[&s(&tar), &format!("{}/push/busybox:1", reg.host()), "--tag-semver", "v1.2.3"]).ok().json();
+    let plain =
+        push(tmp.path(), &[&s(&tar), &format!("{}/push/busybox:1", reg.host()), "--tag-semver", "v1.2.3"]).ok().json();
     let packed = push(tmp.path(), &[&s(&gz), &format!("oci://{}/push/busybox-gz:1", reg.host())]).ok().json();
     let digest = plain["digest"].as_str().unwrap();
     assert_eq!(packed["digest"].as_str().unwrap(), digest, "same image, same digest, whatever the packing");
@@ -29,7 +30,11 @@ fn a_docker_save_archive_round_trips_digest_for_digest_gzipped_or_not() {
     assert_eq!(skopeo_tags(&format!("{}/push/busybox", reg.host())), vec!["1", "1.2", "1.2.3", "v1.2.3"]);
     let manifest = raw_manifest(&reference);
     let engine_id = docker(&["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
-    assert_eq!(manifest["config"]["digest"].as_str().unwrap(), engine_id.trim(), "the engine's config is published unchanged");
+    assert_eq!(
+        manifest["config"]["digest"].as_str().unwrap(),
+        engine_id.trim(),
+        "the engine's config is published unchanged"
+    );
     let (top, blobs) = pull_back(&reference);
     assert_eq!(top, digest);
     assert_eq!(blobs, image_blobs(&manifest, digest));
@@ -42,7 +47,11 @@ fn a_docker_save_archive_round_trips_digest_for_digest_gzipped_or_not() {
 fn a_small_built_image_is_pushed_and_its_file_read_back() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("Dockerfile"), format!("FROM {BASE_IMAGE}\nRUN echo built-by-the-engine > /hello\n")).unwrap();
+    std::fs::write(
+        tmp.path().join("Dockerfile"),
+        format!("FROM {BASE_IMAGE}\nRUN echo built-by-the-engine > /hello\n"),
+    )
+    .unwrap();
     let tag = "wharf-e2e/push-small:1";
     docker(&["build", "-q", "-t", tag, &s(tmp.path())]);
     let tar = docker_save(tag, tmp.path(), "small.tar");
@@ -103,7 +112,12 @@ fn two_platforms_become_one_index_with_annotations_where_registries_read_them() 
     let amd64 = docker_save(BASE_IMAGE, tmp.path(), "amd64.tar");
     // arm64 by hand: the same layers, a config that says arm64; as a gzipped OCI tar.
     let arm_dir = tmp.path().join("arm64");
-    let spec = Spec { architecture: "arm64", variant: Some("v8"), layers: docker_save_layers(&amd64), labels: serde_json::json!({"org.opencontainers.image.licenses": "GPL-2.0"}) };
+    let spec = Spec {
+        architecture: "arm64",
+        variant: Some("v8"),
+        layers: docker_save_layers(&amd64),
+        labels: serde_json::json!({"org.opencontainers.image.licenses": "GPL-2.0"}),
+    };
     write_image(&arm_dir, &spec, "latest");
     let arm_tar = tmp.path().join("arm64.tar");
     tar_dir(&arm_dir, &arm_tar);
@@ -111,12 +125,24 @@ fn two_platforms_become_one_index_with_annotations_where_registries_read_them() 
     write_gz(&arm_tar, &arm);
 
     let dest = format!("{}/push/multi:1.0.0", reg.host());
-    let report = push(tmp.path(), &[
-        &s(&amd64), &s(&arm), &dest, "--tag", "stable",
-        "--annotation", "org.opencontainers.image.description=A tiny multi-arch busybox",
-        "--annotation", "index:com.example.only-index=yes",
-        "--annotation", "manifest:com.example.only-manifest=yes",
-    ]).ok().json();
+    let report = push(
+        tmp.path(),
+        &[
+            &s(&amd64),
+            &s(&arm),
+            &dest,
+            "--tag",
+            "stable",
+            "--annotation",
+            "org.opencontainers.image.description=A tiny multi-arch busybox",
+            "--annotation",
+            "index:com.example.only-index=yes",
+            "--annotation",
+            "manifest:com.example.only-manifest=yes",
+        ],
+    )
+    .ok()
+    .json();
     let index_digest = report["digest"].as_str().unwrap();
     assert_eq!(report["media_type"], oci::OCI_INDEX);
 
@@ -125,7 +151,14 @@ fn two_platforms_become_one_index_with_annotations_where_registries_read_them() 
     assert_eq!(skopeo_digest(&format!("docker://{}/push/multi:stable", reg.host())), index_digest);
     let index = raw_manifest(&reference);
     assert_eq!(index["mediaType"], oci::OCI_INDEX);
-    let platforms: Vec<String> = index["manifests"].as_array().unwrap().iter().map(|m| format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap())).collect();
+    let platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap())
+        })
+        .collect();
     assert_eq!(platforms, vec!["linux/amd64", "linux/arm64"]);
     assert_eq!(index["manifests"][1]["platform"]["variant"], "v8");
     let a = &index["annotations"];
@@ -158,7 +191,16 @@ fn the_same_platform_twice_is_refused_naming_both_files() {
     let tmp = tempfile::tempdir().unwrap();
     let first = docker_save(BASE_IMAGE, tmp.path(), "first.tar");
     let dir = tmp.path().join("second");
-    write_image(&dir, &Spec { architecture: "amd64", variant: None, layers: vec![layer_tar(&[("x", b"x")])], labels: serde_json::json!({}) }, "v1");
+    write_image(
+        &dir,
+        &Spec {
+            architecture: "amd64",
+            variant: None,
+            layers: vec![layer_tar(&[("x", b"x")])],
+            labels: serde_json::json!({}),
+        },
+        "v1",
+    );
     let out = push(tmp.path(), &[&s(&first), &s(&dir), &format!("{}/push/dup:1", reg.host())]);
     assert_eq!(out.code(), 2, "{}", out.stderr());
     let err = out.stderr();
@@ -191,8 +233,18 @@ fn bad_archives_are_refused_with_the_file_named_and_nothing_published() {
     cases.push((truncated_gz, "gzip"));
 
     let corrupt = t.join("corrupt");
-    let digest = write_image(&corrupt, &Spec { architecture: "amd64", variant: None, layers: vec![layer_tar(&[("f", b"data")])], labels: serde_json::json!({}) }, "v1");
-    let layer = blob_json(&corrupt, &digest)["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let digest = write_image(
+        &corrupt,
+        &Spec {
+            architecture: "amd64",
+            variant: None,
+            layers: vec![layer_tar(&[("f", b"data")])],
+            labels: serde_json::json!({}),
+        },
+        "v1",
+    );
+    let layer =
+        blob_json(&corrupt, &digest)["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
     let layer_path = corrupt.join("blobs/sha256").join(&layer);
     let mut data = std::fs::read(&layer_path).unwrap();
     data[10] ^= 0x55;
@@ -203,16 +255,28 @@ fn bad_archives_are_refused_with_the_file_named_and_nothing_published() {
     cases.push((corrupt_tar, "corrupt"));
 
     let no_config = t.join("no-config");
-    let digest = write_image(&no_config, &Spec { architecture: "amd64", variant: None, layers: vec![], labels: serde_json::json!({}) }, "v1");
-    let config = blob_json(&no_config, &digest)["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let digest = write_image(
+        &no_config,
+        &Spec { architecture: "amd64", variant: None, layers: vec![], labels: serde_json::json!({}) },
+        "v1",
+    );
+    let config =
+        blob_json(&no_config, &digest)["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
     std::fs::remove_file(no_config.join("blobs/sha256").join(config)).unwrap();
     cases.push((no_config, "missing"));
     let no_config_docker = t.join("no-config-docker.tar");
-    raw_tar(&no_config_docker, &[("manifest.json", Ok(br#"[{"Config":"c.json","RepoTags":["a:1"],"Layers":[]}]"#.to_vec()))]);
+    raw_tar(
+        &no_config_docker,
+        &[("manifest.json", Ok(br#"[{"Config":"c.json","RepoTags":["a:1"],"Layers":[]}]"#.to_vec()))],
+    );
     cases.push((no_config_docker, "c.json"));
 
     let huge = t.join("huge-manifest");
-    let digest = write_image(&huge, &Spec { architecture: "amd64", variant: None, layers: vec![], labels: serde_json::json!({}) }, "v1");
+    let digest = write_image(
+        &huge,
+        &Spec { architecture: "amd64", variant: None, layers: vec![], labels: serde_json::json!({}) },
+        "v1",
+    );
     let mut manifest = blob_json(&huge, &digest);
     manifest["annotations"] = serde_json::json!({"padding": "x".repeat(5 << 20)});
     let big = serde_json::to_vec(&manifest).unwrap();
@@ -238,7 +302,11 @@ fn bad_archives_are_refused_with_the_file_named_and_nothing_published() {
         let out = push(t, &[&s(&good), &s(path), &dest]);
         let err = out.stderr();
         assert_eq!(out.code(), 6, "{}: {err}", path.display());
-        assert!(err.starts_with(&format!("error: {}", path.display())), "{}: the error names the file: {err}", path.display());
+        assert!(
+            err.starts_with(&format!("error: {}", path.display())),
+            "{}: the error names the file: {err}",
+            path.display()
+        );
         assert!(err.contains(want), "{}: expected {want:?} in {err}", path.display());
     }
     assert_nothing_published(&reg);
@@ -265,7 +333,11 @@ fn a_driver_that_needs_repositories_gets_one_before_anything_is_uploaded() {
     };
     let refused = ecr_push(&[]);
     assert_ne!(refused.code(), 0, "a missing ECR repository stops the push: {}", refused.stdout());
-    assert!(refused.stderr().contains("team/app") && refused.stderr().contains("--create-repositories"), "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("team/app") && refused.stderr().contains("--create-repositories"),
+        "{}",
+        refused.stderr()
+    );
     assert_nothing_published(&reg);
 
     let report = ecr_push(&["--create-repositories"]).ok().json();

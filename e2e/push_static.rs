@@ -63,14 +63,27 @@ fn a_static_root_is_served_copied_back_and_pulled_by_the_engine() {
     let root = tmp.path().join("site");
     let amd64 = docker_save(BASE_IMAGE, tmp.path(), "amd64.tar");
     let arm = tmp.path().join("arm64");
-    write_image(&arm, &Spec { architecture: "arm64", variant: None, layers: docker_save_layers(&amd64), labels: serde_json::json!({}) }, "x");
+    write_image(
+        &arm,
+        &Spec {
+            architecture: "arm64",
+            variant: None,
+            layers: docker_save_layers(&amd64),
+            labels: serde_json::json!({}),
+        },
+        "x",
+    );
 
-    let multi = push(tmp.path(), &[&s(&amd64), &s(&arm), "acme/multi:1", "--static-root", &s(&root), "--tag", "latest"]).ok().json();
+    let multi =
+        push(tmp.path(), &[&s(&amd64), &s(&arm), "acme/multi:1", "--static-root", &s(&root), "--tag", "latest"])
+            .ok()
+            .json();
     let single = push(tmp.path(), &[&s(&amd64), "acme/busybox:1", "--static-root", &s(&root)]).ok().json();
     let repo = root.join("v2/acme/multi");
     assert!(repo.join("manifests/1").is_file() && repo.join("manifests/latest").is_file());
     assert!(repo.join("manifests").join(multi["digest"].as_str().unwrap()).is_file());
-    let types: serde_json::Value = serde_json::from_slice(&std::fs::read(repo.join("_wharf/media-types.json")).unwrap()).unwrap();
+    let types: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("_wharf/media-types.json")).unwrap()).unwrap();
     assert_eq!(types["1"], "application/vnd.oci.image.index.v1+json");
 
     let served = Served::start(&s(&root), &[]);
@@ -99,13 +112,19 @@ fn a_static_root_is_served_copied_back_and_pulled_by_the_engine() {
     assert!(status.contains("404"), "{status}");
     let err: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(err["errors"][0]["code"], "MANIFEST_UNKNOWN");
-    let (status, _, _) = http(host, "GET", "/v2/acme/multi/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    let (status, _, _) = http(
+        host,
+        "GET",
+        "/v2/acme/multi/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    );
     assert!(status.contains("404"), "{status}");
     let (status, _, _) = http(host, "GET", "/v2/../../etc/passwd");
     assert!(status.contains("404"), "{status}");
 
     // The engine pulls the index (and picks amd64) and the single image, and runs it.
-    for (reference, digest) in [(format!("{host}/acme/multi:1"), &multi["digest"]), (format!("{host}/acme/busybox:1"), &single["digest"])] {
+    for (reference, digest) in
+        [(format!("{host}/acme/multi:1"), &multi["digest"]), (format!("{host}/acme/busybox:1"), &single["digest"])]
+    {
         let out = docker(&["pull", &reference]);
         assert!(out.contains(digest.as_str().unwrap()), "docker pull {reference}: {out}");
     }
@@ -126,7 +145,8 @@ fn a_second_push_to_a_static_root_copies_nothing_and_keeps_other_tags() {
     assert_eq!(first["stats"]["blobs_uploaded"], 2);
     let second = push(tmp.path(), &[&s(&amd64), "app:v2", "--static-root", &s(&root)]).ok().json();
     assert_eq!(second["stats"]["blobs_uploaded"], 0, "blobs already in the root are skipped");
-    let list: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("v2/app/tags/list")).unwrap()).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("v2/app/tags/list")).unwrap()).unwrap();
     assert_eq!(list, serde_json::json!({"name": "app", "tags": ["v1", "v2"]}));
     let bad = push(tmp.path(), &[&s(&amd64), "localhost:5000/app:v1", "--static-root", &s(&root)]);
     assert_eq!(bad.code(), 2, "a host:port in DEST is refused for a static root: {}", bad.stderr());
@@ -148,9 +168,19 @@ fn a_static_root_in_s3_is_served_copied_back_and_pulled_by_the_engine() {
     let tmp = tempfile::tempdir().unwrap();
     let amd64 = docker_save(BASE_IMAGE, tmp.path(), "amd64.tar");
     let arm = tmp.path().join("arm64");
-    write_image(&arm, &Spec { architecture: "arm64", variant: None, layers: docker_save_layers(&amd64), labels: serde_json::json!({}) }, "x");
+    write_image(
+        &arm,
+        &Spec {
+            architecture: "arm64",
+            variant: None,
+            layers: docker_save_layers(&amd64),
+            labels: serde_json::json!({}),
+        },
+        "x",
+    );
     let root = "s3://wharf-site/registry";
-    let multi = push_s3(tmp.path(), &moto, &[&s(&amd64), &s(&arm), "acme/multi:1", "--static-root", root, "--tag", "latest"]);
+    let multi =
+        push_s3(tmp.path(), &moto, &[&s(&amd64), &s(&arm), "acme/multi:1", "--static-root", root, "--tag", "latest"]);
     let again = push_s3(tmp.path(), &moto, &[&s(&amd64), &s(&arm), "acme/multi:2", "--static-root", root]);
     assert_eq!(again["digest"], multi["digest"]);
     assert_eq!(again["stats"]["blobs_uploaded"], 0, "objects already in the bucket are skipped");
@@ -162,7 +192,11 @@ fn a_static_root_in_s3_is_served_copied_back_and_pulled_by_the_engine() {
     assert_eq!(skopeo_tags(&format!("{host}/acme/multi")), vec!["1", "2", "latest"]);
     let (status, headers, _) = http(host, "HEAD", "/v2/acme/multi/manifests/latest");
     assert!(status.contains("200"), "{status}");
-    assert_eq!(header(&headers, "content-type"), Some("application/vnd.oci.image.index.v1+json"), "the object's Content-Type");
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/vnd.oci.image.index.v1+json"),
+        "the object's Content-Type"
+    );
     let (top, blobs) = pull_back(&reference);
     assert_eq!(top, multi["digest"].as_str().unwrap());
     assert_eq!(blobs.len(), 7, "index, two manifests, two configs, two layers (gzipped differently): {blobs:?}");

@@ -26,7 +26,12 @@ pub(crate) fn on_both(test: impl Fn(&str, &str)) {
 /// crane to `reference`; returns its digest.
 pub(crate) fn push_image(work: &Path, reference: &str, content: &str, created: &str) -> String {
     let dir = work.join(format!("layout-{}", content.replace(['/', ' '], "_")));
-    let spec = Spec { architecture: "amd64", variant: None, layers: vec![layer_tar(&[("f", content.as_bytes())])], labels: serde_json::json!({}) };
+    let spec = Spec {
+        architecture: "amd64",
+        variant: None,
+        layers: vec![layer_tar(&[("f", content.as_bytes())])],
+        labels: serde_json::json!({}),
+    };
     write_image_created(&dir, &spec, "x", Some(created));
     crane(&["push", &s(&dir), reference]);
     crane(&["digest", reference]).trim().to_string()
@@ -51,7 +56,11 @@ fn tags_rm_removes_just_the_tag_and_proves_it() {
         assert_eq!(r.code(), 0, "{name}: {}", r.stderr());
         assert_eq!(r.json()["results"][0]["removed"], true, "{name}");
         assert_eq!(tags_of(&repo), ["2", "3"], "{name}: only the tag went");
-        assert_eq!(crane(&["digest", &format!("{repo}:2")]).trim(), digest, "{name}: the sibling still names the image");
+        assert_eq!(
+            crane(&["digest", &format!("{repo}:2")]).trim(),
+            digest,
+            "{name}: the sibling still names the image"
+        );
         tools::ok("crane", &["validate", "--remote", &format!("{repo}@{digest}"), "--insecure"]);
     });
 }
@@ -77,7 +86,10 @@ fn repeated_cleanups_keep_the_newest_image_and_finish_interrupted_untags() {
         let empty = work.path().join("empty.json");
         std::fs::write(&empty, "{}").unwrap();
         tools::ok("oras", &["blob", "push", "--plain-http", &repo, &s(&empty)]);
-        let stale_digest = tools::ok("oras", &["manifest", "push", "--plain-http", &format!("{repo}:stale"), &s(&file), "--descriptor"]);
+        let stale_digest = tools::ok(
+            "oras",
+            &["manifest", "push", "--plain-http", &format!("{repo}:stale"), &s(&file), "--descriptor"],
+        );
         let stale_digest: serde_json::Value = serde_json::from_str(&stale_digest).unwrap();
         if name == "crane" {
             crane(&["delete", &format!("{repo}@{}", stale_digest["digest"].as_str().unwrap())]);
@@ -85,7 +97,19 @@ fn repeated_cleanups_keep_the_newest_image_and_finish_interrupted_untags() {
         }
         for round in 1..=2 {
             let r = run(wharf(&[
-                "cleanup", "--dir", &s(work.path()), "--repo", &repo, "--keep-last", "1", "--include-unknown", "--fresh-window", "0", "--yes", "--output", "json",
+                "cleanup",
+                "--dir",
+                &s(work.path()),
+                "--repo",
+                &repo,
+                "--keep-last",
+                "1",
+                "--include-unknown",
+                "--fresh-window",
+                "0",
+                "--yes",
+                "--output",
+                "json",
             ]));
             assert_eq!(r.code(), 0, "{name} round {round}: {}", r.stderr());
             assert_eq!(tags_of(&repo), ["new"], "{name} round {round}: {}", r.stdout());
@@ -103,7 +127,8 @@ fn tag_lists_are_complete_past_one_page_and_names_cost_one_request_per_page() {
         let repo = format!("{}/many", proxy.host());
         push_image(work.path(), &format!("{host}/many:t0000"), "many", "2024-01-01T00:00:00Z");
         let manifest = crane(&["manifest", &format!("{host}/many:t0000")]);
-        let media_type = serde_json::from_str::<serde_json::Value>(&manifest).unwrap()["mediaType"].as_str().unwrap().to_string();
+        let media_type =
+            serde_json::from_str::<serde_json::Value>(&manifest).unwrap()["mediaType"].as_str().unwrap().to_string();
         put_tags(host, "many", &manifest, &media_type, 1..1205);
 
         let r = run(wharf(&["tags", "ls", &repo, "--output", "json"]));
@@ -146,15 +171,39 @@ fn oras_artifacts_rank_by_their_created_annotation() {
         let repo = format!("{host}/art");
         let file = work.path().join("pack.txt");
         // Pushed newest first, so neither push order nor digest order can pass for time.
-        for (tag, created) in [("new", "2024-06-01T00:00:00Z"), ("old", "2024-01-01T00:00:00Z"), ("older", "2023-01-01T00:00:00Z")] {
+        for (tag, created) in
+            [("new", "2024-06-01T00:00:00Z"), ("old", "2024-01-01T00:00:00Z"), ("older", "2023-01-01T00:00:00Z")]
+        {
             std::fs::write(&file, format!("{tag}\n")).unwrap();
             let annotation = format!("org.opencontainers.image.created={created}");
             let mut cmd = std::process::Command::new(tools::path("oras"));
-            cmd.current_dir(work.path()).args(["push", "--plain-http", &format!("{repo}:{tag}"), "pack.txt", "--artifact-type", "application/vnd.example.pack", "--annotation", &annotation]);
+            cmd.current_dir(work.path()).args([
+                "push",
+                "--plain-http",
+                &format!("{repo}:{tag}"),
+                "pack.txt",
+                "--artifact-type",
+                "application/vnd.example.pack",
+                "--annotation",
+                &annotation,
+            ]);
             let out = cmd.output().unwrap();
             assert!(out.status.success(), "oras push: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let r = run(wharf(&["cleanup", "--dir", &s(work.path()), "--repo", &repo, "--keep-last", "1", "--fresh-window", "0", "--yes", "--output", "json"]));
+        let r = run(wharf(&[
+            "cleanup",
+            "--dir",
+            &s(work.path()),
+            "--repo",
+            &repo,
+            "--keep-last",
+            "1",
+            "--fresh-window",
+            "0",
+            "--yes",
+            "--output",
+            "json",
+        ]));
         assert_eq!(r.code(), 0, "{name}: {}", r.stderr());
         assert_eq!(tags_of(&repo), ["new"], "{name}: {}", r.stdout());
     });

@@ -5,9 +5,11 @@
 use crate::support::registry::{Registry, RegistryConfig};
 use bytes::Bytes;
 use futures::StreamExt as _;
-use wharf::spec::digest::Digest;
-use wharf::spec::manifest::{self, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
 use wharf::registry::{Client, ClientOptions, Credential, CredentialStore, PushStatus, RegistryError, Repository};
+use wharf::spec::digest::Digest;
+use wharf::spec::manifest::{
+    self, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST,
+};
 
 fn client(opts: ClientOptions) -> Client {
     Client::new(opts).expect("client")
@@ -27,8 +29,11 @@ fn random_bytes(n: usize) -> Bytes {
 
 /// Pushes a config and one layer, then returns an image manifest referring to them.
 async fn push_image(c: &Client, r: &Repository, manifest_type: &str) -> Bytes {
-    let (config_type, layer_type) =
-        if manifest_type == DOCKER_MANIFEST { (DOCKER_CONFIG, DOCKER_LAYER_GZIP) } else { (OCI_CONFIG, OCI_LAYER_GZIP) };
+    let (config_type, layer_type) = if manifest_type == DOCKER_MANIFEST {
+        (DOCKER_CONFIG, DOCKER_LAYER_GZIP)
+    } else {
+        (OCI_CONFIG, OCI_LAYER_GZIP)
+    };
     let config = Bytes::from(format!(r#"{{"architecture":"amd64","os":"linux","nonce":"{}"}}"#, rand::random::<u64>()));
     let layer = random_bytes(2048);
     let (cd, ld) = (Digest::of(&config), Digest::of(&layer));
@@ -74,7 +79,8 @@ async fn wrong_digest_is_refused_by_the_registry() {
 #[tokio::test]
 async fn chunked_uploads_from_file_and_memory() {
     let reg = Registry::start();
-    let c = client(ClientOptions { monolithic_limit: 10_000, chunk_size: 16 * 1024, max_retries: 1, ..Default::default() });
+    let c =
+        client(ClientOptions { monolithic_limit: 10_000, chunk_size: 16 * 1024, max_retries: 1, ..Default::default() });
     let r = repo(&reg, "blobs/chunked");
     // 100 KiB + 7 bytes: seven chunks, the last one short.
     let data = random_bytes(100 * 1024 + 7);
@@ -144,7 +150,10 @@ async fn manifests_by_tag_and_digest_in_oci_and_docker_types() {
         let (_, _, by_digest) = c.get_manifest(&r, digest.as_str()).await.unwrap();
         assert_eq!(by_digest, digest);
         let desc = c.head_manifest(&r, tag).await.unwrap().unwrap();
-        assert_eq!((desc.media_type.as_str(), desc.digest.clone(), desc.size), (media_type, digest.clone(), body.len() as u64));
+        assert_eq!(
+            (desc.media_type.as_str(), desc.digest.clone(), desc.size),
+            (media_type, digest.clone(), body.len() as u64)
+        );
         let content = manifest::parse_manifest(&bytes, &mt).unwrap();
         assert_eq!(content.references().len(), 2);
         for child in content.references() {
@@ -152,10 +161,8 @@ async fn manifests_by_tag_and_digest_in_oci_and_docker_types() {
         }
     }
     // An index over both, pushed by digest.
-    let children: Vec<_> = ["oci", "docker"]
-        .iter()
-        .map(|t| async { c.head_manifest(&r, t).await.unwrap().unwrap() })
-        .collect();
+    let children: Vec<_> =
+        ["oci", "docker"].iter().map(|t| async { c.head_manifest(&r, t).await.unwrap().unwrap() }).collect();
     let children = futures::future::join_all(children).await;
     let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children});
     let index = Bytes::from(serde_json::to_vec(&index).unwrap());
@@ -255,7 +262,6 @@ async fn basic_auth_right_wrong_and_missing_credentials() {
     assert_eq!(err.status(), Some(401), "{text}");
     assert!(!text.contains(wrong_pw) && !text.contains(password), "{text}");
     assert!(text.contains("user alice") && text.contains("rejected"), "{text}");
-
 
     let err = open_client().blob_exists(&r, &d).await.unwrap_err();
     assert!(err.is_auth(), "{err}");

@@ -6,9 +6,9 @@
 use bytes::Bytes;
 use futures::StreamExt as _;
 use std::time::Duration;
+use wharf::registry::{Client, ClientOptions, Credential, CredentialStore, PushStatus, RegistryError, Repository};
 use wharf::spec::digest::Digest;
 use wharf::spec::manifest::OCI_MANIFEST;
-use wharf::registry::{Client, ClientOptions, Credential, CredentialStore, PushStatus, RegistryError, Repository};
 use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
@@ -57,7 +57,11 @@ async fn mount_tags_behind_bearer(server: &MockServer, token: &str, expected_cal
         .expect(expected_calls)
         .mount(server)
         .await;
-    Mock::given(method("GET")).and(path("/v2/app/tags/list")).respond_with(bearer_challenge(server)).mount(server).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/app/tags/list"))
+        .respond_with(bearer_challenge(server))
+        .mount(server)
+        .await;
 }
 
 #[tokio::test]
@@ -97,11 +101,17 @@ async fn a_token_the_registry_stops_accepting_is_replaced() {
             .mount(&server)
             .await;
     }
-    Mock::given(method("GET")).and(path("/v2/app/tags/list")).respond_with(bearer_challenge(&server)).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/app/tags/list"))
+        .respond_with(bearer_challenge(&server))
+        .mount(&server)
+        .await;
     for token in ["t1", "t2"] {
         Mock::given(method("GET"))
             .and(path("/token"))
-            .respond_with(ResponseTemplate::new(200).set_body_string(format!(r#"{{"token":"{token}","expires_in":3600}}"#)))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_string(format!(r#"{{"token":"{token}","expires_in":3600}}"#)),
+            )
             .up_to_n_times(1)
             .expect(1)
             .mount(&server)
@@ -139,7 +149,9 @@ async fn rejected_token_request_is_clear_and_hides_the_password() {
     mount_tags_behind_bearer(&server, "never", 0).await;
     Mock::given(method("GET"))
         .and(path("/token"))
-        .respond_with(ResponseTemplate::new(401).set_body_string(r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad creds"}]}"#))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_string(r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad creds"}]}"#),
+        )
         .mount(&server)
         .await;
     let creds = CredentialStore::new().with_explicit(&host_of(&server), Credential::basic("u", "hunter2"));
@@ -159,7 +171,10 @@ async fn link_pagination_is_followed() {
         .and(query_param("last", "b"))
         .respond_with(
             ResponseTemplate::new(200)
-                .insert_header("link", format!(r#"<{}/v2/app/tags/list?n=1000&last=d>; rel="next""#, server.uri()).as_str())
+                .insert_header(
+                    "link",
+                    format!(r#"<{}/v2/app/tags/list?n=1000&last=d>; rel="next""#, server.uri()).as_str(),
+                )
                 .set_body_string(r#"{"name":"app","tags":["c","d"]}"#),
         )
         .with_priority(1)
@@ -231,7 +246,10 @@ async fn retries_stop_after_the_limit() {
         .await;
     let err = fast_client(CredentialStore::new()).get_manifest(&repo(&server, "app"), "t").await.unwrap_err();
     assert_eq!(err.status(), Some(502), "{err}");
-    assert!(err.to_string().contains("get manifest") && err.to_string().contains("/app:t (gave up after 3 attempts)"), "{err}");
+    assert!(
+        err.to_string().contains("get manifest") && err.to_string().contains("/app:t (gave up after 3 attempts)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -313,7 +331,9 @@ async fn authorization_is_not_forwarded_to_blob_storage_on_redirect() {
     Mock::given(method("GET"))
         .and(path(blob_path.as_str()))
         .and(header("authorization", "Basic dTpwdw=="))
-        .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/storage/blob", storage.uri()).as_str()))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", format!("{}/storage/blob", storage.uri()).as_str()),
+        )
         .with_priority(1)
         .expect(1)
         .mount(&registry)
@@ -350,7 +370,8 @@ async fn credentials_never_go_over_plain_http_to_a_non_loopback_host() {
         .await;
     let host = host_of(&server);
     let creds = CredentialStore::new().with_explicit(&host, Credential::basic("u", "pw"));
-    let opts = ClientOptions { credentials: creds, insecure_hosts: vec![host.clone()], max_retries: 0, ..Default::default() };
+    let opts =
+        ClientOptions { credentials: creds, insecure_hosts: vec![host.clone()], max_retries: 0, ..Default::default() };
     let err = Client::new(opts).unwrap().list_tags(&repo(&server, "app")).await.unwrap_err();
     assert!(matches!(err, RegistryError::InsecureCredentials { .. }), "{err}");
     let requests = server.received_requests().await.unwrap_or_default();
@@ -370,10 +391,14 @@ async fn endless_tag_pages_stop_at_max_tags() {
     Mock::given(method("GET"))
         .and(path("/v2/endless/tags/list"))
         .respond_with(|req: &Request| {
-            let page: usize = req.url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+            let page: usize =
+                req.url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
             let tags: Vec<String> = (0..1000).map(|i| format!("p{page:06}-{i:04}")).collect();
             ResponseTemplate::new(200)
-                .insert_header("Link", format!("</v2/endless/tags/list?n=1000&page={}>; rel=\"next\"", page + 1).as_str())
+                .insert_header(
+                    "Link",
+                    format!("</v2/endless/tags/list?n=1000&page={}>; rel=\"next\"", page + 1).as_str(),
+                )
                 .set_body_json(serde_json::json!({"name": "endless", "tags": tags}))
         })
         .mount(&server)
@@ -382,6 +407,7 @@ async fn endless_tag_pages_stop_at_max_tags() {
     let err = client.list_tags(&repo(&server, "endless")).await.unwrap_err();
     assert!(matches!(err, RegistryError::TooManyTags { limit: 5_000, .. }), "{err}");
     assert!(err.to_string().contains("--max-tags"), "{err}");
-    let pages = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/v2/endless/tags/list").count();
+    let pages =
+        server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/v2/endless/tags/list").count();
     assert_eq!(pages, 6, "stops on the page that passes the limit");
 }

@@ -92,7 +92,11 @@ impl World {
 
 #[test]
 fn no_command_prints_the_password_at_the_most_verbose_level() {
-    let w = World { reg: Registry::with_basic_auth(USER, PASSWORD), project: example("flant"), docker_config: tempfile::tempdir().unwrap() };
+    let w = World {
+        reg: Registry::with_basic_auth(USER, PASSWORD),
+        project: example("flant"),
+        docker_config: tempfile::tempdir().unwrap(),
+    };
     let dir = w.project.path().to_string_lossy().into_owned();
     let repo = w.repo();
     let backend = format!("{repo}/backend");
@@ -101,7 +105,19 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
     let archive = archive.to_string_lossy().into_owned();
     for source in [Source::Env, Source::DockerConfig, Source::Stdin] {
         let tag = format!("{source:?}").to_lowercase();
-        let publish = ["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v1", "--tag-custom", &tag, "--output", "json"];
+        let publish = [
+            "build-and-publish",
+            "--dir",
+            &dir,
+            "--repo",
+            &repo,
+            "--tag-custom",
+            "v1",
+            "--tag-custom",
+            &tag,
+            "--output",
+            "json",
+        ];
         let out = w.run(source, PASSWORD, &publish);
         assert!(out.output.status.success(), "{source:?}: publish failed:\n{}", out.stderr());
         assert!(out.json()["images"].as_array().is_some_and(|a| a.len() == 2));
@@ -111,9 +127,14 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
         assert!(ls.output.status.success(), "{source:?}: tags ls failed:\n{}", ls.stderr());
         assert!(ls.stdout().contains(&tag));
         for output in ["text", "json"] {
-            let dry = w.run(source, PASSWORD, &["tags", "rm", &format!("{backend}:{tag}"), "--dry-run", "--output", output]);
+            let dry =
+                w.run(source, PASSWORD, &["tags", "rm", &format!("{backend}:{tag}"), "--dry-run", "--output", output]);
             assert!(dry.output.status.success(), "{}", dry.stderr());
-            let plan = w.run(source, PASSWORD, &["cleanup", "--dir", &dir, "--repo", &repo, "--keep-last", "1", "--dry-run", "--output", output]);
+            let plan = w.run(
+                source,
+                PASSWORD,
+                &["cleanup", "--dir", &dir, "--repo", &repo, "--keep-last", "1", "--dry-run", "--output", output],
+            );
             assert!(plan.output.status.success(), "{source:?}: cleanup --dry-run failed:\n{}", plan.stderr());
             let valid = w.run(source, PASSWORD, &["config", "validate", "--dir", &dir, "--output", output]);
             assert!(valid.output.status.success(), "{}", valid.stderr());
@@ -133,7 +154,10 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
             let refused = w.run(source, WRONG, &args);
             assert_eq!(refused.code(), 5, "{source:?} {args:?}: a rejected login exits 5:\n{}", refused.stderr());
             let err = refused.stderr();
-            assert!(err.contains("rejected") || err.contains("401"), "{source:?} {args:?}: says the credential was rejected:\n{err}");
+            assert!(
+                err.contains("rejected") || err.contains("401"),
+                "{source:?} {args:?}: says the credential was rejected:\n{err}"
+            );
             assert!(err.contains(USER), "{source:?}: names the user (not the password):\n{err}");
         }
 
@@ -159,18 +183,29 @@ fn no_command_prints_the_password_at_the_most_verbose_level() {
 fn ci_env_never_prints_the_job_token() {
     let home = tempfile::tempdir().unwrap();
     for (ci, vars) in [
-        ("gitlab", vec![("CI_REGISTRY", "registry.example.com"), ("CI_REGISTRY_IMAGE", "registry.example.com/acme/shop"), ("CI_JOB_TOKEN", PASSWORD)]),
+        (
+            "gitlab",
+            vec![
+                ("CI_REGISTRY", "registry.example.com"),
+                ("CI_REGISTRY_IMAGE", "registry.example.com/acme/shop"),
+                ("CI_JOB_TOKEN", PASSWORD),
+            ],
+        ),
         ("github", vec![("GITHUB_REPOSITORY", "acme/shop"), ("GITHUB_ACTOR", USER), ("GITHUB_TOKEN", PASSWORD)]),
     ] {
         for form in [&[][..], &["--as-file"], &["--as-env-file"]] {
             let mut args = vec!["-vvv", "ci-env", ci];
             args.extend_from_slice(form);
             let mut cmd = wharf(&args);
-            cmd.env("RUST_LOG", "trace").env("HOME", home.path()).env_remove("DOCKER_CONFIG").envs(vars.iter().copied());
+            cmd.env("RUST_LOG", "trace")
+                .env("HOME", home.path())
+                .env_remove("DOCKER_CONFIG")
+                .envs(vars.iter().copied());
             let out = cmd.output().expect("wharf ci-env");
             assert!(out.status.success(), "{ci} {form:?}: {}", String::from_utf8_lossy(&out.stderr));
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            let mut texts = vec![("stdout", stdout.clone()), ("stderr", String::from_utf8_lossy(&out.stderr).into_owned())];
+            let mut texts =
+                vec![("stdout", stdout.clone()), ("stderr", String::from_utf8_lossy(&out.stderr).into_owned())];
             if !form.is_empty() {
                 texts.push(("the written file", std::fs::read_to_string(stdout.trim()).expect("the written file")));
             }
@@ -180,8 +215,16 @@ fn ci_env_never_prints_the_job_token() {
                 }
             }
             // The session docker config and the written file, left for the job: removed.
-            let script = texts.iter().find(|(n, _)| *n == "the written file").or(texts.first()).map(|(_, t)| t.clone()).unwrap_or_default();
-            let config = script.lines().find_map(|l| l.split_once("DOCKER_CONFIG").map(|(_, v)| v.trim_start_matches(['=', '"', ' ']).trim_end_matches('"').to_string()));
+            let script = texts
+                .iter()
+                .find(|(n, _)| *n == "the written file")
+                .or(texts.first())
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default();
+            let config = script.lines().find_map(|l| {
+                l.split_once("DOCKER_CONFIG")
+                    .map(|(_, v)| v.trim_start_matches(['=', '"', ' ']).trim_end_matches('"').to_string())
+            });
             if let Some(dir) = config.filter(|d| d.contains("wharf-docker-config-")) {
                 let _ = std::fs::remove_dir_all(dir);
             }

@@ -49,11 +49,8 @@ fn cc_base(binary: &Path) {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&lib, &to).unwrap_or_else(|e| panic!("{lib}: {e}"));
     }
-    std::fs::copy(
-        "/etc/ssl/certs/ca-certificates.crt",
-        root.join("etc/ssl/certs/ca-certificates.crt"),
-    )
-    .expect("ca-certificates");
+    std::fs::copy("/etc/ssl/certs/ca-certificates.crt", root.join("etc/ssl/certs/ca-certificates.crt"))
+        .expect("ca-certificates");
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     let tar = Command::new("tar")
         .args(["--numeric-owner", "--owner=0", "--group=0", "--mtime=2000-01-01", "-C"])
@@ -93,41 +90,22 @@ fn wharf_builds_and_publishes_its_own_image_which_then_runs() {
         .status()
         .expect("strip (binutils)");
     assert!(stripped.success());
-    std::fs::write(
-        project.path().join("notes.txt"),
-        "not in the image: .dockerignore lets dist/wharf in only",
-    )
-    .unwrap();
+    std::fs::write(project.path().join("notes.txt"), "not in the image: .dockerignore lets dist/wharf in only")
+        .unwrap();
 
     let repo = format!("{}/wharf", reg.host());
     let dir = project.path().to_string_lossy().into_owned();
-    let mut cmd = wharf(&[
-        "build-and-publish",
-        "--dir",
-        &dir,
-        "--repo",
-        &repo,
-        "--tag-semver",
-        "v0.1.0",
-        "--output",
-        "json",
-    ]);
+    let mut cmd =
+        wharf(&["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-semver", "v0.1.0", "--output", "json"]);
     cmd.env("WHARF_IMAGE_BASE", BASE);
     let report = run(cmd).ok().json();
     assert_eq!(report["project"], "wharf");
     assert_eq!(report["images"][0]["references"][0], format!("{repo}:v0.1.0"));
 
-    let config: serde_json::Value = serde_json::from_str(&skopeo(&[
-        "inspect",
-        "--config",
-        "--tls-verify=false",
-        &format!("docker://{repo}:0.1"),
-    ]))
-    .unwrap();
-    assert_eq!(
-        config["config"]["Entrypoint"],
-        serde_json::json!(["/usr/local/bin/wharf"])
-    );
+    let config: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", "--config", "--tls-verify=false", &format!("docker://{repo}:0.1")]))
+            .unwrap();
+    assert_eq!(config["config"]["Entrypoint"], serde_json::json!(["/usr/local/bin/wharf"]));
 
     let image = format!("{repo}:0.1.0");
     docker(&["pull", "-q", &image]);
@@ -152,17 +130,8 @@ fn wharf_builds_and_publishes_its_own_image_which_then_runs() {
 
     // Only dist/wharf is in the context: another file changing rebuilds nothing.
     std::fs::write(project.path().join("notes.txt"), "edited").unwrap();
-    let mut again = wharf(&[
-        "build-and-publish",
-        "--dir",
-        &dir,
-        "--repo",
-        &repo,
-        "--tag-custom",
-        "again",
-        "--output",
-        "json",
-    ]);
+    let mut again =
+        wharf(&["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "again", "--output", "json"]);
     again.env("WHARF_IMAGE_BASE", BASE);
     assert_eq!(run(again).ok().json()["images"][0]["built"], false);
 }

@@ -4,8 +4,8 @@
 
 use crate::push_static::Served;
 use crate::support::oci::{s, sha256};
-use crate::support::tools::path as tool;
 use crate::support::static_fixture::{REPO, SBOM, SIGNATURE, populate};
+use crate::support::tools::path as tool;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -14,7 +14,12 @@ use wharf::static_registry::root::StaticRoot;
 
 /// A raw HTTP/1.1 request (connection closed after it): status, headers (lowercased
 /// names), body.
-pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub(crate) fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
@@ -25,7 +30,8 @@ pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &s
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
     let status = lines.next().unwrap_or_default().split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
     (status, headers, raw[split + 4..].to_vec())
 }
 
@@ -52,7 +58,8 @@ fn oras_discovers_referrers_and_the_api_filters_by_artifact_type() {
     let host = &served.addr;
     let discover = |extra: &[&str]| {
         let mut cmd = Command::new(tool("oras"));
-        cmd.args(["discover", "--plain-http", "--format", "json", "--distribution-spec", "v1.1-referrers-api"]).args(extra);
+        cmd.args(["discover", "--plain-http", "--format", "json", "--distribution-spec", "v1.1-referrers-api"])
+            .args(extra);
         let out = cmd.arg(format!("{host}/{REPO}:single")).env("HOME", tmp.path()).output().expect("oras");
         assert!(out.status.success(), "oras discover: {}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("oras json");
@@ -60,7 +67,12 @@ fn oras_discovers_referrers_and_the_api_filters_by_artifact_type() {
             .as_array()
             .expect("referrers")
             .iter()
-            .map(|r| (r["artifactType"].as_str().unwrap_or_default().to_string(), r["digest"].as_str().unwrap_or_default().to_string()))
+            .map(|r| {
+                (
+                    r["artifactType"].as_str().unwrap_or_default().to_string(),
+                    r["digest"].as_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
         found.sort();
         found
@@ -84,7 +96,10 @@ fn oras_discovers_referrers_and_the_api_filters_by_artifact_type() {
     assert_eq!(index["manifests"][0]["annotations"]["org.example.kind"], SIGNATURE, "the referrer's annotations");
     let (status, headers, body) = request(host, "GET", &format!("/v2/{REPO}/referrers/{}", sha256(b"nothing")), &[]);
     assert_eq!((status, header(&headers, "oci-filters-applied")), (200, None));
-    assert_eq!(json(&body), serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}));
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+    );
     let (status, _, body) = request(host, "GET", &format!("/v2/{REPO}/referrers/sha256:nothex"), &[]);
     assert_eq!((status, json(&body)["errors"][0]["code"].as_str()), (400, Some("DIGEST_INVALID")));
 }
@@ -105,7 +120,10 @@ fn tag_lists_page_with_n_last_and_link() {
     let mut sorted = fixture.tags.clone();
     sorted.sort();
     assert_eq!(tags(""), (sorted.clone(), None));
-    assert_eq!(tags("?n=1"), (vec![sorted[0].clone()], Some(format!("</v2/{REPO}/tags/list?n=1&last={}>; rel=\"next\"", sorted[0]))));
+    assert_eq!(
+        tags("?n=1"),
+        (vec![sorted[0].clone()], Some(format!("</v2/{REPO}/tags/list?n=1&last={}>; rel=\"next\"", sorted[0])))
+    );
     assert_eq!(tags("?n=0"), (vec![], None), "n=0: an empty list and no Link");
     assert_eq!(tags(&format!("?n=2&last={}", sorted[0])).0, sorted[1..3].to_vec());
     assert_eq!(tags(&format!("?last={}", sorted[3])), (sorted[4..].to_vec(), None));
@@ -120,9 +138,17 @@ fn tag_lists_page_with_n_last_and_link() {
     }
     assert_eq!(seen, sorted);
     // regctl pages the same way and lists every tag.
-    let out = Command::new(tool("regctl")).env("HOME", tmp.path()).args(["registry", "set", host, "--tls", "disabled"]).output().unwrap();
+    let out = Command::new(tool("regctl"))
+        .env("HOME", tmp.path())
+        .args(["registry", "set", host, "--tls", "disabled"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(tool("regctl")).env("HOME", tmp.path()).args(["tag", "ls", &format!("{host}/{REPO}")]).output().unwrap();
+    let out = Command::new(tool("regctl"))
+        .env("HOME", tmp.path())
+        .args(["tag", "ls", &format!("{host}/{REPO}")])
+        .output()
+        .unwrap();
     let mut listed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
     listed.sort();
     assert_eq!(listed, sorted, "{}", String::from_utf8_lossy(&out.stderr));
@@ -225,7 +251,12 @@ fn a_static_root_is_written_readable_by_a_web_server_running_as_another_user() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("amd64");
-    let spec = crate::support::oci::Spec { architecture: "amd64", variant: None, layers: vec![b"x".to_vec()], labels: serde_json::json!({}) };
+    let spec = crate::support::oci::Spec {
+        architecture: "amd64",
+        variant: None,
+        layers: vec![b"x".to_vec()],
+        labels: serde_json::json!({}),
+    };
     crate::support::oci::write_image(&layout, &spec, "x");
     let root = tmp.path().join("site");
     // Under the usual umask 022, whatever the test runner's is.

@@ -11,8 +11,8 @@
 use crate::push_static::Served;
 use crate::serve_clients::{header, request};
 use crate::support::moto::Moto;
-use crate::support::tools::path as tool;
 use crate::support::static_fixture::{Fixture, REPO, SBOM, SIGNATURE, populate};
+use crate::support::tools::path as tool;
 use std::process::Command;
 use wharf::static_registry::root::{S3Root, StaticRoot};
 
@@ -61,7 +61,18 @@ fn assert_conformant(summary: &str) {
     assert!(summary.starts_with("OCI Conformance Result: Pass"), "{summary}");
     assert_eq!(line(summary, "FAIL"), "0", "{summary}");
     assert_eq!(line(summary, "Error"), "0", "{summary}");
-    for api in ["Ping", "Tag listing", "Referrers", "Blob get", "Blob head", "Manifest get by digest", "Manifest get by tag", "Manifest head by digest", "Manifest head by tag", "Read Only Inputs"] {
+    for api in [
+        "Ping",
+        "Tag listing",
+        "Referrers",
+        "Blob get",
+        "Blob head",
+        "Manifest get by digest",
+        "Manifest get by tag",
+        "Manifest head by digest",
+        "Manifest head by tag",
+        "Read Only Inputs",
+    ] {
         assert_eq!(line(summary, api), "Pass", "{api}:\n{summary}");
     }
     assert!(line(summary, "Pass").parse::<u32>().unwrap() >= 30, "{summary}");
@@ -104,7 +115,10 @@ fn assert_ranges(addr: &str, fixture: &Fixture) {
         }
         let (status, headers, part) = request(addr, "GET", &path, &[("Range", "bytes=1-")]);
         assert_eq!((status, part.as_slice()), (206, &whole[1..]), "{digest}");
-        assert_eq!(header(&headers, "content-range"), Some(format!("bytes 1-{}/{}", whole.len() - 1, whole.len()).as_str()));
+        assert_eq!(
+            header(&headers, "content-range"),
+            Some(format!("bytes 1-{}/{}", whole.len() - 1, whole.len()).as_str())
+        );
     }
 }
 

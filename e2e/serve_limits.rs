@@ -25,10 +25,15 @@ fn root_with_big_blob(tmp: &Path, mib: usize) -> (PathBuf, String) {
         })
         .collect();
     let layout = tmp.join("big-layout");
-    write_image(&layout, &Spec { architecture: "amd64", variant: None, layers: vec![noise], labels: serde_json::json!({}) }, "x");
+    write_image(
+        &layout,
+        &Spec { architecture: "amd64", variant: None, layers: vec![noise], labels: serde_json::json!({}) },
+        "x",
+    );
     let root = tmp.join("site");
     push(tmp, &[&s(&layout), "big:1", "--static-root", &s(&root)]).ok();
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("v2/big/manifests/1")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("v2/big/manifests/1")).unwrap()).unwrap();
     (root, index["layers"][0]["digest"].as_str().unwrap().to_string())
 }
 
@@ -40,7 +45,9 @@ fn closed_within(conn: &mut TcpStream, within: Duration) -> bool {
         match conn.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return false,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false;
+            }
             Err(_) => return true,
         }
     }
@@ -85,7 +92,11 @@ fn a_client_that_stops_reading_is_dropped_after_the_idle_timeout() {
     conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut received = Vec::new();
     let _ = conn.read_to_end(&mut received);
-    assert!(received.len() < 48 << 20, "the server gave up on a client that read nothing for 4 s ({} bytes came)", received.len());
+    assert!(
+        received.len() < 48 << 20,
+        "the server gave up on a client that read nothing for 4 s ({} bytes came)",
+        received.len()
+    );
     // Everyone else is still served.
     assert_eq!(request(&served.addr, "GET", "/v2/", &[]).0, 200);
 }
@@ -125,7 +136,11 @@ fn sigterm_lets_a_download_in_flight_finish_then_exits() {
 fn a_fifo_in_a_push_source_is_refused_not_waited_for() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("layout");
-    write_image(&layout, &Spec { architecture: "amd64", variant: None, layers: vec![b"layer".to_vec()], labels: serde_json::json!({}) }, "x");
+    write_image(
+        &layout,
+        &Spec { architecture: "amd64", variant: None, layers: vec![b"layer".to_vec()], labels: serde_json::json!({}) },
+        "x",
+    );
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let manifest = crate::support::oci::blob_json(&layout, index["manifests"][0]["digest"].as_str().unwrap());
     let layer = layout.join("blobs/sha256").join(&manifest["layers"][0]["digest"].as_str().unwrap()[7..]);
@@ -134,11 +149,12 @@ fn a_fifo_in_a_push_source_is_refused_not_waited_for() {
     let fifo_source = tmp.path().join("image.tar");
     assert!(Command::new("mkfifo").arg(&fifo_source).status().unwrap().success());
     for source in [&layout, &fifo_source] {
-        let mut child = crate::support::wharf::wharf(&["push", &s(source), "app:1", "--static-root", &s(&tmp.path().join("site"))])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            crate::support::wharf::wharf(&["push", &s(source), "app:1", "--static-root", &s(&tmp.path().join("site"))])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {

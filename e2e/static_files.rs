@@ -44,24 +44,14 @@ fn dist(dir: &Path, version: &str) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn versions(listing: &serde_json::Value) -> Vec<String> {
-    listing["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_str().unwrap().to_string())
-        .collect()
+    listing["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap().to_string()).collect()
 }
 
 fn gc_decisions(report: &serde_json::Value, list: &str) -> Vec<(String, String)> {
     let entries = report["plan"][list].as_array().unwrap();
     entries
         .iter()
-        .map(|v| {
-            (
-                v["version"].as_str().unwrap().to_string(),
-                v["decision"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|v| (v["version"].as_str().unwrap().to_string(), v["decision"].as_str().unwrap().to_string()))
         .collect()
 }
 
@@ -75,11 +65,7 @@ fn check_served(addr: &str, files: &[(&'static str, Vec<u8>)]) {
         let (status, headers, body) = request(addr, "GET", &format!("/alba/1.2.0/{rel}"), &[]);
         assert_eq!(status, 200, "{rel}");
         assert_eq!(&body, bytes, "{rel}");
-        assert_eq!(
-            header(&headers, "content-length"),
-            Some(bytes.len().to_string().as_str()),
-            "{rel}"
-        );
+        assert_eq!(header(&headers, "content-length"), Some(bytes.len().to_string().as_str()), "{rel}");
     }
     let content_type = |path: &str| header(&request(addr, "HEAD", path, &[]).1, "content-type").map(str::to_string);
     assert_eq!(
@@ -92,22 +78,10 @@ fn check_served(addr: &str, files: &[(&'static str, Vec<u8>)]) {
         Some("application/octet-stream"),
         "unknown extension"
     );
-    assert_eq!(
-        content_type("/alba/1.2.0/darwin/arm64/alba.tar.gz").as_deref(),
-        Some("application/gzip")
-    );
-    assert_eq!(
-        content_type("/alba/1.2.0/windows/amd64/alba.zip").as_deref(),
-        Some("application/zip")
-    );
-    assert_eq!(
-        content_type("/alba/1.2.0/windows/amd64/NOTES.txt").as_deref(),
-        Some("text/plain")
-    );
-    assert_eq!(
-        content_type("/alba/1.2.0/release.json").as_deref(),
-        Some("application/json")
-    );
+    assert_eq!(content_type("/alba/1.2.0/darwin/arm64/alba.tar.gz").as_deref(), Some("application/gzip"));
+    assert_eq!(content_type("/alba/1.2.0/windows/amd64/alba.zip").as_deref(), Some("application/zip"));
+    assert_eq!(content_type("/alba/1.2.0/windows/amd64/NOTES.txt").as_deref(), Some("text/plain"));
+    assert_eq!(content_type("/alba/1.2.0/release.json").as_deref(), Some("application/json"));
     assert_eq!(content_type("/alba/tags.json").as_deref(), Some("application/json"));
     let (status, _, body) = request(addr, "GET", "/alba/tags.json", &[]);
     assert_eq!(status, 200);
@@ -121,24 +95,15 @@ fn check_served(addr: &str, files: &[(&'static str, Vec<u8>)]) {
     // HEAD: the headers without the body; ranges as for blobs.
     let (status, headers, body) = request(addr, "HEAD", "/alba/1.2.0/linux/arm/v7/alba", &[]);
     assert_eq!((status, body.len()), (200, 0));
-    assert_eq!(
-        header(&headers, "content-length"),
-        Some(files[2].1.len().to_string().as_str())
-    );
+    assert_eq!(header(&headers, "content-length"), Some(files[2].1.len().to_string().as_str()));
     assert_eq!(header(&headers, "accept-ranges"), Some("bytes"));
     let (status, headers, body) = request(addr, "GET", "/alba/1.2.0/linux/amd64/alba", &[("Range", "bytes=1-3")]);
     assert_eq!(status, 206);
     assert_eq!(body, b"ELF");
-    assert_eq!(
-        header(&headers, "content-range"),
-        Some(format!("bytes 1-3/{}", files[0].1.len()).as_str())
-    );
+    assert_eq!(header(&headers, "content-range"), Some(format!("bytes 1-3/{}", files[0].1.len()).as_str()));
     let (status, headers, _) = request(addr, "GET", "/alba/1.2.0/linux/amd64/alba", &[("Range", "bytes=999-")]);
     assert_eq!(status, 416);
-    assert_eq!(
-        header(&headers, "content-range"),
-        Some(format!("bytes */{}", files[0].1.len()).as_str())
-    );
+    assert_eq!(header(&headers, "content-range"), Some(format!("bytes */{}", files[0].1.len()).as_str()));
 
     // Only the published layout is served: no traversal, no lock, no temporaries, no listing.
     for path in [
@@ -170,13 +135,7 @@ fn static_files_in_a_directory_push_ls_serve_rm_and_gc() {
     for version in ["1.0.0", "1.1.0", "1.2.0", "nightly"] {
         let dir = tmp.path().join(format!("dist-{version}"));
         let files = dist(&dir, version);
-        let out = wharf_static(
-            &[],
-            &locks,
-            &["push", "-t", &format!("alba:{version}"), &s(&dir), &site_s],
-        )
-        .ok()
-        .json();
+        let out = wharf_static(&[], &locks, &["push", "-t", &format!("alba:{version}"), &s(&dir), &site_s]).ok().json();
         assert_eq!(out["files"], files.len());
         published.push(files);
     }
@@ -199,39 +158,22 @@ fn static_files_in_a_directory_push_ls_serve_rm_and_gc() {
                 .join("/")
         })
         .collect();
-    assert_eq!(
-        flavours,
-        ["darwin/arm64", "linux/amd64", "linux/arm/v7", "windows/amd64"]
-    );
+    assert_eq!(flavours, ["darwin/arm64", "linux/amd64", "linux/arm/v7", "windows/amd64"]);
     let v7 = &release["flavours"][2]["files"][0];
     assert_eq!(v7["path"], "linux/arm/v7/alba");
     assert_eq!(v7["size"], published[2][2].1.len());
-    assert_eq!(
-        v7["sha256"].as_str().unwrap(),
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&published[2][2].1))
-    );
+    assert_eq!(v7["sha256"].as_str().unwrap(), hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&published[2][2].1)));
     let tags: serde_json::Value = serde_json::from_slice(&std::fs::read(site.join("alba/tags.json")).unwrap()).unwrap();
-    assert_eq!(
-        tags,
-        serde_json::json!({"name": "alba", "tags": ["1.0.0", "1.1.0", "1.2.0", "nightly"]})
-    );
+    assert_eq!(tags, serde_json::json!({"name": "alba", "tags": ["1.0.0", "1.1.0", "1.2.0", "nightly"]}));
     // Readable by a web server running as another user: 0644 narrowed by the umask.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&amd64).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & !0o644, 0, "{mode:o}");
 
     // A published version is not overwritten without --force.
-    let again = wharf_static(
-        &[],
-        &locks,
-        &["push", "-t", "alba:1.2.0", &s(&tmp.path().join("dist-1.0.0")), &site_s],
-    );
+    let again = wharf_static(&[], &locks, &["push", "-t", "alba:1.2.0", &s(&tmp.path().join("dist-1.0.0")), &site_s]);
     assert_eq!(again.code(), 2, "{}", again.stderr());
-    assert!(
-        again.stderr().contains("already published") && again.stderr().contains("--force"),
-        "{}",
-        again.stderr()
-    );
+    assert!(again.stderr().contains("already published") && again.stderr().contains("--force"), "{}", again.stderr());
     assert_eq!(std::fs::read(&amd64).unwrap(), published[2][0].1, "untouched");
 
     let listing = wharf_static(&[], &locks, &["ls", "alba", &site_s]).ok().json();
@@ -261,38 +203,19 @@ fn static_files_in_a_directory_push_ls_serve_rm_and_gc() {
     assert_eq!(request(&served.addr, "GET", "/alba/1.0.0/linux/amd64/alba", &[]).0, 404);
     let missing = wharf_static(&[], &locks, &["rm", "alba:1.0.0", &site_s]);
     assert_eq!(missing.code(), 2);
-    assert!(
-        missing.stderr().contains("no version 1.0.0 of alba"),
-        "{}",
-        missing.stderr()
-    );
+    assert!(missing.stderr().contains("no version 1.0.0 of alba"), "{}", missing.stderr());
 
     // gc: what an interrupted push left (not in tags.json) goes once older than --grace.
     let orphan = site.join("alba/0.9.0/linux/amd64/alba");
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::write(&orphan, b"half").unwrap();
-    let dry = wharf_static(&[], &locks, &["gc", "alba", "--keep", "1", "--dry-run", &site_s])
-        .ok()
-        .json();
-    assert_eq!(
-        gc_decisions(&dry, "versions"),
-        pairs(&[("1.1.0", "remove"), ("1.2.0", "keep"), ("nightly", "keep")])
-    );
-    assert_eq!(
-        gc_decisions(&dry, "unpublished"),
-        pairs(&[("0.9.0", "keep")]),
-        "younger than the default grace of 1h"
-    );
+    let dry = wharf_static(&[], &locks, &["gc", "alba", "--keep", "1", "--dry-run", &site_s]).ok().json();
+    assert_eq!(gc_decisions(&dry, "versions"), pairs(&[("1.1.0", "remove"), ("1.2.0", "keep"), ("nightly", "keep")]));
+    assert_eq!(gc_decisions(&dry, "unpublished"), pairs(&[("0.9.0", "keep")]), "younger than the default grace of 1h");
     assert!(site.join("alba/1.1.0").exists(), "a dry run changes nothing");
-    let report = wharf_static(&[], &locks, &["gc", "alba", "--keep", "1", "--grace", "0", &site_s])
-        .ok()
-        .json();
-    let gone: Vec<&str> = report["removed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["version"].as_str().unwrap())
-        .collect();
+    let report = wharf_static(&[], &locks, &["gc", "alba", "--keep", "1", "--grace", "0", &site_s]).ok().json();
+    let gone: Vec<&str> =
+        report["removed"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
     assert_eq!(gone, ["1.1.0", "0.9.0"]);
     let mut left: Vec<String> = std::fs::read_dir(site.join("alba"))
         .unwrap()
@@ -314,12 +237,7 @@ fn a_source_that_cannot_be_published_is_refused_before_anything_is_written() {
     dist(&dir, "1");
     std::os::unix::fs::symlink(std::env::current_exe().unwrap(), dir.join("linux/amd64/alba-link")).unwrap();
     let refused = wharf_static(&[], &locks, &["push", "-t", "alba:1", &s(&dir), &site]);
-    assert_eq!(
-        refused.code(),
-        6,
-        "a bad source is an input error: {}",
-        refused.stderr()
-    );
+    assert_eq!(refused.code(), 6, "a bad source is an input error: {}", refused.stderr());
     assert!(
         refused.stderr().contains(&s(&dir.join("linux/amd64/alba-link"))) && refused.stderr().contains("symbolic link"),
         "{}",
@@ -327,23 +245,16 @@ fn a_source_that_cannot_be_published_is_refused_before_anything_is_written() {
     );
     assert!(!tmp.path().join("site").exists(), "nothing written");
     std::fs::remove_file(dir.join("linux/amd64/alba-link")).unwrap();
-    for (tag, needle) in [
-        ("Alba:1", "lowercase"),
-        ("alba", "NAME:VERSION"),
-        ("alba:../x", "version"),
-        ("v2:1", "static registry"),
-    ] {
+    for (tag, needle) in
+        [("Alba:1", "lowercase"), ("alba", "NAME:VERSION"), ("alba:../x", "version"), ("v2:1", "static registry")]
+    {
         let bad = wharf_static(&[], &locks, &["push", "-t", tag, &s(&dir), &site]);
         assert_eq!(bad.code(), 2, "{tag}: {}", bad.stderr());
         assert!(bad.stderr().contains(needle), "{tag}: {}", bad.stderr());
     }
     std::fs::write(dir.join("README"), b"x").unwrap();
     let bad = wharf_static(&[], &locks, &["push", "-t", "alba:1", &s(&dir), &site]);
-    assert!(
-        bad.stderr().contains("a file directly in DIR") && bad.stderr().contains("hint"),
-        "{}",
-        bad.stderr()
-    );
+    assert!(bad.stderr().contains("a file directly in DIR") && bad.stderr().contains("hint"), "{}", bad.stderr());
 }
 
 #[test]
@@ -358,12 +269,7 @@ fn static_files_in_s3_push_ls_serve_rm_and_gc() {
     for version in ["1.1.0", "1.2.0", "latest"] {
         let dir = tmp.path().join(format!("dist-{version}"));
         published.push(dist(&dir, version));
-        wharf_static(
-            &env,
-            &locks,
-            &["push", "-t", &format!("alba:{version}"), &s(&dir), dest],
-        )
-        .ok();
+        wharf_static(&env, &locks, &["push", "-t", &format!("alba:{version}"), &s(&dir), dest]).ok();
     }
     let listing = wharf_static(&env, &locks, &["ls", "alba", dest]).ok().json();
     assert_eq!(versions(&listing), ["1.1.0", "1.2.0", "latest"]);
@@ -372,17 +278,9 @@ fn static_files_in_s3_push_ls_serve_rm_and_gc() {
     let objects = |prefix: &str| -> Vec<(String, String)> {
         runtime.block_on(async {
             let s3 = aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
-                    .force_path_style(true)
-                    .build(),
+                aws_sdk_s3::config::Builder::from(&moto.sdk_config().await).force_path_style(true).build(),
             );
-            let listed = s3
-                .list_objects_v2()
-                .bucket("downloads")
-                .prefix(prefix)
-                .send()
-                .await
-                .unwrap();
+            let listed = s3.list_objects_v2().bucket("downloads").prefix(prefix).send().await.unwrap();
             let mut out = Vec::new();
             for o in listed.contents() {
                 let key = o.key().unwrap().to_string();
@@ -417,26 +315,13 @@ fn static_files_in_s3_push_ls_serve_rm_and_gc() {
     let removed = wharf_static(&env, &locks, &["rm", "alba:1.1.0", dest]).ok().json();
     assert_eq!(removed["files"], 7);
     assert!(objects("releases/alba/1.1.0/").is_empty());
-    wharf_static(
-        &env,
-        &locks,
-        &["push", "-t", "alba:1.3.0", &s(&tmp.path().join("dist-1.1.0")), dest],
-    )
-    .ok();
-    let report = wharf_static(&env, &locks, &["gc", "alba", "--keep", "1", dest])
-        .ok()
-        .json();
-    assert_eq!(
-        gc_decisions(&report, "versions"),
-        pairs(&[("1.2.0", "remove"), ("1.3.0", "keep"), ("latest", "keep")])
-    );
+    wharf_static(&env, &locks, &["push", "-t", "alba:1.3.0", &s(&tmp.path().join("dist-1.1.0")), dest]).ok();
+    let report = wharf_static(&env, &locks, &["gc", "alba", "--keep", "1", dest]).ok().json();
+    assert_eq!(gc_decisions(&report, "versions"), pairs(&[("1.2.0", "remove"), ("1.3.0", "keep"), ("latest", "keep")]));
     assert!(objects("releases/alba/1.2.0/").is_empty());
     assert_eq!(objects("releases/alba/1.3.0/").len(), 7);
-    let tags: Vec<String> = objects("releases/alba/")
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| !k.contains('/'))
-        .collect();
+    let tags: Vec<String> =
+        objects("releases/alba/").into_iter().map(|(k, _)| k).filter(|k| !k.contains('/')).collect();
     assert_eq!(tags, ["tags.json"]);
     let listing = wharf_static(&env, &locks, &["ls", "alba", dest]).ok().json();
     assert_eq!(versions(&listing), ["1.3.0", "latest"]);
@@ -455,20 +340,10 @@ fn pushes_of_one_name_wait_for_each_other() {
     dist(&dir, "1");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let run_locks = wharf::lock::Locks::local(&locks, std::time::Duration::from_secs(5));
-    let held = rt
-        .block_on(run_locks.exclusive(&wharf::lock::static_files(&s(&site), "alba")))
-        .unwrap();
-    let blocked = wharf_static(
-        &[],
-        &locks,
-        &["push", "-t", "alba:1.0.0", &s(&dir), &s(&site), "--lock-timeout", "1s"],
-    );
+    let held = rt.block_on(run_locks.exclusive(&wharf::lock::static_files(&s(&site), "alba"))).unwrap();
+    let blocked = wharf_static(&[], &locks, &["push", "-t", "alba:1.0.0", &s(&dir), &s(&site), "--lock-timeout", "1s"]);
     assert_eq!(blocked.code(), 1, "{}", blocked.stderr());
-    assert!(
-        blocked.stderr().contains("another wharf run still holds the lock"),
-        "{}",
-        blocked.stderr()
-    );
+    assert!(blocked.stderr().contains("another wharf run still holds the lock"), "{}", blocked.stderr());
     assert!(!site.join("alba").exists(), "nothing written while blocked");
     drop(held);
     wharf_static(&[], &locks, &["push", "-t", "alba:1.0.0", &s(&dir), &s(&site)]).ok();
@@ -478,16 +353,10 @@ fn pushes_of_one_name_wait_for_each_other() {
     let mut all = vec!["static", "push", "-t", "alba:1.1.0"];
     let (dir_s, site_s, other_s) = (s(&dir), s(&site), s(&other_locks));
     all.extend([dir_s.as_str(), site_s.as_str(), "--lock-dir", other_s.as_str()]);
-    let mut waiting = wharf(&all)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut waiting =
+        wharf(&all).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));
-    assert!(
-        waiting.try_wait().unwrap().is_none(),
-        "the push waits for the directory's lock"
-    );
+    assert!(waiting.try_wait().unwrap().is_none(), "the push waits for the directory's lock");
     assert!(!site.join("alba/1.1.0").exists());
     drop(flock);
     assert!(waiting.wait().unwrap().success());

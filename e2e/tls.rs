@@ -19,11 +19,14 @@ const PASSWORD: &str = "tls-Pa55word";
 
 /// A CA, and a server certificate it signed for `ip`: (CA PEM, server chain PEM, key PEM).
 fn private_ca_for(ip: IpAddr) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, "wharf test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key = KeyPair::generate().unwrap();
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
@@ -69,10 +72,24 @@ fn a_registry_with_a_private_ca_is_trusted_with_ca_file_and_refused_without() {
         let refused = with_password(wharf(&["tags", "ls", &backend]));
         assert_eq!(refused.code(), 5, "{ip}: {}", refused.stderr());
         let err = refused.stderr();
-        assert!(err.contains("TLS certificate not trusted") && err.contains("--ca-file"), "{ip}: says why and what to do:\n{err}");
+        assert!(
+            err.contains("TLS certificate not trusted") && err.contains("--ca-file"),
+            "{ip}: says why and what to do:\n{err}"
+        );
         assert!(!reg.log().contains("\"GET /v2/"), "{ip}: no HTTP request reached the registry:\n{}", reg.log());
 
-        with_password(wharf(&["build-and-publish", "--dir", &dir, "--repo", &repo, "--tag-custom", "v1", "--ca-file", &ca_file])).ok();
+        with_password(wharf(&[
+            "build-and-publish",
+            "--dir",
+            &dir,
+            "--repo",
+            &repo,
+            "--tag-custom",
+            "v1",
+            "--ca-file",
+            &ca_file,
+        ]))
+        .ok();
         let listed = with_password(wharf(&["tags", "ls", &backend, "--ca-file", &ca_file, "--output", "json"])).ok();
         assert!(listed.stdout().contains("\"v1\""), "{ip}: {}", listed.stdout());
     }
@@ -96,7 +113,17 @@ fn a_password_never_goes_over_plain_http_to_a_non_loopback_host() {
     let dir = project.path().to_string_lossy().into_owned();
     for args in [
         vec!["tags", "ls", "--insecure-registry", &proxy.host(), &repo],
-        vec!["build-and-publish", "--dir", &dir, "--repo", &repo, "--insecure-registry", &proxy.host(), "--tag-custom", "v1"],
+        vec![
+            "build-and-publish",
+            "--dir",
+            &dir,
+            "--repo",
+            &repo,
+            "--insecure-registry",
+            &proxy.host(),
+            "--tag-custom",
+            "v1",
+        ],
     ] {
         let out = with_password(wharf(&args));
         assert_eq!(out.code(), 5, "{args:?}: {}", out.stderr());
@@ -116,14 +143,29 @@ fn skip_tls_verify_registry_reaches_a_registry_whose_certificate_is_not_trusted_
     let refused = with_password(wharf(&["build", "--dir", &dir, "--repo", &repo]));
     assert_eq!(refused.code(), 5, "verified by default: {}", refused.stderr());
     // werf's flag, as a CI job gives it: the registry named, and no other host, goes unverified.
-    let out = with_password(wharf(&["build", "--dir", &dir, "--repo", &repo, "--skip-tls-verify-registry", "--add-custom-tag", "%image%-v1"])).ok();
-    let warning = format!("warning: --skip-tls-verify-registry: the TLS certificates of {} are not verified", reg.host());
+    let out = with_password(wharf(&[
+        "build",
+        "--dir",
+        &dir,
+        "--repo",
+        &repo,
+        "--skip-tls-verify-registry",
+        "--add-custom-tag",
+        "%image%-v1",
+    ]))
+    .ok();
+    let warning =
+        format!("warning: --skip-tls-verify-registry: the TLS certificates of {} are not verified", reg.host());
     assert!(out.stderr().contains(&warning), "{}", out.stderr());
     // werf's variable does the same for werf's commands.
     let mut again = wharf(&["build", "--dir", &dir, "--repo", &repo, "--add-custom-tag", "%image%-v2"]);
     again.env("WERF_SKIP_TLS_VERIFY_REGISTRY", "true");
     with_password(again).ok();
     let listed = with_password(wharf(&["tags", "ls", &repo, "--skip-tls-verify-registry", "--output", "json"])).ok();
-    assert!(listed.stdout().contains("\"backend-v1\"") && listed.stdout().contains("\"backend-v2\""), "{}", listed.stdout());
+    assert!(
+        listed.stdout().contains("\"backend-v1\"") && listed.stdout().contains("\"backend-v2\""),
+        "{}",
+        listed.stdout()
+    );
     assert!(reg.log().contains("\"PUT /v2/flant/manifests/backend-v1"), "published over HTTPS to the registry itself");
 }

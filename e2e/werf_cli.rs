@@ -21,12 +21,17 @@ fn report(dir: &Path, name: &str) -> serde_json::Value {
 
 /// The config digest (image ID) of `reference`'s manifest, as skopeo reads it.
 fn config_digest(reference: &str) -> String {
-    let raw: serde_json::Value = serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", "--raw", reference])).expect("manifest");
+    let raw: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", "--raw", reference])).expect("manifest");
     raw["config"]["digest"].as_str().expect("config digest").to_string()
 }
 
 fn git_commit(dir: &Path) {
-    for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.email=e2e@wharf", "-c", "user.name=e2e", "commit", "-qm", "init"]] {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["-c", "user.email=e2e@wharf", "-c", "user.name=e2e", "commit", "-qm", "init"],
+    ] {
         let out = Command::new("git").args(args).current_dir(dir).output().expect("git");
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -38,7 +43,16 @@ fn a_werf_1_2_ci_job_command_line_runs_with_wharf() {
     let dir = example("flant");
     let repo = format!("{}/app", reg.host());
     // The job's line, as in a .gitlab-ci.yml written for werf.
-    let line = ["build", "--repo", &repo, "--add-custom-tag", "%image%-v1", "--platform", "linux/amd64", "--save-build-report"];
+    let line = [
+        "build",
+        "--repo",
+        &repo,
+        "--add-custom-tag",
+        "%image%-v1",
+        "--platform",
+        "linux/amd64",
+        "--save-build-report",
+    ];
     run(in_dir(wharf(&line), dir.path())).ok();
 
     let tags = skopeo_tags(&repo);
@@ -54,7 +68,10 @@ fn a_werf_1_2_ci_job_command_line_runs_with_wharf() {
         assert_eq!(r["DockerImageDigest"], digest.as_str(), "{image}");
         assert_eq!(skopeo_digest(&format!("docker://{repo}:{image}-v1")), digest, "the custom tag is the same image");
         assert_eq!(r["DockerImageID"], config_digest(&format!("docker://{name}")).as_str());
-        assert_eq!((r["Rebuilt"].as_bool(), r["Final"].as_bool(), r["TargetPlatform"].as_str()), (Some(true), Some(true), Some("linux/amd64")));
+        assert_eq!(
+            (r["Rebuilt"].as_bool(), r["Final"].as_bool(), r["TargetPlatform"].as_str()),
+            (Some(true), Some(true), Some("linux/amd64"))
+        );
     }
     let first_name = json["Images"]["backend"]["DockerImageName"].clone();
 
@@ -74,16 +91,33 @@ fn a_werf_1_2_ci_job_command_line_runs_with_wharf() {
     // wharf's own variable wins over werf's; image names choose; werf flags wharf cannot
     // honour are a notice, not a failure.
     let other = format!("{}/other", reg.host());
-    let mut cmd = in_dir(wharf(&["build", "frontend", "--dev", "--introspect-error", "--platform", "linux/amd64", "--save-build-report"]), dir.path());
+    let mut cmd = in_dir(
+        wharf(&[
+            "build",
+            "frontend",
+            "--dev",
+            "--introspect-error",
+            "--platform",
+            "linux/amd64",
+            "--save-build-report",
+        ]),
+        dir.path(),
+    );
     cmd.env("WHARF_REPO", &other).env("WERF_REPO", &repo);
     let out = run(cmd).ok();
     for notice in ["notice: --dev is werf's and ignored", "notice: --introspect-error is werf's and ignored"] {
         assert!(out.stderr().contains(notice), "{notice}:\n{}", out.stderr());
     }
     let other_tags = skopeo_tags(&other);
-    assert!(other_tags.iter().any(|t| t.starts_with("frontend-")) && !other_tags.iter().any(|t| t.starts_with("backend-")), "{other_tags:?}");
+    assert!(
+        other_tags.iter().any(|t| t.starts_with("frontend-")) && !other_tags.iter().any(|t| t.starts_with("backend-")),
+        "{other_tags:?}"
+    );
     let json = report(dir.path(), ".werf-build-report.json");
-    assert!(json["Images"].get("backend").is_none() && json["Images"]["frontend"].is_object(), "only the image asked for: {json:#}");
+    assert!(
+        json["Images"].get("backend").is_none() && json["Images"]["frontend"].is_object(),
+        "only the image asked for: {json:#}"
+    );
 }
 
 #[test]
@@ -109,7 +143,11 @@ fn ci_env_gitlab_logs_in_to_the_ci_registry_and_points_wharf_build_at_it() {
     let path = out.stdout().trim().to_string();
     let script = std::fs::read_to_string(&path).expect("the script file");
     assert!(!script.contains(token) && !out.stderr().contains(token), "the job token is never printed:\n{script}");
-    assert!(script.contains(&format!("export WERF_REPO=\"{image_repo}\"\n")) && script.contains("export WERF_ENV=\"review-7\"\n"), "{script}");
+    assert!(
+        script.contains(&format!("export WERF_REPO=\"{image_repo}\"\n"))
+            && script.contains("export WERF_ENV=\"review-7\"\n"),
+        "{script}"
+    );
 
     // A CI job's lines: source the script, then build (no --repo: WERF_REPO; no credentials
     // given: the session docker config holds the job's login).
@@ -119,10 +157,20 @@ fn ci_env_gitlab_logs_in_to_the_ci_registry_and_points_wharf_build_at_it() {
     );
     let built: Run = run(with_ci(shell(&job))).ok();
     assert_eq!(built.json()["images"].as_array().map(Vec::len), Some(2), "{}", built.stdout());
-    let listed = skopeo(&["list-tags", "--tls-verify=false", "--creds", &format!("gitlab-ci-token:{token}"), &format!("docker://{image_repo}")]);
+    let listed = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        "--creds",
+        &format!("gitlab-ci-token:{token}"),
+        &format!("docker://{image_repo}"),
+    ]);
     assert!(listed.contains("\"backend-v1\"") && listed.contains("\"frontend-v1\""), "{listed}");
 
-    let config = script.lines().find_map(|l| l.strip_prefix("export DOCKER_CONFIG=\"")).and_then(|l| l.strip_suffix('"')).expect("DOCKER_CONFIG line");
+    let config = script
+        .lines()
+        .find_map(|l| l.strip_prefix("export DOCKER_CONFIG=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("DOCKER_CONFIG line");
     let file = Path::new(config).join("config.json");
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "only its owner reads the login");
@@ -141,31 +189,64 @@ fn stage_repositories_and_a_final_repo_are_werfs() {
     git_commit(dir.path());
     let d = dir.path().display().to_string();
     let host = reg.host();
-    let (first, second, cache, stages, finals) =
-        (format!("{host}/first"), format!("{host}/second"), format!("{host}/cache"), format!("{host}/stages"), format!("{host}/final"));
+    let (first, second, cache, stages, finals) = (
+        format!("{host}/first"),
+        format!("{host}/second"),
+        format!("{host}/cache"),
+        format!("{host}/stages"),
+        format!("{host}/final"),
+    );
     let build = |args: &[&str]| {
         let mut all = vec!["build", "--dir", &d, "--output", "json"];
         all.extend_from_slice(args);
         run(wharf(&all)).ok().json()
     };
-    let built = |report: &serde_json::Value| report["images"].as_array().unwrap().iter().map(|i| i["built"].as_bool().unwrap()).collect::<Vec<_>>();
+    let built = |report: &serde_json::Value| {
+        report["images"].as_array().unwrap().iter().map(|i| i["built"].as_bool().unwrap()).collect::<Vec<_>>()
+    };
     // Built into `first`, and copied into the cache repository.
     build(&["--repo", &first, "--cache-repo", &cache]);
-    assert_eq!(skopeo_tags(&cache).iter().filter(|t| t.starts_with("wharf-stage-")).count(), 2, "every built stage is cached");
+    assert_eq!(
+        skopeo_tags(&cache).iter().filter(|t| t.starts_with("wharf-stage-")).count(),
+        2,
+        "every built stage is cached"
+    );
     // Another repository finds the stages in a secondary one: copied, not built.
     let report = build(&["--repo", &second, "--secondary-repo", &first]);
     assert_eq!(built(&report), [false, false], "{report:#}");
-    assert_eq!(skopeo_tags(&second).iter().filter(|t| t.starts_with("wharf-stage-")).count(), 2, "copied into the stages storage");
+    assert_eq!(
+        skopeo_tags(&second).iter().filter(|t| t.starts_with("wharf-stage-")).count(),
+        2,
+        "copied into the stages storage"
+    );
 
     // --final-repo: images there, stages in --repo.
     build(&["--repo", &stages, "--final-repo", &finals, "--cache-repo", &cache]);
     let (stage_tags, final_tags) = (skopeo_tags(&stages), skopeo_tags(&finals));
     assert!(stage_tags.iter().all(|t| t.starts_with("wharf-stage-")) && stage_tags.len() == 2, "{stage_tags:?}");
-    assert!(final_tags.iter().any(|t| t.starts_with("backend-")) && !final_tags.iter().any(|t| t.starts_with("wharf-stage-")), "{final_tags:?}");
+    assert!(
+        final_tags.iter().any(|t| t.starts_with("backend-"))
+            && !final_tags.iter().any(|t| t.starts_with("wharf-stage-")),
+        "{final_tags:?}"
+    );
     // cleanup, told as werf is, sees the stages where the build left them.
-    let out = run(wharf(&["cleanup", "--dir", &d, "--repo", &stages, "--final-repo", &finals, "--dry-run", "--output", "json", "--without-kube"])).ok();
+    let out = run(wharf(&[
+        "cleanup",
+        "--dir",
+        &d,
+        "--repo",
+        &stages,
+        "--final-repo",
+        &finals,
+        "--dry-run",
+        "--output",
+        "json",
+        "--without-kube",
+    ]))
+    .ok();
     assert!(out.stderr().contains("notice: --without-kube is werf's and ignored"), "{}", out.stderr());
     let plan = out.json();
-    let stage_entries = plan["entries"].as_array().unwrap().iter().filter(|e| e["repository"] == stages.as_str()).count();
+    let stage_entries =
+        plan["entries"].as_array().unwrap().iter().filter(|e| e["repository"] == stages.as_str()).count();
     assert_eq!(stage_entries, 2, "{plan:#}");
 }

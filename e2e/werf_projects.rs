@@ -11,7 +11,12 @@ use std::path::Path;
 fn fixture(name: &str) -> tempfile::TempDir {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/werf").join(name);
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(dir.path()).output().expect("cp");
+    let out = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(dir.path())
+        .output()
+        .expect("cp");
     assert!(out.status.success(), "cp: {}", String::from_utf8_lossy(&out.stderr));
     dir
 }
@@ -40,22 +45,47 @@ fn a_templated_werf_project_builds_and_publishes_with_the_args_its_templates_com
     for app in ["api", "worker"] {
         let image = format!("docker://{repo}/{app}:v1");
         let args = file_in_image(&image, "opt/build-args").unwrap_or_else(|| panic!("{app}: no /opt/build-args"));
-        assert_eq!(args, format!("{app} 1.4.2 hello from prod on wharf-example/busybox:1\n"), "the args its templates computed");
-        assert_eq!(file_in_image(&image, "opt/base").as_deref(), Some("base\n"), "{app} is built on its final: false dependency");
-        assert_eq!(file_in_image(&image, "opt/release-notes.txt").as_deref(), Some("first release\n"), "contextAddFiles wins over .dockerignore");
+        assert_eq!(
+            args,
+            format!("{app} 1.4.2 hello from prod on wharf-example/busybox:1\n"),
+            "the args its templates computed"
+        );
+        assert_eq!(
+            file_in_image(&image, "opt/base").as_deref(),
+            Some("base\n"),
+            "{app} is built on its final: false dependency"
+        );
+        assert_eq!(
+            file_in_image(&image, "opt/release-notes.txt").as_deref(),
+            Some("first release\n"),
+            "contextAddFiles wins over .dockerignore"
+        );
         assert_eq!(image_report(&report, Some(app))["built"], true);
     }
     let base = image_report(&report, Some("base"));
-    assert_eq!((base["built"].as_bool(), base["references"].as_array().map(Vec::len)), (Some(true), Some(0)), "built, not published: {base}");
+    assert_eq!(
+        (base["built"].as_bool(), base["references"].as_array().map(Vec::len)),
+        (Some(true), Some(0)),
+        "built, not published: {base}"
+    );
     assert!(skopeo_tags(&format!("{repo}/api")).contains(&"v1".to_string()));
-    let base_tags = std::process::Command::new("skopeo").args(["list-tags", "--tls-verify=false", &format!("docker://{repo}/base")]).output().expect("skopeo");
-    assert!(!base_tags.status.success() || !String::from_utf8_lossy(&base_tags.stdout).contains("\"v1\""), "final: false is never published");
+    let base_tags = std::process::Command::new("skopeo")
+        .args(["list-tags", "--tls-verify=false", &format!("docker://{repo}/base")])
+        .output()
+        .expect("skopeo");
+    assert!(
+        !base_tags.status.success() || !String::from_utf8_lossy(&base_tags.stdout).contains("\"v1\""),
+        "final: false is never published"
+    );
 
     // Another value of a variable the templates read: another stage, rebuilt.
     let second = build(dir.path(), &[("APP_VERSION", "1.4.3")], &flags).ok().json();
     assert_eq!(image_report(&second, Some("api"))["built"], true);
     assert_eq!(image_report(&second, Some("base"))["built"], false, "base does not read APP_VERSION");
-    assert_eq!(file_in_image(&format!("docker://{repo}/api:v1"), "opt/build-args").as_deref(), Some("api 1.4.3 hello from prod on wharf-example/busybox:1\n"));
+    assert_eq!(
+        file_in_image(&format!("docker://{repo}/api:v1"), "opt/build-args").as_deref(),
+        Some("api 1.4.3 hello from prod on wharf-example/busybox:1\n")
+    );
     // Bumping build.cacheVersion rebuilds everything, with nothing else changed.
     let third = build(dir.path(), &[("APP_VERSION", "1.4.3"), ("CACHE_VERSION", "2")], &flags).ok().json();
     for image in ["base", "api", "worker"] {
@@ -72,14 +102,25 @@ fn what_wharf_cannot_build_is_refused_before_anything_is_built() {
     let dir = fixture("build-options");
     let out = build(dir.path(), &[], &[]);
     assert_eq!(out.code(), 2, "{}", out.stderr());
-    assert!(out.stderr().contains("image private: secret NPM_TOKEN: environment variable NPM_TOKEN is not set"), "{}", out.stderr());
-    let index: serde_json::Value = std::fs::read(dir.path().join(".wharf/oci/index.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    assert!(
+        out.stderr().contains("image private: secret NPM_TOKEN: environment variable NPM_TOKEN is not set"),
+        "{}",
+        out.stderr()
+    );
+    let index: serde_json::Value = std::fs::read(dir.path().join(".wharf/oci/index.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     assert!(index["manifests"].as_array().is_none_or(Vec::is_empty), "nothing built or published: {index}");
 
     let dir = fixture("stapel-mixed");
     let out = build(dir.path(), &[], &[]);
     assert_eq!(out.code(), 4, "{}", out.stderr());
-    assert!(out.stderr().contains("image e2e: it depends on `web`, a stapel image, which wharf does not build"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("image e2e: it depends on `web`, a stapel image, which wharf does not build"),
+        "{}",
+        out.stderr()
+    );
 }
 
 #[test]
@@ -89,7 +130,11 @@ fn config_render_prints_the_rendered_file_and_validate_reports_json() {
     let mut cmd = wharf(&["config", "render", "--dir", &d, "--env", "prod"]);
     cmd.env("APP_VERSION", "9.9.9");
     let out = run(cmd).ok();
-    assert!(out.stdout().contains("  VERSION: \"9.9.9\"\n") && out.stdout().contains("GREETING: \"hello from prod on"), "{}", out.stdout());
+    assert!(
+        out.stdout().contains("  VERSION: \"9.9.9\"\n") && out.stdout().contains("GREETING: \"hello from prod on"),
+        "{}",
+        out.stdout()
+    );
 
     let mut cmd = wharf(&["config", "validate", "--dir", &d, "--output", "json"]);
     cmd.env("APP_VERSION", "1");
@@ -102,7 +147,11 @@ fn config_render_prints_the_rendered_file_and_validate_reports_json() {
     let json = bad.json();
     assert_eq!(json["valid"], false);
     let e = &json["errors"][0];
-    assert_eq!((e["kind"].as_str(), e["line"].as_u64(), e["column"].as_u64()), (Some("template"), Some(7), Some(15)), "{json}");
+    assert_eq!(
+        (e["kind"].as_str(), e["line"].as_u64(), e["column"].as_u64()),
+        (Some("template"), Some(7), Some(15)),
+        "{json}"
+    );
     assert!(e["file"].as_str().unwrap().ends_with(".werf/app.tmpl"), "{json}");
     assert!(e["message"].as_str().unwrap().contains("\"APP_VERSION\" must be set"), "{json}");
 }
@@ -129,5 +178,9 @@ fn secrets_declared_in_werf_yaml_are_served_to_the_build_and_kept_out_of_the_ima
     assert!(!out.stdout().contains("w3rf-s3cr3t") && !out.stderr().contains("w3rf-s3cr3t"), "the value never shows");
     let read = file_in_image(&format!("docker://{repo}/app:v1"), "checked").unwrap_or_default();
     assert_eq!(read.trim(), "11", "the build read the secret's 11 bytes");
-    assert_eq!(file_in_image(&format!("docker://{repo}/app:v1"), "run/secrets/DEPLOY_TOKEN"), None, "and the image does not keep it");
+    assert_eq!(
+        file_in_image(&format!("docker://{repo}/app:v1"), "run/secrets/DEPLOY_TOKEN"),
+        None,
+        "and the image does not keep it"
+    );
 }

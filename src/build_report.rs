@@ -107,7 +107,8 @@ impl BuildReport {
     /// werf's JSON: tab-indented, with a final newline.
     pub fn to_json(&self) -> String {
         let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"\t"));
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"\t"));
         // Serializing these plain types cannot fail.
         self.serialize(&mut ser).unwrap_or_default();
         let mut text = String::from_utf8(out).unwrap_or_default();
@@ -153,10 +154,15 @@ fn split_reference(reference: &str) -> (String, String) {
 }
 
 fn record(image: &ImageReport, inputs: &Inputs<'_>) -> ImageRecord {
-    let config = image.name.as_deref().and_then(|n| inputs.project.image(n)).or_else(|| inputs.project.images.iter().find(|i| i.name.is_none()));
+    let config = image
+        .name
+        .as_deref()
+        .and_then(|n| inputs.project.image(n))
+        .or_else(|| inputs.project.images.iter().find(|i| i.name.is_none()));
     let is_final = config.is_none_or(|c| c.publish);
     let stage = (inputs.stage_name)(&image.stage_digest);
-    let by_content = image.tags.iter().position(|t| t.strategy == Strategy::Signature).and_then(|k| image.references.get(k));
+    let by_content =
+        image.tags.iter().position(|t| t.strategy == Strategy::Signature).and_then(|k| image.references.get(k));
     let name = by_content.or(image.references.first()).cloned().unwrap_or_else(|| stage.clone());
     let (repo, tag) = split_reference(&name);
     let image_id = image.image_id.clone().unwrap_or_default();
@@ -186,11 +192,12 @@ fn record(image: &ImageReport, inputs: &Inputs<'_>) -> ImageRecord {
         docker_image_digest: image.manifest_digest.clone(),
         docker_image_name: name,
         // One platform: it; several (an index): empty, as werf reports a manifest list.
-        target_platform: config.and_then(|c| match c.platforms.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        })
-        .unwrap_or_default(),
+        target_platform: config
+            .and_then(|c| match c.platforms.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            })
+            .unwrap_or_default(),
         rebuilt: image.built,
         is_final,
         size,
@@ -232,7 +239,11 @@ mod tests {
         Report {
             project: "shop".into(),
             images: vec![
-                image("api", vec!["reg:5000/shop:api-v1", "reg:5000/shop:api-ddd"], vec![tag("api-v1", Strategy::AddCustomTag), tag("ddd", Strategy::Signature)]),
+                image(
+                    "api",
+                    vec!["reg:5000/shop:api-v1", "reg:5000/shop:api-ddd"],
+                    vec![tag("api-v1", Strategy::AddCustomTag), tag("ddd", Strategy::Signature)],
+                ),
                 image("base", vec![], vec![]),
             ],
         }
@@ -243,22 +254,36 @@ mod tests {
         let project = project();
         let stage_name = |d: &str| format!("reg:5000/shop:wharf-stage-{d}");
         let runtime = Runtime { backend: "docker".into(), in_container: false };
-        let report = BuildReport::new(&run(), Inputs { project: &project, stage_name: &stage_name, commit: Some("abc"), runtime });
+        let report = BuildReport::new(
+            &run(),
+            Inputs { project: &project, stage_name: &stage_name, commit: Some("abc"), runtime },
+        );
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         let api = &json["Images"]["api"];
         assert_eq!(api["DockerImageName"], "reg:5000/shop:api-ddd", "the content-based tag");
         assert_eq!((api["DockerRepo"].as_str(), api["DockerTag"].as_str()), (Some("reg:5000/shop"), Some("api-ddd")));
         assert_eq!(api["DockerImageID"], format!("sha256:{}", "c".repeat(64)));
         assert_eq!(api["DockerImageDigest"], format!("sha256:{}", "e".repeat(64)));
-        assert_eq!((api["Rebuilt"].as_bool(), api["Final"].as_bool(), api["TargetPlatform"].as_str()), (Some(true), Some(true), Some("linux/amd64")));
+        assert_eq!(
+            (api["Rebuilt"].as_bool(), api["Final"].as_bool(), api["TargetPlatform"].as_str()),
+            (Some(true), Some(true), Some("linux/amd64"))
+        );
         let base = &json["Images"]["base"];
         assert_eq!(base["Final"], false);
-        assert_eq!(base["DockerImageName"], format!("reg:5000/shop:wharf-stage-{}", "d".repeat(64)), "not published: its stage");
+        assert_eq!(
+            base["DockerImageName"],
+            format!("reg:5000/shop:wharf-stage-{}", "d".repeat(64)),
+            "not published: its stage"
+        );
         assert_eq!(json["ImagesByPlatform"], serde_json::json!({}));
         assert_eq!(json["Runtime"]["Backend"], "docker");
         assert!(report.to_json().starts_with("{\n\t\"Runtime\": {\n\t\t\"Backend\""), "werf's layout: tabs");
         let env = report.to_env_file();
-        assert!(env.contains("WERF_API_DOCKER_IMAGE_NAME=reg:5000/shop:api-ddd\n") && env.contains("WERF_BASE_FINAL=false\n"), "{env}");
+        assert!(
+            env.contains("WERF_API_DOCKER_IMAGE_NAME=reg:5000/shop:api-ddd\n")
+                && env.contains("WERF_BASE_FINAL=false\n"),
+            "{env}"
+        );
     }
 
     #[test]

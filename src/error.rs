@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn a_journal_that_cannot_be_written_is_a_local_failure_not_bad_flags() {
-        let e = Error::Cleanup(CleanupError::Journal(JournalError { path: "/full/disk".into(), message: "No space left on device".into() }));
+        let e = Error::Cleanup(CleanupError::Journal(JournalError {
+            path: "/full/disk".into(),
+            message: "No space left on device".into(),
+        }));
         assert_eq!(e.exit_code(), exit::OTHER);
         assert_eq!(Error::Cleanup(CleanupError::Invalid("--keep-last needs a number".into())).exit_code(), exit::USAGE);
     }
@@ -135,13 +138,19 @@ mod tests {
         let publish = |source| Error::Pipeline(Box::new(PipelineError::Publish { image: "app".into(), source }));
         let io = StoreError::Io { path: "/tmp/x".into(), source: std::io::Error::other("disk full") };
         assert_eq!(publish(io).exit_code(), exit::OTHER);
-        let served = StoreError::Manifest { location: "r/app:v1".into(), digest: crate::spec::Digest::of(b"x"), message: "bad".into(), from_registry: true };
+        let served = StoreError::Manifest {
+            location: "r/app:v1".into(),
+            digest: crate::spec::Digest::of(b"x"),
+            message: "bad".into(),
+            from_registry: true,
+        };
         assert_eq!(publish(served).exit_code(), exit::REGISTRY);
     }
 
     #[test]
     fn every_category_has_its_own_code() {
-        let all = [Category::Usage, Category::Config, Category::Build, Category::Registry, Category::Input, Category::Local];
+        let all =
+            [Category::Usage, Category::Config, Category::Build, Category::Registry, Category::Input, Category::Local];
         let mut codes: Vec<i32> = all.iter().map(|c| c.exit_code()).collect();
         codes.sort_unstable();
         codes.dedup();

@@ -231,7 +231,8 @@ pub fn semver_tags(version: &str) -> Result<Vec<String>, String> {
         None => (bare, ""),
     };
     let parts: Vec<&str> = core.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'));
+    let numeric =
+        |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'));
     if parts.len() != 3 || !parts.iter().all(numeric) {
         return Err(format!("{version:?} is not a semantic version (expected MAJOR.MINOR.PATCH, e.g. v1.2.3)"));
     }
@@ -253,17 +254,11 @@ pub fn semver_tags(version: &str) -> Result<Vec<String>, String> {
 /// hash of the original so two long names never meet.
 pub fn slug(s: &str, max: usize) -> String {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    let already_valid = !s.is_empty()
-        && s.chars().all(valid_char)
-        && !s.starts_with(['.', '-'])
-        && s.len() <= max;
+    let already_valid = !s.is_empty() && s.chars().all(valid_char) && !s.starts_with(['.', '-']) && s.len() <= max;
     if already_valid {
         return s.to_string();
     }
-    let mut out: String = s
-        .chars()
-        .map(|c| if valid_char(c) { c.to_ascii_lowercase() } else { '-' })
-        .collect();
+    let mut out: String = s.chars().map(|c| if valid_char(c) { c.to_ascii_lowercase() } else { '-' }).collect();
     while out.contains("--") {
         out = out.replace("--", "-");
     }
@@ -282,9 +277,10 @@ pub fn find_collision<'a>(refs: impl IntoIterator<Item = (&'a str, String)>) -> 
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for (image, r) in refs {
         if let Some(other) = seen.insert(r.clone(), image)
-            && other != image {
-                return Some((other.to_string(), image.to_string(), r));
-            }
+            && other != image
+        {
+            return Some((other.to_string(), image.to_string(), r));
+        }
     }
     None
 }

@@ -10,17 +10,17 @@ use crate::build::schedule::{Connect, EngineHandle, Log, ScheduleError, Schedule
 use crate::build::sources::{self, SourceError, StageSources};
 use crate::build::{self, BaseResolver, PlanError};
 use crate::config::Project;
-use crate::spec::digest::Digest;
 use crate::drivers::{Driver, DriverError};
 use crate::lock::{LockError, Locks};
 use crate::naming::{Layout, TagOptions};
 use crate::oci::layout::OciLayout;
-use crate::publish::settled::{self, Memo, Planned};
 use crate::progress::{Event, Progress};
+use crate::publish::settled::{self, Memo, Planned};
 use crate::publish::{self, ImagePublish, meta};
-use crate::store::{CopyStats, ImageStore, StoreError};
 use crate::registry::{Client, Reference};
 use crate::report::{ImageReport, PlatformReport, Report};
+use crate::spec::digest::Digest;
+use crate::store::{CopyStats, ImageStore, StoreError};
 
 pub struct BuildAndPublish {
     pub project: Project,
@@ -78,16 +78,24 @@ impl BuildAndPublish {
         let project = Arc::new(self.project);
         let order = topological_order(&project);
         let engine: EngineHandle = Arc::new(tokio::sync::OnceCell::new());
-        let resolver = Resolver { engine: engine.clone(), connect: self.connect.clone(), client: self.client.clone(), resolved: Default::default() };
+        let resolver = Resolver {
+            engine: engine.clone(),
+            connect: self.connect.clone(),
+            client: self.client.clone(),
+            resolved: Default::default(),
+        };
         let plans = build::plan(&project, &order, &resolver, &self.secrets).await?;
         for plan in &plans {
             (self.progress)(plan.display_name(), &Event::Planned { stage: plan.digest.clone() });
         }
 
         // werf's `final: false`: built (dependents need it), never published.
-        let signatures: Vec<(Option<String>, String, bool)> = plans.iter().map(|p| (p.name.clone(), p.digest.clone(), project.images[p.index].publish)).collect();
-        let publish_plan = publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
-        let internal: HashSet<usize> = plans.iter().enumerate().filter(|(_, p)| !project.images[p.index].publish).map(|(k, _)| k).collect();
+        let signatures: Vec<(Option<String>, String, bool)> =
+            plans.iter().map(|p| (p.name.clone(), p.digest.clone(), project.images[p.index].publish)).collect();
+        let publish_plan =
+            publish::plan(&self.target, self.layout, &signatures, &self.tags).map_err(PipelineError::Naming)?;
+        let internal: HashSet<usize> =
+            plans.iter().enumerate().filter(|(_, p)| !project.images[p.index].publish).map(|(k, _)| k).collect();
         if let Some(driver) = &self.driver {
             let mut repos: Vec<crate::registry::Repository> = Vec::new();
             let stage_locations = plans.iter().filter_map(|p| self.storage.location(&p.digest));
@@ -107,9 +115,10 @@ impl BuildAndPublish {
         let memo = Memo::new(self.cache.root());
         let settled = match (self.target.registry(), &self.commit) {
             (Some((client, repo)), Some(commit)) => {
-                let mut found = settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(|(k, source)| {
-                    PipelineError::Publish { image: plans[k].display_name().to_string(), source }
-                })?;
+                let mut found =
+                    settled_images(client, repo, self.layout, commit, &plans, &publish_plan, &memo).await.map_err(
+                        |(k, source)| PipelineError::Publish { image: plans[k].display_name().to_string(), source },
+                    )?;
                 found.retain(|k, _| !internal.contains(k));
                 found
             }
@@ -161,13 +170,18 @@ impl BuildAndPublish {
                     [_] => Vec::new(),
                     several => several
                         .iter()
-                        .map(|p| PlatformReport { platform: p.platform.clone().unwrap_or_default(), stage_digest: p.digest.clone() })
+                        .map(|p| PlatformReport {
+                            platform: p.platform.clone().unwrap_or_default(),
+                            stage_digest: p.digest.clone(),
+                        })
                         .collect(),
                 },
             }
         };
-        let mut images: Vec<(usize, ImageReport)> =
-            settled.iter().map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default(), None))).collect();
+        let mut images: Vec<(usize, ImageReport)> = settled
+            .iter()
+            .map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default(), None)))
+            .collect();
         let (target, layout, commit, memo) = (&self.target, self.layout, self.commit.as_deref(), &memo);
         let (plans, publish_plan, progress) = (&plans, &publish_plan, &self.progress);
         let publishes = outcomes.iter().filter(|o| !settled.contains_key(&by_index[&o.index])).map(|outcome| {
@@ -177,7 +191,10 @@ impl BuildAndPublish {
                 let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
                 let name = plan.display_name();
                 if let Some(first) = publish.locations.first() {
-                    progress(name, &Event::Uploading { to: first.to_string(), total: crate::progress::total_size(&outcome.image) });
+                    progress(
+                        name,
+                        &Event::Uploading { to: first.to_string(), total: crate::progress::total_size(&outcome.image) },
+                    );
                 }
                 let metered = ImagePublish {
                     locations: publish.locations.iter().map(|l| crate::progress::metered(l, name, progress)).collect(),
@@ -186,7 +203,9 @@ impl BuildAndPublish {
                 let mut stats = publish::execute(&outcome.image, &metered).await.map_err(publish_err)?;
                 // The stage's own upload counts too: into a fresh registry it carries the bytes.
                 stats.add(outcome.stats);
-                if let (Some((client, repo)), Some(commit), false) = (target.registry(), commit, publish.locations.is_empty()) {
+                if let (Some((client, repo)), Some(commit), false) =
+                    (target.registry(), commit, publish.locations.is_empty())
+                {
                     let record = meta::Record {
                         image: plan.name.as_deref(),
                         commit,
@@ -197,16 +216,22 @@ impl BuildAndPublish {
                     };
                     meta::write(client, repo, layout, &record).await.map_err(|e| publish_err(e.into()))?;
                     if meta::is_commit(commit) {
-                        let (record_repo, record_tag) = meta::location(repo, layout, plan.name.as_deref(), commit, &plan.digest)
-                            .map_err(|e| publish_err(e.into()))?;
+                        let (record_repo, record_tag) =
+                            meta::location(repo, layout, plan.name.as_deref(), commit, &plan.digest)
+                                .map_err(|e| publish_err(e.into()))?;
                         memo.put(&record_repo, &record_tag, &outcome.image.digest);
                     }
                 }
                 progress(name, &Event::Published { references: publish.locations.len() });
-                Ok::<_, PipelineError>((outcome.index, report(k, &outcome.image.digest, outcome.built, stats, Some(&outcome.image))))
+                Ok::<_, PipelineError>((
+                    outcome.index,
+                    report(k, &outcome.image.digest, outcome.built, stats, Some(&outcome.image)),
+                ))
             }
         });
-        images.extend(futures::stream::iter(publishes).buffer_unordered(PUBLISH_CONCURRENCY).try_collect::<Vec<_>>().await?);
+        images.extend(
+            futures::stream::iter(publishes).buffer_unordered(PUBLISH_CONCURRENCY).try_collect::<Vec<_>>().await?,
+        );
         images.sort_by_key(|(index, _)| *index);
         let images = images.into_iter().map(|(_, r)| r).collect();
         Ok(Report { project: project.name.clone(), images })
@@ -231,7 +256,8 @@ async fn settled_images(
         let planned = Planned { image: plan.name.as_deref(), stage: &plan.digest, locations: &publish.locations };
         settled::check(client, base, layout, commit, planned, memo).await.map(|d| d.map(|d| (k, d))).map_err(|e| (k, e))
     });
-    let found: Vec<Option<(usize, Digest)>> = futures::stream::iter(checks).buffer_unordered(PUBLISH_CONCURRENCY).try_collect().await?;
+    let found: Vec<Option<(usize, Digest)>> =
+        futures::stream::iter(checks).buffer_unordered(PUBLISH_CONCURRENCY).try_collect().await?;
     Ok(found.into_iter().flatten().collect())
 }
 
@@ -258,7 +284,8 @@ pub fn topological_order(project: &Project) -> Vec<usize> {
     while order.len() < n {
         let before = order.len();
         for i in 0..n {
-            if !placed[i] && project.images[i].dependencies.iter().all(|d| index_of(&d.image).is_none_or(|j| placed[j])) {
+            if !placed[i] && project.images[i].dependencies.iter().all(|d| index_of(&d.image).is_none_or(|j| placed[j]))
+            {
                 placed[i] = true;
                 order.push(i);
             }
@@ -308,7 +335,8 @@ impl Resolver {
             Err(e) => detail.push(format!("engine: {e}")),
         }
         let parsed: Reference = reference.parse().map_err(|e| format!("{detail:?}; {e}"))?;
-        let manifest_ref = parsed.digest.as_ref().map(|d| d.to_string()).or(parsed.tag.clone()).unwrap_or_else(|| "latest".into());
+        let manifest_ref =
+            parsed.digest.as_ref().map(|d| d.to_string()).or(parsed.tag.clone()).unwrap_or_else(|| "latest".into());
         match self.client.head_manifest(&parsed.repo, &manifest_ref).await {
             Ok(Some(d)) => Ok(d.digest.to_string()),
             Ok(None) => {
@@ -330,7 +358,10 @@ async fn local_identity(engine: &dyn Engine, reference: &str) -> Result<Option<S
         Some((r, tag)) if !tag.contains('/') => r,
         _ => repo,
     };
-    let digest = local.repo_digests.iter().find_map(|rd| rd.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()));
+    let digest = local
+        .repo_digests
+        .iter()
+        .find_map(|rd| rd.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()));
     Ok(Some(digest.unwrap_or(local.id)))
 }
 

@@ -64,10 +64,7 @@ struct Metered {
 
 impl std::fmt::Debug for Metered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metered")
-            .field("inner", &self.inner)
-            .field("image", &self.image)
-            .finish()
+        f.debug_struct("Metered").field("inner", &self.inner).field("image", &self.image).finish()
     }
 }
 
@@ -152,16 +149,8 @@ mod tests {
         let stats = crate::store::copy(&image, &loc).await.unwrap();
         let events = seen.lock().unwrap().clone();
         assert_eq!(events.len(), image.blobs.len(), "{events:?}");
-        let written: u64 = events
-            .iter()
-            .map(|(_, e)| {
-                if let Event::Blob { bytes, written: true } = e {
-                    *bytes
-                } else {
-                    0
-                }
-            })
-            .sum();
+        let written: u64 =
+            events.iter().map(|(_, e)| if let Event::Blob { bytes, written: true } = e { *bytes } else { 0 }).sum();
         assert_eq!(written, stats.bytes_uploaded);
         assert_eq!(written, total_size(&image));
         assert!(events.iter().all(|(name, _)| name == "app"));
@@ -171,11 +160,6 @@ mod tests {
         seen.lock().unwrap().clear();
         let again = metered(&Location::new(target, "v2"), "app", &progress);
         crate::store::copy(&image, &again).await.unwrap();
-        assert!(
-            seen.lock()
-                .unwrap()
-                .iter()
-                .all(|(_, e)| matches!(e, Event::Blob { written: false, .. }))
-        );
+        assert!(seen.lock().unwrap().iter().all(|(_, e)| matches!(e, Event::Blob { written: false, .. })));
     }
 }

@@ -98,11 +98,17 @@ pub async fn pull(store: Arc<dyn ImageStore>, reference: &str, opts: &PullOption
     let loc = Location::new(store.clone(), reference);
     let image = Image::read(&loc).await?.ok_or_else(|| PullError::NotFound { reference: shown.clone() })?;
     if !is_index(&image.media_type) && is_artifact(&image.manifest) {
-        let ManifestContent::Image { layers, .. } = parse_manifest(&image.manifest, &image.media_type).map_err(|e| PullError::Unusable { reference: shown.clone(), message: e.to_string() })? else {
+        let ManifestContent::Image { layers, .. } = parse_manifest(&image.manifest, &image.media_type)
+            .map_err(|e| PullError::Unusable { reference: shown.clone(), message: e.to_string() })?
+        else {
             return Err(PullError::Unusable { reference: shown, message: "not an artifact manifest".into() });
         };
         let files = write_files(store.as_ref(), &layers, &opts.out, opts.force).await?;
-        return Ok(Pulled::Artifact { digest: image.digest.clone(), artifact_type: crate::spec::manifest::artifact_type(&image.manifest), files });
+        return Ok(Pulled::Artifact {
+            digest: image.digest.clone(),
+            artifact_type: crate::spec::manifest::artifact_type(&image.manifest),
+            files,
+        });
     }
     let (picked, platforms) = choose(image, opts, &shown)?;
     let tag = if reference.parse::<Digest>().is_ok() { "pulled".to_string() } else { reference.to_string() };
@@ -110,24 +116,37 @@ pub async fn pull(store: Arc<dyn ImageStore>, reference: &str, opts: &PullOption
         Format::Oci => {
             let layout = LayoutStore::shared(OciLayout::open(&opts.out)?, repo_name(&store));
             if layout.resolve(&tag).await?.is_some_and(|d| d != picked.digest) && !opts.force {
-                return Err(UnpackError::Exists { path: opts.out.join(format!("index.json ({}:{tag})", repo_name(&store))) }.into());
+                return Err(UnpackError::Exists {
+                    path: opts.out.join(format!("index.json ({}:{tag})", repo_name(&store))),
+                }
+                .into());
             }
             copy(&picked, &Location::new(layout, &tag)).await?;
             Ok(Pulled::Image { digest: picked.digest.clone(), format: Format::Oci, path: opts.out.clone(), platforms })
         }
         Format::DockerArchive => {
             if is_index(&picked.media_type) {
-                return Err(PullError::Unusable { reference: shown, message: "a docker archive holds one platform: pass --platform OS/ARCH".into() });
+                return Err(PullError::Unusable {
+                    reference: shown,
+                    message: "a docker archive holds one platform: pass --platform OS/ARCH".into(),
+                });
             }
             refuse_existing(&opts.out, opts.force)?;
-            let staging = tempfile::tempdir().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
+            let staging =
+                tempfile::tempdir().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
             let layout = OciLayout::open(staging.path())?;
             copy(&picked, &Location::new(LayoutStore::shared(layout.clone(), "x"), "pulled")).await?;
-            let (manifest, out, name) = (picked.manifest.clone(), opts.out.clone(), format!("{}:{tag}", repo_name(&store)));
+            let (manifest, out, name) =
+                (picked.manifest.clone(), opts.out.clone(), format!("{}:{tag}", repo_name(&store)));
             tokio::task::spawn_blocking(move || crate::oci::docker_archive::write(&layout, &manifest, &name, &out))
                 .await
                 .map_err(|e| StoreError::Io { path: opts.out.clone(), source: std::io::Error::other(e) })??;
-            Ok(Pulled::Image { digest: picked.digest.clone(), format: Format::DockerArchive, path: opts.out.clone(), platforms })
+            Ok(Pulled::Image {
+                digest: picked.digest.clone(),
+                format: Format::DockerArchive,
+                path: opts.out.clone(),
+                platforms,
+            })
         }
     }
 }
@@ -149,15 +168,18 @@ fn choose(image: Image, opts: &PullOptions, shown: &str) -> Result<(Image, Vec<S
         (None, Format::DockerArchive) => "linux/amd64".to_string(),
     };
     let available: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
-    keyed
-        .into_iter()
-        .find(|(k, _)| *k == wanted)
-        .map(|(k, i)| (i.clone(), vec![k]))
-        .ok_or_else(|| PullError::Unusable { reference: shown.to_string(), message: format!("no image for platform {wanted} (it has {})", available.join(", ")) })
+    keyed.into_iter().find(|(k, _)| *k == wanted).map(|(k, i)| (i.clone(), vec![k])).ok_or_else(|| {
+        PullError::Unusable {
+            reference: shown.to_string(),
+            message: format!("no image for platform {wanted} (it has {})", available.join(", ")),
+        }
+    })
 }
 
 fn children_platforms(image: &Image) -> Vec<(String, &Image)> {
-    let Ok(ManifestContent::Index { manifests }) = parse_manifest(&image.manifest, &image.media_type) else { return Vec::new() };
+    let Ok(ManifestContent::Index { manifests }) = parse_manifest(&image.manifest, &image.media_type) else {
+        return Vec::new();
+    };
     manifests
         .iter()
         .filter_map(|d| {
@@ -168,7 +190,10 @@ fn children_platforms(image: &Image) -> Vec<(String, &Image)> {
 }
 
 fn repo_name(store: &Arc<dyn ImageStore>) -> String {
-    store.registry().map(|(_, r)| r.path.clone()).unwrap_or_else(|| store.name().rsplit('/').next().unwrap_or("image").to_string())
+    store
+        .registry()
+        .map(|(_, r)| r.path.clone())
+        .unwrap_or_else(|| store.name().rsplit('/').next().unwrap_or("image").to_string())
 }
 
 fn refuse_existing(path: &Path, force: bool) -> Result<(), PullError> {

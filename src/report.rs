@@ -36,7 +36,9 @@ impl ImageReport {
     pub fn identity(image: &Image) -> (String, u64) {
         let layers = |i: &Image| i.blobs.iter().skip(1).map(|b| b.size).sum::<u64>();
         match image.children.is_empty() {
-            true => (image.blobs.first().map_or_else(|| image.digest.to_string(), |c| c.digest.to_string()), layers(image)),
+            true => {
+                (image.blobs.first().map_or_else(|| image.digest.to_string(), |c| c.digest.to_string()), layers(image))
+            }
             false => (image.digest.to_string(), image.children.iter().map(layers).sum()),
         }
     }
@@ -58,12 +60,21 @@ impl Report {
             let status = if img.built { "built" } else { "reused" };
             let mut refs = img.references.iter();
             let first = refs.next().map(String::as_str).unwrap_or("-");
-            out.push_str(&format!("{:width$}  {:12}  {:7}  {}\n", img.name.as_deref().unwrap_or("~"), &img.stage_digest[..12], status, first));
+            out.push_str(&format!(
+                "{:width$}  {:12}  {:7}  {}\n",
+                img.name.as_deref().unwrap_or("~"),
+                &img.stage_digest[..12],
+                status,
+                first
+            ));
             for r in refs {
                 out.push_str(&format!("{:width$}  {:12}  {:7}  {}\n", "", "", "", r));
             }
             for t in img.tags.iter().filter(|t| t.value != t.original) {
-                out.push_str(&format!("{:width$}  {:12}  {:7}  (tag {:?} slugged to {:?})\n", "", "", "", t.original, t.value));
+                out.push_str(&format!(
+                    "{:width$}  {:12}  {:7}  (tag {:?} slugged to {:?})\n",
+                    "", "", "", t.original, t.value
+                ));
             }
         }
         let uploaded: u64 = self.images.iter().map(|i| i.stats.bytes_uploaded).sum();

@@ -17,7 +17,8 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut out = Vec::new();
     for dir in [root.join("corpus").join(target), root.join("regressions").join(target)] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
         files.sort();
         out.extend(files.into_iter().filter(|p| p.is_file()).map(|p| {
             let data = std::fs::read(&p).expect("read a corpus file");
@@ -34,7 +35,10 @@ fn check(target: &str, f: fn(&[u8]), data: &[u8], origin: &str) {
         std::fs::create_dir_all(&dir).ok();
         let path = dir.join(format!("crash-{:016x}", fxhash(data)));
         std::fs::write(&path, data).ok();
-        panic!("{target}: input from {origin} panics; saved to {} (copy it to fuzz/regressions/{target}/ once fixed)", path.display());
+        panic!(
+            "{target}: input from {origin} panics; saved to {} (copy it to fuzz/regressions/{target}/ once fixed)",
+            path.display()
+        );
     }
 }
 
@@ -70,8 +74,31 @@ impl Rng {
 
 /// Tokens worth inserting: structure the parsers look for.
 const TOKENS: &[&[u8]] = &[
-    b"\"", b"{", b"}", b"[", b"]", b":", b",", b"\n", b"---\n", b"image: ", b"sha256:", b"@", b"/", b"..", b"\\", b"=", b"realm=",
-    b"\0", b"\xff", b"99999999999999999999", b"-1", b"\"size\":", b"\"digest\":", b"\"mediaType\":", b"\"manifests\":",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b",",
+    b"\n",
+    b"---\n",
+    b"image: ",
+    b"sha256:",
+    b"@",
+    b"/",
+    b"..",
+    b"\\",
+    b"=",
+    b"realm=",
+    b"\0",
+    b"\xff",
+    b"99999999999999999999",
+    b"-1",
+    b"\"size\":",
+    b"\"digest\":",
+    b"\"mediaType\":",
+    b"\"manifests\":",
 ];
 
 fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {

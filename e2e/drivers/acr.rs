@@ -3,6 +3,7 @@
 //! identity with AcrDelete), `GET /acr/v1/{name}/_tags` paged with `Link`, one tag, and
 //! `DELETE /acr/v1/{name}/_tags/{tag}` (202). Form bodies and bearer tokens are checked.
 
+use super::Listings as _;
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
 use serde_json::json as j;
@@ -10,7 +11,6 @@ use std::collections::HashMap;
 use wharf::drivers::{AcrDriver, Driver, DriverOptions};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
-use super::Listings as _;
 
 fn form(req: &Request) -> HashMap<String, String> {
     url::form_urlencoded::parse(&req.body).into_owned().collect()
@@ -24,10 +24,18 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
         ("POST", "/tenant-1/oauth2/v2.0/token") => {
             let f = form(req);
             assert!(form_ok && f.get("grant_type").is_some_and(|g| g == "client_credentials"), "{f:?}");
-            if f.get("client_id").map(String::as_str) != Some("app-id") || f.get("client_secret").map(String::as_str) != Some("sp-secret") {
-                return json(401, j!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}));
+            if f.get("client_id").map(String::as_str) != Some("app-id")
+                || f.get("client_secret").map(String::as_str) != Some("sp-secret")
+            {
+                return json(
+                    401,
+                    j!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}),
+                );
             }
-            return json(200, j!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "aad-deleter"}));
+            return json(
+                200,
+                j!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "aad-deleter"}),
+            );
         }
         ("POST", "/oauth2/exchange") => {
             let f = form(req);
@@ -72,14 +80,20 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
         return json(401, j!({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}));
     }
     let Some(rest) = path.strip_prefix("/acr/v1/team/app/_tags") else { return unexpected(req) };
-    let Some(repo) = s.repos.get("team/app").cloned() else { return json(404, j!({"errors": [{"code": "NAME_UNKNOWN"}]})) };
+    let Some(repo) = s.repos.get("team/app").cloned() else {
+        return json(404, j!({"errors": [{"code": "NAME_UNKNOWN"}]}));
+    };
     match (req.method.as_str(), rest) {
         ("GET", "") => {
             assert_eq!(query(req, "n").as_deref(), Some("100"));
             let all: Vec<(String, String)> = repo.tags.iter().map(|(t, d)| (t.clone(), d.to_string())).collect();
-            let start = query(req, "last").map_or(0, |l| all.iter().position(|(t, _)| *t == l).map_or(all.len(), |i| i + 1));
+            let start =
+                query(req, "last").map_or(0, |l| all.iter().position(|(t, _)| *t == l).map_or(all.len(), |i| i + 1));
             let (items, more) = page(&all[start..], 1, 2);
-            let tags: Vec<_> = items.iter().map(|(t, d)| j!({"name": t, "digest": d, "changeableAttributes": {"deleteEnabled": true}})).collect();
+            let tags: Vec<_> = items
+                .iter()
+                .map(|(t, d)| j!({"name": t, "digest": d, "changeableAttributes": {"deleteEnabled": true}}))
+                .collect();
             let mut resp = json(200, j!({"registry": "x.azurecr.io", "imageName": "team/app", "tags": tags}));
             if more {
                 let link = format!("</acr/v1/team/app/_tags?last={}&n=100>; rel=\"next\"", items.last().unwrap().0);
@@ -88,7 +102,10 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
             resp
         }
         ("GET", tag) => match repo.tags.get(tag.trim_start_matches('/')) {
-            Some(d) => json(200, j!({"registry": "x.azurecr.io", "imageName": "team/app", "tag": {"name": tag.trim_start_matches('/'), "digest": d.to_string()}})),
+            Some(d) => json(
+                200,
+                j!({"registry": "x.azurecr.io", "imageName": "team/app", "tag": {"name": tag.trim_start_matches('/'), "digest": d.to_string()}}),
+            ),
             None => json(404, j!({"errors": [{"code": "TAG_UNKNOWN"}]})),
         },
         ("DELETE", tag) => {
@@ -128,7 +145,12 @@ async fn token_exchange_then_tag_delete() {
     f.driver.untag(&f.repo, "v1").await.unwrap();
     assert_eq!(
         f.fake.log(),
-        ["POST /oauth2/exchange", "POST /oauth2/token", "GET /acr/v1/team/app/_tags/v1", "DELETE /acr/v1/team/app/_tags/v1"]
+        [
+            "POST /oauth2/exchange",
+            "POST /oauth2/token",
+            "GET /acr/v1/team/app/_tags/v1",
+            "DELETE /acr/v1/team/app/_tags/v1"
+        ]
     );
     let err = f.weak.untag(&f.repo, "v2").await.unwrap_err();
     assert!(err.to_string().contains("AcrDelete"), "{err}");
@@ -144,13 +166,21 @@ async fn a_registry_username_and_password_get_a_token_with_basic_auth() {
     assert_eq!(driver.untag(&f.repo, "v1").await.unwrap().digest, d);
     assert_eq!(f.fake.tag("team/app", "v2"), Some(d));
     let log = f.fake.log();
-    assert_eq!(log[0], "GET /oauth2/token?service=127.0.0.1&scope=repository%3Ateam%2Fapp%3Ametadata_read%2Cdelete", "{log:#?}");
+    assert_eq!(
+        log[0], "GET /oauth2/token?service=127.0.0.1&scope=repository%3Ateam%2Fapp%3Ametadata_read%2Cdelete",
+        "{log:#?}"
+    );
 }
 
 /// A driver whose only credential is a service principal, with the fake as Azure AD authority.
 fn service_principal_driver(f: &FakeFixture, secret: &str) -> AcrDriver {
     let mut opts = options(fast_client(CredentialStore::new()), f.fake.url());
-    for (name, value) in [("azure-tenant-id", "tenant-1"), ("azure-client-id", "app-id"), ("azure-client-secret", secret), ("azure-authority-host", f.fake.url().as_str())] {
+    for (name, value) in [
+        ("azure-tenant-id", "tenant-1"),
+        ("azure-client-id", "app-id"),
+        ("azure-client-secret", secret),
+        ("azure-authority-host", f.fake.url().as_str()),
+    ] {
         opts.settings.set(name, value).unwrap();
     }
     AcrDriver::new(&opts, &f.repo).unwrap()
@@ -196,7 +226,10 @@ async fn a_refused_service_principal_names_the_variables_and_never_the_secret() 
     let err = driver.untag(&f.repo, "v1").await.unwrap_err();
     let text = format!("{err}\n{err:?}");
     assert!(!text.contains("wrong-sp-secret-value"), "{text}");
-    assert!(text.contains("AADSTS7000215") && text.contains("AZURE_CLIENT_SECRET") && text.contains("HTTP 401"), "{text}");
+    assert!(
+        text.contains("AADSTS7000215") && text.contains("AZURE_CLIENT_SECRET") && text.contains("HTTP 401"),
+        "{text}"
+    );
     assert_eq!(f.fake.log(), ["POST /tenant-1/oauth2/v2.0/token"], "nothing reaches the registry");
     assert!(f.fake.tag("team/app", "v1").is_some());
 }
@@ -215,7 +248,8 @@ async fn pagination_that_breaks_off_or_leaves_the_registry_is_an_error() {
     let leaving = Fake::start(|s, req, base| {
         let resp = handle(s, req, base);
         if req.url.path() == "/acr/v1/team/app/_tags" {
-            return resp.insert_header("link", "<https://elsewhere.example/acr/v1/team/app/_tags?last=b&n=100>; rel=\"next\"");
+            return resp
+                .insert_header("link", "<https://elsewhere.example/acr/v1/team/app/_tags?last=b&n=100>; rel=\"next\"");
         }
         resp
     })

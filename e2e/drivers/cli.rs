@@ -14,10 +14,16 @@ fn detect_prints_driver_capabilities_and_repo_mode_without_network() {
     assert_eq!(out["capabilities"]["nesting"], "account-repository");
     let out = run(wharf(&["registry", "detect", "flant/project", "--output", "json"])).ok().json();
     assert_eq!((out["driver"].as_str(), out["repo_mode"].as_str()), (Some("dockerhub"), Some("monorepo")));
-    let out = run(wharf(&["registry", "detect", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "--output", "json"])).ok().json();
+    let out =
+        run(wharf(&["registry", "detect", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "--output", "json"]))
+            .ok()
+            .json();
     assert_eq!(out["driver"], "ecr");
     assert_eq!(out["capabilities"]["create_before_push"], true);
-    let out = run(wharf(&["registry", "detect", "gitlab.example.com/g/p", "--implementation", "gitlab", "--output", "json"])).ok().json();
+    let out =
+        run(wharf(&["registry", "detect", "gitlab.example.com/g/p", "--implementation", "gitlab", "--output", "json"]))
+            .ok()
+            .json();
     assert_eq!(out["driver"], "gitlab");
     let text = run(wharf(&["registry", "detect", "ghcr.io/acme"])).ok().stdout();
     assert!(text.starts_with("github\n"), "{text}");
@@ -44,7 +50,10 @@ fn detect_knows_dual_stack_ecr_goharbor_and_the_read_only_mirrors() {
 /// any request (these hosts are not reachable from the tests).
 #[test]
 fn tags_rm_on_read_only_hosts_says_why() {
-    for (reference, needle) in [("mirror.gcr.io/library/busybox:1.36", "read-only mirror of Docker Hub"), ("public.ecr.aws/alias/app:v1", "aws ecr-public batch-delete-image")] {
+    for (reference, needle) in [
+        ("mirror.gcr.io/library/busybox:1.36", "read-only mirror of Docker Hub"),
+        ("public.ecr.aws/alias/app:v1", "aws ecr-public batch-delete-image"),
+    ] {
         let r = run(wharf(&["tags", "rm", reference]));
         assert_eq!(r.code(), 5, "{}", r.stderr());
         assert!(r.stderr().contains(needle) && r.stderr().contains("read-only registry"), "{}", r.stderr());
@@ -61,7 +70,12 @@ fn impossible_repo_modes_and_unknown_implementations_are_usage_errors() {
     assert!(r.stderr().contains("--repo docker.io/flant"), "{}", r.stderr());
     let r = run(wharf(&["registry", "detect", "localhost:5000/app", "--implementation", "artifactory"]));
     assert_eq!(r.code(), 2, "{}", r.stderr());
-    assert!(r.stderr().contains("valid values: ecr, acr, dockerhub, github, gitlab, harbor, quay, artifact-registry, default"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("valid values: ecr, acr, dockerhub, github, gitlab, harbor, quay, artifact-registry, default"),
+        "{}",
+        r.stderr()
+    );
     let r = run(wharf(&["tags", "ls", "localhost:5000/app", "--implementation", "nope"]));
     assert_eq!(r.code(), 2, "{}", r.stderr());
 }

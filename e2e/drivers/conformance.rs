@@ -3,12 +3,12 @@
 //! tag, an auth failure that names the driver, the operation and what the credential needs,
 //! and 429 handling (a short `Retry-After` is waited out; a long one is reported).
 
+use super::Listings as _;
 use super::fake::{Fake, State, page_vanishes};
 use std::time::Duration;
-use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions};
 use wharf::registry::{Client, ClientOptions, CredentialStore, Repository};
-use super::Listings as _;
+use wharf::spec::digest::Digest;
 
 #[async_trait::async_trait]
 pub trait Fixture: Send + Sync {
@@ -84,8 +84,19 @@ pub async fn run(f: &dyn Fixture) {
     let two = f.seed(&["d"]).await;
 
     // List: every tag with its digest (the fakes page by two or three, so this crosses pages).
-    let listed: Vec<(String, Digest)> = d.list_tags(repo).await.unwrap_or_else(|e| panic!("{name}: list: {e}")).into_iter().map(|e| (e.tag, e.digest)).collect();
-    let want = vec![("a".into(), one.clone()), ("b".into(), one.clone()), ("c".into(), one.clone()), ("d".into(), two.clone())];
+    let listed: Vec<(String, Digest)> = d
+        .list_tags(repo)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: list: {e}"))
+        .into_iter()
+        .map(|e| (e.tag, e.digest))
+        .collect();
+    let want = vec![
+        ("a".into(), one.clone()),
+        ("b".into(), one.clone()),
+        ("c".into(), one.clone()),
+        ("d".into(), two.clone()),
+    ];
     assert_eq!(listed, want, "{name}: list");
 
     // Untag one of three tags on a digest: the siblings stay where they were.

@@ -1,11 +1,11 @@
 //! The `default` driver against a real distribution 2.8 registry: listing with digests, and a
 //! single-tag delete that leaves sibling tags on the same digest in place.
 
+use super::Listings as _;
 use super::{open_client, push_image};
 use crate::support::registry::{Registry, RegistryConfig};
 use wharf::drivers::{self, DefaultDriver, Driver, DriverError, UntagMethod};
 use wharf::registry::Repository;
-use super::Listings as _;
 
 fn repo(reg: &Registry, path: &str) -> Repository {
     Repository::new(&reg.host(), path).expect("repository")
@@ -25,7 +25,10 @@ async fn untag_one_of_two_tags_on_a_digest_keeps_the_other() {
     assert_eq!(pairs, vec![("latest", &digest), ("v1", &digest), ("v2", &other)]);
 
     let outcome = driver.untag(&r, "v1").await.unwrap();
-    assert_eq!((outcome.tag.as_str(), &outcome.digest, outcome.method), ("v1", &digest, UntagMethod::ThrowawayManifest));
+    assert_eq!(
+        (outcome.tag.as_str(), &outcome.digest, outcome.method),
+        ("v1", &digest, UntagMethod::ThrowawayManifest)
+    );
     // The sibling survives on the same digest, the image is intact, the tag is gone.
     assert_eq!(c.head_manifest(&r, "latest").await.unwrap().map(|d| d.digest), Some(digest.clone()));
     assert!(c.head_manifest(&r, &digest.to_string()).await.unwrap().is_some());
@@ -116,6 +119,12 @@ async fn conformance() {
         super::conformance::fast_client(creds)
     };
     let client = client_with("s3cret");
-    let f = RealFixture { driver: DefaultDriver::new(client.clone()), weak: DefaultDriver::new(client_with("wrong")), client, repo, _reg: reg };
+    let f = RealFixture {
+        driver: DefaultDriver::new(client.clone()),
+        weak: DefaultDriver::new(client_with("wrong")),
+        client,
+        repo,
+        _reg: reg,
+    };
     super::conformance::run(&f).await;
 }

@@ -6,6 +6,7 @@
 //! Delete scope lists but gets 403 on delete, as Hub does; an expired or revoked token gets 401.
 //! Tags named `schema1-*` are listed without a digest, as Hub lists images it cannot describe.
 
+use super::Listings as _;
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, epoch_now, header, json, page, query, remove_tag, unexpected};
 use base64::Engine as _;
@@ -13,7 +14,6 @@ use serde_json::json as j;
 use wharf::drivers::{DockerHubDriver, Driver};
 use wharf::registry::{Credential, CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
-use super::Listings as _;
 
 /// A JWT access token: its scope, generation and expiry in the claims.
 fn issue(s: &mut State, scope: &str) -> String {
@@ -29,7 +29,10 @@ fn issue(s: &mut State, scope: &str) -> String {
 fn scope(s: &State, auth: Option<&str>) -> Result<String, &'static str> {
     let token = auth.and_then(|a| a.strip_prefix("Bearer ")).ok_or("authentication required")?;
     let claims = token.split('.').nth(1).ok_or("not a token")?;
-    let claims: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).map_err(|_| "not a token")?).map_err(|_| "not a token")?;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).map_err(|_| "not a token")?,
+    )
+    .map_err(|_| "not a token")?;
     if claims["exp"].as_u64().unwrap_or(0) < epoch_now() {
         return Err("token expired");
     }
@@ -67,10 +70,17 @@ fn handle(s: &mut State, req: &Request, base: &str) -> ResponseTemplate {
             let n: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
             let all: Vec<(String, String)> = repo.tags.iter().map(|(t, d)| (t.clone(), d.to_string())).collect();
             let (items, more) = page(&all, n, 3);
-            let next = more.then(|| format!("{base}/v2/namespaces/{ns}/repositories/{name}/tags?page={}&page_size=100", n + 1));
+            let next = more
+                .then(|| format!("{base}/v2/namespaces/{ns}/repositories/{name}/tags?page={}&page_size=100", n + 1));
             let results: Vec<_> = items
                 .iter()
-                .map(|(t, d)| if t.starts_with("schema1-") { j!({"name": t, "digest": null, "tag_status": "active"}) } else { j!({"name": t, "digest": d, "tag_status": "active"}) })
+                .map(|(t, d)| {
+                    if t.starts_with("schema1-") {
+                        j!({"name": t, "digest": null, "tag_status": "active"})
+                    } else {
+                        j!({"name": t, "digest": d, "tag_status": "active"})
+                    }
+                })
                 .collect();
             json(200, j!({"count": all.len(), "next": next, "previous": null, "results": results}))
         }
@@ -220,5 +230,8 @@ async fn a_tag_listed_without_a_digest_is_reported_as_broken() {
 
 #[tokio::test]
 async fn a_404_on_a_later_page_is_an_error() {
-    conformance::a_vanishing_page_is_an_error(handle, "acme/app", 4, |fake| (driver(fake, "dckr_pat_full"), "acme/app".parse().unwrap())).await;
+    conformance::a_vanishing_page_is_an_error(handle, "acme/app", 4, |fake| {
+        (driver(fake, "dckr_pat_full"), "acme/app".parse().unwrap())
+    })
+    .await;
 }

@@ -2,15 +2,15 @@
 //! `BatchDeleteImage` while sibling tags stay, the registry login from GetAuthorizationToken,
 //! and the CLI with the SDK pointed at moto through `AWS_ENDPOINT_URL`.
 
+use super::Listings as _;
 use super::conformance::{self, Fixture};
 use super::wharf;
 use crate::support::moto::Moto;
 use crate::support::wharf::run;
 use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
-use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, EcrDriver, UntagMethod};
 use wharf::registry::{Credential, Repository};
-use super::Listings as _;
+use wharf::spec::digest::Digest;
 
 const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -71,7 +71,15 @@ impl Fixture for EcrFixture {
         let m = manifest();
         let mut digest = None;
         for t in tags {
-            let out = self.sdk.put_image().repository_name(&self.repo.path).image_manifest(&m).image_tag(*t).send().await.unwrap();
+            let out = self
+                .sdk
+                .put_image()
+                .repository_name(&self.repo.path)
+                .image_manifest(&m)
+                .image_tag(*t)
+                .send()
+                .await
+                .unwrap();
             digest = out.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).map(|d| d.parse().unwrap());
         }
         digest.unwrap()
@@ -156,7 +164,9 @@ async fn batch_delete_failures_are_reported_with_their_code() {
     let server = MockServer::start().await;
     let target = |op: &str| format!("AmazonEC2ContainerRegistry_V20150921.{op}");
     let d = Digest::of(b"x");
-    let reply = |body: serde_json::Value| ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/x-amz-json-1.1");
+    let reply = |body: serde_json::Value| {
+        ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/x-amz-json-1.1")
+    };
     Mock::given(method("POST"))
         .and(header("x-amz-target", target("DescribeImages").as_str()))
         .respond_with(reply(serde_json::json!({"imageDetails": [{"imageDigest": d.as_str(), "imageTags": ["v1", "v2"], "repositoryName": "team/app"}]})))
@@ -172,7 +182,10 @@ async fn batch_delete_failures_are_reported_with_their_code() {
     let driver = EcrDriver::from_sdk(sdk_at(&server.uri(), "us-east-1"), &repo, false);
     let err = driver.untag(&repo, "v1").await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(&err, wharf::drivers::DriverError::Refused { code: Some(c), .. } if c == "ImageReferencedByManifestList"), "{text}");
+    assert!(
+        matches!(&err, wharf::drivers::DriverError::Refused { code: Some(c), .. } if c == "ImageReferencedByManifestList"),
+        "{text}"
+    );
     assert!(text.starts_with("ecr driver: delete tag") && text.contains("referenced by manifest list"), "{text}");
 }
 
@@ -203,9 +216,15 @@ async fn dual_stack_hosts_pass_their_account_as_registry_id() {
 fn ecr_public_is_refused_by_the_ecr_driver() {
     let repo: Repository = "public.ecr.aws/alias/app".parse().unwrap();
     let opts = wharf::drivers::DriverOptions::new(wharf::registry::Client::new(Default::default()).unwrap());
-    let err = wharf::drivers::build(wharf::drivers::by_name("ecr").unwrap(), &opts, &repo).err().expect("refused").to_string();
+    let err = wharf::drivers::build(wharf::drivers::by_name("ecr").unwrap(), &opts, &repo)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.contains("ECR Public") && err.contains("ecr-public"), "{err}");
-    assert!(wharf::drivers::by_name("ecr").unwrap().needs.contains("ecr:DescribeRepositories"), "the push check needs it");
+    assert!(
+        wharf::drivers::by_name("ecr").unwrap().needs.contains("ecr:DescribeRepositories"),
+        "the push check needs it"
+    );
 }
 
 /// `tags ls` and `tags rm` build their driver and client the way every command does: with
@@ -220,13 +239,18 @@ async fn tags_ls_and_rm_get_the_ecr_login_once_like_every_command() {
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let server = MockServer::start().await;
     let target = |op: &str| format!("AmazonEC2ContainerRegistry_V20150921.{op}");
-    let reply = |body: serde_json::Value| ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/x-amz-json-1.1");
+    let reply = |body: serde_json::Value| {
+        ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/x-amz-json-1.1")
+    };
     let d = Digest::of(b"x");
     let token = base64::engine::general_purpose::STANDARD.encode("AWS:ecr-password");
-    let mock = |op: &str, body: serde_json::Value| Mock::given(method("POST")).and(header("x-amz-target", target(op).as_str())).respond_with(reply(body));
+    let mock = |op: &str, body: serde_json::Value| {
+        Mock::given(method("POST")).and(header("x-amz-target", target(op).as_str())).respond_with(reply(body))
+    };
     let login = serde_json::json!({"authorizationData": [{"authorizationToken": token, "proxyEndpoint": format!("https://{HOST}"), "expiresAt": 4_102_444_800u64}]});
     mock("GetAuthorizationToken", login).expect(2).mount(&server).await;
-    let ids: Vec<serde_json::Value> = ["v1", "v2", "v3"].iter().map(|t| serde_json::json!({"imageDigest": d.as_str(), "imageTag": t})).collect();
+    let ids: Vec<serde_json::Value> =
+        ["v1", "v2", "v3"].iter().map(|t| serde_json::json!({"imageDigest": d.as_str(), "imageTag": t})).collect();
     mock("ListImages", serde_json::json!({"imageIds": ids})).expect(1).mount(&server).await;
     let details = serde_json::json!({"imageDetails": [{"imageDigest": d.as_str(), "imageTags": ["v1", "v2", "v3"], "repositoryName": "team/app"}]});
     mock("DescribeImages", details).expect(2..).mount(&server).await;

@@ -71,14 +71,17 @@ impl Respond for Vendor {
         if state.rate_limit > 0 {
             state.rate_limit -= 1;
             if let Some((status, headers)) = &state.limit_answer {
-                let mut resp = ResponseTemplate::new(*status).set_body_string(r#"{"message":"API rate limit exceeded"}"#);
+                let mut resp =
+                    ResponseTemplate::new(*status).set_body_string(r#"{"message":"API rate limit exceeded"}"#);
                 for (k, v) in headers {
                     resp = resp.insert_header(k.as_str(), v.as_str());
                 }
                 return resp;
             }
             let after = state.retry_after.clone();
-            return ResponseTemplate::new(429).insert_header("retry-after", after.as_str()).set_body_string(r#"{"message":"rate limited"}"#);
+            return ResponseTemplate::new(429)
+                .insert_header("retry-after", after.as_str())
+                .set_body_string(r#"{"message":"rate limited"}"#);
         }
         (self.handler)(&mut state, req, &self.base)
     }
@@ -86,7 +89,9 @@ impl Respond for Vendor {
 
 impl Fake {
     /// A fake whose `handler(state, request, base_uri)` answers every request.
-    pub async fn start(handler: impl Fn(&mut State, &Request, &str) -> ResponseTemplate + Send + Sync + 'static) -> Fake {
+    pub async fn start(
+        handler: impl Fn(&mut State, &Request, &str) -> ResponseTemplate + Send + Sync + 'static,
+    ) -> Fake {
         let server = MockServer::start().await;
         let state: Shared = Arc::new(Mutex::new(State { retry_after: "0".into(), ..Default::default() }));
         let vendor = Vendor { state: state.clone(), base: server.uri(), handler: Box::new(handler) };
@@ -183,9 +188,14 @@ pub fn epoch_now() -> u64 {
 
 /// `handler`, except that a request for page `n` (query `page=n`) of anything answers 404, as
 /// when the list changed or access went away while it was read.
-pub fn page_vanishes(n: usize, handler: fn(&mut State, &Request, &str) -> ResponseTemplate) -> impl Fn(&mut State, &Request, &str) -> ResponseTemplate + Send + Sync + 'static {
+pub fn page_vanishes(
+    n: usize,
+    handler: fn(&mut State, &Request, &str) -> ResponseTemplate,
+) -> impl Fn(&mut State, &Request, &str) -> ResponseTemplate + Send + Sync + 'static {
     move |s, req, base| {
-        if query(req, "page").and_then(|p| p.parse::<usize>().ok()) == Some(n) || query(req, "pageToken") == Some(format!("page-{n}")) {
+        if query(req, "page").and_then(|p| p.parse::<usize>().ok()) == Some(n)
+            || query(req, "pageToken") == Some(format!("page-{n}"))
+        {
             return json(404, serde_json::json!({"message": "404 Not Found"}));
         }
         handler(s, req, base)

@@ -14,14 +14,14 @@
 //! - the same routes answer under `/api/v3` (GitHub Enterprise Server);
 //! - requests must carry the documented Accept and API-version headers.
 
+use super::Listings as _;
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, unexpected};
 use serde_json::json as j;
-use wharf::spec::digest::Digest;
 use wharf::drivers::{Driver, DriverOptions, GithubDriver, UntagMethod};
 use wharf::registry::{CredentialStore, Repository};
+use wharf::spec::digest::Digest;
 use wiremock::{Request, ResponseTemplate};
-use super::Listings as _;
 
 pub const FULL: &str = "Bearer ghp_full";
 const READ_ONLY: &str = "Bearer ghp_read";
@@ -30,7 +30,8 @@ const ACTIONS: &str = "Bearer ghs_actions";
 const LOGIN: &str = "bob";
 /// Packages anyone can see under `/users/bob/…`.
 const PUBLIC: &[&str] = &["bob/public-app"];
-pub const LAST_TAGGED: &str = "You cannot delete the last tagged version of a package. You must delete the package instead.";
+pub const LAST_TAGGED: &str =
+    "You cannot delete the last tagged version of a package. You must delete the package instead.";
 
 pub fn version_id(d: &Digest) -> u64 {
     u64::from_str_radix(&d.hex()[..12], 16).unwrap()
@@ -48,7 +49,9 @@ pub fn handle(s: &mut State, req: &Request, base: &str) -> ResponseTemplate {
     if ![Some(FULL), Some(READ_ONLY), Some(ACTIONS)].contains(&auth) {
         return json(401, j!({"message": "Requires authentication"}));
     }
-    if header(req, "accept") != Some("application/vnd.github+json") || header(req, "x-github-api-version") != Some("2022-11-28") {
+    if header(req, "accept") != Some("application/vnd.github+json")
+        || header(req, "x-github-api-version") != Some("2022-11-28")
+    {
         return json(400, j!({"message": "missing Accept or X-GitHub-Api-Version"}));
     }
     if path == "/user" {
@@ -75,7 +78,14 @@ pub fn handle(s: &mut State, req: &Request, base: &str) -> ResponseTemplate {
     let key = match kind {
         "container" => format!("{owner}/{name}"),
         // docker.pkg.github.com/OWNER/REPOSITORY/IMAGE is the docker package IMAGE.
-        _ => s.repos.keys().find(|k| k.starts_with(&format!("{owner}/")) && k.split('/').count() == 3 && k.ends_with(&format!("/{name}"))).cloned().unwrap_or_default(),
+        _ => s
+            .repos
+            .keys()
+            .find(|k| {
+                k.starts_with(&format!("{owner}/")) && k.split('/').count() == 3 && k.ends_with(&format!("/{name}"))
+            })
+            .cloned()
+            .unwrap_or_default(),
     };
     if public_only && !PUBLIC.contains(&key.as_str()) {
         return json(404, j!({"message": "Package not found."}));
@@ -84,7 +94,11 @@ pub fn handle(s: &mut State, req: &Request, base: &str) -> ResponseTemplate {
     let version = |d: &Digest| {
         let tags = repo.tags_of(d);
         let created = repo.pushed.get(d).copied().unwrap_or_default();
-        let metadata = if kind == "docker" { j!({"package_type": "docker", "docker": {"tag": tags}}) } else { j!({"package_type": "container", "container": {"tags": tags}}) };
+        let metadata = if kind == "docker" {
+            j!({"package_type": "docker", "docker": {"tag": tags}})
+        } else {
+            j!({"package_type": "container", "container": {"tags": tags}})
+        };
         j!({"id": version_id(d), "name": d.to_string(), "created_at": format!("2024-01-01T{:02}:{:02}:{:02}Z", created / 3600, created / 60 % 60, created % 60), "metadata": metadata})
     };
     let find = |id: &str| repo.manifests.iter().find(|d| version_id(d).to_string() == id).cloned();
@@ -136,7 +150,11 @@ fn registry(s: &mut State, req: &Request, parts: &[&str]) -> ResponseTemplate {
     match (req.method.as_str(), parts) {
         ("GET", ["v2", ""]) => json(200, j!({})),
         ("HEAD", ["v2", rest @ .., "blobs", d]) if !rest.is_empty() => {
-            if *d == empty.as_str() { ResponseTemplate::new(200).set_body_string("{}") } else { ResponseTemplate::new(404) }
+            if *d == empty.as_str() {
+                ResponseTemplate::new(200).set_body_string("{}")
+            } else {
+                ResponseTemplate::new(404)
+            }
         }
         (method @ ("GET" | "HEAD"), ["v2", rest @ .., "manifests", reference]) if !rest.is_empty() => {
             // By digest or by tag, as ghcr.io answers.
@@ -149,7 +167,11 @@ fn registry(s: &mut State, req: &Request, parts: &[&str]) -> ResponseTemplate {
                     let resp = ResponseTemplate::new(200)
                         .insert_header("docker-content-digest", digest.as_str())
                         .insert_header("content-type", "application/vnd.oci.image.manifest.v1+json");
-                    if method == "GET" { resp.set_body_raw(body, "application/vnd.oci.image.manifest.v1+json") } else { resp.insert_header("content-length", body.len().to_string().as_str()) }
+                    if method == "GET" {
+                        resp.set_body_raw(body, "application/vnd.oci.image.manifest.v1+json")
+                    } else {
+                        resp.insert_header("content-length", body.len().to_string().as_str())
+                    }
                 }
                 None => ResponseTemplate::new(404),
             }
@@ -204,7 +226,10 @@ async fn a_last_tag_deletes_its_version_and_a_shared_one_goes_through_a_throwawa
     let out = f.driver.untag(&f.repo, "v0").await.unwrap();
     assert_eq!((out.method, &out.digest), (UntagMethod::LastTagVersion, &alone));
     let log = f.fake.log();
-    assert_eq!(log.last().unwrap(), &format!("DELETE /orgs/acme/packages/container/team%2Fapp/versions/{}", version_id(&alone)));
+    assert_eq!(
+        log.last().unwrap(),
+        &format!("DELETE /orgs/acme/packages/container/team%2Fapp/versions/{}", version_id(&alone))
+    );
 
     let out = f.driver.untag(&f.repo, "v1").await.unwrap();
     assert_eq!((out.method, &out.digest), (UntagMethod::ThrowawayManifest, &shared));
@@ -214,7 +239,10 @@ async fn a_last_tag_deletes_its_version_and_a_shared_one_goes_through_a_throwawa
     let log = f.fake.log();
     assert!(log.iter().any(|l| l == "PUT /v2/acme/team/app/manifests/v1"), "{log:#?}");
     assert!(log.last().unwrap().starts_with("DELETE /orgs/acme/packages/container/team%2Fapp/versions/"), "{log:#?}");
-    assert!(!log.iter().any(|l| l.starts_with("DELETE") && l.ends_with(&version_id(&shared).to_string())), "the shared version is never deleted: {log:#?}");
+    assert!(
+        !log.iter().any(|l| l.starts_with("DELETE") && l.ends_with(&version_id(&shared).to_string())),
+        "the shared version is never deleted: {log:#?}"
+    );
 }
 
 /// "List package versions for a package owned by the authenticated user" is `/user/…`; the
@@ -230,7 +258,11 @@ async fn the_token_users_private_packages_are_under_user() {
     assert_eq!(f.fake.log(), ["GET /user", "GET /user/packages/container/app/versions?per_page=100"]);
     f.fake.seed("bob/app", &["y"]);
     f.driver.untag(&f.repo, "x").await.unwrap();
-    assert!(f.fake.log().last().unwrap().starts_with("DELETE /user/packages/container/app/versions/"), "{:?}", f.fake.log());
+    assert!(
+        f.fake.log().last().unwrap().starts_with("DELETE /user/packages/container/app/versions/"),
+        "{:?}",
+        f.fake.log()
+    );
 }
 
 /// The Actions `GITHUB_TOKEN` has no user (`GET /user` answers 403): organisation, then user.
@@ -247,7 +279,11 @@ async fn a_token_without_a_user_tries_the_organisation_then_the_user() {
     assert_eq!(driver(&g.fake, "ghs_actions").list_tags(&g.repo).await.unwrap().len(), 1);
     assert_eq!(
         g.fake.log(),
-        ["GET /user", "GET /orgs/bob/packages/container/public-app/versions?per_page=100", "GET /users/bob/packages/container/public-app/versions?per_page=100"]
+        [
+            "GET /user",
+            "GET /orgs/bob/packages/container/public-app/versions?per_page=100",
+            "GET /users/bob/packages/container/public-app/versions?per_page=100"
+        ]
     );
 }
 
@@ -267,14 +303,26 @@ async fn rate_limit_403s_are_waited_out_and_never_called_permission_failures() {
     use super::fake::epoch_now;
     let f = fixture_for("acme/app").await;
     f.fake.seed("acme/app", &["x"]);
-    f.fake.limit_with(1, 403, &[("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", (epoch_now() + 1).to_string())]);
+    f.fake.limit_with(
+        1,
+        403,
+        &[("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", (epoch_now() + 1).to_string())],
+    );
     let started = std::time::Instant::now();
     assert_eq!(f.driver.list_tags(&f.repo).await.unwrap().len(), 1);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "waited for the reset: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "waited for the reset: {:?}",
+        started.elapsed()
+    );
     f.fake.limit_with(1, 403, &[("retry-after", "1".into())]);
     assert_eq!(f.driver.list_tags(&f.repo).await.unwrap().len(), 1, "secondary limit waited out");
 
-    f.fake.limit_with(100, 403, &[("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", (epoch_now() + 3600).to_string())]);
+    f.fake.limit_with(
+        100,
+        403,
+        &[("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", (epoch_now() + 3600).to_string())],
+    );
     let err = f.driver.list_tags(&f.repo).await.unwrap_err();
     let text = err.to_string();
     assert!(!err.is_auth() && err.is_rate_limited(), "{text}");
@@ -295,7 +343,12 @@ async fn versions_are_listed_once_per_run_not_per_untag() {
     for t in ["a", "b"] {
         assert_eq!(f.driver.untag(&f.repo, t).await.unwrap().method, UntagMethod::LastTagVersion);
     }
-    assert_eq!(versions_listings(&f.fake.log()), 1, "a last-tag untag reads its one version, not the list: {:#?}", f.fake.log());
+    assert_eq!(
+        versions_listings(&f.fake.log()),
+        1,
+        "a last-tag untag reads its one version, not the list: {:#?}",
+        f.fake.log()
+    );
     assert_eq!(f.driver.untag(&f.repo, "s1").await.unwrap().method, UntagMethod::ThrowawayManifest);
     assert_eq!(versions_listings(&f.fake.log()), 2, "a throwaway's version is looked up on the newest page");
     assert!(f.fake.tag("acme/app", "s2").is_some() && f.fake.tag("acme/app", "c").is_some());
@@ -361,6 +414,9 @@ async fn no_token_says_what_github_needs() {
     let err = d.list_tags(&repo).await.unwrap_err();
     let text = err.to_string();
     assert!(err.is_auth(), "{text}");
-    assert!(text.contains("github driver: list tags") && text.contains("delete:packages") && text.contains("GITHUB_TOKEN"), "{text}");
+    assert!(
+        text.contains("github driver: list tags") && text.contains("delete:packages") && text.contains("GITHUB_TOKEN"),
+        "{text}"
+    );
     assert!(fake.log().is_empty(), "nothing is sent without a token");
 }

@@ -13,13 +13,21 @@ use wharf::registry::CredentialStore;
 fn settings(f: &FakeFixture, keep: Keep, patterns: &[&str]) -> (tempfile::TempDir, Settings) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
-    let project = wharf::config::parse_str(&dir.path().join("wharf.yaml"), dir.path(), "project: t\nconfigVersion: 1\n---\nimage: ~\n").unwrap();
+    let project = wharf::config::parse_str(
+        &dir.path().join("wharf.yaml"),
+        dir.path(),
+        "project: t\nconfigVersion: 1\n---\nimage: ~\n",
+    )
+    .unwrap();
     let settings = Settings {
         project: Some(project),
         repo: f.repo.clone(),
         layout: wharf::naming::Layout::Monorepo,
         keep,
-        keep_patterns: patterns.iter().map(|p| (p.to_string(), globset::Glob::new(p).unwrap().compile_matcher())).collect(),
+        keep_patterns: patterns
+            .iter()
+            .map(|p| (p.to_string(), globset::Glob::new(p).unwrap().compile_matcher()))
+            .collect(),
         fresh_window: None,
         include_unknown: true,
         artifact_type: None,
@@ -79,7 +87,9 @@ async fn a_plan_deleting_every_tag_keeps_the_newest_version_with_githubs_reason(
     }
     assert!(plan.to_table().contains("GitHub refuses to delete the last tagged version"), "{}", plan.to_table());
     assert!(plan.repository_deletions.is_empty());
-    let outcome = apply(&plan, f.driver.as_ref(), &fast_client(CredentialStore::new()), &dir.path().join("j.jsonl")).await.unwrap();
+    let outcome = apply(&plan, f.driver.as_ref(), &fast_client(CredentialStore::new()), &dir.path().join("j.jsonl"))
+        .await
+        .unwrap();
     assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
     assert_eq!((f.fake.tag(&f.key, "v2"), f.fake.tag(&f.key, "latest")), (Some(newest.clone()), Some(newest)));
     assert_eq!(f.fake.tag(&f.key, "v1"), None);
@@ -103,7 +113,11 @@ async fn purge_deletes_the_package_as_a_whole_and_never_a_tag_pushed_after_the_p
     let outcome = apply(&stale, f.driver.as_ref(), &client, &dir.path().join("stale.jsonl")).await.unwrap();
     assert!(outcome.deleted.is_empty(), "{:?}", outcome.deleted);
     assert_eq!(outcome.failed.len(), 3, "{:?}", outcome.failed);
-    assert!(outcome.failed[0].reason.contains("changed since the plan") && outcome.failed[0].reason.contains("hotfix"), "{}", outcome.failed[0].reason);
+    assert!(
+        outcome.failed[0].reason.contains("changed since the plan") && outcome.failed[0].reason.contains("hotfix"),
+        "{}",
+        outcome.failed[0].reason
+    );
     assert!(f.fake.tag(&f.key, "hotfix").is_some() && f.fake.tag(&f.key, "v1").is_some());
 
     let fresh = plan(&f, &s).await;
@@ -113,6 +127,10 @@ async fn purge_deletes_the_package_as_a_whole_and_never_a_tag_pushed_after_the_p
     assert_eq!(outcome.deleted.len(), 4);
     assert!(!f.fake.state.lock().unwrap().repos.contains_key(&f.key), "the package is gone");
     let log = f.fake.log();
-    assert_eq!(log.iter().filter(|l| l.starts_with("DELETE")).collect::<Vec<_>>(), ["DELETE /orgs/acme/packages/container/team%2Fapp"], "one request, no version deletes");
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("DELETE")).collect::<Vec<_>>(),
+        ["DELETE /orgs/acme/packages/container/team%2Fapp"],
+        "one request, no version deletes"
+    );
     assert_eq!(wharf::cleanup::journal::read(&journal).unwrap().len(), 4, "every tag journaled first");
 }

@@ -3,19 +3,20 @@
 //! paged two at a time with `X-Next-Page`; a tag's details carry its digest; `DELETE` removes
 //! one tag. `PRIVATE-TOKEN` or `JOB-TOKEN`; a Reporter's token may list but not delete (403).
 
+use super::Listings as _;
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
 use serde_json::json as j;
 use wharf::drivers::{Driver, DriverOptions, GitlabDriver};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
-use super::Listings as _;
 
 const PROJECT: &str = "group%2Fsub%2Fproject";
 const KEY: &str = "group/sub/project/app";
 
 fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
-    let full = header(req, "private-token") == Some("glpat-maintainer") || header(req, "job-token") == Some("ci-job-token");
+    let full =
+        header(req, "private-token") == Some("glpat-maintainer") || header(req, "job-token") == Some("ci-job-token");
     if !full && header(req, "private-token") != Some("glpat-reporter") {
         return json(401, j!({"message": "401 Unauthorized"}));
     }
@@ -23,7 +24,9 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let rest = match parts.as_slice() {
         ["api", "v4", "projects", project, "registry", "repositories", rest @ ..] if *project == PROJECT => rest,
-        ["api", "v4", "projects", _, "registry", "repositories", ..] => return json(404, j!({"message": "404 Project Not Found"})),
+        ["api", "v4", "projects", _, "registry", "repositories", ..] => {
+            return json(404, j!({"message": "404 Project Not Found"}));
+        }
         _ => return unexpected(req),
     };
     let paged = |all: Vec<serde_json::Value>| {
@@ -40,7 +43,9 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
             j!({"id": 7, "name": "app", "path": KEY, "project_id": 42, "location": format!("registry.gitlab.com/{KEY}")}),
             j!({"id": 9, "name": "app/cache", "path": format!("{KEY}/cache"), "project_id": 42}),
         ]),
-        ("GET", ["7", "tags"]) => paged(repo.tags.keys().map(|t| j!({"name": t, "path": format!("{KEY}:{t}")})).collect()),
+        ("GET", ["7", "tags"]) => {
+            paged(repo.tags.keys().map(|t| j!({"name": t, "path": format!("{KEY}:{t}")})).collect())
+        }
         ("GET", ["7", "tags", tag]) => match repo.tags.get(*tag) {
             Some(d) => json(200, j!({"name": tag, "digest": d.to_string(), "revision": d.hex(), "total_size": 2})),
             None => json(404, j!({"message": "404 Tag Not Found"})),
@@ -109,7 +114,10 @@ async fn a_project_the_token_cannot_see_is_an_error_with_a_hint_not_no_tags() {
     let err = f.driver.list_tags(&hidden).await.unwrap_err();
     let text = err.to_string();
     assert_eq!(err.status(), Some(404), "{text}");
-    assert!(text.contains("other/secret/app or other/secret") && text.contains("cannot see") && text.contains("Reporter"), "{text}");
+    assert!(
+        text.contains("other/secret/app or other/secret") && text.contains("cannot see") && text.contains("Reporter"),
+        "{text}"
+    );
     assert!(!err.is_auth());
 }
 

@@ -28,7 +28,10 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
         _ => return unexpected(req),
     };
     if name.contains("%2F") && !name.contains("%252F") {
-        return json(404, j!({"errors": [{"code": "NOT_FOUND", "message": "repository names must be double-encoded"}]}));
+        return json(
+            404,
+            j!({"errors": [{"code": "NOT_FOUND", "message": "repository names must be double-encoded"}]}),
+        );
     }
     let key = format!("{project}/{}", name.replace("%252F", "/"));
     let not_found = || json(404, j!({"errors": [{"code": "NOT_FOUND", "message": "artifact not found"}]}));
@@ -44,7 +47,8 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
             let n: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
             let all: Vec<_> = repo.manifests.iter().cloned().collect();
             let (items, _) = page(&all, n, size);
-            json(200, j!(items.iter().map(artifact).collect::<Vec<_>>())).insert_header("x-total-count", all.len().to_string().as_str())
+            json(200, j!(items.iter().map(artifact).collect::<Vec<_>>()))
+                .insert_header("x-total-count", all.len().to_string().as_str())
         }
         ("GET", [reference]) => match repo.tags.get(*reference) {
             Some(d) => json(200, artifact(d)),
@@ -98,7 +102,8 @@ async fn nested_names_are_encoded_twice() {
 async fn a_404_on_a_later_page_is_an_error_not_the_end_of_the_list() {
     conformance::a_vanishing_page_is_an_error(handle, "library/app", 101, |fake| {
         let repo: Repository = "harbor.example.com/library/app".parse().unwrap();
-        let creds = CredentialStore::new().with_explicit("harbor.example.com", Credential::basic("robot$ci", "full-secret"));
+        let creds =
+            CredentialStore::new().with_explicit("harbor.example.com", Credential::basic("robot$ci", "full-secret"));
         (Box::new(HarborDriver::new(&options(fast_client(creds), fake.url()), &repo).unwrap()), repo)
     })
     .await;

@@ -19,7 +19,12 @@ fn tags(repo: &str, implementation: &str) -> BTreeMap<String, String> {
         .expect("run wharf");
     assert!(out.status.success(), "{implementation}: tags ls {repo}: {}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    v["tags"].as_array().expect("tags").iter().map(|t| (t["tag"].as_str().unwrap().to_string(), t["digest"].as_str().unwrap().to_string())).collect()
+    v["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| (t["tag"].as_str().unwrap().to_string(), t["digest"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[test]

@@ -2,10 +2,11 @@
 //! server, the native-API drivers against wiremock fakes that answer as each vendor documents
 //! and assert every request; one conformance suite runs over all of them.
 
-mod cli;
 mod acr;
 mod artifact_registry;
+mod cli;
 mod conformance;
+mod default;
 mod dockerhub;
 mod ecr;
 mod fake;
@@ -15,7 +16,6 @@ mod gitlab;
 mod harbor;
 mod live;
 mod quay;
-mod default;
 
 use bytes::Bytes;
 use wharf::drivers::{BrokenTag, Digests, Driver, DriverError, TagEntry};

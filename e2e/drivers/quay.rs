@@ -3,13 +3,13 @@
 //! bearer token; a token without write access gets 403. Tags named `schema1-*` come without a
 //! `manifest_digest` (the field is optional in Quay's API schema).
 
+use super::Listings as _;
 use super::conformance::{self, FakeFixture, fast_client, options};
 use super::fake::{Fake, State, header, json, page, query, remove_tag, unexpected};
 use serde_json::json as j;
 use wharf::drivers::{Driver, DriverOptions, QuayDriver};
 use wharf::registry::{CredentialStore, Repository};
 use wiremock::{Request, ResponseTemplate};
-use super::Listings as _;
 
 fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
     let auth = header(req, "authorization");
@@ -21,7 +21,9 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method.as_str(), parts.as_slice()) {
         ("GET", ["api", "v1", "repository", ns, name, "tag", ""]) => {
-            let Some(repo) = s.repos.get(&format!("{ns}/{name}")) else { return json(404, j!({"error_message": "Not Found"})) };
+            let Some(repo) = s.repos.get(&format!("{ns}/{name}")) else {
+                return json(404, j!({"error_message": "Not Found"}));
+            };
             assert_eq!(query(req, "onlyActiveTags").as_deref(), Some("true"));
             let mut all: Vec<(String, String)> = repo.tags.iter().map(|(t, d)| (t.clone(), d.to_string())).collect();
             if let Some(t) = query(req, "specificTag") {
@@ -31,7 +33,13 @@ fn handle(s: &mut State, req: &Request, _base: &str) -> ResponseTemplate {
             let (items, more) = page(&all, n, 2);
             let tags: Vec<_> = items
                 .iter()
-                .map(|(t, d)| if t.starts_with("schema1-") { j!({"name": t, "reversion": false}) } else { j!({"name": t, "manifest_digest": d, "reversion": false}) })
+                .map(|(t, d)| {
+                    if t.starts_with("schema1-") {
+                        j!({"name": t, "reversion": false})
+                    } else {
+                        j!({"name": t, "manifest_digest": d, "reversion": false})
+                    }
+                })
                 .collect();
             json(200, j!({"tags": tags, "page": n, "has_additional": more}))
         }
@@ -72,7 +80,10 @@ async fn requests_are_the_documented_ones() {
     f.driver.untag(&f.repo, "v1").await.unwrap();
     assert_eq!(
         f.fake.log(),
-        ["GET /api/v1/repository/acme/app/tag/?specificTag=v1&onlyActiveTags=true", "DELETE /api/v1/repository/acme/app/tag/v1"]
+        [
+            "GET /api/v1/repository/acme/app/tag/?specificTag=v1&onlyActiveTags=true",
+            "DELETE /api/v1/repository/acme/app/tag/v1"
+        ]
     );
 }
 

@@ -20,11 +20,14 @@ pub struct BuildKitProxy {
 /// Certificates for a TLS proxy: (CA PEM, server chain PEM, server key PEM, client cert PEM,
 /// client key PEM), all from one private CA; the server's for 127.0.0.1.
 pub fn certificates() -> (String, String, String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, "wharf buildkit test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key = KeyPair::generate().unwrap();
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
@@ -71,8 +74,11 @@ impl BuildKitProxy {
         for c in CertificateDer::pem_slice_iter(client_ca.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
         }
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes()).map(|c| c.unwrap()).collect();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .unwrap();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(chain.as_bytes()).map(|c| c.unwrap()).collect();
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -97,7 +103,12 @@ impl BuildKitProxy {
                 });
             }
         });
-        BuildKitProxy { address: format!("tcp://127.0.0.1:{port}"), accepted, _dir: tempfile::tempdir().unwrap(), _runtime: runtime }
+        BuildKitProxy {
+            address: format!("tcp://127.0.0.1:{port}"),
+            accepted,
+            _dir: tempfile::tempdir().unwrap(),
+            _runtime: runtime,
+        }
     }
 
     pub fn accepted(&self) -> usize {
@@ -118,7 +129,8 @@ fn engine_socket() -> PathBuf {
 /// Upgrades a connection to the engine's `/grpc` and copies bytes both ways.
 async fn splice(mut client: impl AsyncRead + AsyncWrite + Unpin) {
     let Ok(mut engine) = tokio::net::UnixStream::connect(engine_socket()).await else { return };
-    let request = "POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n";
+    let request =
+        "POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n";
     if engine.write_all(request.as_bytes()).await.is_err() {
         return;
     }

@@ -33,7 +33,9 @@ impl Moto {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (run scripts/test, or pip install 'moto[server]')"));
+                .unwrap_or_else(|e| {
+                    panic!("cannot start {bin}: {e} (run scripts/test, or pip install 'moto[server]')")
+                });
             let mut moto = Moto { child, port };
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {

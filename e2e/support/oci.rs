@@ -103,7 +103,12 @@ pub fn docker_save_layers(archive: &Path) -> Vec<Vec<u8>> {
         members.insert(name, data);
     }
     let manifest: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).expect("manifest.json");
-    manifest[0]["Layers"].as_array().expect("Layers").iter().map(|l| members[l.as_str().expect("layer")].clone()).collect()
+    manifest[0]["Layers"]
+        .as_array()
+        .expect("Layers")
+        .iter()
+        .map(|l| members[l.as_str().expect("layer")].clone())
+        .collect()
 }
 
 /// A tar of the directory `dir` (its content at the archive's root).
@@ -178,7 +183,8 @@ pub fn raw_manifest(reference: &str) -> serde_json::Value {
 pub fn pull_back(reference: &str) -> (String, Vec<String>) {
     let dir = tempfile::tempdir().expect("temp dir");
     skopeo(&["copy", "-q", "--src-tls-verify=false", "--all", reference, &format!("oci:{}:x", dir.path().display())]);
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).expect("index")).expect("json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).expect("index")).expect("json");
     let top = index["manifests"][0]["digest"].as_str().expect("digest").to_string();
     let mut blobs = Vec::new();
     for entry in std::fs::read_dir(dir.path().join("blobs/sha256")).expect("blobs") {
@@ -191,11 +197,13 @@ pub fn pull_back(reference: &str) -> (String, Vec<String>) {
     (top, blobs)
 }
 
-
 /// The digests an image consists of: its manifest's, its config's and its layers', sorted.
 pub fn image_blobs(manifest: &serde_json::Value, manifest_digest: &str) -> Vec<String> {
     let layers = manifest["layers"].as_array().expect("layers");
-    let mut all: Vec<String> = std::iter::once(&manifest["config"]).chain(layers).map(|d| d["digest"].as_str().expect("digest").to_string()).collect();
+    let mut all: Vec<String> = std::iter::once(&manifest["config"])
+        .chain(layers)
+        .map(|d| d["digest"].as_str().expect("digest").to_string())
+        .collect();
     all.push(manifest_digest.to_string());
     all.sort();
     all

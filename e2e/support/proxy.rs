@@ -208,14 +208,24 @@ async fn serve_connection(state: Arc<State>, stream: TcpStream) {
         let fault = {
             let mut rules = state.rules.lock().expect("rules");
             // Every rule counts its matches; the first one whose window holds this request wins.
-            let applying: Vec<Fault> = rules.iter_mut().filter_map(|r| r.applies(&head.method, &head.target).then(|| r.fault.clone())).collect();
+            let applying: Vec<Fault> = rules
+                .iter_mut()
+                .filter_map(|r| r.applies(&head.method, &head.target).then(|| r.fault.clone()))
+                .collect();
             applying.into_iter().next()
         };
         let index = {
             let mut seen = state.seen.lock().expect("seen");
             let at = Instant::now();
             let authorization = head.header("authorization").is_some();
-            seen.push(Seen { method: head.method.clone(), target: head.target.clone(), fault: fault.clone(), status: None, authorization, at });
+            seen.push(Seen {
+                method: head.method.clone(),
+                target: head.target.clone(),
+                fault: fault.clone(),
+                status: None,
+                authorization,
+                at,
+            });
             seen.len() - 1
         };
         let status = handle(&state, &mut client, &head, fault).await.ok().flatten();
@@ -229,7 +239,12 @@ async fn serve_connection(state: Arc<State>, stream: TcpStream) {
 }
 
 /// Serves one request; `Ok(None)` when the client connection must end without an answer.
-async fn handle(state: &State, client: &mut BufReader<TcpStream>, head: &Head, fault: Option<Fault>) -> std::io::Result<Option<u16>> {
+async fn handle(
+    state: &State,
+    client: &mut BufReader<TcpStream>,
+    head: &Head,
+    fault: Option<Fault>,
+) -> std::io::Result<Option<u16>> {
     if let Some(Fault::DropMidBody { after }) = fault {
         let len: usize = head.header("content-length").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
         let mut partial = vec![0u8; after.min(len)];
@@ -270,7 +285,12 @@ async fn handle(state: &State, client: &mut BufReader<TcpStream>, head: &Head, f
     }
 }
 
-async fn relay(state: &State, client: &mut BufReader<TcpStream>, head: &Head, body: &[u8]) -> std::io::Result<Option<u16>> {
+async fn relay(
+    state: &State,
+    client: &mut BufReader<TcpStream>,
+    head: &Head,
+    body: &[u8],
+) -> std::io::Result<Option<u16>> {
     let (status, response) = forward(state, head, body).await?;
     client.get_mut().write_all(&response).await?;
     client.get_mut().flush().await?;
@@ -366,7 +386,8 @@ async fn forward(state: &State, head: &Head, body: &[u8]) -> std::io::Result<(u1
     up.write_all(body).await?;
     let mut raw = Vec::new();
     up.read_to_end(&mut raw).await?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no response head"))?;
+    let split =
+        raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no response head"))?;
     let (head_bytes, rest) = (&raw[..split], &raw[split + 4..]);
     let text = String::from_utf8_lossy(head_bytes);
     let mut lines = text.split("\r\n");
@@ -395,7 +416,11 @@ async fn forward(state: &State, head: &Head, body: &[u8]) -> std::io::Result<(u1
     Ok((status, bytes))
 }
 
-async fn answer_error(client: &mut BufReader<TcpStream>, status: u16, retry_after: Option<u64>) -> std::io::Result<u16> {
+async fn answer_error(
+    client: &mut BufReader<TcpStream>,
+    status: u16,
+    retry_after: Option<u64>,
+) -> std::io::Result<u16> {
     let (code, reason) = match status {
         429 => ("TOOMANYREQUESTS", "Too Many Requests"),
         500 => ("UNKNOWN", "Internal Server Error"),
@@ -405,7 +430,8 @@ async fn answer_error(client: &mut BufReader<TcpStream>, status: u16, retry_afte
         _ => ("UNKNOWN", "Injected"),
     };
     let body = format!(r#"{{"errors":[{{"code":"{code}","message":"injected by the test proxy"}}]}}"#);
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    let mut out =
+        format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
     if let Some(secs) = retry_after {
         out.push_str(&format!("Retry-After: {secs}\r\n"));
     }

@@ -120,8 +120,10 @@ impl Registry {
     pub fn catalog(&self) -> Vec<String> {
         let body = http_get(self.ip, self.port, "/v2/_catalog?n=1000");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("catalog ({e}): {body}"));
-        let mut repos: Vec<String> =
-            v["repositories"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default();
+        let mut repos: Vec<String> = v["repositories"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+            .unwrap_or_default();
         repos.sort();
         repos
     }
@@ -129,8 +131,12 @@ impl Registry {
     /// Tags of `repo`, sorted; none for a repository that has blobs but no tag yet.
     pub fn tags(&self, repo: &str) -> Vec<String> {
         let body = http_get(self.ip, self.port, &format!("/v2/{repo}/tags/list"));
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("tags of {repo} ({e}): {body}"));
-        let mut tags: Vec<String> = v["tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("tags of {repo} ({e}): {body}"));
+        let mut tags: Vec<String> = v["tags"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .unwrap_or_default();
         tags.sort();
         tags
     }

@@ -30,8 +30,16 @@ pub struct Fixture {
 pub fn populate(work: &Path, root: &str, env: &[(&str, String)], open: impl FnOnce() -> StaticRoot) -> Fixture {
     let (amd64, arm64) = (work.join("amd64"), work.join("arm64"));
     let layer = |arch: &str| layer_tar(&[("hello", format!("hello from {arch}\n").as_bytes())]);
-    write_image(&amd64, &Spec { architecture: "amd64", variant: None, layers: vec![layer("amd64")], labels: serde_json::json!({}) }, "x");
-    write_image(&arm64, &Spec { architecture: "arm64", variant: None, layers: vec![layer("arm64")], labels: serde_json::json!({}) }, "x");
+    write_image(
+        &amd64,
+        &Spec { architecture: "amd64", variant: None, layers: vec![layer("amd64")], labels: serde_json::json!({}) },
+        "x",
+    );
+    write_image(
+        &arm64,
+        &Spec { architecture: "arm64", variant: None, layers: vec![layer("arm64")], labels: serde_json::json!({}) },
+        "x",
+    );
     let push = |args: &[&str]| {
         let mut all = vec!["push", "--output", "json", "--no-default-annotations", "--static-root", root];
         all.extend_from_slice(args);
@@ -64,7 +72,8 @@ pub fn populate(work: &Path, root: &str, env: &[(&str, String)], open: impl FnOn
     runtime.block_on(async {
         use wharf::static_registry::root::Area;
         for (area, out) in [(Area::Manifests, &mut fixture.manifests), (Area::Blobs, &mut fixture.blobs)] {
-            let mut found: Vec<String> = root.entries(REPO, area).await.expect("list").into_iter().map(|(d, _)| d.to_string()).collect();
+            let mut found: Vec<String> =
+                root.entries(REPO, area).await.expect("list").into_iter().map(|(d, _)| d.to_string()).collect();
             found.sort();
             *out = found;
         }
@@ -76,7 +85,13 @@ pub fn populate(work: &Path, root: &str, env: &[(&str, String)], open: impl FnOn
 
 /// An OCI artifact (empty config, one layer of `content`) whose subject is `subject`;
 /// returns its manifest digest.
-async fn put_artifact(root: &StaticRoot, work: &Path, artifact_type: &str, content: &[u8], (subject, size): (&str, usize)) -> String {
+async fn put_artifact(
+    root: &StaticRoot,
+    work: &Path,
+    artifact_type: &str,
+    content: &[u8],
+    (subject, size): (&str, usize),
+) -> String {
     let empty = b"{}";
     for blob in [&empty[..], content] {
         let path = work.join("artifact-blob");

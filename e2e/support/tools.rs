@@ -16,7 +16,11 @@ pub fn dir() -> PathBuf {
 /// The path of tool `name`; panics with a hint when it is not there.
 pub fn path(name: &str) -> PathBuf {
     let p = dir().join(name);
-    assert!(p.is_file(), "{} not found: the e2e tests need the prebuilt tools of ../shared/tools (or WHARF_TOOLS=DIR)", p.display());
+    assert!(
+        p.is_file(),
+        "{} not found: the e2e tests need the prebuilt tools of ../shared/tools (or WHARF_TOOLS=DIR)",
+        p.display()
+    );
     p
 }
 
@@ -28,7 +32,12 @@ pub fn run(name: &str, args: &[&str]) -> Output {
 /// Runs `name ARGS…` and returns its stdout; panics with its output on failure.
 pub fn ok(name: &str, args: &[&str]) -> String {
     let out = run(name, args);
-    assert!(out.status.success(), "{name} {args:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

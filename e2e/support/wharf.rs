@@ -80,7 +80,13 @@ impl Run {
     }
     /// Panics with wharf's output unless it exited 0.
     pub fn ok(self) -> Run {
-        assert!(self.output.status.success(), "wharf failed ({}):\nstdout:\n{}\nstderr:\n{}", self.code(), self.stdout(), self.stderr());
+        assert!(
+            self.output.status.success(),
+            "wharf failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 }
@@ -109,7 +115,10 @@ pub fn skopeo(args: &[&str]) -> String {
 pub fn skopeo_tags(repo: &str) -> Vec<String> {
     let out = skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{repo}")]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("skopeo json");
-    let mut tags: Vec<String> = v["Tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default();
+    let mut tags: Vec<String> = v["Tags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+        .unwrap_or_default();
     tags.sort();
     tags
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use wharf::oci::docker_archive;
 use wharf::oci::layout::OciLayout;
-use wharf::spec::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use wharf::registry::{Reference, Repository, challenge, parse_manifest};
+use wharf::spec::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 
 /// An empty project directory, made once (the config checks relative paths against it).
 fn project_dir() -> &'static Path {

@@ -57,7 +57,9 @@ pub fn detect(path: &Path) -> Result<Option<Chart>, ArtifactError> {
 fn parse_chart_yaml(text: &str) -> Option<Chart> {
     let value: serde_json::Value = serde_saphyr::from_str(text).ok()?;
     let metadata = value.as_object()?.clone();
-    let field = |k: &str| metadata.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_number().map(|n| n.to_string())));
+    let field = |k: &str| {
+        metadata.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_number().map(|n| n.to_string())))
+    };
     field("apiVersion")?;
     Some(Chart { name: field("name")?, version: field("version")?, metadata })
 }
@@ -72,7 +74,8 @@ impl Chart {
     /// The manifest annotations `helm push` derives from `Chart.yaml`.
     pub fn annotations(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        let text = |k: &str| self.metadata.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
+        let text =
+            |k: &str| self.metadata.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
         out.insert("org.opencontainers.image.title".into(), self.name.clone());
         out.insert("org.opencontainers.image.version".into(), self.version.clone());
         if let Some(d) = text("description") {
@@ -81,7 +84,9 @@ impl Chart {
         if let Some(h) = text("home") {
             out.insert("org.opencontainers.image.url".into(), h);
         }
-        if let Some(s) = self.metadata.get("sources").and_then(|s| s.as_array()).and_then(|a| a.first()).and_then(|s| s.as_str()) {
+        if let Some(s) =
+            self.metadata.get("sources").and_then(|s| s.as_array()).and_then(|a| a.first()).and_then(|s| s.as_str())
+        {
             out.insert("org.opencontainers.image.source".into(), s.to_string());
         }
         let authors: Vec<String> = self

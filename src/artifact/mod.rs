@@ -85,4 +85,3 @@ pub struct ArtifactSpec {
     /// The manifest this artifact refers to (`--subject`).
     pub subject: Option<Descriptor>,
 }
-

@@ -10,7 +10,10 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{ArtifactError, ArtifactSpec, CONTENT_DIGEST, DEFAULT_ARTIFACT_TYPE, DEFAULT_FILE_TYPE, DIRECTORY_TYPE, FileSpec, TITLE, UNPACK, helm};
+use super::{
+    ArtifactError, ArtifactSpec, CONTENT_DIGEST, DEFAULT_ARTIFACT_TYPE, DEFAULT_FILE_TYPE, DIRECTORY_TYPE, FileSpec,
+    TITLE, UNPACK, helm,
+};
 use crate::oci::layout::OciLayout;
 use crate::spec::Digest;
 use crate::spec::manifest::{Descriptor, EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST};
@@ -45,12 +48,18 @@ pub fn pack(spec: &ArtifactSpec, staging: &Path) -> Result<Packed, ArtifactError
         let layer = layer(file, &blobs)?;
         let title = layer.annotations.as_ref().and_then(|a| a.get(TITLE)).cloned().unwrap_or_default();
         if let Some(first) = titles.insert(title.clone(), file.path.clone()) {
-            return Err(ArtifactError::Usage(format!("{} and {} would both be named {title:?} in the artifact", first.display(), file.path.display())));
+            return Err(ArtifactError::Usage(format!(
+                "{} and {} would both be named {title:?} in the artifact",
+                first.display(),
+                file.path.display()
+            )));
         }
         layers.push(layer);
     }
     let config = match &spec.config {
-        Some(c) => stored_file(&c.path, c.media_type.as_deref().unwrap_or("application/vnd.oci.image.config.v1+json"), &blobs)?,
+        Some(c) => {
+            stored_file(&c.path, c.media_type.as_deref().unwrap_or("application/vnd.oci.image.config.v1+json"), &blobs)?
+        }
         None => {
             blobs.put_blob_bytes(EMPTY_JSON)?;
             Descriptor::new(OCI_EMPTY, Digest::of(EMPTY_JSON), EMPTY_JSON.len() as u64)
@@ -67,7 +76,12 @@ pub fn pack(spec: &ArtifactSpec, staging: &Path) -> Result<Packed, ArtifactError
     Ok(Packed { digest: Digest::of(&manifest), manifest, artifact_type, config, layers, blobs })
 }
 
-fn pack_chart(spec: &ArtifactSpec, path: &Path, chart: &helm::Chart, blobs: OciLayout) -> Result<Packed, ArtifactError> {
+fn pack_chart(
+    spec: &ArtifactSpec,
+    path: &Path,
+    chart: &helm::Chart,
+    blobs: OciLayout,
+) -> Result<Packed, ArtifactError> {
     let config_bytes = chart.config_json();
     let config_digest = blobs.put_blob_bytes(&config_bytes)?;
     let config = Descriptor::new(helm::CONFIG_TYPE, config_digest, config_bytes.len() as u64);
@@ -75,12 +89,24 @@ fn pack_chart(spec: &ArtifactSpec, path: &Path, chart: &helm::Chart, blobs: OciL
     let mut annotations = chart.annotations();
     annotations.extend(spec.annotations.clone());
     // Helm sets no artifactType: its config's media type says what this is.
-    let manifest = manifest_json(spec.artifact_type.as_deref(), &config, std::slice::from_ref(&layer), spec.subject.as_ref(), &annotations);
+    let manifest = manifest_json(
+        spec.artifact_type.as_deref(),
+        &config,
+        std::slice::from_ref(&layer),
+        spec.subject.as_ref(),
+        &annotations,
+    );
     let artifact_type = spec.artifact_type.clone().unwrap_or_else(|| helm::CONFIG_TYPE.to_string());
     Ok(Packed { digest: Digest::of(&manifest), manifest, artifact_type, config, layers: vec![layer], blobs })
 }
 
-fn manifest_json(artifact_type: Option<&str>, config: &Descriptor, layers: &[Descriptor], subject: Option<&Descriptor>, annotations: &BTreeMap<String, String>) -> Bytes {
+fn manifest_json(
+    artifact_type: Option<&str>,
+    config: &Descriptor,
+    layers: &[Descriptor],
+    subject: Option<&Descriptor>,
+    annotations: &BTreeMap<String, String>,
+) -> Bytes {
     let mut m = serde_json::Map::new();
     m.insert("schemaVersion".into(), 2.into());
     m.insert("mediaType".into(), OCI_MANIFEST.into());
@@ -105,12 +131,17 @@ fn layer(file: &FileSpec, blobs: &OciLayout) -> Result<Descriptor, ArtifactError
     let mut d = if meta.is_dir() {
         let (tar_digest, desc) = packed_dir(&file.path, file.media_type.as_deref().unwrap_or(DIRECTORY_TYPE), blobs)?;
         let mut d = desc;
-        d.annotations = Some([(UNPACK.to_string(), "true".to_string()), (CONTENT_DIGEST.to_string(), tar_digest.to_string())].into());
+        d.annotations = Some(
+            [(UNPACK.to_string(), "true".to_string()), (CONTENT_DIGEST.to_string(), tar_digest.to_string())].into(),
+        );
         d
     } else if meta.is_file() {
         stored_file(&file.path, file.media_type.as_deref().unwrap_or(DEFAULT_FILE_TYPE), blobs)?
     } else {
-        return Err(ArtifactError::Invalid { path: file.path.clone(), message: "neither a regular file nor a directory".into() });
+        return Err(ArtifactError::Invalid {
+            path: file.path.clone(),
+            message: "neither a regular file nor a directory".into(),
+        });
     };
     d.annotations.get_or_insert_with(BTreeMap::new).insert(TITLE.to_string(), title);
     Ok(d)
@@ -122,7 +153,10 @@ fn title_of(path: &Path) -> Result<String, ArtifactError> {
         .and_then(|n| n.to_str())
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .map(str::to_string)
-        .ok_or_else(|| ArtifactError::Invalid { path: path.to_path_buf(), message: "has no file name to store it under".into() })
+        .ok_or_else(|| ArtifactError::Invalid {
+            path: path.to_path_buf(),
+            message: "has no file name to store it under".into(),
+        })
 }
 
 /// Stores a file's bytes as a blob (hashed once, then linked or copied into the layout).
@@ -177,7 +211,11 @@ fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, at: &Path) -> Re
     header.set_mode(0o755);
     header.set_size(0);
     tar.append_data(&mut header, at, std::io::empty()).map_err(ArtifactError::io(dir))?;
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir).map_err(ArtifactError::io(dir))?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(ArtifactError::io(dir))?;
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(ArtifactError::io(dir))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(ArtifactError::io(dir))?;
     entries.sort();
     for path in entries {
         let name = at.join(path.file_name().unwrap_or_default());
@@ -200,7 +238,10 @@ fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, at: &Path) -> Re
             header.set_size(0);
             tar.append_link(&mut header, &name, &target).map_err(ArtifactError::io(&path))?;
         } else {
-            return Err(ArtifactError::Invalid { path, message: "a special file (device, FIFO or socket) cannot be packed".into() });
+            return Err(ArtifactError::Invalid {
+                path,
+                message: "a special file (device, FIFO or socket) cannot be packed".into(),
+            });
         }
     }
     Ok(())

@@ -46,7 +46,11 @@ async fn files_and_directories_come_back_byte_identical() {
     let src = tempfile::tempdir().unwrap();
     tree(&src.path().join("dist"));
     std::fs::write(src.path().join("pack-1.0.0.tar.gz"), b"\x1f\x8bnot really gzip").unwrap();
-    let spec = ArtifactSpec { files: files(&[&src.path().join("pack-1.0.0.tar.gz"), &src.path().join("dist")]), artifact_type: Some("application/vnd.example.pack".into()), ..Default::default() };
+    let spec = ArtifactSpec {
+        files: files(&[&src.path().join("pack-1.0.0.tar.gz"), &src.path().join("dist")]),
+        artifact_type: Some("application/vnd.example.pack".into()),
+        ..Default::default()
+    };
     let packed = pack(&spec, &src.path().join("staging")).unwrap();
     let store: Arc<dyn ImageStore> = LayoutStore::shared(packed.blobs.clone(), "x");
     let out = tempfile::tempdir().unwrap();
@@ -68,7 +72,11 @@ async fn files_and_directories_come_back_byte_identical() {
 async fn hostile_titles_and_links_are_refused_before_anything_is_written() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("f"), b"x").unwrap();
-    let packed = pack(&ArtifactSpec { files: files(&[&src.path().join("f")]), ..Default::default() }, &src.path().join("staging")).unwrap();
+    let packed = pack(
+        &ArtifactSpec { files: files(&[&src.path().join("f")]), ..Default::default() },
+        &src.path().join("staging"),
+    )
+    .unwrap();
     let store: Arc<dyn ImageStore> = LayoutStore::shared(packed.blobs.clone(), "x");
     for title in ["../escape", "/etc/passwd", "a/../../b"] {
         let mut layers = packed.layers.clone();
@@ -93,7 +101,10 @@ fn a_helm_chart_is_pushed_with_helm_s_media_types() {
     let chart = dir.path().join("app-0.3.1.tgz");
     let gz = flate2::write::GzEncoder::new(std::fs::File::create(&chart).unwrap(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    for (name, body) in [("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.3.1\ndescription: demo\n"), ("app/values.yaml", "replicas: 1\n")] {
+    for (name, body) in [
+        ("app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.3.1\ndescription: demo\n"),
+        ("app/values.yaml", "replicas: 1\n"),
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
         h.set_mode(0o644);
@@ -101,7 +112,8 @@ fn a_helm_chart_is_pushed_with_helm_s_media_types() {
     }
     tar.into_inner().unwrap().finish().unwrap();
     assert_eq!(helm::detect(&chart).unwrap().unwrap().version, "0.3.1");
-    let packed = pack(&ArtifactSpec { files: files(&[&chart]), ..Default::default() }, &dir.path().join("staging")).unwrap();
+    let packed =
+        pack(&ArtifactSpec { files: files(&[&chart]), ..Default::default() }, &dir.path().join("staging")).unwrap();
     let m: serde_json::Value = serde_json::from_slice(&packed.manifest).unwrap();
     assert_eq!(m["config"]["mediaType"], helm::CONFIG_TYPE);
     assert_eq!(m["layers"][0]["mediaType"], helm::CHART_TYPE);

@@ -53,7 +53,12 @@ pub struct Written {
 }
 
 /// Writes every titled layer of `layers` (read from `store`) below `out`.
-pub async fn write_files(store: &dyn ImageStore, layers: &[Descriptor], out: &Path, force: bool) -> Result<Vec<Written>, UnpackError> {
+pub async fn write_files(
+    store: &dyn ImageStore,
+    layers: &[Descriptor],
+    out: &Path,
+    force: bool,
+) -> Result<Vec<Written>, UnpackError> {
     fs::create_dir_all(out).map_err(io(out))?;
     let mut written = Vec::new();
     // Every path is checked before anything is written.
@@ -73,13 +78,17 @@ pub async fn write_files(store: &dyn ImageStore, layers: &[Descriptor], out: &Pa
         let blob = store.blob_file(&layer.digest).await?;
         let (digest, size) = hash(&blob.path)?;
         if digest != layer.digest || size != layer.size {
-            return Err(UnpackError::Corrupt { digest: layer.digest.clone(), message: format!("the bytes read have digest {digest} and {size} bytes") });
+            return Err(UnpackError::Corrupt {
+                digest: layer.digest.clone(),
+                message: format!("the bytes read have digest {digest} and {size} bytes"),
+            });
         }
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(io(parent))?;
         }
         if unpack {
-            let expected = layer.annotations.as_ref().and_then(|a| a.get(CONTENT_DIGEST)).and_then(|d| d.parse::<Digest>().ok());
+            let expected =
+                layer.annotations.as_ref().and_then(|a| a.get(CONTENT_DIGEST)).and_then(|d| d.parse::<Digest>().ok());
             extract(&blob.path, out, &title, expected.as_ref(), force)?;
         } else {
             clear(&dest, force)?;
@@ -122,7 +131,10 @@ fn check_no_links(out: &Path, rel: &Path, title: &str) -> Result<(), UnpackError
     for c in parents {
         at.push(c);
         if at.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(UnpackError::Unsafe { title: title.to_string(), message: format!("{} is a symbolic link; refusing to write through it", at.display()) });
+            return Err(UnpackError::Unsafe {
+                title: title.to_string(),
+                message: format!("{} is a symbolic link; refusing to write through it", at.display()),
+            });
         }
     }
     Ok(())
@@ -146,17 +158,25 @@ fn hash(path: &Path) -> Result<(Digest, u64), UnpackError> {
 
 /// Extracts the tar+gzip `blob` below `out`: every entry must lie below `out/<title>` and be a
 /// directory, a regular file, or a symbolic link that stays inside it.
-fn extract(blob: &Path, out: &Path, title: &str, expected_tar: Option<&Digest>, force: bool) -> Result<(), UnpackError> {
+fn extract(
+    blob: &Path,
+    out: &Path,
+    title: &str,
+    expected_tar: Option<&Digest>,
+    force: bool,
+) -> Result<(), UnpackError> {
     let root = safe_relative(title)?;
     let unsafe_ = |message: String| UnpackError::Unsafe { title: title.to_string(), message };
     let file = fs::File::open(blob).map_err(io(blob))?;
-    let mut tar_hash = HashingReader { inner: flate2::read::GzDecoder::new(file), hasher: <sha2::Sha256 as sha2::Digest>::new() };
+    let mut tar_hash =
+        HashingReader { inner: flate2::read::GzDecoder::new(file), hasher: <sha2::Sha256 as sha2::Digest>::new() };
     {
         let mut archive = tar::Archive::new(&mut tar_hash);
         for entry in archive.entries().map_err(io(blob))? {
             let mut entry = entry.map_err(io(blob))?;
             let raw = entry.path().map_err(io(blob))?.into_owned();
-            let rel = safe_relative(&raw.to_string_lossy()).map_err(|_| unsafe_(format!("entry {} leaves the directory", raw.display())))?;
+            let rel = safe_relative(&raw.to_string_lossy())
+                .map_err(|_| unsafe_(format!("entry {} leaves the directory", raw.display())))?;
             if !rel.starts_with(&root) {
                 return Err(unsafe_(format!("entry {} is not below {}", raw.display(), root.display())));
             }
@@ -179,18 +199,28 @@ fn extract(blob: &Path, out: &Path, title: &str, expected_tar: Option<&Digest>, 
                     std::io::copy(&mut entry, &mut f).map_err(io(&dest))?;
                     f.flush().map_err(io(&dest))?;
                     use std::os::unix::fs::PermissionsExt as _;
-                    fs::set_permissions(&dest, fs::Permissions::from_mode(if mode & 0o111 != 0 { 0o755 } else { 0o644 })).map_err(io(&dest))?;
+                    fs::set_permissions(
+                        &dest,
+                        fs::Permissions::from_mode(if mode & 0o111 != 0 { 0o755 } else { 0o644 }),
+                    )
+                    .map_err(io(&dest))?;
                 }
                 tar::EntryType::Symlink => {
                     let target = entry.link_name().map_err(io(blob))?.unwrap_or_default().into_owned();
                     let resolved = rel.parent().unwrap_or(Path::new("")).join(&target);
                     if target.is_absolute() || !normalized_below(&resolved, &root) {
-                        return Err(unsafe_(format!("link {} points outside the directory ({})", raw.display(), target.display())));
+                        return Err(unsafe_(format!(
+                            "link {} points outside the directory ({})",
+                            raw.display(),
+                            target.display()
+                        )));
                     }
                     clear(&dest, force)?;
                     std::os::unix::fs::symlink(&target, &dest).map_err(io(&dest))?;
                 }
-                other => return Err(unsafe_(format!("entry {} is a {other:?}, which is never extracted", raw.display()))),
+                other => {
+                    return Err(unsafe_(format!("entry {} is a {other:?}, which is never extracted", raw.display())));
+                }
             }
         }
     }
@@ -199,7 +229,10 @@ fn extract(blob: &Path, out: &Path, title: &str, expected_tar: Option<&Digest>, 
     if let Some(expected) = expected_tar {
         let actual = Digest::from_hasher(tar_hash.hasher);
         if &actual != expected {
-            return Err(UnpackError::Corrupt { digest: expected.clone(), message: format!("the directory's tar has digest {actual}") });
+            return Err(UnpackError::Corrupt {
+                digest: expected.clone(),
+                message: format!("the directory's tar has digest {actual}"),
+            });
         }
     }
     Ok(())

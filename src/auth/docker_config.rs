@@ -8,8 +8,8 @@
 
 use crate::auth::{Credential, CredentialSource, ResolvedCredential, normalise_host};
 use crate::registry::error::{RegistryError, Result};
-use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
+use crate::spec::reference::DOCKER_HUB;
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,9 +88,10 @@ impl DockerConfig {
     pub async fn credential_for(&self, host: &str, helper_dir: Option<&Path>) -> Result<Option<ResolvedCredential>> {
         let helper = self.cred_helpers.get(host).or(self.creds_store.as_ref());
         if let Some(name) = helper
-            && let Some(credential) = run_helper(name, host, helper_dir).await? {
-                return Ok(Some(ResolvedCredential { credential, source: CredentialSource::Helper(name.clone()) }));
-            }
+            && let Some(credential) = run_helper(name, host, helper_dir).await?
+        {
+            return Ok(Some(ResolvedCredential { credential, source: CredentialSource::Helper(name.clone()) }));
+        }
         Ok(self.auths.get(host).map(|credential| ResolvedCredential {
             credential: credential.clone(),
             source: CredentialSource::DockerConfig(self.path.clone()),
@@ -141,7 +142,13 @@ impl HelperAnswer {
 /// Runs `docker-credential-<name> ACTION` (`get`, `store`, `erase`) with `input` on its
 /// standard input, from `dir` when given (else `PATH`). Its output is never put in an error:
 /// it may hold secrets.
-pub(crate) async fn call_helper(name: &str, host: &str, dir: Option<&Path>, action: &str, input: &[u8]) -> Result<HelperAnswer> {
+pub(crate) async fn call_helper(
+    name: &str,
+    host: &str,
+    dir: Option<&Path>,
+    action: &str,
+    input: &[u8],
+) -> Result<HelperAnswer> {
     let fail = |detail: String| RegistryError::CredentialHelper {
         helper: name.to_string(),
         registry: host.to_string(),
@@ -177,15 +184,19 @@ pub(crate) async fn call_helper(name: &str, host: &str, dir: Option<&Path>, acti
 /// Runs `docker-credential-<name> get`. `Ok(None)` when the helper has nothing for `host`.
 async fn run_helper(name: &str, host: &str, dir: Option<&Path>) -> Result<Option<Credential>> {
     let answer = call_helper(name, host, dir, "get", helper_server_url(host).as_bytes()).await?;
-    let fail = |detail: String| RegistryError::CredentialHelper { helper: name.to_string(), registry: host.to_string(), detail };
+    let fail = |detail: String| RegistryError::CredentialHelper {
+        helper: name.to_string(),
+        registry: host.to_string(),
+        detail,
+    };
     if answer.not_found() {
         return Ok(None);
     }
     if !answer.success {
         return Err(fail("it failed (its output is not shown: it may hold secrets)".to_string()));
     }
-    let reply: HelperReply =
-        serde_json::from_str(&answer.stdout).map_err(|_| fail("the helper's reply is not the expected JSON".to_string()))?;
+    let reply: HelperReply = serde_json::from_str(&answer.stdout)
+        .map_err(|_| fail("the helper's reply is not the expected JSON".to_string()))?;
     Ok(match (reply.username.as_str(), reply.secret.is_empty()) {
         (_, true) => None,
         (TOKEN_USERNAME, false) => Some(Credential::IdentityToken(Secret::new(reply.secret))),
@@ -264,7 +275,11 @@ mod tests {
             "fake",
             r#"read url; printf '{"ServerURL":"%s","Username":"%s","Secret":"hs3cret"}' "$url" "$url""#,
         );
-        write_helper(dir.path(), "tok", r#"read url; printf '{"ServerURL":"%s","Username":"<token>","Secret":"rt"}' "$url""#);
+        write_helper(
+            dir.path(),
+            "tok",
+            r#"read url; printf '{"ServerURL":"%s","Username":"<token>","Secret":"rt"}' "$url""#,
+        );
         write_helper(dir.path(), "none", r#"echo "credentials not found in native keychain"; exit 1"#);
         write_helper(dir.path(), "broken", r#"echo "password=hunter2"; exit 3"#);
         let c = config(

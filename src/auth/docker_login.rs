@@ -13,8 +13,8 @@
 //! beside the old one with mode 0600 and renamed over it, so a reader never sees half a file
 //! and no other user can read the secret.
 
-use crate::auth::normalise_host;
 use crate::auth::docker_config::{call_helper, helper_server_url};
+use crate::auth::normalise_host;
 use crate::registry::error::{RegistryError, Result};
 use crate::secret::Secret;
 use base64::Engine as _;
@@ -75,12 +75,7 @@ pub async fn save(
         }
         None => {
             let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()));
-            set_entry(
-                &mut config,
-                &host,
-                &key,
-                Map::from_iter([("auth".to_string(), Value::String(auth))]),
-            );
+            set_entry(&mut config, &host, &key, Map::from_iter([("auth".to_string(), Value::String(auth))]));
             Stored::File(path.clone())
         }
     };
@@ -123,25 +118,14 @@ fn read(path: &Path) -> Result<Map<String, Value>> {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
         Err(source) => {
-            return Err(RegistryError::Io {
-                op: "read docker config",
-                path: path.to_path_buf(),
-                source,
-            });
+            return Err(RegistryError::Io { op: "read docker config", path: path.to_path_buf(), source });
         }
     };
-    let invalid = |detail: String| RegistryError::DockerConfig {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let invalid = |detail: String| RegistryError::DockerConfig { path: path.to_path_buf(), detail };
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid(
-            "not a JSON object; fix or move the file, then log in again".into(),
-        )),
-        Err(e) => Err(invalid(format!(
-            "invalid JSON ({e}); fix or move the file, then log in again"
-        ))),
+        Ok(_) => Err(invalid("not a JSON object; fix or move the file, then log in again".into())),
+        Err(e) => Err(invalid(format!("invalid JSON ({e}); fix or move the file, then log in again"))),
     }
 }
 
@@ -152,10 +136,7 @@ fn helper_for(config: &Map<String, Value>, host: &str) -> Option<String> {
         .and_then(Value::as_object)
         .and_then(|m| m.iter().find(|(k, _)| normalise_host(k) == host))
         .and_then(|(_, v)| v.as_str());
-    per_host
-        .or_else(|| config.get("credsStore").and_then(Value::as_str))
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    per_host.or_else(|| config.get("credsStore").and_then(Value::as_str)).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// Sets `auths[key]` to `entry`, dropping other keys that name the same host (`https://host`,
@@ -188,11 +169,9 @@ fn write(dir: &Path, path: &Path, config: &Map<String, Value>) -> Result<()> {
     text.push('\n');
     // NamedTempFile creates the file with mode 0600.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("write docker config", path))?;
-    tmp.write_all(text.as_bytes())
-        .map_err(io("write docker config", path))?;
+    tmp.write_all(text.as_bytes()).map_err(io("write docker config", path))?;
     tmp.as_file().sync_all().map_err(io("write docker config", path))?;
-    tmp.persist(path)
-        .map_err(|e| io("write docker config", path)(e.error))?;
+    tmp.persist(path).map_err(|e| io("write docker config", path)(e.error))?;
     Ok(())
 }
 
@@ -223,37 +202,20 @@ mod tests {
             r#"{"auths":{"https://localhost:5000":{"auth":"b2xkOm9sZA=="},"ghcr.io":{"auth":"dTpw"}},"psFormat":"table {{.ID}}","HttpHeaders":{"X-A":"b"}}"#,
         )
         .unwrap();
-        let stored = save(dir.path(), "localhost:5000", "alice", &Secret::new("s3cret"), None)
-            .await
-            .unwrap();
+        let stored = save(dir.path(), "localhost:5000", "alice", &Secret::new("s3cret"), None).await.unwrap();
         assert_eq!(stored, Stored::File(dir.path().join("config.json")));
         let c = config_of(dir.path());
-        assert_eq!(
-            c["auths"]["localhost:5000"]["auth"], "YWxpY2U6czNjcmV0",
-            "base64 of alice:s3cret"
-        );
-        assert!(
-            c["auths"].get("https://localhost:5000").is_none(),
-            "one entry per host: {c}"
-        );
+        assert_eq!(c["auths"]["localhost:5000"]["auth"], "YWxpY2U6czNjcmV0", "base64 of alice:s3cret");
+        assert!(c["auths"].get("https://localhost:5000").is_none(), "one entry per host: {c}");
         assert_eq!(c["auths"]["ghcr.io"]["auth"], "dTpw");
         assert_eq!(c["psFormat"], "table {{.ID}}");
         assert_eq!(c["HttpHeaders"]["X-A"], "b");
-        let mode = std::fs::metadata(dir.path().join("config.json"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
+        let mode = std::fs::metadata(dir.path().join("config.json")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(
-            credential(dir.path(), "localhost:5000", None).await,
-            Some(Credential::basic("alice", "s3cret"))
-        );
+        assert_eq!(credential(dir.path(), "localhost:5000", None).await, Some(Credential::basic("alice", "s3cret")));
 
         // Docker Hub gets docker's legacy key.
-        save(dir.path(), "docker.io", "bob", &Secret::new("pw"), None)
-            .await
-            .unwrap();
+        save(dir.path(), "docker.io", "bob", &Secret::new("pw"), None).await.unwrap();
         assert!(config_of(dir.path())["auths"]["https://index.docker.io/v1/"]["auth"].is_string());
 
         let removed = remove(dir.path(), "localhost:5000", None).await.unwrap();
@@ -268,9 +230,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("docker");
-        save(&dir, "localhost:5000", "alice", &Secret::new("pw"), None)
-            .await
-            .unwrap();
+        save(&dir, "localhost:5000", "alice", &Secret::new("pw"), None).await.unwrap();
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
     }
 
@@ -278,15 +238,9 @@ mod tests {
     async fn a_broken_file_is_refused_not_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
-        let e = save(dir.path(), "localhost:5000", "a", &Secret::new("pw"), None)
-            .await
-            .unwrap_err()
-            .to_string();
+        let e = save(dir.path(), "localhost:5000", "a", &Secret::new("pw"), None).await.unwrap_err().to_string();
         assert!(e.contains("invalid JSON") && e.contains("config.json"), "{e}");
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("config.json")).unwrap(),
-            "{not json"
-        );
+        assert_eq!(std::fs::read_to_string(dir.path().join("config.json")).unwrap(), "{not json");
     }
 
     /// `docker-credential-NAME` in `dir`: the test helper of `tests/fixtures`, which keeps
@@ -309,15 +263,8 @@ mod tests {
             r#"{"credsStore":"file","auths":{"localhost:5000":{"auth":"b2xkOm9sZA=="}}}"#,
         )
         .unwrap();
-        let stored = save(
-            dir.path(),
-            "localhost:5000",
-            "alice",
-            &Secret::new("s3cret"),
-            Some(helpers.path()),
-        )
-        .await
-        .unwrap();
+        let stored =
+            save(dir.path(), "localhost:5000", "alice", &Secret::new("s3cret"), Some(helpers.path())).await.unwrap();
         assert_eq!(stored, Stored::Helper("file".into()));
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
         assert!(!text.contains("s3cret") && !text.contains("YWxpY2U6czNjcmV0"), "{text}");
@@ -327,21 +274,11 @@ mod tests {
             Some(Credential::basic("alice", "s3cret"))
         );
 
-        let removed = remove(dir.path(), "localhost:5000", Some(helpers.path()))
-            .await
-            .unwrap();
+        let removed = remove(dir.path(), "localhost:5000", Some(helpers.path())).await.unwrap();
         assert_eq!(removed.helper.as_deref(), Some("file"));
-        assert_eq!(
-            credential(dir.path(), "localhost:5000", Some(helpers.path())).await,
-            None
-        );
+        assert_eq!(credential(dir.path(), "localhost:5000", Some(helpers.path())).await, None);
         // Nothing left: the helper's "not found" is no error.
-        assert!(
-            !remove(dir.path(), "localhost:5000", Some(helpers.path()))
-                .await
-                .unwrap()
-                .anything()
-        );
+        assert!(!remove(dir.path(), "localhost:5000", Some(helpers.path())).await.unwrap().anything());
     }
 
     #[cfg(unix)]
@@ -354,26 +291,13 @@ mod tests {
             r#"{"credsStore":"absent","credHelpers":{"localhost:5000":"file"}}"#,
         )
         .unwrap();
-        let stored = save(
-            dir.path(),
-            "localhost:5000",
-            "alice",
-            &Secret::new("pw"),
-            Some(helpers.path()),
-        )
-        .await
-        .unwrap();
+        let stored =
+            save(dir.path(), "localhost:5000", "alice", &Secret::new("pw"), Some(helpers.path())).await.unwrap();
         assert_eq!(stored, Stored::Helper("file".into()));
-        let e = save(
-            dir.path(),
-            "other.example.com",
-            "alice",
-            &Secret::new("hunter2-secret"),
-            Some(helpers.path()),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let e = save(dir.path(), "other.example.com", "alice", &Secret::new("hunter2-secret"), Some(helpers.path()))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("docker-credential-absent") && !e.contains("hunter2"), "{e}");
     }
 }

@@ -16,10 +16,10 @@
 pub mod docker_config;
 pub mod docker_login;
 
-use docker_config::DockerConfig;
 use crate::registry::error::{CredentialInfo, Result};
-use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
+use crate::spec::reference::DOCKER_HUB;
+use docker_config::DockerConfig;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     Anonymous,
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     /// An OAuth2 refresh token (`identitytoken` in Docker's config), exchanged at the token realm.
     IdentityToken(Secret),
 }

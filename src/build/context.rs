@@ -58,14 +58,16 @@ impl Context {
     /// [`Context::scan`], keeping the paths of `add` (werf's `contextAddFiles`, relative to
     /// `root`; a directory with everything below it) even when `.dockerignore` leaves them out.
     pub fn scan_with(root: &Path, skip: Option<&Path>, add: &[String]) -> Result<Context, ContextError> {
-        let added = |rel: &str| add.iter().any(|a| rel == a || rel.strip_prefix(a.as_str()).is_some_and(|r| r.starts_with('/')) || a.strip_prefix(rel).is_some_and(|r| r.starts_with('/')));
+        let added = |rel: &str| {
+            add.iter().any(|a| {
+                rel == a
+                    || rel.strip_prefix(a.as_str()).is_some_and(|r| r.starts_with('/'))
+                    || a.strip_prefix(rel).is_some_and(|r| r.starts_with('/'))
+            })
+        };
         let ignore = DockerIgnore::load(root)?;
         let mut found: Vec<(String, PathBuf)> = Vec::new();
-        let walker = ignore::WalkBuilder::new(root)
-            .standard_filters(false)
-            .hidden(false)
-            .follow_links(false)
-            .build();
+        let walker = ignore::WalkBuilder::new(root).standard_filters(false).hidden(false).follow_links(false).build();
         for item in walker {
             let item = item.map_err(|e| ContextError::Walk { path: root.to_path_buf(), message: e.to_string() })?;
             let abs = item.path();
@@ -82,9 +84,13 @@ impl Context {
             found.push((rel, abs.to_path_buf()));
         }
         // Reading the directories is serial; the metadata of their entries is read on all cores.
-        let kinds: Vec<Option<EntryKind>> = found.par_iter().map(|(_, abs)| entry_kind(abs)).collect::<Result<_, _>>()?;
-        let mut entries: Vec<Entry> =
-            found.into_iter().zip(kinds).filter_map(|((rel, abs), kind)| kind.map(|kind| Entry { rel, abs, kind })).collect();
+        let kinds: Vec<Option<EntryKind>> =
+            found.par_iter().map(|(_, abs)| entry_kind(abs)).collect::<Result<_, _>>()?;
+        let mut entries: Vec<Entry> = found
+            .into_iter()
+            .zip(kinds)
+            .filter_map(|((rel, abs), kind)| kind.map(|kind| Entry { rel, abs, kind }))
+            .collect();
         entries.sort_by(|a, b| a.rel.cmp(&b.rel));
         Ok(Context { root: root.to_path_buf(), entries })
     }
@@ -174,14 +180,15 @@ impl Context {
             }
         }
         if let Some((name, path)) = dockerfile
-            && !self.entries.iter().any(|e| e.rel == name) {
-                let bytes = fs::read(path).map_err(io_err(path))?;
-                let mut header = tar::Header::new_gnu();
-                header.set_mtime(0);
-                header.set_mode(0o644);
-                header.set_size(bytes.len() as u64);
-                tar.append_data(&mut header, name, bytes.as_slice()).map_err(io_err(path))?;
-            }
+            && !self.entries.iter().any(|e| e.rel == name)
+        {
+            let bytes = fs::read(path).map_err(io_err(path))?;
+            let mut header = tar::Header::new_gnu();
+            header.set_mtime(0);
+            header.set_mode(0o644);
+            header.set_size(bytes.len() as u64);
+            tar.append_data(&mut header, name, bytes.as_slice()).map_err(io_err(path))?;
+        }
         tar.into_inner().map_err(io_err(&self.root))
     }
 }
@@ -268,14 +275,13 @@ impl DockerIgnore {
             if cleaned.is_empty() {
                 continue;
             }
-            let glob = GlobBuilder::new(cleaned)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| ContextError::Pattern {
-                    path: path.to_path_buf(),
-                    pattern: line.to_string(),
-                    message: e.to_string(),
+            let glob =
+                GlobBuilder::new(cleaned).literal_separator(true).backslash_escape(true).build().map_err(|e| {
+                    ContextError::Pattern {
+                        path: path.to_path_buf(),
+                        pattern: line.to_string(),
+                        message: e.to_string(),
+                    }
                 })?;
             rules.push((glob.compile_matcher(), negate));
         }
@@ -316,7 +322,8 @@ mod tests {
 
     #[test]
     fn dockerignore_follows_docker_rules() {
-        let ig = DockerIgnore::parse("# c\n*.log\n!keep.log\nbuild\n/tmp/\ndocs/**/*.md\n", Path::new(".dockerignore")).unwrap();
+        let ig = DockerIgnore::parse("# c\n*.log\n!keep.log\nbuild\n/tmp/\ndocs/**/*.md\n", Path::new(".dockerignore"))
+            .unwrap();
         assert!(ig.excludes("a.log"));
         assert!(!ig.excludes("keep.log"));
         assert!(!ig.excludes("sub/a.log"), "`*` is anchored at the root and does not cross /");

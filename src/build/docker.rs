@@ -34,7 +34,8 @@ impl DockerEngine {
     /// builder (`auto`: BuildKit when the engine has it and is reached on a plain socket).
     pub async fn connect(host: Option<&str>, builder: Builder) -> Result<DockerEngine, EngineError> {
         let endpoint = host.unwrap_or("unix:///var/run/docker.sock").to_string();
-        let unavailable = |e: bollard::errors::Error| EngineError::Unavailable { endpoint: endpoint.clone(), message: e.to_string() };
+        let unavailable =
+            |e: bollard::errors::Error| EngineError::Unavailable { endpoint: endpoint.clone(), message: e.to_string() };
         let docker = match host {
             Some(h) => Docker::connect_with_host(h),
             None => Docker::connect_with_local_defaults(),
@@ -47,7 +48,9 @@ impl DockerEngine {
         let builder = match builder {
             Builder::Auto if plain_socket && api.is_some_and(|v| v >= BUILDKIT_API) => Builder::BuildKit,
             Builder::Auto => {
-                tracing::info!("{endpoint}: using the legacy builder (the engine has no BuildKit, or is not reached on a unix:// or tcp:// socket)");
+                tracing::info!(
+                    "{endpoint}: using the legacy builder (the engine has no BuildKit, or is not reached on a unix:// or tcp:// socket)"
+                );
                 Builder::Legacy
             }
             Builder::BuildKit if !plain_socket => {
@@ -64,8 +67,14 @@ impl DockerEngine {
     async fn buildkit_network(&self) -> Option<String> {
         self.network
             .get_or_init(|| async {
-                match self.docker.inspect_network("bridge", None::<bollard::query_parameters::InspectNetworkOptions>).await {
-                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Some("none".to_string()),
+                match self
+                    .docker
+                    .inspect_network("bridge", None::<bollard::query_parameters::InspectNetworkOptions>)
+                    .await
+                {
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                        Some("none".to_string())
+                    }
                     _ => None,
                 }
             })
@@ -74,7 +83,8 @@ impl DockerEngine {
     }
 
     async fn build_with_buildkit(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<String, EngineError> {
-        let address = Address::parse(&self.endpoint).map_err(|e| EngineError::Unavailable { endpoint: self.endpoint.clone(), message: e.to_string() })?;
+        let address = Address::parse(&self.endpoint)
+            .map_err(|e| EngineError::Unavailable { endpoint: self.endpoint.clone(), message: e.to_string() })?;
         let buildkit = BuildKit { daemon: Daemon::Engine(address), exporter: Exporter::Moby };
         // The project's `network` where it names one, else what the engine can offer.
         let network = match req.network.as_deref().filter(|n| *n != "default") {
@@ -84,10 +94,13 @@ impl DockerEngine {
         let response = buildkit.solve(req, network.as_deref(), None, log).await?;
         match response.get("containerimage.config.digest") {
             Some(id) => Ok(id.clone()),
-            None => self.inspect(&req.tag).await?.map(|i| i.id).ok_or_else(|| build_error(&None, "the engine reported no image".into())),
+            None => self
+                .inspect(&req.tag)
+                .await?
+                .map(|i| i.id)
+                .ok_or_else(|| build_error(&None, "the engine reported no image".into())),
         }
     }
-
 }
 
 fn api(operation: &'static str, subject: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError + use<> {
@@ -151,9 +164,10 @@ impl Engine for DockerEngine {
                 return Err(build_error(&step, message.trim().to_string()));
             }
             if let Some(aux) = info.aux
-                && let Some(id) = aux.id {
-                    image_id = Some(id);
-                }
+                && let Some(id) = aux.id
+            {
+                image_id = Some(id);
+            }
             if let Some(text) = info.stream {
                 partial.push_str(&text);
                 while let Some(i) = partial.find('\n') {
@@ -173,11 +187,19 @@ impl Engine for DockerEngine {
         }
         match image_id {
             Some(_id) => Ok(Built::InEngine),
-            None => self.inspect(&req.tag).await?.map(|_| Built::InEngine).ok_or_else(|| build_error(&step, "engine reported no image".into())),
+            None => self
+                .inspect(&req.tag)
+                .await?
+                .map(|_| Built::InEngine)
+                .ok_or_else(|| build_error(&step, "engine reported no image".into())),
         }
     }
 
-    async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {
+    async fn save_stream(
+        &self,
+        reference: &str,
+        chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<(), EngineError> {
         let mut stream = self.docker.export_image(reference);
         while let Some(chunk) = stream.next().await {
             if chunks.send(chunk.map_err(api("save", reference))?).await.is_err() {
@@ -189,7 +211,11 @@ impl Engine for DockerEngine {
 
     async fn load(&self, archive: &Path) -> Result<(), EngineError> {
         let subject = archive.display().to_string();
-        let file = tokio::fs::File::open(archive).await.map_err(|e| EngineError::Api { operation: "load", subject: subject.clone(), message: e.to_string() })?;
+        let file = tokio::fs::File::open(archive).await.map_err(|e| EngineError::Api {
+            operation: "load",
+            subject: subject.clone(),
+            message: e.to_string(),
+        })?;
         let body = bollard::body_try_stream(ReaderStream::with_capacity(file, 1 << 20));
         let opts = ImportImageOptionsBuilder::default().quiet(true).build();
         let mut stream = self.docker.import_image(opts, body, None);

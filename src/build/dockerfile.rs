@@ -195,7 +195,8 @@ impl Dockerfile {
         let all: Vec<&Instruction> = self.stages.iter().flat_map(|s| s.instructions.iter()).collect();
         let text = text.trim();
         let matching = all.iter().enumerate().filter(|(_, i)| {
-            text.split_once(char::is_whitespace).is_some_and(|(kw, rest)| kw.eq_ignore_ascii_case(&i.keyword) && rest.trim() == i.args)
+            text.split_once(char::is_whitespace)
+                .is_some_and(|(kw, rest)| kw.eq_ignore_ascii_case(&i.keyword) && rest.trim() == i.args)
         });
         matching
             .min_by_key(|(k, _)| k.abs_diff(n - 1))
@@ -250,16 +251,16 @@ impl Dockerfile {
         if name.eq_ignore_ascii_case("scratch") {
             return StageRef::Scratch;
         }
-        if let Some(j) = self.stages[..before]
-            .iter()
-            .position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        if let Some(j) =
+            self.stages[..before].iter().position(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
         {
             return StageRef::Stage(j);
         }
         if let Ok(j) = name.parse::<usize>()
-            && j < before {
-                return StageRef::Stage(j);
-            }
+            && j < before
+        {
+            return StageRef::Stage(j);
+        }
         StageRef::Image(name.to_string())
     }
 }
@@ -293,10 +294,9 @@ fn split_instructions(text: &str) -> Vec<Instruction> {
             entry.1.push(' ');
         }
         entry.1.push_str(body.trim());
-        if !continues
-            && let Some((line_no, text)) = current.take() {
-                out.extend(make_instruction(line_no, &text));
-            }
+        if !continues && let Some((line_no, text)) = current.take() {
+            out.extend(make_instruction(line_no, &text));
+        }
     }
     if let Some((line_no, text)) = current {
         out.extend(make_instruction(line_no, &text));
@@ -320,9 +320,10 @@ fn escape_char(text: &str) -> char {
         let Some(d) = t.strip_prefix('#') else { break };
         if let Some((k, v)) = d.split_once('=') {
             if k.trim().eq_ignore_ascii_case("escape")
-                && let Some(c) = v.trim().chars().next() {
-                    return c;
-                }
+                && let Some(c) = v.trim().chars().next()
+            {
+                return c;
+            }
             continue;
         }
         break;
@@ -377,9 +378,10 @@ fn split_flags(args: &str) -> (Vec<(String, String)>, Vec<String>) {
 fn json_or_words(words: &[String]) -> Vec<String> {
     let joined = words.join(" ");
     if joined.starts_with('[')
-        && let Ok(v) = serde_json::from_str::<Vec<String>>(&joined) {
-            return v;
-        }
+        && let Ok(v) = serde_json::from_str::<Vec<String>>(&joined)
+    {
+        return v;
+    }
     words.to_vec()
 }
 
@@ -532,11 +534,11 @@ COPY --from=backend /app/x /y
 
     #[test]
     fn copy_from_an_image_and_mount_from_count_as_external_images() {
-        let df = Dockerfile::parse("FROM scratch\nCOPY --from=tools:1 /bin/x /x\nRUN --mount=type=bind,from=deps:2,target=/d true\n").unwrap();
-        assert_eq!(
-            df.external_images(&[0], &no_args()),
-            BTreeSet::from(["deps:2".to_string(), "tools:1".to_string()])
-        );
+        let df = Dockerfile::parse(
+            "FROM scratch\nCOPY --from=tools:1 /bin/x /x\nRUN --mount=type=bind,from=deps:2,target=/d true\n",
+        )
+        .unwrap();
+        assert_eq!(df.external_images(&[0], &no_args()), BTreeSet::from(["deps:2".to_string(), "tools:1".to_string()]));
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub struct LocalImage {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot reach the Docker engine at {endpoint}: {message}\n  hint: start dockerd, or point --docker-host / DOCKER_HOST at a running engine")]
+    #[error(
+        "cannot reach the Docker engine at {endpoint}: {message}\n  hint: start dockerd, or point --docker-host / DOCKER_HOST at a running engine"
+    )]
     Unavailable { endpoint: String, message: String },
     #[error("build failed{}: {message}", step.as_ref().map(|s| format!(" at step {s}")).unwrap_or_default())]
     Build {
@@ -47,7 +49,9 @@ pub enum EngineError {
     },
     #[error("engine {operation} {subject}: {message}")]
     Api { operation: &'static str, subject: String, message: String },
-    #[error("{what} needs BuildKit, and this build uses the legacy builder\n  hint: drop `--builder legacy` (or WHARF_BUILDER=legacy); the engine must be Docker 18.09 or later")]
+    #[error(
+        "{what} needs BuildKit, and this build uses the legacy builder\n  hint: drop `--builder legacy` (or WHARF_BUILDER=legacy); the engine must be Docker 18.09 or later"
+    )]
     NeedsBuildKit { what: String },
 }
 
@@ -89,7 +93,11 @@ pub trait Engine: Send + Sync {
         true
     }
     /// Streams `docker save` of `reference` into `chunks` as the engine produces it.
-    async fn save_stream(&self, reference: &str, chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError>;
+    async fn save_stream(
+        &self,
+        reference: &str,
+        chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<(), EngineError>;
     /// Loads a `docker save`-format archive (`docker load`).
     async fn load(&self, archive: &Path) -> Result<(), EngineError>;
 }

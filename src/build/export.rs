@@ -34,7 +34,12 @@ pub enum ExportError {
 
 /// Exports `reference` from `engine` into `cache`, uploading each blob to `destinations` as
 /// soon as it is converted. Returns the image and what the uploads did.
-pub async fn export(engine: &dyn Engine, reference: &str, cache: &OciLayout, destinations: &[Arc<dyn ImageStore>]) -> Result<(Imported, CopyStats), ExportError> {
+pub async fn export(
+    engine: &dyn Engine,
+    reference: &str,
+    cache: &OciLayout,
+    destinations: &[Arc<dyn ImageStore>],
+) -> Result<(Imported, CopyStats), ExportError> {
     let (chunks_tx, chunks_rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     let (blobs_tx, blobs_rx) = tokio::sync::mpsc::unbounded_channel::<Descriptor>();
     let (layout, shown) = (cache.clone(), format!("docker save {reference}"));
@@ -56,7 +61,11 @@ pub async fn export(engine: &dyn Engine, reference: &str, cache: &OciLayout, des
 
 /// Uploads each announced blob to every destination, a few at a time, until the converter
 /// is done; failures are left to the copies that follow.
-async fn upload_all(mut blobs: tokio::sync::mpsc::UnboundedReceiver<Descriptor>, destinations: Vec<Arc<dyn ImageStore>>, origin: Arc<dyn ImageStore>) -> CopyStats {
+async fn upload_all(
+    mut blobs: tokio::sync::mpsc::UnboundedReceiver<Descriptor>,
+    destinations: Vec<Arc<dyn ImageStore>>,
+    origin: Arc<dyn ImageStore>,
+) -> CopyStats {
     let mut stats = CopyStats::default();
     let mut running = futures::stream::FuturesUnordered::new();
     let mut open = true;
@@ -85,7 +94,11 @@ async fn upload_all(mut blobs: tokio::sync::mpsc::UnboundedReceiver<Descriptor>,
     stats
 }
 
-async fn upload(store: Arc<dyn ImageStore>, origin: Arc<dyn ImageStore>, blob: Descriptor) -> Result<BlobCopy, crate::store::StoreError> {
+async fn upload(
+    store: Arc<dyn ImageStore>,
+    origin: Arc<dyn ImageStore>,
+    blob: Descriptor,
+) -> Result<BlobCopy, crate::store::StoreError> {
     store.ensure_blob(&blob.digest, blob.size, origin.as_ref()).await
 }
 

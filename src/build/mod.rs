@@ -6,7 +6,6 @@
 
 pub(crate) mod buildkit;
 pub mod context;
-pub(crate) mod stage_digest;
 pub(crate) mod docker;
 pub(crate) mod dockerfile;
 pub(crate) mod engine;
@@ -14,8 +13,9 @@ pub(crate) mod export;
 pub(crate) mod platforms;
 pub(crate) mod remote;
 pub(crate) mod schedule;
-pub(crate) mod sources;
 pub(crate) mod secrets;
+pub(crate) mod sources;
+pub(crate) mod stage_digest;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -74,7 +74,9 @@ pub enum PlanError {
     Dockerfile { image: String, path: PathBuf, source: dockerfile::DockerfileError },
     #[error("image {image}: {source}")]
     Context { image: String, source: context::ContextError },
-    #[error("image {image}: base image {reference} was found neither in the engine nor in its registry ({detail})\n  hint: pull or import it first (`docker pull {reference}`), or push it to a registry wharf can reach")]
+    #[error(
+        "image {image}: base image {reference} was found neither in the engine nor in its registry ({detail})\n  hint: pull or import it first (`docker pull {reference}`), or push it to a registry wharf can reach"
+    )]
     BaseNotFound { image: String, reference: String, detail: String },
 }
 
@@ -89,7 +91,9 @@ fn refuse_unsupported(project: &Project, image: &Image) -> Result<(), PlanError>
     if let Some(stapel) = project.stapel_dependency(image) {
         return Err(PlanError::Unsupported {
             image: image.display_name().to_string(),
-            message: format!("it depends on `{stapel}`, a stapel image, which wharf does not build\n  hint: convert `{stapel}` to a Dockerfile image (`from:` becomes `FROM`, `git:` becomes `COPY`, `shell:` steps become `RUN`)"),
+            message: format!(
+                "it depends on `{stapel}`, a stapel image, which wharf does not build\n  hint: convert `{stapel}` to a Dockerfile image (`from:` becomes `FROM`, `git:` becomes `COPY`, `shell:` steps become `RUN`)"
+            ),
         });
     }
     Ok(())
@@ -97,7 +101,12 @@ fn refuse_unsupported(project: &Project, image: &Image) -> Result<(), PlanError>
 
 /// Computes every image's stage digest, dependencies first. `secrets[i]` are the secrets and
 /// ssh agents image `i` is built with: their ids count, never their values.
-pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolver, secrets: &[Arc<secrets::BuildSecrets>]) -> Result<Vec<StagePlan>, PlanError> {
+pub async fn plan(
+    project: &Project,
+    order: &[usize],
+    resolver: &dyn BaseResolver,
+    secrets: &[Arc<secrets::BuildSecrets>],
+) -> Result<Vec<StagePlan>, PlanError> {
     for image in &project.images {
         refuse_unsupported(project, image)?;
     }
@@ -106,13 +115,21 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
     for &i in order {
         let image = &project.images[i];
         let name = image.display_name().to_string();
-        let text = std::fs::read_to_string(&image.dockerfile)
-            .map_err(|source| PlanError::Read { image: name.clone(), path: image.dockerfile.clone(), source })?;
-        let df = Dockerfile::parse(&text)
-            .map_err(|source| PlanError::Dockerfile { image: name.clone(), path: image.dockerfile.clone(), source })?;
-        let target = df
-            .target_index(image.target.as_deref())
-            .map_err(|source| PlanError::Dockerfile { image: name.clone(), path: image.dockerfile.clone(), source })?;
+        let text = std::fs::read_to_string(&image.dockerfile).map_err(|source| PlanError::Read {
+            image: name.clone(),
+            path: image.dockerfile.clone(),
+            source,
+        })?;
+        let df = Dockerfile::parse(&text).map_err(|source| PlanError::Dockerfile {
+            image: name.clone(),
+            path: image.dockerfile.clone(),
+            source,
+        })?;
+        let target = df.target_index(image.target.as_deref()).map_err(|source| PlanError::Dockerfile {
+            image: name.clone(),
+            path: image.dockerfile.clone(),
+            source,
+        })?;
         let args = planning_args(image);
         let stages = df.reachable(target, &args);
         let key = (image.context.clone(), image.context_add_files.clone());
@@ -123,7 +140,8 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
         }
         let ctx = contexts[&key].clone();
         let selected = ctx.select(&df.context_use(&stages, &args));
-        let context_digest = Context::digest(&selected).map_err(|source| PlanError::Context { image: name.clone(), source })?;
+        let context_digest =
+            Context::digest(&selected).map_err(|source| PlanError::Context { image: name.clone(), source })?;
 
         let depends_on: Vec<usize> = image
             .dependencies
@@ -154,10 +172,11 @@ pub async fn plan(project: &Project, order: &[usize], resolver: &dyn BaseResolve
                 if reference.starts_with(DEPENDENCY_PLACEHOLDER) {
                     continue; // a dependency's image: its stage digest is hashed below
                 }
-                let id = resolver
-                    .resolve(&reference)
-                    .await
-                    .map_err(|detail| PlanError::BaseNotFound { image: name.clone(), reference: reference.clone(), detail })?;
+                let id = resolver.resolve(&reference).await.map_err(|detail| PlanError::BaseNotFound {
+                    image: name.clone(),
+                    reference: reference.clone(),
+                    detail,
+                })?;
                 platform_bases.insert(reference, id);
             }
             let digest = stage_digest::stage_digest(&stage_digest::Inputs {

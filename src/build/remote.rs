@@ -41,14 +41,21 @@ impl Engine for RemoteBuildKit {
     }
 
     async fn build(&self, req: &BuildRequest, log: LogSink<'_>) -> Result<Built, EngineError> {
-        let io = |e: std::io::Error| EngineError::Api { operation: "build", subject: req.image.clone(), message: format!("export: {e}") };
+        let io = |e: std::io::Error| EngineError::Api {
+            operation: "build",
+            subject: req.image.clone(),
+            message: format!("export: {e}"),
+        };
         let out = tempfile::NamedTempFile::new().map_err(io)?.into_temp_path();
         let path = out.to_path_buf();
         let sink: ExportSink = Arc::new(move || {
             let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(Box::new(tokio::fs::File::from_std(file)) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>)
         });
-        self.buildkit.solve(req, None, Some(sink), log).await.map_err(|e| with_exporter_hint(e, self.buildkit.daemon.address()))?;
+        self.buildkit
+            .solve(req, None, Some(sink), log)
+            .await
+            .map_err(|e| with_exporter_hint(e, self.buildkit.daemon.address()))?;
         Ok(Built::OciTar(out))
     }
 
@@ -56,7 +63,11 @@ impl Engine for RemoteBuildKit {
         false
     }
 
-    async fn save_stream(&self, reference: &str, _chunks: tokio::sync::mpsc::Sender<bytes::Bytes>) -> Result<(), EngineError> {
+    async fn save_stream(
+        &self,
+        reference: &str,
+        _chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<(), EngineError> {
         Err(self.no_store("save", reference))
     }
 
@@ -94,7 +105,8 @@ pub fn import_oci_tar(tar: &Path, layout: &OciLayout, reference: &str) -> Result
             layout.put_blob_reader(&digest, &mut entry).map_err(|e| e.to_string())?;
         } else if path == "index.json" {
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, crate::oci::MAX_MANIFEST_SIZE), &mut bytes).map_err(|e| e.to_string())?;
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, crate::oci::MAX_MANIFEST_SIZE), &mut bytes)
+                .map_err(|e| e.to_string())?;
             index = Some(bytes);
         }
     }
@@ -129,7 +141,11 @@ mod tests {
             Digest::of(config),
             config.len()
         );
-        let index = format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{}}}]}}"#, Digest::of(manifest.as_bytes()), manifest.len());
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{}}}]}}"#,
+            Digest::of(manifest.as_bytes()),
+            manifest.len()
+        );
         let mut b = tar::Builder::new(Vec::new());
         append(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
         append(&mut b, &format!("blobs/sha256/{}", Digest::of(config).hex()), config);

@@ -47,7 +47,8 @@ impl StageStorage {
 
 /// Connects to the engine on first use: a run whose stages all exist needs no engine.
 pub type EngineHandle = Arc<tokio::sync::OnceCell<Arc<dyn Engine>>>;
-pub type Connect = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn Engine>, EngineError>> + Send + Sync>;
+pub type Connect =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<Arc<dyn Engine>, EngineError>> + Send + Sync>;
 
 /// Build output: `(image, line)`.
 pub type Log = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -137,7 +138,10 @@ impl Scheduler {
                 }
                 Err(join) => {
                     running.abort_all();
-                    return Err(ScheduleError::Other { image: "?".into(), message: format!("build task failed: {join}") });
+                    return Err(ScheduleError::Other {
+                        image: "?".into(),
+                        message: format!("build task failed: {join}"),
+                    });
                 }
             }
         }
@@ -182,15 +186,21 @@ impl Scheduler {
         }
         let name = plan.display_name().to_string();
         let origin = children[0].1.origin.clone();
-        let image = platforms::index(children, origin).map_err(|message| ScheduleError::Other { image: name.clone(), message })?;
+        let image = platforms::index(children, origin)
+            .map_err(|message| ScheduleError::Other { image: name.clone(), message })?;
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
         match self.storage.location(&plan.digest) {
             Some(loc) => {
-                (self.progress)(&name, &Event::Uploading { to: loc.to_string(), total: crate::progress::total_size(&image) });
+                (self.progress)(
+                    &name,
+                    &Event::Uploading { to: loc.to_string(), total: crate::progress::total_size(&image) },
+                );
                 stats.add(store::copy(&image, &metered(&loc, &name, &self.progress)).await.map_err(store_err)?)
             }
             None => {
-                self.cache.put_manifest(&format!("stage:{}", plan.digest), &image.media_type, &image.manifest).map_err(|e| store_err(e.into()))?;
+                self.cache
+                    .put_manifest(&format!("stage:{}", plan.digest), &image.media_type, &image.manifest)
+                    .map_err(|e| store_err(e.into()))?;
             }
         }
         Ok(StageOutcome { index: plan.index, built, image, stats })
@@ -205,7 +215,12 @@ impl Scheduler {
 
     /// One platform's stage (the image's only one, or one of several): found, or built and
     /// stored. Returns the image, whether it was built, and what storing it uploaded.
-    async fn ensure_stage(&self, plan: &StagePlan, stage: &PlatformStage, deps: &[StageOutcome]) -> Result<(Image, bool, CopyStats), ScheduleError> {
+    async fn ensure_stage(
+        &self,
+        plan: &StagePlan,
+        stage: &PlatformStage,
+        deps: &[StageOutcome],
+    ) -> Result<(Image, bool, CopyStats), ScheduleError> {
         let name = plan.display_name().to_string();
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
         let progress = |event| (self.progress)(&name, &event);
@@ -266,25 +281,43 @@ impl Scheduler {
 
     /// Build args: the image's own plus what its dependencies fill in. Dependencies whose
     /// image is imported by name are loaded into the engine first.
-    async fn build_args(&self, plan: &StagePlan, deps: &[StageOutcome], engine: &dyn Engine, platform: Option<&str>) -> Result<BTreeMap<String, String>, ScheduleError> {
+    async fn build_args(
+        &self,
+        plan: &StagePlan,
+        deps: &[StageOutcome],
+        engine: &dyn Engine,
+        platform: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, ScheduleError> {
         let image = &self.project.images[plan.index];
         let mut args = image.args.clone();
         for dep in &image.dependencies {
-            let Some(outcome) = deps.iter().find(|o| self.project.images[o.index].name.as_deref() == Some(dep.image.as_str())) else {
+            let Some(outcome) =
+                deps.iter().find(|o| self.project.images[o.index].name.as_deref() == Some(dep.image.as_str()))
+            else {
                 continue;
             };
-            let dep_plan = self.plans.iter().find(|p| p.index == outcome.index).ok_or_else(|| ScheduleError::Other {
-                image: plan.display_name().into(),
-                message: format!("dependency {} was not planned", dep.image),
-            })?;
+            let dep_plan =
+                self.plans.iter().find(|p| p.index == outcome.index).ok_or_else(|| ScheduleError::Other {
+                    image: plan.display_name().into(),
+                    message: format!("dependency {} was not planned", dep.image),
+                })?;
             // A multi-platform dependency: its stage for the platform being built.
             let child = platforms::child_for(&outcome.image, platform).ok_or_else(|| ScheduleError::Other {
                 image: plan.display_name().into(),
-                message: format!("dependency {} is not built for {}", dep.image, platform.unwrap_or("the default platform")),
+                message: format!(
+                    "dependency {} is not built for {}",
+                    dep.image,
+                    platform.unwrap_or("the default platform")
+                ),
             })?;
             let child_digest = match dep_plan.platforms.as_slice() {
                 [_] => dep_plan.digest.clone(),
-                several => several.iter().zip(&outcome.image.children).find(|(_, c)| c.digest == child.digest).map(|(s, _)| s.digest.clone()).unwrap_or_default(),
+                several => several
+                    .iter()
+                    .zip(&outcome.image.children)
+                    .find(|(_, c)| c.digest == child.digest)
+                    .map(|(s, _)| s.digest.clone())
+                    .unwrap_or_default(),
             };
             let (repo, tag, local) = if engine.has_image_store() {
                 let (repo, tag) = self.local_tag(&child_digest);
@@ -316,35 +349,53 @@ impl Scheduler {
     }
 
     /// Loads a dependency's stage into the engine unless it is there; returns its image ID.
-    async fn ensure_in_engine(&self, image: &str, dep: &Image, repo: &str, tag: &str, engine: &dyn Engine) -> Result<String, ScheduleError> {
+    async fn ensure_in_engine(
+        &self,
+        image: &str,
+        dep: &Image,
+        repo: &str,
+        tag: &str,
+        engine: &dyn Engine,
+    ) -> Result<String, ScheduleError> {
         let reference = format!("{repo}:{tag}");
         let engine_err = |source| ScheduleError::Engine { image: image.to_string(), source };
         if let Some(local) = engine.inspect(&reference).await.map_err(engine_err)? {
             return Ok(local.id);
         }
         let cache_loc = self.cache_location(tag);
-        store::copy(dep, &cache_loc).await.map_err(|source| ScheduleError::Store { image: image.to_string(), source })?;
+        store::copy(dep, &cache_loc)
+            .await
+            .map_err(|source| ScheduleError::Store { image: image.to_string(), source })?;
         let tmp = scratch_file(image)?;
-        let (cache, manifest, path, r) = (self.cache.clone(), dep.manifest.clone(), tmp.path().to_path_buf(), reference.clone());
+        let (cache, manifest, path, r) =
+            (self.cache.clone(), dep.manifest.clone(), tmp.path().to_path_buf(), reference.clone());
         tokio::task::spawn_blocking(move || docker_archive::write(&cache, &manifest, &r, &path))
             .await
             .map_err(|e| ScheduleError::Other { image: image.into(), message: e.to_string() })?
             .map_err(|source| ScheduleError::Archive { image: image.to_string(), source })?;
         engine.load(tmp.path()).await.map_err(engine_err)?;
-        engine
-            .inspect(&reference)
-            .await
-            .map_err(engine_err)?
-            .map(|l| l.id)
-            .ok_or_else(|| ScheduleError::Other { image: image.into(), message: format!("the engine did not load {reference}") })
+        engine.inspect(&reference).await.map_err(engine_err)?.map(|l| l.id).ok_or_else(|| ScheduleError::Other {
+            image: image.into(),
+            message: format!("the engine did not load {reference}"),
+        })
     }
 
-    async fn build(&self, plan: &StagePlan, stage: &PlatformStage, engine: &dyn Engine, args: BTreeMap<String, String>) -> Result<(), ScheduleError> {
+    async fn build(
+        &self,
+        plan: &StagePlan,
+        stage: &PlatformStage,
+        engine: &dyn Engine,
+        args: BTreeMap<String, String>,
+    ) -> Result<(), ScheduleError> {
         let name = plan.display_name().to_string();
         let image = &self.project.images[plan.index];
         let tar = scratch_file(&name)?;
-        let (ctx, df_name, df_path, tar_path) =
-            (plan.context.clone(), plan.dockerfile_in_context.clone(), image.dockerfile.clone(), tar.path().to_path_buf());
+        let (ctx, df_name, df_path, tar_path) = (
+            plan.context.clone(),
+            plan.dockerfile_in_context.clone(),
+            image.dockerfile.clone(),
+            tar.path().to_path_buf(),
+        );
         tokio::task::spawn_blocking(move || write_context_tar(&ctx, &df_name, &df_path, &tar_path))
             .await
             .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?
@@ -373,23 +424,38 @@ impl Scheduler {
                     Some((line, message)) => (Some(line), message),
                     None => (step.as_deref().and_then(|s| step_line(plan, image.target.as_deref(), s)), message),
                 };
-                ScheduleError::Build { image: plan.display_name().to_string(), dockerfile: image.dockerfile.clone(), line, step, message }
+                ScheduleError::Build {
+                    image: plan.display_name().to_string(),
+                    dockerfile: image.dockerfile.clone(),
+                    line,
+                    step,
+                    message,
+                }
             }
             source => ScheduleError::Engine { image: plan.display_name().to_string(), source },
         })?;
         if let Built::OciTar(tar) = built {
-            let (cache, reference, name) = (self.cache.clone(), format!("stage:{}", stage.digest), plan.display_name().to_string());
+            let (cache, reference, name) =
+                (self.cache.clone(), format!("stage:{}", stage.digest), plan.display_name().to_string());
             tokio::task::spawn_blocking(move || super::remote::import_oci_tar(&tar, &cache, &reference))
                 .await
                 .map_err(|e| ScheduleError::Other { image: name.clone(), message: e.to_string() })?
-                .map_err(|message| ScheduleError::Other { image: name, message: format!("the build's OCI export: {message}") })?;
+                .map_err(|message| ScheduleError::Other {
+                    image: name,
+                    message: format!("the build's OCI export: {message}"),
+                })?;
         }
         Ok(())
     }
 
     /// Converts the engine's stage image into an OCI image in the local cache; its blobs go
     /// to the registries the image is published to while it streams (see [`super::export`]).
-    async fn export(&self, plan: &StagePlan, digest: &str, engine: &dyn Engine) -> Result<(Image, CopyStats), ScheduleError> {
+    async fn export(
+        &self,
+        plan: &StagePlan,
+        digest: &str,
+        engine: &dyn Engine,
+    ) -> Result<(Image, CopyStats), ScheduleError> {
         let name = plan.display_name().to_string();
         let loc = self.cache_location(digest);
         let store_err = |source| ScheduleError::Store { image: name.clone(), source };
@@ -397,19 +463,32 @@ impl Scheduler {
             return Ok((image, CopyStats::default()));
         }
         let (repo, tag) = self.local_tag(digest);
-        let stores = self.prefetch.get(plan.index).cloned().unwrap_or_default().into_iter().chain(self.storage.location(digest).map(|l| l.store));
+        let stores = self
+            .prefetch
+            .get(plan.index)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(self.storage.location(digest).map(|l| l.store));
         // Uploads while exporting count as the image's too.
-        let destinations: Vec<Arc<dyn ImageStore>> =
-            super::export::registries(stores).into_iter().map(|s| crate::progress::meter(s, &name, &self.progress)).collect();
-        let (first, stats) = super::export::export(engine, &format!("{repo}:{tag}"), &self.cache, &destinations).await.map_err(|e| match e {
-            super::export::ExportError::Engine(source) => ScheduleError::Engine { image: name.clone(), source },
-            super::export::ExportError::Archive(source) => ScheduleError::Archive { image: name.clone(), source },
-            other => ScheduleError::Other { image: name.clone(), message: other.to_string() },
-        })?;
+        let destinations: Vec<Arc<dyn ImageStore>> = super::export::registries(stores)
+            .into_iter()
+            .map(|s| crate::progress::meter(s, &name, &self.progress))
+            .collect();
+        let (first, stats) = super::export::export(engine, &format!("{repo}:{tag}"), &self.cache, &destinations)
+            .await
+            .map_err(|e| match e {
+                super::export::ExportError::Engine(source) => ScheduleError::Engine { image: name.clone(), source },
+                super::export::ExportError::Archive(source) => ScheduleError::Archive { image: name.clone(), source },
+                other => ScheduleError::Other { image: name.clone(), message: other.to_string() },
+            })?;
         self.cache
             .put_manifest(&format!("stage:{digest}"), &first.manifest.media_type, &first.manifest_bytes)
             .map_err(|e| store_err(e.into()))?;
-        let image = Image::read(&loc).await.map_err(store_err)?.ok_or_else(|| ScheduleError::Other { image: name.clone(), message: "stage vanished from the cache".into() })?;
+        let image = Image::read(&loc).await.map_err(store_err)?.ok_or_else(|| ScheduleError::Other {
+            image: name.clone(),
+            message: "stage vanished from the cache".into(),
+        })?;
         Ok((image, stats))
     }
 }
@@ -429,7 +508,9 @@ fn syntax_directive(dockerfile: &Path) -> Option<(usize, String)> {
     let text = std::fs::read_to_string(dockerfile).ok()?;
     text.lines().enumerate().take_while(|(_, l)| l.trim_start().starts_with('#')).find_map(|(i, l)| {
         let l = l.trim_start().trim_start_matches('#').trim();
-        l.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case("syntax")).map(|(_, v)| (i + 1, v.trim().to_string()))
+        l.split_once('=')
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("syntax"))
+            .map(|(_, v)| (i + 1, v.trim().to_string()))
     })
 }
 
@@ -456,7 +537,10 @@ fn config_digest(manifest: &[u8]) -> Option<String> {
 }
 
 fn scratch_file(image: &str) -> Result<tempfile::NamedTempFile, ScheduleError> {
-    tempfile::NamedTempFile::new().map_err(|e| ScheduleError::Other { image: image.to_string(), message: format!("cannot create a temporary file: {e}") })
+    tempfile::NamedTempFile::new().map_err(|e| ScheduleError::Other {
+        image: image.to_string(),
+        message: format!("cannot create a temporary file: {e}"),
+    })
 }
 
 fn write_context_tar(ctx: &super::context::Context, df_name: &str, df_path: &Path, out: &Path) -> Result<(), String> {
@@ -468,7 +552,9 @@ fn write_context_tar(ctx: &super::context::Context, df_name: &str, df_path: &Pat
 impl ScheduleError {
     pub fn category(&self) -> crate::error::Category {
         match self {
-            ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => crate::error::Category::Build,
+            ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => {
+                crate::error::Category::Build
+            }
             ScheduleError::Store { source, .. } => source.category(),
             ScheduleError::Other { .. } => crate::error::Category::Local,
         }

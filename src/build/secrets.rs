@@ -41,7 +41,9 @@ impl std::str::FromStr for SecretSpec {
     /// `id=NAME,env=VAR`, `id=NAME,src=FILE`; `type=env|file` with `src`/`source` too. A bare
     /// `env=VAR` has the id `VAR`, a bare `src=FILE` the file's name (buildx does the same).
     fn from_str(s: &str) -> Result<SecretSpec, String> {
-        let bad = |why: &str| format!("--secret {s:?}: {why}\n  hint: --secret id=NAME,env=VARIABLE or --secret id=NAME,src=FILE");
+        let bad = |why: &str| {
+            format!("--secret {s:?}: {why}\n  hint: --secret id=NAME,env=VARIABLE or --secret id=NAME,src=FILE")
+        };
         let (mut id, mut kind, mut src, mut env) = (None, None, None, None);
         for field in s.split(',') {
             let (k, v) = field.split_once('=').ok_or_else(|| bad(&format!("{field:?} is not KEY=VALUE")))?;
@@ -58,7 +60,9 @@ impl std::str::FromStr for SecretSpec {
             (None | Some("env"), None, Some(var)) | (Some("env"), Some(var), None) => SecretSource::Env(var),
             (None | Some("file"), Some(path), None) => SecretSource::File(PathBuf::from(path)),
             (_, Some(_), Some(_)) => return Err(bad("give either env= or src=, not both")),
-            (Some(t), _, _) if t != "env" && t != "file" => return Err(bad(&format!("type {t:?}: expected env or file"))),
+            (Some(t), _, _) if t != "env" && t != "file" => {
+                return Err(bad(&format!("type {t:?}: expected env or file")));
+            }
             _ => return Err(bad("no value source (env= or src=)")),
         };
         let id = match id {
@@ -93,7 +97,9 @@ impl std::str::FromStr for SshSpec {
         };
         let id = if id.is_empty() { "default" } else { id };
         if socket.as_ref().is_some_and(|p| p.to_string_lossy().contains(',')) {
-            return Err(format!("--ssh {s:?}: one socket per id\n  hint: --ssh default or --ssh ID=/path/to/agent.sock"));
+            return Err(format!(
+                "--ssh {s:?}: one socket per id\n  hint: --ssh default or --ssh ID=/path/to/agent.sock"
+            ));
         }
         check_id(id).map_err(|e| format!("--ssh {s:?}: {e}"))?;
         Ok(SshSpec { id: id.to_string(), socket })
@@ -151,13 +157,17 @@ impl BuildSecrets {
 /// Why a secret or socket could not be resolved.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SecretError {
-    #[error("secret {id}: environment variable {var} is not set\n  hint: export {var} before running wharf, or pass the secret with src=FILE")]
+    #[error(
+        "secret {id}: environment variable {var} is not set\n  hint: export {var} before running wharf, or pass the secret with src=FILE"
+    )]
     EnvUnset { id: String, var: String },
     #[error("secret {id}: cannot read {}: {message}", path.display())]
     File { id: String, path: PathBuf, message: String },
     #[error("secret {id}: {size} bytes, more than BuildKit's limit of {MAX_SECRET_SIZE}")]
     TooLarge { id: String, size: usize },
-    #[error("--ssh {id}: SSH_AUTH_SOCK is not set\n  hint: start an agent (`eval $(ssh-agent)`, `ssh-add KEY`) or give its socket: --ssh {id}=/path/to/agent.sock")]
+    #[error(
+        "--ssh {id}: SSH_AUTH_SOCK is not set\n  hint: start an agent (`eval $(ssh-agent)`, `ssh-add KEY`) or give its socket: --ssh {id}=/path/to/agent.sock"
+    )]
     NoAgent { id: String },
     #[error("--ssh {id}: {} is not a socket\n  hint: give an ssh-agent's socket (a key file must be loaded into an agent with `ssh-add`)", path.display())]
     NotSocket { id: String, path: PathBuf },
@@ -193,14 +203,24 @@ pub fn from_project(image: &crate::config::Image) -> (Vec<SecretSpec>, Vec<SshSp
 
 /// Resolves the specs with `env` (a variable's value) and the file system. Later specs with
 /// the same id win, as on docker's command line.
-pub fn resolve(secrets: &[SecretSpec], ssh: &[SshSpec], env: &dyn Fn(&str) -> Option<String>) -> Result<BuildSecrets, SecretError> {
+pub fn resolve(
+    secrets: &[SecretSpec],
+    ssh: &[SshSpec],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BuildSecrets, SecretError> {
     let mut out = BuildSecrets::default();
     for spec in secrets {
         let bytes = match &spec.source {
-            SecretSource::Env(var) => env(var).ok_or_else(|| SecretError::EnvUnset { id: spec.id.clone(), var: var.clone() })?.into_bytes(),
+            SecretSource::Env(var) => {
+                env(var).ok_or_else(|| SecretError::EnvUnset { id: spec.id.clone(), var: var.clone() })?.into_bytes()
+            }
             SecretSource::File(path) => {
                 let path = expand_home(path, env);
-                std::fs::read(&path).map_err(|e| SecretError::File { id: spec.id.clone(), path: path.clone(), message: e.to_string() })?
+                std::fs::read(&path).map_err(|e| SecretError::File {
+                    id: spec.id.clone(),
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
             }
             SecretSource::Value(v) => v.expose().to_vec(),
         };
@@ -212,7 +232,10 @@ pub fn resolve(secrets: &[SecretSpec], ssh: &[SshSpec], env: &dyn Fn(&str) -> Op
     for spec in ssh {
         let socket = match &spec.socket {
             Some(p) => expand_home(p, env),
-            None => env("SSH_AUTH_SOCK").filter(|s| !s.is_empty()).map(PathBuf::from).ok_or_else(|| SecretError::NoAgent { id: spec.id.clone() })?,
+            None => env("SSH_AUTH_SOCK")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .ok_or_else(|| SecretError::NoAgent { id: spec.id.clone() })?,
         };
         if !is_socket(&socket) {
             return Err(SecretError::NotSocket { id: spec.id.clone(), path: socket });
@@ -262,7 +285,10 @@ mod tests {
     #[test]
     fn ssh_flags_parse_like_docker() {
         assert_eq!("default".parse::<SshSpec>().unwrap(), SshSpec { id: "default".into(), socket: None });
-        assert_eq!("gh=/tmp/a.sock".parse::<SshSpec>().unwrap(), SshSpec { id: "gh".into(), socket: Some("/tmp/a.sock".into()) });
+        assert_eq!(
+            "gh=/tmp/a.sock".parse::<SshSpec>().unwrap(),
+            SshSpec { id: "gh".into(), socket: Some("/tmp/a.sock".into()) }
+        );
         assert!("bad id=/x".parse::<SshSpec>().is_err());
     }
 
@@ -286,7 +312,8 @@ mod tests {
         assert_eq!(unset, SecretError::EnvUnset { id: "a".into(), var: "NOPE".into() });
         let no_agent = resolve(&[], &["default".parse().unwrap()], &env).unwrap_err();
         assert!(matches!(no_agent, SecretError::NoAgent { .. }));
-        let not_socket = resolve(&[], &[SshSpec { id: "x".into(), socket: Some(dir.path().join("f")) }], &env).unwrap_err();
+        let not_socket =
+            resolve(&[], &[SshSpec { id: "x".into(), socket: Some(dir.path().join("f")) }], &env).unwrap_err();
         assert!(matches!(not_socket, SecretError::NotSocket { .. }));
     }
 }

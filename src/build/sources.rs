@@ -48,7 +48,12 @@ fn home(storage: &StageStorage, cache: &OciLayout, digest: &str) -> Location {
 
 /// Copies into the stages storage every planned stage it lacks that a cache or secondary
 /// repository has; returns what the copies moved.
-pub async fn seed(storage: &StageStorage, cache: &OciLayout, sources: &StageSources, plans: &[StagePlan]) -> Result<CopyStats, SourceError> {
+pub async fn seed(
+    storage: &StageStorage,
+    cache: &OciLayout,
+    sources: &StageSources,
+    plans: &[StagePlan],
+) -> Result<CopyStats, SourceError> {
     let mut stats = CopyStats::default();
     if sources.is_empty() {
         return Ok(stats);
@@ -72,7 +77,11 @@ pub async fn seed(storage: &StageStorage, cache: &OciLayout, sources: &StageSour
 }
 
 /// Copies every stage the run built into each cache repository.
-pub async fn populate(sources: &StageSources, plans: &[StagePlan], outcomes: &[StageOutcome]) -> Result<CopyStats, SourceError> {
+pub async fn populate(
+    sources: &StageSources,
+    plans: &[StagePlan],
+    outcomes: &[StageOutcome],
+) -> Result<CopyStats, SourceError> {
     let mut stats = CopyStats::default();
     for outcome in outcomes.iter().filter(|o| o.built) {
         let Some(plan) = plans.iter().find(|p| p.index == outcome.index) else { continue };

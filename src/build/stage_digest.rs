@@ -78,7 +78,8 @@ pub fn stage_digest(inputs: &Inputs<'_>) -> String {
 /// it changes exactly when one platform's stage does.
 pub fn index_digest(platforms: &[super::PlatformStage]) -> String {
     let mut h = Sha256::new();
-    let mut sorted: Vec<(&str, &str)> = platforms.iter().map(|p| (p.platform.as_deref().unwrap_or(""), p.digest.as_str())).collect();
+    let mut sorted: Vec<(&str, &str)> =
+        platforms.iter().map(|p| (p.platform.as_deref().unwrap_or(""), p.digest.as_str())).collect();
     sorted.sort();
     h.update(b"wharf-index-v1\0");
     for (platform, digest) in sorted {
@@ -129,7 +130,11 @@ mod tests {
         assert_ne!(d0, stage_digest(&Inputs { secret_ids: &ids, ..base_inputs(&args, &empty) }), "secret ids count");
         let v1 = stage_digest(&Inputs { cache_version: Some("1"), ..base_inputs(&args, &empty) });
         assert_ne!(d0, v1, "setting cacheVersion rebuilds");
-        assert_ne!(v1, stage_digest(&Inputs { cache_version: Some("2"), ..base_inputs(&args, &empty) }), "bumping it rebuilds again");
+        assert_ne!(
+            v1,
+            stage_digest(&Inputs { cache_version: Some("2"), ..base_inputs(&args, &empty) }),
+            "bumping it rebuilds again"
+        );
         assert_ne!(d0, stage_digest(&Inputs { image_spec: Some("{}"), ..base_inputs(&args, &empty) }));
     }
 
@@ -139,7 +144,10 @@ mod tests {
     fn absent_werf_keys_leave_digests_unchanged() {
         let empty = BTreeMap::new();
         let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
-        assert_eq!(stage_digest(&base_inputs(&args, &empty)), "1892b34c519367ff7370a4cc2bd2b096c7561a4d1f319b606f946aeabe33dd2c");
+        assert_eq!(
+            stage_digest(&base_inputs(&args, &empty)),
+            "1892b34c519367ff7370a4cc2bd2b096c7561a4d1f319b606f946aeabe33dd2c"
+        );
     }
 
     #[test]

@@ -9,9 +9,9 @@ use futures::StreamExt;
 use super::journal::Journal;
 use super::plan::{Entry, Plan, RepositoryDeletion, TagKind};
 use crate::drivers::Driver;
-use crate::store::Backend;
-use crate::static_registry::gc::Collected;
 use crate::registry::Repository;
+use crate::static_registry::gc::Collected;
+use crate::store::Backend;
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Done {
@@ -58,8 +58,11 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, jour
     for whole in &plan.repository_deletions {
         delete_repository(plan, whole, driver, store, journal, &mut out).await;
     }
-    let ordered: Vec<&Entry> =
-        plan.ordered_deletions().into_iter().filter(|e| !plan.repository_deletions.iter().any(|w| w.repository == e.repository)).collect();
+    let ordered: Vec<&Entry> = plan
+        .ordered_deletions()
+        .into_iter()
+        .filter(|e| !plan.repository_deletions.iter().any(|w| w.repository == e.repository))
+        .collect();
     let phase = |e: &Entry| match e.kind {
         TagKind::Image => 0,
         TagKind::Referrer { .. } => 1,
@@ -83,7 +86,12 @@ pub async fn execute(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, jour
             .collect()
             .await;
         for (e, r) in results.into_iter().flatten() {
-            let done = |reason: String| Done { repository: e.repository.clone(), tag: e.tag.clone(), digest: e.digest.to_string(), reason };
+            let done = |reason: String| Done {
+                repository: e.repository.clone(),
+                tag: e.tag.clone(),
+                digest: e.digest.to_string(),
+                reason,
+            };
             match r {
                 Result1::Deleted(how) => out.deleted.push(done(how)),
                 Result1::Skipped(why) => out.skipped.push(done(why)),
@@ -106,7 +114,12 @@ async fn collect_garbage(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, 
         match driver.collect_garbage(&repo).await {
             Ok(Some(collected)) => out.garbage.push(Garbage { repository, collected }),
             Ok(None) => {}
-            Err(e) => out.failed.push(Done { repository, tag: String::new(), digest: String::new(), reason: format!("garbage collection: {e}") }),
+            Err(e) => out.failed.push(Done {
+                repository,
+                tag: String::new(),
+                digest: String::new(),
+                reason: format!("garbage collection: {e}"),
+            }),
         }
     }
 }
@@ -114,9 +127,21 @@ async fn collect_garbage(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, 
 /// A repository the plan deletes as a whole: every tag is re-checked and journaled as a
 /// single delete would be; if any changed, nothing is deleted. Then the driver deletes the
 /// repository, after checking it holds exactly those tags.
-async fn delete_repository(plan: &Plan, whole: &RepositoryDeletion, driver: &dyn Driver, store: &dyn Backend, journal: &Journal, out: &mut Outcome) {
+async fn delete_repository(
+    plan: &Plan,
+    whole: &RepositoryDeletion,
+    driver: &dyn Driver,
+    store: &dyn Backend,
+    journal: &Journal,
+    out: &mut Outcome,
+) {
     let entries: Vec<&Entry> = plan.deletions().filter(|e| e.repository == whole.repository).collect();
-    let done = |e: &Entry, reason: String| Done { repository: e.repository.clone(), tag: e.tag.clone(), digest: e.digest.to_string(), reason };
+    let done = |e: &Entry, reason: String| Done {
+        repository: e.repository.clone(),
+        tag: e.tag.clone(),
+        digest: e.digest.to_string(),
+        reason,
+    };
     let mut checked = Vec::with_capacity(entries.len());
     for e in &entries {
         checked.push(prepare(e, store, journal).await);
@@ -132,9 +157,12 @@ async fn delete_repository(plan: &Plan, whole: &RepositoryDeletion, driver: &dyn
         }
         return;
     };
-    let expected: Vec<crate::drivers::TagEntry> = entries.iter().map(|e| crate::drivers::TagEntry::new(e.tag.clone(), e.digest.clone())).collect();
+    let expected: Vec<crate::drivers::TagEntry> =
+        entries.iter().map(|e| crate::drivers::TagEntry::new(e.tag.clone(), e.digest.clone())).collect();
     match driver.delete_repository(&repo, &expected).await {
-        Ok(()) => out.deleted.extend(entries.iter().map(|e| done(e, format!("{} (repository deleted as a whole: {})", e.reason, whole.reason)))),
+        Ok(()) => out.deleted.extend(
+            entries.iter().map(|e| done(e, format!("{} (repository deleted as a whole: {})", e.reason, whole.reason))),
+        ),
         Err(err) => out.failed.extend(entries.iter().map(|e| done(e, err.to_string()))),
     }
 }
@@ -161,18 +189,28 @@ const CONFIRM_ATTEMPTS: u32 = 4;
 /// where it has one, else the distribution API (`store`): gone, or moved by another writer
 /// meanwhile, is done; still on `planned` or on a throwaway manifest is a failure, whatever
 /// the registry answered. A delete is reported only when this holds.
-pub async fn confirm_removed(driver: &dyn Driver, store: &dyn Backend, repo: &Repository, tag: &str, planned: &crate::spec::digest::Digest) -> Result<(), String> {
+pub async fn confirm_removed(
+    driver: &dyn Driver,
+    store: &dyn Backend,
+    repo: &Repository,
+    tag: &str,
+    planned: &crate::spec::digest::Digest,
+) -> Result<(), String> {
     let mut attempt = 0;
     loop {
         let now = match driver.tag_digest(repo, tag).await {
-            Err(crate::drivers::DriverError::Unsupported { .. }) => async { store.open(repo)?.resolve(tag).await }.await.map_err(|e| e.to_string()),
+            Err(crate::drivers::DriverError::Unsupported { .. }) => {
+                async { store.open(repo)?.resolve(tag).await }.await.map_err(|e| e.to_string())
+            }
             other => other.map_err(|e| e.to_string()),
         }
         .map_err(|e| format!("the registry reported the tag removed, but it cannot be read back to confirm: {e}"))?;
         let stuck = match &now {
             None => return Ok(()),
             Some(d) if d == planned => format!("the registry reported the tag removed, but it still points at {d}"),
-            Some(d) if is_throwaway_at(store, repo, d).await => format!("the tag was left on the throwaway manifest {d}"),
+            Some(d) if is_throwaway_at(store, repo, d).await => {
+                format!("the tag was left on the throwaway manifest {d}")
+            }
             Some(_) => return Ok(()),
         };
         attempt += 1;
@@ -189,7 +227,9 @@ async fn prepare(e: &Entry, store: &dyn Backend, journal: &Journal) -> Result<Re
     let store = store.open(&repo).map_err(|err| Result1::Failed(format!("cannot check the tag: {err}")))?;
     match store.resolve(&e.tag).await {
         Ok(None) => return Err(Result1::Skipped("already gone".into())),
-        Ok(Some(d)) if d != e.digest => return Err(Result1::Skipped(format!("tag moved to {d} since the plan was made"))),
+        Ok(Some(d)) if d != e.digest => {
+            return Err(Result1::Skipped(format!("tag moved to {d} since the plan was made")));
+        }
         Ok(Some(_)) => {}
         Err(err) => return Err(Result1::Failed(format!("cannot check the tag: {err}"))),
     }
@@ -198,7 +238,9 @@ async fn prepare(e: &Entry, store: &dyn Backend, journal: &Journal) -> Result<Re
         Ok(None) => return Err(Result1::Skipped("broken tag, left alone: its manifest is missing".into())),
         Err(err) => return Err(Result1::Skipped(format!("broken tag, left alone: {err}"))),
     };
-    journal.record(&e.repository, &e.tag, &e.digest, &media_type, &bytes).map_err(|err| Result1::Failed(format!("not deleted, the journal cannot be written: {err}")))?;
+    journal
+        .record(&e.repository, &e.tag, &e.digest, &media_type, &bytes)
+        .map_err(|err| Result1::Failed(format!("not deleted, the journal cannot be written: {err}")))?;
     Ok(repo)
 }
 
@@ -214,7 +256,12 @@ pub struct Restored {
 pub async fn restore(lines: &[super::journal::Line], store: &dyn Backend) -> Restored {
     let mut out = Restored::default();
     for l in lines {
-        let done = |reason: String| Done { repository: l.repository.clone(), tag: l.tag.clone(), digest: l.digest.to_string(), reason };
+        let done = |reason: String| Done {
+            repository: l.repository.clone(),
+            tag: l.tag.clone(),
+            digest: l.digest.to_string(),
+            reason,
+        };
         match restore_one(l, store).await {
             Ok(()) => out.restored.push(done("restored".into())),
             Err(why) => out.skipped.push(done(why)),
@@ -225,7 +272,10 @@ pub async fn restore(lines: &[super::journal::Line], store: &dyn Backend) -> Res
 
 async fn is_throwaway_at(store: &dyn Backend, repo: &Repository, digest: &crate::spec::digest::Digest) -> bool {
     let Ok(store) = store.open(repo) else { return false };
-    store.manifest(digest.as_str()).await.is_ok_and(|m| m.is_some_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes)))
+    store
+        .manifest(digest.as_str())
+        .await
+        .is_ok_and(|m| m.is_some_and(|(bytes, _, _)| crate::drivers::is_throwaway(&bytes)))
 }
 
 async fn restore_one(l: &super::journal::Line, store: &dyn Backend) -> Result<(), String> {
@@ -245,7 +295,9 @@ async fn restore_one(l: &super::journal::Line, store: &dyn Backend) -> Result<()
     }
     let content = crate::registry::parse_manifest(&bytes, &l.media_type).map_err(|e| e.to_string())?;
     for d in content.references() {
-        let present = if crate::spec::manifest::is_index(&d.media_type) || crate::spec::manifest::is_image_manifest(&d.media_type) {
+        let present = if crate::spec::manifest::is_index(&d.media_type)
+            || crate::spec::manifest::is_image_manifest(&d.media_type)
+        {
             store.resolve(d.digest.as_str()).await.map_err(|e| e.to_string())?.is_some()
         } else {
             store.has_blob(&d.digest).await.map_err(|e| e.to_string())?

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use super::execute::{execute, restore};
 use super::journal::{Journal, read};
 use super::plan::{Action, Entry, PLAN_VERSION, Plan, TagKind};
-use crate::drivers::{ApiBase, Capabilities, Digests, Driver, DriverInfo, Nesting, TagEntry, TagListing, UntagMethod, UntagOutcome, UntagSemantics};
+use crate::drivers::{
+    ApiBase, Capabilities, Digests, Driver, DriverInfo, Nesting, TagEntry, TagListing, UntagMethod, UntagOutcome,
+    UntagSemantics,
+};
 use crate::registry::Repository;
-use crate::store::memory::MemoryStore;
-use crate::store::{Backend, ImageStore};
 use crate::spec::Digest;
 use crate::spec::manifest::OCI_MANIFEST;
+use crate::store::memory::MemoryStore;
+use crate::store::{Backend, ImageStore};
 
 const INFO: DriverInfo = DriverInfo {
     name: "memory",
@@ -61,7 +64,14 @@ impl Driver for MemoryDriver {
 
     async fn list(&self, repo: &Repository, _: Digests<'_>) -> crate::drivers::Result<TagListing> {
         let name = repo.to_string();
-        let tags = self.space.space().tags.iter().filter(|((r, _), _)| *r == name).map(|((_, t), (d, _))| TagEntry::new(t.clone(), d.clone())).collect();
+        let tags = self
+            .space
+            .space()
+            .tags
+            .iter()
+            .filter(|((r, _), _)| *r == name)
+            .map(|((_, t), (d, _))| TagEntry::new(t.clone(), d.clone()))
+            .collect();
         Ok(TagListing::sorted(tags, Vec::new()))
     }
 
@@ -78,7 +88,10 @@ impl Driver for MemoryDriver {
 const REPO: &str = "registry.test/app";
 
 async fn tagged(space: &MemoryStore, tag: &str, content: &str) -> Digest {
-    let bytes = bytes::Bytes::from(format!("{{\"schemaVersion\":2,\"mediaType\":\"{OCI_MANIFEST}\",\"config\":{{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"{}\",\"size\":2}},\"layers\":[],\"annotations\":{{\"x\":\"{content}\"}}}}", Digest::of(b"{}")));
+    let bytes = bytes::Bytes::from(format!(
+        "{{\"schemaVersion\":2,\"mediaType\":\"{OCI_MANIFEST}\",\"config\":{{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"{}\",\"size\":2}},\"layers\":[],\"annotations\":{{\"x\":\"{content}\"}}}}",
+        Digest::of(b"{}")
+    ));
     space.add_blob(b"{}");
     space.sibling(REPO).put_manifest(tag, OCI_MANIFEST, bytes.clone()).await.unwrap();
     Digest::of(&bytes)
@@ -87,9 +100,25 @@ async fn tagged(space: &MemoryStore, tag: &str, content: &str) -> Digest {
 fn plan(deletions: &[(&str, &Digest)]) -> Plan {
     let entries = deletions
         .iter()
-        .map(|(tag, digest)| Entry { repository: REPO.into(), tag: tag.to_string(), digest: (*digest).clone(), kind: TagKind::Image, action: Action::Delete, reason: "test".into() })
+        .map(|(tag, digest)| Entry {
+            repository: REPO.into(),
+            tag: tag.to_string(),
+            digest: (*digest).clone(),
+            kind: TagKind::Image,
+            action: Action::Delete,
+            reason: "test".into(),
+        })
         .collect();
-    Plan { version: PLAN_VERSION, project: "t".into(), driver: "memory".into(), static_root: None, policies: vec![], entries, broken: vec![], repository_deletions: vec![] }
+    Plan {
+        version: PLAN_VERSION,
+        project: "t".into(),
+        driver: "memory".into(),
+        static_root: None,
+        policies: vec![],
+        entries,
+        broken: vec![],
+        repository_deletions: vec![],
+    }
 }
 
 #[tokio::test]

@@ -14,9 +14,13 @@ use crate::config::RefKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("{dir}: not inside a git repository; cleanup by git history needs the project's clone\n  hint: run in the clone, or use --keep-last N / --keep-within DURATION, which need no git")]
+    #[error(
+        "{dir}: not inside a git repository; cleanup by git history needs the project's clone\n  hint: run in the clone, or use --keep-last N / --keep-within DURATION, which need no git"
+    )]
     NoRepository { dir: String },
-    #[error("{dir}: this is a shallow git clone; cleanup needs the full history or it would delete images that older commits still use\n  hint: fetch the whole history (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI)")]
+    #[error(
+        "{dir}: this is a shallow git clone; cleanup needs the full history or it would delete images that older commits still use\n  hint: fetch the whole history (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI)"
+    )]
     Shallow { dir: String },
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -50,7 +54,8 @@ fn time_of(t: git2::Time) -> DateTime<Utc> {
 
 impl History {
     pub fn open(dir: &Path) -> Result<History, HistoryError> {
-        let repo = git2::Repository::discover(dir).map_err(|_| HistoryError::NoRepository { dir: dir.display().to_string() })?;
+        let repo = git2::Repository::discover(dir)
+            .map_err(|_| HistoryError::NoRepository { dir: dir.display().to_string() })?;
         if repo.is_shallow() {
             return Err(HistoryError::Shallow { dir: dir.display().to_string() });
         }
@@ -78,7 +83,9 @@ impl History {
             };
             let Ok(commit) = r.peel_to_commit() else { continue };
             let time = match (kind, r.peel_to_tag()) {
-                (RefKind::Tag, Ok(tag)) => tag.tagger().map(|s| time_of(s.when())).unwrap_or_else(|| time_of(commit.time())),
+                (RefKind::Tag, Ok(tag)) => {
+                    tag.tagger().map(|s| time_of(s.when())).unwrap_or_else(|| time_of(commit.time()))
+                }
                 _ => time_of(commit.time()),
             };
             let reference = Reference { kind, name, tip: commit.id().to_string(), time };

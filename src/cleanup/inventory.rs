@@ -10,13 +10,13 @@ use super::history::{History, HistoryError};
 use super::plan::{Broken, TagKind};
 use super::policy::{Record, ReferenceHistory, Tag};
 use crate::config::{KeepPolicy, Project};
-use crate::spec::digest::Digest;
 use crate::drivers::{Digests, Driver, DriverError, TagListing};
 use crate::naming::{self, Layout};
 use crate::publish::meta;
-use crate::spec::manifest::{is_index, is_image_manifest};
-use crate::store::{Backend, StoreError};
 use crate::registry::{ManifestContent, Repository, parse_manifest};
+use crate::spec::digest::Digest;
+use crate::spec::manifest::{is_image_manifest, is_index};
+use crate::store::{Backend, StoreError};
 
 /// How many manifest reads run at once.
 const READ_CONCURRENCY: usize = 16;
@@ -69,7 +69,10 @@ pub struct Deferred {
 
 /// Every tag of `repos`, classified; the tags whose manifest cannot be read; and publish
 /// records listed without their digest (see [`Digests::Except`]).
-pub async fn list(driver: &dyn Driver, repos: &[(Repository, bool)]) -> Result<(Vec<Tag>, Vec<Broken>, Vec<Deferred>), InventoryError> {
+pub async fn list(
+    driver: &dyn Driver,
+    repos: &[(Repository, bool)],
+) -> Result<(Vec<Tag>, Vec<Broken>, Vec<Deferred>), InventoryError> {
     let mut tags = Vec::new();
     let mut broken = Vec::new();
     let mut deferred = Vec::new();
@@ -113,14 +116,24 @@ fn referrer_subject(tag: &str) -> Option<Digest> {
 /// deferred ones by tag (added to `tags` with the digest the GET gives, or to `broken` when
 /// they cannot be read). A listed record that cannot be read still counts, by its tag name
 /// (commit and stage), with the image unknown.
-pub async fn records(store: &dyn Backend, tags: &mut Vec<Tag>, broken: &mut Vec<Broken>, deferred: Vec<Deferred>) -> Vec<Record> {
+pub async fn records(
+    store: &dyn Backend,
+    tags: &mut Vec<Tag>,
+    broken: &mut Vec<Broken>,
+    deferred: Vec<Deferred>,
+) -> Vec<Record> {
     let reads = tags.iter().filter_map(|t| match &t.kind {
         TagKind::Record { commit, stage } => Some((t, commit.clone(), stage.clone())),
         _ => None,
     });
     let mut out: Vec<Record> = futures::stream::iter(reads)
         .map(|(t, commit, stage)| async move {
-            let annotations = read_annotations(store, &t.repository, t.digest.as_str()).await.ok().flatten().map(|(a, _)| a).unwrap_or_default();
+            let annotations = read_annotations(store, &t.repository, t.digest.as_str())
+                .await
+                .ok()
+                .flatten()
+                .map(|(a, _)| a)
+                .unwrap_or_default();
             record(&t.repository, t.digest.clone(), commit, stage, &annotations)
         })
         .buffer_unordered(READ_CONCURRENCY)
@@ -136,27 +149,47 @@ pub async fn records(store: &dyn Backend, tags: &mut Vec<Tag>, broken: &mut Vec<
         .await;
     read.sort_by(|(a, _), (b, _)| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     for (d, found) in read {
-        let Some((commit, stage)) = naming::parse_meta_tag(&d.tag).map(|(c, s)| (c.to_string(), s.to_string())) else { continue };
+        let Some((commit, stage)) = naming::parse_meta_tag(&d.tag).map(|(c, s)| (c.to_string(), s.to_string())) else {
+            continue;
+        };
         match found {
             Ok(Some((annotations, digest))) => {
                 out.push(record(&d.repository, digest.clone(), commit.clone(), stage.clone(), &annotations));
-                tags.push(Tag { repository: d.repository, tag: d.tag, digest, kind: TagKind::Record { commit, stage } });
+                tags.push(Tag {
+                    repository: d.repository,
+                    tag: d.tag,
+                    digest,
+                    kind: TagKind::Record { commit, stage },
+                });
             }
-            Ok(None) => broken.push(Broken { repository: d.repository, tag: d.tag, problem: "listed, but its manifest is missing".into() }),
+            Ok(None) => broken.push(Broken {
+                repository: d.repository,
+                tag: d.tag,
+                problem: "listed, but its manifest is missing".into(),
+            }),
             Err(e) => broken.push(Broken { repository: d.repository, tag: d.tag, problem: e.to_string() }),
         }
     }
     out
 }
 
-fn record(repository: &str, digest: Digest, commit: String, stage: String, annotations: &HashMap<String, String>) -> Record {
+fn record(
+    repository: &str,
+    digest: Digest,
+    commit: String,
+    stage: String,
+    annotations: &HashMap<String, String>,
+) -> Record {
     Record {
         digest,
         image: annotations.get(meta::ANNOTATION_IMAGE).cloned().unwrap_or_else(|| repository.to_string()),
         commit,
         stage,
         manifest: annotations.get(meta::ANNOTATION_MANIFEST).and_then(|d| d.parse().ok()),
-        created: annotations.get(meta::ANNOTATION_CREATED).and_then(|c| DateTime::parse_from_rfc3339(c).ok()).map(|c| c.with_timezone(&Utc)),
+        created: annotations
+            .get(meta::ANNOTATION_CREATED)
+            .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+            .map(|c| c.with_timezone(&Utc)),
     }
 }
 
@@ -165,7 +198,11 @@ type Annotated = (HashMap<String, String>, Digest);
 
 /// The annotations of the manifest `reference` (a tag or digest) in `repository`, and its
 /// digest; `None` when there is no such manifest.
-async fn read_annotations(store: &dyn Backend, repository: &str, reference: &str) -> Result<Option<Annotated>, StoreError> {
+async fn read_annotations(
+    store: &dyn Backend,
+    repository: &str,
+    reference: &str,
+) -> Result<Option<Annotated>, StoreError> {
     let repo = store.repository(repository)?;
     let Some((bytes, _, digest)) = store.open(&repo)?.manifest(reference).await? else { return Ok(None) };
     #[derive(serde::Deserialize)]
@@ -208,7 +245,10 @@ pub async fn manifests(store: &dyn Backend, tags: &[Tag], records: &[Record]) ->
     }
     known.extend(tags.iter().filter(|t| matches!(t.kind, TagKind::Stage { .. })).map(|t| t.digest.clone()));
     let mut seen = HashSet::new();
-    let mut unknown: Vec<&Tag> = tags.iter().filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone())).collect();
+    let mut unknown: Vec<&Tag> = tags
+        .iter()
+        .filter(|t| t.kind == TagKind::Image && !known.contains(&t.digest) && seen.insert(t.digest.clone()))
+        .collect();
     // A multi-platform image's stage is an index over its platforms' stages, which no record
     // names: when there are such stages, the stages records name are read for their children.
     let recorded: HashSet<&str> = records.iter().map(|r| r.stage.as_str()).collect();
@@ -219,7 +259,9 @@ pub async fn manifests(store: &dyn Backend, tags: &[Tag], records: &[Record]) ->
         }
     }
     if tags.iter().filter_map(stage_of).any(|s| !recorded.contains(s)) {
-        unknown.extend(tags.iter().filter(|t| stage_of(t).is_some_and(|s| recorded.contains(s)) && seen.insert(t.digest.clone())));
+        unknown.extend(
+            tags.iter().filter(|t| stage_of(t).is_some_and(|s| recorded.contains(s)) && seen.insert(t.digest.clone())),
+        );
     }
     let read: Vec<(Digest, Inspected)> = futures::stream::iter(unknown)
         .map(|t| async move { (t.digest.clone(), inspect(store, t).await.unwrap_or_default()) })
@@ -256,7 +298,9 @@ async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> 
     let repo = store.repository(&t.repository)?;
     let store = store.open(&repo)?;
     // A dangling tag (see `tagged_manifest`) must still be recognised, e.g. as a throwaway.
-    let Some((bytes, media_type, _)) = crate::store::tagged_manifest(store.as_ref(), &t.tag, &t.digest).await? else { return Ok(Inspected::default()) };
+    let Some((bytes, media_type, _)) = crate::store::tagged_manifest(store.as_ref(), &t.tag, &t.digest).await? else {
+        return Ok(Inspected::default());
+    };
     if crate::drivers::is_throwaway(&bytes) {
         return Ok(Inspected { throwaway: true, ..Inspected::default() });
     }
@@ -269,12 +313,17 @@ async fn inspect(store: &dyn Backend, t: &Tag) -> Result<Inspected, StoreError> 
     let artifact_type = crate::spec::manifest::artifact_type(&bytes);
     match parse_manifest(&bytes, &media_type) {
         Ok(ManifestContent::Index { manifests }) => {
-            let children = manifests.into_iter().filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type)).map(|m| m.digest).collect();
+            let children = manifests
+                .into_iter()
+                .filter(|m| is_index(&m.media_type) || is_image_manifest(&m.media_type))
+                .map(|m| m.digest)
+                .collect();
             Ok(Inspected { children, created, artifact_type, ..Inspected::default() })
         }
         Ok(ManifestContent::Image { config, .. }) => {
             // An image-spec 1.0-style artifact (a Helm chart) is typed by its config.
-            let artifact_type = artifact_type.or_else(|| (!is_image_config(&config.media_type)).then(|| config.media_type.clone()));
+            let artifact_type =
+                artifact_type.or_else(|| (!is_image_config(&config.media_type)).then(|| config.media_type.clone()));
             if created.is_none() && config.media_type != crate::spec::manifest::OCI_EMPTY {
                 let blob = store.blob_bytes(&config.digest, 4 << 20).await?;
                 #[derive(serde::Deserialize)]
@@ -307,11 +356,17 @@ fn annotated_created(manifest: &[u8]) -> Option<DateTime<Utc>> {
 }
 
 /// For each reference a policy looks at, the commits reachable from it that have records.
-pub fn history(history: &History, policies: &[KeepPolicy], records: &[Record]) -> Result<ReferenceHistory, InventoryError> {
+pub fn history(
+    history: &History,
+    policies: &[KeepPolicy],
+    records: &[Record],
+) -> Result<ReferenceHistory, InventoryError> {
     let recorded: HashSet<&str> = records.iter().map(|r| r.commit.as_str()).collect();
     let mut out = Vec::new();
     for reference in history.references()? {
-        let wanted = policies.iter().any(|p| p.references.kind == reference.kind && p.references.pattern.matches(&reference.name));
+        let wanted = policies
+            .iter()
+            .any(|p| p.references.kind == reference.kind && p.references.pattern.matches(&reference.name));
         if !wanted {
             continue;
         }

@@ -65,7 +65,14 @@ impl Journal {
     }
 
     /// Appends `line` and waits until it is on disk.
-    pub fn record(&self, repository: &str, tag: &str, digest: &Digest, media_type: &str, manifest: &[u8]) -> Result<(), JournalError> {
+    pub fn record(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &Digest,
+        media_type: &str,
+        manifest: &[u8],
+    ) -> Result<(), JournalError> {
         let line = Line {
             time: chrono::Utc::now(),
             repository: repository.to_string(),
@@ -76,7 +83,8 @@ impl Journal {
             static_root: self.static_root.clone(),
         };
         let err = |e: std::io::Error| JournalError { path: self.path.clone(), message: e.to_string() };
-        let mut text = serde_json::to_string(&line).map_err(|e| JournalError { path: self.path.clone(), message: e.to_string() })?;
+        let mut text = serde_json::to_string(&line)
+            .map_err(|e| JournalError { path: self.path.clone(), message: e.to_string() })?;
         text.push('\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         f.write_all(text.as_bytes()).map_err(err)?;
@@ -89,7 +97,8 @@ pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
     let err = |message: String| JournalError { path: path.to_path_buf(), message };
     let file = fs::File::open(path).map_err(|e| err(e.to_string()))?;
     let mut out = Vec::new();
-    let lines: Vec<String> = std::io::BufReader::new(file).lines().collect::<Result<_, _>>().map_err(|e| err(e.to_string()))?;
+    let lines: Vec<String> =
+        std::io::BufReader::new(file).lines().collect::<Result<_, _>>().map_err(|e| err(e.to_string()))?;
     let count = lines.len();
     for (n, text) in lines.into_iter().enumerate() {
         if text.trim().is_empty() {

@@ -22,7 +22,6 @@ mod execute_tests;
 #[cfg(test)]
 mod policy_tests;
 
-
 use std::time::Duration;
 
 use crate::config::{CleanupConfig, KeepPolicy, RefKind};

@@ -102,7 +102,12 @@ impl Plan {
             out.push_str(&format!("  {p}\n"));
         }
         let mut rows: Vec<&Entry> = self.entries.iter().collect();
-        rows.sort_by(|a, b| (b.action == Action::Delete).cmp(&(a.action == Action::Delete)).then(a.repository.cmp(&b.repository)).then(a.tag.cmp(&b.tag)));
+        rows.sort_by(|a, b| {
+            (b.action == Action::Delete)
+                .cmp(&(a.action == Action::Delete))
+                .then(a.repository.cmp(&b.repository))
+                .then(a.tag.cmp(&b.tag))
+        });
         let width = rows.iter().map(|e| e.repository.len() + e.tag.len() + 1).max().unwrap_or(10).min(90);
         out.push_str(&format!("{:6}  {:width$}  {:8}  REASON\n", "ACTION", "TAG", "KIND"));
         for e in rows {
@@ -113,16 +118,30 @@ impl Plan {
                 TagKind::Referrer { .. } => "referrer",
             };
             let action = if e.action == Action::Delete { "delete" } else { "keep" };
-            out.push_str(&format!("{action:6}  {:width$}  {kind:8}  {}\n", format!("{}:{}", e.repository, e.tag), e.reason));
+            out.push_str(&format!(
+                "{action:6}  {:width$}  {kind:8}  {}\n",
+                format!("{}:{}", e.repository, e.tag),
+                e.reason
+            ));
         }
         for r in &self.repository_deletions {
             out.push_str(&format!("{:6}  {:width$}  {:8}  {}\n", "delete", r.repository, "repo", r.reason));
         }
         for b in &self.broken {
-            out.push_str(&format!("{:6}  {:width$}  {:8}  {}\n", "skip", format!("{}:{}", b.repository, b.tag), "broken", b.problem));
+            out.push_str(&format!(
+                "{:6}  {:width$}  {:8}  {}\n",
+                "skip",
+                format!("{}:{}", b.repository, b.tag),
+                "broken",
+                b.problem
+            ));
         }
         let deletes = self.deletions().count();
-        out.push_str(&format!("{} tag(s): {} kept, {deletes} to delete\n", self.entries.len(), self.entries.len() - deletes));
+        out.push_str(&format!(
+            "{} tag(s): {} kept, {deletes} to delete\n",
+            self.entries.len(),
+            self.entries.len() - deletes
+        ));
         out
     }
 }

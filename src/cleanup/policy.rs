@@ -91,7 +91,12 @@ fn passes(limit: Option<&Limit>, index: usize, time: DateTime<Utc>, now: DateTim
 }
 
 /// Stages kept by git keep policies, each with the first policy that keeps it.
-fn git_kept(policies: &[KeepPolicy], history: &[(Reference, Vec<Commit>)], records: &[Record], now: DateTime<Utc>) -> BTreeMap<String, String> {
+fn git_kept(
+    policies: &[KeepPolicy],
+    history: &[(Reference, Vec<Commit>)],
+    records: &[Record],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, String> {
     let mut by_commit: HashMap<&str, Vec<&Record>> = HashMap::new();
     for r in records {
         by_commit.entry(r.commit.as_str()).or_default().push(r);
@@ -119,7 +124,8 @@ fn git_kept(policies: &[KeepPolicy], history: &[(Reference, Vec<Commit>)], recor
             for stages in per_image.values() {
                 for (n, (stage, time)) in stages.iter().enumerate() {
                     if passes(policy.images_per_reference.as_ref(), n, *time, now) {
-                        kept.entry(stage.to_string()).or_insert_with(|| format!("policy {}: {kind} {}", i + 1, reference.name));
+                        kept.entry(stage.to_string())
+                            .or_insert_with(|| format!("policy {}: {kind} {}", i + 1, reference.name));
                     }
                 }
             }
@@ -135,7 +141,13 @@ fn git_kept(policies: &[KeepPolicy], history: &[(Reference, Vec<Commit>)], recor
 /// - an item whose time is unknown stays (when there is a rule to rank by) and never takes
 ///   the place of a dated one;
 /// - so nothing that goes is newer than anything dated that stays.
-fn rank<K: Ord + Clone>(items: Vec<(K, Option<DateTime<Utc>>)>, keep_last: Option<usize>, keep_within: Option<Duration>, now: DateTime<Utc>, what: &str) -> BTreeMap<K, String> {
+fn rank<K: Ord + Clone>(
+    items: Vec<(K, Option<DateTime<Utc>>)>,
+    keep_last: Option<usize>,
+    keep_within: Option<Duration>,
+    now: DateTime<Utc>,
+    what: &str,
+) -> BTreeMap<K, String> {
     let mut kept = BTreeMap::new();
     if keep_last.is_none() && keep_within.is_none() {
         return kept;
@@ -151,7 +163,8 @@ fn rank<K: Ord + Clone>(items: Vec<(K, Option<DateTime<Utc>>)>, keep_last: Optio
     }
     dated.sort_by_key(|d| std::cmp::Reverse(d.1));
     // The time of the last one --keep-last keeps; ties with it stay too.
-    let cutoff = keep_last.filter(|n| *n > 0).and_then(|n| dated.get(n.min(dated.len()).saturating_sub(1)).map(|d| d.1));
+    let cutoff =
+        keep_last.filter(|n| *n > 0).and_then(|n| dated.get(n.min(dated.len()).saturating_sub(1)).map(|d| d.1));
     for (k, t) in dated {
         if let Some(n) = keep_last.filter(|_| cutoff.is_some_and(|c| t >= c)) {
             kept.insert(k, format!("one of the last {n} {what}"));
@@ -164,7 +177,12 @@ fn rank<K: Ord + Clone>(items: Vec<(K, Option<DateTime<Utc>>)>, keep_last: Optio
 
 /// Stages kept by `--keep-last` / `--keep-within`: each image's stages ranked by their newest
 /// publish record.
-fn simple_kept(keep_last: Option<usize>, keep_within: Option<Duration>, records: &[Record], now: DateTime<Utc>) -> BTreeMap<String, String> {
+fn simple_kept(
+    keep_last: Option<usize>,
+    keep_within: Option<Duration>,
+    records: &[Record],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, String> {
     let mut per_image: BTreeMap<&str, BTreeMap<&str, Option<DateTime<Utc>>>> = BTreeMap::new();
     for r in records {
         let newest = per_image.entry(r.image.as_str()).or_default().entry(r.stage.as_str()).or_insert(r.created);
@@ -189,9 +207,20 @@ fn selected(inputs: &Inputs<'_>, opts: &Options, digest: &Digest) -> bool {
 /// Simple mode for images without a publish record (pushed by `wharf push` or another
 /// tool): each repository's record-less images ranked by push time (see [`rank`]), kept by
 /// the same `--keep-last` / `--keep-within`.
-fn simple_kept_unknown(inputs: &Inputs<'_>, opts: &Options, stage_of: &HashMap<Digest, &str>, keep_last: Option<usize>, keep_within: Option<Duration>) -> HashMap<Digest, String> {
+fn simple_kept_unknown(
+    inputs: &Inputs<'_>,
+    opts: &Options,
+    stage_of: &HashMap<Digest, &str>,
+    keep_last: Option<usize>,
+    keep_within: Option<Duration>,
+) -> HashMap<Digest, String> {
     let mut per_repo: BTreeMap<&str, BTreeMap<&Digest, Option<DateTime<Utc>>>> = BTreeMap::new();
-    let ranked = |t: &&Tag| t.kind == TagKind::Image && !stage_of.contains_key(&t.digest) && !inputs.throwaways.contains(&t.digest) && selected(inputs, opts, &t.digest);
+    let ranked = |t: &&Tag| {
+        t.kind == TagKind::Image
+            && !stage_of.contains_key(&t.digest)
+            && !inputs.throwaways.contains(&t.digest)
+            && selected(inputs, opts, &t.digest)
+    };
     for t in inputs.tags.iter().filter(ranked) {
         per_repo.entry(t.repository.as_str()).or_default().insert(&t.digest, inputs.pushed_at.get(&t.digest).copied());
     }
@@ -221,12 +250,13 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
     let purge_all = purge && opts.artifact_type.is_none();
     let stage_of = stage_index(inputs);
     let unknown_kept = match &opts.mode {
-        Mode::Simple { keep_last, keep_within } => Some(simple_kept_unknown(inputs, opts, &stage_of, *keep_last, *keep_within)),
+        Mode::Simple { keep_last, keep_within } => {
+            Some(simple_kept_unknown(inputs, opts, &stage_of, *keep_last, *keep_within))
+        }
         _ => None,
     };
-    let fresh = |d: &Digest| {
-        opts.fresh_window.zip(inputs.pushed_at.get(d)).is_some_and(|(w, t)| within(opts.now, *t, w))
-    };
+    let fresh =
+        |d: &Digest| opts.fresh_window.zip(inputs.pushed_at.get(d)).is_some_and(|(w, t)| within(opts.now, *t, w));
 
     // First image tags: they decide which stages stay alive.
     let mut decisions: Vec<Option<(Action, String)>> = vec![None; inputs.tags.len()];
@@ -253,7 +283,9 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
                 Some((_, None)) => (Action::Delete, "no keep policy keeps its stage".into()),
                 None => match unknown_kept.as_ref().map(|k| k.get(&t.digest)) {
                     Some(Some(reason)) => (Action::Keep, format!("{reason} (no publish record)")),
-                    Some(None) if opts.include_unknown => (Action::Delete, "no publish record, older than what --keep-last / --keep-within keep".into()),
+                    Some(None) if opts.include_unknown => {
+                        (Action::Delete, "no publish record, older than what --keep-last / --keep-within keep".into())
+                    }
                     _ if opts.include_unknown => (Action::Delete, "no publish record (--include-unknown)".into()),
                     _ => (Action::Keep, "no publish record: kept (use --include-unknown to delete)".into()),
                 },
@@ -276,10 +308,11 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
     }
     for (i, t) in inputs.tags.iter().enumerate() {
         if let (Some((Action::Delete, _)), Some(parent)) = (&decisions[i], protected.get(&t.digest))
-            && !purge_all {
-                decisions[i] = Some((Action::Keep, format!("child of kept index {parent}")));
-                kept_digests.insert(t.digest.clone());
-            }
+            && !purge_all
+        {
+            decisions[i] = Some((Action::Keep, format!("child of kept index {parent}")));
+            kept_digests.insert(t.digest.clone());
+        }
     }
     // A kept multi-platform stage (an index) keeps its platforms' stages.
     let platform_stages: BTreeMap<Digest, &str> = inputs
@@ -304,12 +337,20 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
             (TagKind::Stage { .. }, None) if platform_stages.contains_key(&t.digest) => {
                 (Action::Keep, format!("platform stage of kept multi-platform stage {}", platform_stages[&t.digest]))
             }
-            (TagKind::Stage { .. }, None) if fresh(&t.digest) => (Action::Keep, "pushed within the fresh window".into()),
+            (TagKind::Stage { .. }, None) if fresh(&t.digest) => {
+                (Action::Keep, "pushed within the fresh window".into())
+            }
             (TagKind::Stage { .. }, None) => (Action::Delete, "no kept image uses this stage".into()),
-            (TagKind::Record { stage, .. }, None) if alive.contains(stage) => (Action::Keep, "record of a kept stage".into()),
-            (TagKind::Record { .. }, None) if fresh(&t.digest) => (Action::Keep, "written within the fresh window".into()),
+            (TagKind::Record { stage, .. }, None) if alive.contains(stage) => {
+                (Action::Keep, "record of a kept stage".into())
+            }
+            (TagKind::Record { .. }, None) if fresh(&t.digest) => {
+                (Action::Keep, "written within the fresh window".into())
+            }
             (TagKind::Record { .. }, None) => (Action::Delete, "its stage is deleted".into()),
-            (TagKind::Referrer { subject }, None) if kept_digests.contains(subject) || !inputs.tags.iter().any(|o| &o.digest == subject) => {
+            (TagKind::Referrer { subject }, None)
+                if kept_digests.contains(subject) || !inputs.tags.iter().any(|o| &o.digest == subject) =>
+            {
                 (Action::Keep, format!("refers to {subject}, which stays"))
             }
             (TagKind::Referrer { subject }, None) => (Action::Delete, format!("refers to {subject}, which is deleted")),
@@ -324,7 +365,14 @@ pub fn decide(inputs: &Inputs<'_>, opts: &Options) -> Vec<Entry> {
         .zip(decisions)
         .map(|(t, d)| {
             let (action, reason) = d.unwrap_or((Action::Keep, "undecided".into()));
-            Entry { repository: t.repository.clone(), tag: t.tag.clone(), digest: t.digest.clone(), kind: t.kind.clone(), action, reason }
+            Entry {
+                repository: t.repository.clone(),
+                tag: t.tag.clone(),
+                digest: t.digest.clone(),
+                kind: t.kind.clone(),
+                action,
+                reason,
+            }
         })
         .collect()
 }

@@ -11,7 +11,12 @@ use super::plan::{Action, Entry, RepositoryDeletion};
 use crate::drivers::{Driver, PlannedTag, Review};
 
 /// Applies the driver's review to `entries`; returns the repositories to delete as a whole.
-pub async fn review(driver: &dyn Driver, store: &dyn crate::store::Backend, entries: &mut [Entry], purge: bool) -> Result<Vec<RepositoryDeletion>, InventoryError> {
+pub async fn review(
+    driver: &dyn Driver,
+    store: &dyn crate::store::Backend,
+    entries: &mut [Entry],
+    purge: bool,
+) -> Result<Vec<RepositoryDeletion>, InventoryError> {
     let mut by_repo: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         by_repo.entry(e.repository.clone()).or_default().push(i);
@@ -22,8 +27,14 @@ pub async fn review(driver: &dyn Driver, store: &dyn crate::store::Backend, entr
             continue;
         }
         let Ok(repo) = store.repository(&repository) else { continue };
-        let planned: Vec<PlannedTag> =
-            idx.iter().map(|&i| PlannedTag { tag: entries[i].tag.clone(), digest: entries[i].digest.clone(), delete: entries[i].action == Action::Delete }).collect();
+        let planned: Vec<PlannedTag> = idx
+            .iter()
+            .map(|&i| PlannedTag {
+                tag: entries[i].tag.clone(),
+                digest: entries[i].digest.clone(),
+                delete: entries[i].action == Action::Delete,
+            })
+            .collect();
         let said = driver
             .review_deletions(&repo, &planned, purge)
             .await

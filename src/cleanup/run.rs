@@ -14,8 +14,8 @@ use super::policy::{self, Inputs, Mode, Options};
 use crate::config::Project;
 use crate::drivers::Driver;
 use crate::naming::Layout;
-use crate::store::Backend;
 use crate::registry::Repository;
+use crate::store::Backend;
 
 /// How images are chosen to stay.
 #[derive(Debug, Clone)]
@@ -90,7 +90,9 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -
             vec![format!(
                 "keep {}{}",
                 last.map(|n| format!("the last {n} image(s) of each image")).unwrap_or_default(),
-                within.map(|d| format!(" and every image published within {}", super::human_duration(d))).unwrap_or_default()
+                within
+                    .map(|d| format!(" and every image published within {}", super::human_duration(d)))
+                    .unwrap_or_default()
             )],
         ),
         Keep::Purge => (Mode::Purge, vec!["purge: delete every tag of the project".into()]),
@@ -123,7 +125,8 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -
         artifact_types: &manifests.artifact_types,
     };
     let mut entries = policy::decide(&inputs, &opts);
-    let repository_deletions = super::review::review(driver, store, &mut entries, matches!(s.keep, Keep::Purge)).await?;
+    let repository_deletions =
+        super::review::review(driver, store, &mut entries, matches!(s.keep, Keep::Purge)).await?;
     Ok(Plan {
         version: PLAN_VERSION,
         project: s.project.as_ref().map_or_else(|| s.repo.path.clone(), |p| p.name.clone()),
@@ -137,9 +140,17 @@ pub async fn make_plan(s: &Settings, driver: &dyn Driver, store: &dyn Backend) -
 }
 
 /// Carries out `plan`'s deletions, journaling each to `journal`.
-pub async fn apply(plan: &Plan, driver: &dyn Driver, store: &dyn Backend, journal: &std::path::Path) -> Result<Outcome, CleanupError> {
+pub async fn apply(
+    plan: &Plan,
+    driver: &dyn Driver,
+    store: &dyn Backend,
+    journal: &std::path::Path,
+) -> Result<Outcome, CleanupError> {
     if plan.version != PLAN_VERSION {
-        return Err(CleanupError::Invalid(format!("plan format {} is not supported (this wharf writes {PLAN_VERSION})", plan.version)));
+        return Err(CleanupError::Invalid(format!(
+            "plan format {} is not supported (this wharf writes {PLAN_VERSION})",
+            plan.version
+        )));
     }
     let journal = Journal::open(journal)?.in_static_root(plan.static_root.clone());
     Ok(execute::execute(plan, driver, store, &journal).await)
@@ -175,13 +186,28 @@ impl Report {
             reason: format!("broken tag, left alone: {}", b.problem),
         }));
         let kept: Vec<_> = plan.entries.iter().filter(|e| e.action == Action::Keep).cloned().collect();
-        let counts = Counts { kept: kept.len(), deleted: outcome.deleted.len(), skipped: outcome.skipped.len(), failed: outcome.failed.len() };
-        Report { project: plan.project.clone(), dry_run, planned_deletions: plan.deletions().count(), kept, outcome, journal, counts }
+        let counts = Counts {
+            kept: kept.len(),
+            deleted: outcome.deleted.len(),
+            skipped: outcome.skipped.len(),
+            failed: outcome.failed.len(),
+        };
+        Report {
+            project: plan.project.clone(),
+            dry_run,
+            planned_deletions: plan.deletions().count(),
+            kept,
+            outcome,
+            journal,
+            counts,
+        }
     }
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        for (what, list) in [("deleted", &self.outcome.deleted), ("skipped", &self.outcome.skipped), ("FAILED", &self.outcome.failed)] {
+        for (what, list) in
+            [("deleted", &self.outcome.deleted), ("skipped", &self.outcome.skipped), ("FAILED", &self.outcome.failed)]
+        {
             for d in list {
                 out.push_str(&format!("{what:8} {}:{}  {}\n", d.repository, d.tag, d.reason));
             }
@@ -194,7 +220,11 @@ impl Report {
                 c.manifests,
                 c.blobs,
                 c.bytes,
-                if c.young > 0 { format!(" ({} unreferenced file(s) younger than the grace period left)", c.young) } else { String::new() }
+                if c.young > 0 {
+                    format!(" ({} unreferenced file(s) younger than the grace period left)", c.young)
+                } else {
+                    String::new()
+                }
             ));
         }
         out.push_str(&format!(

@@ -9,9 +9,9 @@ use super::driver_args::DriverArgs;
 use crate::error::Error;
 use crate::gitinfo::GitInfo;
 use crate::naming::TagOptions;
-use crate::static_registry::root::{S3Root, StaticRoot};
 use crate::registry::{Client, ClientOptions, Credential, CredentialStore};
 use crate::secret::Secret;
+use crate::static_registry::root::{S3Root, StaticRoot};
 
 /// Where the project is.
 #[derive(Args, Debug, Clone)]
@@ -40,7 +40,9 @@ impl ProjectArgs {
     /// `--env` and the git HEAD commit. Read here, at the edge, and nowhere else.
     pub fn render_inputs(&self) -> crate::config::RenderInputs {
         crate::config::RenderInputs {
-            env: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+            env: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
             werf_env: self.werf_env.clone(),
             commit: crate::config::CommitInfo::discover(&self.dir),
             templates_dir: self.config_templates_dir.clone(),
@@ -191,7 +193,9 @@ pub(super) fn ci_git_info() -> GitInfo {
     };
     GitInfo {
         commit: var("GITHUB_SHA").or_else(|| var("CI_COMMIT_SHA")),
-        branch: gh_branch.or_else(|| var("CI_COMMIT_BRANCH")).or_else(|| var("CI_COMMIT_REF_NAME").filter(|_| var("CI_COMMIT_TAG").is_none())),
+        branch: gh_branch
+            .or_else(|| var("CI_COMMIT_BRANCH"))
+            .or_else(|| var("CI_COMMIT_REF_NAME").filter(|_| var("CI_COMMIT_TAG").is_none())),
         tag: gh_tag.or_else(|| var("CI_COMMIT_TAG")),
     }
 }
@@ -263,7 +267,6 @@ impl RegistryArgs {
         Ok((store, explicit))
     }
 
-
     /// The password: standard input with --password-stdin (one trailing newline dropped),
     /// else WHARF_REGISTRY_PASSWORD.
     pub fn password(&self) -> Result<Option<String>, Error> {
@@ -295,10 +298,9 @@ impl RegistryArgs {
             ..ClientOptions::default()
         };
         if let Some(t) = &self.registry_timeout {
-            let timeout = crate::config::parse_go_duration(t)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| Error::Usage(format!("--registry-timeout {t:?}: expected a positive duration such as 30s or 5m")))?;
+            let timeout = crate::config::parse_go_duration(t).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
+                Error::Usage(format!("--registry-timeout {t:?}: expected a positive duration such as 30s or 5m"))
+            })?;
             opts.read_timeout = timeout;
             opts.connect_timeout = opts.connect_timeout.min(timeout);
         }
@@ -334,7 +336,9 @@ pub fn docker_config_dir(given: Option<&std::path::Path>) -> Result<PathBuf, Err
     match (given, std::env::var_os("HOME")) {
         (Some(dir), _) => Ok(dir.to_path_buf()),
         (None, Some(home)) => Ok(PathBuf::from(home).join(".docker")),
-        (None, None) => Err(Error::Usage("no docker config directory: HOME is not set\n  hint: pass --docker-config DIR or set DOCKER_CONFIG".into())),
+        (None, None) => Err(Error::Usage(
+            "no docker config directory: HOME is not set\n  hint: pass --docker-config DIR or set DOCKER_CONFIG".into(),
+        )),
     }
 }
 
@@ -342,7 +346,8 @@ pub fn docker_config_dir(given: Option<&std::path::Path>) -> Result<PathBuf, Err
 fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
     let usage = |detail: String| Error::Usage(format!("--ca-file {}: {detail}", path.display()));
     let pem = std::fs::read(path).map_err(|e| usage(e.to_string()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| usage(format!("not a PEM certificate file ({e})")))?;
+    let certs =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| usage(format!("not a PEM certificate file ({e})")))?;
     if certs.is_empty() {
         return Err(usage("no certificate in it (expected -----BEGIN CERTIFICATE----- blocks)".into()));
     }
@@ -386,7 +391,13 @@ impl LockArgs {
                     .map_err(|e| Error::Usage(format!("--lock-backend kubernetes: no cluster to talk to ({e})\n  hint: set KUBECONFIG, or run in a pod with a service account allowed to get/create/update leases")))?;
                 let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "wharf".into());
                 let identity = format!("{host}-{}-{:08x}", std::process::id(), rand::random::<u32>());
-                let leases = crate::lock::lease::LeaseLocks::new(client, &self.lock_namespace, identity, std::time::Duration::from_secs(30), timeout);
+                let leases = crate::lock::lease::LeaseLocks::new(
+                    client,
+                    &self.lock_namespace,
+                    identity,
+                    std::time::Duration::from_secs(30),
+                    timeout,
+                );
                 Ok(crate::lock::Locks::kubernetes(leases))
             }
         }

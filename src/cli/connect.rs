@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use super::args::{RegistryArgs, SiteArgs};
 use super::driver_args::DriverArgs;
-use crate::store::Backend as Store;
 use crate::drivers::{self, Driver, DriverOptions, StaticDriver};
 use crate::error::Error;
 use crate::registry::{Client, Credential, CredentialStore, Repository};
+use crate::store::Backend as Store;
 
 /// Builds drivers and clients from the flags, with credentials read once (standard input is
 /// read once for `--password-stdin`, however many registries are involved).
@@ -60,14 +60,7 @@ impl<'a> Connector<'a> {
         }
         let registries: Vec<&str> = self.registries.iter().map(String::as_str).collect();
         let client = self.registry.client_with(credentials, &registries)?;
-        let driver = drivers::build(
-            info,
-            &DriverOptions {
-                client: client.clone(),
-                settings: settings.clone(),
-            },
-            repo,
-        )?;
+        let driver = drivers::build(info, &DriverOptions { client: client.clone(), settings: settings.clone() }, repo)?;
         Ok((Arc::from(driver), client))
     }
 }
@@ -102,21 +95,12 @@ pub async fn site(repo: &str, args: &SiteArgs, implementation: Option<&str>) -> 
     if let Some(found) = args.statics.driver().await? {
         let repo = static_repository(repo)?;
         let store: Arc<dyn Store> = Arc::new(found.root().clone());
-        return Ok(Site {
-            repo,
-            driver: Arc::new(found),
-            store,
-        });
+        return Ok(Site { repo, driver: Arc::new(found), store });
     }
     let repo = drivers::parse_repository(repo).map_err(|e| Error::Usage(e.to_string()))?;
-    let (driver, client) = Connector::new(&args.registry, &args.driver, &[repo.registry.as_str()])?
-        .connect(&repo, implementation)
-        .await?;
-    Ok(Site {
-        repo,
-        driver,
-        store: Arc::new(client),
-    })
+    let (driver, client) =
+        Connector::new(&args.registry, &args.driver, &[repo.registry.as_str()])?.connect(&repo, implementation).await?;
+    Ok(Site { repo, driver, store: Arc::new(client) })
 }
 
 /// A path inside `--static-root` as a repository of the static registry.

@@ -55,9 +55,7 @@ fn given(m: &ArgMatches, s: &Setting) -> Option<String> {
         _ => m.try_get_one::<String>(s.name).ok().flatten().cloned(),
     };
     let env = |k: &str| std::env::var(k).ok();
-    found
-        .filter(|v| !v.is_empty())
-        .or_else(|| s.fallback.and_then(|f| f(&env)))
+    found.filter(|v| !v.is_empty()).or_else(|| s.fallback.and_then(|f| f(&env)))
 }
 
 impl FromArgMatches for DriverArgs {
@@ -71,11 +69,13 @@ impl FromArgMatches for DriverArgs {
             }
         }
         // werf's names for its implementations (`--repo-container-registry gcr`, `auto`).
-        let implementation = m.try_get_one::<String>(IMPLEMENTATION).ok().flatten().and_then(|i| super::werf::driver_name(i)).map(str::to_string);
-        Ok(DriverArgs {
-            implementation,
-            settings,
-        })
+        let implementation = m
+            .try_get_one::<String>(IMPLEMENTATION)
+            .ok()
+            .flatten()
+            .and_then(|i| super::werf::driver_name(i))
+            .map(str::to_string);
+        Ok(DriverArgs { implementation, settings })
     }
 
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
@@ -151,17 +151,11 @@ mod tests {
         .unwrap();
         assert_eq!(args.implementation.as_deref(), Some("github"));
         let s = &args.settings;
-        assert_eq!(
-            s.secret(settings::find("github-token").unwrap()).map(|t| t.expose()),
-            Some("ghp_supersecret")
-        );
+        assert_eq!(s.secret(settings::find("github-token").unwrap()).map(|t| t.expose()), Some("ghp_supersecret"));
         assert!(s.is_on(settings::find("create-repositories").unwrap()));
         assert!(!format!("{args:?}").contains("supersecret"));
         let help = Wrap::command_for_test().render_long_help().to_string();
-        assert!(
-            help.contains("--github-token <TOKEN>") && help.contains("[env: GITHUB_TOKEN]"),
-            "{help}"
-        );
+        assert!(help.contains("--github-token <TOKEN>") && help.contains("[env: GITHUB_TOKEN]"), "{help}");
         let err = parse(&["--api-url", "nope"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--api-url \"nope\""), "{err}");
@@ -170,9 +164,7 @@ mod tests {
     #[test]
     fn the_google_credentials_flag_wins_over_the_well_known_file() {
         let args = parse(&["--google-application-credentials", "/tmp/key.json"]).unwrap();
-        let path = args
-            .settings
-            .path(settings::find("google-application-credentials").unwrap());
+        let path = args.settings.path(settings::find("google-application-credentials").unwrap());
         assert_eq!(path, Some(std::path::Path::new("/tmp/key.json")));
     }
 

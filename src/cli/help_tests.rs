@@ -63,16 +63,11 @@ fn every_flag_sits_under_a_known_heading_and_headings_come_in_one_order() {
         let mut order: Vec<usize> = Vec::new();
         for arg in flags(&cmd) {
             let name = arg.get_long().unwrap_or(arg.get_id().as_str());
-            match arg
-                .get_help_heading()
-                .and_then(|h| HEADINGS.iter().position(|k| *k == h))
-            {
+            match arg.get_help_heading().and_then(|h| HEADINGS.iter().position(|k| *k == h)) {
                 Some(k) if !order.contains(&k) => order.push(k),
                 Some(_) => {}
-                None => problems.push(format!(
-                    "{path}: --{name} is under {:?}, not a known heading",
-                    arg.get_help_heading()
-                )),
+                None => problems
+                    .push(format!("{path}: --{name} is under {:?}, not a known heading", arg.get_help_heading())),
             }
         }
         if !order.is_sorted() {
@@ -96,12 +91,7 @@ fn a_flag_means_the_same_in_every_command() {
             }
             let heading =
                 (!ACTION_FLAGS.contains(&long)).then(|| arg.get_help_heading().unwrap_or_default().to_string());
-            let values = arg
-                .get_value_names()
-                .unwrap_or_default()
-                .iter()
-                .map(|v| v.to_string())
-                .collect();
+            let values = arg.get_value_names().unwrap_or_default().iter().map(|v| v.to_string()).collect();
             let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
             let this: Seen = (arg.get_short(), values, env, heading, path.clone());
             match seen.get(long) {

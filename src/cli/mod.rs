@@ -138,7 +138,9 @@ pub async fn run(invocation: Invocation) -> Result<(), Error> {
     let cli = invocation.0;
     let out = cli.output;
     match &cli.command {
-        Command::BuildAndPublish(args) => commands::build_and_publish::run(args, out, commands::build_and_publish::Flavor::BuildAndPublish).await,
+        Command::BuildAndPublish(args) => {
+            commands::build_and_publish::run(args, out, commands::build_and_publish::Flavor::BuildAndPublish).await
+        }
         Command::Build(args) => commands::build::run(args, out).await,
         Command::CiEnv(args) => commands::ci_env::run(args),
         Command::Push(args) => commands::push::run(args, out).await,
@@ -178,7 +180,10 @@ mod tests {
             for p in path {
                 c = c.find_subcommand(p).unwrap();
             }
-            c.get_arguments().find(|a| a.get_long() == Some(flag)).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned())
+            c.get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .and_then(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned())
         };
         assert_eq!(env_of(&["cleanup"], "dry-run").as_deref(), Some("WERF_DRY_RUN"));
         assert_eq!(env_of(&["build"], "save-build-report").as_deref(), Some("WERF_SAVE_BUILD_REPORT"));
@@ -193,13 +198,26 @@ mod tests {
     fn driver_settings_reach_every_command_with_a_driver() {
         let mut root = Cli::command();
         root.build();
-        for path in [&["build-and-publish"][..], &["build"], &["push"], &["pull"], &["referrers"], &["cleanup"], &["cleanup", "apply"], &["tags", "ls"], &["tags", "rm"]] {
+        for path in [
+            &["build-and-publish"][..],
+            &["build"],
+            &["push"],
+            &["pull"],
+            &["referrers"],
+            &["cleanup"],
+            &["cleanup", "apply"],
+            &["tags", "ls"],
+            &["tags", "rm"],
+        ] {
             let mut cmd = &root;
             for name in path {
                 cmd = cmd.find_subcommand(name).unwrap_or_else(|| panic!("{path:?}"));
             }
             for s in crate::drivers::settings::all() {
-                let arg = cmd.get_arguments().find(|a| a.get_long() == Some(s.name)).unwrap_or_else(|| panic!("{path:?} lacks --{}", s.name));
+                let arg = cmd
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(s.name))
+                    .unwrap_or_else(|| panic!("{path:?} lacks --{}", s.name));
                 assert_eq!(arg.get_help_heading(), Some(driver_args::HEADING), "{path:?} --{}", s.name);
             }
         }

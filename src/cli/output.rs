@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::drivers::{Capabilities, UntagMethod, UntagSemantics};
 use crate::naming::Layout;
-use crate::static_registry::gc::Collected;
 use crate::spec::digest::Digest;
+use crate::static_registry::gc::Collected;
 
 /// Prints `doc` as indented JSON on standard output.
 pub fn print<T: Serialize>(doc: &T) {
@@ -181,10 +181,7 @@ mod tests {
 
     /// The schema of what `T` serializes to (fields left out when empty are optional).
     fn schema<T: JsonSchema>() -> Schema {
-        schemars::generate::SchemaSettings::draft2020_12()
-            .for_serialize()
-            .into_generator()
-            .into_root_schema_for::<T>()
+        schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>()
     }
 
     /// A schema as its committed file holds it: pretty-printed, ending with a newline.
@@ -236,14 +233,8 @@ mod tests {
             driver: "default",
             repository: "r".into(),
             tags: vec![
-                ListedTag {
-                    digest: None,
-                    tag: "v1".into(),
-                },
-                ListedTag {
-                    digest: Some(Digest::of(b"x")),
-                    tag: "v2".into(),
-                },
+                ListedTag { digest: None, tag: "v1".into() },
+                ListedTag { digest: Some(Digest::of(b"x")), tag: "v2".into() },
             ],
         })
         .unwrap();
@@ -257,14 +248,7 @@ mod tests {
             reference: "r:t".into(),
             removed: false,
         };
-        let doc = serde_json::to_string(&Removals {
-            garbage: Vec::new(),
-            results: vec![removed],
-        })
-        .unwrap();
-        assert_eq!(
-            doc,
-            r#"{"results":[{"driver":"default","error":"gone","reference":"r:t","removed":false}]}"#
-        );
+        let doc = serde_json::to_string(&Removals { garbage: Vec::new(), results: vec![removed] }).unwrap();
+        assert_eq!(doc, r#"{"results":[{"driver":"default","error":"gone","reference":"r:t","removed":false}]}"#);
     }
 }

@@ -35,18 +35,25 @@ fn secret(rep: &mut Report<'_>, node: &Node) -> Option<At<BuildSecret>> {
     let what = "a secret";
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, SECRET_KEYS, &[], what);
-    let get = |rep: &mut Report<'_>, key: &str| fields.value(key).and_then(|n| decode::non_empty_string(rep, n, &format!("`{key}`")));
+    let get = |rep: &mut Report<'_>, key: &str| {
+        fields.value(key).and_then(|n| decode::non_empty_string(rep, n, &format!("`{key}`")))
+    };
     let id = get(rep, "id");
-    let sources: Vec<(&str, At<String>)> = ["env", "src", "value"].into_iter().filter_map(|k| get(rep, k).map(|v| (k, v))).collect();
+    let sources: Vec<(&str, At<String>)> =
+        ["env", "src", "value"].into_iter().filter_map(|k| get(rep, k).map(|v| (k, v))).collect();
     let hint = "a secret is one of `- env: NAME`, `- src: PATH` or `- id: ID` with `value: TEXT` (werf's syntax)";
     let (kind, source) = match sources.as_slice() {
         [one] => one.clone(),
         [] => {
-            rep.error(ErrorKind::MissingKey, node.head(), "secret should be defined as `env`, `src` or `value`").label("this secret").hint(hint);
+            rep.error(ErrorKind::MissingKey, node.head(), "secret should be defined as `env`, `src` or `value`")
+                .label("this secret")
+                .hint(hint);
             return None;
         }
         [_, second, ..] => {
-            rep.error(ErrorKind::InvalidValue, second.1.pos, "secret type could be ONLY `env`, `src` or `value`").label("a second source").hint(hint);
+            rep.error(ErrorKind::InvalidValue, second.1.pos, "secret type could be ONLY `env`, `src` or `value`")
+                .label("a second source")
+                .hint(hint);
             return None;
         }
     };
@@ -55,12 +62,16 @@ fn secret(rep: &mut Report<'_>, node: &Node) -> Option<At<BuildSecret>> {
         (None, "env") => source.value.clone(),
         (None, "src") => source.value.rsplit('/').next().unwrap_or(&source.value).to_string(),
         (None, _) => {
-            rep.error(ErrorKind::MissingKey, source.pos, "a `value` secret needs an `id`").label("no id").hint("write `- id: NAME` next to `value:`; the secret is mounted at /run/secrets/NAME");
+            rep.error(ErrorKind::MissingKey, source.pos, "a `value` secret needs an `id`")
+                .label("no id")
+                .hint("write `- id: NAME` next to `value:`; the secret is mounted at /run/secrets/NAME");
             return None;
         }
     };
     if id.contains('/') || id.contains(char::is_whitespace) {
-        rep.error(ErrorKind::InvalidValue, node.head(), format!("invalid secret id {id:?}")).label("invalid id").hint("an id names a file under /run/secrets: no `/`, no spaces");
+        rep.error(ErrorKind::InvalidValue, node.head(), format!("invalid secret id {id:?}"))
+            .label("invalid id")
+            .hint("an id names a file under /run/secrets: no `/`, no spaces");
         return None;
     }
     let source_kind = match kind {
@@ -102,9 +113,13 @@ pub(crate) fn network(rep: &mut Report<'_>, node: &Node) -> Option<String> {
 pub(crate) fn context_add_files(rep: &mut Report<'_>, fields: &Fields<'_>) -> Vec<At<String>> {
     let (one, many) = (fields.value("contextAddFile"), fields.value("contextAddFiles"));
     if let (Some(_), Some(_)) = (one, many) {
-        rep.error(ErrorKind::InvalidValue, fields.key_pos("contextAddFile").unwrap_or_default(), "only one out of contextAddFiles and contextAddFile directives can be used at a time")
-            .label("both given")
-            .hint("move everything into `contextAddFiles: [...]` and remove `contextAddFile`");
+        rep.error(
+            ErrorKind::InvalidValue,
+            fields.key_pos("contextAddFile").unwrap_or_default(),
+            "only one out of contextAddFiles and contextAddFile directives can be used at a time",
+        )
+        .label("both given")
+        .hint("move everything into `contextAddFiles: [...]` and remove `contextAddFile`");
         return Vec::new();
     }
     let Some(node) = one.or(many) else { return Vec::new() };
@@ -112,9 +127,13 @@ pub(crate) fn context_add_files(rep: &mut Report<'_>, fields: &Fields<'_>) -> Ve
     for path in decode::string_or_list(rep, node, "`contextAddFiles`") {
         let p = std::path::Path::new(&path.value);
         if p.has_root() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            rep.error(ErrorKind::PathEscape, path.pos, format!("`contextAddFiles` entry `{}` is not relative to the context", path.value))
-                .label("outside the context")
-                .hint("each path is relative to `context` and stays inside it (no `/` at the start, no `..`)");
+            rep.error(
+                ErrorKind::PathEscape,
+                path.pos,
+                format!("`contextAddFiles` entry `{}` is not relative to the context", path.value),
+            )
+            .label("outside the context")
+            .hint("each path is relative to `context` and stays inside it (no `/` at the start, no `..`)");
             continue;
         }
         out.push(path);

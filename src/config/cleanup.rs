@@ -93,10 +93,7 @@ impl RefPattern {
             _ => format!("^{}$", regex::escape(written)),
         };
         let regex = Regex::new(&expr).map_err(|e| e.to_string())?;
-        Ok(RefPattern {
-            written: written.to_string(),
-            regex,
-        })
+        Ok(RefPattern { written: written.to_string(), regex })
     }
 
     /// Whether reference `name` (without `origin/`) matches.
@@ -130,23 +127,12 @@ impl Default for CleanupConfig {
             },
             images_per_reference: per_ref,
         };
-        let limit = |last, within| {
-            Some(Limit {
-                last: Some(last),
-                within,
-                operator: Operator::And,
-            })
-        };
+        let limit = |last, within| Some(Limit { last: Some(last), within, operator: Operator::And });
         CleanupConfig {
             keep_policies: vec![
                 policy(RefKind::Tag, "/.*/", limit(10, None), None),
                 policy(RefKind::Branch, "/.*/", limit(10, week), limit(2, week)),
-                policy(
-                    RefKind::Branch,
-                    "/^(main|master|staging|production)$/",
-                    None,
-                    limit(2, None),
-                ),
+                policy(RefKind::Branch, "/^(main|master|staging|production)$/", None, limit(2, None)),
             ],
             default_keep_policies: true,
             keep_images_built_within_last_n_hours: 2,
@@ -176,15 +162,11 @@ pub(crate) fn decode_cleanup(rep: &mut Report<'_>, node: &Node) -> CleanupConfig
     };
     decode::reject_unknown(rep, &fields, CLEANUP_KEYS, &[], "`cleanup`");
     let flag = |rep: &mut Report<'_>, key: &str| {
-        fields
-            .value(key)
-            .and_then(|v| decode::boolean(rep, v, &format!("`cleanup.{key}`")))
-            .unwrap_or(false)
+        fields.value(key).and_then(|v| decode::boolean(rep, v, &format!("`cleanup.{key}`"))).unwrap_or(false)
     };
     config.disable_kubernetes_based_policy = flag(rep, "disableKubernetesBasedPolicy");
     config.disable_git_history_based_policy = flag(rep, "disableGitHistoryBasedPolicy");
-    config.disable_built_within_last_n_hours_policy =
-        flag(rep, "disableBuiltWithinLastNHoursPolicy");
+    config.disable_built_within_last_n_hours_policy = flag(rep, "disableBuiltWithinLastNHoursPolicy");
     if let Some(v) = fields.value("keepImagesBuiltWithinLastNHours") {
         let what = "`cleanup.keepImagesBuiltWithinLastNHours`";
         if let Some(hours) = decode::integer(rep, v, what, 0, i128::from(u32::MAX)) {
@@ -193,8 +175,7 @@ pub(crate) fn decode_cleanup(rep: &mut Report<'_>, node: &Node) -> CleanupConfig
     }
     if let Some(list) = fields.value("keepPolicies") {
         let items = decode::list_items(rep, list, "`cleanup.keepPolicies`");
-        let policies: Vec<KeepPolicy> =
-            items.iter().filter_map(|p| decode_policy(rep, p)).collect();
+        let policies: Vec<KeepPolicy> = items.iter().filter_map(|p| decode_policy(rep, p)).collect();
         if items.is_empty() && matches!(list.kind, super::node::Kind::Seq(_)) {
             rep.warn(list.pos, "`keepPolicies` is empty, so werf's default policies apply; to keep nothing by git history set `disableGitHistoryBasedPolicy: true`");
         } else if !policies.is_empty() {
@@ -209,41 +190,31 @@ fn decode_policy(rep: &mut Report<'_>, node: &Node) -> Option<KeepPolicy> {
     let what = "a keep policy";
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, POLICY_KEYS, &[], what);
-    let per_ref = fields
-        .value("imagesPerReference")
-        .and_then(|v| decode_limit(rep, v, "`imagesPerReference`"));
+    let per_ref = fields.value("imagesPerReference").and_then(|v| decode_limit(rep, v, "`imagesPerReference`"));
     let Some(refs_node) = fields.value("references") else {
-        rep.error(ErrorKind::MissingKey, node.head(), "keep policy without `references`")
-            .label("this policy")
-            .hint("every keep policy needs `references: { branch: NAME|/REGEX/ }` or `references: { tag: NAME|/REGEX/ }`");
+        rep.error(ErrorKind::MissingKey, node.head(), "keep policy without `references`").label("this policy").hint(
+            "every keep policy needs `references: { branch: NAME|/REGEX/ }` or `references: { tag: NAME|/REGEX/ }`",
+        );
         return None;
     };
     let references = decode_references(rep, refs_node)?;
     if let (RefKind::Tag, Some(Limit { last: Some(n), .. })) = (references.kind, per_ref)
-        && n > 1 {
-            rep.warn(refs_node.pos, format!("`imagesPerReference.last: {n}` has no effect for tags: a tag points at one commit, so one image per tag is kept"));
-        }
-    Some(KeepPolicy {
-        references,
-        images_per_reference: per_ref,
-    })
+        && n > 1
+    {
+        rep.warn(refs_node.pos, format!("`imagesPerReference.last: {n}` has no effect for tags: a tag points at one commit, so one image per tag is kept"));
+    }
+    Some(KeepPolicy { references, images_per_reference: per_ref })
 }
 
 fn decode_references(rep: &mut Report<'_>, node: &Node) -> Option<References> {
     let what = "`references`";
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, REFERENCES_KEYS, &[], what);
-    let limit = fields
-        .value("limit")
-        .and_then(|v| decode_limit(rep, v, "`limit`"));
+    let limit = fields.value("limit").and_then(|v| decode_limit(rep, v, "`limit`"));
     let (kind, value) = ref_kind(rep, node, &fields)?;
     let written = decode::non_empty_string(rep, value, &format!("`{}`", kind_key(kind)))?;
     match RefPattern::parse(&written.value) {
-        Ok(pattern) => Some(References {
-            kind,
-            pattern,
-            limit,
-        }),
+        Ok(pattern) => Some(References { kind, pattern, limit }),
         Err(e) => {
             rep.error(
                 ErrorKind::InvalidValue,
@@ -251,9 +222,7 @@ fn decode_references(rep: &mut Report<'_>, node: &Node) -> Option<References> {
                 format!("`{}` is not a valid regular expression", written.value),
             )
             .label("invalid regular expression")
-            .hint(format!(
-                "`/…/` patterns use Go/RE2 regular expression syntax:\n{e}"
-            ));
+            .hint(format!("`/…/` patterns use Go/RE2 regular expression syntax:\n{e}"));
             None
         }
     }
@@ -267,11 +236,7 @@ fn kind_key(kind: RefKind) -> &'static str {
 }
 
 /// Exactly one of `branch:` and `tag:`.
-fn ref_kind<'n>(
-    rep: &mut Report<'_>,
-    node: &Node,
-    fields: &Fields<'n>,
-) -> Option<(RefKind, &'n Node)> {
+fn ref_kind<'n>(rep: &mut Report<'_>, node: &Node, fields: &Fields<'n>) -> Option<(RefKind, &'n Node)> {
     match (fields.value("branch"), fields.value("tag")) {
         (Some(b), None) => Some((RefKind::Branch, b)),
         (None, Some(t)) => Some((RefKind::Tag, t)),
@@ -286,13 +251,9 @@ fn ref_kind<'n>(
             None
         }
         (None, None) => {
-            rep.error(
-                ErrorKind::MissingKey,
-                node.head(),
-                "`references` needs `branch` or `tag`",
-            )
-            .label("no `branch` or `tag` here")
-            .hint("write `branch: main`, `branch: /^feature-.*$/`, `tag: v1.0.0` or `tag: /.*/`");
+            rep.error(ErrorKind::MissingKey, node.head(), "`references` needs `branch` or `tag`")
+                .label("no `branch` or `tag` here")
+                .hint("write `branch: main`, `branch: /^feature-.*$/`, `tag: v1.0.0` or `tag: /.*/`");
             None
         }
     }
@@ -301,18 +262,10 @@ fn ref_kind<'n>(
 fn decode_limit(rep: &mut Report<'_>, node: &Node, what: &str) -> Option<Limit> {
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, LIMIT_KEYS, &[], what);
-    let last = fields
-        .value("last")
-        .and_then(|v| decode::integer(rep, v, "`last`", -1, i128::from(u32::MAX)));
+    let last = fields.value("last").and_then(|v| decode::integer(rep, v, "`last`", -1, i128::from(u32::MAX)));
     let within = fields.value("in").and_then(|v| decode_duration(rep, v));
-    let operator = fields
-        .value("operator")
-        .map_or(Some(Operator::And), |v| decode_operator(rep, v))?;
-    Some(Limit {
-        last: last.and_then(|n| u64::try_from(n).ok()),
-        within,
-        operator,
-    })
+    let operator = fields.value("operator").map_or(Some(Operator::And), |v| decode_operator(rep, v))?;
+    Some(Limit { last: last.and_then(|n| u64::try_from(n).ok()), within, operator })
 }
 
 fn decode_duration(rep: &mut Report<'_>, node: &Node) -> Option<Duration> {
@@ -338,13 +291,9 @@ fn decode_operator(rep: &mut Report<'_>, node: &Node) -> Option<Operator> {
                 Some(s) => format!("did you mean `{s}`? (werf spells it exactly so)"),
                 None => "use `And` (keep what satisfies both) or `Or` (either)".to_string(),
             };
-            rep.error(
-                ErrorKind::InvalidValue,
-                node.pos,
-                format!("unknown operator `{other}`: expected `And` or `Or`"),
-            )
-            .label("not `And` or `Or`")
-            .hint(hint);
+            rep.error(ErrorKind::InvalidValue, node.pos, format!("unknown operator `{other}`: expected `And` or `Or`"))
+                .label("not `And` or `Or`")
+                .hint(hint);
             None
         }
     }
@@ -375,10 +324,7 @@ mod tests {
         assert_eq!(c.keep_policies.len(), 3);
         assert_eq!(c.keep_images_built_within_last_n_hours, 2);
         let main = &c.keep_policies[2];
-        assert!(
-            main.references.pattern.matches("production")
-                && !main.references.pattern.matches("dev")
-        );
+        assert!(main.references.pattern.matches("production") && !main.references.pattern.matches("dev"));
         assert_eq!(main.images_per_reference.and_then(|l| l.last), Some(2));
     }
 }

@@ -84,13 +84,7 @@ mod tests {
     use super::*;
 
     fn edges(list: &[(usize, usize)]) -> Vec<Edge> {
-        list.iter()
-            .map(|&(from, to)| Edge {
-                from,
-                to,
-                pos: Pos::default(),
-            })
-            .collect()
+        list.iter().map(|&(from, to)| Edge { from, to, pos: Pos::default() }).collect()
     }
 
     fn cycles(nodes: usize, list: &[(usize, usize)]) -> Vec<Vec<(usize, usize)>> {
@@ -106,10 +100,7 @@ mod tests {
         assert!(cycles(3, &[(0, 1), (1, 2), (0, 2)]).is_empty());
         assert_eq!(cycles(2, &[(0, 1), (1, 0)]), vec![vec![(0, 1), (1, 0)]]);
         assert_eq!(cycles(1, &[(0, 0)]), vec![vec![(0, 0)]]);
-        assert_eq!(
-            cycles(4, &[(0, 1), (1, 2), (2, 1), (3, 0)]),
-            vec![vec![(1, 2), (2, 1)]]
-        );
+        assert_eq!(cycles(4, &[(0, 1), (1, 2), (2, 1), (3, 0)]), vec![vec![(1, 2), (2, 1)]]);
     }
 
     #[test]

@@ -16,10 +16,7 @@ pub(crate) struct Fields<'n> {
 impl<'n> Fields<'n> {
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, _, v)| *v)
+        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v)
     }
 
     /// The value of `key`, unless absent or `null` (werf treats both as unset).
@@ -29,10 +26,7 @@ impl<'n> Fields<'n> {
 
     /// The key node of `key`, if present.
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, k, _)| k.pos)
+        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, _)| k.pos)
     }
 
     /// `(key, key node, value node)` in file order.
@@ -62,14 +56,10 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
             continue;
         };
         if let Some(&first) = seen.get(name) {
-            rep.error(
-                ErrorKind::DuplicateKey,
-                key.pos,
-                format!("duplicate key `{name}` in {what}"),
-            )
-            .label("repeated here")
-            .note(first, "first set here")
-            .hint("YAML mappings cannot repeat a key: keep one of them");
+            rep.error(ErrorKind::DuplicateKey, key.pos, format!("duplicate key `{name}` in {what}"))
+                .label("repeated here")
+                .note(first, "first set here")
+                .hint("YAML mappings cannot repeat a key: keep one of them");
             continue;
         }
         seen.insert(name, key.pos);
@@ -80,13 +70,7 @@ pub(crate) fn fields<'n>(rep: &mut Report<'_>, node: &'n Node, what: &str) -> Op
 
 /// Reports every key of `fields` that is not in `known` (nor in `skip`),
 /// suggesting the closest known key.
-pub(crate) fn reject_unknown(
-    rep: &mut Report<'_>,
-    fields: &Fields<'_>,
-    known: &[&str],
-    skip: &[&str],
-    what: &str,
-) {
+pub(crate) fn reject_unknown(rep: &mut Report<'_>, fields: &Fields<'_>, known: &[&str], skip: &[&str], what: &str) {
     for (key, key_node, _) in fields.iter() {
         if known.contains(&key) || skip.contains(&key) {
             continue;
@@ -95,13 +79,9 @@ pub(crate) fn reject_unknown(
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("{what} accepts: {}", list(known)),
         };
-        rep.error(
-            ErrorKind::UnknownKey,
-            key_node.pos,
-            format!("unknown key `{key}` in {what}"),
-        )
-        .label("unknown key")
-        .hint(hint);
+        rep.error(ErrorKind::UnknownKey, key_node.pos, format!("unknown key `{key}` in {what}"))
+            .label("unknown key")
+            .hint(hint);
     }
 }
 
@@ -118,12 +98,7 @@ pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_lowercase();
     known
         .iter()
-        .map(|k| {
-            (
-                strsim::normalized_damerau_levenshtein(&lower, &k.to_lowercase()),
-                *k,
-            )
-        })
+        .map(|k| (strsim::normalized_damerau_levenshtein(&lower, &k.to_lowercase()), *k))
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)
@@ -131,12 +106,7 @@ pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 
 /// `a`, `b`, `c` — for "expected one of" messages.
 pub(crate) fn list(words: &[&str]) -> String {
-    let mut out = words
-        .iter()
-        .take(MAX_LISTED)
-        .map(|w| format!("`{w}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut out = words.iter().take(MAX_LISTED).map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
     if words.len() > MAX_LISTED {
         out.push_str(&format!(" and {} more", words.len() - MAX_LISTED));
     }
@@ -144,13 +114,9 @@ pub(crate) fn list(words: &[&str]) -> String {
 }
 
 pub(crate) fn wrong_type(rep: &mut Report<'_>, node: &Node, what: &str, expected: &str) {
-    rep.error(
-        ErrorKind::WrongType,
-        node.pos,
-        format!("{what} must be {expected}, found {}", node.type_name()),
-    )
-    .label(format!("expected {expected}"))
-    .hint(shape_hint(expected));
+    rep.error(ErrorKind::WrongType, node.pos, format!("{what} must be {expected}, found {}", node.type_name()))
+        .label(format!("expected {expected}"))
+        .hint(shape_hint(expected));
 }
 
 /// How to write a value of the `expected` shape in YAML.
@@ -180,20 +146,12 @@ pub(crate) fn string(rep: &mut Report<'_>, node: &Node, what: &str) -> Option<At
 }
 
 /// A non-empty string.
-pub(crate) fn non_empty_string(
-    rep: &mut Report<'_>,
-    node: &Node,
-    what: &str,
-) -> Option<At<String>> {
+pub(crate) fn non_empty_string(rep: &mut Report<'_>, node: &Node, what: &str) -> Option<At<String>> {
     let value = string(rep, node, what)?;
     if value.value.trim().is_empty() {
-        rep.error(
-            ErrorKind::InvalidValue,
-            node.pos,
-            format!("{what} must not be empty"),
-        )
-        .label("empty")
-        .hint("give it a value, or remove the key to use the default");
+        rep.error(ErrorKind::InvalidValue, node.pos, format!("{what} must not be empty"))
+            .label("empty")
+            .hint("give it a value, or remove the key to use the default");
         return None;
     }
     Some(value)
@@ -202,10 +160,7 @@ pub(crate) fn non_empty_string(
 /// A string or a list of strings (`platform: linux/amd64` or `platform: [a, b]`).
 pub(crate) fn string_or_list(rep: &mut Report<'_>, node: &Node, what: &str) -> Vec<At<String>> {
     match &node.kind {
-        Kind::Seq(items) => items
-            .iter()
-            .filter_map(|item| non_empty_string(rep, item, what))
-            .collect(),
+        Kind::Seq(items) => items.iter().filter_map(|item| non_empty_string(rep, item, what)).collect(),
         Kind::Map(_) => {
             wrong_type(rep, node, what, "a string or a list of strings");
             Vec::new()
@@ -237,24 +192,14 @@ pub(crate) fn boolean(rep: &mut Report<'_>, node: &Node, what: &str) -> Option<b
 }
 
 /// A whole number in `min..=max`.
-pub(crate) fn integer(
-    rep: &mut Report<'_>,
-    node: &Node,
-    what: &str,
-    min: i128,
-    max: i128,
-) -> Option<i128> {
+pub(crate) fn integer(rep: &mut Report<'_>, node: &Node, what: &str, min: i128, max: i128) -> Option<i128> {
     let Kind::Int(value) = node.kind else {
         wrong_type(rep, node, what, "a whole number");
         return None;
     };
     if value < min || value > max {
-        rep.error(
-            ErrorKind::InvalidValue,
-            node.pos,
-            format!("{what} must be between {min} and {max}, found {value}"),
-        )
-        .label("out of range");
+        rep.error(ErrorKind::InvalidValue, node.pos, format!("{what} must be between {min} and {max}, found {value}"))
+            .label("out of range");
         return None;
     }
     Some(value)
@@ -266,14 +211,7 @@ mod tests {
 
     #[test]
     fn suggestions_catch_typos_and_case() {
-        let known = [
-            "dockerfile",
-            "context",
-            "target",
-            "args",
-            "dependencies",
-            "platform",
-        ];
+        let known = ["dockerfile", "context", "target", "args", "dependencies", "platform"];
         assert_eq!(suggest("dockerfil", &known), Some("dockerfile"));
         assert_eq!(suggest("Dockerfile", &known), Some("dockerfile"));
         assert_eq!(suggest("contxt", &known), Some("context"));

@@ -19,10 +19,7 @@ pub(crate) struct DepDoc {
 /// `dependencies:` of a Dockerfile image, or of a stapel image (`stapel`), where werf
 /// requires `before:` or `after:` (`install` or `setup`) and refuses them otherwise.
 pub(crate) fn dependencies(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Vec<DepDoc> {
-    decode::list_items(rep, node, "`dependencies`")
-        .iter()
-        .filter_map(|d| dependency(rep, d, stapel))
-        .collect()
+    decode::list_items(rep, node, "`dependencies`").iter().filter_map(|d| dependency(rep, d, stapel)).collect()
 }
 
 fn dependency(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<DepDoc> {
@@ -30,10 +27,7 @@ fn dependency(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<DepDoc>
     let fields = decode::fields(rep, node, what)?;
     decode::reject_unknown(rep, &fields, DEPENDENCY_KEYS, &[], what);
     dependency_stage(rep, node, &fields, stapel);
-    let imports = fields
-        .value("imports")
-        .map(|i| imports(rep, i, stapel))
-        .unwrap_or_default();
+    let imports = fields.value("imports").map(|i| imports(rep, i, stapel)).unwrap_or_default();
     let target = match (fields.value("image"), fields.value("from")) {
         (Some(v), None) | (None, Some(v)) => v,
         (Some(_), Some(v)) => {
@@ -47,13 +41,9 @@ fn dependency(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<DepDoc>
             return None;
         }
         (None, None) => {
-            rep.error(
-                ErrorKind::MissingKey,
-                node.head(),
-                "a dependency without `image`",
-            )
-            .label("this dependency")
-            .hint("name the image depended on: `- image: NAME`");
+            rep.error(ErrorKind::MissingKey, node.head(), "a dependency without `image`")
+                .label("this dependency")
+                .hint("name the image depended on: `- image: NAME`");
             return None;
         }
     };
@@ -63,7 +53,8 @@ fn dependency(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<DepDoc>
 
 /// werf's rules for `before:` / `after:`.
 fn dependency_stage(rep: &mut Report<'_>, node: &Node, fields: &Fields<'_>, stapel: bool) {
-    let stages: Vec<(&str, &Node)> = ["before", "after"].into_iter().filter_map(|k| fields.value(k).map(|v| (k, v))).collect();
+    let stages: Vec<(&str, &Node)> =
+        ["before", "after"].into_iter().filter_map(|k| fields.value(k).map(|v| (k, v))).collect();
     if !stapel {
         for (key, _) in &stages {
             rep.error(ErrorKind::InvalidValue, fields.key_pos(key).unwrap_or(node.pos), format!("`{key}:` directive is not supported for dockerfile dependencies"))
@@ -74,17 +65,25 @@ fn dependency_stage(rep: &mut Report<'_>, node: &Node, fields: &Fields<'_>, stap
     }
     match stages.as_slice() {
         [] => {
-            rep.error(ErrorKind::MissingKey, node.head(), "dependency stage is not specified with `before: install|setup` or `after: install|setup`")
-                .label("this dependency")
-                .hint("werf needs the stage of a stapel image's dependency: add `after: install` (or `before: setup`, …)");
+            rep.error(
+                ErrorKind::MissingKey,
+                node.head(),
+                "dependency stage is not specified with `before: install|setup` or `after: install|setup`",
+            )
+            .label("this dependency")
+            .hint("werf needs the stage of a stapel image's dependency: add `after: install` (or `before: setup`, …)");
         }
         [(key, value)] => {
             if let Some(v) = decode::string(rep, value, &format!("`{key}`"))
                 && !matches!(v.value.as_str(), "install" | "setup")
             {
-                rep.error(ErrorKind::InvalidValue, value.pos, format!("invalid dependency stage `{key}: {}`: expected install or setup", v.value))
-                    .label("not install or setup")
-                    .hint(format!("write `{key}: install` or `{key}: setup`"));
+                rep.error(
+                    ErrorKind::InvalidValue,
+                    value.pos,
+                    format!("invalid dependency stage `{key}: {}`: expected install or setup", v.value),
+                )
+                .label("not install or setup")
+                .hint(format!("write `{key}: install` or `{key}: setup`"));
             }
         }
         [_, (key, _)] => {
@@ -97,10 +96,7 @@ fn dependency_stage(rep: &mut Report<'_>, node: &Node, fields: &Fields<'_>, stap
 }
 
 fn imports(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Vec<At<(ImportKind, String)>> {
-    decode::list_items(rep, node, "`imports`")
-        .iter()
-        .filter_map(|i| import(rep, i, stapel))
-        .collect()
+    decode::list_items(rep, node, "`imports`").iter().filter_map(|i| import(rep, i, stapel)).collect()
 }
 
 /// One import; a stapel image's (`targetEnv` allowed there) is checked and dropped.
@@ -124,12 +120,7 @@ fn import(rep: &mut Report<'_>, node: &Node, stapel: bool) -> Option<At<(ImportK
     Some(At::new(arg.pos, (kind, arg.value)))
 }
 
-fn required<'n>(
-    rep: &mut Report<'_>,
-    node: &Node,
-    fields: &Fields<'n>,
-    key: &str,
-) -> Option<&'n Node> {
+fn required<'n>(rep: &mut Report<'_>, node: &Node, fields: &Fields<'n>, key: &str) -> Option<&'n Node> {
     let value = fields.value(key);
     if value.is_none() {
         rep.error(ErrorKind::MissingKey, node.head(), format!("an import without `{key}`"))
@@ -149,13 +140,8 @@ fn import_kind(rep: &mut Report<'_>, node: &Node) -> Option<ImportKind> {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("expected one of {}", decode::list(&names)),
     };
-    rep.error(
-        ErrorKind::InvalidValue,
-        node.pos,
-        format!("unknown import type `{}`", text.value),
-    )
-    .label("unknown type")
-    .hint(hint);
+    rep.error(ErrorKind::InvalidValue, node.pos, format!("unknown import type `{}`", text.value))
+        .label("unknown type")
+        .hint(hint);
     None
 }
-

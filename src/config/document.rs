@@ -18,35 +18,23 @@ pub(crate) struct Documents {
     pub images: Vec<ImageDoc>,
 }
 
-const EXAMPLE: &str =
-    "start the file with\n\nproject: my-project\nconfigVersion: 1\n---\nimage: app\n";
+const EXAMPLE: &str = "start the file with\n\nproject: my-project\nconfigVersion: 1\n---\nimage: app\n";
 
 /// Reads every document, reporting empty, unrecognisable and repeated ones.
 pub(crate) fn read_documents(rep: &mut Report<'_>, docs: &[Node]) -> Documents {
-    let mut out = Documents {
-        meta: None,
-        images: Vec::new(),
-    };
+    let mut out = Documents { meta: None, images: Vec::new() };
     for (index, doc) in docs.iter().enumerate() {
         read_document(rep, doc, index, &mut out);
     }
     if out.meta.is_none() {
         let (pos, message) = match docs.first() {
-            Some(first) => (
-                first.head(),
-                "no project document: `project` and `configVersion` are missing",
-            ),
+            Some(first) => (first.head(), "no project document: `project` and `configVersion` are missing"),
             None => (Pos::default(), "the configuration file is empty"),
         };
-        rep.error(ErrorKind::MissingProject, pos, message)
-            .label("expected `project:` here")
-            .hint(EXAMPLE);
+        rep.error(ErrorKind::MissingProject, pos, message).label("expected `project:` here").hint(EXAMPLE);
     }
     if out.images.is_empty() && out.meta.is_some() {
-        rep.warn(
-            Pos::default(),
-            "no images are defined: add a document with `image: NAME`",
-        );
+        rep.warn(Pos::default(), "no images are defined: add a document with `image: NAME`");
     }
     out
 }
@@ -76,14 +64,10 @@ fn read_document(rep: &mut Report<'_>, doc: &Node, index: usize, out: &mut Docum
             let meta = meta::decode_meta(rep, doc, &fields);
             match &out.meta {
                 Some(first) => {
-                    rep.error(
-                        ErrorKind::DuplicateProject,
-                        meta.pos,
-                        "a second project document",
-                    )
-                    .label("second project document")
-                    .note(first.pos, "first project document")
-                    .hint("a file has one project document: merge them");
+                    rep.error(ErrorKind::DuplicateProject, meta.pos, "a second project document")
+                        .label("second project document")
+                        .note(first.pos, "first project document")
+                        .hint("a file has one project document: merge them");
                 }
                 None => out.meta = Some(meta),
             }

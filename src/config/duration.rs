@@ -28,9 +28,7 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         return Err("a duration must not be empty; write e.g. `168h` or `30m`".into());
     }
     if s.starts_with('-') {
-        return Err(format!(
-            "`{s}` is negative; a duration here must be positive"
-        ));
+        return Err(format!("`{s}` is negative; a duration here must be positive"));
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     if s == "0" {
@@ -44,10 +42,7 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         rest = tail;
     }
     if total > MAX_NANOS {
-        return Err(format!(
-            "`{}` is too long: the limit is about 292 years",
-            text.trim()
-        ));
+        return Err(format!("`{}` is too long: the limit is about 292 years", text.trim()));
     }
     let nanos = u64::try_from(total).map_err(|_| format!("`{}` is too long", text.trim()))?;
     Ok(Duration::from_nanos(nanos))
@@ -67,9 +62,7 @@ fn component<'a>(s: &'a str, whole: &str) -> Result<(u128, &'a str), String> {
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(invalid(whole));
     }
-    let unit_len = after_num
-        .find(|c: char| c.is_ascii_digit() || c == '.')
-        .unwrap_or(after_num.len());
+    let unit_len = after_num.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after_num.len());
     let (unit, tail) = after_num.split_at(unit_len);
     let scale = unit_scale(unit, whole)?;
     Ok((scaled(int_part, frac_part, scale), tail))
@@ -80,31 +73,19 @@ fn unit_scale(unit: &str, whole: &str) -> Result<u128, String> {
         return Ok(*scale);
     }
     Err(match unit {
-        "" => format!(
-            "`{}` needs a unit: `ns`, `us`, `ms`, `s`, `m` or `h` (e.g. `168h`)",
-            whole.trim()
-        ),
-        "d" => format!(
-            "`{}`: Go durations have no `d` unit; write days as hours (7 days = `168h`)",
-            whole.trim()
-        ),
-        "w" => format!(
-            "`{}`: Go durations have no `w` unit; write weeks as hours (1 week = `168h`)",
-            whole.trim()
-        ),
-        other => format!(
-            "`{}`: unknown unit `{other}`; use `ns`, `us`, `ms`, `s`, `m` or `h` (e.g. `168h`)",
-            whole.trim()
-        ),
+        "" => format!("`{}` needs a unit: `ns`, `us`, `ms`, `s`, `m` or `h` (e.g. `168h`)", whole.trim()),
+        "d" => format!("`{}`: Go durations have no `d` unit; write days as hours (7 days = `168h`)", whole.trim()),
+        "w" => format!("`{}`: Go durations have no `w` unit; write weeks as hours (1 week = `168h`)", whole.trim()),
+        other => {
+            format!("`{}`: unknown unit `{other}`; use `ns`, `us`, `ms`, `s`, `m` or `h` (e.g. `168h`)", whole.trim())
+        }
     })
 }
 
 /// `int.frac × scale` in nanoseconds, saturating; fraction digits beyond
 /// nanosecond precision are dropped, as in Go.
 fn scaled(int_part: &str, frac_part: &str, scale: u128) -> u128 {
-    let int: u128 = int_part.bytes().fold(0u128, |acc, d| {
-        acc.saturating_mul(10).saturating_add(u128::from(d - b'0'))
-    });
+    let int: u128 = int_part.bytes().fold(0u128, |acc, d| acc.saturating_mul(10).saturating_add(u128::from(d - b'0')));
     let mut nanos = int.saturating_mul(scale);
     let mut place = scale;
     for d in frac_part.bytes() {
@@ -118,10 +99,7 @@ fn scaled(int_part: &str, frac_part: &str, scale: u128) -> u128 {
 }
 
 fn invalid(whole: &str) -> String {
-    format!(
-        "`{}` is not a duration; write e.g. `168h`, `30m` or `1h30m`",
-        whole.trim()
-    )
+    format!("`{}` is not a duration; write e.g. `168h`, `30m` or `1h30m`", whole.trim())
 }
 
 #[cfg(test)]
@@ -138,10 +116,7 @@ mod tests {
         assert_eq!(d("30m"), Duration::from_secs(1800));
         assert_eq!(d("1h30m"), Duration::from_secs(5400));
         assert_eq!(d("1.5h"), Duration::from_secs(5400));
-        assert_eq!(
-            d("2h45m30.5s"),
-            Duration::from_millis((2 * 3600 + 45 * 60 + 30) * 1000 + 500)
-        );
+        assert_eq!(d("2h45m30.5s"), Duration::from_millis((2 * 3600 + 45 * 60 + 30) * 1000 + 500));
         assert_eq!(d("300ms"), Duration::from_millis(300));
         assert_eq!(d("1µs"), Duration::from_micros(1));
         assert_eq!(d("1us"), Duration::from_micros(1));

@@ -121,7 +121,8 @@ pub struct LocatedError {
 }
 
 /// Added to the hint of an error found in text a template action printed.
-const RENDERED_NOTE: &str = "(the value is printed by this template action; `wharf config render` shows the rendered file)";
+const RENDERED_NOTE: &str =
+    "(the value is printed by this template action; `wharf config render` shows the rendered file)";
 
 impl LocatedError {
     pub fn kind(&self) -> ErrorKind {
@@ -163,31 +164,14 @@ impl LocatedError {
 
     /// `file:line:col: message`, the source line with a marker, notes and the hint.
     pub fn plain(&self) -> String {
-        let mut out = format!(
-            "{}:{}:{}: {}\n",
-            self.file(),
-            self.line,
-            self.column,
-            self.message
-        );
+        let mut out = format!("{}:{}:{}: {}\n", self.file(), self.line, self.column, self.message);
         let text = self.source.inner();
         if let Some(line) = text.lines().nth(self.line.saturating_sub(1)) {
             let width = self.span.len().max(1);
-            let marker_len = line
-                .chars()
-                .skip(self.column - 1)
-                .take(width)
-                .count()
-                .max(1);
+            let marker_len = line.chars().skip(self.column - 1).take(width).count().max(1);
             let gutter = self.line.to_string().len();
             let _ = writeln!(out, "  {} | {}", self.line, line.trim_end_matches('\r'));
-            let _ = write!(
-                out,
-                "  {} | {}{}",
-                " ".repeat(gutter),
-                " ".repeat(self.column - 1),
-                "^".repeat(marker_len)
-            );
+            let _ = write!(out, "  {} | {}{}", " ".repeat(gutter), " ".repeat(self.column - 1), "^".repeat(marker_len));
             match &self.label {
                 Some(label) => {
                     let _ = writeln!(out, " {label}");
@@ -214,15 +198,7 @@ impl LocatedError {
 
 impl fmt::Debug for LocatedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: [{}] {}",
-            self.file(),
-            self.line,
-            self.column,
-            self.kind.code(),
-            self.message
-        )
+        write!(f, "{}:{}:{}: [{}] {}", self.file(), self.line, self.column, self.kind.code(), self.message)
     }
 }
 
@@ -239,8 +215,7 @@ impl Diagnostic for LocatedError {
         Some(Box::new(format!("wharf::config::{}", self.kind.code())))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.full_hint()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.full_hint().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&self.source)
@@ -348,20 +323,13 @@ impl ConfigError {
     pub fn plain(&self) -> String {
         let mut out = format!("error: {self}\n");
         if let Some(help) = self.help() {
-            let _ = writeln!(
-                out,
-                "  hint: {}",
-                indent(help.to_string().trim_end(), "        ")
-            );
+            let _ = writeln!(out, "  hint: {}", indent(help.to_string().trim_end(), "        "));
         }
         for error in self.errors() {
             out.push('\n');
             out.push_str(&error.plain());
         }
-        if let ConfigError::Invalid {
-            omitted: n @ 1.., ..
-        } = self
-        {
+        if let ConfigError::Invalid { omitted: n @ 1.., .. } = self {
             let _ = writeln!(out, "\n… and {n} more not shown");
         }
         out
@@ -372,11 +340,5 @@ impl ConfigError {
 fn indent(text: &str, pad: &str) -> String {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default().to_string();
-    lines.fold(first, |acc, line| {
-        if line.is_empty() {
-            format!("{acc}\n")
-        } else {
-            format!("{acc}\n{pad}{line}")
-        }
-    })
+    lines.fold(first, |acc, line| if line.is_empty() { format!("{acc}\n") } else { format!("{acc}\n{pad}{line}") })
 }

@@ -29,13 +29,24 @@ impl Files {
     /// directory above it).
     pub fn new(dir: &Path, root: &Path) -> Files {
         let root = if dir.starts_with(root) { root } else { dir };
-        Files { dir: dir.to_path_buf(), root: root.to_path_buf(), canonical: root.canonicalize().ok(), read: std::cell::Cell::new(0) }
+        Files {
+            dir: dir.to_path_buf(),
+            root: root.to_path_buf(),
+            canonical: root.canonicalize().ok(),
+            read: std::cell::Cell::new(0),
+        }
     }
 
     /// The absolute path of project-relative `rel`, if it stays inside the root.
     fn resolve(&self, rel: &str) -> Result<PathBuf, String> {
         let path = Path::new(rel);
-        let outside = || format!("{rel:?} is outside {}: paths are relative to the project directory {} and stay inside it (or inside its git work tree)", self.root.display(), self.dir.display());
+        let outside = || {
+            format!(
+                "{rel:?} is outside {}: paths are relative to the project directory {} and stay inside it (or inside its git work tree)",
+                self.root.display(),
+                self.dir.display()
+            )
+        };
         if path.has_root() || path.components().any(|c| matches!(c, Component::Prefix(_))) {
             return Err(outside());
         }
@@ -86,7 +97,8 @@ impl Files {
             .map_err(|e| format!("invalid glob {pattern:?}: {e}"))?
             .compile_matcher();
         let mut found = BTreeMap::new();
-        let walker = ignore::WalkBuilder::new(&self.dir).standard_filters(false).hidden(false).follow_links(false).build();
+        let walker =
+            ignore::WalkBuilder::new(&self.dir).standard_filters(false).hidden(false).follow_links(false).build();
         for entry in walker.flatten() {
             let Ok(rel) = entry.path().strip_prefix(&self.dir) else { continue };
             let rel = rel.to_string_lossy().replace('\\', "/");
@@ -137,7 +149,9 @@ impl Object for NoCommit {
     }
 
     fn call(&self, name: &str, _: &[Value]) -> Result<Option<Value>, String> {
-        Err(format!("`.Commit.{name}` needs the project's git HEAD commit, and the project directory is not in a git repository with a commit"))
+        Err(format!(
+            "`.Commit.{name}` needs the project's git HEAD commit, and the project directory is not in a git repository with a commit"
+        ))
     }
 }
 
@@ -156,10 +170,17 @@ mod tests {
         let call = |n: &str, a: &str| files.call(n, &[Value::str(a)]);
         assert_eq!(call("Get", "conf/a.yaml").unwrap().unwrap().to_text(), "a: 1\n");
         assert_eq!(call("Glob", "conf/*.yaml").unwrap().unwrap().to_text(), "map[conf/a.yaml:a: 1\n]");
-        assert_eq!(call("Glob", "conf/**/*.yaml").unwrap().unwrap().to_text(), "map[conf/a.yaml:a: 1\n conf/sub/b.yaml:b: 2\n]");
+        assert_eq!(
+            call("Glob", "conf/**/*.yaml").unwrap().unwrap().to_text(),
+            "map[conf/a.yaml:a: 1\n conf/sub/b.yaml:b: 2\n]"
+        );
         assert!(call("Get", "../x").unwrap_err().contains("is outside"));
         let in_repo = Files::new(&dir.path().join("conf/sub"), dir.path());
-        assert_eq!(in_repo.call("Get", &[Value::str("../a.yaml")]).unwrap().unwrap().to_text(), "a: 1\n", "`..` within the work tree");
+        assert_eq!(
+            in_repo.call("Get", &[Value::str("../a.yaml")]).unwrap().unwrap().to_text(),
+            "a: 1\n",
+            "`..` within the work tree"
+        );
         assert!(in_repo.call("Get", &[Value::str("../../../etc/passwd")]).unwrap_err().contains("is outside"));
         assert!(call("Get", "out/passwd").unwrap_err().contains("through a symlink"));
         assert!(call("Get", "conf/missing").unwrap_err().contains("not found"));

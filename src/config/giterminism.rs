@@ -86,7 +86,9 @@ impl Giterminism {
             Err(e) => {
                 let src = SourceFile::new(path.display().to_string(), &text);
                 let mut rep = Report::new(&src);
-                let pos = e.location().map_or(Pos::default(), |l| src.clamp(Pos::new(src.offset_of(l.line() as usize, l.column() as usize), 1)));
+                let pos = e.location().map_or(Pos::default(), |l| {
+                    src.clamp(Pos::new(src.offset_of(l.line() as usize, l.column() as usize), 1))
+                });
                 let message = e.to_string().lines().next().unwrap_or("invalid YAML").to_string();
                 rep.error(ErrorKind::InvalidValue, pos, format!("cannot read {GITERMINISM_FILE}: {message}"))
                     .label("here")
@@ -131,9 +133,9 @@ impl Giterminism {
             _ => (&self.secret_values, "allowValueIds"),
         };
         match list {
-            Some(list) if !list.iter().any(|p| p == what || (kind == "src" && glob_match(p, what))) => {
-                Err(format!("secret {what:?} is not allowed by giterminism: add it to `config.secrets.{key}` in {GITERMINISM_FILE}"))
-            }
+            Some(list) if !list.iter().any(|p| p == what || (kind == "src" && glob_match(p, what))) => Err(format!(
+                "secret {what:?} is not allowed by giterminism: add it to `config.secrets.{key}` in {GITERMINISM_FILE}"
+            )),
             _ => Ok(()),
         }
     }
@@ -141,23 +143,34 @@ impl Giterminism {
     /// Whether `contextAddFiles` may add `rel` (relative to the project directory).
     pub(crate) fn check_context_add_file(&self, rel: &str) -> Result<(), String> {
         match &self.context_add_files {
-            Some(list) if !list.iter().any(|p| glob_match(p, rel) || rel.starts_with(p.trim_end_matches('/')) && p.ends_with('/')) => Err(format!(
-                "contextAddFiles {rel:?} is not allowed by giterminism: add it to `config.dockerfile.allowContextAddFiles` in {GITERMINISM_FILE}"
-            )),
+            Some(list)
+                if !list
+                    .iter()
+                    .any(|p| glob_match(p, rel) || rel.starts_with(p.trim_end_matches('/')) && p.ends_with('/')) =>
+            {
+                Err(format!(
+                    "contextAddFiles {rel:?} is not allowed by giterminism: add it to `config.dockerfile.allowContextAddFiles` in {GITERMINISM_FILE}"
+                ))
+            }
             _ => Ok(()),
         }
     }
 }
 
 fn glob_match(pattern: &str, path: &str) -> bool {
-    pattern == path || globset::GlobBuilder::new(pattern).literal_separator(true).build().is_ok_and(|g| g.compile_matcher().is_match(path))
+    pattern == path
+        || globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .is_ok_and(|g| g.compile_matcher().is_match(path))
 }
 
 /// `werf-includes.yaml` with includes is refused (an empty one is fine).
 pub(crate) fn check_includes(dir: &Path) -> Result<(), ConfigError> {
     let path = dir.join(INCLUDES_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
-    let value: serde_json::Value = serde_saphyr::from_str::<Option<serde_json::Value>>(&text).ok().flatten().unwrap_or(serde_json::Value::Null);
+    let value: serde_json::Value =
+        serde_saphyr::from_str::<Option<serde_json::Value>>(&text).ok().flatten().unwrap_or(serde_json::Value::Null);
     let listed = value.get("includes").and_then(|i| i.as_array()).is_some_and(|a| !a.is_empty());
     let unreadable = !value.is_null() && !value.is_object();
     if !listed && !unreadable {
@@ -199,7 +212,11 @@ mod tests {
         assert!(check_includes(dir.path()).is_ok());
         std::fs::write(dir.path().join(INCLUDES_FILE), "includes: []\n").unwrap();
         assert!(check_includes(dir.path()).is_ok());
-        std::fs::write(dir.path().join(INCLUDES_FILE), "includes:\n- git: https://example.com/x.git\n  branch: main\n  add: /\n  to: /\n").unwrap();
+        std::fs::write(
+            dir.path().join(INCLUDES_FILE),
+            "includes:\n- git: https://example.com/x.git\n  branch: main\n  add: /\n  to: /\n",
+        )
+        .unwrap();
         let err = check_includes(dir.path()).unwrap_err();
         let e = &err.errors()[0];
         assert_eq!((e.line(), e.column(), e.kind()), (1, 1, ErrorKind::Unsupported));

@@ -7,8 +7,8 @@
 //! warns (it changes how werf caches, not what is built).
 
 use super::build_options;
-pub(crate) use super::dependency::dependencies;
 use super::decode::{self, Fields};
+pub(crate) use super::dependency::dependencies;
 use super::error::{ErrorKind, Report};
 use super::image_spec::{self, ImageSpec};
 use super::model::BuildSecret;
@@ -98,9 +98,7 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
     skip.extend_from_slice(super::meta::META_KEYS); // reported by the document reader
     decode::reject_unknown(rep, fields, IMAGE_KEYS, &skip, what);
     let path = |rep: &mut Report<'_>, key: &str| {
-        fields
-            .value(key)
-            .and_then(|v| decode::non_empty_string(rep, v, &format!("`{key}`")))
+        fields.value(key).and_then(|v| decode::non_empty_string(rep, v, &format!("`{key}`")))
     };
     ImageDoc {
         pos: doc.head(),
@@ -109,18 +107,9 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
         dockerfile: path(rep, "dockerfile"),
         context: path(rep, "context"),
         target: path(rep, "target").map(|t| t.value),
-        args: fields
-            .value("args")
-            .map(|a| build_args(rep, a))
-            .unwrap_or_default(),
-        deps: fields
-            .value("dependencies")
-            .map(|d| dependencies(rep, d, false))
-            .unwrap_or_default(),
-        platforms: fields
-            .value("platform")
-            .map(|p| platforms(rep, p))
-            .unwrap_or_default(),
+        args: fields.value("args").map(|a| build_args(rep, a)).unwrap_or_default(),
+        deps: fields.value("dependencies").map(|d| dependencies(rep, d, false)).unwrap_or_default(),
+        platforms: fields.value("platform").map(|p| platforms(rep, p)).unwrap_or_default(),
         publish: final_flag(rep, fields),
         cache_version: build_options::cache_version(rep, fields),
         secrets: fields.value("secrets").map(|s| build_options::secrets(rep, s)).unwrap_or_default(),
@@ -147,13 +136,9 @@ fn report_werf_keys(rep: &mut Report<'_>, fields: &Fields<'_>) {
         if WERF_IGNORED_IMAGE_KEYS.contains(&key) {
             rep.warn(key_node.pos, format!("werf's `{key}` is ignored by wharf"));
         } else if WERF_UNSUPPORTED_IMAGE_KEYS.contains(&key) {
-            rep.error(
-                ErrorKind::Unsupported,
-                key_node.pos,
-                format!("werf's `{key}` is not supported by wharf"),
-            )
-            .label("not supported")
-            .hint("remove it; wharf builds exactly what the Dockerfile and its context describe");
+            rep.error(ErrorKind::Unsupported, key_node.pos, format!("werf's `{key}` is not supported by wharf"))
+                .label("not supported")
+                .hint("remove it; wharf builds exactly what the Dockerfile and its context describe");
         }
     }
 }
@@ -166,27 +151,16 @@ pub(crate) fn image_names(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>)
         return Names::Named(Vec::new());
     };
     match &node.kind {
-        Kind::Null => Names::Nameless(if node.pos.len == 0 {
-            fields.key_pos("image").unwrap_or(node.pos)
-        } else {
-            node.pos
-        }),
+        Kind::Null => {
+            Names::Nameless(if node.pos.len == 0 { fields.key_pos("image").unwrap_or(node.pos) } else { node.pos })
+        }
         Kind::Seq(items) => {
             if items.is_empty() {
-                rep.error(
-                    ErrorKind::InvalidValue,
-                    node.pos,
-                    "`image` is an empty list",
-                )
-                .label("no names")
-                .hint("list at least one name: `image: [backend, worker]`");
+                rep.error(ErrorKind::InvalidValue, node.pos, "`image` is an empty list")
+                    .label("no names")
+                    .hint("list at least one name: `image: [backend, worker]`");
             }
-            Names::Named(
-                items
-                    .iter()
-                    .filter_map(|item| image_name(rep, item))
-                    .collect(),
-            )
+            Names::Named(items.iter().filter_map(|item| image_name(rep, item)).collect())
         }
         _ => Names::Named(image_name(rep, node).into_iter().collect()),
     }
@@ -220,18 +194,13 @@ pub fn validate_image_name(name: &str) -> Result<(), &'static str> {
         return Err("it has uppercase letters");
     }
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if !name
-        .bytes()
-        .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
-    {
+    if !name.bytes().all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-')) {
         return Err("only lowercase letters, digits, `.`, `_` and `-` are allowed");
     }
     let bytes = name.as_bytes();
     let separators_ok = bytes.windows(2).all(|w| alnum(w[0]) || alnum(w[1]));
     if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) || !separators_ok {
-        return Err(
-            "it must start and end with a letter or digit, with single separators in between",
-        );
+        return Err("it must start and end with a letter or digit, with single separators in between");
     }
     Ok(())
 }
@@ -243,13 +212,9 @@ fn build_args(rep: &mut Report<'_>, node: &Node) -> Vec<(At<String>, String)> {
     let mut args = Vec::new();
     for (name, key, value) in fields.iter() {
         if name.is_empty() || name.contains(|c: char| c == '=' || c.is_whitespace()) {
-            rep.error(
-                ErrorKind::InvalidValue,
-                key.pos,
-                format!("invalid build argument name `{name}`"),
-            )
-            .label("invalid name")
-            .hint("build argument names are the names of Dockerfile `ARG`s: no spaces, no `=`");
+            rep.error(ErrorKind::InvalidValue, key.pos, format!("invalid build argument name `{name}`"))
+                .label("invalid name")
+                .hint("build argument names are the names of Dockerfile `ARG`s: no spaces, no `=`");
             continue;
         }
         match value.scalar_text(rep.src) {
@@ -259,12 +224,7 @@ fn build_args(rep: &mut Report<'_>, node: &Node) -> Vec<(At<String>, String)> {
                 rep.warn(key.pos, format!("build argument `{name}` has no value: werf passes the text `<nil>`, and so does wharf; write `{name}: \"\"` for an empty value, or remove it to use the Dockerfile's default"));
                 args.push((At::new(key.pos, name.to_string()), NIL_ARG.to_string()));
             }
-            None => decode::wrong_type(
-                rep,
-                value,
-                &format!("build argument `{name}`"),
-                "a string, number or boolean",
-            ),
+            None => decode::wrong_type(rep, value, &format!("build argument `{name}`"), "a string, number or boolean"),
         }
     }
     args
@@ -279,16 +239,14 @@ pub(crate) fn platforms(rep: &mut Report<'_>, node: &Node) -> Vec<At<String>> {
         if !valid_platform(&platform.value) {
             rep.error(ErrorKind::InvalidValue, platform.pos, format!("invalid platform `{}`", platform.value))
                 .label("not os/arch")
-                .hint("a platform is `os/arch` or `os/arch/variant`, e.g. `linux/amd64`, `linux/arm64` or `linux/arm/v7`");
+                .hint(
+                    "a platform is `os/arch` or `os/arch/variant`, e.g. `linux/amd64`, `linux/arm64` or `linux/arm/v7`",
+                );
         } else if let Some(first) = seen.iter().find(|p| p.value == platform.value) {
-            rep.error(
-                ErrorKind::InvalidValue,
-                platform.pos,
-                format!("platform `{}` is listed twice", platform.value),
-            )
-            .label("repeated")
-            .note(first.pos, "first listed here")
-            .hint("list each platform once");
+            rep.error(ErrorKind::InvalidValue, platform.pos, format!("platform `{}` is listed twice", platform.value))
+                .label("repeated")
+                .note(first.pos, "first listed here")
+                .hint("list each platform once");
         } else {
             seen.push(platform);
         }
@@ -302,9 +260,7 @@ pub fn valid_platform(p: &str) -> bool {
     (2..=3).contains(&parts.len())
         && parts.iter().all(|part| {
             !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
         })
 }
 
@@ -317,40 +273,17 @@ mod tests {
         for ok in ["backend", "a", "api-v2", "a.b_c-d", "0", &"a".repeat(64)] {
             assert!(validate_image_name(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "Backend",
-            "a--b",
-            "-a",
-            "a-",
-            "a/b",
-            "a b",
-            "é",
-            "a..b",
-            &"a".repeat(65),
-        ] {
+        for bad in ["", "Backend", "a--b", "-a", "a-", "a/b", "a b", "é", "a..b", &"a".repeat(65)] {
             assert!(validate_image_name(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn platforms() {
-        for ok in [
-            "linux/amd64",
-            "linux/arm/v7",
-            "windows/amd64",
-            "linux/arm64/v8",
-        ] {
+        for ok in ["linux/amd64", "linux/arm/v7", "windows/amd64", "linux/arm64/v8"] {
             assert!(valid_platform(ok), "{ok}");
         }
-        for bad in [
-            "linux",
-            "linux-amd64",
-            "Linux/amd64",
-            "linux//amd64",
-            "a/b/c/d",
-            "",
-        ] {
+        for bad in ["linux", "linux-amd64", "Linux/amd64", "linux//amd64", "a/b/c/d", ""] {
             assert!(!valid_platform(bad), "{bad}");
         }
     }

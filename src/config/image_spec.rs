@@ -75,7 +75,8 @@ pub(crate) const CONFIG_KEYS: &[&str] = &[
     "healthcheck",
 ];
 /// What `build.imageSpec.config` may hold.
-pub(crate) const GLOBAL_CONFIG_KEYS: &[&str] = &["keepEssentialWerfLabels", "clearWerfLabels", "removeLabels", "labels"];
+pub(crate) const GLOBAL_CONFIG_KEYS: &[&str] =
+    &["keepEssentialWerfLabels", "clearWerfLabels", "removeLabels", "labels"];
 pub(crate) const HEALTHCHECK_KEYS: &[&str] = &["test", "interval", "timeout", "startPeriod", "retries"];
 
 impl ImageSpec {
@@ -185,9 +186,13 @@ fn patterns(rep: &mut Report<'_>, fields: &Fields<'_>, key: &str) -> Vec<String>
         if let Some(re) = s.value.strip_prefix('/').and_then(|r| r.strip_suffix('/'))
             && let Err(e) = regex::Regex::new(re)
         {
-            rep.error(ErrorKind::InvalidValue, item.pos, format!("invalid regular expression in `{key}`: {}", e.to_string().lines().last().unwrap_or_default()))
-                .label("invalid /regex/")
-                .hint("a name, or a regular expression between slashes (RE2 syntax), e.g. `/^org\\.opencontainers\\./`");
+            rep.error(
+                ErrorKind::InvalidValue,
+                item.pos,
+                format!("invalid regular expression in `{key}`: {}", e.to_string().lines().last().unwrap_or_default()),
+            )
+            .label("invalid /regex/")
+            .hint("a name, or a regular expression between slashes (RE2 syntax), e.g. `/^org\\.opencontainers\\./`");
             continue;
         }
         out.push(s.value);
@@ -204,7 +209,11 @@ fn mapping(rep: &mut Report<'_>, fields: &Fields<'_>, key: &str, env: bool) -> B
         if name.is_empty() || (env && name.contains(|c: char| c == '=' || c.is_whitespace())) {
             rep.error(ErrorKind::InvalidValue, key_node.pos, format!("invalid name `{name}` in `{key}`"))
                 .label("invalid name")
-                .hint(if env { "environment variable names are not empty and have no `=` or spaces" } else { "label names are not empty" });
+                .hint(if env {
+                    "environment variable names are not empty and have no `=` or spaces"
+                } else {
+                    "label names are not empty"
+                });
             continue;
         }
         match value.scalar_text(rep.src) {
@@ -223,14 +232,21 @@ fn mapping(rep: &mut Report<'_>, fields: &Fields<'_>, key: &str, env: bool) -> B
 fn healthcheck(rep: &mut Report<'_>, node: &Node) -> Option<Healthcheck> {
     let fields = decode::fields(rep, node, "`healthcheck`")?;
     decode::reject_unknown(rep, &fields, HEALTHCHECK_KEYS, &[], "`healthcheck`");
-    let number = |rep: &mut Report<'_>, key: &str| fields.value(key).and_then(|n| decode::integer(rep, n, &format!("`healthcheck.{key}`"), 0, i64::MAX.into())).map(|v| v as i64);
+    let number = |rep: &mut Report<'_>, key: &str| {
+        fields
+            .value(key)
+            .and_then(|n| decode::integer(rep, n, &format!("`healthcheck.{key}`"), 0, i64::MAX.into()))
+            .map(|v| v as i64)
+    };
     let test = fields.value("test").map(|n| list(rep, n, "`healthcheck.test`")).unwrap_or_default();
     if let (Some(first), Some(node)) = (test.first(), fields.value("test"))
         && !matches!(first.as_str(), "NONE" | "CMD" | "CMD-SHELL")
     {
         rep.error(ErrorKind::InvalidValue, node.pos, format!("`healthcheck.test` starts with `{first}`"))
             .label("expected NONE, CMD or CMD-SHELL first")
-            .hint("write `[CMD, curl, -f, http://localhost/]`, `[CMD-SHELL, \"curl -f http://localhost/\"]` or `[NONE]`");
+            .hint(
+                "write `[CMD, curl, -f, http://localhost/]`, `[CMD-SHELL, \"curl -f http://localhost/\"]` or `[NONE]`",
+            );
     }
     Some(Healthcheck {
         test,

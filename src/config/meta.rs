@@ -7,10 +7,10 @@
 
 use super::build_options;
 use super::cleanup::{self, CleanupConfig};
-use super::image_spec;
-use super::model::BuildSettings;
 use super::decode::{self, Fields};
 use super::error::{ErrorKind, Report};
+use super::image_spec;
+use super::model::BuildSettings;
 use super::node::{Kind, Node};
 use super::source::{At, Pos};
 
@@ -46,20 +46,9 @@ pub(crate) fn decode_meta(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>)
     }
     check_config_version(rep, doc, fields);
     let project = project_name(rep, doc, fields);
-    let cleanup = fields
-        .value("cleanup")
-        .map(|c| cleanup::decode_cleanup(rep, c))
-        .unwrap_or_default();
-    let build = fields
-        .value("build")
-        .map(|b| decode_build(rep, b))
-        .unwrap_or_default();
-    MetaDoc {
-        project,
-        cleanup,
-        build,
-        pos: doc.head(),
-    }
+    let cleanup = fields.value("cleanup").map(|c| cleanup::decode_cleanup(rep, c)).unwrap_or_default();
+    let build = fields.value("build").map(|b| decode_build(rep, b)).unwrap_or_default();
+    MetaDoc { project, cleanup, build, pos: doc.head() }
 }
 
 fn decode_build(rep: &mut Report<'_>, node: &Node) -> BuildSettings {
@@ -71,10 +60,7 @@ fn decode_build(rep: &mut Report<'_>, node: &Node) -> BuildSettings {
     if let Some(pos) = fields.key_pos("staged") {
         rep.warn(pos, "werf's `build.staged` is ignored by wharf");
     }
-    let platforms = fields
-        .value("platform")
-        .map(|p| super::image::platforms(rep, p))
-        .unwrap_or_default();
+    let platforms = fields.value("platform").map(|p| super::image::platforms(rep, p)).unwrap_or_default();
     BuildSettings {
         platforms: platforms.into_iter().map(|p| p.value).collect(),
         cache_version: build_options::cache_version(rep, &fields),
@@ -88,21 +74,13 @@ fn decode_build(rep: &mut Report<'_>, node: &Node) -> BuildSettings {
 fn check_config_version(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) {
     match fields.get("configVersion") {
         None => {
-            rep.error(
-                ErrorKind::MissingKey,
-                doc.head(),
-                "the project document has no `configVersion`",
-            )
-            .label("project document")
-            .hint("add `configVersion: 1` next to `project:`");
+            rep.error(ErrorKind::MissingKey, doc.head(), "the project document has no `configVersion`")
+                .label("project document")
+                .hint("add `configVersion: 1` next to `project:`");
         }
-        Some(Node {
-            kind: Kind::Int(1), ..
-        }) => {}
+        Some(Node { kind: Kind::Int(1), .. }) => {}
         // werf's YAML reader turns a whole float into an int: `configVersion: 1.0` is 1.
-        Some(Node {
-            kind: Kind::Float(f), ..
-        }) if *f == 1.0 => {}
+        Some(Node { kind: Kind::Float(f), .. }) if *f == 1.0 => {}
         Some(v) => {
             rep.error(ErrorKind::InvalidValue, v.pos, "`configVersion` must be 1")
                 .label("expected 1")
@@ -113,13 +91,9 @@ fn check_config_version(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) {
 
 fn project_name(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Option<At<String>> {
     let Some(node) = fields.value("project") else {
-        rep.error(
-            ErrorKind::MissingProject,
-            doc.head(),
-            "the project document has no `project` name",
-        )
-        .label("project document")
-        .hint("add `project: my-project`; the name is part of every published repository and tag");
+        rep.error(ErrorKind::MissingProject, doc.head(), "the project document has no `project` name")
+            .label("project document")
+            .hint("add `project: my-project`; the name is part of every published repository and tag");
         return None;
     };
     let name = decode::string(rep, node, "`project`")?;
@@ -128,13 +102,9 @@ fn project_name(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Option
             s if !s.is_empty() && s != name.value => format!("{why}; for example `{s}`"),
             _ => why.to_string(),
         };
-        rep.error(
-            ErrorKind::InvalidValue,
-            node.pos,
-            format!("invalid project name `{}`", name.value),
-        )
-        .label("invalid project name")
-        .hint(hint);
+        rep.error(ErrorKind::InvalidValue, node.pos, format!("invalid project name `{}`", name.value))
+            .label("invalid project name")
+            .hint(hint);
         return None;
     }
     Some(name)
@@ -142,15 +112,8 @@ fn project_name(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> Option
 
 /// Checks werf's project name rule.
 pub fn validate_project_name(name: &str) -> Result<(), &'static str> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if name.is_empty()
-        || name.len() > PROJECT_MAX
-        || !ok_chars
-        || name.starts_with('-')
-        || name.ends_with('-')
-    {
+    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if name.is_empty() || name.len() > PROJECT_MAX || !ok_chars || name.starts_with('-') || name.ends_with('-') {
         return Err(
             "a project name has 1 to 50 lowercase letters, digits and `-`, and neither starts nor ends with `-` (werf's rule)",
         );
@@ -163,11 +126,7 @@ pub fn validate_project_name(name: &str) -> Result<(), &'static str> {
 pub(crate) fn slug(name: &str, max: usize) -> String {
     let mut out = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            c
-        } else {
-            '-'
-        };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
         if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
             out.push(c);
         }

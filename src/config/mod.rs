@@ -51,16 +51,18 @@ mod tests;
 pub use cleanup::{CleanupConfig, KeepPolicy, Limit, Operator, RefKind, RefPattern, References};
 pub use duration::parse_go_duration;
 pub use error::{ConfigError, ErrorKind, LocatedError, MAX_ERRORS, Note, Warning};
-pub use image::{valid_platform, validate_image_name};
-pub use meta::validate_project_name;
 pub use giterminism::Giterminism;
+pub use image::{valid_platform, validate_image_name};
 pub use image_spec::{Healthcheck, ImageSpec};
-pub use model::{BuildSecret, BuildSettings, Dependency, Image, Import, ImportKind, Project, SecretSource, StapelImage};
+pub use meta::validate_project_name;
+pub use model::{
+    BuildSecret, BuildSettings, Dependency, Image, Import, ImportKind, Project, SecretSource, StapelImage,
+};
 pub use render::{CommitInfo, RenderInputs, TEMPLATES_DIR, discover_work_tree};
-pub use select::SelectError;
-pub use validation::Validation;
 pub use schema::schema_json;
+pub use select::SelectError;
 pub use state::{STATE_DIR, state_dir, user_cache_dir};
+pub use validation::Validation;
 
 /// The known word closest to `word`, if it is a likely typo (for other modules' hints).
 pub(crate) use decode::suggest as suggest_word;
@@ -79,10 +81,7 @@ pub fn locate(dir: &Path, explicit: Option<&Path>) -> Result<PathBuf, ConfigErro
         let path = dir.join(path);
         return match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => Ok(path),
-            Ok(_) => Err(ConfigError::Read {
-                path,
-                source: std::io::Error::other("not a regular file"),
-            }),
+            Ok(_) => Err(ConfigError::Read { path, source: std::io::Error::other("not a regular file") }),
             Err(source) => Err(ConfigError::Read { path, source }),
         };
     }
@@ -90,9 +89,7 @@ pub fn locate(dir: &Path, explicit: Option<&Path>) -> Result<PathBuf, ConfigErro
         .iter()
         .map(|name| dir.join(name))
         .find(|path| path.is_file())
-        .ok_or_else(|| ConfigError::NotFound {
-            dir: dir.to_path_buf(),
-        })
+        .ok_or_else(|| ConfigError::NotFound { dir: dir.to_path_buf() })
 }
 
 /// [`locate`]s, reads, renders, parses and validates the project configuration in `dir`,
@@ -128,10 +125,7 @@ fn giterminism_of(dir: &Path, inputs: &RenderInputs) -> Result<Giterminism, Conf
 
 fn read(dir: &Path, explicit: Option<&Path>) -> Result<(PathBuf, String), ConfigError> {
     let path = locate(dir, explicit)?;
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
     Ok((path, text))
 }
 
@@ -187,11 +181,5 @@ fn check(rep: &mut Report<'_>, dir: &Path, giterminism: &Giterminism) -> Parts {
     let project_dir = paths::ProjectDir::new(dir.to_path_buf());
     let cx = validate::Context { dir: &project_dir, build: &build, giterminism };
     let (images, stapel) = validate::images(rep, &docs.images, &cx);
-    Parts {
-        name,
-        images,
-        cleanup,
-        build,
-        stapel,
-    }
+    Parts { name, images, cleanup, build, stapel }
 }

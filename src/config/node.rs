@@ -70,11 +70,7 @@ impl Node {
             Kind::Str(s) => Some(s.clone()),
             Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) => {
                 let written = src.slice(self.def).trim();
-                Some(if written.is_empty() {
-                    self.fallback_text()
-                } else {
-                    written.to_string()
-                })
+                Some(if written.is_empty() { self.fallback_text() } else { written.to_string() })
             }
             _ => None,
         }
@@ -130,10 +126,7 @@ fn pos_of(src: &SourceFile, loc: &Location) -> Pos {
         _ => {
             let start = src.offset_of(to_usize(loc.line()), to_usize(loc.column()));
             let chars = to_usize(span.len());
-            let len = src.text[start..]
-                .char_indices()
-                .nth(chars)
-                .map_or(src.text.len() - start, |(i, _)| i);
+            let len = src.text[start..].char_indices().nth(chars).map_or(src.text.len() - start, |(i, _)| i);
             Pos::new(start, len)
         }
     }
@@ -153,12 +146,7 @@ fn convert(src: &SourceFile, node: Spanned<Raw>) -> Node {
         Raw::Float(f) => Kind::Float(f),
         Raw::Str(s) => Kind::Str(s),
         Raw::Seq(items) => Kind::Seq(items.into_iter().map(|n| convert(src, n)).collect()),
-        Raw::Map(entries) => Kind::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (convert(src, k), convert(src, v)))
-                .collect(),
-        ),
+        Raw::Map(entries) => Kind::Map(entries.into_iter().map(|(k, v)| (convert(src, k), convert(src, v))).collect()),
     };
     Node { pos, def, kind }
 }
@@ -251,35 +239,21 @@ mod tests {
         let docs = parse_documents(&mut rep);
         match rep.finish("t.yaml".into()) {
             Ok(_) => Ok(docs.unwrap_or_default()),
-            Err(e) => Err(e
-                .errors()
-                .iter()
-                .map(|e| format!("{}:{} {}", e.line(), e.column(), e.message()))
-                .collect()),
+            Err(e) => Err(e.errors().iter().map(|e| format!("{}:{} {}", e.line(), e.column(), e.message())).collect()),
         }
     }
 
     #[test]
     fn keeps_positions_and_duplicate_keys() {
         let docs = parse("a: 1\nb: [x, 'y']\na: 2\n").unwrap();
-        let Kind::Map(entries) = &docs[0].kind else {
-            panic!("not a map")
-        };
+        let Kind::Map(entries) = &docs[0].kind else { panic!("not a map") };
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[2].0.pos, Pos::new(17, 1));
         assert_eq!(
             entries[1].1.kind,
             Kind::Seq(vec![
-                Node {
-                    pos: Pos::new(9, 1),
-                    def: Pos::new(9, 1),
-                    kind: Kind::Str("x".into())
-                },
-                Node {
-                    pos: Pos::new(12, 3),
-                    def: Pos::new(12, 3),
-                    kind: Kind::Str("y".into())
-                },
+                Node { pos: Pos::new(9, 1), def: Pos::new(9, 1), kind: Kind::Str("x".into()) },
+                Node { pos: Pos::new(12, 3), def: Pos::new(12, 3), kind: Kind::Str("y".into()) },
             ])
         );
     }
@@ -289,13 +263,8 @@ mod tests {
         let text = "v: 1.10\nw: &a 0x1F\nx: *a\n";
         let src = SourceFile::new("t".into(), text);
         let docs = parse(text).unwrap();
-        let Kind::Map(entries) = &docs[0].kind else {
-            panic!("not a map")
-        };
-        let texts: Vec<_> = entries
-            .iter()
-            .map(|(_, v)| v.scalar_text(&src).unwrap())
-            .collect();
+        let Kind::Map(entries) = &docs[0].kind else { panic!("not a map") };
+        let texts: Vec<_> = entries.iter().map(|(_, v)| v.scalar_text(&src).unwrap()).collect();
         assert_eq!(texts, ["1.10", "0x1F", "0x1F"]);
     }
 

@@ -24,11 +24,7 @@ impl ProjectDir {
 
     /// The absolute form of project-relative `rel` (no trailing `/` for the directory itself).
     fn join(&self, rel: &Path) -> PathBuf {
-        if rel.as_os_str().is_empty() {
-            self.abs.clone()
-        } else {
-            self.abs.join(rel)
-        }
+        if rel.as_os_str().is_empty() { self.abs.clone() } else { self.abs.join(rel) }
     }
 }
 
@@ -64,18 +60,8 @@ pub(crate) fn resolve(
     doc: &ImageDoc,
     anchor: Pos,
 ) -> Option<(PathBuf, PathBuf)> {
-    let context = Setting {
-        key: "context",
-        written: doc.context.as_ref(),
-        default: ".",
-        anchor,
-    };
-    let dockerfile = Setting {
-        key: "dockerfile",
-        written: doc.dockerfile.as_ref(),
-        default: "Dockerfile",
-        anchor,
-    };
+    let context = Setting { key: "context", written: doc.context.as_ref(), default: ".", anchor };
+    let dockerfile = Setting { key: "dockerfile", written: doc.dockerfile.as_ref(), default: "Dockerfile", anchor };
     let ctx_rel = inside(rep, dir, &context, Path::new(""))?;
     let ctx_ok = check_context(rep, dir, &context, &ctx_rel);
     let df_rel = inside(rep, dir, &dockerfile, &ctx_rel)?;
@@ -86,33 +72,13 @@ pub(crate) fn resolve(
 
 /// `base/written`, normalised, as a path relative to the project directory;
 /// `None` (reported) if it is absolute or leads outside.
-fn inside(
-    rep: &mut Report<'_>,
-    dir: &ProjectDir,
-    setting: &Setting<'_>,
-    base: &Path,
-) -> Option<PathBuf> {
+fn inside(rep: &mut Report<'_>, dir: &ProjectDir, setting: &Setting<'_>, base: &Path) -> Option<PathBuf> {
     let written = Path::new(setting.text());
-    let relative_to = if setting.key == "dockerfile" {
-        "`context`"
-    } else {
-        "the project directory"
-    };
-    if written.has_root()
-        || written
-            .components()
-            .any(|c| matches!(c, Component::Prefix(_)))
-    {
-        rep.error(
-            ErrorKind::PathEscape,
-            setting.pos(),
-            format!("{} is an absolute path", setting.describe()),
-        )
-        .label("absolute path")
-        .hint(format!(
-            "`{}` is relative to {relative_to} (as in werf)",
-            setting.key
-        ));
+    let relative_to = if setting.key == "dockerfile" { "`context`" } else { "the project directory" };
+    if written.has_root() || written.components().any(|c| matches!(c, Component::Prefix(_))) {
+        rep.error(ErrorKind::PathEscape, setting.pos(), format!("{} is an absolute path", setting.describe()))
+            .label("absolute path")
+            .hint(format!("`{}` is relative to {relative_to} (as in werf)", setting.key));
         return None;
     }
     match normalize(&base.join(written)) {
@@ -155,70 +121,29 @@ fn normalize(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-fn check_context(
-    rep: &mut Report<'_>,
-    dir: &ProjectDir,
-    setting: &Setting<'_>,
-    rel: &Path,
-) -> bool {
+fn check_context(rep: &mut Report<'_>, dir: &ProjectDir, setting: &Setting<'_>, rel: &Path) -> bool {
     let abs = dir.join(rel);
     if !abs.is_dir() {
-        let what = if abs.exists() {
-            "is not a directory"
-        } else {
-            "does not exist"
-        };
-        rep.error(
-            ErrorKind::MissingContext,
-            setting.pos(),
-            format!("context directory `{}` {what}", setting.text()),
-        )
-        .label(if setting.written.is_some() {
-            "context"
-        } else {
-            "uses the default context"
-        })
-        .hint(format!(
-            "looked for {}; `context` is relative to the project directory",
-            abs.display()
-        ));
+        let what = if abs.exists() { "is not a directory" } else { "does not exist" };
+        rep.error(ErrorKind::MissingContext, setting.pos(), format!("context directory `{}` {what}", setting.text()))
+            .label(if setting.written.is_some() { "context" } else { "uses the default context" })
+            .hint(format!("looked for {}; `context` is relative to the project directory", abs.display()));
         return false;
     }
     stays_inside(rep, dir, setting, &abs)
 }
 
-fn check_dockerfile(
-    rep: &mut Report<'_>,
-    dir: &ProjectDir,
-    setting: &Setting<'_>,
-    ctx_rel: &Path,
-    rel: &Path,
-) -> bool {
+fn check_dockerfile(rep: &mut Report<'_>, dir: &ProjectDir, setting: &Setting<'_>, ctx_rel: &Path, rel: &Path) -> bool {
     let abs = dir.join(rel);
     if !abs.is_file() {
-        let what = if abs.exists() {
-            "is not a file"
-        } else {
-            "does not exist"
-        };
-        let mut hint = format!(
-            "looked for {}; `dockerfile` is relative to `context` (as in werf)",
-            abs.display()
-        );
+        let what = if abs.exists() { "is not a file" } else { "does not exist" };
+        let mut hint = format!("looked for {}; `dockerfile` is relative to `context` (as in werf)", abs.display());
         if let Some(better) = relative_to_context_hint(dir, setting, ctx_rel) {
             hint.push_str(&better);
         }
-        rep.error(
-            ErrorKind::MissingDockerfile,
-            setting.pos(),
-            format!("Dockerfile `{}` {what}", setting.text()),
-        )
-        .label(if setting.written.is_some() {
-            "Dockerfile"
-        } else {
-            "uses the default `Dockerfile`"
-        })
-        .hint(hint);
+        rep.error(ErrorKind::MissingDockerfile, setting.pos(), format!("Dockerfile `{}` {what}", setting.text()))
+            .label(if setting.written.is_some() { "Dockerfile" } else { "uses the default `Dockerfile`" })
+            .hint(hint);
         return false;
     }
     stays_inside(rep, dir, setting, &abs)
@@ -226,11 +151,7 @@ fn check_dockerfile(
 
 /// When the Dockerfile path was written relative to the project directory by
 /// mistake, the spelling that works.
-fn relative_to_context_hint(
-    dir: &ProjectDir,
-    setting: &Setting<'_>,
-    ctx_rel: &Path,
-) -> Option<String> {
+fn relative_to_context_hint(dir: &ProjectDir, setting: &Setting<'_>, ctx_rel: &Path) -> Option<String> {
     let depth = ctx_rel.components().count();
     let from_project = normalize(Path::new(setting.text()))?;
     if depth == 0 || !dir.abs.join(&from_project).is_file() {
@@ -272,10 +193,7 @@ mod tests {
 
     #[test]
     fn normalize_stays_lexical() {
-        assert_eq!(
-            normalize(Path::new("a/./b/../c")),
-            Some(PathBuf::from("a/c"))
-        );
+        assert_eq!(normalize(Path::new("a/./b/../c")), Some(PathBuf::from("a/c")));
         assert_eq!(normalize(Path::new("a/..")), Some(PathBuf::new()));
         assert_eq!(normalize(Path::new("..")), None);
         assert_eq!(normalize(Path::new("a/../../b")), None);

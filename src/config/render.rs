@@ -126,7 +126,14 @@ const RENDER_STACK: usize = 64 << 20;
 /// Renders project file `text` (at `path`) of the project in `dir` (absolute; `shown` is
 /// the directory as the user gave it, for the names of partials in messages), on a thread
 /// of its own with a deep stack.
-pub(crate) fn render(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: &RenderInputs, giterminism: &Giterminism) -> Result<Rendered, ConfigError> {
+pub(crate) fn render(
+    path: &Path,
+    dir: &Path,
+    shown: &Path,
+    text: &str,
+    inputs: &RenderInputs,
+    giterminism: &Giterminism,
+) -> Result<Rendered, ConfigError> {
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("wharf-render".into())
@@ -140,18 +147,28 @@ pub(crate) fn render(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: 
     })
 }
 
-fn render_here(path: &Path, dir: &Path, shown: &Path, text: &str, inputs: &RenderInputs, giterminism: &Giterminism) -> Result<Rendered, ConfigError> {
+fn render_here(
+    path: &Path,
+    dir: &Path,
+    shown: &Path,
+    text: &str,
+    inputs: &RenderInputs,
+    giterminism: &Giterminism,
+) -> Result<Rendered, ConfigError> {
     let set = Set::new();
     let templates_rel = inputs.templates_dir.as_deref().unwrap_or(Path::new(TEMPLATES_DIR));
     for (name, file) in partials(&dir.join(templates_rel)) {
-        let content = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
+        let content =
+            std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
         let display = shown.join(templates_rel).join(&name);
         let display = display.strip_prefix(".").unwrap_or(&display).display().to_string();
         set.add(&name, &display, &content).map_err(|e| template_error(&set, &e, path))?;
     }
     set.add("werfConfig", &path.display().to_string(), text).map_err(|e| template_error(&set, &e, path))?;
     let host = EnvHost { env: &inputs.env, giterminism };
-    let output = set.execute("werfConfig", data(dir, inputs), &host, Limits::default()).map_err(|e| template_error(&set, &e, path))?;
+    let output = set
+        .execute("werfConfig", data(dir, inputs), &host, Limits::default())
+        .map_err(|e| template_error(&set, &e, path))?;
     let files = (0..).map_while(|i| set.source(i)).map(|s| SourceFile::new(s.name, &s.text)).collect();
     Ok(Rendered { text: output.text.clone(), origin: Origin { output, files } })
 }
@@ -168,7 +185,9 @@ fn partials(dir: &Path) -> Vec<(String, PathBuf)> {
         .build()
         .flatten()
         .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && e.path().extension().is_some_and(|x| x == "tmpl"))
-        .filter_map(|e| Some((e.path().strip_prefix(dir).ok()?.to_string_lossy().replace('\\', "/"), e.path().to_path_buf())))
+        .filter_map(|e| {
+            Some((e.path().strip_prefix(dir).ok()?.to_string_lossy().replace('\\', "/"), e.path().to_path_buf()))
+        })
         .collect();
     found.sort();
     found
@@ -182,7 +201,10 @@ fn data(dir: &Path, inputs: &RenderInputs) -> Value {
                 ("Human".to_string(), Value::Str(c.time.format("%Y-%m-%d %H:%M:%S %z %z").to_string())),
                 ("Unix".to_string(), Value::Str(c.time.timestamp().to_string())),
             ]);
-            Value::map(BTreeMap::from([("Hash".to_string(), Value::str(c.hash.clone())), ("Date".to_string(), Value::map(date))]))
+            Value::map(BTreeMap::from([
+                ("Hash".to_string(), Value::str(c.hash.clone())),
+                ("Date".to_string(), Value::map(date)),
+            ]))
         }
         None => Value::Object(Rc::new(NoCommit)),
     };
@@ -211,7 +233,11 @@ fn template_error(set: &Set, e: &template::Error, project_file: &Path) -> Config
             None => break,
         }
     }
-    let source = set.source(file).unwrap_or(template::Source { name: "template".into(), text: Rc::from(""), kind: SourceKind::File });
+    let source = set.source(file).unwrap_or(template::Source {
+        name: "template".into(),
+        text: Rc::from(""),
+        kind: SourceKind::File,
+    });
     let src = SourceFile::new(source.name.clone(), &source.text);
     let mut hint = e.hint.clone().unwrap_or_else(|| "werf renders the project file as a Go template (text/template with sprig's functions) before reading it; `wharf config render` prints the result".into());
     let callers: Vec<String> = frames

@@ -29,13 +29,7 @@ impl<'s> Report<'s> {
     }
 
     pub fn with_origin(src: &'s SourceFile, origin: Option<&'s Origin>) -> Self {
-        Report {
-            src,
-            origin,
-            errors: Vec::new(),
-            omitted: 0,
-            warnings: Vec::new(),
-        }
+        Report { src, origin, errors: Vec::new(), omitted: 0, warnings: Vec::new() }
     }
 
     /// The file and range to show for `pos` of `src`, and whether an action printed it.
@@ -48,19 +42,10 @@ impl<'s> Report<'s> {
     }
 
     /// Records an error at `pos`; the returned builder adds a label, notes and a hint.
-    pub fn error(
-        &mut self,
-        kind: ErrorKind,
-        pos: Pos,
-        message: impl Into<String>,
-    ) -> ErrorBuilder<'_> {
+    pub fn error(&mut self, kind: ErrorKind, pos: Pos, message: impl Into<String>) -> ErrorBuilder<'_> {
         if self.errors.len() >= MAX_ERRORS {
             self.omitted += 1;
-            return ErrorBuilder {
-                src: self.src,
-                origin: self.origin,
-                error: None,
-            };
+            return ErrorBuilder { src: self.src, origin: self.origin, error: None };
         }
         let (file, pos, rendered) = self.place(pos);
         let (line, column) = file.line_col(pos.start);
@@ -76,11 +61,7 @@ impl<'s> Report<'s> {
             source: NamedSource::new(&file.name, Arc::clone(&file.text)).with_language("yaml"),
             rendered,
         });
-        ErrorBuilder {
-            src: self.src,
-            origin: self.origin,
-            error: self.errors.last_mut(),
-        }
+        ErrorBuilder { src: self.src, origin: self.origin, error: self.errors.last_mut() }
     }
 
     /// `file:line:col` of `pos` (in the template file it came from).
@@ -98,10 +79,7 @@ impl<'s> Report<'s> {
         let (file, at, _) = self.place(pos);
         let (line, column) = file.line_col(at.start);
         let order = if file.name == self.src.name { at.start } else { usize::MAX / 2 + at.start };
-        self.warnings.push((
-            order,
-            Warning { file: file.name.clone(), line, column, message: message.to_string() },
-        ));
+        self.warnings.push((order, Warning { file: file.name.clone(), line, column, message: message.to_string() }));
     }
 
     /// The errors (sorted by position) or, if there are none, the warnings.
@@ -116,12 +94,7 @@ impl<'s> Report<'s> {
             let key = |e: &LocatedError| (e.file() != main, e.file().to_string(), e.line, e.column);
             key(a).cmp(&key(b))
         });
-        Err(ConfigError::Invalid {
-            path,
-            errors: self.errors,
-            omitted: self.omitted,
-            warnings,
-        })
+        Err(ConfigError::Invalid { path, errors: self.errors, omitted: self.omitted, warnings })
     }
 }
 
@@ -151,11 +124,7 @@ impl ErrorBuilder<'_> {
 
     /// A second place that is part of the problem (at most ten are kept).
     pub fn note(mut self, pos: Pos, label: impl Into<String>) -> Self {
-        let Some(error) = self
-            .error
-            .as_deref_mut()
-            .filter(|e| e.notes.len() < MAX_NOTES)
-        else {
+        let Some(error) = self.error.as_deref_mut().filter(|e| e.notes.len() < MAX_NOTES) else {
             return self;
         };
         let pos = self.src.clamp(pos);

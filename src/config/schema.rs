@@ -32,10 +32,7 @@ pub(crate) enum Document {
 pub(crate) struct ProjectDocument {
     /// The project name, part of every published repository and tag: 1 to 50
     /// lowercase letters, digits and `-`, neither starting nor ending with `-`.
-    #[schemars(
-        pattern(r"^(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$"),
-        length(min = 1, max = 50)
-    )]
+    #[schemars(pattern(r"^(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$"), length(min = 1, max = 50))]
     project: String,
     /// The format version; only `1` exists.
     #[schemars(range(min = 1, max = 1))]
@@ -271,13 +268,7 @@ pub(crate) struct ImageDocument {
 pub(crate) enum ImageNames {
     Nameless(()),
     One(#[schemars(pattern(r"^[a-z0-9]+([._-][a-z0-9]+)*$"), length(max = 64))] String),
-    Many(
-        #[schemars(
-            inner(pattern(r"^[a-z0-9]+([._-][a-z0-9]+)*$"), length(max = 64)),
-            length(min = 1)
-        )]
-        Vec<String>,
-    ),
+    Many(#[schemars(inner(pattern(r"^[a-z0-9]+([._-][a-z0-9]+)*$"), length(max = 64)), length(min = 1))] Vec<String>),
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -350,14 +341,11 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/wharf.schema.json");
         let fresh = schema_json();
         if std::env::var_os("WHARF_UPDATE_SCHEMA").is_some() {
-            std::fs::create_dir_all(path.parent().expect("schemas/ has a parent"))
-                .expect("create schemas/");
+            std::fs::create_dir_all(path.parent().expect("schemas/ has a parent")).expect("create schemas/");
             std::fs::write(&path, &fresh).expect("write the schema");
             return;
         }
-        let committed = std::fs::read_to_string(&path)
-            .unwrap_or_default()
-            .replace("\r\n", "\n");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default().replace("\r\n", "\n");
         assert!(
             committed == fresh,
             "schemas/wharf.schema.json is out of date with src/config/schema.rs.\n\
@@ -366,43 +354,24 @@ mod tests {
     }
 
     fn properties(def: &str) -> BTreeSet<String> {
-        let schema: serde_json::Value =
-            serde_json::from_str(&schema_json()).expect("schema is JSON");
+        let schema: serde_json::Value = serde_json::from_str(&schema_json()).expect("schema is JSON");
         let props = &schema["$defs"][def]["properties"];
-        props
-            .as_object()
-            .unwrap_or_else(|| panic!("no properties for {def}"))
-            .keys()
-            .cloned()
-            .collect()
+        props.as_object().unwrap_or_else(|| panic!("no properties for {def}")).keys().cloned().collect()
     }
 
     fn keys(lists: &[&[&str]]) -> BTreeSet<String> {
-        lists
-            .iter()
-            .flat_map(|l| l.iter())
-            .map(|k| k.to_string())
-            .collect()
+        lists.iter().flat_map(|l| l.iter()).map(|k| k.to_string()).collect()
     }
 
     #[test]
     fn checker_and_schema_accept_the_same_keys() {
-        assert_eq!(
-            properties("ProjectDocument"),
-            keys(&[meta::META_KEYS, meta::WERF_META_KEYS])
-        );
-        assert_eq!(
-            properties("ImageDocument"),
-            keys(&[image::IMAGE_KEYS, image::WERF_IGNORED_IMAGE_KEYS])
-        );
+        assert_eq!(properties("ProjectDocument"), keys(&[meta::META_KEYS, meta::WERF_META_KEYS]));
+        assert_eq!(properties("ImageDocument"), keys(&[image::IMAGE_KEYS, image::WERF_IGNORED_IMAGE_KEYS]));
         assert_eq!(properties("Cleanup"), keys(&[cleanup::CLEANUP_KEYS]));
         assert_eq!(properties("KeepPolicy"), keys(&[cleanup::POLICY_KEYS]));
         assert_eq!(properties("References"), keys(&[cleanup::REFERENCES_KEYS]));
         assert_eq!(properties("Limit"), keys(&[cleanup::LIMIT_KEYS]));
-        assert_eq!(
-            properties("DependencyEntry"),
-            keys(&[dependency::DEPENDENCY_KEYS])
-        );
+        assert_eq!(properties("DependencyEntry"), keys(&[dependency::DEPENDENCY_KEYS]));
         assert_eq!(properties("ImportEntry"), keys(&[dependency::IMPORT_KEYS]));
         assert_eq!(properties("Build"), keys(&[meta::BUILD_KEYS]));
         assert_eq!(properties("ImageSpecDoc"), keys(&[image_spec::SPEC_KEYS]));

@@ -8,7 +8,9 @@ use super::model::{Image, Project};
 pub enum SelectError {
     #[error("no image `{name}` in {file}\n  hint: {hint}")]
     Unknown { name: String, file: String, hint: String },
-    #[error("image `{name}` is a stapel image ({location}), which wharf does not build\n  hint: convert it to a Dockerfile image (`from:` becomes `FROM`, `git:` becomes `COPY`, `shell:` steps become `RUN`), or leave it out")]
+    #[error(
+        "image `{name}` is a stapel image ({location}), which wharf does not build\n  hint: convert it to a Dockerfile image (`from:` becomes `FROM`, `git:` becomes `COPY`, `shell:` steps become `RUN`), or leave it out"
+    )]
     Stapel { name: String, location: String },
 }
 

@@ -45,14 +45,8 @@ pub(crate) struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: String, text: &str) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        SourceFile {
-            name,
-            text: Arc::from(text),
-            line_starts,
-        }
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        SourceFile { name, text: Arc::from(text), line_starts }
     }
 
     /// 1-based line and character column of byte `offset` (clamped to the text).
@@ -78,9 +72,7 @@ impl SourceFile {
     /// `pos` shrunk to lie inside the text, on character boundaries.
     pub fn clamp(&self, pos: Pos) -> Pos {
         let start = self.floor_boundary(pos.start);
-        let end = self
-            .floor_boundary(pos.start.saturating_add(pos.len))
-            .max(start);
+        let end = self.floor_boundary(pos.start.saturating_add(pos.len)).max(start);
         Pos::new(start, end - start)
     }
 

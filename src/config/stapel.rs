@@ -19,15 +19,22 @@ const CONVERT: &str = "convert it to a Dockerfile image to build it with wharf: 
 pub(crate) fn decode(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>) -> ImageDoc {
     // Not built, so not held to wharf's image-name rules (repository paths, tags).
     let names = match (fields.get("image"), fields.value("artifact")) {
-        (None, Some(artifact)) => Names::Named(decode::non_empty_string(rep, artifact, "`artifact`").into_iter().collect()),
-        (Some(Node { kind: Kind::Str(_), .. }), _) => Names::Named(fields.value("image").and_then(|n| decode::non_empty_string(rep, n, "an image name")).into_iter().collect()),
+        (None, Some(artifact)) => {
+            Names::Named(decode::non_empty_string(rep, artifact, "`artifact`").into_iter().collect())
+        }
+        (Some(Node { kind: Kind::Str(_), .. }), _) => Names::Named(
+            fields.value("image").and_then(|n| decode::non_empty_string(rep, n, "an image name")).into_iter().collect(),
+        ),
         _ => image::image_names(rep, doc, fields),
     };
     let label = match &names {
         Names::Named(n) if !n.is_empty() => n.iter().map(|n| format!("`{}`", n.value)).collect::<Vec<_>>().join(", "),
         _ => "~".to_string(),
     };
-    rep.warn(doc.head(), format!("stapel image {label} is not built by wharf (wharf builds Dockerfile images); {CONVERT}"));
+    rep.warn(
+        doc.head(),
+        format!("stapel image {label} is not built by wharf (wharf builds Dockerfile images); {CONVERT}"),
+    );
     let mut deps = fields.value("dependencies").map(|d| image::dependencies(rep, d, true)).unwrap_or_default();
     for key in ["fromImage", "fromArtifact"] {
         if let Some(name) = fields.value(key).and_then(|n| decode::non_empty_string(rep, n, &format!("`{key}`"))) {

@@ -58,7 +58,11 @@ pub(crate) fn images(rep: &mut Report<'_>, docs: &[ImageDoc], cx: &Context<'_>) 
 /// rule); an image without platforms has `build.platform`, or the engine's default.
 fn check_platforms(rep: &mut Report<'_>, docs: &[ImageDoc], build: &BuildSettings) {
     let platforms_of = |doc: &ImageDoc| -> Vec<String> {
-        if doc.platforms.is_empty() { build.platforms.clone() } else { doc.platforms.iter().map(|p| p.value.clone()).collect() }
+        if doc.platforms.is_empty() {
+            build.platforms.clone()
+        } else {
+            doc.platforms.iter().map(|p| p.value.clone()).collect()
+        }
     };
     let by_name: HashMap<&str, &ImageDoc> = docs
         .iter()
@@ -76,9 +80,20 @@ fn check_platforms(rep: &mut Report<'_>, docs: &[ImageDoc], build: &BuildSetting
                 continue;
             }
             if let Some(missing) = mine.iter().find(|p| !theirs.contains(p)) {
-                rep.error(ErrorKind::InvalidValue, dep.image.pos, format!("this image is built for platform {missing}, which dependency `{}` is not built for", dep.image.value))
-                    .label("missing platform")
-                    .hint(format!("add {missing} to the `platform` of `{}` (it has {}), or remove it from this image's", dep.image.value, theirs.join(", ")));
+                rep.error(
+                    ErrorKind::InvalidValue,
+                    dep.image.pos,
+                    format!(
+                        "this image is built for platform {missing}, which dependency `{}` is not built for",
+                        dep.image.value
+                    ),
+                )
+                .label("missing platform")
+                .hint(format!(
+                    "add {missing} to the `platform` of `{}` (it has {}), or remove it from this image's",
+                    dep.image.value,
+                    theirs.join(", ")
+                ));
             }
         }
     }
@@ -140,14 +155,10 @@ fn check_names<'d>(rep: &mut Report<'_>, docs: &'d [ImageDoc]) -> Vec<&'d At<Str
 }
 
 fn duplicate_image(rep: &mut Report<'_>, name: &At<String>, first: Pos) {
-    rep.error(
-        ErrorKind::DuplicateImage,
-        name.pos,
-        format!("image `{}` is defined twice", name.value),
-    )
-    .label("defined again here")
-    .note(first, "first defined here")
-    .hint("image names must be unique: rename or remove one of them");
+    rep.error(ErrorKind::DuplicateImage, name.pos, format!("image `{}` is defined twice", name.value))
+        .label("defined again here")
+        .note(first, "first defined here")
+        .hint("image names must be unique: rename or remove one of them");
 }
 
 fn check_dependencies(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]) {
@@ -173,11 +184,7 @@ fn check_dependencies(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<St
 }
 
 fn check_cycles(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]) {
-    let index: HashMap<&str, usize> = defined
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.value.as_str(), i))
-        .collect();
+    let index: HashMap<&str, usize> = defined.iter().enumerate().map(|(i, d)| (d.value.as_str(), i)).collect();
     let mut edges = Vec::new();
     for doc in docs {
         let Names::Named(names) = &doc.names else {
@@ -189,11 +196,7 @@ fn check_cycles(rep: &mut Report<'_>, docs: &[ImageDoc], defined: &[&At<String>]
             };
             for dep in &doc.deps {
                 if let Some(&to) = index.get(dep.image.value.as_str()) {
-                    edges.push(Edge {
-                        from,
-                        to,
-                        pos: dep.image.pos,
-                    });
+                    edges.push(Edge { from, to, pos: dep.image.pos });
                 }
             }
         }
@@ -215,24 +218,13 @@ fn report_cycle(rep: &mut Report<'_>, defined: &[&At<String>], edges: &[Edge], c
         .label(format!("`{}` depends on `{}`, closing the cycle", name(edges[closing].from), name(edges[closing].to)))
         .hint("an image cannot depend on itself, directly or through others: remove one of these dependencies");
     for &e in others {
-        error = error.note(
-            edges[e].pos,
-            format!(
-                "`{}` depends on `{}`",
-                name(edges[e].from),
-                name(edges[e].to)
-            ),
-        );
+        error = error.note(edges[e].pos, format!("`{}` depends on `{}`", name(edges[e].from), name(edges[e].to)));
     }
 }
 
 /// Each build argument is set once: by `args` or by one import.
 fn check_build_args(rep: &mut Report<'_>, doc: &ImageDoc) {
-    let from_args: HashMap<&str, Pos> = doc
-        .args
-        .iter()
-        .map(|(k, _)| (k.value.as_str(), k.pos))
-        .collect();
+    let from_args: HashMap<&str, Pos> = doc.args.iter().map(|(k, _)| (k.value.as_str(), k.pos)).collect();
     let mut from_imports: HashMap<&str, Pos> = HashMap::new();
     for import in doc.deps.iter().flat_map(|d| &d.imports) {
         let arg = import.value.1.as_str();
@@ -266,10 +258,9 @@ fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, cx: &Context<'_>) -> Vec<Image
     let dir = cx.dir;
     let (names, anchor): (Vec<Option<String>>, Pos) = match &doc.names {
         Names::Nameless(pos) => (vec![None], *pos),
-        Names::Named(names) => (
-            names.iter().map(|n| Some(n.value.clone())).collect(),
-            names.first().map_or(doc.pos, |n| n.pos),
-        ),
+        Names::Named(names) => {
+            (names.iter().map(|n| Some(n.value.clone())).collect(), names.first().map_or(doc.pos, |n| n.pos))
+        }
     };
     let Some((context, dockerfile)) = paths::resolve(rep, dir, doc, anchor) else {
         return Vec::new();
@@ -293,11 +284,7 @@ fn assemble(rep: &mut Report<'_>, doc: &ImageDoc, cx: &Context<'_>) -> Vec<Image
             context: context.clone(),
             dockerfile: dockerfile.clone(),
             target: doc.target.clone(),
-            args: doc
-                .args
-                .iter()
-                .map(|(k, v)| (k.value.clone(), v.clone()))
-                .collect(),
+            args: doc.args.iter().map(|(k, v)| (k.value.clone(), v.clone())).collect(),
             dependencies: dependencies.clone(),
             platforms: platforms.clone(),
             publish: doc.publish,
@@ -324,7 +311,9 @@ fn context_add_files(rep: &mut Report<'_>, doc: &ImageDoc, cx: &Context<'_>, con
         }
         let from_project = context.strip_prefix(&cx.dir.abs).unwrap_or(context).join(rel);
         if let Err(message) = cx.giterminism.check_context_add_file(&from_project.to_string_lossy()) {
-            rep.error(ErrorKind::InvalidValue, file.pos, message).label("not allowed").hint("werf-giterminism.yaml lists what a build may read besides committed files");
+            rep.error(ErrorKind::InvalidValue, file.pos, message)
+                .label("not allowed")
+                .hint("werf-giterminism.yaml lists what a build may read besides committed files");
             continue;
         }
         out.push(rel.to_string());
@@ -335,13 +324,6 @@ fn context_add_files(rep: &mut Report<'_>, doc: &ImageDoc, cx: &Context<'_>, con
 fn dependency(dep: &DepDoc) -> Dependency {
     Dependency {
         image: dep.image.value.clone(),
-        imports: dep
-            .imports
-            .iter()
-            .map(|i| Import {
-                kind: i.value.0,
-                build_arg: i.value.1.clone(),
-            })
-            .collect(),
+        imports: dep.imports.iter().map(|i| Import { kind: i.value.0, build_arg: i.value.1.clone() }).collect(),
     }
 }

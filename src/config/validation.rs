@@ -86,7 +86,11 @@ impl Validation {
                         dependencies: i.dependencies.iter().map(|d| d.image.clone()).collect(),
                     })
                     .collect(),
-                stapel: p.stapel.iter().map(|s| StapelSummary { name: s.name.clone(), location: s.location.clone() }).collect(),
+                stapel: p
+                    .stapel
+                    .iter()
+                    .map(|s| StapelSummary { name: s.name.clone(), location: s.location.clone() })
+                    .collect(),
                 errors: Vec::new(),
                 omitted: 0,
                 warnings: p.warnings.clone(),
@@ -94,7 +98,9 @@ impl Validation {
             Err(e) => Validation {
                 valid: false,
                 file: match e {
-                    ConfigError::Invalid { path, .. } | ConfigError::Read { path, .. } => Some(path.display().to_string()),
+                    ConfigError::Invalid { path, .. } | ConfigError::Read { path, .. } => {
+                        Some(path.display().to_string())
+                    }
                     ConfigError::NotFound { .. } => None,
                 },
                 project: None,
@@ -121,7 +127,16 @@ fn entries(e: &ConfigError) -> Vec<ErrorEntry> {
         };
         let hint = miette::Diagnostic::help(e).map(|h| h.to_string());
         let kind = if matches!(e, ConfigError::NotFound { .. }) { "not-found" } else { "read" };
-        return vec![ErrorEntry { kind, message: e.to_string(), file, line: None, column: None, hint, rendered: false, notes: Vec::new() }];
+        return vec![ErrorEntry {
+            kind,
+            message: e.to_string(),
+            file,
+            line: None,
+            column: None,
+            hint,
+            rendered: false,
+            notes: Vec::new(),
+        }];
     }
     e.errors()
         .iter()
@@ -136,7 +151,12 @@ fn entries(e: &ConfigError) -> Vec<ErrorEntry> {
             notes: err
                 .notes()
                 .iter()
-                .map(|n| NoteEntry { file: n.file.clone().unwrap_or_else(|| err.file().to_string()), line: n.line, column: n.column, label: n.label.clone() })
+                .map(|n| NoteEntry {
+                    file: n.file.clone().unwrap_or_else(|| err.file().to_string()),
+                    line: n.line,
+                    column: n.column,
+                    label: n.label.clone(),
+                })
                 .collect(),
         })
         .collect()
@@ -156,18 +176,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
         let text = "project: shop\nconfigVersion: 1\ndeploy: {}\n---\nimage: app\ndockerfil: x\n";
-        let bad = serde_json::to_value(Validation::of(&super::super::parse_str(Path::new("werf.yaml"), dir.path(), text))).unwrap();
+        let bad =
+            serde_json::to_value(Validation::of(&super::super::parse_str(Path::new("werf.yaml"), dir.path(), text)))
+                .unwrap();
         assert_eq!(keys(&bad), ["errors", "file", "images", "omitted", "project", "stapel", "valid", "warnings"]);
         assert_eq!(bad["valid"], false);
         assert_eq!(keys(&bad["errors"][0]), ["column", "file", "hint", "kind", "line", "message", "notes", "rendered"]);
         assert_eq!(bad["errors"][0]["kind"], "unknown-key");
         assert_eq!((bad["errors"][0]["line"].as_u64(), bad["errors"][0]["column"].as_u64()), (Some(6), Some(1)));
         assert_eq!(bad["warnings"][0]["message"], "werf's `deploy` settings are ignored by wharf");
-        let good = serde_json::to_value(Validation::of(&super::super::parse_str(Path::new("werf.yaml"), dir.path(), "project: shop\nconfigVersion: 1\n---\nimage: app\nfinal: false\n"))).unwrap();
+        let good = serde_json::to_value(Validation::of(&super::super::parse_str(
+            Path::new("werf.yaml"),
+            dir.path(),
+            "project: shop\nconfigVersion: 1\n---\nimage: app\nfinal: false\n",
+        )))
+        .unwrap();
         assert_eq!(good["valid"], true);
         assert_eq!(keys(&good["images"][0]), ["dependencies", "name", "platforms", "publish"]);
         assert_eq!(good["images"][0]["publish"], false);
-        let missing = serde_json::to_value(Validation::of(&super::super::load(dir.path().join("nope").as_path(), None))).unwrap();
+        let missing =
+            serde_json::to_value(Validation::of(&super::super::load(dir.path().join("nope").as_path(), None))).unwrap();
         assert_eq!(missing["errors"][0]["kind"], "not-found");
     }
 }

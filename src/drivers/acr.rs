@@ -24,8 +24,8 @@ use super::pages::{Pages, link};
 use super::settings::{API_URL, Setting, Settings};
 use super::token_cache::TokenCache;
 use super::{
-    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
-    UntagSemantics,
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry,
+    TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
@@ -57,19 +57,30 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     new: |opts, repo| Ok(Box::new(AcrDriver::new(opts, repo)?)),
 };
 
-const TOKEN: Setting =
-    Setting::secret("azure-token", "AZURE_ACCESS_TOKEN", "Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).");
+const TOKEN: Setting = Setting::secret(
+    "azure-token",
+    "AZURE_ACCESS_TOKEN",
+    "Azure AD access token, exchanged for an ACR token (e.g. `az account get-access-token`).",
+);
 const CLIENT_ID: Setting = Setting::text(
     "azure-client-id",
     "AZURE_CLIENT_ID",
     "ID",
     "Azure AD application (service principal) id; with the secret and tenant, wharf gets the Azure AD token itself.",
 );
-const CLIENT_SECRET: Setting =
-    Setting::secret("azure-client-secret", "AZURE_CLIENT_SECRET", "Azure AD application (service principal) client secret.").value_name("SECRET");
-const TENANT_ID: Setting = Setting::text("azure-tenant-id", "AZURE_TENANT_ID", "TENANT", "Azure AD tenant of the service principal.");
-const AUTHORITY_HOST: Setting =
-    Setting::url("azure-authority-host", "AZURE_AUTHORITY_HOST", "Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.");
+const CLIENT_SECRET: Setting = Setting::secret(
+    "azure-client-secret",
+    "AZURE_CLIENT_SECRET",
+    "Azure AD application (service principal) client secret.",
+)
+.value_name("SECRET");
+const TENANT_ID: Setting =
+    Setting::text("azure-tenant-id", "AZURE_TENANT_ID", "TENANT", "Azure AD tenant of the service principal.");
+const AUTHORITY_HOST: Setting = Setting::url(
+    "azure-authority-host",
+    "AZURE_AUTHORITY_HOST",
+    "Azure AD authority (sovereign clouds), default https://login.microsoftonline.com.",
+);
 
 /// An Azure AD application's client id and secret in a tenant (`AZURE_CLIENT_ID`,
 /// `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID` in the Azure SDKs' convention).
@@ -159,10 +170,18 @@ impl AcrDriver {
         let refresh = match self.aad_token(&tgt).await? {
             Some(aad) => Some(self.exchange(&aad, op, &tgt).await?),
             None => {
-                let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
+                let resolved = self
+                    .client
+                    .options()
+                    .credentials
+                    .resolve(&repo.registry)
+                    .await
+                    .map_err(|e| DriverError::registry(&INFO, e))?;
                 match resolved.map(|r| r.credential) {
                     Some(Credential::IdentityToken(t)) => Some(t),
-                    Some(Credential::Basic { username, password }) => return self.basic_token(&username, &password, scope, op, &tgt).await,
+                    Some(Credential::Basic { username, password }) => {
+                        return self.basic_token(&username, &password, scope, op, &tgt).await;
+                    }
                     _ => None,
                 }
             }
@@ -172,21 +191,34 @@ impl AcrDriver {
         let resp = self
             .api
             .send(op, &tgt, Repeat::Safe, false, |h| {
-                form(h.post(&url), &[
-                    ("grant_type", "refresh_token"),
-                    ("service", self.service.as_str()),
-                    ("scope", scope),
-                    ("refresh_token", refresh.expose()),
-                ])
+                form(
+                    h.post(&url),
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("service", self.service.as_str()),
+                        ("scope", scope),
+                        ("refresh_token", refresh.expose()),
+                    ],
+                )
             })
             .await?;
         Ok(self.api.json::<AccessReply>(op, &tgt, resp).await?.access_token)
     }
 
     /// Username and password (admin user, service principal, repository token) → access token.
-    async fn basic_token(&self, username: &str, password: &Secret, scope: &str, op: &'static str, tgt: &str) -> Result<Secret> {
+    async fn basic_token(
+        &self,
+        username: &str,
+        password: &Secret,
+        scope: &str,
+        op: &'static str,
+        tgt: &str,
+    ) -> Result<Secret> {
         let url = join(&self.base, "/oauth2/token");
-        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose())));
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()))
+        );
         let query = [("service", self.service.as_str()), ("scope", scope)];
         let resp = self
             .api
@@ -219,12 +251,15 @@ impl AcrDriver {
         let sent = self
             .api
             .send(op, tgt, Repeat::Safe, false, |h| {
-                form(h.post(&url), &[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", sp.client_id.as_str()),
-                    ("client_secret", sp.client_secret.expose()),
-                    ("scope", AAD_SCOPE),
-                ])
+                form(
+                    h.post(&url),
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", sp.client_id.as_str()),
+                        ("client_secret", sp.client_secret.expose()),
+                        ("scope", AAD_SCOPE),
+                    ],
+                )
             })
             .await;
         let resp = match sent {
@@ -244,7 +279,14 @@ impl AcrDriver {
         let resp = self
             .api
             .send(op, tgt, Repeat::Safe, false, |h| {
-                form(h.post(&url), &[("grant_type", "access_token"), ("service", self.service.as_str()), ("access_token", aad.expose())])
+                form(
+                    h.post(&url),
+                    &[
+                        ("grant_type", "access_token"),
+                        ("service", self.service.as_str()),
+                        ("access_token", aad.expose()),
+                    ],
+                )
             })
             .await?;
         Ok(self.api.json::<RefreshReply>(op, tgt, resp).await?.refresh_token)
@@ -260,7 +302,14 @@ impl Driver for AcrDriver {
     async fn list(&self, repo: &Repository, _: Digests<'_>) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let token = self.access_token(repo, &format!("repository:{}:metadata_read", repo.path), op).await?;
-        let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the tags", join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path)));
+        let mut pages = Pages::new(
+            &self.api,
+            op,
+            &tgt,
+            &self.base,
+            "the tags",
+            join(&self.base, &format!("/acr/v1/{}/_tags?n=100", repo.path)),
+        );
         let mut entries = Vec::new();
         while let Some(url) = pages.next_page() {
             let resp = self.api.send(op, &tgt, Repeat::Safe, true, |h| bearer(h.get(&url), Some(&token))).await?;
@@ -290,7 +339,11 @@ impl Driver for AcrDriver {
             tag: AcrTag,
         }
         let one: One = self.api.json(op, &tgt, resp).await?;
-        let digest = one.tag.digest.parse().map_err(|_| self.api.protocol(op, &tgt, format!("tag digest {:?}", one.tag.digest)))?;
+        let digest = one
+            .tag
+            .digest
+            .parse()
+            .map_err(|_| self.api.protocol(op, &tgt, format!("tag digest {:?}", one.tag.digest)))?;
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(&token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
@@ -311,13 +364,27 @@ mod tests {
     #[test]
     fn a_service_principal_needs_id_secret_and_tenant() {
         let partial = settings(&[("azure-client-id", "app"), ("azure-tenant-id", "t")]);
-        assert!(ServicePrincipal::from_settings(&partial).is_none(), "a lone client id (managed identity) is not a service principal");
+        assert!(
+            ServicePrincipal::from_settings(&partial).is_none(),
+            "a lone client id (managed identity) is not a service principal"
+        );
         let full = settings(&[("azure-client-id", "app"), ("azure-client-secret", "s3cret"), ("azure-tenant-id", "t")]);
         let sp = ServicePrincipal::from_settings(&full).unwrap();
         assert_eq!((sp.client_id.as_str(), sp.tenant_id.as_str(), sp.client_secret.expose()), ("app", "t", "s3cret"));
         assert_eq!(sp.authority.as_str(), "https://login.microsoftonline.com/");
-        let sovereign = settings(&[("azure-client-id", "a"), ("azure-client-secret", "s"), ("azure-tenant-id", "t"), ("azure-authority-host", "https://login.chinacloudapi.cn")]);
-        assert_eq!(ServicePrincipal::from_settings(&sovereign).unwrap().authority.as_str(), "https://login.chinacloudapi.cn/");
-        assert!(Settings::new().with("azure-authority-host", "nope").is_err(), "a bad authority is refused with the flag's name");
+        let sovereign = settings(&[
+            ("azure-client-id", "a"),
+            ("azure-client-secret", "s"),
+            ("azure-tenant-id", "t"),
+            ("azure-authority-host", "https://login.chinacloudapi.cn"),
+        ]);
+        assert_eq!(
+            ServicePrincipal::from_settings(&sovereign).unwrap().authority.as_str(),
+            "https://login.chinacloudapi.cn/"
+        );
+        assert!(
+            Settings::new().with("azure-authority-host", "nope").is_err(),
+            "a bad authority is refused with the flag's name"
+        );
     }
 }

@@ -9,8 +9,8 @@
 //! never echo request headers, so tokens stay out of messages.
 
 use super::error::{ApiError, DriverError};
-use super::{DriverInfo, Result};
 use super::rate_limit::{is_rate_limit, server_wait};
+use super::{DriverInfo, Result};
 use crate::registry::ClientOptions;
 use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response};
@@ -80,13 +80,18 @@ impl Api {
     ) -> Result<Response> {
         let mut attempt = 0u32;
         // After retries, the target says how many tries were made.
-        let tried = |attempt: u32| if attempt == 0 { target.to_string() } else { format!("{target} (gave up after {} attempts)", attempt + 1) };
+        let tried = |attempt: u32| {
+            if attempt == 0 { target.to_string() } else { format!("{target} (gave up after {} attempts)", attempt + 1) }
+        };
         loop {
             let wait = match build(&self.http).send().await {
                 Ok(resp) if resp.status().is_success() || (allow_404 && resp.status().as_u16() == 404) => {
                     return Ok(resp);
                 }
-                Ok(resp) if crate::registry::error::is_retryable_status(resp.status().as_u16()) || is_rate_limit(resp.status().as_u16(), resp.headers()) => {
+                Ok(resp)
+                    if crate::registry::error::is_retryable_status(resp.status().as_u16())
+                        || is_rate_limit(resp.status().as_u16(), resp.headers()) =>
+                {
                     let server_wait = server_wait(resp.headers(), SystemTime::now());
                     let too_long = server_wait.is_some_and(|w| w > self.max_retry_after);
                     if attempt >= self.max_retries || too_long {
@@ -134,7 +139,12 @@ impl Api {
     }
 
     pub fn missing_credential(&self, op: &'static str, target: &str) -> DriverError {
-        DriverError::MissingCredential { driver: self.info.name, op, target: target.to_string(), needs: self.info.needs.into() }
+        DriverError::MissingCredential {
+            driver: self.info.name,
+            op,
+            target: target.to_string(),
+            needs: self.info.needs.into(),
+        }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -151,7 +161,13 @@ impl Api {
         } else {
             "transport error".to_string()
         };
-        DriverError::Transport { driver: self.info.name, op, target: target.to_string(), detail, source: Some(e.without_url()) }
+        DriverError::Transport {
+            driver: self.info.name,
+            op,
+            target: target.to_string(),
+            detail,
+            source: Some(e.without_url()),
+        }
     }
 
     async fn status_error(&self, op: &'static str, target: &str, resp: Response) -> DriverError {
@@ -167,11 +183,26 @@ impl Api {
             401 | 403 => Some(format!("the credential needs {}", self.info.needs)),
             _ => None,
         };
-        DriverError::Api(Box::new(ApiError { driver: self.info.name, op, target: target.to_string(), status, detail: detail(&body), retry_after, rate_limited, hint }))
+        DriverError::Api(Box::new(ApiError {
+            driver: self.info.name,
+            op,
+            target: target.to_string(),
+            status,
+            detail: detail(&body),
+            retry_after,
+            rate_limited,
+            hint,
+        }))
     }
 
     /// A 404 that may mean "no permission" as well as "no such thing", as an error saying so.
-    pub fn hidden(&self, op: &'static str, target: &str, detail: impl Into<String>, hint: impl Into<String>) -> DriverError {
+    pub fn hidden(
+        &self,
+        op: &'static str,
+        target: &str,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> DriverError {
         DriverError::Api(Box::new(ApiError {
             driver: self.info.name,
             op,

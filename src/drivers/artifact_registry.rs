@@ -24,8 +24,8 @@ use super::google_auth::{self, Adc};
 use super::pages::Pages;
 use super::settings::{API_URL, Setting, Settings};
 use super::{
-    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
-    UntagSemantics,
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry,
+    TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::{Client, Credential, Repository};
 use crate::secret::Secret;
@@ -54,7 +54,11 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     new: |opts, repo| Ok(Box::new(ArtifactRegistryDriver::new(opts, repo)?)),
 };
 
-const TOKEN: Setting = Setting::secret("google-token", "GOOGLE_OAUTH_ACCESS_TOKEN", "Google OAuth access token (e.g. `gcloud auth print-access-token`).");
+const TOKEN: Setting = Setting::secret(
+    "google-token",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "Google OAuth access token (e.g. `gcloud auth print-access-token`).",
+);
 const CREDENTIALS: Setting = Setting::path(
     "google-application-credentials",
     "GOOGLE_APPLICATION_CREDENTIALS",
@@ -118,7 +122,9 @@ pub(crate) fn package_path(repo: &Repository) -> std::result::Result<String, Str
     let parts: Vec<&str> = repo.path.split('/').collect();
     let (location, repository, project, image) = if let Some(location) = host.strip_suffix("-docker.pkg.dev") {
         match parts.as_slice() {
-            [project, repository, image @ ..] if !image.is_empty() => (location.to_string(), repository.to_string(), *project, image.join("/")),
+            [project, repository, image @ ..] if !image.is_empty() => {
+                (location.to_string(), repository.to_string(), *project, image.join("/"))
+            }
             _ => return Err("Artifact Registry images are named PROJECT/REPOSITORY/IMAGE".into()),
         }
     } else {
@@ -129,7 +135,9 @@ pub(crate) fn package_path(repo: &Repository) -> std::result::Result<String, Str
             other => return Err(format!("{other} is not an Artifact Registry or gcr.io host")),
         };
         match parts.as_slice() {
-            [project, image @ ..] if !image.is_empty() => (location.to_string(), host.to_string(), *project, image.join("/")),
+            [project, image @ ..] if !image.is_empty() => {
+                (location.to_string(), host.to_string(), *project, image.join("/"))
+            }
             _ => return Err("gcr.io images are named PROJECT/IMAGE".into()),
         }
     };
@@ -139,7 +147,12 @@ pub(crate) fn package_path(repo: &Repository) -> std::result::Result<String, Str
 impl ArtifactRegistryDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = opts.api_base(&INFO, repo)?;
-        Ok(ArtifactRegistryDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), sources: Source::chain(&opts.settings) })
+        Ok(ArtifactRegistryDriver {
+            api: Api::new(&INFO, opts.client.options())?,
+            base,
+            client: opts.client.clone(),
+            sources: Source::chain(&opts.settings),
+        })
     }
 
     /// An access token from the first source in the chain that has one.
@@ -149,7 +162,13 @@ impl ArtifactRegistryDriver {
                 Source::Token(t) => return Ok(t.clone()),
                 Source::Adc(adc) => return adc.token(&self.api, tgt).await,
                 Source::RegistryLogin => {
-                    let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
+                    let resolved = self
+                        .client
+                        .options()
+                        .credentials
+                        .resolve(&repo.registry)
+                        .await
+                        .map_err(|e| DriverError::registry(&INFO, e))?;
                     if let Some(Credential::Basic { username, password }) = resolved.map(|r| r.credential)
                         && TOKEN_USERS.contains(&username.as_str())
                     {
@@ -206,7 +225,10 @@ impl Driver for ArtifactRegistryDriver {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
         let current: ArTag = self.api.json(op, &tgt, resp).await?;
-        let digest = current.entry().map(|e| e.digest).ok_or_else(|| self.api.protocol(op, &tgt, "the tag names no version digest"))?;
+        let digest = current
+            .entry()
+            .map(|e| e.digest)
+            .ok_or_else(|| self.api.protocol(op, &tgt, "the tag names no version digest"))?;
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| bearer(h.delete(&url), Some(&token))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })
     }
@@ -224,7 +246,10 @@ mod tests {
             "projects/proj/locations/europe-west1/repositories/repo/packages/team%2Fapp"
         );
         assert_eq!(p("gcr.io/proj/app").unwrap(), "projects/proj/locations/us/repositories/gcr.io/packages/app");
-        assert_eq!(p("eu.gcr.io/proj/a/b").unwrap(), "projects/proj/locations/europe/repositories/eu.gcr.io/packages/a%2Fb");
+        assert_eq!(
+            p("eu.gcr.io/proj/a/b").unwrap(),
+            "projects/proj/locations/europe/repositories/eu.gcr.io/packages/a%2Fb"
+        );
         assert!(p("us-docker.pkg.dev/proj/repo").is_err());
         assert!(p("registry.example.com/a/b").is_err());
     }
@@ -232,7 +257,10 @@ mod tests {
     #[test]
     fn tag_entries_from_resource_names() {
         let d = format!("sha256:{}", "a".repeat(64));
-        let t = ArTag { name: "projects/p/locations/l/repositories/r/packages/app/tags/v1".into(), version: Some(format!("projects/p/locations/l/repositories/r/packages/app/versions/{d}")) };
+        let t = ArTag {
+            name: "projects/p/locations/l/repositories/r/packages/app/tags/v1".into(),
+            version: Some(format!("projects/p/locations/l/repositories/r/packages/app/versions/{d}")),
+        };
         assert_eq!(t.entry(), Some(TagEntry::new("v1", d.parse().unwrap())));
     }
 }

@@ -14,8 +14,8 @@
 
 use super::untag::{TagDelete, move_to_throwaway, probe_delete, probe_tag_delete};
 use super::{
-    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod,
-    UntagOutcome, UntagSemantics,
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result,
+    TagEntry, TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::{Client, Repository};
 use crate::spec::digest::Digest;
@@ -108,18 +108,30 @@ impl DefaultDriver {
     }
 
     /// The bytes and media type of the manifest `digest`, to put a tag back if needed.
-    pub(crate) async fn manifest(&self, repo: &Repository, digest: &crate::spec::digest::Digest) -> Result<(bytes::Bytes, String)> {
+    pub(crate) async fn manifest(
+        &self,
+        repo: &Repository,
+        digest: &crate::spec::digest::Digest,
+    ) -> Result<(bytes::Bytes, String)> {
         let (bytes, media_type, _) = self.client.get_manifest(repo, digest.as_str()).await.map_err(|e| self.err(e))?;
         Ok((bytes, media_type))
     }
 
     /// After a failed delete, points `tag` back at the original manifest. Returns what to tell
     /// the user about the tag.
-    pub(crate) async fn restore(&self, repo: &Repository, tag: &str, original: &crate::spec::digest::Digest, manifest: (bytes::Bytes, String)) -> String {
+    pub(crate) async fn restore(
+        &self,
+        repo: &Repository,
+        tag: &str,
+        original: &crate::spec::digest::Digest,
+        manifest: (bytes::Bytes, String),
+    ) -> String {
         let (bytes, media_type) = manifest;
         match self.client.put_manifest(repo, tag, &media_type, bytes).await {
             Ok(_) => format!("the tag was put back on {original}; nothing changed"),
-            Err(e) => format!("the tag now points at a throwaway manifest and could not be put back on {original} ({e})"),
+            Err(e) => {
+                format!("the tag now points at a throwaway manifest and could not be put back on {original} ({e})")
+            }
         }
     }
 
@@ -191,7 +203,11 @@ impl DefaultDriver {
         self.client.delete_tag(repo, tag).await.map_err(|e| self.err(e))?;
         match self.read_back(repo, tag, &[&original]).await? {
             None => Ok(UntagOutcome { tag: tag.to_string(), digest: original, method: UntagMethod::TagDelete }),
-            Some(_) => Err(self.survived(repo, tag, "the registry accepted the tag delete but the tag is still there; nothing changed".into())),
+            Some(_) => Err(self.survived(
+                repo,
+                tag,
+                "the registry accepted the tag delete but the tag is still there; nothing changed".into(),
+            )),
         }
     }
 

@@ -19,12 +19,12 @@ use super::pages::Pages;
 use super::settings::API_URL;
 use super::token_cache::{TokenCache, jwt_lifetime};
 use super::{
-    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod,
-    UntagOutcome, UntagSemantics,
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result,
+    TagEntry, TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::{Client, Credential, Repository};
-use crate::spec::reference::DOCKER_HUB;
 use crate::secret::Secret;
+use crate::spec::reference::DOCKER_HUB;
 use reqwest::Response;
 use std::time::Duration;
 
@@ -83,7 +83,12 @@ struct HubTag {
 impl DockerHubDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = opts.api_base(&INFO, repo)?;
-        Ok(DockerHubDriver { api: Api::new(&INFO, opts.client.options())?, base, client: opts.client.clone(), token: TokenCache::default() })
+        Ok(DockerHubDriver {
+            api: Api::new(&INFO, opts.client.options())?,
+            base,
+            client: opts.client.clone(),
+            token: TokenCache::default(),
+        })
     }
 
     /// `(namespace, repository)` of a Docker Hub path.
@@ -96,7 +101,8 @@ impl DockerHubDriver {
 
     /// A bearer token from the Hub login, fresh enough to use; `None` without credentials.
     async fn token(&self, op: &'static str, target: &str) -> Result<Option<Secret>> {
-        let resolved = self.client.options().credentials.resolve(DOCKER_HUB).await.map_err(|e| DriverError::registry(&INFO, e))?;
+        let resolved =
+            self.client.options().credentials.resolve(DOCKER_HUB).await.map_err(|e| DriverError::registry(&INFO, e))?;
         let Some(Credential::Basic { username, password }) = resolved.map(|r| r.credential) else {
             return Ok(None);
         };
@@ -107,7 +113,10 @@ impl DockerHubDriver {
                 let body = serde_json::json!({"identifier": username, "secret": password.expose()});
                 let resp = self.api.send(op, target, Repeat::Safe, false, |h| h.post(&url).json(&body)).await?;
                 let reply: TokenReply = self.api.json(op, target, resp).await?;
-                let token = reply.access_token.or(reply.token).ok_or_else(|| self.api.protocol(op, target, "the token answer has no access_token"))?;
+                let token = reply
+                    .access_token
+                    .or(reply.token)
+                    .ok_or_else(|| self.api.protocol(op, target, "the token answer has no access_token"))?;
                 let lifetime = jwt_lifetime(token.expose()).unwrap_or(TOKEN_LIFETIME);
                 Ok((token, Some(lifetime)))
             })
@@ -144,7 +153,10 @@ impl DockerHubDriver {
     async fn list(&self, repo: &Repository) -> Result<TagListing> {
         let (op, tgt) = ("list tags", repo.to_string());
         let (ns, name) = self.split(repo, op)?;
-        let first = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)));
+        let first = join(
+            &self.base,
+            &format!("/v2/namespaces/{}/repositories/{}/tags?page_size=100", encode(ns), encode(name)),
+        );
         let mut pages = Pages::new(&self.api, op, &tgt, &self.base, "the tags", first);
         let (mut entries, mut broken) = (Vec::new(), Vec::new());
         while let Some(url) = pages.next_page() {
@@ -193,7 +205,10 @@ impl Driver for DockerHubDriver {
         let (op, tgt) = ("delete tag", target(repo, Some(tag)));
         let (ns, name) = self.split(repo, op)?;
         crate::registry::validate_tag(tag).map_err(|p| self.api.protocol(op, &tgt, p))?;
-        let url = join(&self.base, &format!("/v2/namespaces/{}/repositories/{}/tags/{}", encode(ns), encode(name), encode(tag)));
+        let url = join(
+            &self.base,
+            &format!("/v2/namespaces/{}/repositories/{}/tags/{}", encode(ns), encode(name), encode(tag)),
+        );
         let resp = self.send(op, &tgt, Repeat::Safe, true, true, |h, t| bearer(h.get(&url), t)).await?;
         if resp.status().as_u16() == 404 {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });

@@ -19,8 +19,8 @@
 use super::error::{ApiError, target};
 use super::settings::{API_URL, Setting, Settings};
 use super::{
-    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
-    UntagSemantics,
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry,
+    TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::{Credential, Repository};
 use crate::spec::digest::Digest;
@@ -51,11 +51,17 @@ pub(super) const INFO: DriverInfo = DriverInfo {
 };
 
 /// The registry login: `GetAuthorizationToken` through a driver made for it.
-fn login<'a>(settings: &'a Settings, repo: &'a Repository) -> futures::future::BoxFuture<'a, Result<Option<Credential>>> {
+fn login<'a>(
+    settings: &'a Settings,
+    repo: &'a Repository,
+) -> futures::future::BoxFuture<'a, Result<Option<Credential>>> {
     Box::pin(async move { EcrDriver::for_settings(settings, repo)?.registry_credential().await })
 }
 
-const CREATE_REPOSITORIES: Setting = Setting::switch("create-repositories", "Create missing repositories before pushing (registries that need it, e.g. ECR).");
+const CREATE_REPOSITORIES: Setting = Setting::switch(
+    "create-repositories",
+    "Create missing repositories before pushing (registries that need it, e.g. ECR).",
+);
 
 pub struct EcrDriver {
     sdk: OnceCell<aws_sdk_ecr::Client>,
@@ -143,7 +149,9 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
     let message = e.message().unwrap_or_default().to_string();
     let status = e.raw_response().map(|r| r.status().as_u16());
     let auth = matches!(status, Some(401 | 403))
-        || ["AccessDenied", "UnrecognizedClient", "ExpiredToken", "InvalidSignature", "InvalidClientTokenId"].iter().any(|c| code.starts_with(c));
+        || ["AccessDenied", "UnrecognizedClient", "ExpiredToken", "InvalidSignature", "InvalidClientTokenId"]
+            .iter()
+            .any(|c| code.starts_with(c));
     let hint = auth.then(|| format!("the credential needs {}", INFO.needs));
     match status {
         Some(status) => DriverError::Api(Box::new(ApiError {
@@ -171,9 +179,15 @@ impl EcrDriver {
     pub async fn registry_credential(&self) -> Result<Option<Credential>> {
         let op = "get authorization token";
         let out = self.sdk().await.get_authorization_token().send().await.map_err(|e| sdk_error(op, "ecr", e))?;
-        let protocol = |detail: &str| DriverError::Protocol { driver: INFO.name, op, target: "ecr".into(), detail: detail.into() };
-        let token = out.authorization_data().first().and_then(|d| d.authorization_token()).ok_or_else(|| protocol("no authorization data"))?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| protocol("the token is not base64"))?;
+        let protocol =
+            |detail: &str| DriverError::Protocol { driver: INFO.name, op, target: "ecr".into(), detail: detail.into() };
+        let token = out
+            .authorization_data()
+            .first()
+            .and_then(|d| d.authorization_token())
+            .ok_or_else(|| protocol("no authorization data"))?;
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| protocol("the token is not base64"))?;
         let text = String::from_utf8(decoded).map_err(|_| protocol("the token is not text"))?;
         let (user, password) = text.split_once(':').ok_or_else(|| protocol("the token is not USER:PASSWORD"))?;
         Ok(Some(Credential::basic(user, password)))
@@ -193,14 +207,18 @@ impl EcrDriver {
             .await;
         let described = match described {
             Ok(d) => d,
-            Err(e) if matches!(e.code(), Some("ImageNotFoundException" | "RepositoryNotFoundException")) => return Ok(None),
+            Err(e) if matches!(e.code(), Some("ImageNotFoundException" | "RepositoryNotFoundException")) => {
+                return Ok(None);
+            }
             Err(e) => return Err(sdk_error(op, &tgt, e)),
         };
         let Some(detail) = described.image_details().first() else { return Ok(None) };
-        let digest = detail
-            .image_digest()
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| DriverError::Protocol { driver: INFO.name, op, target: tgt.clone(), detail: "the image has no digest".into() })?;
+        let digest = detail.image_digest().and_then(|d| d.parse().ok()).ok_or_else(|| DriverError::Protocol {
+            driver: INFO.name,
+            op,
+            target: tgt.clone(),
+            detail: "the image has no digest".into(),
+        })?;
         Ok(Some((digest, detail.image_tags().to_vec())))
     }
 }
@@ -274,7 +292,14 @@ impl Driver for EcrDriver {
     }
 
     async fn create_repository(&self, repo: &Repository) -> Result<()> {
-        let result = self.sdk().await.create_repository().set_registry_id(self.registry_id.clone()).repository_name(&repo.path).send().await;
+        let result = self
+            .sdk()
+            .await
+            .create_repository()
+            .set_registry_id(self.registry_id.clone())
+            .repository_name(&repo.path)
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("RepositoryAlreadyExistsException") => Ok(()),

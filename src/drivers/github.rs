@@ -26,8 +26,8 @@ use super::error::target;
 use super::github_packages::{Listing, Packages, Version};
 use super::settings::{API_URL, Setting};
 use super::{
-    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, PlannedTag, Result, Review, TagEntry, TagListing,
-    UntagMethod, UntagOutcome, UntagSemantics,
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, PlannedTag,
+    Result, Review, TagEntry, TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::Repository;
 use crate::spec::digest::Digest;
@@ -57,8 +57,11 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     new: |opts, repo| Ok(Box::new(GithubDriver::new(opts, repo)?)),
 };
 
-const TOKEN: Setting =
-    Setting::secret("github-token", "GITHUB_TOKEN", "GitHub token for the packages API (needs read:packages, and delete:packages to remove tags).");
+const TOKEN: Setting = Setting::secret(
+    "github-token",
+    "GITHUB_TOKEN",
+    "GitHub token for the packages API (needs read:packages, and delete:packages to remove tags).",
+);
 
 pub struct GithubDriver {
     packages: Packages,
@@ -69,7 +72,10 @@ impl GithubDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = opts.api_base(&INFO, repo)?;
         let api = Api::new(&INFO, opts.client.options())?;
-        Ok(GithubDriver { packages: Packages::new(api, base, opts.settings.secret(&TOKEN).cloned()), fallback: fallback(opts, &INFO) })
+        Ok(GithubDriver {
+            packages: Packages::new(api, base, opts.settings.secret(&TOKEN).cloned()),
+            fallback: fallback(opts, &INFO),
+        })
     }
 
     fn refused(&self, op: &'static str, tgt: String, detail: String) -> DriverError {
@@ -78,7 +84,14 @@ impl GithubDriver {
 
     /// Deletes version `v` whose last tag is `tag`, after reading it again: a tag added since
     /// the listing would go with it, so then the throwaway route is taken instead.
-    async fn delete_last_tag(&self, repo: &Repository, tag: &str, listing: &Listing, v: &Version, digest: Digest) -> Result<UntagOutcome> {
+    async fn delete_last_tag(
+        &self,
+        repo: &Repository,
+        tag: &str,
+        listing: &Listing,
+        v: &Version,
+        digest: Digest,
+    ) -> Result<UntagOutcome> {
         let (op, tgt) = ("untag", target(repo, Some(tag)));
         let not_found = || DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() };
         let now = self.packages.version(listing, v.id, op, &tgt).await?.ok_or_else(not_found)?;
@@ -107,7 +120,14 @@ impl GithubDriver {
 
     /// Other tags share the version: the tag moves away, then the throwaway's version goes.
     /// The original manifest is fetched first, so the tag can be put back if the delete fails.
-    async fn via_throwaway(&self, repo: &Repository, tag: &str, listing: &Listing, v: &Version, digest: Digest) -> Result<UntagOutcome> {
+    async fn via_throwaway(
+        &self,
+        repo: &Repository,
+        tag: &str,
+        listing: &Listing,
+        v: &Version,
+        digest: Digest,
+    ) -> Result<UntagOutcome> {
         let tgt = target(repo, Some(tag));
         let manifest = self.fallback.manifest(repo, &digest).await?;
         let throwaway = self.fallback.move_to_throwaway(repo, tag).await?;
@@ -133,7 +153,10 @@ fn entries(versions: &[Version]) -> (Vec<TagEntry>, Vec<BrokenTag>) {
     for v in versions {
         match v.name.parse::<Digest>() {
             Ok(d) => ok.extend(v.tags().iter().map(|t| TagEntry::new(t.clone(), d.clone()))),
-            Err(_) => broken.extend(v.tags().iter().map(|t| BrokenTag { tag: t.clone(), problem: format!("GitHub names its version {:?}, not a digest", v.name) })),
+            Err(_) => broken.extend(v.tags().iter().map(|t| BrokenTag {
+                tag: t.clone(),
+                problem: format!("GitHub names its version {:?}, not a digest", v.name),
+            })),
         }
     }
     (ok, broken)
@@ -156,7 +179,11 @@ impl Driver for GithubDriver {
         let listing = self.packages.listing(repo, "untag", false).await?.ok_or_else(not_found)?;
         let version = listing.versions.iter().find(|v| v.tags().iter().any(|t| t == tag)).ok_or_else(not_found)?;
         let digest: Digest = version.name.parse().map_err(|_| {
-            self.packages.api.protocol("untag", &target(repo, Some(tag)), format!("version {} is named {:?}, not a digest", version.id, version.name))
+            self.packages.api.protocol(
+                "untag",
+                &target(repo, Some(tag)),
+                format!("version {} is named {:?}, not a digest", version.id, version.name),
+            )
         })?;
         if version.tags() == [tag] {
             return self.delete_last_tag(repo, tag, &listing, version, digest).await;
@@ -169,7 +196,9 @@ impl Driver for GithubDriver {
             return Ok(Review::AsPlanned);
         }
         if purge {
-            return Ok(Review::DeleteRepository { reason: format!("{LAST_TAGGED}: --purge deletes the package as a whole") });
+            return Ok(Review::DeleteRepository {
+                reason: format!("{LAST_TAGGED}: --purge deletes the package as a whole"),
+            });
         }
         // Every tag would go: keep the newest version's (by GitHub's created_at).
         let digests: BTreeSet<&str> = planned.iter().map(|p| p.digest.as_str()).collect();
@@ -181,7 +210,10 @@ impl Driver for GithubDriver {
             .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)))
             .map_or_else(|| planned[0].digest.to_string(), |v| v.name.clone());
         let tags = planned.iter().filter(|p| p.digest.as_str() == newest).map(|p| p.tag.clone()).collect();
-        Ok(Review::Keep { tags, reason: format!("{LAST_TAGGED}: the newest version stays (--purge deletes the whole package)") })
+        Ok(Review::Keep {
+            tags,
+            reason: format!("{LAST_TAGGED}: the newest version stays (--purge deletes the whole package)"),
+        })
     }
 
     async fn delete_repository(&self, repo: &Repository, expected: &[TagEntry]) -> Result<()> {
@@ -190,7 +222,12 @@ impl Driver for GithubDriver {
         let (found, broken) = entries(&listing.versions);
         let TagListing { tags: found, broken, .. } = TagListing::sorted(found, broken);
         let expected: BTreeSet<&TagEntry> = expected.iter().collect();
-        let unseen: Vec<String> = found.iter().filter(|e| !expected.contains(e)).map(|e| e.tag.clone()).chain(broken.into_iter().map(|b| b.tag)).collect();
+        let unseen: Vec<String> = found
+            .iter()
+            .filter(|e| !expected.contains(e))
+            .map(|e| e.tag.clone())
+            .chain(broken.into_iter().map(|b| b.tag))
+            .collect();
         if !unseen.is_empty() {
             return Err(self.refused(op, tgt, format!(
                 "the package changed since the plan was made ({} now tagged or moved); nothing was deleted\n  hint: make the plan again",

@@ -101,7 +101,10 @@ impl Packages {
     }
 
     fn request(&self, builder: reqwest::RequestBuilder, token: &Secret) -> reqwest::RequestBuilder {
-        bearer(builder.header(ACCEPT, "application/vnd.github+json").header("X-GitHub-Api-Version", "2022-11-28"), Some(token))
+        bearer(
+            builder.header(ACCEPT, "application/vnd.github+json").header("X-GitHub-Api-Version", "2022-11-28"),
+            Some(token),
+        )
     }
 
     /// The package `repo` names.
@@ -109,12 +112,16 @@ impl Packages {
         let tgt = repo.to_string();
         if super::hosts::bare(&repo.registry) == "docker.pkg.github.com" {
             return match repo.path.split('/').collect::<Vec<_>>().as_slice() {
-                [owner, _repository, image] => Ok(PackageName { owner: owner.to_string(), rest: format!("docker/{}", encode(image)) }),
+                [owner, _repository, image] => {
+                    Ok(PackageName { owner: owner.to_string(), rest: format!("docker/{}", encode(image)) })
+                }
                 _ => Err(self.api.protocol(op, &tgt, "docker.pkg.github.com images are named OWNER/REPOSITORY/IMAGE")),
             };
         }
         match repo.path.split_once('/') {
-            Some((owner, package)) => Ok(PackageName { owner: owner.to_string(), rest: format!("container/{}", encode(package)) }),
+            Some((owner, package)) => {
+                Ok(PackageName { owner: owner.to_string(), rest: format!("container/{}", encode(package)) })
+            }
             None => Err(self.api.protocol(op, &tgt, "GitHub packages are named OWNER/PACKAGE")),
         }
     }
@@ -174,9 +181,22 @@ impl Packages {
 
     /// Every version under `path`, page by page; with `until`, stops at the page holding the
     /// version named `until`. `None` when the first page answers 404.
-    async fn versions(&self, path: &str, op: &'static str, tgt: &str, until: Option<&str>) -> Result<Option<Vec<Version>>> {
+    async fn versions(
+        &self,
+        path: &str,
+        op: &'static str,
+        tgt: &str,
+        until: Option<&str>,
+    ) -> Result<Option<Vec<Version>>> {
         let token = self.token(op, tgt)?;
-        let mut pages = Pages::new(&self.api, op, tgt, &self.base, "the package versions", join(&self.base, &format!("{path}/versions?per_page=100")));
+        let mut pages = Pages::new(
+            &self.api,
+            op,
+            tgt,
+            &self.base,
+            "the package versions",
+            join(&self.base, &format!("{path}/versions?per_page=100")),
+        );
         let mut versions = Vec::new();
         while let Some(url) = pages.next_page() {
             let resp = self.api.send(op, tgt, Repeat::Safe, true, |h| self.request(h.get(&url), token)).await?;

@@ -21,8 +21,8 @@ use super::error::target;
 use super::pages::Pages;
 use super::settings::{API_URL, Setting, Settings};
 use super::{
-    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
-    UntagSemantics,
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry,
+    TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::Repository;
 use crate::secret::Secret;
@@ -53,7 +53,8 @@ pub(super) const INFO: DriverInfo = DriverInfo {
     new: |opts, repo| Ok(Box::new(GitlabDriver::new(opts, repo)?)),
 };
 
-const TOKEN: Setting = Setting::secret("gitlab-token", "GITLAB_TOKEN", "GitLab personal, project or group access token (PRIVATE-TOKEN).");
+const TOKEN: Setting =
+    Setting::secret("gitlab-token", "GITLAB_TOKEN", "GitLab personal, project or group access token (PRIVATE-TOKEN).");
 const JOB_TOKEN: Setting = Setting::secret("gitlab-job-token", "CI_JOB_TOKEN", "GitLab CI job token (JOB-TOKEN).");
 
 #[derive(Debug, Clone)]
@@ -97,7 +98,11 @@ struct Located {
 impl GitlabDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = opts.api_base(&INFO, repo)?;
-        Ok(GitlabDriver { api: Api::new(&INFO, opts.client.options())?, base, token: Token::from_settings(&opts.settings) })
+        Ok(GitlabDriver {
+            api: Api::new(&INFO, opts.client.options())?,
+            base,
+            token: Token::from_settings(&opts.settings),
+        })
     }
 
     fn request(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -113,7 +118,12 @@ impl GitlabDriver {
     }
 
     /// Every page of a paginated list (`X-Next-Page`); `None` when the first page is 404.
-    async fn pages<T: serde::de::DeserializeOwned>(&self, op: &'static str, tgt: &str, path: &str) -> Result<Option<Vec<T>>> {
+    async fn pages<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tgt: &str,
+        path: &str,
+    ) -> Result<Option<Vec<T>>> {
         let mut out = Vec::new();
         let mut pages = Pages::new(&self.api, op, tgt, &self.base, path, "1".into());
         while let Some(page) = pages.next_page() {
@@ -145,7 +155,10 @@ impl GitlabDriver {
             let project = encode(&parts[..n].join("/"));
             let path = format!("/projects/{project}/registry/repositories");
             let Some(repos) = self.pages::<RegistryRepository>(op, &tgt, &path).await? else { continue };
-            return Ok(repos.into_iter().find(|r| r.path == repo.path).map(|r| Located { prefix: format!("{path}/{}", r.id) }));
+            return Ok(repos
+                .into_iter()
+                .find(|r| r.path == repo.path)
+                .map(|r| Located { prefix: format!("{path}/{}", r.id) }));
         }
         let tried: Vec<String> = (2..=parts.len()).rev().map(|n| parts[..n].join("/")).collect();
         Err(self.api.hidden(

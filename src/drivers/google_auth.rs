@@ -17,9 +17,9 @@
 //! a value from it.
 
 use super::api::{Api, Repeat, form};
+use super::token_cache::TokenCache;
 use super::{DriverError, Result};
 use crate::secret::Secret;
-use super::token_cache::TokenCache;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -86,22 +86,32 @@ impl Adc {
 
     async fn fetch(&self, api: &Api, target: &str) -> Result<(Secret, Option<Duration>)> {
         let op = "get a Google access token from application-default credentials";
-        let bad = |detail: String| DriverError::BadCredential { driver: api.info.name, op, target: target.to_string(), detail };
-        let text = tokio::fs::read(&self.path).await.map_err(|e| bad(format!("cannot read {}: {e}", self.path.display())))?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| bad(format!("{} is not JSON (line {}, column {})", self.path.display(), e.line(), e.column())))?;
+        let bad = |detail: String| DriverError::BadCredential {
+            driver: api.info.name,
+            op,
+            target: target.to_string(),
+            detail,
+        };
+        let text =
+            tokio::fs::read(&self.path).await.map_err(|e| bad(format!("cannot read {}: {e}", self.path.display())))?;
+        let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+            bad(format!("{} is not JSON (line {}, column {})", self.path.display(), e.line(), e.column()))
+        })?;
         let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_string();
         // Field errors are reported without serde's message, which could quote a value.
         let fields = |needs: &str| bad(format!("{}: a {kind} credentials file needs {needs}", self.path.display()));
         let (token_uri, body) = match kind.as_str() {
             "service_account" => {
-                let sa: ServiceAccount = serde_json::from_value(value).map_err(|_| fields("client_email and private_key (strings)"))?;
+                let sa: ServiceAccount =
+                    serde_json::from_value(value).map_err(|_| fields("client_email and private_key (strings)"))?;
                 let token_uri = sa.token_uri.clone().unwrap_or_else(|| DEFAULT_TOKEN_URI.into());
-                let assertion = sign_assertion(&sa, &token_uri, now()).map_err(|why| bad(format!("{}: {why}", self.path.display())))?;
+                let assertion = sign_assertion(&sa, &token_uri, now())
+                    .map_err(|why| bad(format!("{}: {why}", self.path.display())))?;
                 (token_uri, vec![("grant_type", JWT_BEARER.to_string()), ("assertion", assertion.expose().to_string())])
             }
             "authorized_user" => {
-                let user: AuthorizedUser = serde_json::from_value(value).map_err(|_| fields("client_id, client_secret and refresh_token (strings)"))?;
+                let user: AuthorizedUser = serde_json::from_value(value)
+                    .map_err(|_| fields("client_id, client_secret and refresh_token (strings)"))?;
                 let token_uri = user.token_uri.unwrap_or_else(|| DEFAULT_TOKEN_URI.into());
                 let body = vec![
                     ("grant_type", "refresh_token".to_string()),
@@ -122,7 +132,10 @@ impl Adc {
         let sent = api.send(op, target, Repeat::Safe, false, |h| form(h.post(&token_uri), &pairs)).await;
         let resp = match sent {
             Err(DriverError::Api(mut e)) if (400..500).contains(&e.status) && e.status != 429 => {
-                e.hint = Some(format!("Google refused the {kind} credentials in {} (revoked, expired or deleted key?)", self.path.display()));
+                e.hint = Some(format!(
+                    "Google refused the {kind} credentials in {} (revoked, expired or deleted key?)",
+                    self.path.display()
+                ));
                 return Err(DriverError::Api(e));
             }
             other => other?,
@@ -150,11 +163,14 @@ fn now() -> u64 {
 /// The service account's signed JWT assertion for `token_uri`, issued at `iat`.
 fn sign_assertion(sa: &ServiceAccount, token_uri: &str, iat: u64) -> std::result::Result<Secret, String> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    let key = EncodingKey::from_rsa_pem(sa.private_key.expose().as_bytes()).map_err(|_| "private_key is not an RSA key in PEM form".to_string())?;
+    let key = EncodingKey::from_rsa_pem(sa.private_key.expose().as_bytes())
+        .map_err(|_| "private_key is not an RSA key in PEM form".to_string())?;
     let mut header = Header::new(Algorithm::RS256);
     header.kid = sa.private_key_id.clone();
     let claims = Claims { iss: &sa.client_email, scope: SCOPE, aud: token_uri, iat, exp: iat + ASSERTION_SECONDS };
-    jsonwebtoken::encode(&header, &claims, &key).map(Secret::new).map_err(|e| format!("cannot sign with private_key: {}", e))
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(Secret::new)
+        .map_err(|e| format!("cannot sign with private_key: {}", e))
 }
 
 #[cfg(test)]
@@ -173,6 +189,9 @@ mod tests {
         std::fs::create_dir_all(home.path().join(".config/gcloud")).unwrap();
         std::fs::write(home.path().join(".config/gcloud/application_default_credentials.json"), "{}").unwrap();
         let env = |k: &str| (k == "HOME").then(|| home.path().to_string_lossy().into_owned());
-        assert_eq!(well_known_file(&env).map(PathBuf::from), Some(home.path().join(".config/gcloud/application_default_credentials.json")));
+        assert_eq!(
+            well_known_file(&env).map(PathBuf::from),
+            Some(home.path().join(".config/gcloud/application_default_credentials.json"))
+        );
     }
 }

@@ -15,8 +15,8 @@ use super::error::target;
 use super::pages::Pages;
 use super::settings::API_URL;
 use super::{
-    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
-    UntagSemantics,
+    ApiBase, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry,
+    TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::{Client, Credential, Repository};
 use base64::Engine as _;
@@ -72,13 +72,21 @@ impl HarborDriver {
     /// `/api/v2.0/projects/{p}/repositories/{r}` with `r` encoded twice.
     fn repo_path(&self, repo: &Repository, op: &'static str) -> Result<String> {
         match repo.path.split_once('/') {
-            Some((project, name)) => Ok(format!("/api/v2.0/projects/{}/repositories/{}", encode(project), encode(&encode(name)))),
+            Some((project, name)) => {
+                Ok(format!("/api/v2.0/projects/{}/repositories/{}", encode(project), encode(&encode(name))))
+            }
             None => Err(self.api.protocol(op, &repo.to_string(), "Harbor repositories are named PROJECT/REPOSITORY")),
         }
     }
 
     async fn authorization(&self, repo: &Repository) -> Result<Option<HeaderValue>> {
-        let resolved = self.client.options().credentials.resolve(&repo.registry).await.map_err(|e| DriverError::registry(&INFO, e))?;
+        let resolved = self
+            .client
+            .options()
+            .credentials
+            .resolve(&repo.registry)
+            .await
+            .map_err(|e| DriverError::registry(&INFO, e))?;
         Ok(match resolved.map(|r| r.credential) {
             Some(Credential::Basic { username, password }) => {
                 let raw = format!("{username}:{}", password.expose());
@@ -141,8 +149,10 @@ impl Driver for HarborDriver {
             return Err(DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() });
         }
         let artifact: Artifact = self.api.json(op, &tgt, resp).await?;
-        let digest: crate::spec::digest::Digest =
-            artifact.digest.parse().map_err(|_| self.api.protocol(op, &tgt, format!("artifact digest {:?}", artifact.digest)))?;
+        let digest: crate::spec::digest::Digest = artifact
+            .digest
+            .parse()
+            .map_err(|_| self.api.protocol(op, &tgt, format!("artifact digest {:?}", artifact.digest)))?;
         let url = join(&self.base, &format!("{path}/artifacts/{digest}/tags/{}", encode(tag)));
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| Self::request(h.delete(&url), &auth)).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })

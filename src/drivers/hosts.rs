@@ -22,7 +22,13 @@ static ECR: LazyLock<regex::Regex> = LazyLock::new(|| {
 /// The host without a `:port`.
 pub(crate) fn bare(host: &str) -> &str {
     match host.rsplit_once(':') {
-        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']')) => h,
+        Some((h, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']')) =>
+        {
+            h
+        }
         _ => host,
     }
 }
@@ -93,8 +99,12 @@ pub(crate) fn artifact_registry(host: &str) -> bool {
 /// Why nothing can be deleted on `host`, for hosts that serve images read-only to wharf.
 pub(crate) fn read_only(host: &str) -> Option<&'static str> {
     match bare(host) {
-        "mirror.gcr.io" => Some("mirror.gcr.io is Google's read-only mirror of Docker Hub; delete the image where it is published"),
-        "k8s.gcr.io" => Some("k8s.gcr.io is the frozen, read-only Kubernetes image registry (now registry.k8s.io); nothing can be deleted there"),
+        "mirror.gcr.io" => {
+            Some("mirror.gcr.io is Google's read-only mirror of Docker Hub; delete the image where it is published")
+        }
+        "k8s.gcr.io" => Some(
+            "k8s.gcr.io is the frozen, read-only Kubernetes image registry (now registry.k8s.io); nothing can be deleted there",
+        ),
         h if ecr_public(h) => Some(
             "public.ecr.aws is ECR Public, whose images only its own API deletes, and wharf does not drive that API; \
              use `aws ecr-public batch-delete-image --repository-name NAME --image-ids imageTag=TAG` (region us-east-1)",
@@ -163,8 +173,14 @@ mod tests {
     #[test]
     fn ecr_regions_and_ports() {
         assert_eq!(super::ecr_region("123456789012.dkr.ecr.eu-west-3.amazonaws.com").as_deref(), Some("eu-west-3"));
-        assert_eq!(super::ecr_region("123456789012.dkr.ecr-fips.us-east-2.amazonaws.com").as_deref(), Some("us-east-2"));
-        assert_eq!(super::ecr_region("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn:443").as_deref(), Some("cn-north-1"));
+        assert_eq!(
+            super::ecr_region("123456789012.dkr.ecr-fips.us-east-2.amazonaws.com").as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(
+            super::ecr_region("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn:443").as_deref(),
+            Some("cn-north-1")
+        );
         assert_eq!(super::ecr_region("example.com"), None);
         assert_eq!(super::ecr_region("123456789012.dkr-ecr.ap-south-2.on.aws").as_deref(), Some("ap-south-2"));
         assert_eq!(super::ecr_account("123456789012.dkr-ecr.ap-south-2.on.aws:443").as_deref(), Some("123456789012"));

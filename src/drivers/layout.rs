@@ -8,8 +8,8 @@
 
 use super::{DriverInfo, Nesting};
 use crate::naming::{Layout, RepoMode};
-use crate::spec::reference::{DOCKER_HUB, ReferenceError};
 use crate::registry::{Reference, Repository};
+use crate::spec::reference::{DOCKER_HUB, ReferenceError};
 
 /// Parses a `REPO` argument. Unlike an image reference, a Docker Hub account on its own
 /// (`flant`, `docker.io/flant`) stays an account: it does not become `library/flant`.

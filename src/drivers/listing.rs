@@ -12,10 +12,7 @@ pub struct TagEntry {
 
 impl TagEntry {
     pub fn new(tag: impl Into<String>, digest: Digest) -> Self {
-        TagEntry {
-            tag: tag.into(),
-            digest,
-        }
+        TagEntry { tag: tag.into(), digest }
     }
 }
 
@@ -65,12 +62,7 @@ pub struct TagListing {
 impl TagListing {
     /// A listing of `tags` and `broken` (none undigested), each sorted.
     pub fn sorted(tags: Vec<TagEntry>, broken: Vec<BrokenTag>) -> Self {
-        TagListing {
-            tags,
-            undigested: Vec::new(),
-            broken,
-        }
-        .sort()
+        TagListing { tags, undigested: Vec::new(), broken }.sort()
     }
 
     /// The same listing with every list sorted.
@@ -83,12 +75,8 @@ impl TagListing {
 
     /// Every readable tag's name (with or without its digest), sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .tags
-            .iter()
-            .map(|t| t.tag.clone())
-            .chain(self.undigested.iter().cloned())
-            .collect();
+        let mut names: Vec<String> =
+            self.tags.iter().map(|t| t.tag.clone()).chain(self.undigested.iter().cloned()).collect();
         names.sort();
         names
     }

@@ -41,6 +41,7 @@ pub(crate) mod settings;
 mod token_cache;
 mod untag;
 
+pub use crate::static_registry::driver::{INFO as STATIC_INFO, StaticDriver};
 pub use acr::AcrDriver;
 pub use artifact_registry::ArtifactRegistryDriver;
 pub use default::DefaultDriver;
@@ -54,7 +55,6 @@ pub use layout::{parse_repository, resolve_layout};
 pub use listing::{BrokenTag, Digests, TagEntry, TagListing};
 pub use quay::QuayDriver;
 pub use settings::{Setting, Settings};
-pub use crate::static_registry::driver::{INFO as STATIC_INFO, StaticDriver};
 pub use untag::{UNTAG_ANNOTATION, is_throwaway, throwaway_manifest};
 
 use crate::registry::{Client, Credential, Repository};
@@ -117,7 +117,9 @@ impl UntagSemantics {
         match self {
             UntagSemantics::NativeTag => "native tag delete",
             UntagSemantics::ThrowawayManifest => "throwaway manifest, then digest delete",
-            UntagSemantics::TagDeleteOrThrowaway => "tag delete where the registry supports it (probed), else throwaway manifest and digest delete",
+            UntagSemantics::TagDeleteOrThrowaway => {
+                "tag delete where the registry supports it (probed), else throwaway manifest and digest delete"
+            }
             UntagSemantics::VersionOrThrowaway => "version delete if last tag, else throwaway manifest",
         }
     }
@@ -235,10 +237,17 @@ impl DriverOptions {
         if let Some(u) = self.settings.url(&settings::API_URL) {
             return Ok(u.clone());
         }
-        let invalid = |detail: String| DriverError::Protocol { driver: info.name, op: "set up", target: repo.to_string(), detail };
+        let invalid = |detail: String| DriverError::Protocol {
+            driver: info.name,
+            op: "set up",
+            target: repo.to_string(),
+            detail,
+        };
         match info.api {
             ApiBase::Vendor(base) => url::Url::parse(base).map_err(|e| invalid(format!("{base}: {e}"))),
-            ApiBase::RegistryHost => url::Url::parse(&format!("https://{}", repo.registry)).map_err(|_| invalid("not a valid host".into())),
+            ApiBase::RegistryHost => {
+                url::Url::parse(&format!("https://{}", repo.registry)).map_err(|_| invalid("not a valid host".into()))
+            }
             ApiBase::Sdk | ApiBase::None => Err(invalid("the driver has no API base URL".into())),
         }
     }
@@ -413,7 +422,11 @@ mod tests {
     #[test]
     fn options_never_print_tokens() {
         let mut opts = DriverOptions::new(Client::new(Default::default()).unwrap());
-        for (name, value) in [("github-token", "ghp_supersecret"), ("azure-token", "aad-supersecret"), ("azure-client-secret", "sp-supersecret")] {
+        for (name, value) in [
+            ("github-token", "ghp_supersecret"),
+            ("azure-token", "aad-supersecret"),
+            ("azure-client-secret", "sp-supersecret"),
+        ] {
             opts.settings.set(name, value).unwrap();
         }
         let dump = format!("{opts:?}");
@@ -427,7 +440,8 @@ mod tests {
         assert_eq!(opts.api_base(by_name("github").unwrap(), &repo).unwrap().as_str(), "https://api.github.com/");
         assert_eq!(opts.api_base(by_name("quay").unwrap(), &repo).unwrap().as_str(), "https://quay.example.com/");
         assert!(opts.api_base(by_name("default").unwrap(), &repo).is_err());
-        let given = DriverOptions { settings: Settings::new().with("api-url", "https://api.example.com/v9").unwrap(), ..opts };
+        let given =
+            DriverOptions { settings: Settings::new().with("api-url", "https://api.example.com/v9").unwrap(), ..opts };
         assert_eq!(given.api_base(by_name("github").unwrap(), &repo).unwrap().as_str(), "https://api.example.com/v9");
     }
 

@@ -41,16 +41,7 @@ impl<'a> Pages<'a> {
         first: String,
     ) -> Self {
         let seen = HashSet::from([first.clone()]);
-        Pages {
-            api,
-            op,
-            target,
-            base,
-            what,
-            next: Some(first),
-            number: 0,
-            seen,
-        }
+        Pages { api, op, target, base, what, next: Some(first), number: 0, seen }
     }
 
     /// The next page to read, `None` after the last.
@@ -90,11 +81,7 @@ impl<'a> Pages<'a> {
         // A relative link (ACR sends `</acr/v1/…>`) resolves against the API's base.
         let next = self.base.join(&next).map(String::from).unwrap_or(next);
         if !super::api::same_origin(self.base, &next) {
-            return Err(self.api.protocol(
-                self.op,
-                self.target,
-                format!("pagination points at another host: {next}"),
-            ));
+            return Err(self.api.protocol(self.op, self.target, format!("pagination points at another host: {next}")));
         }
         self.visit(next)
     }
@@ -110,9 +97,7 @@ impl<'a> Pages<'a> {
 
     fn visit(&mut self, next: String) -> Result<()> {
         if !self.seen.insert(next.clone()) {
-            return Err(self
-                .api
-                .protocol(self.op, self.target, format!("pagination loops back to {next}")));
+            return Err(self.api.protocol(self.op, self.target, format!("pagination loops back to {next}")));
         }
         self.next = Some(next);
         Ok(())
@@ -121,11 +106,7 @@ impl<'a> Pages<'a> {
 
 /// The `Link: rel="next"` target of a response, if any.
 pub(crate) fn link(resp: &Response) -> Option<String> {
-    resp.headers()
-        .get_all(LINK)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(crate::registry::next_link)
+    resp.headers().get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(crate::registry::next_link)
 }
 
 #[cfg(test)]
@@ -139,32 +120,14 @@ mod tests {
     #[test]
     fn links_stay_on_the_origin_and_never_loop() {
         let (api, base) = (api(), url::Url::parse("https://api.example.com/v2/").unwrap());
-        let mut pages = Pages::new(
-            &api,
-            "list tags",
-            "r",
-            &base,
-            "the tags",
-            "https://api.example.com/v2/a?page=1".into(),
-        );
-        assert_eq!(
-            pages.next_page().as_deref(),
-            Some("https://api.example.com/v2/a?page=1")
-        );
+        let mut pages =
+            Pages::new(&api, "list tags", "r", &base, "the tags", "https://api.example.com/v2/a?page=1".into());
+        assert_eq!(pages.next_page().as_deref(), Some("https://api.example.com/v2/a?page=1"));
         pages.not_found().unwrap();
         pages.follow(Some("/v2/a?page=2".into())).unwrap();
-        assert_eq!(
-            pages.next_page().as_deref(),
-            Some("https://api.example.com/v2/a?page=2")
-        );
+        assert_eq!(pages.next_page().as_deref(), Some("https://api.example.com/v2/a?page=2"));
         assert_eq!(pages.number(), 2);
-        assert!(
-            pages
-                .not_found()
-                .unwrap_err()
-                .to_string()
-                .contains("page 2 of the tags answered 404")
-        );
+        assert!(pages.not_found().unwrap_err().to_string().contains("page 2 of the tags answered 404"));
         assert!(
             pages
                 .follow(Some("https://api.example.com/v2/a?page=1".into()))
@@ -190,13 +153,7 @@ mod tests {
         assert_eq!(pages.next_page().as_deref(), Some(""));
         pages.follow_cursor(Some("t1".into())).unwrap();
         assert_eq!(pages.next_page().as_deref(), Some("t1"));
-        assert!(
-            pages
-                .follow_cursor(Some("t1".into()))
-                .unwrap_err()
-                .to_string()
-                .contains("loops back to t1")
-        );
+        assert!(pages.follow_cursor(Some("t1".into())).unwrap_err().to_string().contains("loops back to t1"));
         pages.follow_cursor(Some(String::new())).unwrap();
         assert_eq!(pages.next_page(), None);
     }

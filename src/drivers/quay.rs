@@ -14,8 +14,8 @@ use super::error::target;
 use super::pages::Pages;
 use super::settings::{API_URL, Setting};
 use super::{
-    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result, TagEntry, TagListing, UntagMethod,
-    UntagOutcome, UntagSemantics,
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, DriverOptions, Nesting, Result,
+    TagEntry, TagListing, UntagMethod, UntagOutcome, UntagSemantics,
 };
 use crate::registry::Repository;
 use crate::secret::Secret;
@@ -67,12 +67,18 @@ struct QuayTag {
 impl QuayDriver {
     pub fn new(opts: &DriverOptions, repo: &Repository) -> Result<Self> {
         let base = opts.api_base(&INFO, repo)?;
-        Ok(QuayDriver { api: Api::new(&INFO, opts.client.options())?, base, token: opts.settings.secret(&TOKEN).cloned() })
+        Ok(QuayDriver {
+            api: Api::new(&INFO, opts.client.options())?,
+            base,
+            token: opts.settings.secret(&TOKEN).cloned(),
+        })
     }
 
     fn repo_path(&self, repo: &Repository, op: &'static str) -> Result<String> {
         match repo.path.split_once('/') {
-            Some((ns, name)) if !name.contains('/') => Ok(format!("/api/v1/repository/{}/{}", encode(ns), encode(name))),
+            Some((ns, name)) if !name.contains('/') => {
+                Ok(format!("/api/v1/repository/{}/{}", encode(ns), encode(name)))
+            }
             _ => Err(self.api.protocol(op, &repo.to_string(), "Quay repositories are named NAMESPACE/REPOSITORY")),
         }
     }
@@ -112,7 +118,10 @@ impl Driver for QuayDriver {
                     Some(Ok(d)) => entries.push(TagEntry::new(t.name, d)),
                     _ => {
                         tracing::warn!(repo = %repo, tag = t.name, "Quay lists no manifest digest for this tag; reported as broken and left alone");
-                        broken.push(BrokenTag { tag: t.name, problem: "Quay lists this tag without a manifest digest".into() });
+                        broken.push(BrokenTag {
+                            tag: t.name,
+                            problem: "Quay lists this tag without a manifest digest".into(),
+                        });
                     }
                 }
             }
@@ -135,7 +144,11 @@ impl Driver for QuayDriver {
             .and_then(|p| p.tags.into_iter().find(|t| t.name == tag))
             .and_then(|t| t.manifest_digest)
             .and_then(|d| d.parse().ok())
-            .ok_or_else(|| DriverError::TagNotFound { driver: INFO.name, repo: repo.to_string(), tag: tag.to_string() })?;
+            .ok_or_else(|| DriverError::TagNotFound {
+                driver: INFO.name,
+                repo: repo.to_string(),
+                tag: tag.to_string(),
+            })?;
         let url = join(&self.base, &format!("{path}/tag/{}", encode(tag)));
         self.api.send(op, &tgt, Repeat::OnStatusOnly, false, |h| self.request(h.delete(&url))).await?;
         Ok(UntagOutcome { tag: tag.to_string(), digest, method: UntagMethod::NativeTag })

@@ -21,7 +21,8 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 
 /// Whether `status` with `headers` is a rate limit rather than a refusal.
 pub(crate) fn is_rate_limit(status: u16, headers: &HeaderMap) -> bool {
-    status == 429 || (status == 403 && (has(headers, "retry-after") || has(headers, "x-retry-after") || exhausted(headers)))
+    status == 429
+        || (status == 403 && (has(headers, "retry-after") || has(headers, "x-retry-after") || exhausted(headers)))
 }
 
 /// How long the server asks to wait before the next request, when it says.
@@ -38,7 +39,9 @@ pub(crate) fn server_wait(headers: &HeaderMap, now: SystemTime) -> Option<Durati
         }
     }
     if exhausted(headers) {
-        return text(headers, "x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()).map(|reset| until(reset, now));
+        return text(headers, "x-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|reset| until(reset, now));
     }
     None
 }
@@ -95,6 +98,9 @@ mod tests {
         assert_eq!(server_wait(&headers(&[("x-retry-after", "1700000030")]), now), Some(Duration::from_secs(30)));
         assert_eq!(server_wait(&headers(&[("x-retry-after", "5")]), now), Some(Duration::from_secs(5)));
         assert_eq!(server_wait(&headers(&[("x-retry-after", "1600000000")]), now), Some(Duration::ZERO), "in the past");
-        assert_eq!(server_wait(&headers(&[("retry-after", "7"), ("x-retry-after", "1700000030")]), now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            server_wait(&headers(&[("retry-after", "7"), ("x-retry-after", "1700000030")]), now),
+            Some(Duration::from_secs(7))
+        );
     }
 }

@@ -16,7 +16,13 @@ impl ReadOnly {
     }
 
     fn refuse(&self, op: &'static str, target: String) -> DriverError {
-        DriverError::Refused { driver: self.inner.info().name, op, target, code: None, detail: format!("read-only registry: {}", self.why) }
+        DriverError::Refused {
+            driver: self.inner.info().name,
+            op,
+            target,
+            code: None,
+            detail: format!("read-only registry: {}", self.why),
+        }
     }
 }
 
@@ -63,7 +69,11 @@ mod tests {
     #[tokio::test]
     async fn mirrors_and_ecr_public_refuse_deletes_without_a_request() {
         let opts = DriverOptions::new(crate::registry::Client::new(Default::default()).unwrap());
-        for (name, needle) in [("mirror.gcr.io/library/busybox", "mirror of Docker Hub"), ("k8s.gcr.io/pause", "frozen"), ("public.ecr.aws/alias/app", "ecr-public")] {
+        for (name, needle) in [
+            ("mirror.gcr.io/library/busybox", "mirror of Docker Hub"),
+            ("k8s.gcr.io/pause", "frozen"),
+            ("public.ecr.aws/alias/app", "ecr-public"),
+        ] {
             let repo: Repository = name.parse().unwrap();
             let info = detect(&repo.registry);
             assert_eq!(info.name, "default", "{name}");

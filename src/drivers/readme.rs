@@ -28,7 +28,11 @@ pub fn support_matrix() -> String {
             (true, false) => "must exist before push",
             (false, false) => "created on push",
         };
-        let repos = if c.delete_repository { format!("{created}; deleted as a whole by `cleanup --purge`") } else { created.to_string() };
+        let repos = if c.delete_repository {
+            format!("{created}; deleted as a whole by `cleanup --purge`")
+        } else {
+            created.to_string()
+        };
         let flags: Vec<String> = d
             .settings
             .iter()
@@ -90,8 +94,10 @@ mod tests {
         for d in DRIVERS {
             assert!(m.contains(&format!("| `{}` |", d.name)), "{}", d.name);
         }
-        assert_eq!(replace_section("a\n<!-- drivers:start -->\nold\n<!-- drivers:end -->\nb", "new\n").unwrap(),
-            "a\n<!-- drivers:start -->\nnew\n<!-- drivers:end -->\nb");
+        assert_eq!(
+            replace_section("a\n<!-- drivers:start -->\nold\n<!-- drivers:end -->\nb", "new\n").unwrap(),
+            "a\n<!-- drivers:start -->\nnew\n<!-- drivers:end -->\nb"
+        );
         assert_eq!(replace_section("no markers", "x"), None);
     }
 }

@@ -49,62 +49,27 @@ pub struct Setting {
 impl Setting {
     /// A token, password or key, `--NAME TOKEN` or the variable `env`.
     pub const fn secret(name: &'static str, env: &'static str, help: &'static str) -> Self {
-        Setting {
-            name,
-            env: Some(env),
-            kind: Kind::Secret,
-            value_name: "TOKEN",
-            help,
-            fallback: None,
-        }
+        Setting { name, env: Some(env), kind: Kind::Secret, value_name: "TOKEN", help, fallback: None }
     }
 
     /// Text, `--NAME VALUE_NAME` or the variable `env`.
     pub const fn text(name: &'static str, env: &'static str, value_name: &'static str, help: &'static str) -> Self {
-        Setting {
-            name,
-            env: Some(env),
-            kind: Kind::Text,
-            value_name,
-            help,
-            fallback: None,
-        }
+        Setting { name, env: Some(env), kind: Kind::Text, value_name, help, fallback: None }
     }
 
     /// A URL, `--NAME URL` or the variable `env`.
     pub const fn url(name: &'static str, env: &'static str, help: &'static str) -> Self {
-        Setting {
-            name,
-            env: Some(env),
-            kind: Kind::Url,
-            value_name: "URL",
-            help,
-            fallback: None,
-        }
+        Setting { name, env: Some(env), kind: Kind::Url, value_name: "URL", help, fallback: None }
     }
 
     /// A file, `--NAME FILE` or the variable `env`.
     pub const fn path(name: &'static str, env: &'static str, help: &'static str) -> Self {
-        Setting {
-            name,
-            env: Some(env),
-            kind: Kind::Path,
-            value_name: "FILE",
-            help,
-            fallback: None,
-        }
+        Setting { name, env: Some(env), kind: Kind::Path, value_name: "FILE", help, fallback: None }
     }
 
     /// A flag without a value and without a variable.
     pub const fn switch(name: &'static str, help: &'static str) -> Self {
-        Setting {
-            name,
-            env: None,
-            kind: Kind::Switch,
-            value_name: "",
-            help,
-            fallback: None,
-        }
+        Setting { name, env: None, kind: Kind::Switch, value_name: "", help, fallback: None }
     }
 
     /// The same setting with another placeholder in `--help`.
@@ -253,11 +218,7 @@ mod tests {
         let mut vars: Vec<&str> = all.iter().filter_map(|s| s.env).collect();
         vars.sort_unstable();
         vars.dedup();
-        assert_eq!(
-            vars.len(),
-            all.iter().filter(|s| s.env.is_some()).count(),
-            "one variable per setting"
-        );
+        assert_eq!(vars.len(), all.iter().filter(|s| s.env.is_some()).count(), "one variable per setting");
     }
 
     #[test]
@@ -268,20 +229,10 @@ mod tests {
             .and_then(|s| s.with("create-repositories", "true"))
             .and_then(|s| s.with("quay-token", ""))
             .unwrap();
-        assert_eq!(
-            s.secret(find("github-token").unwrap()).map(Secret::expose),
-            Some("ghp_supersecret")
-        );
-        assert_eq!(
-            s.url(&API_URL).map(url::Url::as_str),
-            Some("https://ghe.example.com/api/v3")
-        );
+        assert_eq!(s.secret(find("github-token").unwrap()).map(Secret::expose), Some("ghp_supersecret"));
+        assert_eq!(s.url(&API_URL).map(url::Url::as_str), Some("https://ghe.example.com/api/v3"));
         assert!(s.is_on(find("create-repositories").unwrap()));
-        assert_eq!(
-            s.secret(find("quay-token").unwrap()),
-            None,
-            "an empty value is no value"
-        );
+        assert_eq!(s.secret(find("quay-token").unwrap()), None, "an empty value is no value");
         assert!(!format!("{s:?}").contains("supersecret"));
         let bad = Settings::new().with("api-url", "nope").unwrap_err();
         assert!(bad.starts_with("--api-url \"nope\""), "{bad}");

@@ -94,7 +94,11 @@ mod tests {
         let (cache, n) = (TokenCache::default(), AtomicUsize::new(0));
         assert_eq!(cache.get(|| fetch_counting(&n, short)).await.unwrap().expose(), "token-0");
         tokio::time::sleep(Duration::from_millis(70)).await;
-        assert_eq!(cache.get(|| fetch_counting(&n, short)).await.unwrap().expose(), "token-1", "refreshed before its end");
+        assert_eq!(
+            cache.get(|| fetch_counting(&n, short)).await.unwrap().expose(),
+            "token-1",
+            "refreshed before its end"
+        );
     }
 
     #[tokio::test]
@@ -112,7 +116,8 @@ mod tests {
         use base64::Engine as _;
         let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let jwt = format!("{}.{}.sig", b64(serde_json::json!({"alg": "RS256"})), b64(serde_json::json!({"exp": now + 600})));
+        let jwt =
+            format!("{}.{}.sig", b64(serde_json::json!({"alg": "RS256"})), b64(serde_json::json!({"exp": now + 600})));
         let l = jwt_lifetime(&jwt).unwrap();
         assert!(l <= Duration::from_secs(600) && l >= Duration::from_secs(590), "{l:?}");
         assert_eq!(jwt_lifetime("opaque-token"), None);

@@ -19,9 +19,9 @@
 //! deleting a digest that cannot exist: 404 means deletes work (and the credential may delete),
 //! 405 / `UNSUPPORTED` means they are switched off, 401/403 means the credential lacks the right.
 
+use crate::registry::{Client, RegistryError, Repository};
 use crate::spec::digest::Digest;
 use crate::spec::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_THROWAWAY_TYPE, annotated_empty_manifest, artifact_type};
-use crate::registry::{Client, RegistryError, Repository};
 use bytes::Bytes;
 
 /// The annotation that makes each throwaway manifest unique.
@@ -102,12 +102,17 @@ pub async fn probe_tag_delete(client: &Client, repo: &Repository) -> Result<TagD
             discard_scratch(client, repo, &digest, &[&a, &b], false).await;
             return Err(e);
         }
-        Err(e) => TagDelete::Refused(format!("the registry refuses tag deletes ({})", e.status().map_or_else(|| e.to_string(), |s| format!("HTTP {s}")))),
+        Err(e) => TagDelete::Refused(format!(
+            "the registry refuses tag deletes ({})",
+            e.status().map_or_else(|| e.to_string(), |s| format!("HTTP {s}"))
+        )),
         Ok(()) => {
             let (left, sibling) = (client.head_manifest(repo, &a).await?, client.head_manifest(repo, &b).await?);
             match (left, sibling) {
                 (_, None) => TagDelete::Unsafe("a tag delete also removed another tag of the same manifest".into()),
-                (Some(_), _) => TagDelete::Refused("the registry answers tag deletes with success but keeps the tag".into()),
+                (Some(_), _) => {
+                    TagDelete::Refused("the registry answers tag deletes with success but keeps the tag".into())
+                }
                 (None, Some(_)) => TagDelete::Works,
             }
         }
@@ -139,8 +144,8 @@ async fn discard_scratch(client: &Client, repo: &Repository, digest: &Digest, ta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::manifest::{OCI_EMPTY, WHARF_RECORD_TYPE, annotated_empty_manifest};
     use crate::registry::{ManifestContent, parse_manifest};
+    use crate::spec::manifest::{OCI_EMPTY, WHARF_RECORD_TYPE, annotated_empty_manifest};
 
     #[test]
     fn throwaway_manifests_are_valid_unique_artifacts() {
@@ -157,14 +162,16 @@ mod tests {
         // image-spec 1.1: artifactType MUST be set when the config is the empty descriptor.
         assert_eq!(v["artifactType"], WHARF_THROWAWAY_TYPE);
         assert!(is_throwaway(&a));
-        let record = annotated_empty_manifest(WHARF_RECORD_TYPE, &[("dev.wharf.commit".to_string(), "x".to_string())].into());
+        let record =
+            annotated_empty_manifest(WHARF_RECORD_TYPE, &[("dev.wharf.commit".to_string(), "x".to_string())].into());
         assert!(!is_throwaway(&record));
         assert!(!is_throwaway(b"not json"));
     }
 
     #[test]
     fn throwaways_of_earlier_versions_are_recognised_by_their_annotation() {
-        let old = serde_json::json!({"schemaVersion": 2, "annotations": {UNTAG_ANNOTATION: "v1 2026-01-01T00:00:00Z 1"}});
+        let old =
+            serde_json::json!({"schemaVersion": 2, "annotations": {UNTAG_ANNOTATION: "v1 2026-01-01T00:00:00Z 1"}});
         assert!(is_throwaway(old.to_string().as_bytes()));
     }
 

@@ -32,9 +32,10 @@ impl Drop for LeaseGuard {
     fn drop(&mut self) {
         self.renewer.abort();
         if let Some((api, name, identity)) = self.release.take()
-            && let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move { release(&api, &name, &identity).await });
-            }
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(async move { release(&api, &name, &identity).await });
+        }
     }
 }
 
@@ -55,7 +56,13 @@ fn status(e: &kube::Error) -> Option<u16> {
 
 impl LeaseLocks {
     /// Leases in `namespace` of the cluster `client` talks to, held as `identity`.
-    pub fn new(client: kube::Client, namespace: &str, identity: String, duration: Duration, timeout: Duration) -> LeaseLocks {
+    pub fn new(
+        client: kube::Client,
+        namespace: &str,
+        identity: String,
+        duration: Duration,
+        timeout: Duration,
+    ) -> LeaseLocks {
         LeaseLocks { api: Api::namespaced(client, namespace), identity, duration, timeout }
     }
 
@@ -116,7 +123,10 @@ impl LeaseLocks {
         let pp = PostParams::default();
         let result = match current {
             None => {
-                let lease = Lease { metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() }, spec: Some(self.spec(0)) };
+                let lease = Lease {
+                    metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+                    spec: Some(self.spec(0)),
+                };
                 self.api.create(&pp, &lease).await
             }
             Some(mut lease) => {
@@ -158,9 +168,10 @@ async fn renew(api: &Api<Lease>, name: &str, identity: &str) -> Result<(), kube:
 
 async fn release(api: &Api<Lease>, name: &str, identity: &str) {
     if let Ok(mut lease) = api.get(name).await
-        && let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(identity)) {
-            spec.holder_identity = None;
-            spec.renew_time = None;
-            let _ = api.replace(name, &PostParams::default(), &lease).await;
-        }
+        && let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(identity))
+    {
+        spec.holder_identity = None;
+        spec.renew_time = None;
+        let _ = api.replace(name, &PostParams::default(), &lease).await;
+    }
 }

@@ -37,7 +37,10 @@ impl Respond for LeaseApi {
             },
             ("POST", Some("")) => {
                 let mut l = body();
-                assert_eq!((l["apiVersion"].as_str(), l["kind"].as_str()), (Some("coordination.k8s.io/v1"), Some("Lease")));
+                assert_eq!(
+                    (l["apiVersion"].as_str(), l["kind"].as_str()),
+                    (Some("coordination.k8s.io/v1"), Some("Lease"))
+                );
                 let name = l["metadata"]["name"].as_str().expect("a name").to_string();
                 if s.leases.contains_key(&name) {
                     return status(409, "AlreadyExists");
@@ -73,13 +76,21 @@ async fn fake() -> (MockServer, Arc<Mutex<Store>>) {
 fn locks(server: &MockServer, identity: &str, timeout_ms: u64) -> Locks {
     let config = kube::Config::new(server.uri().parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
-    Locks::kubernetes(LeaseLocks::new(client, "ci", identity.into(), Duration::from_secs(15), Duration::from_millis(timeout_ms)))
+    Locks::kubernetes(LeaseLocks::new(
+        client,
+        "ci",
+        identity.into(),
+        Duration::from_secs(15),
+        Duration::from_millis(timeout_ms),
+    ))
 }
 
 /// Who holds the lease of lock `what`.
 fn holder(store: &Arc<Mutex<Store>>, what: &str) -> Option<String> {
     let s = store.lock().unwrap();
-    s.leases.get(&format!("wharf-{}", super::key(what))).and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+    s.leases
+        .get(&format!("wharf-{}", super::key(what)))
+        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
 }
 
 #[tokio::test]
@@ -104,7 +115,8 @@ async fn a_held_lease_excludes_others_until_released() {
 async fn a_dead_holders_lease_is_taken_over_after_it_expires() {
     let (server, store) = fake().await;
     let name = format!("wharf-{}", super::key("stage s"));
-    let hour_ago = (k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(3600)).to_string();
+    let hour_ago =
+        (k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(3600)).to_string();
     store.lock().unwrap().leases.insert(
         name.clone(),
         json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name, "resourceVersion": "7"},

@@ -46,7 +46,11 @@ impl FileLocks {
                     wait = (wait * 2).min(Duration::from_millis(500));
                 }
                 Err(TryLockError::WouldBlock) => {
-                    return Err(LockError::Timeout { what: what.to_string(), held_by: path.display().to_string(), waited: start.elapsed() });
+                    return Err(LockError::Timeout {
+                        what: what.to_string(),
+                        held_by: path.display().to_string(),
+                        waited: start.elapsed(),
+                    });
                 }
                 Err(TryLockError::Error(e)) => return Err(io(e)),
             }

@@ -42,7 +42,9 @@ pub fn stage(where_: &str) -> String {
 pub enum LockError {
     #[error("cannot open lock file {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
-    #[error("another wharf run still holds the lock on {what} after {waited:?} ({held_by})\n  hint: wait for it to finish, or raise --lock-timeout")]
+    #[error(
+        "another wharf run still holds the lock on {what} after {waited:?} ({held_by})\n  hint: wait for it to finish, or raise --lock-timeout"
+    )]
     Timeout { what: String, held_by: String, waited: Duration },
     #[error("Kubernetes lease {name}: {message}")]
     Lease { name: String, message: String },

@@ -153,7 +153,10 @@ mod tests {
         assert!(value("%image-v1", Some("a")).unwrap_err().contains("never closed"));
         assert!(value("%branch%", Some("a")).unwrap_err().contains("unknown shortcut %branch%"));
         assert!(value("%image%/v1", Some("a")).unwrap_err().contains("not a valid tag"));
-        assert!(value("%image%-v1", None).unwrap_err().contains("\"-v1\""), "the nameless image has an empty name, as in werf");
+        assert!(
+            value("%image%-v1", None).unwrap_err().contains("\"-v1\""),
+            "the nameless image has an empty name, as in werf"
+        );
         assert!(value(&"x".repeat(129), Some("a")).is_err());
     }
 

@@ -56,11 +56,15 @@ pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, Archi
     let index = TarIndex::read(archive)?;
     let invalid = |message: String| ArchiveError::invalid(archive, message);
     let member = |name: &str| {
-        index.find(name).ok_or_else(|| invalid(format!("{name} is listed in manifest.json but missing from the archive")))
+        index
+            .find(name)
+            .ok_or_else(|| invalid(format!("{name} is listed in manifest.json but missing from the archive")))
     };
-    let manifest_loc = index.find("manifest.json").ok_or_else(|| invalid("no manifest.json: not a docker archive".into()))?;
-    let manifests: Vec<ArchiveManifest> = serde_json::from_slice(&read_member(archive, "manifest.json", manifest_loc, MAX_CONFIG_SIZE)?)
-        .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let manifest_loc =
+        index.find("manifest.json").ok_or_else(|| invalid("no manifest.json: not a docker archive".into()))?;
+    let manifests: Vec<ArchiveManifest> =
+        serde_json::from_slice(&read_member(archive, "manifest.json", manifest_loc, MAX_CONFIG_SIZE)?)
+            .map_err(|e| invalid(format!("manifest.json: {e}")))?;
     if manifests.is_empty() {
         return Err(invalid("manifest.json lists no image".into()));
     }
@@ -90,7 +94,14 @@ pub fn import(archive: &Path, layout: &OciLayout) -> Result<Vec<Imported>, Archi
 }
 
 /// The OCI manifest over a converted image's config and layers, stored in `layout`.
-pub(crate) fn manifest_for(layout: &OciLayout, archive: &Path, m: &ArchiveManifest, config: Digest, config_size: u64, layers: Vec<Descriptor>) -> Result<Imported, ArchiveError> {
+pub(crate) fn manifest_for(
+    layout: &OciLayout,
+    archive: &Path,
+    m: &ArchiveManifest,
+    config: Digest,
+    config_size: u64,
+    layers: Vec<Descriptor>,
+) -> Result<Imported, ArchiveError> {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -109,11 +120,17 @@ pub(crate) fn manifest_for(layout: &OciLayout, archive: &Path, m: &ArchiveManife
 /// Compresses one layer into the layout, or reuses the result of an earlier conversion of
 /// the same uncompressed layer. A layer that is gzipped already is kept as it is. Either way
 /// the uncompressed bytes must match the config's `diff_id`.
-pub(crate) fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layout: &OciLayout) -> Result<Descriptor, ArchiveError> {
+pub(crate) fn convert_layer(
+    archive: &Path,
+    loc: (u64, u64),
+    diff_id: &str,
+    layout: &OciLayout,
+) -> Result<Descriptor, ArchiveError> {
     let io_err = ArchiveError::io(archive);
     let memo_dir = layout.root().join("wharf-diffids");
     let memo = diff_id.parse::<Digest>().ok().map(|d| memo_dir.join(d.hex()));
-    if let Some(desc) = memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok())
+    if let Some(desc) =
+        memo.as_ref().and_then(|p| fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Descriptor>(&b).ok())
         && layout.has_blob(&desc.digest)
     {
         return Ok(desc);
@@ -151,7 +168,9 @@ pub(crate) fn convert_layer(archive: &Path, loc: (u64, u64), diff_id: &str, layo
     if raw_digest.as_str() != diff_id {
         return Err(ArchiveError::invalid(
             archive,
-            format!("a layer does not match its diff_id {diff_id} (its content is {raw_digest}): the archive is corrupt"),
+            format!(
+                "a layer does not match its diff_id {diff_id} (its content is {raw_digest}): the archive is corrupt"
+            ),
         ));
     }
     let HashingWriter { inner, hasher, size } = hashing;
@@ -201,7 +220,11 @@ const SAMPLE_SIZE: usize = 1 << 20;
 fn level_for(sample: &[u8]) -> Compression {
     let mut probe = GzEncoder::new(Vec::with_capacity(sample.len() + 1024), Compression::new(1));
     let compressed = probe.write_all(sample).and_then(|()| probe.finish()).map(|v| v.len()).unwrap_or(0);
-    if sample.len() >= 4096 && compressed * 100 >= sample.len() * 98 { Compression::none() } else { Compression::new(1) }
+    if sample.len() >= 4096 && compressed * 100 >= sample.len() * 98 {
+        Compression::none()
+    } else {
+        Compression::new(1)
+    }
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
@@ -297,9 +320,12 @@ mod tests {
     }
 
     fn legacy_archive(layer: &[u8], diff_id: &str) -> tempfile::NamedTempFile {
-        let config = serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[diff_id]}});
+        let config =
+            serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[diff_id]}});
         let config = serde_json::to_vec(&config).unwrap();
-        let manifest = serde_json::to_vec(&serde_json::json!([{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}])).unwrap();
+        let manifest =
+            serde_json::to_vec(&serde_json::json!([{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]))
+                .unwrap();
         archive(&[("l/layer.tar", layer.to_vec()), ("c.json", config), ("manifest.json", manifest)])
     }
 
@@ -333,12 +359,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = OciLayout::open(d.path()).unwrap();
         let imported = import(ar.path(), &layout).unwrap();
-        let ManifestContent::Image { layers, .. } = parse_manifest(&imported[0].manifest_bytes, OCI_MANIFEST).unwrap() else {
+        let ManifestContent::Image { layers, .. } = parse_manifest(&imported[0].manifest_bytes, OCI_MANIFEST).unwrap()
+        else {
             panic!("an image manifest")
         };
         assert_eq!(layers[0].media_type, OCI_LAYER_GZIP);
         let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&layers[0].digest)).unwrap()).read_to_end(&mut raw).unwrap();
+        flate2::read::GzDecoder::new(fs::File::open(layout.blob_path(&layers[0].digest)).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
         (layers[0].size, raw, layer)
     }
 
@@ -347,7 +376,11 @@ mod tests {
         let noise: Vec<u8> = (0..3 << 20).map(|_| rand::random::<u8>()).collect();
         let (size, raw, layer) = import_layer(&noise);
         assert_eq!(raw, layer, "still a gzip of the layer");
-        assert!(size <= layer.len() as u64 + layer.len() as u64 / 500, "stored: {size} bytes for {} (level 1 writes ~5 % more)", layer.len());
+        assert!(
+            size <= layer.len() as u64 + layer.len() as u64 / 500,
+            "stored: {size} bytes for {} (level 1 writes ~5 % more)",
+            layer.len()
+        );
         let text = b"compressible text, compressible text. ".repeat(100_000);
         let (size, raw, layer) = import_layer(&text);
         assert_eq!(raw, layer);

@@ -29,7 +29,12 @@ type Converted = HashMap<String, (Digest, Descriptor)>;
 
 /// Imports every image of the `docker save` archive `reader` streams into `layout`; `shown`
 /// names the archive in errors. `on_blob` hears of each layer and config blob once stored.
-pub fn import_stream(reader: impl Read + Send, layout: &OciLayout, shown: &Path, on_blob: &(dyn Fn(&Descriptor) + Sync)) -> Result<Vec<Imported>, ArchiveError> {
+pub fn import_stream(
+    reader: impl Read + Send,
+    layout: &OciLayout,
+    shown: &Path,
+    on_blob: &(dyn Fn(&Descriptor) + Sync),
+) -> Result<Vec<Imported>, ArchiveError> {
     let invalid = |message: String| ArchiveError::invalid(shown, message);
     let staging = tempfile::tempdir_in(layout.root().join("blobs")).map_err(ArchiveError::io(shown))?;
     let converted: Mutex<Converted> = Mutex::new(HashMap::new());
@@ -42,7 +47,8 @@ pub fn import_stream(reader: impl Read + Send, layout: &OciLayout, shown: &Path,
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let name = safe_tar_path(&entry.path_bytes()).ok_or_else(|| invalid("an unsafe path in the archive".into()))?;
+            let name =
+                safe_tar_path(&entry.path_bytes()).ok_or_else(|| invalid("an unsafe path in the archive".into()))?;
             let is_layer_like = name.ends_with("/layer.tar") || name.starts_with("blobs/sha256/");
             if !is_layer_like {
                 if name.ends_with(".json") {
@@ -76,24 +82,38 @@ pub fn import_stream(reader: impl Read + Send, layout: &OciLayout, shown: &Path,
         return Err(e);
     }
     let converted = converted.into_inner().unwrap_or_else(|p| p.into_inner());
-    let manifests: Vec<ArchiveManifest> = serde_json::from_slice(small.get("manifest.json").ok_or_else(|| invalid("no manifest.json: not a docker archive".into()))?)
-        .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let manifests: Vec<ArchiveManifest> = serde_json::from_slice(
+        small.get("manifest.json").ok_or_else(|| invalid("no manifest.json: not a docker archive".into()))?,
+    )
+    .map_err(|e| invalid(format!("manifest.json: {e}")))?;
     if manifests.is_empty() {
         return Err(invalid("manifest.json lists no image".into()));
     }
     manifests
         .into_par_iter()
         .map(|m| {
-            let config = small.get(&m.config).ok_or_else(|| invalid(format!("{} is listed in manifest.json but missing from the archive", m.config)))?;
-            let rootfs: ConfigRootfs = serde_json::from_slice(config).map_err(|e| invalid(format!("{}: {e}", m.config)))?;
+            let config = small.get(&m.config).ok_or_else(|| {
+                invalid(format!("{} is listed in manifest.json but missing from the archive", m.config))
+            })?;
+            let rootfs: ConfigRootfs =
+                serde_json::from_slice(config).map_err(|e| invalid(format!("{}: {e}", m.config)))?;
             if rootfs.rootfs.diff_ids.len() != m.layers.len() {
-                return Err(invalid(format!("{} lists {} layers but the config has {} diff_ids", m.config, m.layers.len(), rootfs.rootfs.diff_ids.len())));
+                return Err(invalid(format!(
+                    "{} lists {} layers but the config has {} diff_ids",
+                    m.config,
+                    m.layers.len(),
+                    rootfs.rootfs.diff_ids.len()
+                )));
             }
             let mut layers = Vec::new();
             for (name, diff_id) in m.layers.iter().zip(&rootfs.rootfs.diff_ids) {
-                let (raw, desc) = converted.get(name).ok_or_else(|| invalid(format!("{name} is listed in manifest.json but missing from the archive")))?;
+                let (raw, desc) = converted.get(name).ok_or_else(|| {
+                    invalid(format!("{name} is listed in manifest.json but missing from the archive"))
+                })?;
                 if raw.as_str() != diff_id {
-                    return Err(invalid(format!("a layer does not match its diff_id {diff_id} (its content is {raw}): the archive is corrupt")));
+                    return Err(invalid(format!(
+                        "a layer does not match its diff_id {diff_id} (its content is {raw}): the archive is corrupt"
+                    )));
                 }
                 layers.push(desc.clone());
             }
@@ -175,13 +195,18 @@ mod tests {
     /// A legacy `docker save` archive in the engine's order (layer directories, then the
     /// config, then manifest.json), with `diff` as the config's one diff_id.
     fn archive(layer: &[u8], diff: &str) -> Vec<u8> {
-        let config = format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#);
+        let config =
+            format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#);
         let config_name = format!("{}.json", Digest::of(config.as_bytes()).hex());
         let mut b = tar::Builder::new(Vec::new());
         member(&mut b, "0a1b/VERSION", b"1.0");
         member(&mut b, "0a1b/layer.tar", layer);
         member(&mut b, &config_name, config.as_bytes());
-        member(&mut b, "manifest.json", format!(r#"[{{"Config":"{config_name}","RepoTags":["x:1"],"Layers":["0a1b/layer.tar"]}}]"#).as_bytes());
+        member(
+            &mut b,
+            "manifest.json",
+            format!(r#"[{{"Config":"{config_name}","RepoTags":["x:1"],"Layers":["0a1b/layer.tar"]}}]"#).as_bytes(),
+        );
         b.into_inner().unwrap()
     }
 
@@ -198,7 +223,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (OciLayout::open(&dir.path().join("a")).unwrap(), OciLayout::open(&dir.path().join("b")).unwrap());
         let heard = Mutex::new(Vec::new());
-        let streamed = import_stream(&bytes[..], &a, Path::new("stream"), &|d| heard.lock().unwrap().push(d.clone())).unwrap();
+        let streamed =
+            import_stream(&bytes[..], &a, Path::new("stream"), &|d| heard.lock().unwrap().push(d.clone())).unwrap();
         let file = dir.path().join("saved.tar");
         std::fs::write(&file, &bytes).unwrap();
         let saved = super::super::docker_archive::import(&file, &b).unwrap();
@@ -206,7 +232,10 @@ mod tests {
         assert_eq!(streamed[0].repo_tags, ["x:1"]);
         let heard: Vec<Digest> = heard.into_inner().unwrap().into_iter().map(|d| d.digest).collect();
         let manifest: serde_json::Value = serde_json::from_slice(&streamed[0].manifest_bytes).unwrap();
-        let wanted: Vec<Digest> = [&manifest["layers"][0]["digest"], &manifest["config"]["digest"]].iter().map(|v| v.as_str().unwrap().parse().unwrap()).collect();
+        let wanted: Vec<Digest> = [&manifest["layers"][0]["digest"], &manifest["config"]["digest"]]
+            .iter()
+            .map(|v| v.as_str().unwrap().parse().unwrap())
+            .collect();
         assert_eq!(heard, wanted, "each layer, then the config");
         assert!(wanted.iter().all(|d| a.has_blob(d)));
     }

@@ -13,8 +13,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::spec::manifest::{Descriptor, OCI_INDEX};
 use crate::spec::digest::Digest;
+use crate::spec::manifest::{Descriptor, OCI_INDEX};
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -187,12 +187,14 @@ impl OciLayout {
     fn read_index(&self) -> Result<Index, LayoutError> {
         let p = self.root.join("index.json");
         let bytes = fs::read(&p).map_err(self.io_err(&p))?;
-        serde_json::from_slice(&bytes).map_err(|e| LayoutError::Index { path: self.root.clone(), message: e.to_string() })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| LayoutError::Index { path: self.root.clone(), message: e.to_string() })
     }
 
     fn write_index(&self, index: &Index) -> Result<(), LayoutError> {
         let p = self.root.join("index.json");
-        let bytes = serde_json::to_vec(index).map_err(|e| LayoutError::Index { path: self.root.clone(), message: e.to_string() })?;
+        let bytes = serde_json::to_vec(index)
+            .map_err(|e| LayoutError::Index { path: self.root.clone(), message: e.to_string() })?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.root).map_err(self.io_err(&p))?;
         tmp.write_all(&bytes).map_err(self.io_err(&p))?;
         tmp.persist(&p).map_err(|e| self.io_err(&p)(e.error))?;

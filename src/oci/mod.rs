@@ -15,9 +15,9 @@ pub mod layout;
 pub(crate) mod oci_dir;
 pub(crate) mod oci_tar;
 pub mod source;
-mod tar_index;
 #[cfg(test)]
 mod source_tests;
+mod tar_index;
 
 use std::io;
 use std::path::{Path, PathBuf};

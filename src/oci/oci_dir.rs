@@ -14,8 +14,8 @@ use std::path::Path;
 use super::layout::{OciLayout, ref_name};
 use super::source::{MANIFEST_LIMIT, SourceImage, image_from_manifest, read_blob};
 use super::{ArchiveError, Descriptor, OCI_INDEX};
-use crate::spec::manifest::{is_image_manifest, is_index};
 use crate::registry::{ManifestContent, parse_manifest};
+use crate::spec::manifest::{is_image_manifest, is_index};
 
 /// How deep indexes may nest.
 const MAX_DEPTH: usize = 4;
@@ -26,7 +26,10 @@ const MAX_DEPTH: usize = 4;
 pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> Result<Vec<SourceImage>, ArchiveError> {
     let marker = root.join("oci-layout");
     if !marker.exists() {
-        return Err(ArchiveError::NotAnImage { path: shown.to_path_buf(), why: "a directory without oci-layout, so no OCI image layout".into() });
+        return Err(ArchiveError::NotAnImage {
+            path: shown.to_path_buf(),
+            why: "a directory without oci-layout, so no OCI image layout".into(),
+        });
     }
     let marker_bytes = read_regular(&marker, 4096).map_err(|e| {
         ArchiveError::invalid(shown, format!("not an OCI image layout (oci-layout cannot be read: {e})"))
@@ -36,7 +39,8 @@ pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> R
     if version.get("imageLayoutVersion").and_then(|v| v.as_str()).is_none() {
         return Err(ArchiveError::invalid(shown, "oci-layout has no imageLayoutVersion"));
     }
-    let index = read_regular(&root.join("index.json"), MANIFEST_LIMIT).map_err(|e| ArchiveError::invalid(shown, format!("index.json: {e}")))?;
+    let index = read_regular(&root.join("index.json"), MANIFEST_LIMIT)
+        .map_err(|e| ArchiveError::invalid(shown, format!("index.json: {e}")))?;
     let entries = match parse_manifest(&index, OCI_INDEX) {
         Ok(ManifestContent::Index { manifests }) => manifests,
         Ok(_) => return Err(ArchiveError::invalid(shown, "index.json is not an image index")),
@@ -48,7 +52,10 @@ pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> R
             let names: Vec<&str> = entries.iter().filter_map(ref_name).collect();
             let found: Vec<Descriptor> = entries.iter().filter(|d| ref_name(d) == Some(r)).cloned().collect();
             if found.is_empty() {
-                return Err(ArchiveError::invalid(shown, format!("no manifest named {r:?} in index.json (names: {names:?})")));
+                return Err(ArchiveError::invalid(
+                    shown,
+                    format!("no manifest named {r:?} in index.json (names: {names:?})"),
+                ));
             }
             found
         }
@@ -63,7 +70,10 @@ pub fn read(root: &Path, shown: &Path, reference: Option<&str>, hash: bool) -> R
         walk(&blobs, shown, d, 0, hash, &mut seen, &mut out)?;
     }
     if out.is_empty() {
-        return Err(ArchiveError::invalid(shown, "the layout holds no container image (only attestations or artifacts)"));
+        return Err(ArchiveError::invalid(
+            shown,
+            "the layout holds no container image (only attestations or artifacts)",
+        ));
     }
     Ok(out)
 }
@@ -100,7 +110,10 @@ fn walk(
         return Ok(());
     }
     if !is_image_manifest(&d.media_type) {
-        return Err(ArchiveError::invalid(shown, format!("{} has media type {:?}, not an image manifest or index", d.digest, d.media_type)));
+        return Err(ArchiveError::invalid(
+            shown,
+            format!("{} has media type {:?}, not an image manifest or index", d.digest, d.media_type),
+        ));
     }
     let bytes: Bytes = read_blob(blobs, shown, d, MANIFEST_LIMIT, "manifest")?;
     out.push(image_from_manifest(blobs, shown, bytes, d.media_type.clone(), d.digest.clone(), hash)?);
@@ -114,7 +127,10 @@ fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     super::open_regular(path)?.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} bytes or more, more than the {limit} allowed", limit + 1)));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} bytes or more, more than the {limit} allowed", limit + 1),
+        ));
     }
     Ok(bytes)
 }
@@ -122,7 +138,11 @@ fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
 /// buildx marks its attestation manifests `vnd.docker.reference.type: attestation-manifest`
 /// and gives them the platform `unknown/unknown`.
 fn is_attestation(d: &Descriptor) -> bool {
-    let typed = d.annotations.as_ref().and_then(|a| a.get("vnd.docker.reference.type")).is_some_and(|t| t == "attestation-manifest");
+    let typed = d
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("vnd.docker.reference.type"))
+        .is_some_and(|t| t == "attestation-manifest");
     let unknown = d.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown");
     typed || unknown
 }

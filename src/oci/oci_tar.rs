@@ -10,10 +10,10 @@ use rayon::prelude::*;
 use std::fs;
 use std::path::Path;
 
+use super::ArchiveError;
 use super::layout::{LayoutError, OciLayout};
 use super::source::MANIFEST_LIMIT;
 use super::tar_index::{TarIndex, open_member, read_member};
-use super::ArchiveError;
 use crate::spec::digest::Digest;
 
 /// Copies the layout in the tar at `tar` into `dir` (which must not exist yet).

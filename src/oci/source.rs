@@ -19,8 +19,8 @@ use super::docker_archive;
 use super::layout::OciLayout;
 use super::tar_index::TarIndex;
 use super::{ArchiveError, Descriptor, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, Platform};
-use crate::spec::digest::Digest;
 use crate::registry::{ManifestContent, parse_manifest};
+use crate::spec::digest::Digest;
 
 /// The form a source was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,22 +67,34 @@ pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
     let meta = fs::metadata(&path).map_err(ArchiveError::io(&path))?;
     if !meta.is_dir() && !meta.is_file() {
         let hint = "hint: write the stream to a file first (a pipe or FIFO cannot be read twice)";
-        return Err(ArchiveError::invalid(&path, format!("not a regular file or directory (a FIFO, socket or device)\n  {hint}")));
+        return Err(ArchiveError::invalid(
+            &path,
+            format!("not a regular file or directory (a FIFO, socket or device)\n  {hint}"),
+        ));
     }
     if meta.is_dir() {
         let images = super::oci_dir::read(&path, &path, reference.as_deref(), true)?;
         return Ok(Source { path, kind: SourceKind::OciLayoutDir, compressed: false, images, _staging: None });
     }
-    let staging = tempfile::Builder::new().prefix("wharf-push-").tempdir_in(staging_parent).map_err(ArchiveError::io(staging_parent))?;
+    let staging = tempfile::Builder::new()
+        .prefix("wharf-push-")
+        .tempdir_in(staging_parent)
+        .map_err(ArchiveError::io(staging_parent))?;
     let compressed = match sniff(&path)? {
         Magic::Gzip => true,
         Magic::Other => false,
         Magic::Unsupported(what) => {
-            return Err(ArchiveError::invalid(&path, format!("{what}-compressed archives are not read; decompress it first, or use gzip")));
+            return Err(ArchiveError::invalid(
+                &path,
+                format!("{what}-compressed archives are not read; decompress it first, or use gzip"),
+            ));
         }
     };
     if !starts_like_tar(&path, compressed)? {
-        return Err(ArchiveError::NotAnImage { path, why: "not a tar archive (nor a gzipped one), so neither a docker archive nor an OCI image layout".into() });
+        return Err(ArchiveError::NotAnImage {
+            path,
+            why: "not a tar archive (nor a gzipped one), so neither a docker archive nor an OCI image layout".into(),
+        });
     }
     let tar = if compressed { gunzip(&path, staging.path(), gunzip_limit(meta.len()))? } else { path.clone() };
     let index = TarIndex::read(&tar).map_err(|e| rename(e, &tar, &path))?;
@@ -99,7 +111,10 @@ pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
         }
         if images.is_empty() {
             let r = reference.unwrap_or_default();
-            return Err(ArchiveError::invalid(&path, format!("no image tagged {r:?} in the archive (see RepoTags in its manifest.json)")));
+            return Err(ArchiveError::invalid(
+                &path,
+                format!("no image tagged {r:?} in the archive (see RepoTags in its manifest.json)"),
+            ));
         }
         (SourceKind::DockerArchive, images)
     } else if index.contains("index.json") {
@@ -120,7 +135,8 @@ pub fn read(spec: &str, staging_parent: &Path) -> Result<Source, ArchiveError> {
 /// header (`ustar` at byte 257); reads 512 bytes at most.
 fn starts_like_tar(path: &Path, compressed: bool) -> Result<bool, ArchiveError> {
     let file = fs::File::open(path).map_err(ArchiveError::io(path))?;
-    let mut reader: Box<dyn Read> = if compressed { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    let mut reader: Box<dyn Read> =
+        if compressed { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
     let mut head = [0u8; 512];
     let mut filled = 0;
     while filled < head.len() {
@@ -211,7 +227,9 @@ pub(crate) fn gunzip(path: &Path, dir: &Path, limit: u64) -> Result<PathBuf, Arc
 /// Errors about the decompressed copy name the file the user gave.
 fn rename(e: ArchiveError, from: &Path, to: &Path) -> ArchiveError {
     match e {
-        ArchiveError::Invalid { path, message } if path == from => ArchiveError::Invalid { path: to.to_path_buf(), message },
+        ArchiveError::Invalid { path, message } if path == from => {
+            ArchiveError::Invalid { path: to.to_path_buf(), message }
+        }
         ArchiveError::Io { path, source } if path == from => ArchiveError::Io { path: to.to_path_buf(), source },
         other => other,
     }
@@ -228,7 +246,8 @@ pub(crate) fn image_from_manifest(
     digest: Digest,
     check_layers: bool,
 ) -> Result<SourceImage, ArchiveError> {
-    let content = parse_manifest(&manifest, &media_type).map_err(|e| ArchiveError::invalid(shown, format!("manifest {digest}: {e}")))?;
+    let content = parse_manifest(&manifest, &media_type)
+        .map_err(|e| ArchiveError::invalid(shown, format!("manifest {digest}: {e}")))?;
     let ManifestContent::Image { config, layers } = content else {
         return Err(ArchiveError::invalid(shown, format!("{digest} is an index where an image manifest was expected")));
     };
@@ -236,22 +255,49 @@ pub(crate) fn image_from_manifest(
         for blob in std::iter::once(&config).chain(&layers) {
             check_blob(blobs, shown, blob, check_layers)?;
         }
-        let artifact_type = crate::spec::manifest::artifact_type(&manifest).unwrap_or_else(|| config.media_type.clone());
+        let artifact_type =
+            crate::spec::manifest::artifact_type(&manifest).unwrap_or_else(|| config.media_type.clone());
         let platform = Platform { architecture: String::new(), os: String::new(), variant: None };
-        return Ok(SourceImage { manifest, media_type, digest, config, layers, platform, labels: BTreeMap::new(), blobs: blobs.clone(), artifact_type: Some(artifact_type) });
+        return Ok(SourceImage {
+            manifest,
+            media_type,
+            digest,
+            config,
+            layers,
+            platform,
+            labels: BTreeMap::new(),
+            blobs: blobs.clone(),
+            artifact_type: Some(artifact_type),
+        });
     }
     let config_bytes = read_blob(blobs, shown, &config, MAX_CONFIG_SIZE, "config")?;
-    let parsed: ImageConfig = serde_json::from_slice(&config_bytes)
-        .map_err(|e| ArchiveError::invalid(shown, format!("config {} of image {digest} is not an image config: {e}", config.digest)))?;
-    let (Some(os), Some(architecture)) = (parsed.os.filter(|s| !s.is_empty()), parsed.architecture.filter(|s| !s.is_empty())) else {
-        return Err(ArchiveError::invalid(shown, format!("config {} of image {digest} names no os and architecture", config.digest)));
+    let parsed: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+        ArchiveError::invalid(shown, format!("config {} of image {digest} is not an image config: {e}", config.digest))
+    })?;
+    let (Some(os), Some(architecture)) =
+        (parsed.os.filter(|s| !s.is_empty()), parsed.architecture.filter(|s| !s.is_empty()))
+    else {
+        return Err(ArchiveError::invalid(
+            shown,
+            format!("config {} of image {digest} names no os and architecture", config.digest),
+        ));
     };
     let platform = Platform { architecture, os, variant: parsed.variant.filter(|v| !v.is_empty()) };
     for layer in &layers {
         check_blob(blobs, shown, layer, check_layers)?;
     }
     let labels = parsed.config.and_then(|c| c.labels).unwrap_or_default();
-    Ok(SourceImage { manifest, media_type, digest, config, layers, platform, labels, blobs: blobs.clone(), artifact_type: None })
+    Ok(SourceImage {
+        manifest,
+        media_type,
+        digest,
+        config,
+        layers,
+        platform,
+        labels,
+        blobs: blobs.clone(),
+        artifact_type: None,
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -273,9 +319,18 @@ struct RunConfig {
 }
 
 /// A small blob (manifest, index, config) read whole, size and digest checked.
-pub(crate) fn read_blob(blobs: &OciLayout, shown: &Path, d: &Descriptor, limit: u64, what: &str) -> Result<Bytes, ArchiveError> {
+pub(crate) fn read_blob(
+    blobs: &OciLayout,
+    shown: &Path,
+    d: &Descriptor,
+    limit: u64,
+    what: &str,
+) -> Result<Bytes, ArchiveError> {
     if d.size > limit {
-        return Err(ArchiveError::invalid(shown, format!("{what} {} has {} bytes, more than the {limit} allowed", d.digest, d.size)));
+        return Err(ArchiveError::invalid(
+            shown,
+            format!("{what} {} has {} bytes, more than the {limit} allowed", d.digest, d.size),
+        ));
     }
     let path = blobs.blob_path(&d.digest);
     let f = super::open_regular(&path).map_err(|e| missing(shown, what, d, e))?;
@@ -283,7 +338,12 @@ pub(crate) fn read_blob(blobs: &OciLayout, shown: &Path, d: &Descriptor, limit: 
     f.take(limit + 1).read_to_end(&mut bytes).map_err(ArchiveError::io(&path))?;
     let actual = Digest::of(&bytes);
     if bytes.len() as u64 != d.size || actual != d.digest {
-        let detail = format!("{what} {} is corrupt: {} bytes with digest {actual}, expected {} bytes", d.digest, bytes.len(), d.size);
+        let detail = format!(
+            "{what} {} is corrupt: {} bytes with digest {actual}, expected {} bytes",
+            d.digest,
+            bytes.len(),
+            d.size
+        );
         return Err(ArchiveError::invalid(shown, detail));
     }
     Ok(Bytes::from(bytes))
@@ -295,14 +355,20 @@ fn check_blob(blobs: &OciLayout, shown: &Path, d: &Descriptor, hash: bool) -> Re
     let f = super::open_regular(&path).map_err(|e| missing(shown, "layer", d, e))?;
     let len = f.metadata().map_err(ArchiveError::io(&path))?.len();
     if len != d.size {
-        return Err(ArchiveError::invalid(shown, format!("layer {} has {len} bytes, the manifest says {}", d.digest, d.size)));
+        return Err(ArchiveError::invalid(
+            shown,
+            format!("layer {} has {len} bytes, the manifest says {}", d.digest, d.size),
+        ));
     }
     if hash {
         let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
         io::copy(&mut io::BufReader::with_capacity(1 << 20, f), &mut hasher).map_err(ArchiveError::io(&path))?;
         let actual = Digest::from_hasher(hasher);
         if actual != d.digest {
-            return Err(ArchiveError::invalid(shown, format!("layer {} is corrupt: its content has digest {actual}", d.digest)));
+            return Err(ArchiveError::invalid(
+                shown,
+                format!("layer {} is corrupt: its content has digest {actual}", d.digest),
+            ));
         }
     }
     Ok(())

@@ -133,11 +133,14 @@ fn a_gzipped_docker_archive_is_imported() {
     let config = serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[Digest::of(&raw)]}});
     let manifest = serde_json::json!([{"Config":"c.json","RepoTags":["app:1"],"Layers":["l/layer.tar"]}]);
     let tar = tmp.path().join("a.tar");
-    tar_of(&tar, &[
-        ("l/layer.tar", Ok(raw.clone())),
-        ("c.json", Ok(serde_json::to_vec(&config).unwrap())),
-        ("manifest.json", Ok(serde_json::to_vec(&manifest).unwrap())),
-    ]);
+    tar_of(
+        &tar,
+        &[
+            ("l/layer.tar", Ok(raw.clone())),
+            ("c.json", Ok(serde_json::to_vec(&config).unwrap())),
+            ("manifest.json", Ok(serde_json::to_vec(&manifest).unwrap())),
+        ],
+    );
     let gzipped = tmp.path().join("a.bin");
     std::fs::write(&gzipped, gz(&std::fs::read(&tar).unwrap())).unwrap();
     let staging = tempfile::tempdir().unwrap();
@@ -155,7 +158,8 @@ fn a_wrong_digest_or_missing_config_is_refused_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("layout");
     let digest = oci_layout(&dir, "amd64", "v1");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(digest.hex())).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(digest.hex())).unwrap()).unwrap();
     let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
     let config = manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
 
@@ -247,7 +251,8 @@ fn a_multi_platform_layout_is_walked_down_to_its_images_without_attestations() {
         {"mediaType": OCI_MANIFEST, "digest": attestation, "size": size(&attestation), "platform": {"os": "unknown", "architecture": "unknown"},
          "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]});
     let (nd, ns) = put(&dir, &serde_json::to_vec(&nested).unwrap());
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": OCI_INDEX, "digest": nd, "size": ns}]});
+    let index =
+        serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": OCI_INDEX, "digest": nd, "size": ns}]});
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     let staging = tempfile::tempdir().unwrap();
     let source = read(dir.to_str().unwrap(), staging.path()).unwrap();

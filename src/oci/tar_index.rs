@@ -29,22 +29,31 @@ impl TarIndex {
             let entry = entry.map_err(|e| invalid(format!("truncated or corrupt tar: {e}")))?;
             let raw = entry.path_bytes();
             let name = safe_tar_path(&raw).ok_or_else(|| {
-                invalid(format!("unsafe path {:?} in the archive (absolute or outside it)", String::from_utf8_lossy(&raw)))
+                invalid(format!(
+                    "unsafe path {:?} in the archive (absolute or outside it)",
+                    String::from_utf8_lossy(&raw)
+                ))
             })?;
             let kind = entry.header().entry_type();
             match kind {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let (offset, size) = (entry.raw_file_position(), entry.size());
                     if offset.saturating_add(size) > file_len {
-                        return Err(invalid(format!("truncated archive: {name} ({size} bytes) runs past the end of the file")));
+                        return Err(invalid(format!(
+                            "truncated archive: {name} ({size} bytes) runs past the end of the file"
+                        )));
                     }
                     files.insert(name, (offset, size));
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     let target = entry.link_name_bytes().unwrap_or_default();
-                    let resolved = tar_link_target(&name, &target, kind == tar::EntryType::Symlink).ok_or_else(|| {
-                        invalid(format!("link {name} -> {} points outside the archive", String::from_utf8_lossy(&target)))
-                    })?;
+                    let resolved =
+                        tar_link_target(&name, &target, kind == tar::EntryType::Symlink).ok_or_else(|| {
+                            invalid(format!(
+                                "link {name} -> {} points outside the archive",
+                                String::from_utf8_lossy(&target)
+                            ))
+                        })?;
                     links.push((name, resolved));
                 }
                 _ => {}

@@ -9,10 +9,10 @@
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
-use crate::spec::digest::Digest;
 use crate::naming::{self, Layout};
-use crate::spec::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_RECORD_TYPE, annotated_empty_manifest};
 use crate::registry::{Client, RegistryError, Repository};
+use crate::spec::digest::Digest;
+use crate::spec::manifest::{EMPTY_JSON, OCI_MANIFEST, WHARF_RECORD_TYPE, annotated_empty_manifest};
 
 pub const ANNOTATION_IMAGE: &str = "dev.wharf.image";
 pub const ANNOTATION_COMMIT: &str = "dev.wharf.commit";
@@ -52,7 +52,12 @@ impl Record<'_> {
 
 /// Writes the record for `record.image` under `base` (REPO), unless one is there already.
 /// Returns whether it wrote one.
-pub async fn write(client: &Client, base: &Repository, layout: Layout, record: &Record<'_>) -> Result<bool, RegistryError> {
+pub async fn write(
+    client: &Client,
+    base: &Repository,
+    layout: Layout,
+    record: &Record<'_>,
+) -> Result<bool, RegistryError> {
     if !is_commit(record.commit) {
         return Ok(false);
     }
@@ -66,7 +71,13 @@ pub async fn write(client: &Client, base: &Repository, layout: Layout, record: &
 }
 
 /// The repository and tag of the record of `image`'s stage `stage` published at `commit`.
-pub fn location(base: &Repository, layout: Layout, image: Option<&str>, commit: &str, stage: &str) -> Result<(Repository, String), RegistryError> {
+pub fn location(
+    base: &Repository,
+    layout: Layout,
+    image: Option<&str>,
+    commit: &str,
+    stage: &str,
+) -> Result<(Repository, String), RegistryError> {
     let (suffix, tag) = naming::meta_place(layout, image, commit, stage);
     let repo = match suffix {
         Some(s) => base.join(&s).map_err(RegistryError::Reference)?,
@@ -77,7 +88,11 @@ pub fn location(base: &Repository, layout: Layout, image: Option<&str>, commit: 
 
 /// The manifest digest the record at `repo:tag` names (what its image was published as);
 /// `None` when there is no record there, or it names none.
-pub async fn read_manifest_digest(client: &Client, repo: &Repository, tag: &str) -> Result<Option<Digest>, RegistryError> {
+pub async fn read_manifest_digest(
+    client: &Client,
+    repo: &Repository,
+    tag: &str,
+) -> Result<Option<Digest>, RegistryError> {
     let bytes = match client.get_manifest(repo, tag).await {
         Ok((bytes, _, _)) => bytes,
         Err(RegistryError::Status { status: 404, .. }) => return Ok(None),

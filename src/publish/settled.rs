@@ -17,10 +17,10 @@
 use std::path::{Path, PathBuf};
 
 use super::meta;
-use crate::store::{self, Location, StoreError};
-use crate::spec::digest::Digest;
 use crate::naming::Layout;
 use crate::registry::{Client, Repository};
+use crate::spec::digest::Digest;
+use crate::store::{self, Location, StoreError};
 
 /// Where the memo lives, below wharf's cache directory.
 pub const MEMO_DIR: &str = "wharf-published";
@@ -67,7 +67,14 @@ pub struct Planned<'a> {
 
 /// The manifest every planned location already points at, when it is the one the image's
 /// publish record for `commit` names; `None` when anything is missing or differs.
-pub async fn check(client: &Client, base: &Repository, layout: Layout, commit: &str, planned: Planned<'_>, memo: &Memo) -> Result<Option<Digest>, StoreError> {
+pub async fn check(
+    client: &Client,
+    base: &Repository,
+    layout: Layout,
+    commit: &str,
+    planned: Planned<'_>,
+    memo: &Memo,
+) -> Result<Option<Digest>, StoreError> {
     if !meta::is_commit(commit) || planned.locations.is_empty() {
         return Ok(None);
     }

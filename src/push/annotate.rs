@@ -13,8 +13,8 @@ use std::str::FromStr;
 
 use crate::spec::digest::Digest;
 use crate::spec::manifest::{
-    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST,
-    Platform,
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP,
+    OCI_MANIFEST, Platform,
 };
 
 pub const SOURCE: &str = "org.opencontainers.image.source";
@@ -92,7 +92,11 @@ pub struct AnnotationPlan {
 
 impl AnnotationPlan {
     fn given(&self, scope: Scope) -> BTreeMap<String, String> {
-        self.given.iter().filter(|a| a.scope == Scope::Both || a.scope == scope).map(|a| (a.key.clone(), a.value.clone())).collect()
+        self.given
+            .iter()
+            .filter(|a| a.scope == Scope::Both || a.scope == scope)
+            .map(|a| (a.key.clone(), a.value.clone()))
+            .collect()
     }
 
     fn provenance(&self) -> BTreeMap<String, String> {
@@ -140,8 +144,13 @@ impl AnnotationPlan {
 /// Unchanged bytes when there is nothing to add, so an image pushed as it is keeps its digest.
 /// A Docker manifest that gets annotations becomes an OCI manifest (Docker's schema has no
 /// annotations); the blobs stay the same.
-pub fn annotate_manifest(manifest: &Bytes, media_type: &str, extra: &BTreeMap<String, String>) -> Result<(Bytes, String), String> {
-    let mut v: serde_json::Value = serde_json::from_slice(manifest).map_err(|e| format!("manifest is not JSON: {e}"))?;
+pub fn annotate_manifest(
+    manifest: &Bytes,
+    media_type: &str,
+    extra: &BTreeMap<String, String>,
+) -> Result<(Bytes, String), String> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(manifest).map_err(|e| format!("manifest is not JSON: {e}"))?;
     let obj = v.as_object_mut().ok_or("manifest is not a JSON object")?;
     let mut annotations: BTreeMap<String, String> = match obj.get("annotations") {
         Some(a) => serde_json::from_value(a.clone()).map_err(|e| format!("manifest annotations: {e}"))?,
@@ -168,7 +177,9 @@ fn to_oci(obj: &mut serde_json::Map<String, serde_json::Value>) {
             DOCKER_CONFIG => Some(OCI_CONFIG),
             DOCKER_LAYER_GZIP => Some(OCI_LAYER_GZIP),
             "application/vnd.docker.image.rootfs.diff.tar" => Some(OCI_LAYER),
-            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Some("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"),
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => {
+                Some("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")
+            }
             _ => None,
         }
     };
@@ -199,7 +210,10 @@ pub struct IndexEntry {
 pub fn build_index(entries: &[IndexEntry], annotations: &BTreeMap<String, String>) -> Result<Bytes, String> {
     let manifests: Vec<Descriptor> = entries
         .iter()
-        .map(|e| Descriptor { platform: Some(e.platform.clone()), ..Descriptor::new(e.media_type.clone(), e.digest.clone(), e.size) })
+        .map(|e| Descriptor {
+            platform: Some(e.platform.clone()),
+            ..Descriptor::new(e.media_type.clone(), e.digest.clone(), e.size)
+        })
         .collect();
     let mut index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
     if !annotations.is_empty() {
@@ -242,16 +256,33 @@ mod tests {
     #[test]
     fn given_beats_labels_beat_git() {
         let plan = AnnotationPlan {
-            given: vec!["a=1".parse().unwrap(), "index:only-index=x".parse().unwrap(), "manifest:only-manifest=y".parse().unwrap()],
+            given: vec![
+                "a=1".parse().unwrap(),
+                "index:only-index=x".parse().unwrap(),
+                "manifest:only-manifest=y".parse().unwrap(),
+            ],
             provenance: Provenance { source: Some("https://git".into()), revision: Some("abc".into()), created: None },
             defaults: true,
         };
         let labels = map(&[(REVISION, "from-label"), (DESCRIPTION, "d"), ("other", "z")]);
         let m = plan.for_manifest(&labels);
-        assert_eq!(m, map(&[("a", "1"), ("only-manifest", "y"), (REVISION, "from-label"), (DESCRIPTION, "d"), (SOURCE, "https://git")]));
+        assert_eq!(
+            m,
+            map(&[
+                ("a", "1"),
+                ("only-manifest", "y"),
+                (REVISION, "from-label"),
+                (DESCRIPTION, "d"),
+                (SOURCE, "https://git")
+            ])
+        );
         let other = map(&[(DESCRIPTION, "different")]);
         let i = plan.for_index(&[&labels, &other]);
-        assert_eq!(i, map(&[("a", "1"), ("only-index", "x"), (REVISION, "from-label"), (SOURCE, "https://git")]), "disagreeing labels stay off the index");
+        assert_eq!(
+            i,
+            map(&[("a", "1"), ("only-index", "x"), (REVISION, "from-label"), (SOURCE, "https://git")]),
+            "disagreeing labels stay off the index"
+        );
         let off = AnnotationPlan { defaults: false, ..plan };
         assert_eq!(off.for_manifest(&labels), map(&[("a", "1"), ("only-manifest", "y")]));
     }
@@ -274,7 +305,11 @@ mod tests {
 
     #[test]
     fn platforms_compare_by_their_meaning() {
-        let p = |a: &str, v: Option<&str>| Platform { architecture: a.into(), os: "linux".into(), variant: v.map(String::from) };
+        let p = |a: &str, v: Option<&str>| Platform {
+            architecture: a.into(),
+            os: "linux".into(),
+            variant: v.map(String::from),
+        };
         assert_eq!(platform_key(&p("arm64", Some("v8"))), platform_key(&p("arm64", None)));
         assert_eq!(platform_key(&p("arm", Some("v6"))), "linux/arm/v6");
         assert_ne!(platform_key(&p("arm", Some("v6"))), platform_key(&p("arm", Some("v7"))));

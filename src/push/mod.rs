@@ -15,19 +15,21 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::spec::digest::Digest;
 use crate::naming::{self, Tag, TagOptions};
 use crate::oci::source::{Source, SourceImage};
 use crate::oci::{ArchiveError, MAX_MANIFEST_SIZE, OCI_INDEX};
-use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 use crate::registry::Descriptor;
+use crate::spec::digest::Digest;
+use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
 use annotate::{AnnotationPlan, IndexEntry, annotate_manifest, build_index, platform_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     #[error(transparent)]
     Source(#[from] ArchiveError),
-    #[error("two images for platform {platform}: {first} and {second}\n  hint: an index holds one image per platform; drop one of them")]
+    #[error(
+        "two images for platform {platform}: {first} and {second}\n  hint: an index holds one image per platform; drop one of them"
+    )]
     SamePlatform { platform: String, first: String, second: String },
     #[error("{0}")]
     Plan(String),
@@ -41,7 +43,8 @@ pub fn parse_static_dest(dest: &str) -> Result<(String, Option<String>), String>
         Some(i) if !dest[i..].contains('/') => (&dest[..i], Some(&dest[i + 1..])),
         _ => (dest, None),
     };
-    crate::static_registry::root::validate_repo(repo).map_err(|e| format!("DEST {dest:?} (a repository path inside the static root): {e}"))?;
+    crate::static_registry::root::validate_repo(repo)
+        .map_err(|e| format!("DEST {dest:?} (a repository path inside the static root): {e}"))?;
     if let Some(t) = tag {
         crate::registry::validate_tag(t).map_err(|e| format!("DEST {dest:?}: {e}"))?;
     }
@@ -96,9 +99,12 @@ pub struct PushReport {
 
 /// Computes the manifests, the index (several images), their digests and the references.
 pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) -> Result<PushPlan, PushError> {
-    let images: Vec<(&Source, &SourceImage)> = sources.iter().flat_map(|s| s.images.iter().map(move |i| (s, i))).collect();
+    let images: Vec<(&Source, &SourceImage)> =
+        sources.iter().flat_map(|s| s.images.iter().map(move |i| (s, i))).collect();
     if images.len() > 1 && images.iter().any(|(_, im)| im.artifact_type.is_some()) {
-        return Err(PushError::Plan("an artifact cannot go into an image index with other images; push it on its own".into()));
+        return Err(PushError::Plan(
+            "an artifact cannot go into an image index with other images; push it on its own".into(),
+        ));
     }
     check_platforms(&images)?;
     let mut children = Vec::new();
@@ -129,14 +135,26 @@ pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) 
             let entries: Vec<IndexEntry> = children
                 .iter()
                 .zip(&images)
-                .map(|(c, (_, im))| IndexEntry { media_type: c.media_type.clone(), digest: c.digest.clone(), size: c.manifest.len() as u64, platform: im.platform.clone() })
+                .map(|(c, (_, im))| IndexEntry {
+                    media_type: c.media_type.clone(),
+                    digest: c.digest.clone(),
+                    size: c.manifest.len() as u64,
+                    platform: im.platform.clone(),
+                })
                 .collect();
             let labels: Vec<&BTreeMap<String, String>> = images.iter().map(|(_, im)| &im.labels).collect();
             let annotations = opts.annotations.for_index(&labels);
             let manifest = build_index(&entries, &annotations).map_err(PushError::Plan)?;
             check_size(&manifest, "the index")?;
             let origin = children[0].origin.clone();
-            let index = Image { digest: Digest::of(&manifest), manifest, media_type: OCI_INDEX.into(), blobs: Vec::new(), children, origin };
+            let index = Image {
+                digest: Digest::of(&manifest),
+                manifest,
+                media_type: OCI_INDEX.into(),
+                blobs: Vec::new(),
+                children,
+                origin,
+            };
             (index, annotations)
         }
     };
@@ -144,18 +162,43 @@ pub fn plan(sources: &[Source], dest: &Arc<dyn ImageStore>, opts: &PushOptions) 
 }
 
 /// An image read from a layout, ready to copy.
-fn source_image(manifest: Bytes, media_type: String, digest: Digest, config: &Descriptor, layers: &[Descriptor], blobs: &crate::oci::layout::OciLayout) -> Image {
+fn source_image(
+    manifest: Bytes,
+    media_type: String,
+    digest: Digest,
+    config: &Descriptor,
+    layers: &[Descriptor],
+    blobs: &crate::oci::layout::OciLayout,
+) -> Image {
     let blobs_needed: Vec<Descriptor> = std::iter::once(config.clone()).chain(layers.iter().cloned()).collect();
-    Image { manifest, media_type, digest, blobs: blobs_needed, children: Vec::new(), origin: LayoutStore::shared(blobs.clone(), "source") }
+    Image {
+        manifest,
+        media_type,
+        digest,
+        blobs: blobs_needed,
+        children: Vec::new(),
+        origin: LayoutStore::shared(blobs.clone(), "source"),
+    }
 }
 
 /// Tags and locations of the plan. `by_digest_only`: with no tag, the manifest goes by its
 /// digest (a referrer, found through its subject).
-fn finish_plan(image: Image, planned: Vec<PlannedImage>, annotations: BTreeMap<String, String>, dest: &Arc<dyn ImageStore>, opts: &PushOptions, by_digest_only: bool) -> Result<PushPlan, PushError> {
+fn finish_plan(
+    image: Image,
+    planned: Vec<PlannedImage>,
+    annotations: BTreeMap<String, String>,
+    dest: &Arc<dyn ImageStore>,
+    opts: &PushOptions,
+    by_digest_only: bool,
+) -> Result<PushPlan, PushError> {
     let tags = naming::tags(&opts.tags, image.digest.hex(), naming::MAX_TAG).map_err(PushError::Plan)?;
     let locations: Vec<Location> = match (tags.is_empty(), by_digest_only) {
         (true, true) => vec![Location::new(dest.clone(), image.digest.as_str())],
-        (true, false) => return Err(PushError::Plan("no tag to publish\n  hint: give DEST a tag (HOST/REPO:TAG) or pass --tag".into())),
+        (true, false) => {
+            return Err(PushError::Plan(
+                "no tag to publish\n  hint: give DEST a tag (HOST/REPO:TAG) or pass --tag".into(),
+            ));
+        }
         (false, _) => tags.iter().map(|t| Location::new(dest.clone(), &t.value)).collect(),
     };
     Ok(PushPlan {
@@ -172,7 +215,13 @@ fn finish_plan(image: Image, planned: Vec<PlannedImage>, annotations: BTreeMap<S
 
 /// Plans the push of an artifact packed from files (see [`crate::artifact`]). With a subject
 /// and no tag, it goes by digest: a referrer is found through its subject.
-pub fn plan_artifact(packed: crate::artifact::pack::Packed, sources: &[PathBuf], dest: &Arc<dyn ImageStore>, opts: &PushOptions, has_subject: bool) -> Result<PushPlan, PushError> {
+pub fn plan_artifact(
+    packed: crate::artifact::pack::Packed,
+    sources: &[PathBuf],
+    dest: &Arc<dyn ImageStore>,
+    opts: &PushOptions,
+    has_subject: bool,
+) -> Result<PushPlan, PushError> {
     check_size(&packed.manifest, "the artifact's manifest")?;
     let planned = vec![PlannedImage {
         source: sources.first().cloned().unwrap_or_default(),
@@ -183,14 +232,22 @@ pub fn plan_artifact(packed: crate::artifact::pack::Packed, sources: &[PathBuf],
         layer_bytes: packed.layers.iter().map(|l| l.size).sum(),
     }];
     let annotations = crate::spec::manifest::annotations(&packed.manifest);
-    let image = source_image(packed.manifest, crate::spec::manifest::OCI_MANIFEST.into(), packed.digest, &packed.config, &packed.layers, &packed.blobs);
+    let image = source_image(
+        packed.manifest,
+        crate::spec::manifest::OCI_MANIFEST.into(),
+        packed.digest,
+        &packed.config,
+        &packed.layers,
+        &packed.blobs,
+    );
     finish_plan(image, planned, annotations, dest, opts, has_subject)
 }
 
 /// Publishes the plan: blobs and child manifests first, every tag last.
 pub async fn execute(plan: PushPlan) -> Result<PushReport, PushError> {
     let location = plan.references.first().cloned().unwrap_or_default();
-    let stats = store::copy_all(&plan.image, &plan.locations).await.map_err(|source| PushError::Store { location, source })?;
+    let stats =
+        store::copy_all(&plan.image, &plan.locations).await.map_err(|source| PushError::Store { location, source })?;
     Ok(PushReport { plan, stats, dry_run: false })
 }
 
@@ -208,7 +265,10 @@ fn check_platforms(images: &[(&Source, &SourceImage)]) -> Result<(), PushError> 
 
 fn check_size(manifest: &Bytes, what: &str) -> Result<(), PushError> {
     if manifest.len() as u64 > MAX_MANIFEST_SIZE {
-        return Err(PushError::Plan(format!("{what} would have {} bytes, more than the {MAX_MANIFEST_SIZE} registries accept", manifest.len())));
+        return Err(PushError::Plan(format!(
+            "{what} would have {} bytes, more than the {MAX_MANIFEST_SIZE} registries accept",
+            manifest.len()
+        )));
     }
     Ok(())
 }

@@ -4,12 +4,12 @@
 //! the digest or the announced size does not match. Blob GETs usually redirect to storage on
 //! another host; the reqwest redirect policy drops the Authorization header there.
 
-use crate::spec::digest::Digest;
 use crate::registry::client::{Client, header_u64};
 use crate::registry::error::{Context, RegistryError, Result};
-use crate::spec::reference::Repository;
 use crate::registry::token::repository_scope;
 use crate::registry::transport::{Req, Target, status_error, transport_error};
+use crate::spec::digest::Digest;
+use crate::spec::reference::Repository;
 use bytes::Bytes;
 use futures::{Stream, StreamExt as _};
 use reqwest::Method;
@@ -64,13 +64,16 @@ impl BlobStream {
     fn finish(&self, hasher: sha2::Sha256) -> Result<()> {
         let actual = Digest::from_hasher(hasher);
         if actual != self.expected {
-            return Err(RegistryError::DigestMismatch { ctx: self.ctx.clone().into(), expected: self.expected.clone(), actual });
+            return Err(RegistryError::DigestMismatch {
+                ctx: self.ctx.clone().into(),
+                expected: self.expected.clone(),
+                actual,
+            });
         }
         match self.size {
-            Some(size) if size != self.received => Err(RegistryError::protocol(
-                &self.ctx,
-                format!("announced {size} bytes but sent {}", self.received),
-            )),
+            Some(size) if size != self.received => {
+                Err(RegistryError::protocol(&self.ctx, format!("announced {size} bytes but sent {}", self.received)))
+            }
             _ => Ok(()),
         }
     }
@@ -146,7 +149,8 @@ impl Client {
     /// A whole blob in memory, refusing more than `max_size` bytes; verified.
     pub async fn get_blob_bytes(&self, repo: &Repository, digest: &Digest, max_size: u64) -> Result<Bytes> {
         let mut stream = self.get_blob(repo, digest).await?;
-        let too_large = |ctx: &Context| RegistryError::TooLarge { ctx: ctx.clone().into(), what: "the blob", limit: max_size };
+        let too_large =
+            |ctx: &Context| RegistryError::TooLarge { ctx: ctx.clone().into(), what: "the blob", limit: max_size };
         if stream.size.is_some_and(|s| s > max_size) {
             return Err(too_large(&stream.ctx));
         }

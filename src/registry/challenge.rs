@@ -243,9 +243,23 @@ pub(crate) mod tests {
     #[test]
     fn garbage_never_panics() {
         let inputs = [
-            "", ",", "=", "\"", "Bearer", "Bearer realm", "Bearer realm=", "Bearer realm=\"", "Bearer realm=\"\\",
-            "Bearer ,,,= = =\"", "é=ü", "Bearer realm=\"é\"", "\u{0}\u{7f}", "Bearer realm=\"a\"\"b\"", "realm=x Basic",
-            "Bearer realm=x,,service=,scope", "B\tearer\trealm=\t\"x\"",
+            "",
+            ",",
+            "=",
+            "\"",
+            "Bearer",
+            "Bearer realm",
+            "Bearer realm=",
+            "Bearer realm=\"",
+            "Bearer realm=\"\\",
+            "Bearer ,,,= = =\"",
+            "é=ü",
+            "Bearer realm=\"é\"",
+            "\u{0}\u{7f}",
+            "Bearer realm=\"a\"\"b\"",
+            "realm=x Basic",
+            "Bearer realm=x,,service=,scope",
+            "B\tearer\trealm=\t\"x\"",
         ];
         for i in inputs {
             let _ = parse(i);

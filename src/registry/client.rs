@@ -4,14 +4,14 @@
 //! per-host scheme choice and the per-host auth challenge. Blob operations live in
 //! `blob.rs` and `upload.rs`, tag listing in `tags.rs`; all go through `transport.rs`.
 
-use crate::spec::digest::Digest;
 use crate::auth::CredentialStore;
 use crate::registry::challenge::Challenge;
 use crate::registry::error::{Context, RegistryError, Result, delete_hint};
-use crate::spec::manifest::{self, ACCEPTED_MANIFESTS, Descriptor, MAX_MANIFEST_SIZE};
-use crate::spec::reference::{Repository, api_host, validate_tag};
 use crate::registry::token::{TokenCache, repository_scope};
 use crate::registry::transport::{Req, ReqBody, Target, status_error};
+use crate::spec::digest::Digest;
+use crate::spec::manifest::{self, ACCEPTED_MANIFESTS, Descriptor, MAX_MANIFEST_SIZE};
+use crate::spec::reference::{Repository, api_host, validate_tag};
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response};
@@ -149,7 +149,13 @@ impl Client {
                         (false, false) => attempt.stop(),
                     }
                 });
-                Some(builder().redirect(policy).tls_danger_accept_invalid_certs(true).build().map_err(RegistryError::Setup)?)
+                Some(
+                    builder()
+                        .redirect(policy)
+                        .tls_danger_accept_invalid_certs(true)
+                        .build()
+                        .map_err(RegistryError::Setup)?,
+                )
             }
         };
         let inner = Inner {
@@ -175,7 +181,14 @@ impl Client {
     }
 
     /// A request on `repo` needing `actions` (`pull`, `pull,push`, `delete`).
-    pub(crate) fn repo_req(&self, op: &'static str, repo: &Repository, method: Method, path: String, actions: &str) -> Req {
+    pub(crate) fn repo_req(
+        &self,
+        op: &'static str,
+        repo: &Repository,
+        method: Method,
+        path: String,
+        actions: &str,
+    ) -> Req {
         let mut ctx = Context::new(op, &repo.registry, Some(&repo.path));
         ctx.object = object_of(&path);
         let mut req = Req::new(ctx, &repo.registry, repo.api_host(), method, Target::Path(path));
@@ -239,24 +252,42 @@ impl Client {
     }
 
     /// Uploads a manifest under a tag or its digest; returns its digest.
-    pub async fn put_manifest(&self, repo: &Repository, reference: &str, media_type: &str, bytes: Bytes) -> Result<Digest> {
+    pub async fn put_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<Digest> {
         Ok(self.put_manifest_acked(repo, reference, media_type, bytes).await?.0)
     }
 
     /// Like [`Client::put_manifest`], also returning the registry's `OCI-Subject` header: a
     /// registry with the referrers API names there the subject of a manifest that has one
     /// (distribution spec 1.1); without it, the client keeps the referrers tag itself.
-    pub async fn put_manifest_acked(&self, repo: &Repository, reference: &str, media_type: &str, bytes: Bytes) -> Result<(Digest, Option<String>)> {
+    pub async fn put_manifest_acked(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<(Digest, Option<String>)> {
         let path = manifest_path(repo, reference)?;
-        let mut req = self.repo_req("put manifest", repo, Method::PUT, path, "pull,push").header(CONTENT_TYPE, media_type)?;
+        let mut req =
+            self.repo_req("put manifest", repo, Method::PUT, path, "pull,push").header(CONTENT_TYPE, media_type)?;
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-            return Err(RegistryError::TooLarge { ctx: req.ctx.into(), what: "the manifest", limit: MAX_MANIFEST_SIZE });
+            return Err(RegistryError::TooLarge {
+                ctx: req.ctx.into(),
+                what: "the manifest",
+                limit: MAX_MANIFEST_SIZE,
+            });
         }
         let digest = Digest::of(&bytes);
         if let Ok(wanted) = reference.parse::<Digest>()
-            && wanted != digest {
-                return Err(RegistryError::DigestMismatch { ctx: req.ctx.into(), expected: wanted, actual: digest });
-            }
+            && wanted != digest
+        {
+            return Err(RegistryError::DigestMismatch { ctx: req.ctx.into(), expected: wanted, actual: digest });
+        }
         req.body = ReqBody::Bytes(bytes);
         let resp = self.send(&req).await?;
         if !resp.status().is_success() {
@@ -295,7 +326,8 @@ impl Client {
     /// the registry supports it. Registries differ (distribution 2.8 answers 400); see
     /// `drivers::untag` for how wharf learns what a registry does before relying on it.
     pub async fn delete_tag(&self, repo: &Repository, tag: &str) -> Result<()> {
-        validate_tag(tag).map_err(|problem| crate::spec::reference::ReferenceError { input: format!("{repo}:{tag}"), problem })?;
+        validate_tag(tag)
+            .map_err(|problem| crate::spec::reference::ReferenceError { input: format!("{repo}:{tag}"), problem })?;
         let path = format!("/v2/{}/manifests/{tag}", repo.path);
         let req = self.repo_req("delete tag", repo, Method::DELETE, path, "delete");
         let resp = self.send(&req).await?;

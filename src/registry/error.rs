@@ -29,7 +29,13 @@ pub struct Context {
 
 impl Context {
     pub fn new(op: &'static str, registry: &str, repository: Option<&str>) -> Self {
-        Context { op, registry: registry.to_string(), repository: repository.map(str::to_string), object: None, attempts: 1 }
+        Context {
+            op,
+            registry: registry.to_string(),
+            repository: repository.map(str::to_string),
+            object: None,
+            attempts: 1,
+        }
     }
 }
 
@@ -286,7 +292,8 @@ pub fn certificate_error(err: &(dyn std::error::Error + 'static)) -> Option<Stri
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = next {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented).then(|| tls.to_string());
+            return matches!(tls, rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+                .then(|| tls.to_string());
         }
         next = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
             Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
@@ -380,12 +387,20 @@ mod tests {
     fn display_names_the_object_and_the_attempts() {
         let mut c = ctx();
         c.object = Some("v1".into());
-        let e = RegistryError::Status { ctx: c.clone().into(), status: 503, errors: vec![], retry_after: None, hint: None };
+        let e =
+            RegistryError::Status { ctx: c.clone().into(), status: 503, errors: vec![], retry_after: None, hint: None };
         assert_eq!(e.to_string(), "put manifest ghcr.io/org/app:v1: HTTP 503");
-        assert_eq!(e.with_attempts(5).to_string(), "put manifest ghcr.io/org/app:v1 (gave up after 5 attempts): HTTP 503");
+        assert_eq!(
+            e.with_attempts(5).to_string(),
+            "put manifest ghcr.io/org/app:v1 (gave up after 5 attempts): HTTP 503"
+        );
         c.object = Some(format!("sha256:{}", "a".repeat(64)));
         let e = RegistryError::Status { ctx: c.into(), status: 500, errors: vec![], retry_after: None, hint: None };
-        assert!(e.with_attempts(1).to_string().starts_with(&format!("put manifest ghcr.io/org/app@sha256:{}: HTTP 500", "a".repeat(64))));
+        assert!(
+            e.with_attempts(1)
+                .to_string()
+                .starts_with(&format!("put manifest ghcr.io/org/app@sha256:{}: HTTP 500", "a".repeat(64)))
+        );
     }
 
     #[test]
@@ -412,7 +427,11 @@ mod tests {
     #[test]
     fn auth_hints_say_what_is_missing() {
         let h = auth_hint("ghcr.io", 401, None, &["repository:org/app:pull,push".into()]);
-        assert!(h.contains("wharf login ghcr.io") && h.contains("WHARF_REGISTRY_USERNAME") && h.contains("--password-stdin"));
+        assert!(
+            h.contains("wharf login ghcr.io")
+                && h.contains("WHARF_REGISTRY_USERNAME")
+                && h.contains("--password-stdin")
+        );
         let used = CredentialInfo { description: "user alice from docker config".into() };
         assert!(auth_hint("ghcr.io", 401, Some(&used), &[]).contains("rejected"));
         let h = auth_hint("ghcr.io", 403, Some(&used), &["repository:org/app:delete".into()]);

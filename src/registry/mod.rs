@@ -18,11 +18,11 @@ mod transport;
 mod upload;
 
 pub use crate::auth::{Credential, CredentialSource, CredentialStore, ResolvedCredential};
+pub use crate::spec::manifest::{Descriptor, ManifestContent, parse_manifest};
+pub use crate::spec::reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};
 pub use blob::BlobStream;
 pub use client::{Client, ClientOptions, DEFAULT_MAX_TAGS, DOCKER_CONTENT_DIGEST, ListProgress};
 pub use error::{RegistryError, Result};
-pub use crate::spec::manifest::{Descriptor, ManifestContent, parse_manifest};
-pub use crate::spec::reference::{Reference, ReferenceError, Repository, validate_path_component, validate_tag};
 pub use tags::next_link;
 pub use transport::{backoff, is_loopback_host, parse_retry_after};
 pub use upload::PushStatus;

@@ -36,18 +36,32 @@ pub struct Referrers {
 impl Client {
     /// Every referrer of `subject` in `repo` (of `artifact_type` when given): through the
     /// referrers API, else through the tag schema; none when neither has any.
-    pub async fn referrers(&self, repo: &Repository, subject: &Digest, artifact_type: Option<&str>) -> Result<Referrers> {
+    pub async fn referrers(
+        &self,
+        repo: &Repository,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Referrers> {
         let mut path = format!("/v2/{}/referrers/{subject}", repo.path);
         if let Some(t) = artifact_type {
-            path.push_str(&format!("?artifactType={}", url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()));
+            path.push_str(&format!(
+                "?artifactType={}",
+                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            ));
         }
         let req = self.repo_req("list referrers", repo, Method::GET, path, "pull").header(ACCEPT, OCI_INDEX)?;
         let resp = self.send(&req).await?;
         let status = resp.status().as_u16();
         if resp.status().is_success() {
-            let filtered = resp.headers().get("oci-filters-applied").and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|f| f.trim() == "artifactType"));
+            let filtered = resp
+                .headers()
+                .get("oci-filters-applied")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|f| f.trim() == "artifactType"));
             let body = read_capped(&req.ctx, resp, MAX_MANIFEST_SIZE, "the referrers index").await?;
-            let index: Index = serde_json::from_slice(&body).map_err(|e| RegistryError::protocol(&req.ctx, format!("the referrers index is not valid JSON: {e}")))?;
+            let index: Index = serde_json::from_slice(&body).map_err(|e| {
+                RegistryError::protocol(&req.ctx, format!("the referrers index is not valid JSON: {e}"))
+            })?;
             let descriptors = if filtered { index.manifests } else { keep_type(index.manifests, artifact_type) };
             return Ok(Referrers { descriptors, from_api: true });
         }

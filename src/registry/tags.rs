@@ -11,8 +11,8 @@
 
 use crate::registry::client::{Client, read_capped};
 use crate::registry::error::{RegistryError, Result};
-use crate::spec::reference::Repository;
 use crate::registry::transport::{Target, status_error};
+use crate::spec::reference::Repository;
 use reqwest::Method;
 use reqwest::header::LINK;
 use std::collections::HashSet;
@@ -69,7 +69,8 @@ impl Client {
                 }
                 // A full page and no Link: the registry pages by `n` alone; ask for what follows.
                 (None, Some(last)) if page_len >= PAGE_SIZE && grew => {
-                    req.target = Target::Path(format!("/v2/{}/tags/list?n={PAGE_SIZE}&last={}", repo.path, encode_query(&last)));
+                    req.target =
+                        Target::Path(format!("/v2/{}/tags/list?n={PAGE_SIZE}&last={}", repo.path, encode_query(&last)));
                 }
                 (None, _) => break,
             }

@@ -158,9 +158,7 @@ fn refresh_request(
     if !req.scopes.is_empty() {
         form.append_pair("scope", &req.scopes.join(" "));
     }
-    http.post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form.finish())
+    http.post(url).header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form.finish())
 }
 
 async fn read_capped(resp: reqwest::Response) -> std::result::Result<Vec<u8>, String> {

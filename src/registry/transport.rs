@@ -12,22 +12,22 @@
 //!   exponential backoff and jitter, honouring `Retry-After` up to a cap, but only for requests
 //!   marked safe to repeat. Bodies are rebuilt for each attempt (files are reopened).
 
+use crate::auth::{Credential, ResolvedCredential};
 use crate::registry::challenge::{self, Challenge};
 use crate::registry::client::Client;
 use crate::registry::error::{
     Context, RegistryError, Result, TransportKind, auth_hint, is_retryable_status, parse_oci_errors, transport_kind,
 };
 use crate::registry::token::{self, TokenRequest};
-use crate::auth::{Credential, ResolvedCredential};
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::OnceCell;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio::sync::OnceCell;
 
 /// Largest error body read to find OCI error codes.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -40,7 +40,11 @@ pub(crate) enum ReqBody {
     None,
     Bytes(Bytes),
     /// `len` bytes of `path` from `offset`, streamed.
-    File { path: PathBuf, offset: u64, len: u64 },
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// Where a request goes: a path on the registry (`/v2/…?…`) or a URL the registry handed out.
@@ -143,7 +147,13 @@ impl Client {
     /// The error for a transient failure that is not retried any more: a retryable status
     /// becomes an error here (so that it carries the attempts), a connection failure gets
     /// the plain-HTTP hint, and a `Retry-After` beyond the cap is said.
-    async fn give_up(&self, req: &Req, outcome: Result<Response>, attempts: u32, too_long: Option<Duration>) -> Result<Response> {
+    async fn give_up(
+        &self,
+        req: &Req,
+        outcome: Result<Response>,
+        attempts: u32,
+        too_long: Option<Duration>,
+    ) -> Result<Response> {
         let wait_hint = too_long.map(|w| {
             format!(
                 "the registry asks to wait {}s before retrying, longer than wharf waits ({}s); run again later",
@@ -227,7 +237,8 @@ impl Client {
                 let token = match self.inner.tokens.get(&req.host, scopes) {
                     Some(t) => t,
                     None => {
-                        let token_req = TokenRequest { ctx: &req.ctx, realm, service: service.as_deref(), scopes, credential };
+                        let token_req =
+                            TokenRequest { ctx: &req.ctx, realm, service: service.as_deref(), scopes, credential };
                         let realm_host = url::Url::parse(realm).map(|u| url_host(&u)).unwrap_or_default();
                         let token = token::fetch(self.http_for(&realm_host), &token_req).await?;
                         let value = token.value.clone();
@@ -238,8 +249,9 @@ impl Client {
                 format!("Bearer {}", token.expose())
             }
         };
-        let mut header = HeaderValue::from_str(&value)
-            .map_err(|_| RegistryError::protocol(&req.ctx, "the credential contains characters HTTP headers cannot carry"))?;
+        let mut header = HeaderValue::from_str(&value).map_err(|_| {
+            RegistryError::protocol(&req.ctx, "the credential contains characters HTTP headers cannot carry")
+        })?;
         header.set_sensitive(true);
         Ok(Some(header))
     }
@@ -263,7 +275,8 @@ impl Client {
 
     async fn execute(&self, req: &Req, url: &url::Url, auth: Option<&HeaderValue>) -> Result<Response> {
         let unverified = self.skips_verify(&url_host(url));
-        let mut builder = self.http_for(&url_host(url)).request(req.method.clone(), url.clone()).headers(req.headers.clone());
+        let mut builder =
+            self.http_for(&url_host(url)).request(req.method.clone(), url.clone()).headers(req.headers.clone());
         if let Some(auth) = auth {
             builder = builder.header(AUTHORIZATION, auth.clone());
         }
@@ -275,9 +288,12 @@ impl Client {
         let resp = builder.send().await.map_err(|e| transport_error(&req.ctx, &req.host, e))?;
         // A redirect away from a host whose certificate is not checked (blob storage on
         // another host) is followed here, with verified TLS and without credentials.
-        let next = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| url.join(l).ok());
+        let next =
+            resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| url.join(l).ok());
         match next {
-            Some(next) if unverified && resp.status().is_redirection() && matches!(req.method, Method::GET | Method::HEAD) => {
+            Some(next)
+                if unverified && resp.status().is_redirection() && matches!(req.method, Method::GET | Method::HEAD) =>
+            {
                 tracing::debug!(from = %url_host(url), to = %url_host(&next), "redirect to a verified host");
                 let verified = self.inner.http.request(req.method.clone(), next).headers(req.headers.clone());
                 verified.send().await.map_err(|e| transport_error(&req.ctx, &req.host, e))
@@ -297,7 +313,8 @@ impl Client {
 
     /// Whether `host[:port]` is one whose TLS certificate is not verified.
     pub(crate) fn skips_verify(&self, host: &str) -> bool {
-        let bare = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let bare =
+            host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
         self.inner.opts.skip_verify_hosts.iter().any(|h| h == host || h == bare)
     }
 
@@ -341,7 +358,8 @@ impl Client {
 
     /// Loopback hosts and hosts listed in `insecure_hosts` (with or without their port).
     pub(crate) fn allows_http(&self, host: &str) -> bool {
-        let bare = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let bare =
+            host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
         is_loopback_host(host) || self.inner.opts.insecure_hosts.iter().any(|h| h == host || h == bare)
     }
 
@@ -363,7 +381,9 @@ impl Client {
                 "{host} answers plain HTTP, not HTTPS; if you trust the network to it, pass --insecure-registry {host}"
             )),
             TransportKind::Connect => Some(format!("check that {host} is the right host and port and is reachable")),
-            TransportKind::Timeout => Some("the registry did not answer in time; retry later or check the network".into()),
+            TransportKind::Timeout => {
+                Some("the registry did not answer in time; retry later or check the network".into())
+            }
             TransportKind::Certificate => None,
             TransportKind::Reset | TransportKind::Other => None,
         }

@@ -8,11 +8,11 @@
 //! restarts the upload in a fresh session (the individual requests are not repeated, since a
 //! repeated PATCH would corrupt the session).
 
-use crate::spec::digest::Digest;
 use crate::registry::client::Client;
 use crate::registry::error::{Context, RegistryError, Result};
-use crate::spec::reference::Repository;
 use crate::registry::transport::{Req, ReqBody, Target, backoff, status_error};
+use crate::spec::digest::Digest;
+use crate::spec::reference::Repository;
 use bytes::Bytes;
 use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, RANGE};
@@ -59,10 +59,18 @@ impl Client {
     }
 
     /// Pushes `size` bytes from the file at `path`, streamed, unless the repository has the blob.
-    pub async fn push_blob_file(&self, repo: &Repository, digest: &Digest, size: u64, path: &Path) -> Result<PushStatus> {
-        let meta = tokio::fs::metadata(path)
-            .await
-            .map_err(|source| RegistryError::Io { op: "push blob", path: path.to_path_buf(), source })?;
+    pub async fn push_blob_file(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+    ) -> Result<PushStatus> {
+        let meta = tokio::fs::metadata(path).await.map_err(|source| RegistryError::Io {
+            op: "push blob",
+            path: path.to_path_buf(),
+            source,
+        })?;
         if meta.len() != size {
             let detail = format!("the file has {} bytes, the blob {size}", meta.len());
             let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, detail);
@@ -80,8 +88,13 @@ impl Client {
         loop {
             match self.upload_once(repo, digest, &source).await {
                 Ok(()) => return Ok(PushStatus::Uploaded),
-                Err(e) if e.is_retryable() && attempt < opts.max_retries && e.retry_after().is_none_or(|w| w <= opts.max_retry_after) => {
-                    let delay = e.retry_after().unwrap_or_else(|| backoff(attempt, opts.initial_backoff, opts.max_backoff));
+                Err(e)
+                    if e.is_retryable()
+                        && attempt < opts.max_retries
+                        && e.retry_after().is_none_or(|w| w <= opts.max_retry_after) =>
+                {
+                    let delay =
+                        e.retry_after().unwrap_or_else(|| backoff(attempt, opts.initial_backoff, opts.max_backoff));
                     tracing::debug!(%digest, attempt, error = %e, "blob upload failed, restarting");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -120,7 +133,14 @@ impl Client {
     }
 
     /// Sends one chunk; returns the session's next location.
-    async fn patch_chunk(&self, start: &Req, location: url::Url, body: ReqBody, offset: u64, len: u64) -> Result<url::Url> {
+    async fn patch_chunk(
+        &self,
+        start: &Req,
+        location: url::Url,
+        body: ReqBody,
+        offset: u64,
+        len: u64,
+    ) -> Result<url::Url> {
         let end = offset + len - 1;
         let mut req = upload_req(start, Method::PATCH, location, body, len);
         req.headers.insert("content-range", header_value(&req.ctx, &format!("{offset}-{end}"))?);
@@ -133,7 +153,14 @@ impl Client {
     }
 
     /// The closing `PUT ?digest=`, with the whole blob (monolithic) or nothing (chunked).
-    async fn finish_upload(&self, start: &Req, mut location: url::Url, digest: &Digest, body: ReqBody, len: u64) -> Result<()> {
+    async fn finish_upload(
+        &self,
+        start: &Req,
+        mut location: url::Url,
+        digest: &Digest,
+        body: ReqBody,
+        len: u64,
+    ) -> Result<()> {
         location.query_pairs_mut().append_pair("digest", digest.as_str());
         let req = upload_req(start, Method::PUT, location, body, len);
         let resp = self.send(&req).await?;

@@ -101,7 +101,14 @@ pub struct Descriptor {
 
 impl Descriptor {
     pub fn new(media_type: impl Into<String>, digest: Digest, size: u64) -> Self {
-        Descriptor { media_type: media_type.into(), digest, size, platform: None, annotations: None, artifact_type: None }
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            platform: None,
+            annotations: None,
+            artifact_type: None,
+        }
     }
 }
 
@@ -163,9 +170,10 @@ pub fn parse_manifest(bytes: &[u8], media_type: &str) -> Result<ManifestContent,
 fn sniff(bytes: &[u8]) -> Result<String, String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     if let Some(mt) = value.get("mediaType").and_then(|m| m.as_str())
-        && (is_index(mt) || is_image_manifest(mt)) {
-            return Ok(mt.to_string());
-        }
+        && (is_index(mt) || is_image_manifest(mt))
+    {
+        return Ok(mt.to_string());
+    }
     if value.get("manifests").is_some() {
         Ok(OCI_INDEX.to_string())
     } else if value.get("layers").is_some() {
@@ -184,7 +192,14 @@ fn convert(d: &oci_spec::image::Descriptor) -> Result<Descriptor, String> {
     });
     let annotations = d.annotations().as_ref().map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
     let artifact_type = d.artifact_type().as_ref().map(|t| t.to_string());
-    Ok(Descriptor { media_type: d.media_type().to_string(), digest, size: d.size(), platform, annotations, artifact_type })
+    Ok(Descriptor {
+        media_type: d.media_type().to_string(),
+        digest,
+        size: d.size(),
+        platform,
+        annotations,
+        artifact_type,
+    })
 }
 
 #[cfg(test)]

@@ -17,9 +17,8 @@ pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Longest repository name (`path`) the distribution spec allows.
 pub const MAX_NAME_LEN: usize = 255;
 
-static COMPONENT: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$").expect("static regex")
-});
+static COMPONENT: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$").expect("static regex"));
 static TAG: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$").expect("static regex"));
 static HOST: LazyLock<regex::Regex> = LazyLock::new(|| {
@@ -134,11 +133,8 @@ impl Repository {
         let input = format!("{registry}/{path}");
         validate_registry(registry).map_err(|p| ReferenceError::new(&input, p))?;
         let registry = normalise_registry(registry);
-        let path = if registry == DOCKER_HUB && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path.to_string()
-        };
+        let path =
+            if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
         validate_path(&path).map_err(|p| ReferenceError::new(&input, p))?;
         Ok(Repository { registry, path })
     }
@@ -298,9 +294,24 @@ mod tests {
         let cases = [
             ("ghcr.io/werf/werf:2.10.0", "ghcr.io", "werf/werf", Some("2.10.0")),
             ("quay.io/prometheus/node-exporter:v1.8.1", "quay.io", "prometheus/node-exporter", Some("v1.8.1")),
-            ("registry.gitlab.com/group/sub/project/app:latest", "registry.gitlab.com", "group/sub/project/app", Some("latest")),
-            ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "team/app", Some("1")),
-            ("europe-docker.pkg.dev/proj/repo/img:abc_DEF-1.2", "europe-docker.pkg.dev", "proj/repo/img", Some("abc_DEF-1.2")),
+            (
+                "registry.gitlab.com/group/sub/project/app:latest",
+                "registry.gitlab.com",
+                "group/sub/project/app",
+                Some("latest"),
+            ),
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+                "team/app",
+                Some("1"),
+            ),
+            (
+                "europe-docker.pkg.dev/proj/repo/img:abc_DEF-1.2",
+                "europe-docker.pkg.dev",
+                "proj/repo/img",
+                Some("abc_DEF-1.2"),
+            ),
             ("myacr.azurecr.io/samples/hello-world", "myacr.azurecr.io", "samples/hello-world", None),
             ("localhost:5000/a/b:tag", "localhost:5000", "a/b", Some("tag")),
             ("localhost/app", "localhost", "app", None),
@@ -332,7 +343,9 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["ghcr.io/x/y:1", "localhost:5000/a/b", "docker.io/library/alpine:3", "quay.io/a/b@".to_string().as_str()] {
+        for s in
+            ["ghcr.io/x/y:1", "localhost:5000/a/b", "docker.io/library/alpine:3", "quay.io/a/b@".to_string().as_str()]
+        {
             if s.ends_with('@') {
                 continue;
             }

@@ -13,14 +13,13 @@
 use std::time::Duration;
 
 use crate::drivers::{
-    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, TagListing, UntagMethod, UntagOutcome,
-    UntagSemantics,
+    ApiBase, BrokenTag, Capabilities, Digests, Driver, DriverError, DriverInfo, Nesting, Result, TagEntry, TagListing,
+    UntagMethod, UntagOutcome, UntagSemantics,
 };
+use crate::registry::Repository;
 use crate::spec::digest::Digest;
 use crate::static_registry::gc::Collected;
 use crate::static_registry::root::StaticRoot;
-use crate::registry::Repository;
-
 
 pub static INFO: DriverInfo = DriverInfo {
     name: "static",

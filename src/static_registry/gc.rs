@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use super::root::{Area, StaticError, StaticRoot};
-use crate::spec::digest::Digest;
 use crate::registry::{ManifestContent, parse_manifest};
+use crate::spec::digest::Digest;
 
 /// What one collection removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -30,7 +30,12 @@ pub struct Collected {
 }
 
 /// Collects `repo`'s garbage; files modified after `now - grace` stay.
-pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTime<Utc>) -> Result<Collected, StaticError> {
+pub async fn collect(
+    root: &StaticRoot,
+    repo: &str,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Result<Collected, StaticError> {
     let manifests = root.entries(repo, Area::Manifests).await?;
     let blobs = root.entries(repo, Area::Blobs).await?;
     let cutoff = now - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
@@ -50,7 +55,9 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
             continue;
         }
         let referrers = crate::static_registry::referrers::read(root, repo, &digest).await?;
-        queue.extend(referrers.into_iter().filter(|r| !kept_manifests.contains(&r.digest)).map(|r| r.digest.to_string()));
+        queue.extend(
+            referrers.into_iter().filter(|r| !kept_manifests.contains(&r.digest)).map(|r| r.digest.to_string()),
+        );
         let content = parse_manifest(&bytes, &media_type).map_err(|e| StaticError::Invalid {
             root: root.to_string(),
             message: format!("{repo}: manifest {reference} cannot be parsed ({e}); nothing collected"),
@@ -58,7 +65,9 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
         match content {
             // Every entry of an index is a manifest, whatever its media type says.
             ManifestContent::Index { manifests } => {
-                queue.extend(manifests.into_iter().filter(|m| !kept_manifests.contains(&m.digest)).map(|m| m.digest.to_string()));
+                queue.extend(
+                    manifests.into_iter().filter(|m| !kept_manifests.contains(&m.digest)).map(|m| m.digest.to_string()),
+                );
             }
             ManifestContent::Image { config, layers } => {
                 kept_blobs.extend(std::iter::once(config).chain(layers).map(|d| d.digest));
@@ -89,7 +98,14 @@ pub async fn collect(root: &StaticRoot, repo: &str, grace: Duration, now: DateTi
         }
     }
     crate::static_registry::referrers::forget(root, repo, &removed_manifests).await?;
-    tracing::info!(repo, manifests = out.manifests, blobs = out.blobs, bytes = out.bytes, young = out.young, "static root: garbage collected");
+    tracing::info!(
+        repo,
+        manifests = out.manifests,
+        blobs = out.blobs,
+        bytes = out.bytes,
+        young = out.young,
+        "static root: garbage collected"
+    );
     Ok(out)
 }
 
@@ -100,7 +116,13 @@ mod tests {
     use bytes::Bytes;
 
     /// A manifest with `layer` as its one blob (written too), referring to `subject` if given.
-    async fn put(root: &StaticRoot, dir: &std::path::Path, reference: Option<&str>, layer: &[u8], subject: Option<&Digest>) -> Digest {
+    async fn put(
+        root: &StaticRoot,
+        dir: &std::path::Path,
+        reference: Option<&str>,
+        layer: &[u8],
+        subject: Option<&Digest>,
+    ) -> Digest {
         for blob in [&b"{}"[..], layer] {
             let path = dir.join("blob");
             std::fs::write(&path, blob).unwrap();
@@ -128,8 +150,13 @@ mod tests {
         let sig_gone = put(&root, tmp.path(), None, b"sig of gone", Some(&gone)).await;
         assert!(root.remove_tag("a", "v2").await.unwrap());
         let collected = collect(&root, "a", Duration::ZERO, Utc::now() + chrono::Duration::seconds(5)).await.unwrap();
-        assert_eq!((collected.manifests, collected.blobs), (2, 2), "the untagged image, its referrer, and their layers");
-        let manifests: Vec<Digest> = root.entries("a", Area::Manifests).await.unwrap().into_iter().map(|(d, _)| d).collect();
+        assert_eq!(
+            (collected.manifests, collected.blobs),
+            (2, 2),
+            "the untagged image, its referrer, and their layers"
+        );
+        let manifests: Vec<Digest> =
+            root.entries("a", Area::Manifests).await.unwrap().into_iter().map(|(d, _)| d).collect();
         assert!(manifests.contains(&kept) && manifests.contains(&sig_kept), "a referrer of a kept image stays");
         assert!(!manifests.contains(&gone) && !manifests.contains(&sig_gone));
         let referrers = |s: Digest| {

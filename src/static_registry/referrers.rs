@@ -74,7 +74,13 @@ pub fn referrer_of(bytes: &[u8], media_type: &str) -> Option<(Digest, Referrer)>
         true => None,
         false => fields.config.and_then(|c| c.media_type).filter(|t| !t.is_empty()),
     });
-    let referrer = Referrer { media_type, digest: Digest::of(bytes), size: bytes.len() as u64, artifact_type, annotations: fields.annotations };
+    let referrer = Referrer {
+        media_type,
+        digest: Digest::of(bytes),
+        size: bytes.len() as u64,
+        artifact_type,
+        annotations: fields.annotations,
+    };
     Some((subject, referrer))
 }
 
@@ -101,7 +107,13 @@ fn marks_rel(repo: &str, subject: &Digest) -> String {
 
 /// Records the manifest `bytes` (just written as `digest` into `repo`) as a referrer of its
 /// subject, if it has one.
-pub async fn record(root: &StaticRoot, repo: &str, digest: &Digest, media_type: &str, bytes: &[u8]) -> Result<(), StaticError> {
+pub async fn record(
+    root: &StaticRoot,
+    repo: &str,
+    digest: &Digest,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<(), StaticError> {
     let Some((subject, referrer)) = referrer_of(bytes, media_type) else { return Ok(()) };
     debug_assert_eq!(&referrer.digest, digest);
     let _lock = root.lock_repo(repo).await?;
@@ -112,7 +124,8 @@ pub async fn record(root: &StaticRoot, repo: &str, digest: &Digest, media_type: 
 
 /// The referrers of `subject` in `repo` (none when nothing refers to it).
 pub async fn read(root: &StaticRoot, repo: &str, subject: &Digest) -> Result<Vec<Referrer>, StaticError> {
-    let Some(bytes) = root.read_small(&index_rel(repo, subject), crate::spec::manifest::MAX_MANIFEST_SIZE).await? else {
+    let Some(bytes) = root.read_small(&index_rel(repo, subject), crate::spec::manifest::MAX_MANIFEST_SIZE).await?
+    else {
         return Ok(Vec::new());
     };
     #[derive(serde::Deserialize)]
@@ -120,7 +133,8 @@ pub async fn read(root: &StaticRoot, repo: &str, subject: &Digest) -> Result<Vec
         #[serde(default)]
         manifests: Vec<Referrer>,
     }
-    let index: Index = serde_json::from_slice(&bytes).map_err(|e| invalid(root, format!("{}: {e}", index_rel(repo, subject))))?;
+    let index: Index =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(root, format!("{}: {e}", index_rel(repo, subject))))?;
     Ok(index.manifests)
 }
 
@@ -134,7 +148,8 @@ pub async fn forget(root: &StaticRoot, repo: &str, removed: &BTreeSet<Digest>) -
     for entry in root.list_files(&format!("v2/{repo}/referrers")).await? {
         let Ok(subject) = entry.name.parse::<Digest>() else { continue };
         let marks = root.list_files(&marks_rel(repo, &subject)).await?;
-        let gone: Vec<Digest> = marks.iter().filter_map(|m| m.name.parse::<Digest>().ok()).filter(|d| removed.contains(d)).collect();
+        let gone: Vec<Digest> =
+            marks.iter().filter_map(|m| m.name.parse::<Digest>().ok()).filter(|d| removed.contains(d)).collect();
         if gone.is_empty() && !removed.contains(&subject) {
             continue;
         }
@@ -209,7 +224,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = StaticRoot::dir(dir.path());
         let subject: Digest = SUBJECT.parse().unwrap();
-        let (sbom, sig) = (artifact(Some("application/vnd.example.sbom"), "1"), artifact(Some("application/vnd.example.sig"), "2"));
+        let (sbom, sig) =
+            (artifact(Some("application/vnd.example.sbom"), "1"), artifact(Some("application/vnd.example.sig"), "2"));
         for m in [&sbom, &sig] {
             root.put_manifest("a", Digest::of(m).as_str(), crate::spec::manifest::OCI_MANIFEST, m).await.unwrap();
         }

@@ -29,14 +29,14 @@ use futures::{StreamExt, TryStreamExt};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::objects::dir::{self as dir_backend, Contained};
 pub use super::objects::dir::MEDIA_TYPES;
+use super::objects::dir::{self as dir_backend, Contained};
 pub use super::objects::s3::{ObjectEntry, S3Root};
 pub use inventory::Area;
 
 mod inventory;
-use crate::spec::digest::Digest;
 use crate::registry::{validate_path_component, validate_tag};
+use crate::spec::digest::Digest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StaticError {
@@ -159,7 +159,9 @@ impl StaticRoot {
     pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, StaticError> {
         self.check(repo, None)?;
         match &self.backend {
-            Backend::Dir(dir) => Ok(tokio::fs::metadata(dir.join(blob_rel(repo, digest))).await.is_ok_and(|m| m.is_file())),
+            Backend::Dir(dir) => {
+                Ok(tokio::fs::metadata(dir.join(blob_rel(repo, digest))).await.is_ok_and(|m| m.is_file()))
+            }
             Backend::S3(s3) => Ok(s3.head(&blob_rel(repo, digest)).await?.is_some()),
         }
     }
@@ -184,7 +186,13 @@ impl StaticRoot {
     /// Writes a manifest by digest (`reference` a digest) or under a tag. A tag also gets the
     /// digest file, its media type and its place in `tags/list`; a manifest with a `subject`
     /// is added to its subject's referrers.
-    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &Bytes) -> Result<(), StaticError> {
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &Bytes,
+    ) -> Result<(), StaticError> {
         self.check(repo, Some(reference))?;
         let digest = Digest::of(bytes);
         let tag = match reference.parse::<Digest>() {
@@ -194,9 +202,14 @@ impl StaticRoot {
         };
         match &self.backend {
             Backend::Dir(dir) => {
-                let (dir, repo, media_type, bytes, digest) = (dir.clone(), repo.to_string(), media_type.to_string(), bytes.clone(), digest.clone());
+                let (dir, repo, media_type, bytes, digest) =
+                    (dir.clone(), repo.to_string(), media_type.to_string(), bytes.clone(), digest.clone());
                 let err = self.io_err(&dir.join("v2").join(&repo));
-                blocking(move || dir_backend::put_manifest_files(&dir, &repo, &digest, tag.as_deref(), &media_type, &bytes)).await.map_err(err)?;
+                blocking(move || {
+                    dir_backend::put_manifest_files(&dir, &repo, &digest, tag.as_deref(), &media_type, &bytes)
+                })
+                .await
+                .map_err(err)?;
             }
             Backend::S3(s3) => {
                 s3.put_bytes(&manifest_rel(repo, digest.as_str()), bytes.clone(), media_type).await?;
@@ -215,13 +228,19 @@ impl StaticRoot {
         let rel = manifest_rel(repo, reference);
         let (bytes, media_type) = match &self.backend {
             Backend::Dir(dir) => {
-                let Some(bytes) = self.read_small(&rel, crate::spec::manifest::MAX_MANIFEST_SIZE).await? else { return Ok(None) };
+                let Some(bytes) = self.read_small(&rel, crate::spec::manifest::MAX_MANIFEST_SIZE).await? else {
+                    return Ok(None);
+                };
                 let (root, repo_s) = (dir.clone(), repo.to_string());
-                let types = blocking(move || dir_backend::read_media_types(&root, &repo_s)).await.map_err(self.io_err(&dir.join("v2").join(repo)))?;
+                let types = blocking(move || dir_backend::read_media_types(&root, &repo_s))
+                    .await
+                    .map_err(self.io_err(&dir.join("v2").join(repo)))?;
                 (bytes, types.get(reference).cloned())
             }
             Backend::S3(s3) => match s3.get_bytes(&rel, crate::spec::manifest::MAX_MANIFEST_SIZE).await? {
-                Some((bytes, content_type)) => (bytes, content_type.filter(|c| c.contains("manifest") || c.contains("index"))),
+                Some((bytes, content_type)) => {
+                    (bytes, content_type.filter(|c| c.contains("manifest") || c.contains("index")))
+                }
                 None => return Ok(None),
             },
         };
@@ -242,11 +261,25 @@ impl StaticRoot {
         match &self.backend {
             Backend::Dir(dir) => {
                 let (root, rel_s) = (dir.clone(), rel.clone());
-                match blocking(move || dir_backend::open_contained(&root, &rel_s)).await.map_err(self.io_err(&dir.join(&rel)))? {
+                match blocking(move || dir_backend::open_contained(&root, &rel_s))
+                    .await
+                    .map_err(self.io_err(&dir.join(&rel)))?
+                {
                     Contained::File(file, meta) => {
                         use std::os::unix::fs::MetadataExt;
-                        let version = format!("{}:{}:{}:{}.{}", meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
-                        Ok(Some(OpenBlob { size: meta.len(), version, body: BlobSource::File(std::sync::Arc::new(file)) }))
+                        let version = format!(
+                            "{}:{}:{}:{}.{}",
+                            meta.dev(),
+                            meta.ino(),
+                            meta.len(),
+                            meta.mtime(),
+                            meta.mtime_nsec()
+                        );
+                        Ok(Some(OpenBlob {
+                            size: meta.len(),
+                            version,
+                            body: BlobSource::File(std::sync::Arc::new(file)),
+                        }))
                     }
                     Contained::Missing => Ok(None),
                     Contained::Refused(why) => {
@@ -255,7 +288,11 @@ impl StaticRoot {
                     }
                 }
             }
-            Backend::S3(s3) => Ok(s3.open_ranged(&rel, None).await?.map(|o| OpenBlob { size: o.size, version: o.etag.unwrap_or_default(), body: BlobSource::Stream(o.body) })),
+            Backend::S3(s3) => Ok(s3.open_ranged(&rel, None).await?.map(|o| OpenBlob {
+                size: o.size,
+                version: o.etag.unwrap_or_default(),
+                body: BlobSource::Stream(o.body),
+            })),
         }
     }
 
@@ -271,7 +308,12 @@ impl StaticRoot {
     }
 
     /// Bytes `range` (inclusive) of the blob of an S3 root: one ranged GET.
-    pub async fn blob_range(&self, repo: &str, digest: &Digest, range: std::ops::RangeInclusive<u64>) -> Result<Option<BoxStream<'static, io::Result<Bytes>>>, StaticError> {
+    pub async fn blob_range(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<BoxStream<'static, io::Result<Bytes>>>, StaticError> {
         self.check(repo, None)?;
         match &self.backend {
             Backend::Dir(_) => Err(self.invalid("ranged reads of a directory root go through its file".into())),
@@ -280,7 +322,11 @@ impl StaticRoot {
     }
 
     /// A blob's bytes as a stream (a directory root's file read in 256 KiB pieces).
-    async fn blob_stream(&self, repo: &str, digest: &Digest) -> Result<Option<(u64, BoxStream<'static, io::Result<Bytes>>)>, StaticError> {
+    async fn blob_stream(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Option<(u64, BoxStream<'static, io::Result<Bytes>>)>, StaticError> {
         let Some(blob) = self.open_blob(repo, digest).await? else { return Ok(None) };
         let body = match blob.body {
             BlobSource::Stream(s) => s,
@@ -295,7 +341,11 @@ impl StaticRoot {
 
     /// A local file holding the blob: the root's own file, or a verified download kept alive
     /// by the returned temporary path.
-    pub async fn blob_file(&self, repo: &str, digest: &Digest) -> Result<(PathBuf, Option<tempfile::TempPath>), StaticError> {
+    pub async fn blob_file(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<(PathBuf, Option<tempfile::TempPath>), StaticError> {
         if let Backend::Dir(dir) = &self.backend {
             return Ok((dir.join(blob_rel(repo, digest)), None));
         }
@@ -412,4 +462,3 @@ impl StaticError {
         }
     }
 }
-

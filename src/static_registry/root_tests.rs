@@ -1,8 +1,8 @@
 //! Tests of [`static_root`](super::static_root) on a directory root.
 
 use super::root::*;
-use bytes::Bytes;
 use crate::spec::digest::Digest;
+use bytes::Bytes;
 
 #[tokio::test]
 async fn a_tag_writes_the_digest_file_the_media_type_and_the_tag_list() {
@@ -24,7 +24,10 @@ async fn a_tag_writes_the_digest_file_the_media_type_and_the_tag_list() {
     assert!(root.put_manifest("../escape", "v1", "x", &bytes).await.is_err());
     assert!(root.put_manifest("acme/app", "../../x", "x", &bytes).await.is_err());
     let other = Digest::of(b"other");
-    assert!(root.put_manifest("acme/app", other.as_str(), "x", &bytes).await.is_err(), "bytes must match a digest reference");
+    assert!(
+        root.put_manifest("acme/app", other.as_str(), "x", &bytes).await.is_err(),
+        "bytes must match a digest reference"
+    );
 }
 
 #[tokio::test]

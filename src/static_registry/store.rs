@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::store::{BlobFile, ImageStore, Manifest, Result};
-use crate::static_registry::root::StaticRoot;
 use crate::spec::Digest;
+use crate::static_registry::root::StaticRoot;
+use crate::store::{BlobFile, ImageStore, Manifest, Result};
 
 #[derive(Debug, Clone)]
 pub struct StaticStore {
@@ -69,7 +69,11 @@ impl ImageStore for StaticStore {
         Ok(self.root.put_manifest(&self.repo, reference, media_type, &bytes).await?)
     }
 
-    async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<crate::spec::manifest::Descriptor>> {
+    async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<crate::spec::manifest::Descriptor>> {
         let found = crate::static_registry::referrers::read(&self.root, &self.repo, subject).await?;
         let found = match artifact_type {
             Some(t) => crate::static_registry::referrers::filter(found, t),

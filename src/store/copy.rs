@@ -85,7 +85,8 @@ fn copy_content<'a>(image: &'a Image, loc: &'a Location) -> futures::future::Box
             stats.add(copy_content(child, loc).await?);
             put_manifest(child, loc, false).await?;
         }
-        let copies: Vec<futures::future::BoxFuture<'_, Result<CopyStats>>> = image.blobs.iter().map(|b| Box::pin(copy_blob(image, b, loc)) as _).collect();
+        let copies: Vec<futures::future::BoxFuture<'_, Result<CopyStats>>> =
+            image.blobs.iter().map(|b| Box::pin(copy_blob(image, b, loc)) as _).collect();
         let blobs = futures::stream::iter(copies)
             .buffer_unordered(BLOB_CONCURRENCY)
             .try_fold(CopyStats::default(), |mut acc, s| async move {

@@ -20,15 +20,26 @@ pub(crate) fn image_in(origin: &MemoryStore, name: &str, layers: &[&[u8]]) -> su
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": config.as_str(), "size": config_size}, "layers": layer_descs});
     let bytes = Bytes::from(manifest.to_string());
-    super::Image::from_manifest(&name, bytes.clone(), OCI_MANIFEST.into(), Digest::of(&bytes), Arc::new(origin.clone())).unwrap()
+    super::Image::from_manifest(&name, bytes.clone(), OCI_MANIFEST.into(), Digest::of(&bytes), Arc::new(origin.clone()))
+        .unwrap()
 }
 
 fn index_of(children: Vec<super::Image>) -> super::Image {
-    let entries: Vec<serde_json::Value> =
-        children.iter().map(|c| serde_json::json!({"mediaType": OCI_MANIFEST, "digest": c.digest.as_str(), "size": c.manifest.len()})).collect();
-    let bytes = Bytes::from(serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).to_string());
+    let entries: Vec<serde_json::Value> = children
+        .iter()
+        .map(|c| serde_json::json!({"mediaType": OCI_MANIFEST, "digest": c.digest.as_str(), "size": c.manifest.len()}))
+        .collect();
+    let bytes =
+        Bytes::from(serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).to_string());
     let origin = children[0].origin.clone();
-    super::Image { digest: Digest::of(&bytes), manifest: bytes, media_type: OCI_INDEX.into(), blobs: Vec::new(), children, origin }
+    super::Image {
+        digest: Digest::of(&bytes),
+        manifest: bytes,
+        media_type: OCI_INDEX.into(),
+        blobs: Vec::new(),
+        children,
+        origin,
+    }
 }
 
 fn loc(store: &MemoryStore, tag: &str) -> Location {
@@ -39,7 +50,10 @@ fn loc(store: &MemoryStore, tag: &str) -> Location {
 async fn an_index_goes_blobs_first_children_by_digest_then_the_tags_last() {
     let origin = MemoryStore::new("src");
     let shared_layer: &[u8] = b"base layer";
-    let index = index_of(vec![image_in(&origin, "amd64", &[shared_layer, b"amd64 layer"]), image_in(&origin, "arm64", &[shared_layer, b"arm64 layer"])]);
+    let index = index_of(vec![
+        image_in(&origin, "amd64", &[shared_layer, b"amd64 layer"]),
+        image_in(&origin, "arm64", &[shared_layer, b"arm64 layer"]),
+    ]);
     let dest = MemoryStore::new("dest");
     let stats = copy_all(&index, &[loc(&dest, "v1"), loc(&dest, "latest")]).await.unwrap();
 
@@ -47,8 +61,14 @@ async fn an_index_goes_blobs_first_children_by_digest_then_the_tags_last() {
     assert_eq!(stats.blobs_uploaded, 5, "{stats:?}");
     let writes = dest.space().writes.clone();
     let first_tag = writes.iter().position(|w| w.ends_with(":v1") || w.ends_with(":latest")).unwrap();
-    assert!(writes[..first_tag].iter().filter(|w| w.starts_with("manifest")).count() == 2, "both children before any tag: {writes:?}");
-    assert!(writes[first_tag..].iter().all(|w| w.starts_with("manifest dest:")) && writes.len() - first_tag == 2, "tags last: {writes:?}");
+    assert!(
+        writes[..first_tag].iter().filter(|w| w.starts_with("manifest")).count() == 2,
+        "both children before any tag: {writes:?}"
+    );
+    assert!(
+        writes[first_tag..].iter().all(|w| w.starts_with("manifest dest:")) && writes.len() - first_tag == 2,
+        "tags last: {writes:?}"
+    );
     for tag in ["v1", "latest"] {
         assert_eq!(dest.resolve(tag).await.unwrap(), Some(index.digest.clone()));
     }
@@ -91,7 +111,10 @@ async fn publish_plans_locations_per_repo_mode_and_copies_to_each() {
     let acme = origin.sibling("acme");
     let base: Arc<dyn ImageStore> = Arc::new(acme.clone());
     let opts = TagOptions { custom: vec!["v1".into()], ..TagOptions::default() };
-    let images = vec![(Some("backend".to_string()), "a".repeat(64), true), (Some("backend-api".to_string()), "b".repeat(64), true)];
+    let images = vec![
+        (Some("backend".to_string()), "a".repeat(64), true),
+        (Some("backend-api".to_string()), "b".repeat(64), true),
+    ];
     let multi = crate::publish::plan(&base, Layout::Multirepo, &images, &opts).unwrap();
     assert_eq!(multi[0].locations[0].to_string(), "memory:acme/backend:v1");
     let mono = crate::publish::plan(&base, Layout::Monorepo, &images, &opts).unwrap();
@@ -106,11 +129,20 @@ async fn werf_custom_tags_are_placed_as_written_and_a_shared_one_is_werfs_error(
     use crate::naming::custom_tag::CustomTag;
     use crate::naming::{Layout, TagOptions};
     let base: Arc<dyn ImageStore> = Arc::new(MemoryStore::new("acme"));
-    let custom = |t: &str| TagOptions { by_signature: true, add_custom: vec![CustomTag::parse(t).unwrap()], ..TagOptions::default() };
-    let images = vec![(Some("api".to_string()), "a".repeat(64), true), (Some("base".to_string()), "b".repeat(64), false)];
+    let custom = |t: &str| TagOptions {
+        by_signature: true,
+        add_custom: vec![CustomTag::parse(t).unwrap()],
+        ..TagOptions::default()
+    };
+    let images =
+        vec![(Some("api".to_string()), "a".repeat(64), true), (Some("base".to_string()), "b".repeat(64), false)];
     let mono = crate::publish::plan(&base, Layout::Monorepo, &images, &custom("%image%-v1")).unwrap();
     let refs: Vec<String> = mono[0].locations.iter().map(|l| l.to_string()).collect();
-    assert_eq!(refs, [format!("memory:acme:api-{}", "a".repeat(64)), "memory:acme:api-v1".to_string()], "no second `api-` prefix");
+    assert_eq!(
+        refs,
+        [format!("memory:acme:api-{}", "a".repeat(64)), "memory:acme:api-v1".to_string()],
+        "no second `api-` prefix"
+    );
     assert!(mono[1].locations.is_empty() && mono[1].tags.is_empty(), "final: false gets no reference");
     let multi = crate::publish::plan(&base, Layout::Multirepo, &images, &custom("%image%-v1")).unwrap();
     assert_eq!(multi[0].locations[1].to_string(), "memory:acme/api:api-v1");
@@ -119,5 +151,8 @@ async fn werf_custom_tags_are_placed_as_written_and_a_shared_one_is_werfs_error(
     let two = vec![(Some("api".to_string()), "a".repeat(64), true), (Some("web".to_string()), "b".repeat(64), true)];
     let err = crate::publish::plan(&base, Layout::Monorepo, &two, &custom("latest")).unwrap_err().to_string();
     assert!(err.contains("gives every image the same tag") && err.contains("%image%-latest"), "{err}");
-    assert!(crate::publish::plan(&base, Layout::Multirepo, &two, &custom("latest")).is_ok(), "multirepo: each in its own repository");
+    assert!(
+        crate::publish::plan(&base, Layout::Multirepo, &two, &custom("latest")).is_ok(),
+        "multirepo: each in its own repository"
+    );
 }

@@ -42,7 +42,11 @@ impl Image {
                 message: message.into(),
                 from_registry,
             };
-            let (bytes, media_type, _) = self.origin.manifest(child.digest.as_str()).await?.ok_or_else(|| broken("child manifest is missing"))?;
+            let (bytes, media_type, _) = self
+                .origin
+                .manifest(child.digest.as_str())
+                .await?
+                .ok_or_else(|| broken("child manifest is missing"))?;
             if Digest::of(&bytes) != child.digest {
                 return Err(broken("child manifest does not match its digest"));
             }
@@ -53,7 +57,13 @@ impl Image {
         Ok(())
     }
 
-    pub fn from_manifest(loc: &impl std::fmt::Display, manifest: Bytes, media_type: String, digest: Digest, origin: Arc<dyn ImageStore>) -> Result<Image> {
+    pub fn from_manifest(
+        loc: &impl std::fmt::Display,
+        manifest: Bytes,
+        media_type: String,
+        digest: Digest,
+        origin: Arc<dyn ImageStore>,
+    ) -> Result<Image> {
         let content = parse_manifest(&manifest, &media_type).map_err(|e| StoreError::Manifest {
             location: loc.to_string(),
             digest: digest.clone(),

@@ -81,7 +81,10 @@ impl ImageStore for LayoutStore {
     async fn blob_bytes(&self, digest: &Digest, limit: u64) -> Result<Bytes> {
         let size = std::fs::metadata(self.layout.blob_path(digest)).map(|m| m.len()).unwrap_or(0);
         if size > limit {
-            return Err(StoreError::Io { path: self.layout.blob_path(digest), source: std::io::Error::other(format!("larger than {limit} bytes")) });
+            return Err(StoreError::Io {
+                path: self.layout.blob_path(digest),
+                source: std::io::Error::other(format!("larger than {limit} bytes")),
+            });
         }
         Ok(self.layout.read_blob(digest)?)
     }

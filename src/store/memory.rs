@@ -88,12 +88,16 @@ impl ImageStore for MemoryStore {
     }
 
     async fn blob_bytes(&self, digest: &Digest, _limit: u64) -> Result<Bytes> {
-        self.space().blobs.get(digest).cloned().ok_or_else(|| StoreError::Io { path: digest.to_string().into(), source: std::io::ErrorKind::NotFound.into() })
+        self.space().blobs.get(digest).cloned().ok_or_else(|| StoreError::Io {
+            path: digest.to_string().into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
     }
 
     async fn blob_file(&self, digest: &Digest) -> Result<BlobFile> {
         let bytes = self.blob_bytes(digest, u64::MAX).await?;
-        let tmp = tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
+        let tmp =
+            tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
         std::fs::write(tmp.path(), &bytes).map_err(|source| StoreError::Io { path: tmp.path().into(), source })?;
         Ok(BlobFile::temporary(tmp.into_temp_path()))
     }

@@ -21,11 +21,11 @@ mod layout;
 pub(crate) mod memory;
 mod registry;
 
+pub use crate::static_registry::StaticStore;
 pub use copy::{CopyStats, copy, copy_all, resolve};
 pub use image::Image;
 pub use layout::LayoutStore;
 pub use registry::RegistryStore;
-pub use crate::static_registry::StaticStore;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -33,9 +33,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::oci::layout::LayoutError;
-use crate::static_registry::root::StaticError;
 use crate::registry::{Client, RegistryError, Repository};
 use crate::spec::Digest;
+use crate::static_registry::root::StaticError;
 
 /// A manifest as stored: its bytes, media type and digest.
 pub type Manifest = (Bytes, String, Digest);
@@ -159,7 +159,11 @@ pub trait ImageStore: Send + Sync + std::fmt::Debug {
 
     /// The manifests whose `subject` is `subject` (of `artifact_type` when given), as the
     /// distribution spec's referrers API lists them; none where the store keeps no such list.
-    async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<crate::spec::manifest::Descriptor>> {
+    async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<crate::spec::manifest::Descriptor>> {
         let _ = (subject, artifact_type);
         Ok(Vec::new())
     }

@@ -76,7 +76,8 @@ impl ImageStore for RegistryStore {
 
     /// A verified download into a temporary file.
     async fn blob_file(&self, digest: &Digest) -> Result<BlobFile> {
-        let tmp = tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
+        let tmp =
+            tempfile::NamedTempFile::new().map_err(|source| StoreError::Io { path: std::env::temp_dir(), source })?;
         let path = tmp.into_temp_path();
         let io = |source| StoreError::Io { path: path.to_path_buf(), source };
         let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(&path).await.map_err(io)?);

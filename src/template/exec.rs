@@ -55,11 +55,32 @@ impl<'s> Exec<'s> {
 
     /// Runs template `name` with `data` into `out`. `call` is where it was called from
     /// (`None` for the entry template).
-    pub fn run(&mut self, name: &str, call: Option<(usize, usize, String)>, data: Value, out: &mut Output) -> Result<(), Error> {
+    pub fn run(
+        &mut self,
+        name: &str,
+        call: Option<(usize, usize, String)>,
+        data: Value,
+        out: &mut Output,
+    ) -> Result<(), Error> {
         let Some((file, body)) = self.set.lookup(name) else {
             let (file, offset) = call.as_ref().map_or((0, 0), |c| (c.0, c.1));
-            let names = self.set.names().into_iter().filter(|n| !n.starts_with("tpl-")).map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
-            return Err(Error { file, offset, message: format!("no template {name:?}"), hint: Some(format!("define it with `{{{{ define {name:?} }}}}…{{{{ end }}}}` in the project file or in a partial (.werf/**/*.tmpl); defined: {names}")), trace: Vec::new() });
+            let names = self
+                .set
+                .names()
+                .into_iter()
+                .filter(|n| !n.starts_with("tpl-"))
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error {
+                file,
+                offset,
+                message: format!("no template {name:?}"),
+                hint: Some(format!(
+                    "define it with `{{{{ define {name:?} }}}}…{{{{ end }}}}` in the project file or in a partial (.werf/**/*.tmpl); defined: {names}"
+                )),
+                trace: Vec::new(),
+            });
         };
         self.enter(call.as_ref().map_or((file, 0), |c| (c.0, c.1)))?;
         let mut vars: Vars = vec![("$".into(), data.clone())];
@@ -75,7 +96,13 @@ impl<'s> Exec<'s> {
 
     fn enter(&mut self, (file, offset): (usize, usize)) -> Result<(), Error> {
         if self.depth >= self.limits.depth {
-            return Err(Error { file, offset, message: format!("templates nested more than {} deep", self.limits.depth), hint: Some("an `include` or `template` probably calls itself without end".into()), trace: Vec::new() });
+            return Err(Error {
+                file,
+                offset,
+                message: format!("templates nested more than {} deep", self.limits.depth),
+                hint: Some("an `include` or `template` probably calls itself without end".into()),
+                trace: Vec::new(),
+            });
         }
         self.depth += 1;
         Ok(())
@@ -84,26 +111,58 @@ impl<'s> Exec<'s> {
     fn step(&mut self, file: usize, offset: usize) -> Result<(), Error> {
         self.steps += 1;
         if self.steps > self.limits.steps {
-            return Err(Error { file, offset, message: format!("rendering takes more than {} steps", self.limits.steps), hint: Some("a `range` over a very long list, or templates calling each other without end".into()), trace: Vec::new() });
+            return Err(Error {
+                file,
+                offset,
+                message: format!("rendering takes more than {} steps", self.limits.steps),
+                hint: Some("a `range` over a very long list, or templates calling each other without end".into()),
+                trace: Vec::new(),
+            });
         }
         Ok(())
     }
 
-    fn write(&mut self, out: &mut Output, text: &str, seg: (usize, usize, usize, bool), at: usize) -> Result<(), Error> {
+    fn write(
+        &mut self,
+        out: &mut Output,
+        text: &str,
+        seg: (usize, usize, usize, bool),
+        at: usize,
+    ) -> Result<(), Error> {
         self.produced += text.len();
         if self.produced > self.limits.output {
-            return Err(Error { file: seg.0, offset: at, message: format!("the rendered text is larger than {} MiB", self.limits.output >> 20), hint: None, trace: Vec::new() });
+            return Err(Error {
+                file: seg.0,
+                offset: at,
+                message: format!("the rendered text is larger than {} MiB", self.limits.output >> 20),
+                hint: None,
+                trace: Vec::new(),
+            });
         }
         if text.is_empty() {
             return Ok(());
         }
         let start = out.text.len();
         out.text.push_str(text);
-        out.segments.push(Segment { out_start: start, out_end: out.text.len(), file: seg.0, src_start: seg.1, src_end: seg.2, verbatim: seg.3 });
+        out.segments.push(Segment {
+            out_start: start,
+            out_end: out.text.len(),
+            file: seg.0,
+            src_start: seg.1,
+            src_end: seg.2,
+            verbatim: seg.3,
+        });
         Ok(())
     }
 
-    fn walk(&mut self, file: usize, nodes: &[Node], dot: &Value, vars: &mut Vars, out: &mut Output) -> Result<Flow, Error> {
+    fn walk(
+        &mut self,
+        file: usize,
+        nodes: &[Node],
+        dot: &Value,
+        vars: &mut Vars,
+        out: &mut Output,
+    ) -> Result<Flow, Error> {
         for node in nodes {
             match node {
                 Node::Text { pos, text } => {
@@ -147,7 +206,15 @@ impl<'s> Exec<'s> {
         Ok(Flow::Normal)
     }
 
-    fn branch(&mut self, file: usize, b: &Branch, with: bool, dot: &Value, vars: &mut Vars, out: &mut Output) -> Result<Flow, Error> {
+    fn branch(
+        &mut self,
+        file: usize,
+        b: &Branch,
+        with: bool,
+        dot: &Value,
+        vars: &mut Vars,
+        out: &mut Output,
+    ) -> Result<Flow, Error> {
         self.step(file, b.span.start)?;
         self.enter((file, b.span.start))?;
         let mark = vars.len();
@@ -175,7 +242,14 @@ impl<'s> Exec<'s> {
         result
     }
 
-    fn range_inner(&mut self, file: usize, b: &Branch, dot: &Value, vars: &mut Vars, out: &mut Output) -> Result<(), Error> {
+    fn range_inner(
+        &mut self,
+        file: usize,
+        b: &Branch,
+        dot: &Value,
+        vars: &mut Vars,
+        out: &mut Output,
+    ) -> Result<(), Error> {
         let value = self.pipe(file, &b.pipe, dot, vars)?;
         let items: Vec<(Value, Value)> = match &value {
             Value::List(items) => items.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone())).collect(),
@@ -185,12 +259,23 @@ impl<'s> Exec<'s> {
                     return Err(self.err(file, b.pipe.pos, "can't use two variables when ranging over an integer"));
                 }
                 if *n > 0 && *n as u64 > self.limits.steps {
-                    return Err(self.err(file, b.pipe.pos, format!("range over {n}: more iterations than the {} steps rendering allows", self.limits.steps)));
+                    return Err(self.err(
+                        file,
+                        b.pipe.pos,
+                        format!(
+                            "range over {n}: more iterations than the {} steps rendering allows",
+                            self.limits.steps
+                        ),
+                    ));
                 }
                 (0..(*n).max(0)).map(|i| (Value::Int(i), Value::Int(i))).collect()
             }
             Value::Missing | Value::Nil => Vec::new(),
-            other => return Err(self.err(file, b.pipe.pos, format!("range can't iterate over {}", other.to_text())).hint("`range` walks a list, a map or a number")),
+            other => {
+                return Err(self
+                    .err(file, b.pipe.pos, format!("range can't iterate over {}", other.to_text()))
+                    .hint("`range` walks a list, a map or a number"));
+            }
         };
         if items.is_empty() {
             self.walk(file, &b.otherwise, dot, vars, out)?;
@@ -247,7 +332,14 @@ impl<'s> Exec<'s> {
         Ok(value)
     }
 
-    fn command(&mut self, file: usize, cmd: &Cmd, dot: &Value, vars: &mut Vars, piped: Option<Value>) -> Result<Value, Error> {
+    fn command(
+        &mut self,
+        file: usize,
+        cmd: &Cmd,
+        dot: &Value,
+        vars: &mut Vars,
+        piped: Option<Value>,
+    ) -> Result<Value, Error> {
         let (first, rest) = cmd.args.split_first().expect("the parser never makes an empty command");
         let has_args = !rest.is_empty() || piped.is_some();
         match first {
@@ -262,7 +354,9 @@ impl<'s> Exec<'s> {
                 self.chain(file, *pos, base, names, rest, dot, vars, piped)
             }
             Arg::Nil(pos) => Err(self.err(file, *pos, "nil is not a command")),
-            other if has_args => Err(self.err(file, other.pos(), "can't give argument to non-function").hint("only a function or a method takes arguments (and the value piped into it)")),
+            other if has_args => Err(self
+                .err(file, other.pos(), "can't give argument to non-function")
+                .hint("only a function or a method takes arguments (and the value piped into it)")),
             other => self.arg(file, other, dot, vars),
         }
     }
@@ -279,27 +373,29 @@ impl<'s> Exec<'s> {
             Arg::Field(pos, names) => self.chain(file, *pos, dot.clone(), names, &[], dot, vars, None)?,
             Arg::Var(pos, name, names) => {
                 let base = lookup_var(vars, name);
-                if names.is_empty() {
-                    base
-                } else {
-                    self.chain(file, *pos, base, names, &[], dot, vars, None)?
-                }
+                if names.is_empty() { base } else { self.chain(file, *pos, base, names, &[], dot, vars, None)? }
             }
             Arg::Func(pos, name) => self.call(file, *pos, name, &[], dot, vars, None)?,
             Arg::Sub(pos, pipe, names) => {
                 let base = self.pipe(file, pipe, dot, vars)?;
-                if names.is_empty() {
-                    base
-                } else {
-                    self.chain(file, *pos, base, names, &[], dot, vars, None)?
-                }
+                if names.is_empty() { base } else { self.chain(file, *pos, base, names, &[], dot, vars, None)? }
             }
         })
     }
 
     /// `receiver.a.b …`; the last name gets `args` (and `piped`) when it is a method.
     #[allow(clippy::too_many_arguments)]
-    fn chain(&mut self, file: usize, pos: usize, receiver: Value, names: &[String], args: &[Arg], dot: &Value, vars: &mut Vars, piped: Option<Value>) -> Result<Value, Error> {
+    fn chain(
+        &mut self,
+        file: usize,
+        pos: usize,
+        receiver: Value,
+        names: &[String],
+        args: &[Arg],
+        dot: &Value,
+        vars: &mut Vars,
+        piped: Option<Value>,
+    ) -> Result<Value, Error> {
         let mut value = receiver;
         for (i, name) in names.iter().enumerate() {
             let last = i + 1 == names.len();
@@ -318,7 +414,14 @@ impl<'s> Exec<'s> {
         Ok(value)
     }
 
-    fn field(&mut self, file: usize, pos: usize, receiver: &Value, name: &str, args: Option<Vec<Value>>) -> Result<Value, Error> {
+    fn field(
+        &mut self,
+        file: usize,
+        pos: usize,
+        receiver: &Value,
+        name: &str,
+        args: Option<Vec<Value>>,
+    ) -> Result<Value, Error> {
         match receiver {
             Value::Missing => Ok(Value::Missing),
             Value::Nil => Err(self.err(file, pos, format!("nil pointer evaluating interface {{}}.{name}"))),
@@ -339,7 +442,16 @@ impl<'s> Exec<'s> {
 
     /// Calls function `name` with `args` (and `piped` last).
     #[allow(clippy::too_many_arguments)]
-    fn call(&mut self, file: usize, pos: usize, name: &str, args: &[Arg], dot: &Value, vars: &mut Vars, piped: Option<Value>) -> Result<Value, Error> {
+    fn call(
+        &mut self,
+        file: usize,
+        pos: usize,
+        name: &str,
+        args: &[Arg],
+        dot: &Value,
+        vars: &mut Vars,
+        piped: Option<Value>,
+    ) -> Result<Value, Error> {
         if name == "and" || name == "or" {
             return self.and_or(file, pos, name == "and", args, dot, vars, piped);
         }
@@ -351,15 +463,34 @@ impl<'s> Exec<'s> {
         let f = funcs::lookup(name).expect("the parser checked that the function exists");
         let mut call = Call { ex: self, file, pos };
         f(&mut call, values).map_err(|fail| match fail {
-            Fail::Msg(m) => Error { file, offset: pos, message: format!("error calling {name}: {m}"), hint: None, trace: Vec::new() },
+            Fail::Msg(m) => Error {
+                file,
+                offset: pos,
+                message: format!("error calling {name}: {m}"),
+                hint: None,
+                trace: Vec::new(),
+            },
             Fail::Located(e) => *e,
         })
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn and_or(&mut self, file: usize, pos: usize, and: bool, args: &[Arg], dot: &Value, vars: &mut Vars, piped: Option<Value>) -> Result<Value, Error> {
+    fn and_or(
+        &mut self,
+        file: usize,
+        pos: usize,
+        and: bool,
+        args: &[Arg],
+        dot: &Value,
+        vars: &mut Vars,
+        piped: Option<Value>,
+    ) -> Result<Value, Error> {
         if args.is_empty() && piped.is_none() {
-            return Err(self.err(file, pos, format!("wrong number of args for {}: want at least 1 got 0", if and { "and" } else { "or" })));
+            return Err(self.err(
+                file,
+                pos,
+                format!("wrong number of args for {}: want at least 1 got 0", if and { "and" } else { "or" }),
+            ));
         }
         let mut last = Value::Missing;
         for a in args {
@@ -377,7 +508,8 @@ impl<'s> Exec<'s> {
     /// `include NAME DATA`: template `name`'s text.
     pub(crate) fn include(&mut self, file: usize, pos: usize, name: &str, data: Value) -> Result<String, Fail> {
         let mut out = Output::default();
-        self.run(name, Some((file, pos, format!("include {name:?}"))), data, &mut out).map_err(|e| Fail::Located(Box::new(e)))?;
+        self.run(name, Some((file, pos, format!("include {name:?}"))), data, &mut out)
+            .map_err(|e| Fail::Located(Box::new(e)))?;
         Ok(out.text)
     }
 

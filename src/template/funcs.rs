@@ -82,7 +82,8 @@ pub(crate) fn unknown_hint(name: &str) -> String {
     if let Some((_, why)) = LEFT_OUT.iter().find(|(n, _)| *n == name) {
         return format!("sprig's `{name}` is not available in wharf: {why}");
     }
-    let names: Vec<&str> = GO.iter().chain(sprig_str::FUNCS).chain(sprig_coll::FUNCS).chain(sprig_enc::FUNCS).map(|(n, _)| *n).collect();
+    let names: Vec<&str> =
+        GO.iter().chain(sprig_str::FUNCS).chain(sprig_coll::FUNCS).chain(sprig_enc::FUNCS).map(|(n, _)| *n).collect();
     match crate::config::suggest_word(name, &names) {
         Some(s) => format!("did you mean `{s}`? (see README, \"werf compatibility\", for the functions wharf has)"),
         None => "see README, \"werf compatibility\", for the template functions wharf has".into(),
@@ -150,14 +151,22 @@ fn index(_: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
     for key in &a[1..] {
         item = match (&item, key) {
             (Value::Map(m), Value::Str(k)) => m.borrow().get(k).cloned().unwrap_or(Value::Missing),
-            (Value::Map(_), other) => return Err(Fail::Msg(format!("value has type {}; should be string", other.type_name()))),
+            (Value::Map(_), other) => {
+                return Err(Fail::Msg(format!("value has type {}; should be string", other.type_name())));
+            }
             (Value::List(l), k) => {
-                let i = int(k).map_err(|_| Fail::Msg(format!("cannot index slice/array with type {}", k.type_name())))?;
-                l.get(usize::try_from(i).unwrap_or(usize::MAX)).cloned().ok_or_else(|| Fail::Msg(format!("index out of range: {i}")))?
+                let i =
+                    int(k).map_err(|_| Fail::Msg(format!("cannot index slice/array with type {}", k.type_name())))?;
+                l.get(usize::try_from(i).unwrap_or(usize::MAX))
+                    .cloned()
+                    .ok_or_else(|| Fail::Msg(format!("index out of range: {i}")))?
             }
             (Value::Str(s), k) => {
                 let i = int(k)?;
-                let b = s.as_bytes().get(usize::try_from(i).unwrap_or(usize::MAX)).ok_or_else(|| Fail::Msg(format!("index out of range: {i}")))?;
+                let b = s
+                    .as_bytes()
+                    .get(usize::try_from(i).unwrap_or(usize::MAX))
+                    .ok_or_else(|| Fail::Msg(format!("index out of range: {i}")))?;
                 Value::Int(i64::from(*b))
             }
             (Value::Missing | Value::Nil, _) => return Err("index of untyped nil".into()),
@@ -178,7 +187,10 @@ fn slice(_: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
     let bound = |i: usize, default: usize| -> Result<usize, Fail> {
         match a.get(i) {
             None => Ok(default),
-            Some(v) => usize::try_from(int(v)?).ok().filter(|&n| n <= len).ok_or_else(|| Fail::Msg(format!("index out of range: {}", int(v).unwrap_or(-1)))),
+            Some(v) => usize::try_from(int(v)?)
+                .ok()
+                .filter(|&n| n <= len)
+                .ok_or_else(|| Fail::Msg(format!("index out of range: {}", int(v).unwrap_or(-1)))),
         }
     };
     let (start, end) = (bound(1, 0)?, bound(2, len)?);
@@ -232,7 +244,9 @@ fn compare_eq(a: &[Value]) -> Result<bool, Fail> {
             false
         } else {
             match k1 {
-                Basic::Other => return Err(Fail::Msg(format!("non-comparable type {}: {}", first.to_text(), first.type_name()))),
+                Basic::Other => {
+                    return Err(Fail::Msg(format!("non-comparable type {}: {}", first.to_text(), first.type_name())));
+                }
                 _ => first.deep_eq(other),
             }
         };
@@ -250,7 +264,12 @@ fn order(name: &str, a: &[Value]) -> Result<std::cmp::Ordering, Fail> {
         (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
         (Value::Float(x), Value::Float(y)) => x.partial_cmp(y).ok_or_else(|| "NaN is not ordered".into()),
         (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-        (x, y) if matches!(basic(x), Basic::Int | Basic::Float | Basic::Str) && matches!(basic(y), Basic::Int | Basic::Float | Basic::Str) => Err("incompatible types for comparison".into()),
+        (x, y)
+            if matches!(basic(x), Basic::Int | Basic::Float | Basic::Str)
+                && matches!(basic(y), Basic::Int | Basic::Float | Basic::Str) =>
+        {
+            Err("incompatible types for comparison".into())
+        }
         _ => Err("invalid type for comparison".into()),
     }
 }

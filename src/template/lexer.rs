@@ -154,7 +154,9 @@ impl Lexer<'_> {
                 return Err(Error::syntax(open, "unclosed action").hint("close it with `}}`"));
             };
             if rest.starts_with("}}") {
-                return Err(Error::syntax(start, "unclosed left paren").hint("every `(` needs its `)` inside the action"));
+                return Err(
+                    Error::syntax(start, "unclosed left paren").hint("every `(` needs its `)` inside the action")
+                );
             }
             match c {
                 c if SPACE.contains(&c) => {
@@ -290,7 +292,8 @@ impl Lexer<'_> {
             .skip(1)
             .find(|&(i, c)| {
                 let prev = rest[..i].chars().last().unwrap_or(' ');
-                let exponent_sign = matches!(c, '+' | '-') && matches!(prev, 'e' | 'E' | 'p' | 'P') && !rest.starts_with("0x");
+                let exponent_sign =
+                    matches!(c, '+' | '-') && matches!(prev, 'e' | 'E' | 'p' | 'P') && !rest.starts_with("0x");
                 !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || exponent_sign)
             })
             .map_or(rest.len(), |(i, _)| i);
@@ -339,7 +342,11 @@ fn escape(e: char, rest: &str) -> Option<(char, usize)> {
         '0'..='7' => (2, 8),
         _ => return None,
     };
-    let text: String = if radix == 8 { std::iter::once(e).chain(rest.chars().take(2)).collect() } else { rest.chars().take(digits).collect() };
+    let text: String = if radix == 8 {
+        std::iter::once(e).chain(rest.chars().take(2)).collect()
+    } else {
+        rest.chars().take(digits).collect()
+    };
     let wanted = if radix == 8 { 3 } else { digits };
     if text.chars().count() != wanted {
         return None;
@@ -381,8 +388,14 @@ mod tests {
 
     #[test]
     fn trim_markers_need_a_space() {
-        assert_eq!(toks("a \n{{- 1 -}}\n b"), [Tok::Text("a".into()), Tok::Open, Tok::Number("1".into()), Tok::Close, Tok::Text("b".into()), Tok::Eof]);
-        assert_eq!(toks("a {{-3}}"), [Tok::Text("a ".into()), Tok::Open, Tok::Number("-3".into()), Tok::Close, Tok::Eof]);
+        assert_eq!(
+            toks("a \n{{- 1 -}}\n b"),
+            [Tok::Text("a".into()), Tok::Open, Tok::Number("1".into()), Tok::Close, Tok::Text("b".into()), Tok::Eof]
+        );
+        assert_eq!(
+            toks("a {{-3}}"),
+            [Tok::Text("a ".into()), Tok::Open, Tok::Number("-3".into()), Tok::Close, Tok::Eof]
+        );
     }
 
     #[test]

@@ -13,11 +13,11 @@
 //! memory or the stack. Why our own: see README, "Design notes: dependencies".
 
 mod exec;
-mod printf;
 mod funcs;
 mod lexer;
 mod literal;
 mod parse;
+mod printf;
 mod semver;
 mod sprig_coll;
 mod sprig_enc;
@@ -192,7 +192,6 @@ impl Set {
     pub fn source(&self, index: usize) -> Option<Source> {
         self.sources.borrow().get(index).cloned()
     }
-
 
     /// Executes template `name` with `data` as `.` and `$`.
     pub fn execute(&self, name: &str, data: Value, host: &dyn Host, limits: Limits) -> Result<Output, Error> {

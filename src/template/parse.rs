@@ -95,7 +95,8 @@ pub(crate) fn parse(tokens: Vec<Token>, is_func: &dyn Fn(&str) -> bool) -> Resul
     let (body, end) = p.list(true)?;
     if let Some(end) = end {
         let word = if end.word == "end" { "end" } else { "else" };
-        return Err(Error::syntax(end.pos, format!("unexpected {{{{{word}}}}}")).hint("this `end`/`else` has no `if`, `range`, `with`, `define` or `block` to close"));
+        return Err(Error::syntax(end.pos, format!("unexpected {{{{{word}}}}}"))
+            .hint("this `end`/`else` has no `if`, `range`, `with`, `define` or `block` to close"));
     }
     Ok(Parsed { body, defines: p.defines })
 }
@@ -147,7 +148,10 @@ impl Parser<'_> {
             match token.tok {
                 Tok::Text(text) => nodes.push(Node::Text { pos: token.pos, text }),
                 Tok::Eof if top => return Ok((nodes, None)),
-                Tok::Eof => return Err(Error::syntax(token.pos, "unexpected EOF").hint("an `if`, `range`, `with`, `define` or `block` is missing its `{{end}}`")),
+                Tok::Eof => {
+                    return Err(Error::syntax(token.pos, "unexpected EOF")
+                        .hint("an `if`, `range`, `with`, `define` or `block` is missing its `{{end}}`"));
+                }
                 Tok::Open => match self.action(token.pos, top)? {
                     Step::Node(n) => nodes.push(n),
                     Step::Nothing => {}
@@ -216,7 +220,9 @@ impl Parser<'_> {
             }
             "define" | "block" => {
                 if !top || self.depth > 0 {
-                    return Err(Error::syntax(kw_pos, format!("unexpected {{{{{kw}}}}}")).hint("`define` and `block` are only allowed at the top level of a file, outside other actions"));
+                    return Err(Error::syntax(kw_pos, format!("unexpected {{{{{kw}}}}}")).hint(
+                        "`define` and `block` are only allowed at the top level of a file, outside other actions",
+                    ));
                 }
                 let name = self.template_name(kw)?;
                 let pipe = if kw == "block" { Some(self.pipeline("block", false)?) } else { None };
@@ -233,7 +239,11 @@ impl Parser<'_> {
                 }
                 self.defines.push((name.clone(), body));
                 match pipe {
-                    Some(pipe) => Ok(Step::Node(Node::Template { span: Span { start: open, end: close }, name, pipe: Some(pipe) })),
+                    Some(pipe) => Ok(Step::Node(Node::Template {
+                        span: Span { start: open, end: close },
+                        name,
+                        pipe: Some(pipe),
+                    })),
                     None => Ok(Step::Nothing),
                 }
             }
@@ -245,8 +255,11 @@ impl Parser<'_> {
         let t = self.next_word();
         match t.tok {
             Tok::Str(name) => Ok(name),
-            _ => Err(Error::syntax(t.pos, format!("unexpected token in {context}: a template name in quotes is expected"))
-                .hint(format!("write `{{{{ {context} \"name\" … }}}}`"))),
+            _ => Err(Error::syntax(
+                t.pos,
+                format!("unexpected token in {context}: a template name in quotes is expected"),
+            )
+            .hint(format!("write `{{{{ {context} \"name\" … }}}}`"))),
         }
     }
 
@@ -281,7 +294,10 @@ impl Parser<'_> {
                 otherwise = list;
                 match end {
                     Some(Ender { word: "end", .. }) => {}
-                    Some(e) => return Err(Error::syntax(e.pos, "expected end; found {{else}}").hint("an action has at most one plain `{{else}}`, and it comes last")),
+                    Some(e) => {
+                        return Err(Error::syntax(e.pos, "expected end; found {{else}}")
+                            .hint("an action has at most one plain `{{else}}`, and it comes last"));
+                    }
                     None => unreachable_eof(),
                 }
             }
@@ -291,7 +307,10 @@ impl Parser<'_> {
                 let chained = match self.peek() {
                     Tok::Ident(w) if w == "if" && kw == "if" => "if",
                     Tok::Ident(w) if w == "with" && kw == "with" => "with",
-                    _ => return Err(Error::syntax(pos, format!("unexpected word after {{{{else}}}} in {kw}")).hint(format!("write `{{{{else}}}}` or `{{{{else {kw} …}}}}`"))),
+                    _ => {
+                        return Err(Error::syntax(pos, format!("unexpected word after {{{{else}}}} in {kw}"))
+                            .hint(format!("write `{{{{else}}}}` or `{{{{else {kw} …}}}}`")));
+                    }
                 };
                 let chain_pos = self.pos();
                 self.at += 1;
@@ -312,7 +331,8 @@ impl Parser<'_> {
         let t = self.next_word();
         match t.tok {
             Tok::Close => Ok(t.pos + 2),
-            other => Err(Error::syntax(t.pos, format!("unexpected {} in action", describe(&other))).hint("an action holds one pipeline: `{{ f arg | g }}`")),
+            other => Err(Error::syntax(t.pos, format!("unexpected {} in action", describe(&other)))
+                .hint("an action holds one pipeline: `{{ f arg | g }}`")),
         }
     }
 
@@ -343,9 +363,13 @@ impl Parser<'_> {
         }
         for (i, cmd) in cmds.iter().enumerate().skip(1) {
             if let Some(first) = cmd.args.first()
-                && matches!(first, Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Int(..) | Arg::Float(..) | Arg::Str(..))
+                && matches!(
+                    first,
+                    Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Int(..) | Arg::Float(..) | Arg::Str(..)
+                )
             {
-                return Err(Error::syntax(first.pos(), format!("non executable command in pipeline stage {}", i + 1)).hint("after `|` comes a function (or a method) that takes the value as its last argument"));
+                return Err(Error::syntax(first.pos(), format!("non executable command in pipeline stage {}", i + 1))
+                    .hint("after `|` comes a function (or a method) that takes the value as its last argument"));
             }
         }
         for (name, _) in &vars {
@@ -428,7 +452,8 @@ impl Parser<'_> {
             }
             Tok::Ident(name) => {
                 if !(self.is_func)(&name) {
-                    return Err(Error::syntax(pos, format!("function {name:?} not defined")).hint(super::funcs::unknown_hint(&name)));
+                    return Err(Error::syntax(pos, format!("function {name:?} not defined"))
+                        .hint(super::funcs::unknown_hint(&name)));
                 }
                 Arg::Func(pos, name)
             }

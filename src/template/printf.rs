@@ -112,7 +112,13 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                 continue;
             }
         };
-        pad(&mut out, &body, &spec, matches!(verb, 'd' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G' | 'x' | 'X' | 'o' | 'b') && !matches!(arg, Value::Str(_)));
+        pad(
+            &mut out,
+            &body,
+            &spec,
+            matches!(verb, 'd' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G' | 'x' | 'X' | 'o' | 'b')
+                && !matches!(arg, Value::Str(_)),
+        );
     }
     if next < args.len() {
         out.push_str("%!(EXTRA ");
@@ -169,10 +175,14 @@ fn signed(s: String, spec: &Spec, negative: bool) -> String {
 /// One verb applied to one argument; `None` when they do not fit.
 fn format_one(verb: char, spec: &Spec, arg: &Value) -> Option<String> {
     match (verb, arg) {
-        ('v', Value::Float(f)) | ('g', Value::Float(f)) => Some(signed(match spec.precision {
-            Some(p) => format_g_precision(*f, p),
-            None => format_float_g(*f),
-        }, spec, *f < 0.0)),
+        ('v', Value::Float(f)) | ('g', Value::Float(f)) => Some(signed(
+            match spec.precision {
+                Some(p) => format_g_precision(*f, p),
+                None => format_float_g(*f),
+            },
+            spec,
+            *f < 0.0,
+        )),
         ('v', Value::Int(i)) | ('d', Value::Int(i)) => Some(signed(i.to_string(), spec, *i < 0)),
         ('v', Value::Str(s)) if spec.sharp => Some(quote(s)),
         ('v', other) => Some(other.to_text()),
@@ -181,7 +191,9 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> Option<String> {
             (!matches!(v, Value::Bool(_))).then(|| v.to_text())
         }
         ('q', Value::Str(s)) => Some(if spec.sharp && !s.contains('`') { format!("`{s}`") } else { quote(s) }),
-        ('q', Value::Int(i)) => char::from_u32(u32::try_from(*i).ok()?).map(|c| format!("'{}'", quote(&c.to_string()).trim_matches('"'))),
+        ('q', Value::Int(i)) => {
+            char::from_u32(u32::try_from(*i).ok()?).map(|c| format!("'{}'", quote(&c.to_string()).trim_matches('"')))
+        }
         ('t', Value::Bool(b)) => Some(b.to_string()),
         ('T', v) => Some(v.type_name()),
         ('c', Value::Int(i)) => char::from_u32(u32::try_from(*i).ok()?).map(String::from),
@@ -256,8 +268,17 @@ mod tests {
     fn printf_like_go() {
         let s = |f: &str, a: &[Value]| sprintf(f, a);
         assert_eq!(s("%s-%d-%v", &[Value::str("a"), Value::Int(3), Value::Float(2.5)]), "a-3-2.5");
-        assert_eq!(s("%05d|%-4s|%4s|%x|%#x", &[Value::Int(-42), Value::str("ab"), Value::str("ab"), Value::Int(255), Value::Int(255)]), "-0042|ab  |  ab|ff|0xff");
-        assert_eq!(s("%.2f %q %t", &[Value::Float(1.23456), Value::str("a\"b"), Value::Bool(true)]), "1.23 \"a\\\"b\" true");
+        assert_eq!(
+            s(
+                "%05d|%-4s|%4s|%x|%#x",
+                &[Value::Int(-42), Value::str("ab"), Value::str("ab"), Value::Int(255), Value::Int(255)]
+            ),
+            "-0042|ab  |  ab|ff|0xff"
+        );
+        assert_eq!(
+            s("%.2f %q %t", &[Value::Float(1.23456), Value::str("a\"b"), Value::Bool(true)]),
+            "1.23 \"a\\\"b\" true"
+        );
         assert_eq!(s("%d", &[Value::str("x")]), "%!d(string=x)");
         assert_eq!(s("%s %s", &[Value::str("x")]), "x %!s(MISSING)");
         assert_eq!(s("%s", &[Value::str("x"), Value::Int(1)]), "x%!(EXTRA int=1)");

@@ -15,7 +15,10 @@ pub(crate) fn parse_version(text: &str) -> Result<Version, String> {
         None => (t, ""),
     };
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(format!("invalid semantic version {text:?}"));
     }
     let mut full = parts.join(".");
@@ -59,7 +62,11 @@ fn comparators(text: &str) -> Result<Vec<Comparator>, String> {
         if words.get(i + 1) == Some(&"-") && i + 2 < words.len() {
             out.push(comparator(&format!(">={}", words[i]))?);
             let upper = comparator(words[i + 2])?;
-            out.push(if upper.parts < 3 { Comparator { op: "<", version: bump(&upper.version, upper.parts), parts: 3 } } else { Comparator { op: "<=", ..upper } });
+            out.push(if upper.parts < 3 {
+                Comparator { op: "<", version: bump(&upper.version, upper.parts), parts: 3 }
+            } else {
+                Comparator { op: "<=", ..upper }
+            });
             i += 3;
             continue;
         }
@@ -103,7 +110,8 @@ fn comparator(word: &str) -> Result<Comparator, String> {
     }
     let parts = numbers.len();
     let base = if parts == 0 { "0".to_string() } else { numbers.join(".") };
-    let version = parse_version(&format!("{base}{}", if parts == 3 { tail } else { "" })).map_err(|_| format!("{word:?} is not a version comparison"))?;
+    let version = parse_version(&format!("{base}{}", if parts == 3 { tail } else { "" }))
+        .map_err(|_| format!("{word:?} is not a version comparison"))?;
     Ok(Comparator { op, version, parts })
 }
 
@@ -173,7 +181,14 @@ mod tests {
         for (c, v) in yes {
             assert!(matches(c, v).unwrap(), "{c} should accept {v}");
         }
-        let no = [(">= 1.2.3", "1.2.2"), ("^1.2.0", "2.0.0"), ("~1.2.3", "1.3.0"), ("^0.2.3", "0.3.0"), (">=1.0.0", "1.5.0-rc.1"), ("!=1.2.3", "1.2.3")];
+        let no = [
+            (">= 1.2.3", "1.2.2"),
+            ("^1.2.0", "2.0.0"),
+            ("~1.2.3", "1.3.0"),
+            ("^0.2.3", "0.3.0"),
+            (">=1.0.0", "1.5.0-rc.1"),
+            ("!=1.2.3", "1.2.3"),
+        ];
         for (c, v) in no {
             assert!(!matches(c, v).unwrap(), "{c} should refuse {v}");
         }

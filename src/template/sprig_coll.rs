@@ -70,20 +70,24 @@ pub(crate) const FUNCS: &[(&str, Func)] = &[
     ("initial", |_, a| list_fn("initial", a, |l| Value::list(l[..l.len().saturating_sub(1)].to_vec()))),
     ("reverse", |_, a| list_fn("reverse", a, |l| Value::list(l.iter().rev().cloned().collect()))),
     ("compact", |_, a| list_fn("compact", a, |l| Value::list(l.iter().filter(|v| !empty(v)).cloned().collect()))),
-    ("uniq", |_, a| list_fn("uniq", a, |l| {
-        let mut out: Vec<Value> = Vec::new();
-        for v in l {
-            if !out.iter().any(|o| o.deep_eq(v)) {
-                out.push(v.clone());
+    ("uniq", |_, a| {
+        list_fn("uniq", a, |l| {
+            let mut out: Vec<Value> = Vec::new();
+            for v in l {
+                if !out.iter().any(|o| o.deep_eq(v)) {
+                    out.push(v.clone());
+                }
             }
-        }
-        Value::list(out)
-    })),
-    ("sortAlpha", |_, a| list_fn("sortAlpha", a, |l| {
-        let mut s: Vec<String> = l.iter().map(strval).collect();
-        s.sort();
-        Value::list(s.into_iter().map(Value::Str).collect())
-    })),
+            Value::list(out)
+        })
+    }),
+    ("sortAlpha", |_, a| {
+        list_fn("sortAlpha", a, |l| {
+            let mut s: Vec<String> = l.iter().map(strval).collect();
+            s.sort();
+            Value::list(s.into_iter().map(Value::Str).collect())
+        })
+    }),
     ("append", |_, a| push("append", a, false)),
     ("push", |_, a| push("push", a, false)),
     ("prepend", |_, a| push("prepend", a, true)),
@@ -198,7 +202,10 @@ fn map(v: &Value) -> Result<&Map, Fail> {
     match v {
         Value::Map(m) => Ok(m),
         Value::Missing | Value::Nil => Err("invalid value; expected map[string]interface {}".into()),
-        other => Err(Fail::Msg(format!("wrong type for value; expected map[string]interface {{}}; got {}", other.type_name()))),
+        other => Err(Fail::Msg(format!(
+            "wrong type for value; expected map[string]interface {{}}; got {}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -245,7 +252,12 @@ fn dict(_: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
 fn pick_omit(name: &str, a: Vec<Value>, keep: bool) -> Result<Value, Fail> {
     want(name, &a, 1, usize::MAX)?;
     let keys: Vec<String> = a[1..].iter().map(string).collect::<Result<_, _>>()?;
-    let out = map(&a[0])?.borrow().iter().filter(|(k, _)| keys.contains(k) == keep).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let out = map(&a[0])?
+        .borrow()
+        .iter()
+        .filter(|(k, _)| keys.contains(k) == keep)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(Value::map(out))
 }
 

@@ -30,7 +30,9 @@ pub(crate) const FUNCS: &[(&str, Func)] = &[
     ("fromYaml", |_, a| {
         want("fromYaml", &a, 1, 1)?;
         let text = string(&a[0])?;
-        let v: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| Fail::Msg(format!("cannot read YAML: {}", e.to_string().lines().next().unwrap_or_default())))?;
+        let v: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+            Fail::Msg(format!("cannot read YAML: {}", e.to_string().lines().next().unwrap_or_default()))
+        })?;
         match v {
             serde_json::Value::Object(_) => Ok(Value::from_json(&v, true)),
             serde_json::Value::Null => Ok(Value::map(Default::default())),
@@ -40,7 +42,8 @@ pub(crate) const FUNCS: &[(&str, Func)] = &[
     ("b64enc", |_, a| hash("b64enc", &a, |b| base64::engine::general_purpose::STANDARD.encode(b))),
     ("b64dec", |_, a| {
         want("b64dec", &a, 1, 1)?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(strval(&a[0])).map_err(|e| Fail::Msg(e.to_string()))?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(strval(&a[0])).map_err(|e| Fail::Msg(e.to_string()))?;
         Ok(Value::Str(String::from_utf8_lossy(&bytes).into_owned()))
     }),
     ("sha256sum", |_, a| hash("sha256sum", &a, |b| hex::encode(sha2::Sha256::digest(b)))),
@@ -88,8 +91,17 @@ pub(crate) const FUNCS: &[(&str, Func)] = &[
 fn json(name: &str, a: &[Value], pretty: bool, html_safe: bool) -> Result<Value, Fail> {
     want(name, a, 1, 1)?;
     let v = a[0].to_json();
-    let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.map_err(|e| Fail::Msg(e.to_string()))?;
-    let text = if html_safe { text.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029") } else { text };
+    let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }
+        .map_err(|e| Fail::Msg(e.to_string()))?;
+    let text = if html_safe {
+        text.replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    } else {
+        text
+    };
     Ok(Value::Str(text))
 }
 
@@ -140,7 +152,9 @@ fn env(c: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
     let value = c.ex.host.env(&name).map_err(Fail::Msg)?;
     match (value, fallback) {
         (None, Some(f)) => Ok(Value::Str(f)),
-        (None, None) => Err(Fail::Msg(format!("the environment variable {name:?} must be set or default must be provided"))),
+        (None, None) => {
+            Err(Fail::Msg(format!("the environment variable {name:?} must be set or default must be provided")))
+        }
         (Some(v), Some(f)) if v.is_empty() => Ok(Value::Str(f)),
         (Some(v), _) => Ok(Value::Str(v)),
     }

@@ -8,8 +8,14 @@ use super::printf::quote;
 use super::value::Value;
 
 pub(crate) const FUNCS: &[(&str, Func)] = &[
-    ("quote", |_, a| Ok(Value::Str(a.iter().filter(|v| !v.is_nil()).map(|v| quote(&strval(v))).collect::<Vec<_>>().join(" ")))),
-    ("squote", |_, a| Ok(Value::Str(a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", strval(v))).collect::<Vec<_>>().join(" ")))),
+    ("quote", |_, a| {
+        Ok(Value::Str(a.iter().filter(|v| !v.is_nil()).map(|v| quote(&strval(v))).collect::<Vec<_>>().join(" ")))
+    }),
+    ("squote", |_, a| {
+        Ok(Value::Str(
+            a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", strval(v))).collect::<Vec<_>>().join(" "),
+        ))
+    }),
     ("cat", |_, a| Ok(Value::Str(a.iter().filter(|v| !v.is_nil()).map(strval).collect::<Vec<_>>().join(" ")))),
     ("trim", |_, a| one("trim", &a, |s| s.trim().to_string())),
     ("trimAll", |_, a| two("trimAll", &a, |cut, s| s.trim_matches(|c| cut.contains(c)).to_string())),
@@ -49,7 +55,9 @@ pub(crate) const FUNCS: &[(&str, Func)] = &[
     ("regexSplit", regex_split),
     ("base", |_, a| one("base", &a, |s| path_base(s).to_string())),
     ("dir", |_, a| one("dir", &a, path_dir)),
-    ("ext", |_, a| one("ext", &a, |s| path_base(s).rfind('.').map_or(String::new(), |i| path_base(s)[i..].to_string()))),
+    ("ext", |_, a| {
+        one("ext", &a, |s| path_base(s).rfind('.').map_or(String::new(), |i| path_base(s)[i..].to_string()))
+    }),
 ];
 
 /// sprig's `strval`: strings as they are, anything else as Go's `%v` prints it.
@@ -117,7 +125,8 @@ fn words(s: &str) -> Vec<String> {
         }
         let prev = if i > 0 { chars[i - 1] } else { ' ' };
         let next = chars.get(i + 1).copied().unwrap_or(' ');
-        let boundary = c.is_uppercase() && (prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next.is_lowercase()));
+        let boundary = c.is_uppercase()
+            && (prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next.is_lowercase()));
         if boundary && !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
         }
@@ -286,7 +295,10 @@ fn join(_: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
 }
 
 fn compile(pattern: &str) -> Result<regex::Regex, Fail> {
-    regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| Fail::Msg(format!("invalid regular expression {pattern:?}: {e}")))
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| Fail::Msg(format!("invalid regular expression {pattern:?}: {e}")))
 }
 
 fn regex2(name: &str, a: &[Value], f: impl Fn(&regex::Regex, &str) -> Value) -> Result<Value, Fail> {
@@ -305,14 +317,22 @@ fn regex_find_all(_: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
 fn regex_replace(a: Vec<Value>, literal: bool) -> Result<Value, Fail> {
     want("regexReplaceAll", &a, 3, 3)?;
     let (re, s, repl) = (compile(&string(&a[0])?)?, string(&a[1])?, string(&a[2])?);
-    let out = if literal { re.replace_all(&s, regex::NoExpand(&repl)).into_owned() } else { re.replace_all(&s, repl.as_str()).into_owned() };
+    let out = if literal {
+        re.replace_all(&s, regex::NoExpand(&repl)).into_owned()
+    } else {
+        re.replace_all(&s, repl.as_str()).into_owned()
+    };
     Ok(Value::Str(out))
 }
 
 fn regex_split(_: &mut Call<'_, '_>, a: Vec<Value>) -> Result<Value, Fail> {
     want("regexSplit", &a, 3, 3)?;
     let (re, s, n) = (compile(&string(&a[0])?)?, string(&a[1])?, int(&a[2])?);
-    let parts: Vec<Value> = if n < 0 { re.split(&s).map(Value::str).collect() } else { re.splitn(&s, n as usize).map(Value::str).collect() };
+    let parts: Vec<Value> = if n < 0 {
+        re.split(&s).map(Value::str).collect()
+    } else {
+        re.splitn(&s, n as usize).map(Value::str).collect()
+    };
     Ok(Value::list(parts))
 }
 
@@ -334,7 +354,12 @@ fn path_dir(s: &str) -> String {
 
 /// Go's `html/template.HTMLEscapeString`.
 pub(crate) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('\'', "&#39;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;").replace('\0', "\u{FFFD}")
+    s.replace('&', "&amp;")
+        .replace('\'', "&#39;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\0', "\u{FFFD}")
 }
 
 /// Go's `JSEscapeString`.

@@ -30,7 +30,8 @@ fn run_with(files: &[(&str, &str)], limits: Limits) -> Result<String, Error> {
     for (name, text) in files {
         set.add(name, name, text)?;
     }
-    let host = Env(HashMap::from([("APP_VERSION".to_string(), "1.2.3".to_string()), ("EMPTY".to_string(), String::new())]));
+    let host =
+        Env(HashMap::from([("APP_VERSION".to_string(), "1.2.3".to_string()), ("EMPTY".to_string(), String::new())]));
     set.execute(files[0].0, data(), &host, limits).map(|o| o.text)
 }
 
@@ -83,7 +84,12 @@ fn control_structures() {
     assert_eq!(render("{{ if .Nope }}a{{ else if eq .Name \"api\" }}b{{ else }}c{{ end }}"), "b");
     assert_eq!(render("{{ with .Empty }}x{{ else with .Name }}{{ . }}{{ end }}"), "api");
     assert_eq!(render("{{ range .Nope }}x{{ else }}none{{ end }}"), "none");
-    assert_eq!(render("{{ range 4 }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}"), "02");
+    assert_eq!(
+        render(
+            "{{ range 4 }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}"
+        ),
+        "02"
+    );
     assert_eq!(fails("{{ range .Name }}{{ end }}").message, "range can't iterate over api");
 }
 
@@ -92,7 +98,10 @@ fn pipelines_and_functions() {
     assert_eq!(render("{{ .Name | upper | printf \"%s-%d\" | quote }}"), "\"API-%!d(MISSING)\"");
     assert_eq!(render("{{ \"x\" | printf \"%s-%d\" 7 }}"), "%!s(int=7)-%!d(string=x)");
     assert_eq!(render("{{ and 1 0 2 }} {{ or 0 \"\" 3 }} {{ not 0 }}"), "0 3 true");
-    assert_eq!(render("{{ len .Apps }} {{ index .Apps 1 }} {{ index .Versions \"b\" }} {{ slice .Apps 1 }}"), "2 worker 2 [worker]");
+    assert_eq!(
+        render("{{ len .Apps }} {{ index .Apps 1 }} {{ index .Versions \"b\" }} {{ slice .Apps 1 }}"),
+        "2 worker 2 [worker]"
+    );
     assert_eq!(render("{{ lt 1 2 }} {{ eq .Nope nil }} {{ eq 1 2 1 }} {{ ne \"a\" \"b\" }}"), "true true true true");
     assert_eq!(fails("{{ eq 1 \"1\" }}").message, "error calling eq: incompatible types for comparison");
     assert_eq!(fails("{{ lower 1 }}").message, "error calling lower: wrong type for value; expected string; got int");
@@ -101,35 +110,80 @@ fn pipelines_and_functions() {
 
 #[test]
 fn sprig_functions() {
-    assert_eq!(render("{{ default \"alpine\" .Nope }} {{ default \"x\" .Name }} {{ .Empty | default \"d\" }}"), "alpine api d");
+    assert_eq!(
+        render("{{ default \"alpine\" .Nope }} {{ default \"x\" .Name }} {{ .Empty | default \"d\" }}"),
+        "alpine api d"
+    );
     assert_eq!(render("{{ $_ := set . \"Base\" \"alpine:3.20\" }}{{ .Base }}"), "alpine:3.20");
-    assert_eq!(render("{{ $d := dict \"a\" 1 \"b\" \"x\" }}{{ get $d \"b\" }}{{ hasKey $d \"a\" }}{{ get $d \"z\" }}|{{ keys $d }}"), "xtrue|[a b]");
-    assert_eq!(render("{{ list 1 \"a\" | toJson }} {{ dict \"k\" \"<v>\" | toJson }}"), "[1,\"a\"] {\"k\":\"\\u003cv\\u003e\"}");
-    assert_eq!(render("{{ splitList \",\" \"a,b\" | join \"+\" }} {{ \"a-b\" | replace \"-\" \"_\" }} {{ trimSuffix \"-dev\" \"app-dev\" }}"), "a+b a_b app");
-    assert_eq!(render("{{ \" x \" | trim | squote }} {{ \"AbC\" | lower }} {{ b64enc \"hi\" }} {{ sha256sum \"\" | trunc 8 }}"), "'x' abc aGk= e3b0c442");
+    assert_eq!(
+        render(
+            "{{ $d := dict \"a\" 1 \"b\" \"x\" }}{{ get $d \"b\" }}{{ hasKey $d \"a\" }}{{ get $d \"z\" }}|{{ keys $d }}"
+        ),
+        "xtrue|[a b]"
+    );
+    assert_eq!(
+        render("{{ list 1 \"a\" | toJson }} {{ dict \"k\" \"<v>\" | toJson }}"),
+        "[1,\"a\"] {\"k\":\"\\u003cv\\u003e\"}"
+    );
+    assert_eq!(
+        render(
+            "{{ splitList \",\" \"a,b\" | join \"+\" }} {{ \"a-b\" | replace \"-\" \"_\" }} {{ trimSuffix \"-dev\" \"app-dev\" }}"
+        ),
+        "a+b a_b app"
+    );
+    assert_eq!(
+        render(
+            "{{ \" x \" | trim | squote }} {{ \"AbC\" | lower }} {{ b64enc \"hi\" }} {{ sha256sum \"\" | trunc 8 }}"
+        ),
+        "'x' abc aGk= e3b0c442"
+    );
     assert_eq!(render("{{ semverCompare \">=1.2.0\" \"1.10.0\" }} {{ (semver \"v2.3.4\").Minor }}"), "true 3");
-    assert_eq!(render("{{ add 1 2 3 }} {{ sub 5 2 }} {{ until 3 }} {{ append (list 1) 2 }} {{ has 2 (list 1 2) }}"), "6 3 [0 1 2] [1 2] true");
-    assert_eq!(render("{{ \"a: [1, 2]\" | fromYaml | toJson }} {{ dict \"a\" (list 1 2) | toYaml }}"), "{\"a\":[1,2]} a:\n- 1\n- 2");
+    assert_eq!(
+        render("{{ add 1 2 3 }} {{ sub 5 2 }} {{ until 3 }} {{ append (list 1) 2 }} {{ has 2 (list 1 2) }}"),
+        "6 3 [0 1 2] [1 2] true"
+    );
+    assert_eq!(
+        render("{{ \"a: [1, 2]\" | fromYaml | toJson }} {{ dict \"a\" (list 1 2) | toYaml }}"),
+        "{\"a\":[1,2]} a:\n- 1\n- 2"
+    );
     assert_eq!(render("{{ \"line1\\nline2\" | nindent 2 }}"), "\n  line1\n  line2");
-    assert_eq!(render("{{ mustToJson (list 1) }} {{ ternary \"y\" \"n\" true }} {{ kindOf .Apps }} {{ typeOf 1 }}"), "[1] y slice int");
+    assert_eq!(
+        render("{{ mustToJson (list 1) }} {{ ternary \"y\" \"n\" true }} {{ kindOf .Apps }} {{ typeOf 1 }}"),
+        "[1] y slice int"
+    );
     assert_eq!(fails("{{ required \"set BASE\" .Nope }}").message, "error calling required: set BASE");
-    assert_eq!(fails_parse("{{ now }}").hint.unwrap(), "sprig's `now` is not available in wharf: it makes the configuration (and the stage digests) change on every run");
+    assert_eq!(
+        fails_parse("{{ now }}").hint.unwrap(),
+        "sprig's `now` is not available in wharf: it makes the configuration (and the stage digests) change on every run"
+    );
     assert_eq!(fails_parse("{{ expandenv \"$HOME\" }}").message, "function \"expandenv\" not defined");
     assert!(fails_parse("{{ uper 1 }}").hint.unwrap().starts_with("did you mean `upper`?"));
 }
 
 #[test]
 fn werf_env() {
-    assert_eq!(render("{{ env \"APP_VERSION\" }} {{ env \"UNSET\" \"dflt\" }} {{ env \"EMPTY\" \"e\" }}"), "1.2.3 dflt e");
-    assert_eq!(fails("{{ env \"UNSET\" }}").message, "error calling env: the environment variable \"UNSET\" must be set or default must be provided");
-    assert_eq!(fails("{{ env \"FORBIDDEN\" \"x\" }}").message, "error calling env: env name \"FORBIDDEN\" not allowed by giterminism");
+    assert_eq!(
+        render("{{ env \"APP_VERSION\" }} {{ env \"UNSET\" \"dflt\" }} {{ env \"EMPTY\" \"e\" }}"),
+        "1.2.3 dflt e"
+    );
+    assert_eq!(
+        fails("{{ env \"UNSET\" }}").message,
+        "error calling env: the environment variable \"UNSET\" must be set or default must be provided"
+    );
+    assert_eq!(
+        fails("{{ env \"FORBIDDEN\" \"x\" }}").message,
+        "error calling env: env name \"FORBIDDEN\" not allowed by giterminism"
+    );
 }
 
 #[test]
 fn define_template_include_tpl() {
     let partial = "{{- define \"image\" -}}\nimage: {{ .name }}\n{{- end }}";
     let main = "{{ range list \"a\" \"b\" }}{{ template \"image\" (dict \"name\" .) }}\n{{ end }}{{ include \"image\" (dict \"name\" \"c\") | upper }}";
-    assert_eq!(run_with(&[("main", main), ("_helpers.tmpl", partial)], Limits::default()).unwrap(), "image: a\nimage: b\nIMAGE: C");
+    assert_eq!(
+        run_with(&[("main", main), ("_helpers.tmpl", partial)], Limits::default()).unwrap(),
+        "image: a\nimage: b\nIMAGE: C"
+    );
     assert_eq!(render("{{ tpl \"{{ .Name }}-x\" . }}"), "api-x");
     assert_eq!(render("{{ block \"b\" . }}[{{ .Name }}]{{ end }}"), "[api]");
     let e = fails("{{ include \"nope\" . }}");
@@ -179,18 +233,26 @@ fn output_maps_back_to_the_source() {
 #[test]
 fn runaway_templates_stop() {
     let tight = Limits { steps: 10_000, output: 1 << 20, depth: 50 };
-    let e = run_with(&[("main", "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}")], tight).unwrap_err();
+    let e = run_with(&[("main", "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}")], tight)
+        .unwrap_err();
     assert!(e.message.starts_with("templates nested more than 50 deep"), "{e:?}");
     let e = run_with(&[("main", "{{ range 100000 }}x{{ end }}")], tight).unwrap_err();
     assert!(e.message.contains("steps"), "{e:?}");
     let e = run_with(&[("main", "{{ range 100 }}{{ repeat 100000 \"x\" }}{{ end }}")], tight).unwrap_err();
     assert!(e.message.starts_with("the rendered text is larger than"), "{e:?}");
     // With the default limits, on a test thread's 2 MiB stack: an error, not an overflow.
-    let e = run_with(&[("main", "{{ define \"r\" }}{{ if 1 }}{{ include \"r\" . | trim }}{{ end }}{{ end }}{{ include \"r\" . }}")], Limits::default()).unwrap_err();
+    let e = run_with(
+        &[("main", "{{ define \"r\" }}{{ if 1 }}{{ include \"r\" . | trim }}{{ end }}{{ end }}{{ include \"r\" . }}")],
+        Limits::default(),
+    )
+    .unwrap_err();
     assert!(e.message.starts_with("templates nested more than 100 deep"), "{e:?}");
-    let e = run_with(&[("main", "{{ define \"t\" }}{{ tpl \"{{ include \\\"t\\\" . }}\" . }}{{ end }}{{ include \"t\" . }}")], Limits::default()).unwrap_err();
+    let e = run_with(
+        &[("main", "{{ define \"t\" }}{{ tpl \"{{ include \\\"t\\\" . }}\" . }}{{ end }}{{ include \"t\" . }}")],
+        Limits::default(),
+    )
+    .unwrap_err();
     assert!(e.message.starts_with("templates nested more than 100 deep"), "{e:?}");
     let nested = format!("{{{{ {}1{} }}}}", "(".repeat(500), ")".repeat(500));
     assert!(fails_parse(&nested).message.contains("nested more than"));
 }
-

@@ -266,7 +266,10 @@ mod tests {
 
     #[test]
     fn go_printing() {
-        let m = Value::map(BTreeMap::from([("b".into(), Value::Int(2)), ("a".into(), Value::list(vec![Value::str("x"), Value::Nil]))]));
+        let m = Value::map(BTreeMap::from([
+            ("b".into(), Value::Int(2)),
+            ("a".into(), Value::list(vec![Value::str("x"), Value::Nil])),
+        ]));
         assert_eq!(m.to_text(), "map[a:[x <nil>] b:2]");
         assert_eq!(format_float_g(1.5), "1.5");
         assert_eq!(format_float_g(100000.0), "100000");

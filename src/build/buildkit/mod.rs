@@ -49,12 +49,26 @@ pub type ExporterResponse = HashMap<String, String>;
 
 impl BuildKit {
     /// Runs one build. `network` is the `RUN` network mode when not the daemon's default.
-    pub async fn solve(&self, req: &BuildRequest, network: Option<&str>, export: Option<ExportSink>, log: LogSink<'_>) -> Result<ExporterResponse, EngineError> {
-        let unavailable = |e: TransportError| EngineError::Unavailable { endpoint: self.daemon.address().to_string(), message: e.to_string() };
+    pub async fn solve(
+        &self,
+        req: &BuildRequest,
+        network: Option<&str>,
+        export: Option<ExportSink>,
+        log: LogSink<'_>,
+    ) -> Result<ExporterResponse, EngineError> {
+        let unavailable = |e: TransportError| EngineError::Unavailable {
+            endpoint: self.daemon.address().to_string(),
+            message: e.to_string(),
+        };
         let channel = self.daemon.channel().await.map_err(unavailable)?;
         let mut control = control_client(channel);
         let session_id = new_id();
-        let services = Services { context_tar: req.context_tar.clone(), upload_id: new_id(), secrets: req.secrets.clone(), export };
+        let services = Services {
+            context_tar: req.context_tar.clone(),
+            upload_id: new_id(),
+            secrets: req.secrets.clone(),
+            export,
+        };
         let context_url = services.context_url();
         let server = self.open_session(&mut control, &session_id, services).await?;
         let build_ref = new_id();
@@ -87,9 +101,17 @@ impl BuildKit {
     }
 
     /// Opens the build's session and serves it until the returned task is aborted.
-    async fn open_session(&self, control: &mut ControlClient<Channel>, id: &str, services: Services) -> Result<tokio::task::JoinHandle<()>, EngineError> {
+    async fn open_session(
+        &self,
+        control: &mut ControlClient<Channel>,
+        id: &str,
+        services: Services,
+    ) -> Result<tokio::task::JoinHandle<()>, EngineError> {
         let address = self.daemon.address().to_string();
-        let fail = |message: String| EngineError::Unavailable { endpoint: address.clone(), message: format!("cannot open the build session: {message}") };
+        let fail = |message: String| EngineError::Unavailable {
+            endpoint: address.clone(),
+            message: format!("cannot open the build session: {message}"),
+        };
         let mut headers: Vec<(&str, String)> = vec![
             ("X-Docker-Expose-Session-Uuid", id.to_string()),
             ("X-Docker-Expose-Session-Name", "wharf".to_string()),
@@ -98,7 +120,9 @@ impl BuildKit {
         headers.extend(services.methods().into_iter().map(|m| ("X-Docker-Expose-Session-Grpc-Method", m)));
         let io: BoxIo = match &self.daemon {
             Daemon::Engine(address) => upgrade(address, "/session", &headers).await.map_err(|e| fail(e.to_string()))?,
-            Daemon::BuildKit { .. } => session_stream(control, &headers).await.map_err(|e| fail(e.message().to_string()))?,
+            Daemon::BuildKit { .. } => {
+                session_stream(control, &headers).await.map_err(|e| fail(e.message().to_string()))?
+            }
         };
         Ok(services.serve(io))
     }
@@ -110,7 +134,10 @@ fn control_client(channel: Channel) -> ControlClient<Channel> {
 
 /// The session over `Control.Session`: BuildKit's HTTP/2 client talks to wharf's server
 /// through the stream's messages. Returns wharf's end as a byte stream.
-async fn session_stream(control: &mut ControlClient<Channel>, headers: &[(&str, String)]) -> Result<BoxIo, tonic::Status> {
+async fn session_stream(
+    control: &mut ControlClient<Channel>,
+    headers: &[(&str, String)],
+) -> Result<BoxIo, tonic::Status> {
     let (ours, theirs) = tokio::io::duplex(1 << 16);
     let (mut their_read, mut their_write) = tokio::io::split(theirs);
     let (tx, rx) = tokio::sync::mpsc::channel::<BytesMessage>(16);
@@ -131,7 +158,8 @@ async fn session_stream(control: &mut ControlClient<Channel>, headers: &[(&str, 
     let outgoing = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
     let mut request = tonic::Request::new(outgoing);
     for (k, v) in headers {
-        let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+            .map_err(|e| tonic::Status::internal(e.to_string()))?;
         let value = v.parse().map_err(|_| tonic::Status::internal(format!("session header {k}")))?;
         request.metadata_mut().append(key, value);
     }
@@ -149,7 +177,14 @@ async fn session_stream(control: &mut ControlClient<Channel>, headers: &[(&str, 
 }
 
 /// The `Solve` for one Dockerfile build.
-fn solve_request(req: &BuildRequest, context_url: &str, network: Option<&str>, exporter: Exporter, session: &str, build_ref: &str) -> SolveRequest {
+fn solve_request(
+    req: &BuildRequest,
+    context_url: &str,
+    network: Option<&str>,
+    exporter: Exporter,
+    session: &str,
+    build_ref: &str,
+) -> SolveRequest {
     let mut attrs: HashMap<String, String> = HashMap::from([
         ("context".to_string(), context_url.to_string()),
         ("filename".to_string(), req.dockerfile.clone()),
@@ -199,7 +234,10 @@ mod tests {
     #[test]
     fn the_solve_names_context_dockerfile_args_and_exporter_but_no_secret_value() {
         let secrets = crate::build::secrets::BuildSecrets {
-            secrets: BTreeMap::from([("token".to_string(), crate::build::secrets::SecretValue::new(b"s3cr3t".to_vec()))]),
+            secrets: BTreeMap::from([(
+                "token".to_string(),
+                crate::build::secrets::SecretValue::new(b"s3cr3t".to_vec()),
+            )]),
             ..Default::default()
         };
         let req = BuildRequest {
@@ -221,8 +259,14 @@ mod tests {
         assert_eq!((a["target"].as_str(), a["platform"].as_str()), ("final", "linux/arm64"));
         assert_eq!((a["build-arg:A"].as_str(), a["label:io.wharf.project"].as_str()), ("1", "p"));
         assert_eq!(a["force-network-mode"], "none");
-        assert_eq!((s.exporter_deprecated.as_str(), s.exporter_attrs_deprecated["name"].as_str()), ("moby", "wharf-stages/p:abc"));
+        assert_eq!(
+            (s.exporter_deprecated.as_str(), s.exporter_attrs_deprecated["name"].as_str()),
+            ("moby", "wharf-stages/p:abc")
+        );
         assert_eq!((s.session.as_str(), s.r#ref.as_str(), s.frontend.as_str()), ("sess", "ref", "dockerfile.v0"));
-        assert!(!format!("{s:?}").contains("s3cr3t"), "secret values are served by the session, never sent in the solve");
+        assert!(
+            !format!("{s:?}").contains("s3cr3t"),
+            "secret values are served by the session, never sent in the solve"
+        );
     }
 }

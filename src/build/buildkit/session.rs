@@ -111,19 +111,30 @@ impl tonic::transport::server::Connected for Conn {
 }
 
 impl tokio::io::AsyncRead for Conn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         self.0.as_mut().poll_read(cx, buf)
     }
 }
 
 impl tokio::io::AsyncWrite for Conn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         self.0.as_mut().poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
         self.0.as_mut().poll_flush(cx)
     }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         self.0.as_mut().poll_shutdown(cx)
     }
 }
@@ -137,7 +148,8 @@ impl Health for HealthImpl {
     }
 
     async fn list(&self, _: Request<HealthListRequest>) -> Result<Response<HealthListResponse>, Status> {
-        let statuses = [(String::new(), HealthCheckResponse { status: ServingStatus::Serving as i32 })].into_iter().collect();
+        let statuses =
+            [(String::new(), HealthCheckResponse { status: ServingStatus::Serving as i32 })].into_iter().collect();
         Ok(Response::new(HealthListResponse { statuses }))
     }
 
@@ -157,8 +169,9 @@ impl Upload for UploadImpl {
     type PullStream = BoxStream<upload::BytesMessage>;
     async fn pull(&self, _: Request<Streaming<upload::BytesMessage>>) -> Result<Response<Self::PullStream>, Status> {
         let file = tokio::fs::File::open(&self.tar).await.map_err(|e| Status::internal(format!("context: {e}")))?;
-        let chunks = tokio_util::io::ReaderStream::with_capacity(file, CHUNK)
-            .map(|c| c.map(|b| upload::BytesMessage { data: b.to_vec() }).map_err(|e| Status::internal(format!("context: {e}"))));
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).map(|c| {
+            c.map(|b| upload::BytesMessage { data: b.to_vec() }).map_err(|e| Status::internal(format!("context: {e}")))
+        });
         Ok(Response::new(Box::pin(chunks)))
     }
 }
@@ -172,10 +185,14 @@ impl Secrets for SecretsImpl {
     async fn get_secret(&self, request: Request<GetSecretRequest>) -> Result<Response<GetSecretResponse>, Status> {
         let id = &request.get_ref().id;
         match self.secrets.secrets.get(id) {
-            Some(value) if value.expose().len() <= MAX_SECRET_SIZE => Ok(Response::new(GetSecretResponse { data: value.expose().to_vec() })),
+            Some(value) if value.expose().len() <= MAX_SECRET_SIZE => {
+                Ok(Response::new(GetSecretResponse { data: value.expose().to_vec() }))
+            }
             Some(_) => Err(Status::failed_precondition(format!("secret {id} is larger than {MAX_SECRET_SIZE} bytes"))),
             // BuildKit turns NotFound into "secret ID not found" (or skips a `required=false` mount).
-            None => Err(Status::not_found(format!("secret {id} not found: pass it with --secret id={id},env=VARIABLE|src=FILE"))),
+            None => Err(Status::not_found(format!(
+                "secret {id} not found: pass it with --secret id={id},env=VARIABLE|src=FILE"
+            ))),
         }
     }
 }
@@ -191,23 +208,33 @@ const SSH_ID_KEY: &str = "buildkit.ssh.id";
 impl SshImpl {
     fn socket(&self, id: &str) -> Result<&PathBuf, Status> {
         let id = if id.is_empty() { "default" } else { id };
-        self.sockets.get(id).ok_or_else(|| Status::not_found(format!("no ssh agent for id {id}: pass --ssh {id}[=SOCKET]")))
+        self.sockets
+            .get(id)
+            .ok_or_else(|| Status::not_found(format!("no ssh agent for id {id}: pass --ssh {id}[=SOCKET]")))
     }
 }
 
 #[tonic::async_trait]
 impl Ssh for SshImpl {
-    async fn check_agent(&self, request: Request<sshforward::CheckAgentRequest>) -> Result<Response<sshforward::CheckAgentResponse>, Status> {
+    async fn check_agent(
+        &self,
+        request: Request<sshforward::CheckAgentRequest>,
+    ) -> Result<Response<sshforward::CheckAgentResponse>, Status> {
         self.socket(&request.get_ref().id)?;
         Ok(Response::new(sshforward::CheckAgentResponse {}))
     }
 
     type ForwardAgentStream = BoxStream<sshforward::BytesMessage>;
     #[cfg(unix)]
-    async fn forward_agent(&self, request: Request<Streaming<sshforward::BytesMessage>>) -> Result<Response<Self::ForwardAgentStream>, Status> {
+    async fn forward_agent(
+        &self,
+        request: Request<Streaming<sshforward::BytesMessage>>,
+    ) -> Result<Response<Self::ForwardAgentStream>, Status> {
         let id = request.metadata().get(SSH_ID_KEY).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let socket = self.socket(&id)?;
-        let conn = tokio::net::UnixStream::connect(socket).await.map_err(|e| Status::unavailable(format!("ssh agent {}: {e}", socket.display())))?;
+        let conn = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| Status::unavailable(format!("ssh agent {}: {e}", socket.display())))?;
         let (read, mut write) = conn.into_split();
         let mut incoming = request.into_inner();
         tokio::spawn(async move {
@@ -218,13 +245,17 @@ impl Ssh for SshImpl {
             }
             let _ = write.shutdown().await;
         });
-        let out = tokio_util::io::ReaderStream::new(read)
-            .map(|c| c.map(|b| sshforward::BytesMessage { data: b.to_vec() }).map_err(|e| Status::unavailable(e.to_string())));
+        let out = tokio_util::io::ReaderStream::new(read).map(|c| {
+            c.map(|b| sshforward::BytesMessage { data: b.to_vec() }).map_err(|e| Status::unavailable(e.to_string()))
+        });
         Ok(Response::new(Box::pin(out)))
     }
 
     #[cfg(not(unix))]
-    async fn forward_agent(&self, _: Request<Streaming<sshforward::BytesMessage>>) -> Result<Response<Self::ForwardAgentStream>, Status> {
+    async fn forward_agent(
+        &self,
+        _: Request<Streaming<sshforward::BytesMessage>>,
+    ) -> Result<Response<Self::ForwardAgentStream>, Status> {
         Err(Status::unimplemented("ssh forwarding needs unix sockets"))
     }
 }
@@ -237,7 +268,10 @@ pub struct FileSendImpl {
 #[tonic::async_trait]
 impl FileSend for FileSendImpl {
     type DiffCopyStream = BoxStream<filesync::BytesMessage>;
-    async fn diff_copy(&self, request: Request<Streaming<filesync::BytesMessage>>) -> Result<Response<Self::DiffCopyStream>, Status> {
+    async fn diff_copy(
+        &self,
+        request: Request<Streaming<filesync::BytesMessage>>,
+    ) -> Result<Response<Self::DiffCopyStream>, Status> {
         let mut writer = (self.sink)().map_err(Status::internal)?;
         let mut incoming = request.into_inner();
         while let Some(msg) = incoming.next().await {

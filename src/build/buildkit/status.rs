@@ -104,7 +104,8 @@ pub fn line_of_step(df: &crate::build::dockerfile::Dockerfile, target: usize, st
     };
     let instructions = &df.stages.get(index)?.instructions;
     let matches = |ins: &&crate::build::dockerfile::Instruction| {
-        text.split_once(char::is_whitespace).is_some_and(|(kw, rest)| kw.eq_ignore_ascii_case(&ins.keyword) && rest.trim() == ins.args.trim())
+        text.split_once(char::is_whitespace)
+            .is_some_and(|(kw, rest)| kw.eq_ignore_ascii_case(&ins.keyword) && rest.trim() == ins.args.trim())
     };
     match instructions.get(i.checked_sub(1)?) {
         Some(ins) if matches(&ins) || text.is_empty() => Some(ins.line),
@@ -134,13 +135,25 @@ mod tests {
     fn steps_logs_and_the_failing_step_become_plain_lines() {
         let mut p = Progress::default();
         let first = StatusResponse {
-            vertexes: vec![vertex("a", "[1/3] FROM docker.io/library/busybox", true, true, ""), vertex("b", "[2/3] RUN make", true, false, "")],
+            vertexes: vec![
+                vertex("a", "[1/3] FROM docker.io/library/busybox", true, true, ""),
+                vertex("b", "[2/3] RUN make", true, false, ""),
+            ],
             logs: vec![VertexLog { vertex: "b".into(), msg: b"building\nhalf".to_vec(), ..VertexLog::default() }],
             ..StatusResponse::default()
         };
-        assert_eq!(p.lines(&first), ["#1 [1/3] FROM docker.io/library/busybox", "#1 CACHED", "#2 [2/3] RUN make", "#2 building"]);
+        assert_eq!(
+            p.lines(&first),
+            ["#1 [1/3] FROM docker.io/library/busybox", "#1 CACHED", "#2 [2/3] RUN make", "#2 building"]
+        );
         let second = StatusResponse {
-            vertexes: vec![vertex("b", "[2/3] RUN make", true, false, "process \"/bin/sh -c make\" did not complete successfully: exit code: 2")],
+            vertexes: vec![vertex(
+                "b",
+                "[2/3] RUN make",
+                true,
+                false,
+                "process \"/bin/sh -c make\" did not complete successfully: exit code: 2",
+            )],
             logs: vec![VertexLog { vertex: "b".into(), msg: b" a line\n".to_vec(), ..VertexLog::default() }],
             ..StatusResponse::default()
         };
@@ -149,7 +162,10 @@ mod tests {
         assert_eq!(lines[1], "#2 half a line");
         assert_eq!(p.failed().unwrap().0, "[2/3] RUN make");
         assert!(p.finish().is_empty());
-        assert!(p.lines(&second).iter().all(|l| !l.contains("ERROR")), "an update repeating a vertex logs nothing twice");
+        assert!(
+            p.lines(&second).iter().all(|l| !l.contains("ERROR")),
+            "an update repeating a vertex logs nothing twice"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub type BoxIo = Pin<Box<dyn Io>>;
 pub enum TransportError {
     #[error("{address}: {message}")]
     Connect { address: String, message: String },
-    #[error("{address}: the engine refused {path} ({status}): {body}\n  hint: the engine needs BuildKit (Docker 18.09 or later); `--builder legacy` uses the classic builder")]
+    #[error(
+        "{address}: the engine refused {path} ({status}): {body}\n  hint: the engine needs BuildKit (Docker 18.09 or later); `--builder legacy` uses the classic builder"
+    )]
     Upgrade { address: String, path: String, status: u16, body: String },
     #[error("--buildkit-host {0:?}: expected unix:///path/to/buildkitd.sock or tcp://HOST:PORT")]
     BadAddress(String),
@@ -49,7 +51,9 @@ impl Address {
         let rest = s.strip_prefix("tcp://").ok_or_else(|| TransportError::BadAddress(s.to_string()))?;
         let hostport = rest.trim_end_matches('/');
         match hostport.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(Address::Tcp(hostport.to_string())),
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(Address::Tcp(hostport.to_string()))
+            }
             _ => Err(TransportError::BadAddress(s.to_string())),
         }
     }
@@ -57,7 +61,9 @@ impl Address {
     fn host(&self) -> &str {
         match self {
             Address::Unix(_) => "localhost",
-            Address::Tcp(hp) => hp.rsplit_once(':').map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']')).unwrap_or(hp),
+            Address::Tcp(hp) => {
+                hp.rsplit_once(':').map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']')).unwrap_or(hp)
+            }
         }
     }
 
@@ -110,7 +116,11 @@ impl TlsFiles {
         match &self.ca {
             Some(ca) => {
                 for c in certs(ca, "CA certificate")? {
-                    roots.add(c).map_err(|e| TransportError::Tls { what: "CA certificate", path: ca.clone(), message: e.to_string() })?;
+                    roots.add(c).map_err(|e| TransportError::Tls {
+                        what: "CA certificate",
+                        path: ca.clone(),
+                        message: e.to_string(),
+                    })?;
                 }
             }
             None => {
@@ -127,14 +137,24 @@ impl TlsFiles {
         let mut config = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 let chain = certs(cert, "client certificate")?;
-                let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TransportError::Tls { what: "client key", path: key.clone(), message: e.to_string() })?;
-                builder
-                    .with_client_auth_cert(chain, key_der)
-                    .map_err(|e| TransportError::Tls { what: "client certificate", path: cert.clone(), message: e.to_string() })?
+                let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TransportError::Tls {
+                    what: "client key",
+                    path: key.clone(),
+                    message: e.to_string(),
+                })?;
+                builder.with_client_auth_cert(chain, key_der).map_err(|e| TransportError::Tls {
+                    what: "client certificate",
+                    path: cert.clone(),
+                    message: e.to_string(),
+                })?
             }
             (None, None) => builder.with_no_client_auth(),
             (Some(p), None) | (None, Some(p)) => {
-                return Err(TransportError::Tls { what: "client certificate", path: p.clone(), message: "a client certificate needs its key and the key its certificate".into() });
+                return Err(TransportError::Tls {
+                    what: "client certificate",
+                    path: p.clone(),
+                    message: "a client certificate needs its key and the key its certificate".into(),
+                });
             }
         };
         config.alpn_protocols = vec![b"h2".to_vec()];
@@ -145,7 +165,9 @@ impl TlsFiles {
 /// The system's CA bundle (Debian's `ca-certificates`), for a daemon whose CA is not given.
 fn rustls_native_certs_or_empty() -> Vec<rustls::pki_types::CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_file_iter(SYSTEM_CA_BUNDLE).map(|it| it.filter_map(Result::ok).collect()).unwrap_or_default()
+    rustls::pki_types::CertificateDer::pem_file_iter(SYSTEM_CA_BUNDLE)
+        .map(|it| it.filter_map(Result::ok).collect())
+        .unwrap_or_default()
 }
 
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -175,12 +197,14 @@ impl Daemon {
                 let io = address.connect().await?;
                 let config = Arc::new(tls.config()?);
                 let name = tls.server_name.clone().unwrap_or_else(|| address.host().to_string());
-                let server_name = rustls::pki_types::ServerName::try_from(name.clone())
-                    .map_err(|e| TransportError::Connect { address: address.to_string(), message: format!("server name {name:?}: {e}") })?;
-                let stream = tokio_rustls::TlsConnector::from(config)
-                    .connect(server_name, io)
-                    .await
-                    .map_err(|e| TransportError::Connect { address: address.to_string(), message: format!("TLS: {e}") })?;
+                let server_name =
+                    rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| TransportError::Connect {
+                        address: address.to_string(),
+                        message: format!("server name {name:?}: {e}"),
+                    })?;
+                let stream = tokio_rustls::TlsConnector::from(config).connect(server_name, io).await.map_err(|e| {
+                    TransportError::Connect { address: address.to_string(), message: format!("TLS: {e}") }
+                })?;
                 Ok(Box::pin(stream))
             }
         }
@@ -204,7 +228,8 @@ impl Daemon {
 pub async fn upgrade(address: &Address, path: &str, headers: &[(&str, String)]) -> Result<BoxIo, TransportError> {
     let fail = |message: String| TransportError::Connect { address: address.to_string(), message };
     let io = address.connect().await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| fail(e.to_string()))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| fail(e.to_string()))?;
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
@@ -220,7 +245,12 @@ pub async fn upgrade(address: &Address, path: &str, headers: &[(&str, String)]) 
     if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         use http_body_util::BodyExt;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string()).unwrap_or_default();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string())
+            .unwrap_or_default();
         return Err(TransportError::Upgrade { address: address.to_string(), path: path.to_string(), status, body });
     }
     let upgraded = hyper::upgrade::on(resp).await.map_err(|e| fail(e.to_string()))?;
@@ -248,7 +278,10 @@ mod tests {
 
     #[test]
     fn addresses_parse_like_buildctl() {
-        assert_eq!(Address::parse("unix:///run/buildkit/buildkitd.sock").unwrap(), Address::Unix("/run/buildkit/buildkitd.sock".into()));
+        assert_eq!(
+            Address::parse("unix:///run/buildkit/buildkitd.sock").unwrap(),
+            Address::Unix("/run/buildkit/buildkitd.sock".into())
+        );
         assert_eq!(Address::parse("tcp://buildkitd:1234").unwrap(), Address::Tcp("buildkitd:1234".into()));
         assert_eq!(Address::parse("tcp://[::1]:1234").unwrap().host(), "::1");
         for bad in ["buildkitd:1234", "tcp://host", "tcp://:1", "docker-container://x", "kube-pod://x"] {

@@ -20,7 +20,12 @@ pub async fn run(args: &BuildArgs, out: Output) -> Result<(), Error> {
 /// The project as asked for on the command line: every image for `platforms` when given
 /// (werf's `--platform` replaces the file's), and only the images `names` (or, with
 /// `final_only`, the final ones among them or in the project) with what they depend on.
-pub fn choose_images(mut project: Project, names: &[String], final_only: bool, platforms: &[String]) -> Result<Project, Error> {
+pub fn choose_images(
+    mut project: Project,
+    names: &[String],
+    final_only: bool,
+    platforms: &[String],
+) -> Result<Project, Error> {
     if let Some(bad) = platforms.iter().find(|p| !crate::config::valid_platform(p)) {
         return Err(Error::Usage(format!(
             "--platform {bad:?}: not a platform\n  hint: a platform is OS/ARCH or OS/ARCH/VARIANT, e.g. linux/amd64, linux/arm64 or linux/arm/v7"
@@ -65,7 +70,11 @@ mod tests {
     fn images_named_come_with_their_dependencies() {
         let (_d, p) = project();
         assert_eq!(names(&choose_images(p.clone(), &["api".into()], false, &[]).unwrap()), ["base", "api"]);
-        assert_eq!(names(&choose_images(p.clone(), &[], true, &[]).unwrap()), ["base", "api"], "final images only: tool goes");
+        assert_eq!(
+            names(&choose_images(p.clone(), &[], true, &[]).unwrap()),
+            ["base", "api"],
+            "final images only: tool goes"
+        );
         assert_eq!(names(&choose_images(p.clone(), &[], false, &[]).unwrap()), ["base", "api", "tool"]);
         let err = choose_images(p, &["ap".into()], false, &[]).unwrap_err().to_string();
         assert!(err.contains("no image `ap`") && err.contains("did you mean `api`?"), "{err}");

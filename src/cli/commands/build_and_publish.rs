@@ -16,8 +16,8 @@ use super::super::output;
 use super::super::progress::BuildProgress;
 use super::super::werf::ignored::{self, WerfIgnored};
 use super::super::werf::{names, report};
-use crate::build::docker::DockerEngine;
 use crate::build::buildkit::transport::{Address, Daemon, TlsFiles};
+use crate::build::docker::DockerEngine;
 use crate::build::engine::{Builder, Engine};
 use crate::build::remote::RemoteBuildKit;
 use crate::build::schedule::{Connect, LOCAL_STAGE_REPO_PREFIX, StageStorage};
@@ -104,7 +104,13 @@ pub struct BuildArgs {
     #[arg(short = 'p', long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = BoolishValueParser::new(), help_heading = "Build")]
     pub parallel: Option<bool>,
     /// Most builds at once (-1: no limit; default: the number of cores).
-    #[arg(long, value_name = "N", allow_negative_numbers = true, env = "WHARF_PARALLEL_TASKS_LIMIT", help_heading = "Build")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        env = "WHARF_PARALLEL_TASKS_LIMIT",
+        help_heading = "Build"
+    )]
     pub parallel_tasks_limit: Option<i64>,
     /// Build every image for this platform, OS/ARCH[/VARIANT] (werf's flag; replaces the
     /// project file's `platform`).
@@ -176,18 +182,27 @@ fn failed_image(e: &Error) -> Option<&str> {
     use crate::pipeline::PipelineError as P;
     let Error::Pipeline(p) = e else { return None };
     match p.as_ref() {
-        P::Schedule(S::Build { image, .. } | S::Engine { image, .. } | S::Store { image, .. } | S::Archive { image, .. } | S::Other { image, .. }) => {
-            Some(image)
-        }
+        P::Schedule(
+            S::Build { image, .. }
+            | S::Engine { image, .. }
+            | S::Store { image, .. }
+            | S::Archive { image, .. }
+            | S::Other { image, .. },
+        ) => Some(image),
         P::Publish { image, .. } => Some(image),
         _ => None,
     }
 }
 
-async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: Flavor) -> Result<crate::report::Report, Error> {
+async fn build_and_publish(
+    args: &BuildArgs,
+    progress: &BuildProgress,
+    flavor: Flavor,
+) -> Result<crate::report::Report, Error> {
     args.werf.notify();
     let vars: Vec<(String, String)> = std::env::vars().collect();
-    let report_to = args.save_build_report.then(|| report::destination(args.build_report_path.as_deref())).transpose()?;
+    let report_to =
+        args.save_build_report.then(|| report::destination(args.build_report_path.as_deref())).transpose()?;
     let project = args.project.load().map_err(Error::Config)?;
     // `--insecure-registry backend`: werf's boolean flag, then an image.
     let (_, strays) = args.registry.insecure(&[]);
@@ -208,8 +223,18 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: F
         Some(s) => Some(s.parse::<Repository>().map_err(|e| Error::Usage(format!("--stages-storage: {e}")))?),
         None => repo.clone(),
     };
-    let secondary = args.secondary_repo.iter().chain(&names::list("secondary-repo", &vars)).map(|r| repository("secondary-repo", r)).collect::<Result<Vec<_>, _>>()?;
-    let caches = args.cache_repo.iter().chain(&names::list("cache-repo", &vars)).map(|r| repository("cache-repo", r)).collect::<Result<Vec<_>, _>>()?;
+    let secondary = args
+        .secondary_repo
+        .iter()
+        .chain(&names::list("secondary-repo", &vars))
+        .map(|r| repository("secondary-repo", r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let caches = args
+        .cache_repo
+        .iter()
+        .chain(&names::list("cache-repo", &vars))
+        .map(|r| repository("cache-repo", r))
+        .collect::<Result<Vec<_>, _>>()?;
     // `auto` and impossible combinations depend on each registry's driver (no network).
     let layout_of = |r: &Repository| -> Result<Layout, Error> {
         let info = crate::drivers::select(args.driver.implementation.as_deref(), r)?;
@@ -232,7 +257,12 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: F
         }
         None => (None, registry_args.client(&registries)?),
     };
-    let state = || crate::config::state_dir(&project.dir).map_err(|source| Error::Io { what: project.dir.join(crate::config::STATE_DIR).display().to_string(), source });
+    let state = || {
+        crate::config::state_dir(&project.dir).map_err(|source| Error::Io {
+            what: project.dir.join(crate::config::STATE_DIR).display().to_string(),
+            source,
+        })
+    };
     let target: Arc<dyn ImageStore> = match &target_repo {
         Some(r) => RegistryStore::shared(client.clone(), r.clone()),
         None => {
@@ -244,7 +274,9 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: F
             LayoutStore::shared(layout, project.name.clone())
         }
     };
-    let stage_storage = |r: &Repository| -> Result<StageStorage, Error> { Ok(StageStorage::Repo { base: RegistryStore::shared(client.clone(), r.clone()), layout: layout_of(r)? }) };
+    let stage_storage = |r: &Repository| -> Result<StageStorage, Error> {
+        Ok(StageStorage::Repo { base: RegistryStore::shared(client.clone(), r.clone()), layout: layout_of(r)? })
+    };
     let storage = match &stages_repo {
         Some(r) if Some(r) == target_repo.as_ref() => StageStorage::Repo { base: target.clone(), layout },
         Some(r) => stage_storage(r)?,
@@ -279,7 +311,8 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: F
             let (mut specs, mut ssh) = crate::build::secrets::from_project(image);
             specs.extend(args.secrets.iter().cloned());
             ssh.extend(args.ssh.iter().cloned());
-            let resolved = crate::build::secrets::resolve(&specs, &ssh, &env).map_err(|e| Error::Usage(format!("image {}: {e}", image.display_name())))?;
+            let resolved = crate::build::secrets::resolve(&specs, &ssh, &env)
+                .map_err(|e| Error::Usage(format!("image {}: {e}", image.display_name())))?;
             Ok(Arc::new(resolved))
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -313,7 +346,12 @@ async fn build_and_publish(args: &BuildArgs, progress: &BuildProgress, flavor: F
             Some(loc) => loc.to_string(),
             None => format!("{LOCAL_STAGE_REPO_PREFIX}{}:{digest}", project.name),
         };
-        let inputs = crate::build_report::Inputs { project: &project, stage_name: &stage_name, commit: commit.as_deref(), runtime: report::runtime() };
+        let inputs = crate::build_report::Inputs {
+            project: &project,
+            stage_name: &stage_name,
+            commit: commit.as_deref(),
+            runtime: report::runtime(),
+        };
         report::write(&report, inputs, &path, form)?;
     }
     Ok(report)
@@ -336,11 +374,15 @@ fn engine_connect(args: &BuildArgs) -> Result<Connect, Error> {
         let (host, builder) = (args.docker_host.clone(), args.builder);
         return Ok(Arc::new(move || {
             let host = host.clone();
-            Box::pin(async move { DockerEngine::connect(host.as_deref(), builder).await.map(|e| Arc::new(e) as Arc<dyn Engine>) })
+            Box::pin(async move {
+                DockerEngine::connect(host.as_deref(), builder).await.map(|e| Arc::new(e) as Arc<dyn Engine>)
+            })
         }));
     };
     if args.builder == Builder::Legacy {
-        return Err(Error::Usage("--builder legacy builds on the engine; it cannot be combined with --buildkit-host".into()));
+        return Err(Error::Usage(
+            "--builder legacy builds on the engine; it cannot be combined with --buildkit-host".into(),
+        ));
     }
     let address = Address::parse(host).map_err(|e| Error::Usage(e.to_string()))?;
     let tls = (args.buildkit_tlscacert.is_some() || args.buildkit_tlscert.is_some()).then(|| {
@@ -363,4 +405,3 @@ fn user_cache_dir() -> Option<std::path::PathBuf> {
     let var = |k: &str| std::env::var(k).ok();
     crate::config::user_cache_dir(var("XDG_CACHE_HOME").as_deref(), var("HOME").as_deref())
 }
-

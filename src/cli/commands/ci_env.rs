@@ -89,14 +89,23 @@ pub fn run(args: &CiEnvArgs) -> Result<(), Error> {
     };
     let login = ci_env::login(args.ci, &env).filter(|_| args.login_to_registry);
     let docker_config = session_docker_config(args, login.as_ref())?;
-    let text = ci_env::script(args.ci, &env, project.as_deref(), &docker_config.to_string_lossy(), form, args.tagging_strategy).map_err(Error::Usage)?;
+    let text = ci_env::script(
+        args.ci,
+        &env,
+        project.as_deref(),
+        &docker_config.to_string_lossy(),
+        form,
+        args.tagging_strategy,
+    )
+    .map_err(Error::Usage)?;
     if !args.as_file && !args.as_env_file && args.output_file_path.is_none() {
         print!("{text}");
         return Ok(());
     }
     let written = match &args.output_file_path {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|source| Error::Io { what: format!("--output-file-path {}", path.display()), source })?;
+            std::fs::write(path, &text)
+                .map_err(|source| Error::Io { what: format!("--output-file-path {}", path.display()), source })?;
             return Ok(());
         }
         None => {
@@ -106,9 +115,16 @@ pub fn run(args: &CiEnvArgs) -> Result<(), Error> {
                 Form::Unix | Form::EnvFile => "",
             };
             let prefix = if form == Form::EnvFile { "wharf-ci-env-" } else { "wharf-ci-env-source-" };
-            let mut file = tempfile::Builder::new().prefix(prefix).suffix(suffix).tempfile().map_err(|source| Error::Io { what: "ci-env: a temporary file".into(), source })?;
-            file.write_all(text.as_bytes()).map_err(|source| Error::Io { what: "ci-env: a temporary file".into(), source })?;
-            file.into_temp_path().keep().map_err(|e| Error::Io { what: "ci-env: a temporary file".into(), source: e.error })?
+            let mut file = tempfile::Builder::new()
+                .prefix(prefix)
+                .suffix(suffix)
+                .tempfile()
+                .map_err(|source| Error::Io { what: "ci-env: a temporary file".into(), source })?;
+            file.write_all(text.as_bytes())
+                .map_err(|source| Error::Io { what: "ci-env: a temporary file".into(), source })?;
+            file.into_temp_path()
+                .keep()
+                .map_err(|e| Error::Io { what: "ci-env: a temporary file".into(), source: e.error })?
         }
     };
     println!("{}", written.display());
@@ -133,7 +149,8 @@ fn session_docker_config(args: &CiEnvArgs, login: Option<&Login>) -> Result<Path
     } else {
         let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker"));
         if let Some(src) = args.docker_config.clone().or(home).filter(|d| d.is_dir()) {
-            copy_tree(&src, &dir).map_err(|source| Error::Io { what: format!("ci-env: copying {}", src.display()), source })?;
+            copy_tree(&src, &dir)
+                .map_err(|source| Error::Io { what: format!("ci-env: copying {}", src.display()), source })?;
         }
     }
     if let Some(login) = login {
@@ -147,7 +164,8 @@ fn session_docker_config(args: &CiEnvArgs, login: Option<&Login>) -> Result<Path
 fn add_login(config: &Path, login: &Login) -> Result<(), Error> {
     use base64::Engine as _;
     let text = std::fs::read_to_string(config).unwrap_or_else(|_| "{}".into());
-    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: not a docker config: {e}", config.display())))?;
+    let mut doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a docker config: {e}", config.display())))?;
     if !doc.is_object() {
         doc = serde_json::json!({});
     }
@@ -158,7 +176,8 @@ fn add_login(config: &Path, login: &Login) -> Result<(), Error> {
         helpers.remove(&login.registry);
     }
     let bytes = serde_json::to_vec_pretty(&doc).expect("a JSON value serializes");
-    write_private(config, &bytes).map_err(|source| Error::Io { what: format!("ci-env: {}", config.display()), source })?;
+    write_private(config, &bytes)
+        .map_err(|source| Error::Io { what: format!("ci-env: {}", config.display()), source })?;
     eprintln!("ci-env: logged in to {} as {} (in the session docker config)", login.registry, login.username);
     Ok(())
 }

@@ -44,7 +44,14 @@ pub struct CleanupArgs {
     pub project: ProjectArgs,
     /// The project's repository, as given to build-and-publish (with --static-root, a path
     /// inside the root).
-    #[arg(long, short = 'i', visible_alias = "images-repo", env = "WHARF_REPO", required = true, help_heading = "Project")]
+    #[arg(
+        long,
+        short = 'i',
+        visible_alias = "images-repo",
+        env = "WHARF_REPO",
+        required = true,
+        help_heading = "Project"
+    )]
     pub repo: Option<String>,
     /// How images map to repositories.
     #[arg(long, visible_alias = "images-repo-mode", value_enum, default_value_t = RepoMode::Auto, env = "WHARF_REPO_MODE", help_heading = "Project")]
@@ -145,7 +152,10 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
     let keep = if args.purge {
         Keep::Purge
     } else if args.keep_last.is_some() || args.keep_within.is_some() {
-        Keep::Simple { last: args.keep_last, within: args.keep_within.as_deref().map(|v| duration("keep-within", v)).transpose()? }
+        Keep::Simple {
+            last: args.keep_last,
+            within: args.keep_within.as_deref().map(|v| duration("keep-within", v)).transpose()?,
+        }
     } else {
         Keep::GitPolicies
     };
@@ -153,7 +163,11 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
     // `wharf push` published, with no project file at all.
     let project = match args.project.load() {
         Ok(p) => Some(p),
-        Err(crate::config::ConfigError::NotFound { .. }) if !matches!(keep, Keep::GitPolicies) && args.project.config.is_none() => None,
+        Err(crate::config::ConfigError::NotFound { .. })
+            if !matches!(keep, Keep::GitPolicies) && args.project.config.is_none() =>
+        {
+            None
+        }
         Err(e) => return Err(Error::Config(e)),
     };
     let given_repo = args.repo.as_deref().ok_or_else(|| Error::Usage("--repo is required".into()))?;
@@ -185,7 +199,9 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
         .keep
         .iter()
         .map(|p| {
-            globset::Glob::new(p).map(|g| (p.clone(), g.compile_matcher())).map_err(|e| Error::Usage(format!("--keep {p:?}: {e}")))
+            globset::Glob::new(p)
+                .map(|g| (p.clone(), g.compile_matcher()))
+                .map_err(|e| Error::Usage(format!("--keep {p:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let journal_path = match &args.journal {
@@ -193,7 +209,10 @@ async fn cleanup(args: &CleanupArgs, out: Output) -> Result<(), Error> {
         // The state dir (ignored by git) is made only when something will be journaled.
         None if args.dry_run => project_dir.join(crate::config::STATE_DIR).join("cleanup-journal.jsonl"),
         None => crate::config::state_dir(&project_dir)
-            .map_err(|source| Error::Io { what: project_dir.join(crate::config::STATE_DIR).display().to_string(), source })?
+            .map_err(|source| Error::Io {
+                what: project_dir.join(crate::config::STATE_DIR).display().to_string(),
+                source,
+            })?
             .join("cleanup-journal.jsonl"),
     };
     let locks = args.locks.locks().await?;
@@ -257,16 +276,24 @@ fn stages_repository(args: &CleanupArgs, given_repo: &str, images: &Repository) 
 /// that `cleanup --repo R` after `build --repo R` needs no `--repo-mode`. One listing.
 async fn holds_monorepo_tags(driver: &dyn drivers::Driver, repo: &Repository) -> Result<bool, Error> {
     let listing = driver.list(repo, drivers::Digests::None).await;
-    let listing = listing.map_err(|e| Error::Cleanup(run::CleanupError::Inventory(InventoryError::List { repository: repo.to_string(), source: Box::new(e) })))?;
+    let listing = listing.map_err(|e| {
+        Error::Cleanup(run::CleanupError::Inventory(InventoryError::List {
+            repository: repo.to_string(),
+            source: Box::new(e),
+        }))
+    })?;
     let mut names = listing.tags.iter().map(|t| t.tag.as_str()).chain(listing.undigested.iter().map(String::as_str));
     Ok(names.any(|t| naming::parse_stage_tag(t, false).is_some() || naming::parse_meta_tag(t).is_some()))
 }
 
 /// `wharf cleanup apply PLAN`.
 async fn apply(args: &CleanupApplyArgs, out: Output) -> Result<(), Error> {
-    let text = std::fs::read_to_string(&args.plan).map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: not a wharf cleanup plan: {e}", args.plan.display())))?;
-    let first = plan.entries.first().ok_or_else(|| Error::Usage(format!("{}: the plan is empty", args.plan.display())))?;
+    let text =
+        std::fs::read_to_string(&args.plan).map_err(|e| Error::Usage(format!("{}: {e}", args.plan.display())))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a wharf cleanup plan: {e}", args.plan.display())))?;
+    let first =
+        plan.entries.first().ok_or_else(|| Error::Usage(format!("{}: the plan is empty", args.plan.display())))?;
     let mut site_args = args.site.clone();
     if plan.driver == drivers::StaticDriver::NAME {
         site_args.statics.static_root = site_args.statics.static_root.or_else(|| plan.static_root.clone());
@@ -275,7 +302,11 @@ async fn apply(args: &CleanupApplyArgs, out: Output) -> Result<(), Error> {
         }
     }
     let repo_text = match &site_args.statics.static_root {
-        Some(_) => first.repository.strip_prefix(crate::static_registry::driver::LEGACY_PREFIX).unwrap_or(&first.repository).to_string(),
+        Some(_) => first
+            .repository
+            .strip_prefix(crate::static_registry::driver::LEGACY_PREFIX)
+            .unwrap_or(&first.repository)
+            .to_string(),
         None => first.repository.clone(),
     };
     let implementation = site_args.driver.implementation.clone().unwrap_or_else(|| plan.driver.clone());
@@ -290,16 +321,22 @@ async fn apply(args: &CleanupApplyArgs, out: Output) -> Result<(), Error> {
 /// `wharf cleanup restore JOURNAL`.
 async fn restore(args: &CleanupRestoreArgs, out: Output) -> Result<(), Error> {
     let lines = journal::read(&args.journal).map_err(|e| Error::Usage(e.to_string()))?;
-    let registries: Vec<String> = lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
+    let registries: Vec<String> =
+        lines.iter().filter_map(|l| l.repository.parse::<Repository>().ok()).map(|r| r.registry).collect();
     let registries: Vec<&str> = registries.iter().map(String::as_str).collect();
     // Lines of a static root go back into it, the others into their registries.
     let legacy = crate::static_registry::driver::LEGACY_PREFIX;
-    let (statics, registry_lines): (Vec<_>, Vec<_>) = lines.into_iter().partition(|l| l.static_root.is_some() || l.repository.starts_with(legacy));
+    let (statics, registry_lines): (Vec<_>, Vec<_>) =
+        lines.into_iter().partition(|l| l.static_root.is_some() || l.repository.starts_with(legacy));
     let mut restored = execute::Restored::default();
     if !statics.is_empty() {
         // Named explicitly: restoring writes into it (the lines say which root they came from).
         let root = args.static_root.as_deref().ok_or_else(|| {
-            Error::Usage(format!("{}: {} line(s) are of a static root; give it with --static-root", args.journal.display(), statics.len()))
+            Error::Usage(format!(
+                "{}: {} line(s) are of a static root; give it with --static-root",
+                args.journal.display(),
+                statics.len()
+            ))
         })?;
         restored = execute::restore(&statics, &static_root(root).await?).await;
     }

@@ -35,7 +35,10 @@ pub fn man(args: &ManArgs) -> Result<(), Error> {
     let cmd = Cli::command();
     match &args.out_dir {
         Some(dir) => {
-            let fail = |source: std::io::Error| Error::Io { what: format!("writing man pages into {}", dir.display()), source };
+            let fail = |source: std::io::Error| Error::Io {
+                what: format!("writing man pages into {}", dir.display()),
+                source,
+            };
             std::fs::create_dir_all(dir).map_err(fail)?;
             clap_mangen::generate_to(cmd, dir).map_err(fail)
         }

@@ -26,7 +26,8 @@ pub fn run(command: &ConfigCommand, out: Output) -> Result<(), Error> {
         }
         ConfigCommand::Validate(args) => validate(args, out),
         ConfigCommand::Render(args) => {
-            let (_, text) = crate::config::render(&args.dir, args.config.as_deref(), &args.render_inputs()).map_err(Error::Config)?;
+            let (_, text) = crate::config::render(&args.dir, args.config.as_deref(), &args.render_inputs())
+                .map_err(Error::Config)?;
             print!("{text}");
             Ok(())
         }

@@ -17,10 +17,10 @@ use super::super::Output;
 use super::super::args::{RegistryArgs, docker_config_dir};
 use super::super::driver_args::DriverArgs;
 use super::super::output::{self, LoginDone, LogoutDone};
+use crate::auth::docker_login::{self, Stored};
+use crate::auth::normalise_host;
 use crate::drivers::{self, DriverOptions};
 use crate::error::Error;
-use crate::auth::normalise_host;
-use crate::auth::docker_login::{self, Stored};
 use crate::registry::{Credential, CredentialStore, Repository};
 use crate::secret::Secret;
 
@@ -41,12 +41,7 @@ pub struct LogoutArgs {
     #[arg(value_name = "REGISTRY", default_value = "docker.io")]
     pub server: String,
     /// Directory holding docker's config.json.
-    #[arg(
-        long,
-        env = "DOCKER_CONFIG",
-        value_name = "DIR",
-        help_heading = "Registry & credentials"
-    )]
+    #[arg(long, env = "DOCKER_CONFIG", value_name = "DIR", help_heading = "Registry & credentials")]
     pub docker_config: Option<PathBuf>,
 }
 
@@ -57,9 +52,7 @@ pub async fn login(args: &LoginArgs, out: Output) -> Result<(), Error> {
     let password = password(args, &host, &username)?;
     let dir = docker_config_dir(args.registry.docker_config.as_deref())?;
     let checked = check(args, &host, &username, &password).await?;
-    let stored = docker_login::save(&dir, &host, &username, &password, None)
-        .await
-        .map_err(Error::Registry)?;
+    let stored = docker_login::save(&dir, &host, &username, &password, None).await.map_err(Error::Registry)?;
     let (how, location) = match &stored {
         Stored::Helper(name) => ("credential-helper", format!("docker-credential-{name}")),
         Stored::File(path) => ("config-file", path.display().to_string()),
@@ -110,14 +103,10 @@ pub async fn logout(args: &LogoutArgs, out: Output) -> Result<(), Error> {
 /// The registry's host, as credentials are looked up by (`https://ghcr.io/` → `ghcr.io`).
 fn host_of(server: &str) -> Result<String, Error> {
     let host = normalise_host(server);
-    let valid = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let valid =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     if !valid {
-        return Err(Error::Usage(format!(
-            "{server:?} is not a registry host (e.g. ghcr.io, localhost:5000)"
-        )));
+        return Err(Error::Usage(format!("{server:?} is not a registry host (e.g. ghcr.io, localhost:5000)")));
     }
     Ok(host)
 }
@@ -134,9 +123,7 @@ fn username(args: &LoginArgs, host: &str) -> Result<String, Error> {
     }
     eprint!("Username for {host}: ");
     let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| Error::Usage(format!("reading the username: {e}")))?;
+    std::io::stdin().read_line(&mut line).map_err(|e| Error::Usage(format!("reading the username: {e}")))?;
     let user = line.trim().to_string();
     if user.is_empty() {
         return Err(Error::Usage("no username given".into()));
@@ -173,15 +160,9 @@ async fn check(args: &LoginArgs, host: &str, username: &str, password: &Secret) 
     let client = args.registry.client_with(credentials, &[host])?;
     client.ping(host).await.map_err(Error::Registry)?;
     // Drivers are made for a repository; the login check needs only the registry.
-    let repo = Repository {
-        registry: host.to_string(),
-        path: "wharf/login".into(),
-    };
+    let repo = Repository { registry: host.to_string(), path: "wharf/login".into() };
     let info = drivers::select(args.driver.implementation.as_deref(), &repo)?;
-    let options = DriverOptions {
-        client: client.clone(),
-        settings: args.driver.settings.clone(),
-    };
+    let options = DriverOptions { client: client.clone(), settings: args.driver.settings.clone() };
     drivers::build(info, &options, &repo)?.check_login().await?;
     Ok(!open)
 }

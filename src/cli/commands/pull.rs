@@ -69,14 +69,17 @@ async fn open(spec: &str, args: &SourceArgs) -> Result<(Arc<dyn ImageStore>, Str
             Some((repo, digest)) => (repo.to_string(), Some(digest.to_string())),
             None => crate::push::parse_static_dest(spec).map_err(Error::Usage)?,
         };
-        let reference = reference.ok_or_else(|| Error::Usage(format!("{spec:?}: give a tag or a digest (REPO:TAG, REPO@DIGEST)")))?;
+        let reference = reference
+            .ok_or_else(|| Error::Usage(format!("{spec:?}: give a tag or a digest (REPO:TAG, REPO@DIGEST)")))?;
         return Ok((StaticStore::shared(existing_static_root(root, "--static-root ").await?, repo), reference));
     }
     let parsed: Reference = spec.parse().map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
     let reference = match (&parsed.digest, &parsed.tag) {
         (Some(d), _) => d.to_string(),
         (None, Some(t)) => t.clone(),
-        (None, None) => return Err(Error::Usage(format!("{spec}: give a tag or a digest (HOST/REPO:TAG, HOST/REPO@DIGEST)"))),
+        (None, None) => {
+            return Err(Error::Usage(format!("{spec}: give a tag or a digest (HOST/REPO:TAG, HOST/REPO@DIGEST)")));
+        }
     };
     let connector = Connector::new(&args.registry, &args.driver, &[parsed.repo.registry.as_str()])?;
     let (_, client) = connector.connect(&parsed.repo, None).await?;
@@ -85,19 +88,34 @@ async fn open(spec: &str, args: &SourceArgs) -> Result<(Arc<dyn ImageStore>, Str
 
 pub async fn pull(args: &PullArgs, out: Output) -> Result<(), Error> {
     let (store, reference) = open(&args.source, &args.source_args).await?;
-    let opts = PullOptions { out: args.output_path.clone(), force: args.force, format: args.format, platform: args.platform.clone() };
+    let opts = PullOptions {
+        out: args.output_path.clone(),
+        force: args.force,
+        format: args.format,
+        platform: args.platform.clone(),
+    };
     let pulled = crate::pull::pull(store, &reference, &opts).await.map_err(Error::Pull)?;
     match out {
         Output::Json => output::print(&pulled),
         Output::Text => match &pulled {
             Pulled::Artifact { digest, files, .. } => {
                 for f in files {
-                    println!("{}  {} ({} bytes{})", f.path.display(), f.digest, f.size, if f.unpacked { ", unpacked" } else { "" });
+                    println!(
+                        "{}  {} ({} bytes{})",
+                        f.path.display(),
+                        f.digest,
+                        f.size,
+                        if f.unpacked { ", unpacked" } else { "" }
+                    );
                 }
                 println!("pulled artifact {digest}: {} file(s)", files.len());
             }
             Pulled::Image { digest, path, platforms, .. } => {
-                println!("pulled {digest} into {}{}", path.display(), if platforms.is_empty() { String::new() } else { format!(" ({})", platforms.join(", ")) });
+                println!(
+                    "pulled {digest} into {}{}",
+                    path.display(),
+                    if platforms.is_empty() { String::new() } else { format!(" ({})", platforms.join(", ")) }
+                );
             }
         },
     }
@@ -111,7 +129,10 @@ pub async fn referrers(args: &ReferrersArgs, out: Output) -> Result<(), Error> {
         .await
         .map_err(|source| Error::Store { what: args.reference.clone(), source })?
         .ok_or_else(|| Error::Usage(format!("{}: no such manifest", args.reference)))?;
-    let found = store.referrers(&subject, args.artifact_type.as_deref()).await.map_err(|source| Error::Store { what: args.reference.clone(), source })?;
+    let found = store
+        .referrers(&subject, args.artifact_type.as_deref())
+        .await
+        .map_err(|source| Error::Store { what: args.reference.clone(), source })?;
     match out {
         Output::Json => output::print(&output::Referrers { subject: subject.clone(), referrers: found }),
         Output::Text => {

@@ -99,11 +99,7 @@ fn provenance(dir: &std::path::Path) -> Provenance {
         (Some(server), Some(repo)) => Some(format!("{}/{repo}", server.trim_end_matches('/'))),
         _ => var("CI_PROJECT_URL"),
     };
-    Provenance {
-        source: ci_source.or(head.remote),
-        revision: ci_git_info().commit.or(head.commit),
-        created: head.time,
-    }
+    Provenance { source: ci_source.or(head.remote), revision: ci_git_info().commit.or(head.commit), created: head.time }
 }
 
 /// Reads and checks every source, plans, and (unless `--dry-run`) publishes.
@@ -140,21 +136,30 @@ async fn push(args: &PushArgs) -> Result<PushReport, Error> {
     let staging = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let opts = PushOptions { tags, annotations };
     let (plan, _keep) = match payload(args, &staging).await? {
-        Payload::Images(sources) => (push::plan(&sources, &destination, &opts).map_err(Error::Push)?, Keep::Sources(sources)),
+        Payload::Images(sources) => {
+            (push::plan(&sources, &destination, &opts).map_err(Error::Push)?, Keep::Sources(sources))
+        }
         Payload::Files(files) => {
             let subject = match &args.subject {
                 Some(s) => Some(subject_descriptor(s, &destination).await?),
                 None => None,
             };
             let spec = artifact_spec(args, &files, &opts.annotations, subject)?;
-            let work = tempfile::Builder::new().prefix("wharf-artifact-").tempdir_in(&staging).map_err(|source| Error::Io { what: staging.display().to_string(), source })?;
+            let work = tempfile::Builder::new()
+                .prefix("wharf-artifact-")
+                .tempdir_in(&staging)
+                .map_err(|source| Error::Io { what: staging.display().to_string(), source })?;
             let dir = work.path().to_path_buf();
             let packed = tokio::task::spawn_blocking(move || crate::artifact::pack::pack(&spec, &dir))
                 .await
                 .map_err(|e| Error::Io { what: "packing the artifact".into(), source: std::io::Error::other(e) })?
                 .map_err(Error::Artifact)?;
             let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-            (push::plan_artifact(packed, &paths, &destination, &opts, args.subject.is_some()).map_err(Error::Push)?, Keep::Staging(work))
+            (
+                push::plan_artifact(packed, &paths, &destination, &opts, args.subject.is_some())
+                    .map_err(Error::Push)?,
+                Keep::Staging(work),
+            )
         }
     };
     if args.dry_run {
@@ -184,14 +189,21 @@ enum Keep {
 /// Images when every source is one; an artifact when asked for (artifact flags) or when no
 /// source is an image (each then says so on stderr). Images and other files do not mix.
 async fn payload(args: &PushArgs, staging: &std::path::Path) -> Result<Payload, Error> {
-    let files = || args.sources.iter().map(|s| crate::artifact::FileSpec { path: PathBuf::from(s), media_type: None }).collect::<Vec<_>>();
+    let files = || {
+        args.sources
+            .iter()
+            .map(|s| crate::artifact::FileSpec { path: PathBuf::from(s), media_type: None })
+            .collect::<Vec<_>>()
+    };
     if args.artifact_type.is_some() || args.config.is_some() || args.subject.is_some() || !args.file_types.is_empty() {
         return Ok(Payload::Files(files()));
     }
     let (specs, staging) = (args.sources.clone(), staging.to_path_buf());
-    let read = tokio::task::spawn_blocking(move || specs.iter().map(|s| crate::oci::source::read(s, &staging)).collect::<Vec<_>>())
-        .await
-        .map_err(|e| Error::Usage(format!("reading the sources failed: {e}")))?;
+    let read = tokio::task::spawn_blocking(move || {
+        specs.iter().map(|s| crate::oci::source::read(s, &staging)).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| Error::Usage(format!("reading the sources failed: {e}")))?;
     let (mut images, mut not_images) = (Vec::new(), Vec::new());
     for r in read {
         match r {
@@ -229,11 +241,20 @@ fn artifact_spec(
     match args.file_types.len() {
         0 => {}
         1 => files.iter_mut().for_each(|f| f.media_type = Some(args.file_types[0].clone())),
-        n if n == files.len() => files.iter_mut().zip(&args.file_types).for_each(|(f, t)| f.media_type = Some(t.clone())),
-        n => return Err(Error::Usage(format!("--file-type given {n} times for {} files: give it once, or once per file", files.len()))),
+        n if n == files.len() => {
+            files.iter_mut().zip(&args.file_types).for_each(|(f, t)| f.media_type = Some(t.clone()))
+        }
+        n => {
+            return Err(Error::Usage(format!(
+                "--file-type given {n} times for {} files: give it once, or once per file",
+                files.len()
+            )));
+        }
     }
     let config = args.config.as_ref().map(|c| match c.rsplit_once(':') {
-        Some((path, media_type)) if media_type.contains('/') => crate::artifact::FileSpec { path: PathBuf::from(path), media_type: Some(media_type.to_string()) },
+        Some((path, media_type)) if media_type.contains('/') => {
+            crate::artifact::FileSpec { path: PathBuf::from(path), media_type: Some(media_type.to_string()) }
+        }
         _ => crate::artifact::FileSpec { path: PathBuf::from(c), media_type: None },
     });
     let mut annotations = annotations.for_manifest(&Default::default());
@@ -243,7 +264,10 @@ fn artifact_spec(
             .and_then(|s| s.trim().parse::<i64>().ok())
             .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
             .unwrap_or_else(chrono::Utc::now);
-        annotations.insert(crate::push::annotate::CREATED.to_string(), created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        annotations.insert(
+            crate::push::annotate::CREATED.to_string(),
+            created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
     }
     Ok(crate::artifact::ArtifactSpec { files, artifact_type: args.artifact_type.clone(), config, annotations, subject })
 }
@@ -251,20 +275,29 @@ fn artifact_spec(
 /// The manifest `--subject` names, in the destination's repository (a tag or digest, or a
 /// full reference whose repository must be the destination's: referrers live beside their
 /// subject).
-async fn subject_descriptor(subject: &str, dest: &Arc<dyn ImageStore>) -> Result<crate::spec::manifest::Descriptor, Error> {
+async fn subject_descriptor(
+    subject: &str,
+    dest: &Arc<dyn ImageStore>,
+) -> Result<crate::spec::manifest::Descriptor, Error> {
     let reference = match subject.rsplit_once(['@', ':']) {
         Some((repo, r)) if repo.contains('/') => {
             if let Some((_, dest_repo)) = dest.registry()
                 && let Ok(parsed) = subject.parse::<Reference>()
                 && parsed.repo != *dest_repo
             {
-                return Err(Error::Usage(format!("--subject {subject}: not in {dest_repo}; a referrer is pushed beside its subject")));
+                return Err(Error::Usage(format!(
+                    "--subject {subject}: not in {dest_repo}; a referrer is pushed beside its subject"
+                )));
             }
             if subject.contains('@') { subject.rsplit_once('@').map(|(_, d)| d).unwrap_or(r) } else { r }
         }
         _ => subject,
     };
-    let found = dest.manifest(reference).await.map_err(|source| Error::Store { what: format!("--subject {subject}"), source })?;
-    let (bytes, media_type, digest) = found.ok_or_else(|| Error::Usage(format!("--subject {subject}: no such manifest in {}", dest.name())))?;
+    let found = dest
+        .manifest(reference)
+        .await
+        .map_err(|source| Error::Store { what: format!("--subject {subject}"), source })?;
+    let (bytes, media_type, digest) =
+        found.ok_or_else(|| Error::Usage(format!("--subject {subject}: no such manifest in {}", dest.name())))?;
     Ok(crate::spec::manifest::Descriptor::new(media_type, digest, bytes.len() as u64))
 }

@@ -12,7 +12,13 @@ pub struct ServeArgs {
     #[arg(value_name = "ROOT")]
     pub root: String,
     /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, default_value = "127.0.0.1:5000", env = "WHARF_SERVE_ADDR", help_heading = "Serve", help_heading = "Serve")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:5000",
+        env = "WHARF_SERVE_ADDR",
+        help_heading = "Serve",
+        help_heading = "Serve"
+    )]
     pub addr: std::net::SocketAddr,
     /// Time a connection has to send a whole request header, from when it opens or its
     /// previous response ends (so also how long an idle keep-alive connection stays open);
@@ -41,7 +47,8 @@ pub struct ServeArgs {
 impl ServeArgs {
     fn options(&self) -> Result<crate::static_registry::serve::ServeOptions, Error> {
         let duration = |flag: &str, text: &str| {
-            crate::config::parse_go_duration(text).map_err(|e| Error::Usage(format!("--{flag} {text:?}: {e} (e.g. 10s, 1m)")))
+            crate::config::parse_go_duration(text)
+                .map_err(|e| Error::Usage(format!("--{flag} {text:?}: {e} (e.g. 10s, 1m)")))
         };
         if self.max_connections == 0 {
             return Err(Error::Usage("--max-connections must be at least 1".into()));

@@ -96,20 +96,14 @@ impl DestArgs {
             return Ok(StaticRoot::dir(std::path::Path::new(&self.dest)));
         }
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-        S3Root::new(&sdk, &self.dest)
-            .map(StaticRoot::s3)
-            .map_err(|e| Error::Usage(format!("DEST {e}")))
+        S3Root::new(&sdk, &self.dest).map(StaticRoot::s3).map_err(|e| Error::Usage(format!("DEST {e}")))
     }
 
     /// The destination, with wharf's run lock on `name` in it held (what keeps pushes, rm and
     /// gc of one name on S3 apart; a directory root also has its own lock).
     async fn open(&self, name: &str, locks: &LockArgs) -> Result<(StaticRoot, crate::lock::Guard), Error> {
         let root = self.root().await?;
-        let guard = locks
-            .locks()
-            .await?
-            .exclusive(&crate::lock::static_files(&root, name))
-            .await?;
+        let guard = locks.locks().await?.exclusive(&crate::lock::static_files(&root, name)).await?;
         Ok((root, guard))
     }
 }
@@ -139,10 +133,7 @@ pub async fn run(command: &StaticCommand, out: Output) -> Result<(), Error> {
             let (root, _lock) = args.dest.open(&name, &args.locks).await?;
             let removed = files::remove(&root, &name, &version).await?;
             print(out, &removed, |r| {
-                format!(
-                    "removed {}:{} ({} file(s), {} bytes)\n",
-                    r.name, r.version, r.files, r.bytes
-                )
+                format!("removed {}:{} ({} file(s), {} bytes)\n", r.name, r.version, r.files, r.bytes)
             });
         }
         StaticCommand::Gc(args) => {
@@ -151,16 +142,8 @@ pub async fn run(command: &StaticCommand, out: Output) -> Result<(), Error> {
                 .map_err(|e| Error::Usage(format!("--grace {:?}: {e} (e.g. 1h, 30m, 0)", args.grace)))?;
             let (root, _lock) = args.dest.open(&args.name, &args.locks).await?;
             let plan = files::plan_gc(&root, &args.name, args.keep, grace, chrono::Utc::now()).await?;
-            let removed = if args.dry_run {
-                Vec::new()
-            } else {
-                files::gc(&root, &plan).await?
-            };
-            let report = files::GcReport {
-                dry_run: args.dry_run,
-                plan,
-                removed,
-            };
+            let removed = if args.dry_run { Vec::new() } else { files::gc(&root, &plan).await? };
+            let report = files::GcReport { dry_run: args.dry_run, plan, removed };
             print(out, &report, files::GcReport::to_text);
         }
     }

@@ -14,10 +14,10 @@ use super::super::connect::{Connector, Site, site, static_repository};
 use super::super::output::{
     self, Collection, ListedTag, Removal, RemovalPlan, RemovalPlanOutput, RemovalResult, Removals, TagList,
 };
-use crate::store::Backend as Store;
 use crate::drivers::{self, Digests, Driver, DriverError, DriverInfo, UntagOutcome};
 use crate::error::Error;
 use crate::registry::{Reference, Repository};
+use crate::store::Backend as Store;
 
 #[derive(Subcommand, Debug)]
 pub enum TagsCommand {
@@ -63,34 +63,17 @@ pub async fn run(command: &TagsCommand, out: Output) -> Result<(), Error> {
 /// `--digests` each tag's digest. Tags whose manifest cannot be read are named on stderr.
 async fn ls(args: &TagsLsArgs, out: Output) -> Result<(), Error> {
     let Site { repo, driver, .. } = site(&args.repo, &args.site, None).await?;
-    let listing = driver
-        .list(&repo, if args.digests { Digests::All } else { Digests::None })
-        .await?;
+    let listing = driver.list(&repo, if args.digests { Digests::All } else { Digests::None }).await?;
     for b in &listing.broken {
         eprintln!("warning: {repo}:{}: {}", b.tag, b.problem);
     }
     let tags: Vec<ListedTag> = if args.digests {
-        listing
-            .tags
-            .into_iter()
-            .map(|t| ListedTag {
-                digest: Some(t.digest),
-                tag: t.tag,
-            })
-            .collect()
+        listing.tags.into_iter().map(|t| ListedTag { digest: Some(t.digest), tag: t.tag }).collect()
     } else {
-        listing
-            .names()
-            .into_iter()
-            .map(|tag| ListedTag { digest: None, tag })
-            .collect()
+        listing.names().into_iter().map(|tag| ListedTag { digest: None, tag }).collect()
     };
     match out {
-        Output::Json => output::print(&TagList {
-            driver: driver.info().name,
-            repository: repo.to_string(),
-            tags,
-        }),
+        Output::Json => output::print(&TagList { driver: driver.info().name, repository: repo.to_string(), tags }),
         Output::Text => {
             let width = tags.iter().map(|t| t.tag.len()).max().unwrap_or(0);
             for t in &tags {
@@ -111,9 +94,7 @@ type RepoDriver = (Repository, &'static DriverInfo);
 fn plan_removals(references: &[String], implementation: Option<&str>) -> Result<(RemovalPlan, Vec<RepoDriver>), Error> {
     let mut plan = Planned::default();
     for input in references {
-        let r: Reference = input
-            .parse()
-            .map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
+        let r: Reference = input.parse().map_err(|e: crate::registry::ReferenceError| Error::Usage(e.to_string()))?;
         let tag = match (&r.tag, &r.digest) {
             (Some(t), None) => t.clone(),
             _ => return Err(Error::Usage(format!("{input:?}: expected REPO:TAG (a tag, no digest)"))),
@@ -130,9 +111,7 @@ fn plan_static_removals(references: &[String]) -> Result<(RemovalPlan, Vec<RepoD
     for input in references {
         let (path, tag) = crate::push::parse_static_dest(input).map_err(Error::Usage)?;
         let tag = tag.ok_or_else(|| {
-            Error::Usage(format!(
-                "{input:?}: expected REPO:TAG (a path inside the static root and a tag)"
-            ))
+            Error::Usage(format!("{input:?}: expected REPO:TAG (a path inside the static root and a tag)"))
         })?;
         let repo = static_repository(&path)?;
         plan.add(format!("{path}:{tag}"), repo, tag, &drivers::STATIC_INFO);
@@ -162,12 +141,7 @@ impl Planned {
     }
 
     fn done(self) -> (RemovalPlan, Vec<RepoDriver>) {
-        (
-            RemovalPlan {
-                removals: self.removals,
-            },
-            self.repos,
-        )
+        (RemovalPlan { removals: self.removals }, self.repos)
     }
 }
 
@@ -180,18 +154,10 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
     };
     if args.dry_run {
         match out {
-            Output::Json => output::print(&RemovalPlanOutput {
-                dry_run: true,
-                plan: &plan,
-            }),
+            Output::Json => output::print(&RemovalPlanOutput { dry_run: true, plan: &plan }),
             Output::Text => {
                 for r in &plan.removals {
-                    println!(
-                        "would remove {} ({} driver: {})",
-                        r.reference,
-                        r.driver,
-                        r.untag.describe()
-                    );
+                    println!("would remove {} ({} driver: {})", r.reference, r.driver, r.untag.describe());
                 }
             }
         }
@@ -207,22 +173,14 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
             (Arc::new(found.clone()), Arc::new(found.root().clone()));
         for (repo, _) in repos {
             _locks.push(locks.exclusive(&crate::lock::repository(&repo)).await?);
-            sites.push(Site {
-                repo,
-                driver: driver.clone(),
-                store: store.clone(),
-            });
+            sites.push(Site { repo, driver: driver.clone(), store: store.clone() });
         }
     } else {
         let registries: Vec<&str> = repos.iter().map(|(r, _)| r.registry.as_str()).collect();
         let connector = Connector::new(&args.site.registry, &args.site.driver, &registries)?;
         for (repo, info) in &repos {
             let (driver, client) = connector.connect(repo, Some(info.name)).await?;
-            sites.push(Site {
-                repo: repo.clone(),
-                driver,
-                store: Arc::new(client),
-            });
+            sites.push(Site { repo: repo.clone(), driver, store: Arc::new(client) });
         }
     }
     let mut results = Vec::new();
@@ -232,12 +190,9 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
         };
         let result = remove_confirmed(site, removal).await;
         match (&result, out) {
-            (Ok(o), Output::Text) => println!(
-                "removed {} (was {}, {})",
-                removal.reference,
-                o.digest,
-                o.method.describe()
-            ),
+            (Ok(o), Output::Text) => {
+                println!("removed {} (was {}, {})", removal.reference, o.digest, o.method.describe())
+            }
             (Err(e), _) => eprintln!("error: {e}"),
             (Ok(_), Output::Json) => {}
         }
@@ -278,10 +233,7 @@ async fn rm(args: &TagsRmArgs, out: Output) -> Result<(), Error> {
             Some(Err(e)) => Err(Error::from(e)),
             _ => Ok(()),
         },
-        _ => Err(Error::Partial {
-            failed,
-            total: results.len(),
-        }),
+        _ => Err(Error::Partial { failed, total: results.len() }),
     }
 }
 
@@ -306,20 +258,12 @@ async fn collect_garbage(
                         c.manifests, c.blobs, c.bytes
                     );
                 }
-                garbage.push(Collection {
-                    collected: Some(c),
-                    error: None,
-                    repository,
-                });
+                garbage.push(Collection { collected: Some(c), error: None, repository });
             }
             Ok(None) => {}
             Err(e) => {
                 eprintln!("error: garbage collection in {repository}: {e}");
-                garbage.push(Collection {
-                    collected: None,
-                    error: Some(e.to_string()),
-                    repository,
-                });
+                garbage.push(Collection { collected: None, error: Some(e.to_string()), repository });
                 failed = Some(e);
             }
         }

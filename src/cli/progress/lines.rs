@@ -8,13 +8,7 @@
 pub enum Line<'a> {
     /// A Dockerfile instruction starts: `position`/`count` in its stage (classic builder: in
     /// the whole build), the stage's name when BuildKit gives one, and the instruction.
-    Step {
-        position: usize,
-        count: usize,
-        stage: Option<&'a str>,
-        text: &'a str,
-        vertex: Option<usize>,
-    },
+    Step { position: usize, count: usize, stage: Option<&'a str>, text: &'a str, vertex: Option<usize> },
     /// BuildKit's own work before or after the steps (`[internal] load build context`,
     /// `exporting to image`): its vertex and name.
     Work { vertex: usize, text: &'a str },
@@ -47,28 +41,14 @@ fn classic(line: &str) -> Line<'_> {
         && let Some((position, count)) = counts.split_once('/')
         && let (Ok(position), Ok(count)) = (position.parse(), count.parse())
     {
-        return Line::Step {
-            position,
-            count,
-            stage: None,
-            text: text.trim(),
-            vertex: None,
-        };
+        return Line::Step { position, count, stage: None, text: text.trim(), vertex: None };
     }
     let trimmed = line.trim_start();
-    let noise = [
-        "---> ",
-        "Removing intermediate container ",
-        "Successfully built ",
-        "Successfully tagged ",
-    ];
+    let noise = ["---> ", "Removing intermediate container ", "Successfully built ", "Successfully tagged "];
     if noise.iter().any(|n| trimmed.starts_with(n)) || trimmed == "--->" {
         return Line::Noise;
     }
-    Line::Output {
-        vertex: None,
-        text: line,
-    }
+    Line::Output { vertex: None, text: line }
 }
 
 /// A BuildKit line after its `#N `.
@@ -83,13 +63,7 @@ fn buildkit(vertex: usize, text: &str) -> Line<'_> {
         return Line::Noise;
     }
     if let Some((position, count, stage, instruction)) = step_name(text) {
-        return Line::Step {
-            position,
-            count,
-            stage,
-            text: instruction,
-            vertex: Some(vertex),
-        };
+        return Line::Step { position, count, stage, text: instruction, vertex: Some(vertex) };
     }
     if text.starts_with("[internal]")
         || text.starts_with("exporting ")
@@ -103,10 +77,7 @@ fn buildkit(vertex: usize, text: &str) -> Line<'_> {
         Some((time, rest)) if time.parse::<f64>().is_ok() => rest,
         _ => text,
     };
-    Line::Output {
-        vertex: Some(vertex),
-        text: output,
-    }
+    Line::Output { vertex: Some(vertex), text: output }
 }
 
 /// `[stage i/n] INSTRUCTION` (also `[linux/arm64 stage i/n]`): position, count, stage, text.
@@ -126,13 +97,7 @@ mod tests {
     fn classic_builder_lines() {
         assert_eq!(
             read("Step 3/14 : RUN make -j2"),
-            Line::Step {
-                position: 3,
-                count: 14,
-                stage: None,
-                text: "RUN make -j2",
-                vertex: None
-            }
+            Line::Step { position: 3, count: 14, stage: None, text: "RUN make -j2", vertex: None }
         );
         for noise in [
             " ---> Running in 0a1b2c3d4e5f",
@@ -144,68 +109,29 @@ mod tests {
         ] {
             assert_eq!(read(noise), Line::Noise, "{noise}");
         }
-        assert_eq!(
-            read("make: *** [all] Error 2"),
-            Line::Output {
-                vertex: None,
-                text: "make: *** [all] Error 2"
-            }
-        );
-        assert_eq!(
-            read("Step x/y : RUN"),
-            Line::Output {
-                vertex: None,
-                text: "Step x/y : RUN"
-            }
-        );
+        assert_eq!(read("make: *** [all] Error 2"), Line::Output { vertex: None, text: "make: *** [all] Error 2" });
+        assert_eq!(read("Step x/y : RUN"), Line::Output { vertex: None, text: "Step x/y : RUN" });
     }
 
     #[test]
     fn buildkit_plain_lines() {
         assert_eq!(
             read("#7 [build 2/4] RUN make"),
-            Line::Step {
-                position: 2,
-                count: 4,
-                stage: Some("build"),
-                text: "RUN make",
-                vertex: Some(7)
-            }
+            Line::Step { position: 2, count: 4, stage: Some("build"), text: "RUN make", vertex: Some(7) }
         );
         assert_eq!(
             read("#8 [linux/arm64 build 3/4] COPY a /a"),
-            Line::Step {
-                position: 3,
-                count: 4,
-                stage: Some("build"),
-                text: "COPY a /a",
-                vertex: Some(8)
-            }
+            Line::Step { position: 3, count: 4, stage: Some("build"), text: "COPY a /a", vertex: Some(8) }
         );
         assert_eq!(
             read("#3 [2/3] RUN true"),
-            Line::Step {
-                position: 2,
-                count: 3,
-                stage: None,
-                text: "RUN true",
-                vertex: Some(3)
-            }
+            Line::Step { position: 2, count: 3, stage: None, text: "RUN true", vertex: Some(3) }
         );
         assert_eq!(
             read("#1 [internal] load build definition from Dockerfile"),
-            Line::Work {
-                vertex: 1,
-                text: "[internal] load build definition from Dockerfile"
-            }
+            Line::Work { vertex: 1, text: "[internal] load build definition from Dockerfile" }
         );
-        assert_eq!(
-            read("#9 exporting to image"),
-            Line::Work {
-                vertex: 9,
-                text: "exporting to image"
-            }
-        );
+        assert_eq!(read("#9 exporting to image"), Line::Work { vertex: 9, text: "exporting to image" });
         assert_eq!(read("#4 CACHED"), Line::Cached { vertex: 4 });
         assert_eq!(
             read("#7 ERROR: process \"/bin/sh -c make\" did not complete successfully: exit code: 2"),
@@ -214,27 +140,9 @@ mod tests {
                 message: "process \"/bin/sh -c make\" did not complete successfully: exit code: 2"
             }
         );
-        assert_eq!(
-            read("#7 0.312 cc -o app main.c"),
-            Line::Output {
-                vertex: Some(7),
-                text: "cc -o app main.c"
-            }
-        );
-        assert_eq!(
-            read("#7 building"),
-            Line::Output {
-                vertex: Some(7),
-                text: "building"
-            }
-        );
+        assert_eq!(read("#7 0.312 cc -o app main.c"), Line::Output { vertex: Some(7), text: "cc -o app main.c" });
+        assert_eq!(read("#7 building"), Line::Output { vertex: Some(7), text: "building" });
         assert_eq!(read("#7 DONE 0.4s"), Line::Noise);
-        assert_eq!(
-            read("#notanumber x"),
-            Line::Output {
-                vertex: None,
-                text: "#notanumber x"
-            }
-        );
+        assert_eq!(read("#notanumber x"), Line::Output { vertex: None, text: "#notanumber x" });
     }
 }

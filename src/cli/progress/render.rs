@@ -55,12 +55,7 @@ impl BuildProgress {
 
     fn with(view: View, verbose: bool) -> BuildProgress {
         BuildProgress {
-            inner: Arc::new(Mutex::new(Inner {
-                board: Board::default(),
-                view,
-                verbose,
-                started: Instant::now(),
-            })),
+            inner: Arc::new(Mutex::new(Inner { board: Board::default(), view, verbose, started: Instant::now() })),
         }
     }
 
@@ -114,11 +109,7 @@ impl BuildProgress {
             return;
         }
         let Some(img) = inner.board.image(name) else { return };
-        let lines: Vec<String> = img
-            .failing_step()
-            .into_iter()
-            .map(|l| format!("[{name}] | {l}"))
-            .collect();
+        let lines: Vec<String> = img.failing_step().into_iter().map(|l| format!("[{name}] | {l}")).collect();
         if lines.is_empty() {
             return;
         }
@@ -183,12 +174,7 @@ impl Bars {
             multi.add(ProgressBar::new_spinner().with_style(Self::style("{spinner:.cyan} {msg} {elapsed:.dim}")));
         planning.set_message("planning: stage digests and base images");
         planning.enable_steady_tick(Duration::from_millis(120));
-        Bars {
-            multi,
-            bars: HashMap::new(),
-            planning: Some(planning),
-            width: 0,
-        }
+        Bars { multi, bars: HashMap::new(), planning: Some(planning), width: 0 }
     }
 
     fn style(template: &str) -> ProgressStyle {
@@ -323,10 +309,7 @@ mod tests {
                     platforms: Vec::new(),
                     image_id: None,
                     size: None,
-                    stats: CopyStats {
-                        bytes_uploaded: *bytes,
-                        ..CopyStats::default()
-                    },
+                    stats: CopyStats { bytes_uploaded: *bytes, ..CopyStats::default() },
                 })
                 .collect(),
         }
@@ -354,35 +337,11 @@ mod tests {
             log("api", l);
         }
         events("api", &Event::Exporting);
-        events(
-            "api",
-            &Event::Uploading {
-                to: "r/api:v1".into(),
-                total: 2048,
-            },
-        );
-        events(
-            "api",
-            &Event::Blob {
-                bytes: 2048,
-                written: true,
-            },
-        );
+        events("api", &Event::Uploading { to: "r/api:v1".into(), total: 2048 });
+        events("api", &Event::Blob { bytes: 2048, written: true });
         events("api", &Event::Published { references: 1 });
-        events(
-            "web",
-            &Event::Uploading {
-                to: "r/web:v1".into(),
-                total: 10,
-            },
-        );
-        events(
-            "web",
-            &Event::Blob {
-                bytes: 10,
-                written: false,
-            },
-        );
+        events("web", &Event::Uploading { to: "r/web:v1".into(), total: 10 });
+        events("web", &Event::Blob { bytes: 10, written: false });
         events("web", &Event::Published { references: 1 });
         p.finish(&report(&[("api", true, 2048), ("web", false, 0)]));
         // Times vary: `built in 0.0s` reads `built in T`, `in 0.0s:` reads `in T:`.
@@ -411,31 +370,19 @@ mod tests {
         let out = Shared::default();
         let p = BuildProgress::lines(Box::new(out.clone()), false);
         p.events()("api", &Event::Building);
-        for l in [
-            "Step 1/2 : RUN make early",
-            "early-output",
-            "Step 2/2 : RUN echo boom && exit 3",
-            "boom",
-        ] {
+        for l in ["Step 1/2 : RUN make early", "early-output", "Step 2/2 : RUN echo boom && exit 3", "boom"] {
             p.log()("api", l);
         }
         p.failed(Some("api"));
         let text = out.text();
-        assert!(
-            text.contains("[api] | Step 2/2 : RUN echo boom && exit 3\n[api] | boom"),
-            "{text}"
-        );
+        assert!(text.contains("[api] | Step 2/2 : RUN echo boom && exit 3\n[api] | boom"), "{text}");
         assert!(!text.contains("early-output"), "{text}");
 
         let out = Shared::default();
         let p = BuildProgress::lines(Box::new(out.clone()), true);
         p.log()("api", "early-output");
         p.failed(Some("api"));
-        assert_eq!(
-            out.text().matches("early-output").count(),
-            1,
-            "printed as it came, not again"
-        );
+        assert_eq!(out.text().matches("early-output").count(), 1, "printed as it came, not again");
     }
 
     #[test]
@@ -455,27 +402,12 @@ mod tests {
         let events = p.events();
         events("api", &Event::Building);
         events("api", &Event::Exporting);
-        events(
-            "api",
-            &Event::Uploading {
-                to: "r/api:v1".into(),
-                total: 100,
-            },
-        );
-        events(
-            "api",
-            &Event::Blob {
-                bytes: 60,
-                written: true,
-            },
-        );
+        events("api", &Event::Uploading { to: "r/api:v1".into(), total: 100 });
+        events("api", &Event::Blob { bytes: 60, written: true });
         {
             let inner = p.lock();
             let View::Bars(bars) = &inner.view else { panic!() };
-            assert_eq!(
-                (bars.bars["api"].position(), bars.bars["api"].length()),
-                (60, Some(100))
-            );
+            assert_eq!((bars.bars["api"].position(), bars.bars["api"].length()), (60, Some(100)));
         }
         events("api", &Event::Published { references: 2 });
         events("web", &Event::UpToDate);
@@ -483,9 +415,7 @@ mod tests {
         let View::Bars(bars) = &inner.view else { panic!() };
         assert!(bars.bars.values().all(|b| b.is_finished()));
         assert!(
-            bars.bars["api"]
-                .message()
-                .starts_with("\u{2713} published 2 tags (built in "),
+            bars.bars["api"].message().starts_with("\u{2713} published 2 tags (built in "),
             "{}",
             bars.bars["api"].message()
         );

@@ -84,18 +84,10 @@ impl Image {
             Phase::UpToDate => "up to date: already published".into(),
             Phase::Found => "stage built before: nothing to build".into(),
             Phase::Building => "building".into(),
-            Phase::Step {
-                position,
-                count,
-                stage: Some(stage),
-                text,
-            } => format!("[{stage}] step {position}/{count}: {text}"),
-            Phase::Step {
-                position,
-                count,
-                stage: None,
-                text,
-            } => format!("step {position}/{count}: {text}"),
+            Phase::Step { position, count, stage: Some(stage), text } => {
+                format!("[{stage}] step {position}/{count}: {text}")
+            }
+            Phase::Step { position, count, stage: None, text } => format!("step {position}/{count}: {text}"),
             Phase::Exporting => "exporting".into(),
             Phase::Uploading { to, .. } => format!("uploading to {to}"),
             Phase::Published { references } => {
@@ -133,23 +125,12 @@ impl Image {
             Line::Work { vertex, .. } | Line::Cached { vertex } | Line::Error { vertex, .. } => Some(*vertex),
             Line::Noise => None,
         };
-        if let Some(failed) = read.iter().rev().find_map(|(_, l)| {
-            if let Line::Error { vertex, .. } = l {
-                Some(*vertex)
-            } else {
-                None
-            }
-        }) {
-            return read
-                .iter()
-                .filter(|(_, l)| vertex_of(l) == Some(failed))
-                .map(|(t, _)| *t)
-                .collect();
-        }
-        if let Some(start) = read
-            .iter()
-            .rposition(|(_, l)| matches!(l, Line::Step { vertex: None, .. }))
+        if let Some(failed) =
+            read.iter().rev().find_map(|(_, l)| if let Line::Error { vertex, .. } = l { Some(*vertex) } else { None })
         {
+            return read.iter().filter(|(_, l)| vertex_of(l) == Some(failed)).map(|(t, _)| *t).collect();
+        }
+        if let Some(start) = read.iter().rposition(|(_, l)| matches!(l, Line::Step { vertex: None, .. })) {
             return read[start..].iter().map(|(t, _)| *t).collect();
         }
         let from = read.len().saturating_sub(TAIL_LINES);
@@ -208,18 +189,9 @@ impl Board {
             return Changed::Nothing;
         }
         let next = match read {
-            Line::Step {
-                position,
-                count,
-                stage,
-                text,
-                ..
-            } => Phase::Step {
-                position,
-                count,
-                stage: stage.map(str::to_string),
-                text: text.to_string(),
-            },
+            Line::Step { position, count, stage, text, .. } => {
+                Phase::Step { position, count, stage: stage.map(str::to_string), text: text.to_string() }
+            }
             Line::Work { text, .. } if text.starts_with("exporting") => Phase::Exporting,
             _ if img.phase == Phase::Planned || img.phase == Phase::Found => Phase::Building,
             _ => return Changed::Nothing,
@@ -250,11 +222,7 @@ impl Board {
                 img.build_time = img.started.map(|s| s.elapsed());
                 Phase::Exporting
             }
-            Event::Uploading { to, total } => Phase::Uploading {
-                to: to.clone(),
-                done: 0,
-                total: *total,
-            },
+            Event::Uploading { to, total } => Phase::Uploading { to: to.clone(), done: 0, total: *total },
             Event::Blob { bytes, written } => {
                 if *written {
                     img.uploaded += bytes;
@@ -265,9 +233,7 @@ impl Board {
                 }
                 return Changed::Nothing;
             }
-            Event::Published { references } => Phase::Published {
-                references: *references,
-            },
+            Event::Published { references } => Phase::Published { references: *references },
         };
         set(img, next)
     }
@@ -284,11 +250,7 @@ fn set(img: &mut Image, next: Phase) -> Changed {
 /// `3.1s`, `2m05s`.
 pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s < 60.0 {
-        format!("{s:.1}s")
-    } else {
-        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
-    }
+    if s < 60.0 { format!("{s:.1}s") } else { format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60) }
 }
 
 #[cfg(test)]
@@ -314,56 +276,15 @@ mod tests {
         assert_eq!(b.image("app").unwrap().describe(), "step 1/2: FROM busybox");
         assert_eq!(b.line("app", " ---> 3f2a"), Changed::Nothing);
         assert_eq!(b.line("app", "Step 2/2 : RUN make"), Changed::Phase);
-        assert_eq!(
-            b.line("app", "cc main.c"),
-            Changed::Nothing,
-            "output is no state change"
-        );
+        assert_eq!(b.line("app", "cc main.c"), Changed::Nothing, "output is no state change");
         assert_eq!(b.event("app", &Event::Exporting), Changed::Phase);
-        assert_eq!(
-            b.event(
-                "app",
-                &Event::Uploading {
-                    to: "r/app:v1".into(),
-                    total: 300
-                }
-            ),
-            Changed::Phase
-        );
-        assert_eq!(
-            b.event(
-                "app",
-                &Event::Blob {
-                    bytes: 100,
-                    written: true
-                }
-            ),
-            Changed::Numbers
-        );
-        assert_eq!(
-            b.event(
-                "app",
-                &Event::Blob {
-                    bytes: 200,
-                    written: false
-                }
-            ),
-            Changed::Numbers
-        );
-        assert_eq!(
-            b.image("app").unwrap().phase,
-            Phase::Uploading {
-                to: "r/app:v1".into(),
-                done: 300,
-                total: 300
-            }
-        );
+        assert_eq!(b.event("app", &Event::Uploading { to: "r/app:v1".into(), total: 300 }), Changed::Phase);
+        assert_eq!(b.event("app", &Event::Blob { bytes: 100, written: true }), Changed::Numbers);
+        assert_eq!(b.event("app", &Event::Blob { bytes: 200, written: false }), Changed::Numbers);
+        assert_eq!(b.image("app").unwrap().phase, Phase::Uploading { to: "r/app:v1".into(), done: 300, total: 300 });
         assert_eq!(b.event("app", &Event::Published { references: 2 }), Changed::Phase);
         let text = b.image("app").unwrap().describe();
-        assert!(
-            text.starts_with("published 2 tags (built in ") && text.ends_with(", 100 B uploaded)"),
-            "{text}"
-        );
+        assert!(text.starts_with("published 2 tags (built in ") && text.ends_with(", 100 B uploaded)"), "{text}");
         // Final: later events (a settled dependency found again) change nothing.
         assert_eq!(b.event("app", &Event::Found), Changed::Nothing);
     }
@@ -373,24 +294,15 @@ mod tests {
         let mut b = Board::default();
         b.event("web", &Event::Found);
         b.event("web", &Event::Published { references: 1 });
-        assert_eq!(
-            b.image("web").unwrap().describe(),
-            "published 1 tag (reused, nothing uploaded)"
-        );
+        assert_eq!(b.image("web").unwrap().describe(), "published 1 tag (reused, nothing uploaded)");
         b.event("api", &Event::UpToDate);
         assert_eq!(b.image("api").unwrap().describe(), "up to date: already published");
-        assert_eq!(
-            b.images().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
-            ["web", "api"]
-        );
+        assert_eq!(b.images().iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["web", "api"]);
     }
 
     #[test]
     fn buildkit_steps_and_export() {
-        let b = board_after(&[
-            "#1 [internal] load build definition from Dockerfile",
-            "#5 [build 2/3] RUN make",
-        ]);
+        let b = board_after(&["#1 [internal] load build definition from Dockerfile", "#5 [build 2/3] RUN make"]);
         assert_eq!(b.image("app").unwrap().describe(), "[build] step 2/3: RUN make");
         let b = board_after(&["#9 exporting to image"]);
         assert_eq!(b.image("app").unwrap().phase, Phase::Exporting);
@@ -407,10 +319,7 @@ mod tests {
             " ---> Running in 0a1b",
             "boom",
         ]);
-        assert_eq!(
-            b.image("app").unwrap().failing_step(),
-            ["Step 3/3 : RUN echo boom && exit 3", "boom"]
-        );
+        assert_eq!(b.image("app").unwrap().failing_step(), ["Step 3/3 : RUN echo boom && exit 3", "boom"]);
     }
 
     #[test]

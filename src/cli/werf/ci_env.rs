@@ -60,7 +60,11 @@ pub fn login(ci: Ci, env: Env<'_>) -> Option<Login> {
         Ci::Github => {
             let legacy = "docker.pkg.github.com";
             let registry = if var("WERF_REPO").is_some_and(|r| r.starts_with(legacy)) { legacy } else { GHCR };
-            Some(Login { registry: registry.into(), username: var("GITHUB_ACTOR")?, password: Secret::new(var("GITHUB_TOKEN")?) })
+            Some(Login {
+                registry: registry.into(),
+                username: var("GITHUB_ACTOR")?,
+                password: Secret::new(var("GITHUB_TOKEN")?),
+            })
         }
     }
 }
@@ -101,10 +105,14 @@ impl Script<'_> {
     fn assignment(&self, key: &str, value: &Value) -> String {
         match (self.form, value) {
             (Form::EnvFile, Value::Text(v)) => format!("{key}={v}"),
-            (Form::EnvFile, Value::Var(v)) => self.comment(&format!("{key} is not written: set it from ${v} (an env file cannot refer to it)")),
+            (Form::EnvFile, Value::Var(v)) => {
+                self.comment(&format!("{key} is not written: set it from ${v} (an env file cannot refer to it)"))
+            }
             (Form::Unix, Value::Text(v)) => format!("export {key}=\"{}\"", shell_escape(v)),
             (Form::Unix, Value::Var(v)) => format!("export {key}=\"${{{v}}}\""),
-            (Form::PowerShell, Value::Text(v)) => format!("$Env:{key} = \"{}\"", v.replace('`', "``").replace('"', "`\"").replace('$', "`$")),
+            (Form::PowerShell, Value::Text(v)) => {
+                format!("$Env:{key} = \"{}\"", v.replace('`', "``").replace('"', "`\"").replace('$', "`$"))
+            }
             (Form::PowerShell, Value::Var(v)) => format!("$Env:{key} = \"$Env:{v}\""),
             (Form::CmdExe, Value::Text(v)) => format!("set {key}={v}"),
             (Form::CmdExe, Value::Var(v)) => format!("set {key}=%{v}%"),
@@ -143,7 +151,14 @@ fn shell_escape(v: &str) -> String {
 
 /// The script for `ci`: `docker_config` is the session directory, `project` the project
 /// name (GitHub's repository path needs it; `None` without a project file).
-pub fn script(ci: Ci, env: Env<'_>, project: Option<&str>, docker_config: &str, form: Form, tagging: Option<Tagging>) -> Result<String, String> {
+pub fn script(
+    ci: Ci,
+    env: Env<'_>,
+    project: Option<&str>,
+    docker_config: &str,
+    form: Form,
+    tagging: Option<Tagging>,
+) -> Result<String, String> {
     let var = |k: &str| env(k).filter(|v| !v.is_empty());
     let mut s = Script { form, env, out: String::new() };
     s.header("DOCKER CONFIG");
@@ -187,7 +202,11 @@ pub fn script(ci: Ci, env: Env<'_>, project: Option<&str>, docker_config: &str, 
                     s.export("WERF_TAG_GIT_TAG", Value::Text(crate::naming::slug(&t, crate::naming::MAX_TAG)), false);
                 }
                 if let Some(b) = branch {
-                    s.export("WERF_TAG_GIT_BRANCH", Value::Text(crate::naming::slug(&b, crate::naming::MAX_TAG)), false);
+                    s.export(
+                        "WERF_TAG_GIT_BRANCH",
+                        Value::Text(crate::naming::slug(&b, crate::naming::MAX_TAG)),
+                        false,
+                    );
                 }
             }
         }
@@ -202,22 +221,48 @@ pub fn script(ci: Ci, env: Env<'_>, project: Option<&str>, docker_config: &str, 
     s.export("WERF_ADD_ANNOTATION_WERF_RELEASE_CHANNEL", Value::Text(channel), true);
     match ci {
         Ci::Gitlab => {
-            s.export("WERF_ADD_ANNOTATION_PROJECT_GIT", Value::Text(annotation("project.werf.io/git", var("CI_PROJECT_URL"))), true);
-            s.export("WERF_ADD_ANNOTATION_CI_COMMIT", Value::Text(annotation("ci.werf.io/commit", var("CI_COMMIT_SHA"))), true);
-            s.export("WERF_ADD_ANNOTATION_CI_GIT_TAG", Value::Text(annotation("ci.werf.io/tag", var("CI_COMMIT_TAG"))), true);
+            s.export(
+                "WERF_ADD_ANNOTATION_PROJECT_GIT",
+                Value::Text(annotation("project.werf.io/git", var("CI_PROJECT_URL"))),
+                true,
+            );
+            s.export(
+                "WERF_ADD_ANNOTATION_CI_COMMIT",
+                Value::Text(annotation("ci.werf.io/commit", var("CI_COMMIT_SHA"))),
+                true,
+            );
+            s.export(
+                "WERF_ADD_ANNOTATION_CI_GIT_TAG",
+                Value::Text(annotation("ci.werf.io/tag", var("CI_COMMIT_TAG"))),
+                true,
+            );
             let pipeline = annotation("gitlab.ci.werf.io/pipeline-url", var("CI_PIPELINE_URL"));
             s.export("WERF_ADD_ANNOTATION_GITLAB_CI_PIPELINE_URL", Value::Text(pipeline), true);
-            s.export("WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL", Value::Text(annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL"))), true);
+            s.export(
+                "WERF_ADD_ANNOTATION_GITLAB_CI_JOB_URL",
+                Value::Text(annotation("gitlab.ci.werf.io/job-url", var("CI_JOB_URL"))),
+                true,
+            );
         }
         Ci::Github => {
             let repository = var("GITHUB_REPOSITORY");
-            let project_git = annotation("project.werf.io/git", repository.as_ref().map(|r| format!("https://github.com/{r}")));
+            let project_git =
+                annotation("project.werf.io/git", repository.as_ref().map(|r| format!("https://github.com/{r}")));
             s.export("WERF_ADD_ANNOTATION_PROJECT_GIT", Value::Text(project_git), true);
-            s.export("WERF_ADD_ANNOTATION_CI_COMMIT", Value::Text(annotation("ci.werf.io/commit", var("GITHUB_SHA"))), true);
+            s.export(
+                "WERF_ADD_ANNOTATION_CI_COMMIT",
+                Value::Text(annotation("ci.werf.io/commit", var("GITHUB_SHA"))),
+                true,
+            );
             let tag = var("GITHUB_REF_NAME").filter(|_| var("GITHUB_REF_TYPE").as_deref() == Some("tag"));
             s.export("WERF_ADD_ANNOTATION_CI_GIT_TAG", Value::Text(annotation("ci.werf.io/tag", tag)), true);
-            let run = repository.zip(var("GITHUB_RUN_ID")).map(|(r, id)| format!("https://github.com/{r}/actions/runs/{id}"));
-            s.export("WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL", Value::Text(annotation("github.ci.werf.io/workflow-run-url", run)), true);
+            let run =
+                repository.zip(var("GITHUB_RUN_ID")).map(|(r, id)| format!("https://github.com/{r}/actions/runs/{id}"));
+            s.export(
+                "WERF_ADD_ANNOTATION_GITHUB_ACTIONS_RUN_URL",
+                Value::Text(annotation("github.ci.werf.io/workflow-run-url", run)),
+                true,
+            );
             s.header("CLEANUP");
             match var("GITHUB_TOKEN") {
                 Some(_) => s.export("WERF_REPO_GITHUB_TOKEN", Value::Var("GITHUB_TOKEN"), false),
@@ -285,7 +330,10 @@ mod tests {
         }
         assert!(!text.contains("glcbt-secret"), "the job token is never printed");
         let login = login(Ci::Gitlab, &e).unwrap();
-        assert_eq!((login.registry.as_str(), login.username.as_str(), login.password.expose()), ("registry.gitlab.com", "gitlab-ci-token", "glcbt-secret"));
+        assert_eq!(
+            (login.registry.as_str(), login.username.as_str(), login.password.expose()),
+            ("registry.gitlab.com", "gitlab-ci-token", "glcbt-secret")
+        );
     }
 
     #[test]
@@ -299,7 +347,14 @@ mod tests {
 
     #[test]
     fn github_derives_the_repo_from_the_project_and_refers_to_the_token() {
-        let e = env(&[("GITHUB_REPOSITORY", "Acme/Shop"), ("GITHUB_TOKEN", "ghs_secret"), ("GITHUB_ACTOR", "bot"), ("GITHUB_SHA", "abc"), ("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.2.0")]);
+        let e = env(&[
+            ("GITHUB_REPOSITORY", "Acme/Shop"),
+            ("GITHUB_TOKEN", "ghs_secret"),
+            ("GITHUB_ACTOR", "bot"),
+            ("GITHUB_SHA", "abc"),
+            ("GITHUB_REF_TYPE", "tag"),
+            ("GITHUB_REF_NAME", "v1.2.0"),
+        ]);
         let text = script(Ci::Github, &e, Some("shop"), "/tmp/dc", Form::Unix, Some(Tagging::TagOrBranch)).unwrap();
         assert!(text.contains("export WERF_REPO=\"ghcr.io/acme/shop/shop\"\n"), "{text}");
         assert!(text.contains("export WERF_REPO_GITHUB_TOKEN=\"${GITHUB_TOKEN}\"\n"), "{text}");
@@ -314,13 +369,15 @@ mod tests {
 
     #[test]
     fn branches_are_slugged_and_other_shells_get_their_syntax() {
-        let text = script(Ci::Gitlab, &env(GITLAB), None, "C:\\dc", Form::PowerShell, Some(Tagging::TagOrBranch)).unwrap();
+        let text =
+            script(Ci::Gitlab, &env(GITLAB), None, "C:\\dc", Form::PowerShell, Some(Tagging::TagOrBranch)).unwrap();
         assert!(text.contains("$Env:WERF_TAG_GIT_BRANCH = \"feature-login\"\n"), "{text}");
         let cmd = script(Ci::Gitlab, &env(GITLAB), None, "C:\\dc", Form::CmdExe, None).unwrap();
         assert!(cmd.starts_with(":: DOCKER CONFIG\nset DOCKER_CONFIG=C:\\dc\n"), "{cmd}");
         let none = script(Ci::Gitlab, &env(&[]), None, "/d", Form::Unix, Some(Tagging::TagOrBranch));
         assert!(none.unwrap_err().contains("CI_COMMIT_TAG"));
-        let quoted = script(Ci::Gitlab, &env(&[("CI_ENVIRONMENT_SLUG", "a\"$(x)")]), None, "/d", Form::Unix, None).unwrap();
+        let quoted =
+            script(Ci::Gitlab, &env(&[("CI_ENVIRONMENT_SLUG", "a\"$(x)")]), None, "/d", Form::Unix, None).unwrap();
         assert!(quoted.contains("export WERF_ENV=\"a\\\"\\$(x)\"\n"), "{quoted}");
     }
 }

@@ -105,7 +105,10 @@ const BUILD: &[Ignored] = &[
 
 /// werf flags of `cleanup`.
 const CLEANUP: &[Ignored] = &[
-    flag("without-kube", "wharf never reads Kubernetes: images a cluster runs are kept only by keep policies and --keep"),
+    flag(
+        "without-kube",
+        "wharf never reads Kubernetes: images a cluster runs are kept only by keep policies and --keep",
+    ),
     flag("scan-context-namespace-only", KUBE),
     valued("secondary-repo", "cleanup leaves other stage repositories alone"),
     valued("cache-repo", "cleanup leaves other stage repositories alone"),
@@ -176,14 +179,22 @@ fn arg(i: &'static Ignored) -> Arg {
     match i.value {
         true => arg.action(ArgAction::Append).value_name("VALUE"),
         // werf's booleans: `--dev`, `--dev=true`, `--dev=false`.
-        false => arg.action(ArgAction::Set).num_args(0..=1).require_equals(true).default_missing_value("true").value_name("BOOL"),
+        false => arg
+            .action(ArgAction::Set)
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .value_name("BOOL"),
     }
 }
 
 impl<S: Set> FromArgMatches for WerfIgnored<S> {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let given = Self::all()
-            .filter(|i| m.try_contains_id(i.name).unwrap_or(false) && m.value_source(i.name) == Some(clap::parser::ValueSource::CommandLine))
+            .filter(|i| {
+                m.try_contains_id(i.name).unwrap_or(false)
+                    && m.value_source(i.name) == Some(clap::parser::ValueSource::CommandLine)
+            })
             .collect();
         Ok(WerfIgnored { given, set: PhantomData })
     }
@@ -218,7 +229,19 @@ mod tests {
 
     #[test]
     fn werf_forms_are_accepted_and_named() {
-        let w = Wrap::try_parse_from(["wharf", "--dev", "--follow=false", "--kube-context", "prod", "--ssh-key", "a", "--ssh-key", "b", "backend"]).unwrap();
+        let w = Wrap::try_parse_from([
+            "wharf",
+            "--dev",
+            "--follow=false",
+            "--kube-context",
+            "prod",
+            "--ssh-key",
+            "a",
+            "--ssh-key",
+            "b",
+            "backend",
+        ])
+        .unwrap();
         let names: Vec<&str> = w.ignored.given.iter().map(|i| i.name).collect();
         assert_eq!(names, ["dev", "ssh-key", "kube-context", "follow"]);
         assert_eq!(w.images, ["backend"], "a boolean never takes the next word");

@@ -149,7 +149,8 @@ fn with_werf_names(mut arg: Arg, werf: &WerfName, env: Env<'_>) -> Arg {
 /// of the variables' names; none when `flag` has no list.
 pub fn list(flag: &str, vars: &[(String, String)]) -> Vec<String> {
     let Some((_, prefix)) = LISTS.iter().find(|(f, _)| *f == flag) else { return Vec::new() };
-    let mut found: Vec<&(String, String)> = vars.iter().filter(|(k, v)| k.starts_with(prefix) && !v.is_empty()).collect();
+    let mut found: Vec<&(String, String)> =
+        vars.iter().filter(|(k, v)| k.starts_with(prefix) && !v.is_empty()).collect();
     found.sort();
     found.into_iter().map(|(_, v)| v.clone()).collect()
 }
@@ -195,7 +196,10 @@ mod tests {
             apply(<Wrap as clap::CommandFactory>::command(), &env).render_long_help().to_string()
         };
         assert!(help(&[]).contains("[env: WHARF_REPO=]") || help(&[]).contains("[env: WHARF_REPO]"), "{}", help(&[]));
-        assert!(help(&[("WERF_IMAGES_REPO", "x")]).contains("WERF_IMAGES_REPO"), "werf's variable when wharf's is unset");
+        assert!(
+            help(&[("WERF_IMAGES_REPO", "x")]).contains("WERF_IMAGES_REPO"),
+            "werf's variable when wharf's is unset"
+        );
         assert!(help(&[("WERF_IMAGES_REPO", "x"), ("WHARF_REPO", "y")]).contains("WHARF_REPO"));
         assert!(help(&[]).contains("WERF_SAVE_BUILD_REPORT"), "a flag without a variable shows werf's");
     }

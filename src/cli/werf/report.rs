@@ -20,7 +20,9 @@ pub enum Form {
 /// ending in `.json` or `.env` picks the form; a path without an extension gets `.json`;
 /// any other extension is refused (before anything is built).
 pub fn destination(path: Option<&Path>) -> Result<(PathBuf, Form), Error> {
-    let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) else { return Ok((PathBuf::from(DEFAULT_PATH), Form::Json)) };
+    let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok((PathBuf::from(DEFAULT_PATH), Form::Json));
+    };
     match path.extension().and_then(|e| e.to_str()) {
         Some("json") => Ok((path.to_path_buf(), Form::Json)),
         Some("env") => Ok((path.to_path_buf(), Form::EnvFile)),
@@ -40,10 +42,16 @@ pub fn destination(path: Option<&Path>) -> Result<(PathBuf, Form), Error> {
 /// one manifest read each, only when a report is wanted.
 pub async fn fill_identities(report: &mut Report, client: &Client) -> Result<(), Error> {
     for image in report.images.iter_mut().filter(|i| i.image_id.is_none()) {
-        let Some((repo, tag)) = image.references.first().and_then(|r| r.rsplit_once(':')).filter(|(_, t)| !t.contains('/')) else { continue };
+        let Some((repo, tag)) =
+            image.references.first().and_then(|r| r.rsplit_once(':')).filter(|(_, t)| !t.contains('/'))
+        else {
+            continue;
+        };
         let Ok(repo) = repo.parse::<Repository>() else { continue };
         let loc = Location::new(RegistryStore::shared(client.clone(), repo), tag);
-        let read = Image::read(&loc).await.map_err(|source| Error::Store { what: format!("build report: reading {loc}"), source })?;
+        let read = Image::read(&loc)
+            .await
+            .map_err(|source| Error::Store { what: format!("build report: reading {loc}"), source })?;
         if let Some(found) = read {
             let (id, size) = ImageReport::identity(&found);
             image.image_id = Some(id);
@@ -60,7 +68,8 @@ pub fn write(run: &Report, inputs: Inputs<'_>, path: &Path, form: Form) -> Resul
         Form::Json => report.to_json(),
         Form::EnvFile => report.to_env_file(),
     };
-    std::fs::write(path, text).map_err(|source| Error::Io { what: format!("--build-report-path {}", path.display()), source })
+    std::fs::write(path, text)
+        .map_err(|source| Error::Io { what: format!("--build-report-path {}", path.display()), source })
 }
 
 /// Where the build runs: through the Docker engine, in a container or not (its marker files).

@@ -36,7 +36,8 @@ fn check(path: &Path, fresh: &str, failures: &mut Vec<String>) {
 
 #[test]
 fn every_werf_fixture_gives_its_expected_report() {
-    let mut dirs: Vec<_> = std::fs::read_dir(ROOT).expect("the corpus").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(ROOT).expect("the corpus").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     assert!(dirs.len() >= 14, "the corpus lost projects: {dirs:?}");
     let mut failures = Vec::new();
@@ -49,7 +50,11 @@ fn every_werf_fixture_gives_its_expected_report() {
             check(&dir.join("rendered.yaml"), &text, &mut failures);
         }
     }
-    assert!(failures.is_empty(), "{}\n(if the new output is right: WHARF_UPDATE_FIXTURES=1 cargo test --lib config::tests::fixtures)", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\n(if the new output is right: WHARF_UPDATE_FIXTURES=1 cargo test --lib config::tests::fixtures)",
+        failures.join("\n\n")
+    );
 }
 
 /// What each fixture is for, checked on the reports (so a regenerated expectation that
@@ -62,7 +67,9 @@ fn the_corpus_covers_each_feature() {
     };
     let valid = |name: &str| report(name)["valid"] == true;
     let first_error = |name: &str| report(name)["errors"][0].clone();
-    for name in ["templated", "partials", "comments", "build-options", "image-spec", "platforms", "null-args", "stapel-mixed"] {
+    for name in
+        ["templated", "partials", "comments", "build-options", "image-spec", "platforms", "null-args", "stapel-mixed"]
+    {
         assert!(valid(name), "{name}: {}", report(name));
     }
     let t = report("templated");
@@ -74,9 +81,14 @@ fn the_corpus_covers_each_feature() {
     assert_eq!(p["images"].as_array().unwrap().len(), 2);
     let e = first_error("comment-invalid");
     assert_eq!((e["kind"].as_str(), e["line"].as_u64(), e["column"].as_u64()), (Some("template"), Some(3), Some(10)));
-    assert!(first_error("giterminism-env")["message"].as_str().unwrap().contains("\"USER\" not allowed by giterminism"));
+    assert!(
+        first_error("giterminism-env")["message"].as_str().unwrap().contains("\"USER\" not allowed by giterminism")
+    );
     assert_eq!(first_error("includes")["kind"], "unsupported");
-    assert_eq!(first_error("dependencies-after")["message"], "`after:` directive is not supported for dockerfile dependencies");
+    assert_eq!(
+        first_error("dependencies-after")["message"],
+        "`after:` directive is not supported for dockerfile dependencies"
+    );
     assert!(first_error("platform-mismatch")["message"].as_str().unwrap().contains("linux/arm64"));
     let e = first_error("template-error");
     assert!(e["file"].as_str().unwrap().ends_with(".werf/image.tmpl") && e["line"] == 4, "{e}");

@@ -86,12 +86,7 @@ pub(super) const NAMELESS: &str = "project: solo\nconfigVersion: 1\n---\nimage: 
 /// A project directory with the files `FULL` and `FLANT` need.
 pub(super) fn project_dir() -> TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for file in [
-        "Dockerfile",
-        "base/Dockerfile",
-        "app/docker/Dockerfile",
-        "app/main.rs",
-    ] {
+    for file in ["Dockerfile", "base/Dockerfile", "app/docker/Dockerfile", "app/main.rs"] {
         let path = dir.path().join(file);
         std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
         std::fs::write(path, "FROM scratch\n").expect("write");
@@ -120,11 +115,7 @@ pub(super) fn errors(text: &str) -> Vec<(usize, usize, ErrorKind, String)> {
 pub(super) fn errors_in(dir: &TempDir, text: &str) -> Vec<(usize, usize, ErrorKind, String)> {
     match parse(dir, text) {
         Ok(_) => panic!("expected errors for:\n{text}"),
-        Err(e) => e
-            .errors()
-            .iter()
-            .map(|e| (e.line(), e.column(), e.kind(), e.message().to_string()))
-            .collect(),
+        Err(e) => e.errors().iter().map(|e| (e.line(), e.column(), e.kind(), e.message().to_string())).collect(),
     }
 }
 
@@ -147,11 +138,6 @@ pub(super) fn plain(text: &str) -> String {
 pub(super) const META: &str = "project: shop\nconfigVersion: 1\n---\n";
 
 /// An expected error.
-pub(super) fn at(
-    line: usize,
-    col: usize,
-    kind: ErrorKind,
-    message: &str,
-) -> (usize, usize, ErrorKind, String) {
+pub(super) fn at(line: usize, col: usize, kind: ErrorKind, message: &str) -> (usize, usize, ErrorKind, String) {
     (line, col, kind, message.to_string())
 }

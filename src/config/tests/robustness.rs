@@ -44,12 +44,8 @@ fn no_input_panics() {
 
 fn render_graphical(err: &ConfigError) -> String {
     let mut out = String::new();
-    let handler =
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .with_width(100);
-    handler
-        .render_report(&mut out, err)
-        .expect("rendering into a String cannot fail");
+    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
+    handler.render_report(&mut out, err).expect("rendering into a String cannot fail");
     out
 }
 
@@ -59,17 +55,11 @@ fn graphical_rendering_shows_every_error_with_its_snippet() {
     let text = format!("{META}image: app\ndockerfil: Dockerfile\n---\nimage: app\n");
     let err = parse(&dir, &text).unwrap_err();
     let out = render_graphical(&err);
-    assert!(
-        out.contains("wharf.yaml has 2 configuration errors"),
-        "{out}"
-    );
+    assert!(out.contains("wharf.yaml has 2 configuration errors"), "{out}");
     assert!(out.contains("wharf::config::unknown-key"), "{out}");
     assert!(out.contains("[wharf.yaml:5:1]"), "{out}");
     assert!(out.contains("did you mean `dockerfile`?"), "{out}");
-    assert!(
-        out.contains("wharf::config::duplicate-image") && out.contains("first defined here"),
-        "{out}"
-    );
+    assert!(out.contains("wharf::config::duplicate-image") && out.contains("first defined here"), "{out}");
 }
 
 /// Huge or repetitive files stay fast: errors are capped and lookups hashed.
@@ -79,33 +69,18 @@ fn pathological_files_stay_fast() {
     let started = std::time::Instant::now();
     let one_line_keys: String = (0..50_000).map(|i| format!("k{i}: 1, ")).collect();
     let repeated_keys = "k: 1, ".repeat(50_000);
-    let docs: String = (0..5_000)
-        .map(|i| {
-            format!(
-                "---\nimage: a{i}\ndependencies: [{{image: a{}}}]\n",
-                (i + 1) % 5_000
-            )
-        })
-        .collect();
+    let docs: String =
+        (0..5_000).map(|i| format!("---\nimage: a{i}\ndependencies: [{{image: a{}}}]\n", (i + 1) % 5_000)).collect();
     let inputs = [
         format!("{META}image: app\nargs: {{{repeated_keys}}}\n"),
         format!("{META}{{{one_line_keys}}}\n"),
         format!("project: x\nconfigVersion: 1\n{docs}"),
-        format!(
-            "{META}image: app\nargs: {{A: \"{}\"}}\n",
-            "{{".repeat(100_000)
-        ),
+        format!("{META}image: app\nargs: {{A: \"{}\"}}\n", "{{".repeat(100_000)),
     ];
     for text in &inputs {
-        let Err(err) = parse(&dir, text) else {
-            panic!("expected errors")
-        };
+        let Err(err) = parse(&dir, text) else { panic!("expected errors") };
         assert!(err.errors().len() <= crate::config::MAX_ERRORS);
         let _ = err.plain();
     }
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
 }

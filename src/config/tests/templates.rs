@@ -81,9 +81,16 @@ fn template_errors_point_at_the_template() {
     let err = parse_in(&dir, TEMPLATED, &[("PROJECT", "shop")]).unwrap_err();
     let e = &err.errors()[0];
     assert_eq!((e.line(), e.column()), (10, 15));
-    assert_eq!(e.message(), "error calling env: the environment variable \"APP_VERSION\" must be set or default must be provided");
+    assert_eq!(
+        e.message(),
+        "error calling env: the environment variable \"APP_VERSION\" must be set or default must be provided"
+    );
     // An error inside a partial is shown in the partial, with the call that led there.
-    write(&dir, ".werf/_helpers.tmpl", "{{- define \"labels\" -}}\nAPP_LABEL: {{ .app.nope.deeper | upper }}\n{{- end }}\n");
+    write(
+        &dir,
+        ".werf/_helpers.tmpl",
+        "{{- define \"labels\" -}}\nAPP_LABEL: {{ .app.nope.deeper | upper }}\n{{- end }}\n",
+    );
     let err = parse_in(&dir, TEMPLATED, &[("PROJECT", "shop"), ("APP_VERSION", "1")]).unwrap_err();
     let e = &err.errors()[0];
     assert!(e.file().ends_with(".werf/_helpers.tmpl"), "{}", e.file());
@@ -107,14 +114,16 @@ fn yaml_problems_in_rendered_text_point_at_the_template_line() {
     assert_eq!(e.message(), "invalid image name `API`: it has uppercase letters");
     assert!(e.is_rendered() && err.plain().contains("wharf config render"), "{}", err.plain());
     // Text copied from the template keeps its exact place.
-    let err = parse_in(&dir, "project: shop\nconfigVersion: 1\n---\n{{ \"image: app\" }}\ntargett: x\n", &[]).unwrap_err();
+    let err =
+        parse_in(&dir, "project: shop\nconfigVersion: 1\n---\n{{ \"image: app\" }}\ntargett: x\n", &[]).unwrap_err();
     assert_eq!((err.errors()[0].line(), err.errors()[0].column(), err.errors()[0].is_rendered()), (5, 1, false));
 }
 
 #[test]
 fn braces_in_yaml_comments_are_rendered_like_werf() {
     let dir = project_dir();
-    let project = parse_in(&dir, "# built from {{ .Env }}\nproject: shop\nconfigVersion: 1\n---\nimage: app\n", &[]).unwrap();
+    let project =
+        parse_in(&dir, "# built from {{ .Env }}\nproject: shop\nconfigVersion: 1\n---\nimage: app\n", &[]).unwrap();
     assert_eq!(project.name, "shop");
     // werf parses the whole file as a template: an invalid action in a comment fails there too.
     let err = parse_in(&dir, "project: shop # see {{ the docs }}\nconfigVersion: 1\n", &[]).unwrap_err();
@@ -126,19 +135,31 @@ fn braces_in_yaml_comments_are_rendered_like_werf() {
 #[test]
 fn giterminism_limits_env_and_includes_are_refused() {
     let dir = project_dir();
-    write(&dir, "werf-giterminism.yaml", "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [APP_VERSION]\n");
+    write(
+        &dir,
+        "werf-giterminism.yaml",
+        "giterminismConfigVersion: 1\nconfig:\n  goTemplateRendering:\n    allowEnvVariables: [APP_VERSION]\n",
+    );
     let text = "project: shop\nconfigVersion: 1\n---\nimage: app\nargs:\n  A: {{ env \"APP_VERSION\" }}\n  B: {{ env \"HOME\" \"x\" }}\n";
     let err = parse_in(&dir, text, &[("APP_VERSION", "1"), ("HOME", "/root")]).unwrap_err();
     let e = &err.errors()[0];
     assert_eq!((e.line(), e.column()), (7, 9));
-    assert!(e.message().starts_with("error calling env: env name \"HOME\" not allowed by giterminism"), "{}", e.message());
+    assert!(
+        e.message().starts_with("error calling env: env name \"HOME\" not allowed by giterminism"),
+        "{}",
+        e.message()
+    );
     // werf's --loose-giterminism lifts the allow-list.
     let loose = RenderInputs { loose_giterminism: true, ..inputs(&[("APP_VERSION", "1"), ("HOME", "/root")]) };
     let project = parse_with(Path::new("werf.yaml"), dir.path(), text, &loose).expect("loose giterminism");
     assert_eq!(project.images[0].args["B"], "/root");
     std::fs::remove_file(dir.path().join("werf-giterminism.yaml")).unwrap();
     assert!(parse_in(&dir, text, &[("APP_VERSION", "1")]).is_ok(), "without the file, any variable may be read");
-    write(&dir, "werf-includes.yaml", "includes:\n  - git: https://github.com/acme/shared\n    branch: main\n    add: /\n    to: /\n");
+    write(
+        &dir,
+        "werf-includes.yaml",
+        "includes:\n  - git: https://github.com/acme/shared\n    branch: main\n    add: /\n    to: /\n",
+    );
     let err = parse_in(&dir, text, &[("APP_VERSION", "1")]).unwrap_err();
     assert!(err.errors()[0].file().ends_with("werf-includes.yaml"));
     assert!(err.plain().contains("wharf does not fetch configuration from other git repositories"), "{}", err.plain());
@@ -162,9 +183,12 @@ fn commit_is_needed_only_when_used() {
     let none = RenderInputs::default();
     let ok = parse_with(Path::new("werf.yaml"), dir.path(), "project: shop\nconfigVersion: 1\n", &none);
     assert!(ok.is_ok());
-    let err = parse_with(Path::new("werf.yaml"), dir.path(), "project: shop-{{ .Commit.Hash }}\nconfigVersion: 1\n", &none).unwrap_err();
+    let err =
+        parse_with(Path::new("werf.yaml"), dir.path(), "project: shop-{{ .Commit.Hash }}\nconfigVersion: 1\n", &none)
+            .unwrap_err();
     assert!(err.errors()[0].message().contains("needs the project's git HEAD commit"), "{}", err.plain());
-    let dated = parse_in(&dir, "project: shop\nconfigVersion: 1\n# {{ .Commit.Date.Human }} {{ .Commit.Date.Unix }}\n", &[]);
+    let dated =
+        parse_in(&dir, "project: shop\nconfigVersion: 1\n# {{ .Commit.Date.Human }} {{ .Commit.Date.Unix }}\n", &[]);
     assert!(dated.is_ok());
     let (_, text) = {
         write(&dir, "werf.yaml", "{{ .Commit.Date.Human }}|{{ .Commit.Date.Unix }}");

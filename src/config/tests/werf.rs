@@ -25,10 +25,7 @@ fn wharf_yaml_wins_over_werf_yaml() {
     let dir = project_dir();
     std::fs::write(dir.path().join("werf.yaml"), FLANT).unwrap();
     std::fs::write(dir.path().join("wharf.yaml"), NAMELESS).unwrap();
-    assert_eq!(
-        locate(dir.path(), None).unwrap(),
-        dir.path().join("wharf.yaml")
-    );
+    assert_eq!(locate(dir.path(), None).unwrap(), dir.path().join("wharf.yaml"));
     assert_eq!(load(dir.path(), None).unwrap().name, "solo");
     assert_eq!(FILE_NAMES[0], "wharf.yaml");
 }
@@ -40,25 +37,17 @@ fn missing_file_names_the_directory() {
     assert!(matches!(err, ConfigError::NotFound { .. }));
     let text = err.to_string();
     assert!(
-        text.contains("no wharf.yaml or werf.yaml in")
-            && text.contains(&dir.path().display().to_string()),
+        text.contains("no wharf.yaml or werf.yaml in") && text.contains(&dir.path().display().to_string()),
         "{text}"
     );
-    assert!(
-        err.plain().contains("hint: create wharf.yaml"),
-        "{}",
-        err.plain()
-    );
+    assert!(err.plain().contains("hint: create wharf.yaml"), "{}", err.plain());
 }
 
 #[test]
 fn explicit_file_is_relative_to_the_project_dir() {
     let dir = project_dir();
     std::fs::write(dir.path().join("ci.yaml"), FLANT).unwrap();
-    assert_eq!(
-        load(dir.path(), Some(Path::new("ci.yaml"))).unwrap().name,
-        "flant"
-    );
+    assert_eq!(load(dir.path(), Some(Path::new("ci.yaml"))).unwrap().name, "flant");
     let err = load(dir.path(), Some(Path::new("nope.yaml"))).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
     assert!(err.to_string().contains("nope.yaml"));
@@ -101,9 +90,8 @@ fn werf_dependency_spellings() {
     assert_eq!(dep.image, "base");
     assert_eq!(dep.imports[0].kind, ImportKind::ImageId);
     assert_eq!(dep.imports[0].build_arg, "BASE_ID");
-    let (line, col, kind, _) = only_error(&format!(
-        "{META}image: base\n---\nimage: app\ndependencies:\n- image: base\n  from: base\n"
-    ));
+    let (line, col, kind, _) =
+        only_error(&format!("{META}image: base\n---\nimage: app\ndependencies:\n- image: base\n  from: base\n"));
     assert_eq!((line, col, kind), (9, 3, ErrorKind::InvalidValue));
     let (line, col, kind, message) = only_error(&format!(
         "{META}image: base\n---\nimage: app\ndependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetEnv: X\n    targetBuildArg: Y\n"
@@ -121,31 +109,10 @@ fn full_example_is_typed() {
     assert_eq!(base.platforms, ["linux/amd64", "linux/arm64"]);
     assert!(base.context.ends_with("base") && base.dockerfile.ends_with("base/Dockerfile"));
     let api = project.image("api").unwrap();
-    assert_eq!(
-        api,
-        &Image {
-            name: Some("api".into()),
-            ..project.image("worker").unwrap().clone()
-        }
-    );
-    assert!(
-        api.dockerfile.ends_with("app/docker/Dockerfile"),
-        "dockerfile is relative to context"
-    );
-    let args: Vec<(&str, &str)> = api
-        .args
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(
-        args,
-        [
-            ("DEBUG", "false"),
-            ("GREETING", "hello"),
-            ("PORT", "8080"),
-            ("VERSION", "1.10")
-        ]
-    );
+    assert_eq!(api, &Image { name: Some("api".into()), ..project.image("worker").unwrap().clone() });
+    assert!(api.dockerfile.ends_with("app/docker/Dockerfile"), "dockerfile is relative to context");
+    let args: Vec<(&str, &str)> = api.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(args, [("DEBUG", "false"), ("GREETING", "hello"), ("PORT", "8080"), ("VERSION", "1.10")]);
     assert_eq!(api.platforms, ["linux/amd64"]);
     let kinds: Vec<_> = api.dependencies[0].imports.iter().map(|i| i.kind).collect();
     assert_eq!(kinds, [ImportKind::ImageName, ImportKind::ImageDigest]);
@@ -174,10 +141,7 @@ fn project_document_may_come_later_as_in_werf() {
 #[test]
 fn no_images_is_a_warning() {
     let project = parse_ok("project: shop\nconfigVersion: 1\n");
-    assert_eq!(
-        project.warnings,
-        ["wharf.yaml:1:1: no images are defined: add a document with `image: NAME`"]
-    );
+    assert_eq!(project.warnings, ["wharf.yaml:1:1: no images are defined: add a document with `image: NAME`"]);
 }
 
 #[test]

@@ -24,9 +24,7 @@ const DOCUMENT_LIMIT: u64 = 16 << 20;
 /// The `Content-Type` of a published file, by its extension (`application/octet-stream`
 /// when unknown).
 pub fn content_type(path: &str) -> &'static str {
-    mime_guess::from_path(path)
-        .first_raw()
-        .unwrap_or("application/octet-stream")
+    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream")
 }
 
 /// `<name>/<version>`: a version's directory below DEST.
@@ -68,9 +66,7 @@ impl<'a> Dest<'a> {
             Objects::Dir(dir) => {
                 let path = dir.join(name);
                 let err = self.io(name);
-                Ok(NameLock(Some(
-                    blocking(move || dir_backend::lock_repo(&path)).await.map_err(err)?,
-                )))
+                Ok(NameLock(Some(blocking(move || dir_backend::lock_repo(&path)).await.map_err(err)?)))
             }
             Objects::S3(_) => Ok(NameLock(None)),
         }
@@ -91,10 +87,7 @@ impl<'a> Dest<'a> {
 
     async fn write_json<T: Serialize>(&self, rel: &str, doc: &T) -> Result<(), FilesError> {
         let bytes = serde_json::to_vec_pretty(doc).map_err(|e| self.io(rel)(io::Error::other(e)))?;
-        Ok(self
-            .root
-            .write_small(rel, Bytes::from(bytes), "application/json")
-            .await?)
+        Ok(self.root.write_small(rel, Bytes::from(bytes), "application/json").await?)
     }
 
     /// `<name>/tags.json`, or `None` when the name has none.
@@ -108,25 +101,18 @@ impl<'a> Dest<'a> {
 
     /// `<name>/<version>/release.json`, or `None` when it is not there.
     pub async fn release(&self, name: &str, version: &str) -> Result<Option<Release>, FilesError> {
-        self.read_json(&format!("{}/{RELEASE_FILE}", version_dir(name, version)))
-            .await
+        self.read_json(&format!("{}/{RELEASE_FILE}", version_dir(name, version))).await
     }
 
     pub async fn write_release(&self, release: &Release) -> Result<(), FilesError> {
-        self.write_json(
-            &format!("{}/{RELEASE_FILE}", version_dir(&release.name, &release.version)),
-            release,
-        )
-        .await
+        self.write_json(&format!("{}/{RELEASE_FILE}", version_dir(&release.name, &release.version)), release).await
     }
 
     /// Copies `file` to `<version_dir>/<file.rel>`.
     pub async fn put_file(&self, version_dir: &str, file: &SourceFile) -> Result<(), FilesError> {
         let rel = format!("{version_dir}/{}", file.rel);
         let src = file.local.clone();
-        let (from, meta) = blocking(move || Ok(open_regular(&src)))
-            .await
-            .map_err(self.io(&rel))??;
+        let (from, meta) = blocking(move || Ok(open_regular(&src))).await.map_err(self.io(&rel))??;
         let changed = || FilesError::Source {
             path: file.local.display().to_string(),
             problem: "changed while it was being published".into(),
@@ -157,9 +143,7 @@ impl<'a> Dest<'a> {
         match self.root.objects() {
             Objects::Dir(dir) => {
                 let path = dir.join(rel_dir);
-                Ok(blocking(move || dir_backend::list_tree(&path))
-                    .await
-                    .map_err(self.io(rel_dir))?)
+                Ok(blocking(move || dir_backend::list_tree(&path)).await.map_err(self.io(rel_dir))?)
             }
             Objects::S3(s3) => Ok(s3.list_tree(rel_dir).await?),
         }
@@ -174,9 +158,7 @@ impl<'a> Dest<'a> {
     pub async fn prune(&self, rel_dir: &str) -> Result<(), FilesError> {
         if let Objects::Dir(dir) = self.root.objects() {
             let path = dir.join(rel_dir);
-            blocking(move || dir_backend::remove_empty_dirs(&path))
-                .await
-                .map_err(self.io(rel_dir))?;
+            blocking(move || dir_backend::remove_empty_dirs(&path)).await.map_err(self.io(rel_dir))?;
         }
         Ok(())
     }
@@ -193,15 +175,7 @@ mod tests {
         assert_eq!(content_type("linux/amd64/alba-1.0.tar.gz"), "application/gzip");
         assert_eq!(content_type("windows/amd64/alba.zip"), "application/zip");
         assert_eq!(content_type("linux/amd64/NOTES.txt"), "text/plain");
-        assert_eq!(
-            content_type("linux/amd64/alba"),
-            "application/octet-stream",
-            "no extension"
-        );
-        assert_eq!(
-            content_type("linux/amd64/alba.sha256"),
-            "application/octet-stream",
-            "unknown extension"
-        );
+        assert_eq!(content_type("linux/amd64/alba"), "application/octet-stream", "no extension");
+        assert_eq!(content_type("linux/amd64/alba.sha256"), "application/octet-stream", "unknown extension");
     }
 }

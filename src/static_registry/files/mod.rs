@@ -120,28 +120,16 @@ pub enum FilesError {
     Usage(String),
     /// The source directory holds something that cannot be published.
     #[error("{path}: {problem}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
-    Source {
-        path: String,
-        problem: String,
-        hint: Option<String>,
-    },
+    Source { path: String, problem: String, hint: Option<String> },
     #[error(
         "{name}:{version} is already published in {dest}\n  hint: publish another version, or replace it with --force"
     )]
-    Exists {
-        name: String,
-        version: String,
-        dest: String,
-    },
+    Exists { name: String, version: String, dest: String },
     #[error("{dest} has no {what}\n  hint: `wharf static ls {name} {dest}` lists what is there")]
     NotFound { dest: String, name: String, what: String },
     /// A document in the destination that cannot be read.
     #[error("{dest}: {path}: {problem}")]
-    Document {
-        dest: String,
-        path: String,
-        problem: String,
-    },
+    Document { dest: String, path: String, problem: String },
     #[error(transparent)]
     Static(#[from] StaticError),
 }

@@ -50,10 +50,7 @@ pub fn validate_version(version: &str) -> Result<(), FilesError> {
     if !version.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(bad("a version starts with a letter or a digit"));
     }
-    if !version
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
-    {
+    if !version.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b)) {
         return Err(bad("a version holds only letters, digits, '.', '_', '+' and '-'"));
     }
     if version == TAGS_FILE {
@@ -67,15 +64,11 @@ pub fn validate_platform_part(what: &str, part: &str) -> Result<(), String> {
     let ok = !part.is_empty()
         && part.len() <= 64
         && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && part
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{part:?} is not a valid {what} (lowercase letters, digits, '_' and '-', e.g. linux, amd64, v7)"
-        ))
+        Err(format!("{part:?} is not a valid {what} (lowercase letters, digits, '_' and '-', e.g. linux, amd64, v7)"))
     }
 }
 
@@ -157,23 +150,15 @@ pub enum Decision {
 /// is unknown stays and is never ranked. `keep` is at least 1.
 pub fn rank(versions: &[(String, Option<DateTime<Utc>>)], keep: usize) -> Vec<(String, Decision, String)> {
     let mut decided: HashMap<&str, (Decision, String)> = HashMap::new();
-    let mut semver: Vec<(_, &str)> = versions
-        .iter()
-        .filter_map(|(v, _)| Some((semver_key(v)?, v.as_str())))
-        .collect();
+    let mut semver: Vec<(_, &str)> = versions.iter().filter_map(|(v, _)| Some((semver_key(v)?, v.as_str()))).collect();
     semver.sort_by(|a, b| b.0.cmp(&a.0));
-    let cutoff = semver
-        .get(keep.min(semver.len()).saturating_sub(1))
-        .map(|s| s.0.clone());
+    let cutoff = semver.get(keep.min(semver.len()).saturating_sub(1)).map(|s| s.0.clone());
     for (key, v) in &semver {
         decided.insert(
             v,
             match cutoff.as_ref().is_some_and(|c| key >= c) {
                 true => (Decision::Keep, format!("one of the newest {keep} semver version(s)")),
-                false => (
-                    Decision::Remove,
-                    format!("older than the newest {keep} semver version(s)"),
-                ),
+                false => (Decision::Remove, format!("older than the newest {keep} semver version(s)")),
             },
         );
     }
@@ -192,21 +177,12 @@ pub fn rank(versions: &[(String, Option<DateTime<Utc>>)], keep: usize) -> Vec<(S
         decided.insert(
             v,
             match cutoff.is_some_and(|c| *time >= c) {
-                true => (
-                    Decision::Keep,
-                    format!("one of the {keep} last pushed version(s) that are not semver"),
-                ),
-                false => (
-                    Decision::Remove,
-                    format!("pushed before the {keep} last version(s) that are not semver"),
-                ),
+                true => (Decision::Keep, format!("one of the {keep} last pushed version(s) that are not semver")),
+                false => (Decision::Remove, format!("pushed before the {keep} last version(s) that are not semver")),
             },
         );
     }
-    versions
-        .iter()
-        .filter_map(|(v, _)| decided.remove(v.as_str()).map(|(d, why)| (v.clone(), d, why)))
-        .collect()
+    versions.iter().filter_map(|(v, _)| decided.remove(v.as_str()).map(|(d, why)| (v.clone(), d, why))).collect()
 }
 
 #[cfg(test)]
@@ -221,56 +197,20 @@ mod tests {
         for bad in ["", "Alba", "a/b", "..", ".a", "_wharf", "v2", "a b", "-a"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
-        for good in [
-            "1.2.3",
-            "v1.2.3",
-            "1.0.0-rc.1+build.5",
-            "latest",
-            "2024_01",
-            "nightly-2",
-        ] {
+        for good in ["1.2.3", "v1.2.3", "1.0.0-rc.1+build.5", "latest", "2024_01", "nightly-2"] {
             assert!(validate_version(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "..",
-            ".1",
-            "_wharf",
-            "-1",
-            "1/2",
-            "1 2",
-            "tags.json",
-            "1%2e",
-            &"1".repeat(129),
-        ] {
+        for bad in ["", "..", ".1", "_wharf", "-1", "1/2", "1 2", "tags.json", "1%2e", &"1".repeat(129)] {
             assert!(validate_version(bad).is_err(), "{bad}");
         }
         assert!(validate_platform_part("os", "linux").is_ok() && validate_platform_part("arch", "x86_64").is_ok());
         for bad in ["", "Linux", "..", ".x", "_x", "a.b", "a/b"] {
             assert!(validate_platform_part("os", bad).is_err(), "{bad}");
         }
-        for good in [
-            "alba",
-            "alba-1.2.3-linux-amd64.tar.gz",
-            "alba.exe",
-            "SHA256SUMS",
-            "_x",
-            "a+b",
-        ] {
+        for good in ["alba", "alba-1.2.3-linux-amd64.tar.gz", "alba.exe", "SHA256SUMS", "_x", "a+b"] {
             assert!(validate_file_name(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            ".",
-            "..",
-            ".hidden",
-            ".wharf-tmp-1",
-            "a b",
-            "a/b",
-            "-x",
-            "a%20b",
-            "é",
-        ] {
+        for bad in ["", ".", "..", ".hidden", ".wharf-tmp-1", "a b", "a/b", "-x", "a%20b", "é"] {
             assert!(validate_file_name(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_ref("alba:1.2.3").unwrap(), ("alba".into(), "1.2.3".into()));
@@ -346,19 +286,9 @@ mod tests {
         assert_eq!(got, want.iter().map(|(v, d)| (v.to_string(), *d)).collect::<Vec<_>>());
         // Ties with the last one kept stay: 1.0.0 and v1.0.0+b have the same precedence.
         let tied = decisions(&[("1.0.0", at(5)), ("v1.0.0+b", at(4)), ("0.9.0", at(9))], 1);
-        assert_eq!(
-            tied,
-            vec![
-                ("1.0.0".into(), Keep),
-                ("v1.0.0+b".into(), Keep),
-                ("0.9.0".into(), Remove)
-            ]
-        );
+        assert_eq!(tied, vec![("1.0.0".into(), Keep), ("v1.0.0+b".into(), Keep), ("0.9.0".into(), Remove)]);
         let same_time = decisions(&[("a", at(1)), ("b", at(1)), ("c", at(2))], 1);
-        assert_eq!(
-            same_time,
-            vec![("a".into(), Keep), ("b".into(), Keep), ("c".into(), Remove)]
-        );
+        assert_eq!(same_time, vec![("a".into(), Keep), ("b".into(), Keep), ("c".into(), Remove)]);
         assert!(decisions(&versions, 100).iter().all(|(_, d)| *d == Keep));
     }
 
@@ -370,11 +300,7 @@ mod tests {
             .collect();
         sort_versions(&mut v);
         assert_eq!(v, ["1.2.0-rc.1", "v1.2.0", "1.9.0", "1.10.0", "latest", "nightly"]);
-        assert_eq!(
-            semver_key("1.0.0+a"),
-            semver_key("1.0.0+b"),
-            "build metadata has no precedence"
-        );
+        assert_eq!(semver_key("1.0.0+a"), semver_key("1.0.0+b"), "build metadata has no precedence");
         assert!(semver_key("1.0").is_none() && semver_key("latest").is_none());
     }
 }

@@ -43,10 +43,7 @@ impl Published {
             if self.replaced { ", replaced" } else { "" }
         );
         for f in r.flavours.iter().flat_map(|f| &f.files) {
-            out.push_str(&format!(
-                "  {}/{}/{}  {}  sha256:{}\n",
-                r.name, r.version, f.path, f.size, f.sha256
-            ));
+            out.push_str(&format!("  {}/{}/{}  {}  sha256:{}\n", r.name, r.version, f.path, f.size, f.sha256));
         }
         out
     }
@@ -57,12 +54,9 @@ pub(super) async fn on_pool<T: Send + 'static>(
     root: &StaticRoot,
     f: impl FnOnce() -> Result<T, FilesError> + Send + 'static,
 ) -> Result<T, FilesError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        FilesError::Static(StaticError::Invalid {
-            root: root.to_string(),
-            message: e.to_string(),
-        })
-    })?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FilesError::Static(StaticError::Invalid { root: root.to_string(), message: e.to_string() }))?
 }
 
 /// Publishes `dir` as `name:version` in `root`; `force` replaces a version already there.
@@ -80,17 +74,10 @@ pub async fn push(
     let flavours = on_pool(root, move || source::read(&src)).await?;
     let dest = Dest::new(root);
     let _lock = dest.lock(name).await?;
-    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList {
-        name: name.into(),
-        tags: Vec::new(),
-    });
+    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList { name: name.into(), tags: Vec::new() });
     let replaced = tags.tags.iter().any(|t| t == version);
     if replaced && !force {
-        return Err(FilesError::Exists {
-            name: name.into(),
-            version: version.into(),
-            dest: dest.describe(),
-        });
+        return Err(FilesError::Exists { name: name.into(), version: version.into(), dest: dest.describe() });
     }
     if replaced {
         // Out of the list first: no reader takes the version while its files change.
@@ -115,10 +102,7 @@ pub async fn push(
     let release = release_of(name, version, now, &flavours);
     dest.write_release(&release).await?;
     // Read again: on S3 no lock in the root keeps out another push of this name meanwhile.
-    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList {
-        name: name.into(),
-        tags: Vec::new(),
-    });
+    let mut tags = dest.tags(name).await?.unwrap_or_else(|| TagList { name: name.into(), tags: Vec::new() });
     tags.tags.push(version.into());
     sort_versions(&mut tags.tags);
     dest.write_tags(&tags).await?;
@@ -148,12 +132,7 @@ fn release_of(name: &str, version: &str, created: DateTime<Utc>, flavours: &[Sou
                 .collect(),
         })
         .collect();
-    Release {
-        name: name.into(),
-        version: version.into(),
-        created,
-        flavours,
-    }
+    Release { name: name.into(), version: version.into(), created, flavours }
 }
 
 /// What `static ls` prints.
@@ -185,10 +164,8 @@ impl Listing {
         let mut out = String::new();
         for v in &self.versions {
             let platforms: Vec<String> = v.flavours.iter().map(|f| f.platform.dir()).collect();
-            let created = v
-                .created
-                .map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_else(|| "-".into());
+            let created =
+                v.created.map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "-".into());
             let detail = v
                 .problem
                 .clone()
@@ -196,10 +173,7 @@ impl Listing {
             out.push_str(&format!("{}:{}  {created}  {detail}\n", self.name, v.version));
         }
         if self.versions.is_empty() {
-            out.push_str(&format!(
-                "{}: no version published in {}\n",
-                self.name, self.destination
-            ));
+            out.push_str(&format!("{}: no version published in {}\n", self.name, self.destination));
         }
         out
     }
@@ -218,14 +192,8 @@ pub async fn list(root: &StaticRoot, name: &str) -> Result<Listing, FilesError> 
     let versions = futures::stream::iter(tags.tags)
         .map(|version| async move {
             let read = dest.release(name, &version).await;
-            let mut listed = ListedVersion {
-                version,
-                created: None,
-                files: 0,
-                bytes: 0,
-                flavours: Vec::new(),
-                problem: None,
-            };
+            let mut listed =
+                ListedVersion { version, created: None, files: 0, bytes: 0, flavours: Vec::new(), problem: None };
             match read {
                 Ok(Some(r)) => {
                     let files = || r.flavours.iter().flat_map(|f| &f.files);
@@ -240,9 +208,5 @@ pub async fn list(root: &StaticRoot, name: &str) -> Result<Listing, FilesError> 
         .buffered(8)
         .collect()
         .await;
-    Ok(Listing {
-        destination: root.to_string(),
-        name: name.into(),
-        versions,
-    })
+    Ok(Listing { destination: root.to_string(), name: name.into(), versions })
 }

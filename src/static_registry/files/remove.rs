@@ -66,11 +66,8 @@ async fn remove_locked(dest: &Dest<'_>, name: &str, version: &str) -> Result<Rem
     if below.iter().any(|e| e.name == RELEASE_FILE) {
         dest.delete(&format!("{vdir}/{RELEASE_FILE}")).await?;
     }
-    let rest: Vec<String> = below
-        .iter()
-        .filter(|e| e.name != RELEASE_FILE)
-        .map(|e| format!("{vdir}/{}", e.name))
-        .collect();
+    let rest: Vec<String> =
+        below.iter().filter(|e| e.name != RELEASE_FILE).map(|e| format!("{vdir}/{}", e.name)).collect();
     futures::stream::iter(rest.iter().map(|rel| dest.delete(rel)))
         .buffer_unordered(DELETE_CONCURRENCY)
         .try_collect::<Vec<()>>()
@@ -120,10 +117,7 @@ impl GcPlan {
 
     /// The versions (published or not) this plan removes.
     pub fn removals(&self) -> impl Iterator<Item = &GcVersion> {
-        self.versions
-            .iter()
-            .chain(&self.unpublished)
-            .filter(|v| v.decision == Decision::Remove)
+        self.versions.iter().chain(&self.unpublished).filter(|v| v.decision == Decision::Remove)
     }
 }
 
@@ -156,11 +150,7 @@ pub async fn plan_gc(
         .await;
     let versions = rank(&times, keep)
         .into_iter()
-        .map(|(version, decision, reason)| GcVersion {
-            version,
-            decision,
-            reason,
-        })
+        .map(|(version, decision, reason)| GcVersion { version, decision, reason })
         .collect();
 
     // The newest file of each directory below the name that is a version but not published.
@@ -192,11 +182,7 @@ pub async fn plan_gc(
                     ),
                 ),
             };
-            GcVersion {
-                version,
-                decision,
-                reason,
-            }
+            GcVersion { version, decision, reason }
         })
         .collect();
     Ok(GcPlan {
@@ -222,16 +208,10 @@ impl GcReport {
     pub fn to_text(&self) -> String {
         let mut text = self.plan.to_text();
         match self.dry_run {
-            true => text.push_str(&format!(
-                "dry run: {} version(s) would be removed\n",
-                self.plan.removals().count()
-            )),
+            true => text.push_str(&format!("dry run: {} version(s) would be removed\n", self.plan.removals().count())),
             false => {
                 let bytes: u64 = self.removed.iter().map(|v| v.bytes).sum();
-                text.push_str(&format!(
-                    "{} version(s) removed, {bytes} bytes freed\n",
-                    self.removed.len()
-                ));
+                text.push_str(&format!("{} version(s) removed, {bytes} bytes freed\n", self.removed.len()));
             }
         }
         text

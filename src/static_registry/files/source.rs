@@ -37,11 +37,7 @@ pub struct SourceFlavour {
 }
 
 fn problem(path: &Path, problem: impl Into<String>, hint: Option<&str>) -> FilesError {
-    FilesError::Source {
-        path: path.display().to_string(),
-        problem: problem.into(),
-        hint: hint.map(str::to_string),
-    }
+    FilesError::Source { path: path.display().to_string(), problem: problem.into(), hint: hint.map(str::to_string) }
 }
 
 /// What a directory entry is, read without following a link.
@@ -60,10 +56,7 @@ fn entries(dir: &Path) -> Result<Vec<(String, Kind, PathBuf)>, FilesError> {
     for entry in read {
         let entry = entry.map_err(|e| problem(dir, e.to_string(), None))?;
         let path = entry.path();
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|_| problem(&path, "a name that is not UTF-8", None))?;
+        let name = entry.file_name().into_string().map_err(|_| problem(&path, "a name that is not UTF-8", None))?;
         let t = entry.file_type().map_err(|e| problem(&path, e.to_string(), None))?;
         let kind = if t.is_symlink() {
             Kind::Link
@@ -174,13 +167,7 @@ fn flavour(platform: Platform, files: Vec<(String, PathBuf)>) -> Result<SourceFl
         .map(|(name, local)| {
             validate_file_name(&name).map_err(|e| problem(&local, e, None))?;
             let (size, sha256) = hash_file(&local)?;
-            Ok(SourceFile {
-                rel: format!("{dir}/{name}"),
-                name,
-                local,
-                size,
-                sha256,
-            })
+            Ok(SourceFile { rel: format!("{dir}/{name}"), name, local, size, sha256 })
         })
         .collect::<Result<_, FilesError>>()?;
     Ok(SourceFlavour { platform, files })
@@ -273,40 +260,16 @@ mod tests {
             setup(tmp.path());
             let e = err(tmp.path());
             assert!(e.contains(needle), "{needle}: {e}");
-            let place = if at.is_empty() {
-                tmp.path().to_path_buf()
-            } else {
-                tmp.path().join(at)
-            };
+            let place = if at.is_empty() { tmp.path().to_path_buf() } else { tmp.path().join(at) };
             assert!(e.contains(&place.display().to_string()), "located at {at}: {e}");
         };
         case(&|d| write(d, "README", b"x"), "a file directly in DIR", "README");
         case(&|d| write(d, "Linux/amd64/a", b"x"), "not a valid os", "Linux");
-        case(
-            &|d| write(d, "linux/amd64/a b", b"x"),
-            "not a file name",
-            "linux/amd64/a b",
-        );
-        case(
-            &|d| write(d, "linux/amd64/.hidden", b"x"),
-            "not a file name",
-            "linux/amd64/.hidden",
-        );
-        case(
-            &|d| write(d, "linux/arm/v7/sub/a", b"x"),
-            "a directory below",
-            "linux/arm/v7/sub",
-        );
-        case(
-            &|d| std::fs::create_dir_all(d.join("linux/amd64")).unwrap(),
-            "empty architecture",
-            "linux/amd64",
-        );
-        case(
-            &|d| std::fs::create_dir_all(d.join("linux")).unwrap(),
-            "empty os",
-            "linux",
-        );
+        case(&|d| write(d, "linux/amd64/a b", b"x"), "not a file name", "linux/amd64/a b");
+        case(&|d| write(d, "linux/amd64/.hidden", b"x"), "not a file name", "linux/amd64/.hidden");
+        case(&|d| write(d, "linux/arm/v7/sub/a", b"x"), "a directory below", "linux/arm/v7/sub");
+        case(&|d| std::fs::create_dir_all(d.join("linux/amd64")).unwrap(), "empty architecture", "linux/amd64");
+        case(&|d| std::fs::create_dir_all(d.join("linux")).unwrap(), "empty os", "linux");
         case(&|_| {}, "nothing to publish", "");
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), b"s").unwrap();
@@ -331,11 +294,8 @@ mod tests {
         case(
             &|d| {
                 std::fs::create_dir_all(d.join("linux/amd64")).unwrap();
-                let ok = std::process::Command::new("mkfifo")
-                    .arg(d.join("linux/amd64/fifo"))
-                    .status()
-                    .unwrap()
-                    .success();
+                let ok =
+                    std::process::Command::new("mkfifo").arg(d.join("linux/amd64/fifo")).status().unwrap().success();
                 assert!(ok);
             },
             "not a regular file",
@@ -351,11 +311,6 @@ mod tests {
         assert!(open_regular(&secret).is_ok());
         let swapped = outside.path().join("swapped");
         std::os::unix::fs::symlink(&secret, &swapped).unwrap();
-        assert!(
-            open_regular(&swapped)
-                .unwrap_err()
-                .to_string()
-                .contains("symbolic link")
-        );
+        assert!(open_regular(&swapped).unwrap_err().to_string().contains("symbolic link"));
     }
 }

@@ -19,9 +19,9 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::static_registry::objects::s3::ObjectEntry;
-use crate::spec::digest::Digest;
 use crate::registry::validate_tag;
+use crate::spec::digest::Digest;
+use crate::static_registry::objects::s3::ObjectEntry;
 
 /// The sidecar holding each manifest's media type, relative to `v2/<repo>/`.
 pub const MEDIA_TYPES: &str = "_wharf/media-types.json";
@@ -149,7 +149,11 @@ pub fn list_tree(dir: &Path) -> io::Result<Vec<ObjectEntry>> {
             if meta.is_dir() {
                 walk(&entry.path(), &format!("{name}/"), out)?;
             } else {
-                out.push(ObjectEntry { name, size: meta.len(), modified: meta.modified().ok().map(DateTime::<Utc>::from) });
+                out.push(ObjectEntry {
+                    name,
+                    size: meta.len(),
+                    modified: meta.modified().ok().map(DateTime::<Utc>::from),
+                });
             }
         }
         Ok(())
@@ -183,7 +187,14 @@ pub fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
 
 /// A directory root's files for one manifest, in an order that never shows a tag before what
 /// it names: media types, the digest file, then the tag and `tags/list`.
-pub fn put_manifest_files(root: &Path, repo: &str, digest: &Digest, tag: Option<&str>, media_type: &str, bytes: &[u8]) -> io::Result<()> {
+pub fn put_manifest_files(
+    root: &Path,
+    repo: &str,
+    digest: &Digest,
+    tag: Option<&str>,
+    media_type: &str,
+    bytes: &[u8],
+) -> io::Result<()> {
     let dir = root.join("v2").join(repo);
     let _lock = lock_repo(&dir)?;
     let mut types = read_media_types(root, repo)?;
@@ -253,7 +264,8 @@ fn forget_media_type(root: &Path, repo: &str, key: &str) -> io::Result<()> {
 /// The media-type sidecar of `repo` (empty when absent).
 pub fn read_media_types(root: &Path, repo: &str) -> io::Result<BTreeMap<String, String>> {
     match read_contained(root, &format!("v2/{repo}/{MEDIA_TYPES}"), 64 << 20)? {
-        Some(b) => serde_json::from_slice(&b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{MEDIA_TYPES}: {e}"))),
+        Some(b) => serde_json::from_slice(&b)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{MEDIA_TYPES}: {e}"))),
         None => Ok(BTreeMap::new()),
     }
 }
@@ -324,7 +336,11 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("secret"), root.join("v2/a/blobs/link")).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("v2/b")).unwrap();
         assert_eq!(found(open_contained(&root, "v2/a/blobs/real")), "file");
-        assert_eq!(found(open_contained(&tmp.path().join("not-yet"), "v2/a/blobs/real")), "missing", "a root not written yet");
+        assert_eq!(
+            found(open_contained(&tmp.path().join("not-yet"), "v2/a/blobs/real")),
+            "missing",
+            "a root not written yet"
+        );
         assert_eq!(found(open_contained(&root, "v2/a/blobs/link")), "refused", "a link to a file outside");
         assert_eq!(found(open_contained(&root, "v2/b/secret")), "refused", "a directory link");
         assert_eq!(found(open_contained(&root, "v2/a/blobs/real/x")), "missing", "a path through a file");
@@ -346,7 +362,11 @@ mod tests {
         write_atomic(&path, b"x").unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let umask = status.lines().find_map(|l| l.strip_prefix("Umask:")).map(|u| u32::from_str_radix(u.trim(), 8).unwrap()).unwrap();
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .map(|u| u32::from_str_radix(u.trim(), 8).unwrap())
+            .unwrap();
         assert_eq!(mode(&path), FILE_MODE & !umask, "0644 narrowed by the umask");
         for dir in ["v2", "v2/a", "v2/a/blobs"] {
             assert_eq!(mode(&tmp.path().join(dir)), DIR_MODE & !umask, "{dir}: 0755 narrowed by the umask");

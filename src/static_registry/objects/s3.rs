@@ -59,7 +59,9 @@ pub fn parse_url(url: &str) -> Result<(String, String), String> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     if bucket.len() < 3 || bucket.len() > 63 || !bucket.chars().all(valid) {
-        return Err(format!("{url:?}: {bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '-' and '.')"));
+        return Err(format!(
+            "{url:?}: {bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '-' and '.')"
+        ));
     }
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
@@ -76,7 +78,12 @@ impl S3Root {
         if sdk.region().is_none() {
             config = config.region(Region::from_static("us-east-1"));
         }
-        Ok(S3Root { client: aws_sdk_s3::Client::from_conf(config.build()), bucket, prefix, part_size: MULTIPART_THRESHOLD })
+        Ok(S3Root {
+            client: aws_sdk_s3::Client::from_conf(config.build()),
+            bucket,
+            prefix,
+            part_size: MULTIPART_THRESHOLD,
+        })
     }
 
     /// Files larger than `bytes` go up in parts of `bytes` (S3 wants at least 5 MiB).
@@ -90,7 +97,10 @@ impl S3Root {
     }
 
     fn err<E: std::error::Error>(&self, op: &str, rel: &str, e: E) -> StaticError {
-        StaticError::Invalid { root: self.to_string(), message: format!("{op} {}: {}", self.key(rel), DisplayErrorContext(e)) }
+        StaticError::Invalid {
+            root: self.to_string(),
+            message: format!("{op} {}: {}", self.key(rel), DisplayErrorContext(e)),
+        }
     }
 
     /// The object's size, or `None` when there is none.
@@ -101,7 +111,10 @@ impl S3Root {
     /// The object's size and ETag, or `None` when there is none.
     pub async fn stat(&self, rel: &str) -> Result<Option<(u64, Option<String>)>, StaticError> {
         match self.client.head_object().bucket(&self.bucket).key(self.key(rel)).send().await {
-            Ok(o) => Ok(Some((o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0), o.e_tag().map(str::to_string)))),
+            Ok(o) => Ok(Some((
+                o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                o.e_tag().map(str::to_string),
+            ))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(self.err("HEAD", rel, e)),
         }
@@ -128,7 +141,12 @@ impl S3Root {
         if size > self.part_size {
             return self.put_multipart(rel, path, size, content_type).await;
         }
-        let body = ByteStream::read_from().path(path).buffer_size(256 * 1024).build().await.map_err(|e| self.err("read", rel, e))?;
+        let body = ByteStream::read_from()
+            .path(path)
+            .buffer_size(256 * 1024)
+            .build()
+            .await
+            .map_err(|e| self.err("read", rel, e))?;
         let req = self.client.put_object().bucket(&self.bucket).key(self.key(rel)).content_type(content_type);
         req.body(body).send().await.map_err(|e| self.err("PUT", rel, e))?;
         Ok(())
@@ -136,7 +154,14 @@ impl S3Root {
 
     async fn put_multipart(&self, rel: &str, path: &Path, size: u64, content_type: &str) -> Result<(), StaticError> {
         let key = self.key(rel);
-        let started = self.client.create_multipart_upload().bucket(&self.bucket).key(&key).content_type(content_type).send().await;
+        let started = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type(content_type)
+            .send()
+            .await;
         let upload_id = started.map_err(|e| self.err("start upload of", rel, e))?.upload_id.unwrap_or_default();
         let result = async {
             let mut parts = Vec::new();
@@ -146,7 +171,8 @@ impl S3Root {
                 let body = ByteStream::read_from().path(path).offset(offset).length(Length::Exact(len)).build().await;
                 let body = body.map_err(|e| self.err("read", rel, e))?;
                 let number = i32::try_from(parts.len() + 1).map_err(|e| self.err("upload", rel, e))?;
-                let req = self.client.upload_part().bucket(&self.bucket).key(&key).upload_id(&upload_id).part_number(number);
+                let req =
+                    self.client.upload_part().bucket(&self.bucket).key(&key).upload_id(&upload_id).part_number(number);
                 let done = req.body(body).send().await.map_err(|e| self.err("upload part of", rel, e))?;
                 parts.push(CompletedPart::builder().part_number(number).set_e_tag(done.e_tag).build());
                 offset += len;
@@ -166,7 +192,8 @@ impl S3Root {
         }
         .await;
         if result.is_err() {
-            let _ = self.client.abort_multipart_upload().bucket(&self.bucket).key(&key).upload_id(&upload_id).send().await;
+            let _ =
+                self.client.abort_multipart_upload().bucket(&self.bucket).key(&key).upload_id(&upload_id).send().await;
         }
         result
     }
@@ -175,19 +202,29 @@ impl S3Root {
     pub async fn get_bytes(&self, rel: &str, limit: u64) -> Result<Option<(Bytes, Option<String>)>, StaticError> {
         let Some((size, content_type, body)) = self.open(rel).await? else { return Ok(None) };
         if size > limit {
-            return Err(StaticError::Invalid { root: self.to_string(), message: format!("{} has {size} bytes, more than {limit}", self.key(rel)) });
+            return Err(StaticError::Invalid {
+                root: self.to_string(),
+                message: format!("{} has {size} bytes, more than {limit}", self.key(rel)),
+            });
         }
         let bytes: Vec<Bytes> = body.try_collect().await.map_err(|e| self.err("GET", rel, e))?;
         Ok(Some((bytes.concat().into(), content_type)))
     }
 
     /// An object's size, content type and bytes as they arrive; `None` when there is none.
-    pub async fn open(&self, rel: &str) -> Result<Option<(u64, Option<String>, BoxStream<'static, std::io::Result<Bytes>>)>, StaticError> {
+    pub async fn open(
+        &self,
+        rel: &str,
+    ) -> Result<Option<(u64, Option<String>, BoxStream<'static, std::io::Result<Bytes>>)>, StaticError> {
         Ok(self.open_ranged(rel, None).await?.map(|o| (o.size, o.content_type, o.body)))
     }
 
     /// An object, or bytes `range` (inclusive) of it, as they arrive; `None` when there is none.
-    pub async fn open_ranged(&self, rel: &str, range: Option<std::ops::RangeInclusive<u64>>) -> Result<Option<S3Object>, StaticError> {
+    pub async fn open_ranged(
+        &self,
+        rel: &str,
+        range: Option<std::ops::RangeInclusive<u64>>,
+    ) -> Result<Option<S3Object>, StaticError> {
         let mut req = self.client.get_object().bucket(&self.bucket).key(self.key(rel));
         if let Some(r) = range {
             req = req.range(format!("bytes={}-{}", r.start(), r.end()));
@@ -233,7 +270,9 @@ impl S3Root {
                 Some(ObjectEntry {
                     name: o.key()?.strip_prefix(&prefix)?.to_string(),
                     size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
-                    modified: o.last_modified().and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                    modified: o
+                        .last_modified()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
                 })
             }));
         }
@@ -242,7 +281,13 @@ impl S3Root {
 
     /// Deletes an object (absent is fine: S3 answers 204 either way).
     pub async fn delete(&self, rel: &str) -> Result<(), StaticError> {
-        self.client.delete_object().bucket(&self.bucket).key(self.key(rel)).send().await.map_err(|e| self.err("DELETE", rel, e))?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key(rel))
+            .send()
+            .await
+            .map_err(|e| self.err("DELETE", rel, e))?;
         Ok(())
     }
 }

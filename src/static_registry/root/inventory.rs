@@ -37,7 +37,12 @@ impl StaticRoot {
                     Err(e) => return Err(self.io_err(&dir.join(format!("v2/{repo}/manifests")))(e)),
                 }
             }
-            Backend::S3(s3) => s3.list(&format!("v2/{repo}/manifests")).await?.into_iter().filter(|n| dir_backend::is_tag_name(n)).collect(),
+            Backend::S3(s3) => s3
+                .list(&format!("v2/{repo}/manifests"))
+                .await?
+                .into_iter()
+                .filter(|n| dir_backend::is_tag_name(n))
+                .collect(),
         };
         tags.sort();
         Ok(tags)
@@ -76,7 +81,11 @@ impl StaticRoot {
         self.check(repo, None)?;
         let rel = manifest_rel(repo, digest.as_str());
         match &self.backend {
-            Backend::Dir(dir) => Ok(tokio::fs::metadata(dir.join(rel)).await.ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from)),
+            Backend::Dir(dir) => Ok(tokio::fs::metadata(dir.join(rel))
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .map(DateTime::<Utc>::from)),
             Backend::S3(s3) => s3.modified(&rel).await,
         }
     }
@@ -91,7 +100,9 @@ impl StaticRoot {
         match &self.backend {
             Backend::Dir(dir) => {
                 let (root, repo_s, tag) = (dir.clone(), repo.to_string(), tag.to_string());
-                blocking(move || dir_backend::remove_tag_files(&root, &repo_s, &tag)).await.map_err(self.io_err(&dir.join("v2").join(repo)))
+                blocking(move || dir_backend::remove_tag_files(&root, &repo_s, &tag))
+                    .await
+                    .map_err(self.io_err(&dir.join("v2").join(repo)))
             }
             Backend::S3(s3) => {
                 if s3.head(&manifest_rel(repo, tag)).await?.is_none() {
@@ -112,10 +123,11 @@ impl StaticRoot {
             Backend::Dir(dir) => {
                 let (root, repo_s, rel_s) = (dir.clone(), repo.to_string(), rel.clone());
                 let manifest = (area == Area::Manifests).then(|| digest.clone());
-                blocking(move || dir_backend::remove_file(&root, &repo_s, &rel_s, manifest.as_ref())).await.map_err(self.io_err(&dir.join(&rel)))
+                blocking(move || dir_backend::remove_file(&root, &repo_s, &rel_s, manifest.as_ref()))
+                    .await
+                    .map_err(self.io_err(&dir.join(&rel)))
             }
             Backend::S3(s3) => s3.delete(&rel).await,
         }
     }
 }
-

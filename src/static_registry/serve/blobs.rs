@@ -26,7 +26,11 @@ use crate::spec::digest::Digest;
 use crate::static_registry::root::{BlobSource, OpenBlob, StaticError, StaticRoot};
 
 /// Reads `range` of `file` in pieces of `piece` bytes.
-pub fn file_body(file: Arc<std::fs::File>, range: RangeInclusive<u64>, piece: usize) -> BoxStream<'static, io::Result<Bytes>> {
+pub fn file_body(
+    file: Arc<std::fs::File>,
+    range: RangeInclusive<u64>,
+    piece: usize,
+) -> BoxStream<'static, io::Result<Bytes>> {
     let end = range.end().saturating_add(1);
     futures::stream::try_unfold(*range.start(), move |pos| {
         let file = file.clone();
@@ -43,10 +47,15 @@ pub fn file_body(file: Arc<std::fs::File>, range: RangeInclusive<u64>, piece: us
             let mut buf = vec![0u8; len];
             let (buf, n) = match read_cached(&file, &mut buf, pos) {
                 Some(n) => (buf, n),
-                None => tokio::task::spawn_blocking(move || read_at_most(&file, buf, pos)).await.map_err(io::Error::other)??,
+                None => tokio::task::spawn_blocking(move || read_at_most(&file, buf, pos))
+                    .await
+                    .map_err(io::Error::other)??,
             };
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the blob's file got shorter while it was sent"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the blob's file got shorter while it was sent",
+                ));
             }
             Ok(Some((Bytes::from(buf).slice(..n), pos + n as u64)))
         }
@@ -152,7 +161,14 @@ impl Verified {
 
     /// Hashes the blob once per version (concurrent first requests wait for one hash);
     /// `true` when its bytes match `digest`.
-    pub async fn check(&self, root: &StaticRoot, repo: &str, digest: &Digest, blob: &BlobFacts, piece: usize) -> Result<bool, StaticError> {
+    pub async fn check(
+        &self,
+        root: &StaticRoot,
+        repo: &str,
+        digest: &Digest,
+        blob: &BlobFacts,
+        piece: usize,
+    ) -> Result<bool, StaticError> {
         let (size, file) = (blob.size, blob.file.clone());
         let cell = {
             let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());

@@ -42,13 +42,8 @@ pub async fn answer(app: &App, path: &str, request: &HeaderMap, head: bool) -> R
             match blocking(move || open_contained(&root, &rel_s)).await {
                 Ok(Contained::File(file, meta)) => {
                     use std::os::unix::fs::MetadataExt;
-                    let etag = format!(
-                        "\"{:x}-{:x}-{:x}.{:x}\"",
-                        meta.ino(),
-                        meta.len(),
-                        meta.mtime(),
-                        meta.mtime_nsec()
-                    );
+                    let etag =
+                        format!("\"{:x}-{:x}-{:x}.{:x}\"", meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
                     let headers = file_headers(&etag);
                     let size = meta.len();
                     match part(request, size, &etag, &headers, content_type, head) {
@@ -99,11 +94,7 @@ pub async fn answer(app: &App, path: &str, request: &HeaderMap, head: bool) -> R
     };
     result.unwrap_or_else(|e| {
         tracing::warn!(root = %app.root, path = rel, "{e}");
-        plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal error (see the server's log)\n",
-            head,
-        )
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the server's log)\n", head)
     })
 }
 

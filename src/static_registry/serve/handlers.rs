@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use super::blobs::{BlobFacts, Verified, Wanted, file_body, wanted};
 use super::routes::{Refusal, Route, page, query_param, route};
+use crate::registry::DOCKER_CONTENT_DIGEST;
 use crate::spec::digest::Digest;
+use crate::spec::manifest::OCI_INDEX;
 use crate::static_registry::referrers;
 use crate::static_registry::root::{BlobSource, StaticError, StaticRoot};
-use crate::registry::DOCKER_CONTENT_DIGEST;
-use crate::spec::manifest::OCI_INDEX;
 
 /// What every request shares.
 pub struct App {
@@ -54,10 +54,14 @@ type Answer = Result<Response, Response>;
 async fn manifest(app: &App, repo: &str, reference: Option<&str>, head: bool) -> Answer {
     let unknown = || error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown to registry", head);
     let reference = reference.ok_or_else(unknown)?;
-    let (bytes, media_type) = app.root.read_manifest(repo, reference).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
+    let (bytes, media_type) =
+        app.root.read_manifest(repo, reference).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
     let digest = Digest::of(&bytes);
     if reference.parse::<Digest>().is_ok_and(|d| d != digest) {
-        let e = StaticError::Invalid { root: app.root.to_string(), message: format!("{repo}@{reference} does not match its content") };
+        let e = StaticError::Invalid {
+            root: app.root.to_string(),
+            message: format!("{repo}@{reference} does not match its content"),
+        };
         return Err(internal(&e, head));
     }
     let mut headers = HeaderMap::new();
@@ -71,7 +75,8 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
     let unknown = || error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry", head);
     let digest = digest.ok_or_else(unknown)?;
     if head {
-        let (size, version) = app.root.stat_blob(repo, digest).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
+        let (size, version) =
+            app.root.stat_blob(repo, digest).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
         let verified = app.verified.known_good(repo, digest, &version);
         return Ok(ok(blob_headers(digest, verified), "application/octet-stream", Body::empty(), size, head));
     }
@@ -84,7 +89,10 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
         false => app.verified.known_good(repo, digest, &blob.version),
     };
     if app.verify && !verified {
-        let e = StaticError::Invalid { root: app.root.to_string(), message: format!("{repo}: blob {digest} does not match its digest") };
+        let e = StaticError::Invalid {
+            root: app.root.to_string(),
+            message: format!("{repo}: blob {digest} does not match its digest"),
+        };
         return Err(internal(&e, head));
     }
     let headers = blob_headers(digest, verified);
@@ -98,7 +106,12 @@ async fn blob(app: &App, repo: &str, digest: Option<&Digest>, request: &HeaderMa
         BlobSource::File(file) => Body::from_stream(file_body(file, range.clone(), app.piece)),
         BlobSource::Stream(whole) if status == StatusCode::OK => Body::from_stream(whole),
         BlobSource::Stream(_) => {
-            let part = app.root.blob_range(repo, digest, range.clone()).await.map_err(|e| internal(&e, head))?.ok_or_else(unknown)?;
+            let part = app
+                .root
+                .blob_range(repo, digest, range.clone())
+                .await
+                .map_err(|e| internal(&e, head))?
+                .ok_or_else(unknown)?;
             Body::from_stream(part)
         }
     };
@@ -115,7 +128,14 @@ pub(super) enum Part {
 
 /// What to send of a body of `size` bytes, from the request's `Range` (one range, RFC 9110)
 /// and `If-Range` (matched against `etag`).
-pub(super) fn part(request: &HeaderMap, size: u64, etag: &str, headers: &HeaderMap, content_type: &str, head: bool) -> Part {
+pub(super) fn part(
+    request: &HeaderMap,
+    size: u64,
+    etag: &str,
+    headers: &HeaderMap,
+    content_type: &str,
+    head: bool,
+) -> Part {
     let text = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
     let if_range = text(header::IF_RANGE).is_none_or(|v| v == etag);
     match wanted(text(header::RANGE), size, if_range) {
@@ -125,16 +145,31 @@ pub(super) fn part(request: &HeaderMap, size: u64, etag: &str, headers: &HeaderM
         Wanted::Unsatisfiable => {
             let mut headers = headers.clone();
             insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes */{size}"));
-            Part::Answer(with_status(StatusCode::RANGE_NOT_SATISFIABLE, ok(headers, content_type, Body::empty(), 0, head)))
+            Part::Answer(with_status(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                ok(headers, content_type, Body::empty(), 0, head),
+            ))
         }
     }
 }
 
 /// The answer of [`part`]: `body` holds `range` of `size` bytes (with its `Content-Range`
 /// when it is a part).
-pub(super) fn ranged(mut headers: HeaderMap, status: StatusCode, range: RangeInclusive<u64>, size: u64, content_type: &str, body: Body, head: bool) -> Response {
+pub(super) fn ranged(
+    mut headers: HeaderMap,
+    status: StatusCode,
+    range: RangeInclusive<u64>,
+    size: u64,
+    content_type: &str,
+    body: Body,
+    head: bool,
+) -> Response {
     if status == StatusCode::PARTIAL_CONTENT {
-        insert(&mut headers, header::CONTENT_RANGE.as_str(), &format!("bytes {}-{}/{size}", range.start(), range.end()));
+        insert(
+            &mut headers,
+            header::CONTENT_RANGE.as_str(),
+            &format!("bytes {}-{}/{size}", range.start(), range.end()),
+        );
     }
     with_status(status, ok(headers, content_type, body, range.end() - range.start() + 1, head))
 }
@@ -154,7 +189,10 @@ fn blob_headers(digest: &Digest, verified: bool) -> HeaderMap {
 async fn tags(app: &App, repo: &str, query: Option<&str>, head: bool) -> Answer {
     let n = match query_param(query, "n") {
         None => None,
-        Some(n) => Some(n.parse::<usize>().map_err(|_| error(StatusCode::BAD_REQUEST, "UNSUPPORTED", "n must be a non-negative integer", head))?),
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| error(StatusCode::BAD_REQUEST, "UNSUPPORTED", "n must be a non-negative integer", head))?,
+        ),
     };
     let last = query_param(query, "last");
     let unknown = || error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry", head);

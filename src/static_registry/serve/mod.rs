@@ -77,11 +77,17 @@ const SPARE_DESCRIPTORS: u64 = 64;
 
 /// Serves `root` on `addr` until SIGTERM or Ctrl-C; `on_ready` gets the bound address (port
 /// 0 works) and the connection limit in force.
-pub async fn serve(root: StaticRoot, addr: SocketAddr, opts: ServeOptions, on_ready: impl FnOnce(SocketAddr, usize)) -> std::io::Result<()> {
+pub async fn serve(
+    root: StaticRoot,
+    addr: SocketAddr,
+    opts: ServeOptions,
+    on_ready: impl FnOnce(SocketAddr, usize),
+) -> std::io::Result<()> {
     let max_connections = connection_limit(opts.max_connections);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_ready(listener.local_addr()?, max_connections);
-    let app = Arc::new(App { root, piece: opts.buffer.max(4096), verify: opts.verify_blobs, verified: Default::default() });
+    let app =
+        Arc::new(App { root, piece: opts.buffer.max(4096), verify: opts.verify_blobs, verified: Default::default() });
     let router = Router::new().fallback(handlers::handle).with_state(app);
 
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -92,12 +98,12 @@ pub async fn serve(root: StaticRoot, addr: SocketAddr, opts: ServeOptions, on_re
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     // One "request" of this service is a whole connection: its concurrency limit is the
     // connection limit, and a permit is held until the connection closes.
-    let mut connections = tower::ServiceBuilder::new()
-        .concurrency_limit(max_connections)
-        .service_fn(|conn: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| async move {
+    let mut connections = tower::ServiceBuilder::new().concurrency_limit(max_connections).service_fn(
+        |conn: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| async move {
             conn.await;
             Ok::<(), std::convert::Infallible>(())
-        });
+        },
+    );
     let mut stop = std::pin::pin!(shutdown_signal());
     loop {
         let ready = tokio::select! {
@@ -157,7 +163,9 @@ fn connection_limit(wanted: usize) -> usize {
     let Some(files) = getrlimit(Resource::Nofile).current else { return wanted.max(1) };
     let most = usize::try_from(files.saturating_sub(SPARE_DESCRIPTORS).max(1)).unwrap_or(usize::MAX);
     if wanted > most {
-        tracing::warn!("serving at most {most} connections at once (not {wanted}): this process may open {files} files (ulimit -n)");
+        tracing::warn!(
+            "serving at most {most} connections at once (not {wanted}): this process may open {files} files (ulimit -n)"
+        );
     }
     wanted.clamp(1, most)
 }

@@ -9,19 +9,30 @@
 
 use axum::http::StatusCode;
 
+use crate::registry::validate_tag;
 use crate::spec::digest::Digest;
 use crate::static_registry::root::validate_repo;
-use crate::registry::validate_tag;
 
 /// A request the registry answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Base,
     /// `reference` a tag or a sha256 digest; `None` for a digest of another algorithm.
-    Manifest { repo: String, reference: Option<String> },
-    Blob { repo: String, digest: Option<Digest> },
-    Tags { repo: String },
-    Referrers { repo: String, subject: Option<Digest> },
+    Manifest {
+        repo: String,
+        reference: Option<String>,
+    },
+    Blob {
+        repo: String,
+        digest: Option<Digest>,
+    },
+    Tags {
+        repo: String,
+    },
+    Referrers {
+        repo: String,
+        subject: Option<Digest>,
+    },
 }
 
 /// Why a request is refused before anything is read: status, spec error code, message.
@@ -57,11 +68,15 @@ pub fn route(path: &str) -> Result<Route, Refusal> {
                 let digest = digest(reference, StatusCode::NOT_FOUND)?;
                 Ok(Route::Manifest { repo, reference: digest.map(|d| d.to_string()) })
             } else {
-                validate_tag(reference).map_err(|_| refuse(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown (not a valid tag)"))?;
+                validate_tag(reference).map_err(|_| {
+                    refuse(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown (not a valid tag)")
+                })?;
                 Ok(Route::Manifest { repo, reference: Some(reference.to_string()) })
             }
         }
-        ("blobs", d) if !d.is_empty() => Ok(Route::Blob { repo: repo_ok()?, digest: digest(d, StatusCode::NOT_FOUND)? }),
+        ("blobs", d) if !d.is_empty() => {
+            Ok(Route::Blob { repo: repo_ok()?, digest: digest(d, StatusCode::NOT_FOUND)? })
+        }
         ("referrers", d) => Ok(Route::Referrers { repo: repo_ok()?, subject: digest(d, StatusCode::BAD_REQUEST)? }),
         _ => Err(NOT_FOUND),
     }
@@ -78,7 +93,8 @@ fn digest(text: &str, status: StatusCode) -> Result<Option<Digest>, Refusal> {
     let component = |c: &str| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     let algorithm_ok = algorithm.split(['+', '.', '_', '-']).all(component);
     let encoded_ok = !encoded.is_empty() && encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
-    let hex = |n: usize| encoded.len() == n && encoded.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex =
+        |n: usize| encoded.len() == n && encoded.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let registered_ok = match algorithm {
         "sha256" => false,
         "sha512" => hex(128),
@@ -147,16 +163,35 @@ mod tests {
         assert_eq!(route(&format!("/v2/a/manifests/{D}")), Ok(manifest("a", D)));
         assert_eq!(route(&format!("/v2/a/manifests/{}", D.replace(':', "%3A"))), Ok(manifest("a", D)));
         assert_eq!(route(&format!("/v2/a/blobs/{D}")), Ok(Route::Blob { repo: "a".into(), digest: D.parse().ok() }));
-        assert_eq!(route(&format!("/v2/a/referrers/{D}")), Ok(Route::Referrers { repo: "a".into(), subject: D.parse().ok() }));
+        assert_eq!(
+            route(&format!("/v2/a/referrers/{D}")),
+            Ok(Route::Referrers { repo: "a".into(), subject: D.parse().ok() })
+        );
         assert_eq!(route("/v2/a/tags/list"), Ok(Route::Tags { repo: "a".into() }));
         assert_eq!(route("/v2/manifests/tags/list"), Ok(Route::Tags { repo: "manifests".into() }));
-        assert_eq!(route("/v2/a/manifests/b/manifests/v1"), Ok(manifest("a/manifests/b", "v1")), "the last two segments decide");
-        assert_eq!(route("/v2/a/b/tags/list/x/manifests/1"), Ok(manifest("a/b/tags/list/x", "1")), "a valid name; its file is missing");
-        assert_eq!(route(&format!("/v2/a/blobs/sha512:{}", "a".repeat(128))), Ok(Route::Blob { repo: "a".into(), digest: None }));
-        for bad in ["/v2/../etc/manifests/v1", "/v2/a/%2e%2e/manifests/v1", "/v2/_wharf/manifests/v1", "/v2/a/manifests/%zz"] {
+        assert_eq!(
+            route("/v2/a/manifests/b/manifests/v1"),
+            Ok(manifest("a/manifests/b", "v1")),
+            "the last two segments decide"
+        );
+        assert_eq!(
+            route("/v2/a/b/tags/list/x/manifests/1"),
+            Ok(manifest("a/b/tags/list/x", "1")),
+            "a valid name; its file is missing"
+        );
+        assert_eq!(
+            route(&format!("/v2/a/blobs/sha512:{}", "a".repeat(128))),
+            Ok(Route::Blob { repo: "a".into(), digest: None })
+        );
+        for bad in
+            ["/v2/../etc/manifests/v1", "/v2/a/%2e%2e/manifests/v1", "/v2/_wharf/manifests/v1", "/v2/a/manifests/%zz"]
+        {
             assert_eq!(code(bad), (404, "NAME_INVALID"), "{bad}");
         }
-        assert!(route(&format!("/v2/{}/manifests/v1", "a".repeat(300))).is_ok(), "too long for a file name: its file is missing");
+        assert!(
+            route(&format!("/v2/{}/manifests/v1", "a".repeat(300))).is_ok(),
+            "too long for a file name: its file is missing"
+        );
         assert_eq!(code("/v2/a/manifests/.."), (404, "MANIFEST_UNKNOWN"));
         assert_eq!(code("/v2/a/manifests/sha256:baddigeststring"), (404, "DIGEST_INVALID"));
         assert_eq!(code("/v2/a/blobs/sha256:0"), (404, "DIGEST_INVALID"));
@@ -179,6 +214,9 @@ mod tests {
         assert_eq!(page(tags.clone(), Some(5), None).1, None, "exactly all: no next page");
         assert_eq!(page(tags, None, Some("zzz")).0, Vec::<String>::new());
         assert_eq!(query_param(Some("n=1&last=a%2Bb"), "last").as_deref(), Some("a+b"));
-        assert_eq!(query_param(Some("artifactType=application%2Fvnd.x"), "artifactType").as_deref(), Some("application/vnd.x"));
+        assert_eq!(
+            query_param(Some("artifactType=application%2Fvnd.x"), "artifactType").as_deref(),
+            Some("application/vnd.x")
+        );
     }
 }
