@@ -6,7 +6,7 @@
 //! the scheduling of further builds and aborts those running.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
@@ -14,36 +14,17 @@ use super::engine::{BuildRequest, Built, Engine, EngineError};
 use super::secrets::BuildSecrets;
 use super::{PlatformStage, StagePlan, platforms};
 use crate::config::{ImportKind, Project};
-use crate::naming::{self, Layout};
-use crate::oci::docker_archive::{self, ArchiveError};
+use crate::oci::docker_archive;
 use crate::oci::layout::OciLayout;
 use crate::progress::{Event, metered};
-use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location, StoreError};
+use crate::store::{self, CopyStats, Image, ImageStore, LayoutStore, Location};
 
-/// Local engine repository of built stages: `wharf-stages/<project>:<digest>`.
-pub const LOCAL_STAGE_REPO_PREFIX: &str = "wharf-stages/";
+mod failure;
+mod storage;
 
-/// Where stages are kept between runs.
-#[derive(Debug, Clone)]
-pub enum StageStorage {
-    /// In the local engine (and wharf's local cache).
-    Local,
-    /// In a repository, keyed by digest (see [`naming::stage_place`]).
-    Repo { base: Arc<dyn ImageStore>, layout: Layout },
-}
-
-impl StageStorage {
-    /// Where the stage with `digest` lives in a repository storage.
-    pub fn location(&self, digest: &str) -> Option<Location> {
-        let StageStorage::Repo { base, layout } = self else { return None };
-        let (suffix, tag) = naming::stage_place(*layout, digest);
-        let store = match suffix {
-            Some(s) => base.join(&s).ok()?,
-            None => base.clone(),
-        };
-        Some(Location::new(store, tag))
-    }
-}
+pub use failure::ScheduleError;
+use failure::{step_line, syntax_failure};
+pub use storage::{LOCAL_STAGE_REPO_PREFIX, StageStorage};
 
 /// Connects to the engine on first use: a run whose stages all exist needs no engine.
 pub type EngineHandle = Arc<tokio::sync::OnceCell<Arc<dyn Engine>>>;
@@ -52,20 +33,6 @@ pub type Connect =
 
 /// Build output: `(image, line)`.
 pub type Log = Arc<dyn Fn(&str, &str) + Send + Sync>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
-    #[error("image {image}: build failed at {dockerfile}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Build { image: String, dockerfile: PathBuf, line: Option<usize>, step: Option<String>, message: String },
-    #[error("image {image}: {source}")]
-    Engine { image: String, source: EngineError },
-    #[error("image {image}: {source}")]
-    Store { image: String, source: StoreError },
-    #[error("image {image}: {source}")]
-    Archive { image: String, source: ArchiveError },
-    #[error("image {image}: {message}")]
-    Other { image: String, message: String },
-}
 
 /// A stage ready to publish.
 #[derive(Debug, Clone)]
@@ -493,43 +460,6 @@ impl Scheduler {
     }
 }
 
-/// The Dockerfile line of a failed step: the legacy builder's `Step N/M : …` or BuildKit's
-/// `[stage i/n] …`.
-fn step_line(plan: &StagePlan, target: Option<&str>, step: &str) -> Option<usize> {
-    if step.starts_with('[') {
-        let target = plan.dockerfile.target_index(target).ok()?;
-        return super::buildkit::status::line_of_step(&plan.dockerfile, target, step);
-    }
-    plan.dockerfile.line_of_step(step)
-}
-
-/// The frontend a Dockerfile names (`# syntax=IMAGE` among its leading comments), with its line.
-fn syntax_directive(dockerfile: &Path) -> Option<(usize, String)> {
-    let text = std::fs::read_to_string(dockerfile).ok()?;
-    text.lines().enumerate().take_while(|(_, l)| l.trim_start().starts_with('#')).find_map(|(i, l)| {
-        let l = l.trim_start().trim_start_matches('#').trim();
-        l.split_once('=')
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("syntax"))
-            .map(|(_, v)| (i + 1, v.trim().to_string()))
-    })
-}
-
-/// A failure to get the frontend a Dockerfile names is its `# syntax=` line's, with a hint:
-/// that frontend is an image, pulled from its registry, which this machine may not reach.
-fn syntax_failure(dockerfile: &Path, step: Option<&str>, message: &str) -> Option<(usize, String)> {
-    let (line, frontend) = syntax_directive(dockerfile)?;
-    let about_it = step.is_some_and(|s| s.contains(&frontend)) || message.contains(&frontend);
-    about_it.then(|| {
-        (
-            line,
-            format!(
-                "{message}\n  hint: the Dockerfile's `# syntax={frontend}` line asks for that frontend image, which could not be had from its registry; \
-                 make it reachable (a mirror, or `docker pull` it into the engine), or remove the line to use the builder's built-in Dockerfile frontend"
-            ),
-        )
-    })
-}
-
 /// The config digest (image ID) a manifest names.
 fn config_digest(manifest: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(manifest).ok()?;
@@ -547,16 +477,4 @@ fn write_context_tar(ctx: &super::context::Context, df_name: &str, df_path: &Pat
     let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let w = ctx.write_tar(std::io::BufWriter::new(file), Some((df_name, df_path))).map_err(|e| e.to_string())?;
     w.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(|e| e.to_string())
-}
-
-impl ScheduleError {
-    pub fn category(&self) -> crate::error::Category {
-        match self {
-            ScheduleError::Build { .. } | ScheduleError::Engine { .. } | ScheduleError::Archive { .. } => {
-                crate::error::Category::Build
-            }
-            ScheduleError::Store { source, .. } => source.category(),
-            ScheduleError::Other { .. } => crate::error::Category::Local,
-        }
-    }
 }

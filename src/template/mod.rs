@@ -12,6 +12,7 @@
 //! Execution is bounded (steps, output size, nesting), so no input hangs or exhausts
 //! memory or the stack. Why our own: see README, "Design notes: dependencies".
 
+mod ast;
 mod exec;
 mod funcs;
 mod lexer;
