@@ -102,20 +102,6 @@ fn keep_type(descriptors: Vec<Descriptor>, artifact_type: Option<&str>) -> Vec<D
     }
 }
 
-/// The `subject` and `artifactType` a manifest declares (what a referrer descriptor carries).
-pub fn subject_of(manifest: &[u8]) -> Option<(Digest, Option<String>)> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct WithSubject {
-        subject: Option<Descriptor>,
-        artifact_type: Option<String>,
-        config: Option<Descriptor>,
-    }
-    let m: WithSubject = serde_json::from_slice(manifest).ok()?;
-    let artifact_type = m.artifact_type.or_else(|| m.config.map(|c| c.media_type));
-    Some((m.subject?.digest, artifact_type))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,9 +115,15 @@ mod tests {
 
     #[test]
     fn subjects_and_their_artifact_type_are_read() {
+        use crate::spec::manifest::subject_of;
         let d = Digest::of(b"subject");
         let m = serde_json::json!({"schemaVersion": 2, "artifactType": "application/spdx+json", "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d.as_str(), "size": 10}});
-        assert_eq!(subject_of(m.to_string().as_bytes()), Some((d, Some("application/spdx+json".into()))));
+        assert_eq!(subject_of(m.to_string().as_bytes()), Some((d.clone(), Some("application/spdx+json".into()))));
+        let by_config = serde_json::json!({"schemaVersion": 2, "artifactType": "", "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": d.as_str(), "size": 2}, "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d.as_str(), "size": 10}});
+        assert_eq!(
+            subject_of(by_config.to_string().as_bytes()),
+            Some((d, Some("application/vnd.cncf.helm.config.v1+json".into())))
+        );
         assert_eq!(subject_of(b"{}"), None);
     }
 }

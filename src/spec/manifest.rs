@@ -73,6 +73,34 @@ pub fn artifact_type(bytes: &[u8]) -> Option<String> {
     serde_json::from_slice::<Typed>(bytes).ok()?.artifact_type.filter(|t| !t.is_empty())
 }
 
+/// The `subject` a manifest (or index) declares, with the `artifactType` its referrer
+/// descriptor carries: its own, else its config's media type (OCI distribution spec 1.1,
+/// "Listing Referrers"); `None` without a subject. Registries and static roots both read
+/// referrers with this.
+pub fn subject_of(bytes: &[u8]) -> Option<(Digest, Option<String>)> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Typed {
+        media_type: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        digest: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WithSubject {
+        subject: Option<Subject>,
+        artifact_type: Option<String>,
+        config: Option<Typed>,
+    }
+    let m: WithSubject = serde_json::from_slice(bytes).ok()?;
+    let subject = m.subject?.digest.parse().ok()?;
+    let artifact_type =
+        m.artifact_type.filter(|t| !t.is_empty()).or_else(|| m.config.map(|c| c.media_type).filter(|t| !t.is_empty()));
+    Some((subject, artifact_type))
+}
+
 /// Whether `media_type` is an index / manifest list.
 pub fn is_index(media_type: &str) -> bool {
     matches!(media_type, OCI_INDEX | DOCKER_MANIFEST_LIST)

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::root::{StaticError, StaticRoot};
 use crate::spec::digest::Digest;
-use crate::spec::manifest::{OCI_INDEX, is_index};
+use crate::spec::manifest::{OCI_INDEX, subject_of};
 
 /// One entry of a referrers index.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,48 +32,26 @@ pub struct Referrer {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// The fields of a manifest that make it a referrer.
+/// What a referrer's descriptor takes from its manifest besides subject and type.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Fields {
     #[serde(default)]
     media_type: Option<String>,
     #[serde(default)]
-    artifact_type: Option<String>,
-    #[serde(default)]
-    config: Option<MediaTyped>,
-    #[serde(default)]
-    subject: Option<SubjectField>,
-    #[serde(default)]
     annotations: Option<BTreeMap<String, String>>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MediaTyped {
-    #[serde(default)]
-    media_type: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct SubjectField {
-    digest: String,
 }
 
 /// The subject of the manifest `bytes` (written with `media_type`) and its entry in the
 /// subject's referrers index; `None` when it has no subject. A subject digest that is not
 /// sha256 is not recorded (wharf stores sha256 content only).
 pub fn referrer_of(bytes: &[u8], media_type: &str) -> Option<(Digest, Referrer)> {
+    let (subject, artifact_type) = subject_of(bytes)?;
     let fields: Fields = serde_json::from_slice(bytes).ok()?;
-    let subject: Digest = fields.subject?.digest.parse().ok()?;
     let media_type = match media_type {
-        "" => fields.media_type.clone()?,
+        "" => fields.media_type?,
         m => m.to_string(),
     };
-    let artifact_type = fields.artifact_type.filter(|t| !t.is_empty()).or_else(|| match is_index(&media_type) {
-        true => None,
-        false => fields.config.and_then(|c| c.media_type).filter(|t| !t.is_empty()),
-    });
     let referrer = Referrer {
         media_type,
         digest: Digest::of(bytes),

@@ -97,7 +97,7 @@ impl ImageStore for RegistryStore {
     /// A manifest with a `subject` on a registry without the referrers API (no `OCI-Subject`
     /// in the answer) is also added to the subject's referrers tag (`sha256-<hex>`).
     async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Bytes) -> Result<()> {
-        let subject = crate::registry::referrers::subject_of(&bytes);
+        let subject = crate::spec::manifest::subject_of(&bytes);
         let (size, annotations) = (bytes.len() as u64, manifest_annotations(&bytes));
         let (digest, acked) = self.client.put_manifest_acked(&self.repo, reference, media_type, bytes).await?;
         if let (Some((subject, artifact_type)), None) = (subject, acked) {
