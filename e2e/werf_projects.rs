@@ -184,3 +184,57 @@ fn secrets_declared_in_werf_yaml_are_served_to_the_build_and_kept_out_of_the_ima
         "and the image does not keep it"
     );
 }
+
+#[test]
+fn image_spec_is_applied_to_the_published_config_and_the_stage_stays_as_built() {
+    use crate::support::tools::crane;
+    let reg = Registry::start();
+    let dir = fixture("image-spec");
+    let repo = format!("{}/spec", reg.host());
+    let flags = ["--repo", repo.as_str(), "--tag-custom", "v1"];
+    let first = build(dir.path(), &[], &flags).ok();
+    assert!(!first.stderr().contains("imageSpec"), "no warning: {}", first.stderr());
+    let app = image_report(&first.json(), Some("app")).clone();
+
+    // What a deploy pulls, read by go-containerregistry's crane.
+    let published = format!("{repo}/app:v1");
+    let config: serde_json::Value = serde_json::from_str(&crane(&["config", &published])).unwrap();
+    let c = &config["config"];
+    assert_eq!(config["author"], "platform team", "build.imageSpec's author");
+    assert_eq!(config["history"], serde_json::json!([]), "clearHistory");
+    assert_eq!(c["Labels"]["org.opencontainers.image.vendor"], "acme");
+    assert!(c["Env"].as_array().unwrap().iter().any(|e| e == "MODE=production"), "{c}");
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!((c["User"].as_str(), c["WorkingDir"].as_str()), (Some("1000"), Some("/app")));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/app/server"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["--port", "8080"]));
+    assert_eq!(c["StopSignal"], "SIGTERM");
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(c["Healthcheck"]["Interval"], 30_000_000_000i64);
+    let config_digest = serde_json::from_str::<serde_json::Value>(&crane(&["manifest", &published])).unwrap()["config"]
+        ["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app["image_id"].as_str(), Some(config_digest.as_str()), "the report names the published config");
+
+    // The stage is the image as built: same layers, its own config untouched.
+    let stage_tag = format!("{}/wharf-stages:{}", repo, app["stage_digest"].as_str().unwrap());
+    let stage_config: serde_json::Value = serde_json::from_str(&crane(&["config", &stage_tag])).unwrap();
+    assert_ne!(stage_config["author"], "platform team");
+    assert!(stage_config["config"]["Entrypoint"].is_null(), "{stage_config}");
+    let layers =
+        |r: &str| serde_json::from_str::<serde_json::Value>(&crane(&["manifest", r])).unwrap()["layers"].clone();
+    assert_eq!(layers(&published), layers(&stage_tag));
+    assert_eq!(
+        file_in_image(&format!("docker://{published}"), "built").as_deref(),
+        Some("built\n"),
+        "the published image runs the built layers"
+    );
+
+    // Nothing changed: nothing built, nothing moved.
+    let before = crane(&["digest", &published]);
+    let again = build(dir.path(), &[], &flags).ok().json();
+    assert_eq!(image_report(&again, Some("app"))["built"], false);
+    assert_eq!(crane(&["digest", &published]), before, "the same spec gives the same image");
+}

@@ -183,24 +183,35 @@ impl BuildAndPublish {
             .map(|(&k, digest)| (plans[k].index, report(k, digest, false, CopyStats::default(), None)))
             .collect();
         let (target, layout, commit, memo) = (&self.target, self.layout, self.commit.as_deref(), &memo);
-        let (plans, publish_plan, progress) = (&plans, &publish_plan, &self.progress);
+        let (plans, publish_plan, progress, project) = (&plans, &publish_plan, &self.progress, &project);
         let publishes = outcomes.iter().filter(|o| !settled.contains_key(&by_index[&o.index])).map(|outcome| {
             let k = by_index[&outcome.index];
             async move {
                 let (plan, publish) = (&plans[k], &publish_plan[k]);
                 let publish_err = |source| PipelineError::Publish { image: plan.display_name().to_string(), source };
                 let name = plan.display_name();
+                // werf's `imageSpec`: the published image's config differs from the stage's.
+                let spec = project.images[plan.index].image_spec.as_ref().filter(|_| !publish.locations.is_empty());
+                let published = match spec {
+                    Some(spec) => {
+                        let names = publish::image_spec::Names { project: &project.name, image: name };
+                        std::borrow::Cow::Owned(
+                            publish::image_spec::apply(&outcome.image, spec, &names).await.map_err(publish_err)?,
+                        )
+                    }
+                    None => std::borrow::Cow::Borrowed(&outcome.image),
+                };
                 if let Some(first) = publish.locations.first() {
                     progress(
                         name,
-                        &Event::Uploading { to: first.to_string(), total: crate::progress::total_size(&outcome.image) },
+                        &Event::Uploading { to: first.to_string(), total: crate::progress::total_size(&published) },
                     );
                 }
                 let metered = ImagePublish {
                     locations: publish.locations.iter().map(|l| crate::progress::metered(l, name, progress)).collect(),
                     ..publish.clone()
                 };
-                let mut stats = publish::execute(&outcome.image, &metered).await.map_err(publish_err)?;
+                let mut stats = publish::execute(&published, &metered).await.map_err(publish_err)?;
                 // The stage's own upload counts too: into a fresh registry it carries the bytes.
                 stats.add(outcome.stats);
                 if let (Some((client, repo)), Some(commit), false) =
@@ -210,7 +221,7 @@ impl BuildAndPublish {
                         image: plan.name.as_deref(),
                         commit,
                         stage: &plan.digest,
-                        manifest: &outcome.image.digest,
+                        manifest: &published.digest,
                         tags: publish.tags.iter().map(|t| t.value.clone()).collect(),
                         created: chrono::Utc::now(),
                     };
@@ -219,13 +230,13 @@ impl BuildAndPublish {
                         let (record_repo, record_tag) =
                             meta::location(repo, layout, plan.name.as_deref(), commit, &plan.digest)
                                 .map_err(|e| publish_err(e.into()))?;
-                        memo.put(&record_repo, &record_tag, &outcome.image.digest);
+                        memo.put(&record_repo, &record_tag, &published.digest);
                     }
                 }
                 progress(name, &Event::Published { references: publish.locations.len() });
                 Ok::<_, PipelineError>((
                     outcome.index,
-                    report(k, &outcome.image.digest, outcome.built, stats, Some(&outcome.image)),
+                    report(k, &published.digest, outcome.built, stats, Some(&published)),
                 ))
             }
         });

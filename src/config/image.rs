@@ -116,15 +116,9 @@ pub(crate) fn decode_image(rep: &mut Report<'_>, doc: &Node, fields: &Fields<'_>
         ssh: fields.value("ssh").and_then(|s| build_options::ssh(rep, s)),
         network: fields.value("network").and_then(|n| build_options::network(rep, n)),
         context_add_files: build_options::context_add_files(rep, fields),
-        image_spec: fields.value("imageSpec").and_then(|s| {
-            rep.warn(fields.key_pos("imageSpec").unwrap_or(s.pos), IMAGE_SPEC_NOT_APPLIED);
-            image_spec::decode(rep, s, false)
-        }),
+        image_spec: fields.value("imageSpec").and_then(|s| image_spec::decode(rep, s, false)),
     }
 }
-
-/// `imageSpec` is read, checked and in the stage digest, but not yet applied.
-pub(crate) const IMAGE_SPEC_NOT_APPLIED: &str = "werf's `imageSpec` is checked and counted in the stage digest, but wharf does not apply it to the image configuration yet";
 
 /// werf's `final` (default `true`).
 pub(crate) fn final_flag(rep: &mut Report<'_>, fields: &Fields<'_>) -> bool {

@@ -64,10 +64,7 @@ fn decode_build(rep: &mut Report<'_>, node: &Node) -> BuildSettings {
     BuildSettings {
         platforms: platforms.into_iter().map(|p| p.value).collect(),
         cache_version: build_options::cache_version(rep, &fields),
-        image_spec: fields.value("imageSpec").and_then(|s| {
-            rep.warn(fields.key_pos("imageSpec").unwrap_or(s.pos), super::image::IMAGE_SPEC_NOT_APPLIED);
-            image_spec::decode(rep, s, true)
-        }),
+        image_spec: fields.value("imageSpec").and_then(|s| image_spec::decode(rep, s, true)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Publishing: which references each image gets (decided up front, checked for collisions)
 //! and the copies that make them point at the image.
 
+pub(crate) mod image_spec;
 pub mod meta;
 pub(crate) mod settled;
 

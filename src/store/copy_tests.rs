@@ -24,7 +24,7 @@ pub(crate) fn image_in(origin: &MemoryStore, name: &str, layers: &[&[u8]]) -> su
         .unwrap()
 }
 
-fn index_of(children: Vec<super::Image>) -> super::Image {
+pub(crate) fn index_of(children: Vec<super::Image>) -> super::Image {
     let entries: Vec<serde_json::Value> = children
         .iter()
         .map(|c| serde_json::json!({"mediaType": OCI_MANIFEST, "digest": c.digest.as_str(), "size": c.manifest.len()}))

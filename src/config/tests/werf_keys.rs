@@ -78,7 +78,7 @@ fn image_spec_is_typed_and_merged_into_final_images() {
     assert_eq!(app.entrypoint.as_deref(), Some(&["/bin/app".to_string()][..]));
     assert_eq!(app.healthcheck.as_ref().and_then(|h| h.retries), Some(3));
     assert!(project.image("builder").unwrap().image_spec.is_none(), "build.imageSpec applies to final images only");
-    assert!(project.warnings.iter().any(|w| w.message.contains("does not apply it to the image configuration yet")));
+    assert!(project.warnings.iter().all(|w| !w.message.contains("imageSpec")), "applied at publish: no warning");
     let errs = errors(&format!(
         "{META}image: app\nimageSpec:\n  config:\n    expose: [http]\n    stopSignal: 'sig term'\n    removeEnv: ['/[/']\n    healthcheck: {{test: [curl]}}\n    colour: red\n"
     ));
