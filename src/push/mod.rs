@@ -308,3 +308,6 @@ impl PushError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
