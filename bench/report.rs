@@ -189,6 +189,9 @@ pub fn goals(r: &Results) -> Vec<Goal> {
     g
 }
 
+/// One tool's measurements in an archive push point.
+type ToolOf = fn(&push::ArchivePoint) -> &push::Measured;
+
 fn point(x: f64, s: &Stats) -> P {
     P { x, y: s.median, lo: s.min, hi: s.max }
 }
@@ -236,7 +239,7 @@ pub fn plots(r: &Results, out: &Path) -> Result<()> {
     }
     if let Some(v) = &r.archive_push {
         let mib = |p: &push::ArchivePoint| (p.image_bytes >> 20) as f64;
-        let tools: [(&str, fn(&push::ArchivePoint) -> &push::Measured); 4] = [
+        let tools: [(&str, ToolOf); 4] = [
             ("wharf push", |p| &p.wharf_push),
             ("crane push", |p| &p.crane_push),
             ("regctl image import", |p| &p.regctl_import),
