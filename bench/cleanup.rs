@@ -1,8 +1,11 @@
 //! Case 4, cleanup planning: `wharf cleanup --dry-run --keep-last 1` on a repository with N
 //! tags, as `build-and-publish` leaves them in monorepo mode: per publish an image tag
 //! (`app-build-K`), its stage (`wharf-stage-<digest>`) and its publish record
-//! (`wharf-meta-<commit>-<stage>`). Measures the plan time and the requests, counting tag
-//! list requests against the pages the registry serves (distribution 2.8 sends one page).
+//! (`wharf-meta-<commit>-<stage>`). Measures the plan time, wharf's CPU time and peak RSS,
+//! and the requests, counting tag list requests against the pages the registry serves, on
+//! two registries: distribution 2.8 (one page, whatever `n`; requests from its access log)
+//! and go-containerregistry's (`crane registry serve`, in memory, pages of `n` continued by
+//! `last`; requests from its log).
 //!
 //! The repository is prepared fast through wharf's registry client: every image manifest
 //! shares one config and one layer blob and differs by an annotation; records are written by
@@ -22,8 +25,14 @@ use wharf::spec::manifest::{EMPTY_JSON, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
 use crate::registry::Registry;
 use crate::support::{Env, Requests, Stats, timed};
 
+/// The registries the case runs on.
+pub const REGISTRIES: [&str; 2] = ["distribution", "crane"];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
+    /// `distribution` (2.8) or `crane` (go-containerregistry's registry).
+    #[serde(default = "distribution")]
+    pub registry: String,
     pub tags: usize,
     pub prepare_secs: f64,
     pub plan_secs: Stats,
@@ -37,24 +46,96 @@ pub struct Point {
     pub max_rss_mib: f64,
 }
 
-pub fn run(env: &Env, sizes: &[usize]) -> Result<Vec<Point>> {
-    sizes.iter().map(|&n| one(env, n).with_context(|| format!("cleanup planning over {n} tags"))).collect()
+fn distribution() -> String {
+    "distribution".into()
 }
 
-fn one(env: &Env, tags: usize) -> Result<Point> {
+pub fn run(env: &Env, sizes: &[usize]) -> Result<Vec<Point>> {
+    let mut out = Vec::new();
+    for registry in REGISTRIES {
+        for &n in sizes {
+            out.push(one(env, registry, n).with_context(|| format!("cleanup planning over {n} tags on {registry}"))?);
+        }
+    }
+    Ok(out)
+}
+
+/// A registry of the case, stopped when dropped.
+enum Server {
+    Distribution(Registry),
+    Crane { child: std::process::Child, port: u16, log: tempfile::NamedTempFile },
+}
+
+impl Server {
+    fn start(kind: &str) -> Result<Server> {
+        if kind == "distribution" {
+            return Ok(Server::Distribution(Registry::start()));
+        }
+        let log = tempfile::NamedTempFile::new()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(crate::push::tool("crane")?)
+            .args(["registry", "serve", "--address", &format!("127.0.0.1:{port}")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log.reopen()?)
+            .spawn()?;
+        let server = Server::Crane { child, port, log };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        anyhow::bail!("crane registry serve did not start on port {port}")
+    }
+
+    fn host(&self) -> String {
+        match self {
+            Server::Distribution(r) => r.host(),
+            Server::Crane { port, .. } => format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// Its log so far: access log lines (distribution) or request lines (crane).
+    fn log(&self) -> String {
+        match self {
+            Server::Distribution(r) => r.log(),
+            Server::Crane { log, .. } => std::fs::read_to_string(log.path()).unwrap_or_default(),
+        }
+    }
+
+    fn requests(&self, log: &str) -> Requests {
+        match self {
+            Server::Distribution(_) => Requests::parse(log),
+            Server::Crane { .. } => Requests::parse_crane(log),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Server::Crane { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn one(env: &Env, registry: &str, tags: usize) -> Result<Point> {
     let publishes = tags.div_ceil(3);
-    let reg = Registry::start();
+    let reg = Server::start(registry)?;
     let repo: Repository = format!("{}/bench", reg.host()).parse()?;
     let t = std::time::Instant::now();
     tokio::runtime::Runtime::new()?.block_on(fill(&repo, publishes))?;
     let prepare_secs = t.elapsed().as_secs_f64();
-    eprintln!("  cleanup planning, {} tags: prepared in {prepare_secs:.1} s", publishes * 3);
+    eprintln!("  cleanup planning on {registry}, {} tags: prepared in {prepare_secs:.1} s", publishes * 3);
 
-    let dir = env.fresh_dir(&format!("cleanup-{tags}"))?;
+    let dir = env.fresh_dir(&format!("cleanup-{registry}-{tags}"))?;
     std::fs::write(dir.join("wharf.yaml"), "project: bench\nconfigVersion: 1\n---\nimage: app\n")?;
     std::fs::write(dir.join("Dockerfile"), "FROM scratch\n")?;
     let d = dir.to_string_lossy();
     let r = repo.to_string();
+    // --max-tags: the largest size passes the default limit (100,000) by two tags.
     let args = [
         "cleanup",
         "--dir",
@@ -66,6 +147,8 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
         "--dry-run",
         "--keep-last",
         "1",
+        "--max-tags",
+        "1000000",
         "--output",
         "json",
     ];
@@ -74,15 +157,19 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
     let mut requests = Requests::default();
     let mut plan = Counts::default();
     let mut rss = 0;
-    for k in 0..env.runs {
+    // The largest sizes take a minute a run: three runs are enough there.
+    let runs = if tags >= 30_000 { env.runs.min(3) } else { env.runs };
+    for k in 0..runs {
         let before = reg.log().len();
         let run = timed(&mut env.wharf(&args))?;
-        requests = Requests::parse(&reg.log()[before..]);
+        requests = reg.requests(&reg.log()[before..]);
         plan = counts(&run.stdout)?;
         eprintln!(
-            "    run {}: {:.3} s, {} requests, {} deletions planned",
+            "    run {}: {:.3} s, {:.2} CPU-s, {:.0} MiB, {} requests, {} deletions planned",
             k + 1,
             run.secs,
+            run.cpu_secs,
+            run.max_rss_kib as f64 / 1024.0,
             requests.total,
             plan.delete
         );
@@ -102,13 +189,17 @@ fn one(env: &Env, tags: usize) -> Result<Point> {
         requests.count("DELETE manifests") == 0 && requests.count("PUT manifests") == 0,
         "a dry run changed the registry: {requests:?}"
     );
+    // distribution sends every tag in one page; crane's registry pages by `n` (1,000) without
+    // `Link`, so a full page is followed by one more request (which may find nothing).
+    let pages = if registry == "distribution" { 1 } else { publishes * 3 / 1000 + 1 };
     Ok(Point {
+        registry: registry.to_string(),
         tags: publishes * 3,
         prepare_secs,
         plan_secs: Stats::of(secs),
         cpu_secs: Stats::of(cpu),
         list_requests: requests.count("GET tags"),
-        pages: 1,
+        pages,
         requests,
         planned_deletions: plan.delete,
         kept: plan.keep,

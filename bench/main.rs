@@ -7,6 +7,7 @@
 //! the output directory. `--quick` runs small sizes and checks what each case measures
 //! (images published, tags planned), never times.
 
+mod archive;
 mod cleanup;
 mod digest;
 mod noop;
@@ -60,6 +61,9 @@ struct Args {
 /// Sizes of one mode.
 struct Sizes {
     noop_images: Vec<usize>,
+    /// Layer sizes of the archives the archive tools push (8 layers each).
+    archive_layers: Vec<u64>,
+    /// Layer sizes of the images pushed from the engine.
     push_layers: Vec<u64>,
     digest_files: Vec<usize>,
     digest_mean: u64,
@@ -72,7 +76,8 @@ fn sizes(quick: bool) -> Sizes {
     if quick {
         Sizes {
             noop_images: vec![3, 6],
-            push_layers: vec![1 << 20, 2 << 20],
+            archive_layers: vec![1 << 20, 2 << 20],
+            push_layers: vec![2 << 20],
             digest_files: vec![200, 1000],
             digest_mean: 4096,
             cleanup_tags: vec![30, 90],
@@ -81,12 +86,14 @@ fn sizes(quick: bool) -> Sizes {
         }
     } else {
         Sizes {
-            noop_images: vec![10, 50, 200],
-            push_layers: vec![64 << 20, 128 << 20],
+            noop_images: vec![10, 50, 200, 1000],
+            // 256 MiB to 4 GiB.
+            archive_layers: vec![32 << 20, 64 << 20, 128 << 20, 256 << 20, 512 << 20],
+            push_layers: vec![128 << 20],
             digest_files: vec![1000, 10_000, 50_000],
             // 1 GiB over 50,000 files.
             digest_mean: (1u64 << 30) / 50_000,
-            cleanup_tags: vec![1000, 3000, 10_000],
+            cleanup_tags: vec![1000, 3000, 10_000, 30_000, 100_000],
             codec_bytes: 256 << 20,
             serve: serve::Load { downloads: 2000, layer_bytes: 50 << 20, idle: 1100, secs: 15 },
         }
@@ -114,6 +121,7 @@ fn main() -> Result<()> {
     if !args.only_sizes.is_empty() {
         let keep = |n: u64| args.only_sizes.contains(&n);
         s.noop_images.retain(|&n| keep(n as u64));
+        s.archive_layers.retain(|&l| keep(l >> 20));
         s.push_layers.retain(|&l| keep(l >> 20));
         s.digest_files.retain(|&n| keep(n as u64));
         s.cleanup_tags.retain(|&n| keep(n as u64));
@@ -152,7 +160,8 @@ fn main() -> Result<()> {
         let before = support::load_average();
         let push_env = Env { runs: args.runs.unwrap_or(if args.quick { 2 } else { 3 }), ..env.clone() };
         measured.codec = Some(push::codec(s.codec_bytes)?);
-        measured.push = Some(push::run_case(&push_env, &s.push_layers)?);
+        measured.archive_push = Some(push::archives(&push_env, &s.archive_layers)?);
+        measured.engine_push = Some(push::engine(&push_env, &s.push_layers)?);
         load("push", before);
     }
     if want("serve") {
@@ -194,6 +203,7 @@ fn main() -> Result<()> {
         ])),
         skopeo_version: support::version_of(std::process::Command::new("skopeo").arg("--version")),
         registry_version: support::version_of(std::process::Command::new(registry::REGISTRY_BIN).arg("--version")),
+        wharf_binary_bytes: std::fs::metadata(&env.wharf).map(|m| m.len()).unwrap_or(0),
     });
     results.goals = report::goals(&results);
     let json = serde_json::to_string_pretty(&results)?;
@@ -206,7 +216,7 @@ fn main() -> Result<()> {
         // Every case checked what it measured (or the run stopped with an error above).
         let cases = [
             results.noop.is_some(),
-            results.push.is_some(),
+            results.archive_push.is_some() && results.engine_push.is_some(),
             results.digest.is_some(),
             results.cleanup.is_some(),
             results.serve.is_some(),

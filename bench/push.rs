@@ -1,61 +1,88 @@
-//! Case 2, push throughput: one image of 8 layers of incompressible data, pushed to a fresh
-//! registry each time (so nothing can be mounted or skipped) by `docker push`, by `skopeo
-//! copy` and by wharf.
+//! Case 2, push throughput: images of 8 layers of incompressible data, pushed to a fresh
+//! registry each time (so nothing can be mounted or skipped).
 //!
-//! The image is built once with `docker build` (`FROM scratch`, 8 × `COPY` of a noise file).
-//! - `docker push`: from the engine (the engine tars and gzips each layer).
-//! - `skopeo copy docker-archive:` from a `docker save` archive made once (skopeo gzips).
-//! - `skopeo copy docker-daemon:`: from the engine (skopeo saves, then gzips).
+//! From a `docker save` archive (written by [`crate::archive`], 256 MiB to 4 GiB), the
+//! archive tools, each reading the same file:
+//! - `wharf push ARCHIVE` (gzip, level 0 for layers that do not compress; upload);
+//! - `crane push ARCHIVE` (go-containerregistry; gzip at its default level);
+//! - `regctl image import` (regclient);
+//! - `skopeo copy docker-archive:` (containers/image; gzip).
+//!
+//! From the engine's image store, one image (8 × `COPY` of a noise file, built once):
+//! - `docker push` (the engine tars and gzips each layer);
+//! - `skopeo copy docker-daemon:` (skopeo saves, then gzips);
 //! - wharf, cold: `build-and-publish` of a project whose Dockerfile is `FROM` that image, its
-//!   stage kept in the engine (`--stages-storage :local`) and wharf's cache emptied first:
-//!   wharf saves the image from the engine, converts it to OCI (gzip level 1, layers in
-//!   parallel) and uploads (4 blobs at once). This is the path of a real publish.
-//! - wharf, warm: the same with the converted image still in wharf's cache: upload only, as
-//!   from an OCI layout.
-//! - `wharf push` of the `docker save` archive skopeo reads: the same input and the same work
-//!   (read the archive, gzip, upload), so this is the comparison with `skopeo copy
-//!   docker-archive:`; the cold build-and-publish compares with `skopeo copy docker-daemon:`.
+//!   stage removed from the engine and wharf's cache emptied first, once with each builder
+//!   (BuildKit, the default, and `--builder legacy`): the build, then the engine's export
+//!   streamed into the converter, each blob uploaded as soon as it is converted;
+//! - wharf, warm: the same with the converted image still in wharf's cache: upload only.
 //!
-//! Peak RSS of every wharf run comes from `/usr/bin/time`.
+//! Peak RSS of every run comes from `/usr/bin/time`. The registries keep their storage in
+//! `/dev/shm` when it has room (the pushed gigabytes stay off the shared disk, and no disk
+//! writeback lands in the middle of a run); every tool pushes to the same kind of registry.
 
-use anyhow::{Context as _, Result, ensure};
+use anyhow::{Context as _, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
-use crate::registry::Registry;
-use crate::support::{Env, Noise, Stats, mib, run, timed, write_noise};
+use crate::registry::{Registry, RegistryConfig};
+use crate::support::{Env, Noise, Stats, Timed, mib, run, timed, write_noise};
 
 pub const LAYERS: usize = 8;
 
+/// Runs of one tool: wall time, peak RSS and CPU time (user + system).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Measured {
+    pub secs: Stats,
+    pub rss_mib: Stats,
+    pub cpu_secs: Stats,
+}
+
+impl Measured {
+    fn of(runs: &[Timed]) -> Measured {
+        Measured {
+            secs: Stats::of(runs.iter().map(|t| t.secs).collect()),
+            rss_mib: Stats::of(runs.iter().map(|t| t.max_rss_kib as f64 / 1024.0).collect()),
+            cpu_secs: Stats::of(runs.iter().map(|t| t.cpu_secs).collect()),
+        }
+    }
+}
+
+/// The archive tools on one archive.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Point {
+pub struct ArchivePoint {
     pub layer_bytes: u64,
     pub image_bytes: u64,
-    pub docker_push: Stats,
-    pub skopeo_archive: Stats,
-    pub skopeo_daemon: Stats,
-    pub wharf_cold: Stats,
-    pub wharf_warm: Stats,
-    /// `wharf push` of the archive `skopeo copy docker-archive:` reads.
-    #[serde(default)]
-    pub wharf_push_archive: Stats,
-    #[serde(default)]
-    pub wharf_push_archive_rss_mib: Stats,
-    #[serde(default)]
-    pub wharf_push_archive_cpu_secs: Stats,
-    pub wharf_cold_rss_mib: Stats,
-    pub wharf_warm_rss_mib: Stats,
-    pub skopeo_archive_rss_mib: Stats,
-    /// User + system CPU time (docker push's work happens in the engine, not counted).
-    pub wharf_cold_cpu_secs: Stats,
-    pub skopeo_archive_cpu_secs: Stats,
-    /// Ratios of median times: reference / wharf (> 1: wharf is faster). Against docker push
-    /// and skopeo's docker-daemon source: the cold build-and-publish (engine → registry);
-    /// against skopeo's docker-archive source: `wharf push` of the same archive.
-    pub vs_docker_push: f64,
-    pub vs_skopeo_archive: f64,
+    pub wharf_push: Measured,
+    pub crane_push: Measured,
+    pub regctl_import: Measured,
+    pub skopeo_archive: Measured,
+    /// Ratios of median times, reference / wharf push (> 1: wharf is faster).
+    pub vs_crane: f64,
+    pub vs_regctl: f64,
+    pub vs_skopeo: f64,
+}
+
+/// The engine tools on one image in the engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnginePoint {
+    pub layer_bytes: u64,
+    pub image_bytes: u64,
+    pub docker_push: Measured,
+    pub skopeo_daemon: Measured,
+    /// Cold `build-and-publish` with BuildKit (the default builder).
+    pub wharf_cold_buildkit: Measured,
+    /// Cold `build-and-publish --builder legacy`.
+    pub wharf_cold_legacy: Measured,
+    /// Upload only (the converted image in wharf's cache).
+    pub wharf_warm: Measured,
+    /// docker push / cold build-and-publish, each builder.
+    pub vs_docker_push_legacy: f64,
+    pub vs_docker_push_buildkit: f64,
+    /// skopeo copy docker-daemon: / cold build-and-publish (BuildKit).
     pub vs_skopeo_daemon: f64,
 }
 
@@ -70,67 +97,152 @@ pub struct Codec {
     pub gzip_level1_ratio: f64,
 }
 
-pub fn run_case(env: &Env, layer_sizes: &[u64]) -> Result<Vec<Point>> {
-    layer_sizes.iter().map(|&l| one(env, l).with_context(|| format!("push of {LAYERS} × {} MiB", mib(l)))).collect()
+/// Where the third-party tools are: `WHARF_TOOLS`, else `../shared/tools` beside the
+/// repository (as for the e2e tests).
+pub fn tool(name: &str) -> Result<PathBuf> {
+    let dir = std::env::var_os("WHARF_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools"));
+    let path = dir.join(name);
+    ensure!(
+        path.is_file(),
+        "{} not found: the push case compares with the prebuilt tools of ../shared/tools (or WHARF_TOOLS=DIR)",
+        path.display()
+    );
+    Ok(path)
 }
 
-fn one(env: &Env, layer: u64) -> Result<Point> {
+/// A fresh registry, its storage in `/dev/shm` when that has room for `bytes` twice over.
+fn registry_for(bytes: u64) -> Registry {
+    let shm = Path::new("/dev/shm");
+    let room = rustix::fs::statvfs(shm).map(|s| s.f_bavail * s.f_frsize).unwrap_or(0);
+    let parent = (room > bytes.saturating_mul(2)).then(|| shm.to_path_buf());
+    Registry::start_with(RegistryConfig { parent, ..Default::default() })
+}
+
+/// The archive tools over archives of `LAYERS` layers of each size; every archive is
+/// written for the case and removed after it.
+pub fn archives(env: &Env, layer_sizes: &[u64]) -> Result<Vec<ArchivePoint>> {
+    let (crane, regctl) = (tool("crane")?, tool("regctl")?);
+    let regctl_home = env.fresh_dir("regctl-home")?;
+    let mut out = Vec::new();
+    for &layer in layer_sizes {
+        let image_bytes = layer * LAYERS as u64;
+        let dir = env.fresh_dir(&format!("archive-{}m", layer >> 20))?;
+        let archive = dir.join("image.tar");
+        eprintln!("  writing a {} MiB archive ({LAYERS} layers)", image_bytes >> 20);
+        crate::archive::write(&archive, LAYERS, layer)?;
+        let a = archive.to_string_lossy().into_owned();
+        let staging = dir.join("staging");
+        std::fs::create_dir_all(&staging)?;
+        let s = staging.to_string_lossy().into_owned();
+        let (mut w, mut c, mut r, mut k) = (vec![], vec![], vec![], vec![]);
+        for n in 0..env.runs {
+            eprintln!("  push of a {} MiB archive, run {}", image_bytes >> 20, n + 1);
+            w.push(one_push(image_bytes, "wharf push", "bench/wharf", |host| {
+                env.wharf(&[
+                    "push",
+                    &a,
+                    &format!("{host}/bench/wharf:1"),
+                    "--work-dir",
+                    &s,
+                    "--no-default-annotations",
+                    "--output",
+                    "json",
+                ])
+            })?);
+            c.push(one_push(image_bytes, "crane push", "bench/crane", |host| {
+                let mut cmd = Command::new(&crane);
+                cmd.args(["push", "--insecure", &a, &format!("{host}/bench/crane:1")]);
+                cmd
+            })?);
+            r.push(one_push(image_bytes, "regctl image import", "bench/regctl", |host| {
+                let mut cmd = Command::new(&regctl);
+                cmd.env("HOME", &regctl_home).args([
+                    "--host",
+                    &format!("reg={host},tls=disabled"),
+                    "image",
+                    "import",
+                    &format!("{host}/bench/regctl:1"),
+                    &a,
+                ]);
+                cmd
+            })?);
+            k.push(one_push(image_bytes, "skopeo copy docker-archive:", "bench/skopeo", |host| {
+                let mut cmd = Command::new("skopeo");
+                cmd.args([
+                    "copy",
+                    "-q",
+                    "--dest-tls-verify=false",
+                    &format!("docker-archive:{a}"),
+                    &format!("docker://{host}/bench/skopeo:1"),
+                ]);
+                cmd
+            })?);
+        }
+        std::fs::remove_dir_all(&dir)?;
+        let (wharf_push, crane_push, regctl_import, skopeo_archive) =
+            (Measured::of(&w), Measured::of(&c), Measured::of(&r), Measured::of(&k));
+        let vs = |m: &Measured| m.secs.median / wharf_push.secs.median;
+        out.push(ArchivePoint {
+            layer_bytes: layer,
+            image_bytes,
+            vs_crane: vs(&crane_push),
+            vs_regctl: vs(&regctl_import),
+            vs_skopeo: vs(&skopeo_archive),
+            wharf_push,
+            crane_push,
+            regctl_import,
+            skopeo_archive,
+        });
+    }
+    Ok(out)
+}
+
+/// One timed push to a fresh registry (`cmd` gets its host), checked afterwards.
+fn one_push(image_bytes: u64, what: &str, repo: &str, cmd: impl FnOnce(&str) -> Command) -> Result<Timed> {
+    let reg = registry_for(image_bytes);
+    let t = timed(&mut cmd(&reg.host())).with_context(|| what.to_string())?;
+    check_pushed(&reg, repo, "1")?;
+    eprintln!("    {what} {:.2} s, {:.0} MiB RSS, {:.2} CPU-s", t.secs, t.max_rss_kib as f64 / 1024.0, t.cpu_secs);
+    Ok(t)
+}
+
+/// The engine tools over an image of `LAYERS` layers of each size, built in the engine.
+pub fn engine(env: &Env, layer_sizes: &[u64]) -> Result<Vec<EnginePoint>> {
+    layer_sizes
+        .iter()
+        .map(|&l| engine_point(env, l).with_context(|| format!("push of {LAYERS} × {} MiB from the engine", mib(l))))
+        .collect()
+}
+
+fn engine_point(env: &Env, layer: u64) -> Result<EnginePoint> {
     let tag = format!("{}m", layer >> 20);
     let image = format!("wharf-bench/push-{tag}:1");
     let dir = env.work.join(format!("push-{tag}"));
     prepare_image(env, &dir, &image, layer)?;
-    let archive = dir.join("image.tar");
-    if !archive.exists() {
-        run(&mut env.docker(&["save", "-o", &archive.to_string_lossy(), &image]))?;
-    }
     let project = env.fresh_dir(&format!("push-{tag}-wharf"))?;
     std::fs::write(project.join("wharf.yaml"), format!("project: push{tag}\nconfigVersion: 1\n---\nimage: big\n"))?;
     std::fs::write(project.join("Dockerfile"), format!("FROM {image}\n"))?;
     let cache = env.work.join(format!("push-{tag}-cache"));
     let (p, c) = (project.to_string_lossy().into_owned(), cache.to_string_lossy().into_owned());
-    // Builds the stage in the engine once (publishing into the project's OCI layout).
-    run(&mut env.wharf(&["build-and-publish", "--dir", &p, "--cache-dir", &c, "--output", "json"]))?;
-
-    let mut docker = Vec::new();
-    let mut skopeo_archive = Vec::new();
-    let mut skopeo_daemon = Vec::new();
-    let (mut cold, mut warm, mut cold_rss, mut warm_rss, mut skopeo_rss) = (vec![], vec![], vec![], vec![], vec![]);
-    let (mut cold_cpu, mut skopeo_cpu) = (vec![], vec![]);
-    let (mut pushed, mut pushed_rss, mut pushed_cpu) = (vec![], vec![], vec![]);
-    let staging = env.fresh_dir(&format!("push-{tag}-staging"))?;
+    let stages = format!("wharf-stages/push{tag}");
     let image_bytes = layer * LAYERS as u64;
+    let (mut docker, mut daemon, mut buildkit, mut legacy, mut warm) = (vec![], vec![], vec![], vec![], vec![]);
     for r in 0..env.runs {
-        eprintln!("  push {} MiB, run {}", image_bytes >> 20, r + 1);
+        eprintln!("  push {} MiB from the engine, run {}", image_bytes >> 20, r + 1);
         {
-            let reg = Registry::start();
+            let reg = registry_for(image_bytes);
             let dest = format!("{}/bench/docker:1", reg.host());
             run(&mut env.docker(&["tag", &image, &dest]))?;
             let t = timed(&mut env.docker(&["push", "-q", &dest]))?;
             run(&mut env.docker(&["rmi", &dest]))?;
             check_pushed(&reg, "bench/docker", "1")?;
             eprintln!("    docker push {:.2} s", t.secs);
-            docker.push(t.secs);
+            docker.push(t);
         }
-        {
-            let reg = Registry::start();
-            let dest = format!("docker://{}/bench/skopeo:1", reg.host());
-            let t = timed(std::process::Command::new("skopeo").args([
-                "copy",
-                "-q",
-                "--dest-tls-verify=false",
-                &format!("docker-archive:{}", archive.display()),
-                &dest,
-            ]))?;
-            check_pushed(&reg, "bench/skopeo", "1")?;
-            eprintln!("    skopeo copy docker-archive: {:.2} s, {:.0} MiB RSS", t.secs, t.max_rss_kib as f64 / 1024.0);
-            skopeo_archive.push(t.secs);
-            skopeo_rss.push(t.max_rss_kib as f64 / 1024.0);
-            skopeo_cpu.push(t.cpu_secs);
-        }
-        {
-            let reg = Registry::start();
-            let dest = format!("docker://{}/bench/skopeo:1", reg.host());
-            let mut cmd = std::process::Command::new("skopeo");
+        daemon.push(one_push(image_bytes, "skopeo copy docker-daemon:", "bench/skopeo", |host| {
+            let mut cmd = Command::new("skopeo");
             cmd.args([
                 "copy",
                 "-q",
@@ -138,109 +250,103 @@ fn one(env: &Env, layer: u64) -> Result<Point> {
                 &env.docker_host,
                 "--dest-tls-verify=false",
                 &format!("docker-daemon:{image}"),
-                &dest,
+                &format!("docker://{host}/bench/skopeo:1"),
             ]);
-            let t = timed(&mut cmd)?;
-            check_pushed(&reg, "bench/skopeo", "1")?;
-            eprintln!("    skopeo copy docker-daemon: {:.2} s", t.secs);
-            skopeo_daemon.push(t.secs);
-        }
-        {
-            let reg = Registry::start();
-            let dest = format!("{}/bench/pushed:1", reg.host());
-            let args = [
-                "push",
-                &archive.to_string_lossy(),
-                &dest,
-                "--work-dir",
-                &staging.to_string_lossy(),
-                "--no-default-annotations",
-                "--output",
-                "json",
-            ];
-            let t = timed(&mut env.wharf(&args))?;
-            check_pushed(&reg, "bench/pushed", "1")?;
-            let rss = t.max_rss_kib as f64 / 1024.0;
-            eprintln!("    wharf push docker-archive {:.2} s, {rss:.0} MiB RSS", t.secs);
-            pushed.push(t.secs);
-            pushed_rss.push(rss);
-            pushed_cpu.push(t.cpu_secs);
-        }
-        for warm_cache in [false, true] {
-            if !warm_cache && cache.exists() {
+            cmd
+        })?);
+        for builder in ["buildkit", "legacy"] {
+            // Cold: the stage is built again (its tag removed from the engine) and exported
+            // into an empty cache.
+            remove_stages(env, &stages)?;
+            if cache.exists() {
                 std::fs::remove_dir_all(&cache)?;
             }
-            let reg = Registry::start();
-            let repo = format!("{}/bench", reg.host());
-            let args = [
-                "build-and-publish",
-                "--dir",
-                &p,
-                "--repo",
-                &repo,
-                "--stages-storage",
-                ":local",
-                "--cache-dir",
-                &c,
-                "--tag-custom",
-                "1",
-                "--output",
-                "json",
-            ];
-            let t = timed(&mut env.wharf(&args))?;
-            check_pushed(&reg, "bench/big", "1")?;
-            let report: serde_json::Value = serde_json::from_str(&t.stdout)?;
-            let uploaded = report["images"][0]["stats"]["blobs_uploaded"].as_u64().unwrap_or(0);
-            ensure!(
-                uploaded as usize == LAYERS + 1,
-                "wharf uploaded {uploaded} blobs, expected {} (layers and config)",
-                LAYERS + 1
-            );
-            let rss = t.max_rss_kib as f64 / 1024.0;
+            let t = publish(env, &p, &c, builder, image_bytes)?;
             eprintln!(
-                "    wharf ({}) {:.2} s, {rss:.0} MiB RSS",
-                if warm_cache { "warm cache" } else { "cold" },
-                t.secs
+                "    wharf build-and-publish (cold, {builder}) {:.2} s, {:.0} MiB RSS",
+                t.secs,
+                t.max_rss_kib as f64 / 1024.0
             );
-            if warm_cache {
-                warm.push(t.secs);
-                warm_rss.push(rss);
-            } else {
-                cold.push(t.secs);
-                cold_rss.push(rss);
-                cold_cpu.push(t.cpu_secs);
-            }
+            if builder == "buildkit" { buildkit.push(t) } else { legacy.push(t) }
         }
+        let t = publish(env, &p, &c, "legacy", image_bytes)?;
+        eprintln!(
+            "    wharf build-and-publish (warm cache) {:.2} s, {:.0} MiB RSS",
+            t.secs,
+            t.max_rss_kib as f64 / 1024.0
+        );
+        warm.push(t);
     }
-    free_disk(env, &image, &format!("wharf-stages/push{tag}"), &[&dir, &project, &cache, &staging])?;
-    let (docker, skopeo_archive, skopeo_daemon, cold) =
-        (Stats::of(docker), Stats::of(skopeo_archive), Stats::of(skopeo_daemon), Stats::of(cold));
-    let pushed = Stats::of(pushed);
-    Ok(Point {
+    remove_stages(env, &stages)?;
+    free_disk(env, &image, &[&dir, &project, &cache])?;
+    let (docker_push, skopeo_daemon) = (Measured::of(&docker), Measured::of(&daemon));
+    let (wharf_cold_buildkit, wharf_cold_legacy) = (Measured::of(&buildkit), Measured::of(&legacy));
+    Ok(EnginePoint {
         layer_bytes: layer,
         image_bytes,
-        vs_docker_push: docker.median / cold.median,
-        vs_skopeo_archive: skopeo_archive.median / pushed.median,
-        vs_skopeo_daemon: skopeo_daemon.median / cold.median,
-        docker_push: docker,
-        skopeo_archive,
+        vs_docker_push_legacy: docker_push.secs.median / wharf_cold_legacy.secs.median,
+        vs_docker_push_buildkit: docker_push.secs.median / wharf_cold_buildkit.secs.median,
+        vs_skopeo_daemon: skopeo_daemon.secs.median / wharf_cold_buildkit.secs.median,
+        docker_push,
         skopeo_daemon,
-        wharf_cold: cold,
-        wharf_warm: Stats::of(warm),
-        wharf_push_archive: pushed,
-        wharf_push_archive_rss_mib: Stats::of(pushed_rss),
-        wharf_push_archive_cpu_secs: Stats::of(pushed_cpu),
-        wharf_cold_rss_mib: Stats::of(cold_rss),
-        wharf_warm_rss_mib: Stats::of(warm_rss),
-        skopeo_archive_rss_mib: Stats::of(skopeo_rss),
-        wharf_cold_cpu_secs: Stats::of(cold_cpu),
-        skopeo_archive_cpu_secs: Stats::of(skopeo_cpu),
+        wharf_cold_buildkit,
+        wharf_cold_legacy,
+        wharf_warm: Measured::of(&warm),
     })
+}
+
+/// `build-and-publish` of the project to a fresh registry, checked: every layer and the
+/// config uploaded once.
+fn publish(env: &Env, project: &str, cache: &str, builder: &str, image_bytes: u64) -> Result<Timed> {
+    let reg = registry_for(image_bytes);
+    let repo = format!("{}/bench", reg.host());
+    let args = [
+        "build-and-publish",
+        "--dir",
+        project,
+        "--repo",
+        &repo,
+        "--stages-storage",
+        ":local",
+        "--cache-dir",
+        cache,
+        "--builder",
+        builder,
+        "--tag-custom",
+        "1",
+        "--output",
+        "json",
+    ];
+    let t = timed(&mut env.wharf(&args))?;
+    check_pushed(&reg, "bench/big", "1")?;
+    let report: serde_json::Value = serde_json::from_str(&t.stdout)?;
+    let uploaded = report["images"][0]["stats"]["blobs_uploaded"].as_u64().unwrap_or(0);
+    ensure!(
+        uploaded as usize == LAYERS + 1,
+        "wharf uploaded {uploaded} blobs, expected {} (layers and config)",
+        LAYERS + 1
+    );
+    Ok(t)
+}
+
+/// Removes wharf's stage tags of the project from the engine (the image itself stays).
+fn remove_stages(env: &Env, stages: &str) -> Result<()> {
+    let tags = run(&mut env.docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "--filter",
+        &format!("reference={stages}"),
+    ]))?;
+    for t in tags.split_whitespace() {
+        run(&mut env.docker(&["rmi", t]))?;
+    }
+    Ok(())
 }
 
 /// `docker build` of `FROM scratch` + one `COPY` per noise file, unless the engine has it.
 fn prepare_image(env: &Env, dir: &Path, image: &str, layer: u64) -> Result<()> {
-    if run(&mut env.docker(&["image", "inspect", image])).is_ok() && dir.join("image.tar").exists() {
+    if run(&mut env.docker(&["image", "inspect", image])).is_ok() {
         return Ok(());
     }
     if dir.exists() {
@@ -262,12 +368,9 @@ fn prepare_image(env: &Env, dir: &Path, image: &str, layer: u64) -> Result<()> {
 }
 
 /// Removes the image from the engine (vfs keeps a full tree per layer: 4.5 GiB for 8 layers
-/// of 128 MiB), with wharf's stage tags on it, and the files made for it.
-fn free_disk(env: &Env, image: &str, stages: &str, dirs: &[&Path]) -> Result<()> {
-    let ids = run(&mut env.docker(&["images", "-q", "--filter", &format!("reference={stages}")]))?;
-    for id in ids.split_whitespace().chain(std::iter::once(image)) {
-        run(&mut env.docker(&["image", "rm", "-f", id]))?;
-    }
+/// of 128 MiB) and the files made for it.
+fn free_disk(env: &Env, image: &str, dirs: &[&Path]) -> Result<()> {
+    run(&mut env.docker(&["image", "rm", "-f", image]))?;
     for d in dirs {
         if d.exists() {
             std::fs::remove_dir_all(d)?;
@@ -276,17 +379,24 @@ fn free_disk(env: &Env, image: &str, stages: &str, dirs: &[&Path]) -> Result<()>
     Ok(())
 }
 
-/// The registry holds `repo:tag` with its 8 layers.
+/// The registry holds `repo:tag` with its 8 layers, each gzip (what every tool here is
+/// asked to push, and what a client pulling it expects).
 fn check_pushed(reg: &Registry, repo: &str, tag: &str) -> Result<()> {
-    let out = run(std::process::Command::new("skopeo").args([
+    let out = run(Command::new("skopeo").args([
         "inspect",
         "--raw",
         "--tls-verify=false",
         &format!("docker://{}/{repo}:{tag}", reg.host()),
     ]))?;
     let v: serde_json::Value = serde_json::from_str(&out)?;
-    let layers = v["layers"].as_array().map(|a| a.len()).unwrap_or(0);
-    ensure!(layers == LAYERS, "{repo}:{tag} has {layers} layers, expected {LAYERS}");
+    let layers = v["layers"].as_array().map(Vec::as_slice).unwrap_or_default();
+    ensure!(layers.len() == LAYERS, "{repo}:{tag} has {} layers, expected {LAYERS}", layers.len());
+    for l in layers {
+        let media_type = l["mediaType"].as_str().unwrap_or_default();
+        if !media_type.ends_with("gzip") {
+            bail!("{repo}:{tag} has a layer of type {media_type:?}, not gzip");
+        }
+    }
     Ok(())
 }
 

@@ -179,33 +179,52 @@ pub struct Requests {
 }
 
 impl Requests {
+    /// From distribution's access log: `… "METHOD /path HTTP/1.1" status …`.
     pub fn parse(log: &str) -> Requests {
         let mut r = Requests::default();
         for line in log.lines() {
             let Some(request) = line.split('"').nth(1) else { continue };
             let mut parts = request.split(' ');
             let (Some(method), Some(path), Some(proto)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            if !proto.starts_with("HTTP/") || !path.starts_with("/v2") {
-                continue;
+            if proto.starts_with("HTTP/") {
+                r.add(method, path);
             }
-            let path = path.split('?').next().unwrap_or(path);
-            let kind = if path == "/v2/" {
-                "ping"
-            } else if path.contains("/blobs/uploads") {
-                "uploads"
-            } else if path.contains("/manifests/") {
-                "manifests"
-            } else if path.contains("/blobs/") {
-                "blobs"
-            } else if path.ends_with("/tags/list") {
-                "tags"
-            } else {
-                "other"
-            };
-            r.total += 1;
-            *r.by_kind.entry(format!("{method} {kind}")).or_default() += 1;
         }
         r
+    }
+
+    /// From `crane registry serve`'s log: `DATE TIME METHOD /path [status …]`.
+    pub fn parse_crane(log: &str) -> Requests {
+        let mut r = Requests::default();
+        for line in log.lines() {
+            let mut parts = line.split_whitespace().skip(2);
+            if let (Some(method), Some(path)) = (parts.next(), parts.next()) {
+                r.add(method, path);
+            }
+        }
+        r
+    }
+
+    fn add(&mut self, method: &str, path: &str) {
+        if !path.starts_with("/v2") {
+            return;
+        }
+        let path = path.split('?').next().unwrap_or(path);
+        let kind = if path == "/v2/" {
+            "ping"
+        } else if path.contains("/blobs/uploads") {
+            "uploads"
+        } else if path.contains("/manifests/") {
+            "manifests"
+        } else if path.contains("/blobs/") {
+            "blobs"
+        } else if path.ends_with("/tags/list") {
+            "tags"
+        } else {
+            "other"
+        };
+        self.total += 1;
+        *self.by_kind.entry(format!("{method} {kind}")).or_default() += 1;
     }
 
     pub fn count(&self, key: &str) -> usize {
@@ -232,6 +251,9 @@ pub struct Machine {
     pub docker_version: String,
     pub skopeo_version: String,
     pub registry_version: String,
+    /// Size of the measured wharf binary.
+    #[serde(default)]
+    pub wharf_binary_bytes: u64,
 }
 
 /// User + system CPU seconds this process has used so far (`/proc/self/stat`, 100 Hz ticks).

@@ -29,11 +29,14 @@ pub struct RegistryConfig {
     /// The process's limit of open files (`prlimit --nofile`), e.g. to load it like a small
     /// server; `None` inherits ours.
     pub nofile: Option<u64>,
+    /// Where its directory (config, storage, log) is made; `None`: the system's temp dir.
+    /// The bench keeps pushed gigabytes in memory (`/dev/shm`), off the shared disk.
+    pub parent: Option<PathBuf>,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { basic_auth: None, delete_enabled: true, tls: None, ip: None, nofile: None }
+        RegistryConfig { basic_auth: None, delete_enabled: true, tls: None, ip: None, nofile: None, parent: None }
     }
 }
 
@@ -60,7 +63,11 @@ impl Registry {
         // between, so a failed start is retried on a new port.
         let mut last_log = String::new();
         for _ in 0..3 {
-            let dir = tempfile::tempdir().expect("temp dir");
+            let dir = match &config.parent {
+                Some(parent) => tempfile::tempdir_in(parent),
+                None => tempfile::tempdir(),
+            }
+            .expect("temp dir");
             let ip = config.ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
             let port = free_port(ip);
             let config_path = write_config(dir.path(), ip, port, &config);

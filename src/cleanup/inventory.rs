@@ -1,6 +1,20 @@
 //! Gathering what the decision needs: every tag of the project's repositories (one listing
 //! per repository, through the driver), the publish records, push times where they matter,
 //! index children, and the git history of the references the policies look at.
+//!
+//! Every listed tag's digest comes from the registry: from the driver's native listing where
+//! it has one, else one manifest read per tag (a HEAD; a publish record's GET, which gives
+//! its digest too). Two shortcuts were weighed for registries without digests in their tag
+//! list (distribution) and left out:
+//! - *Digests predicted from publish records* (a record names the manifest it published and
+//!   its tags). A cleanup that deletes must read every kept tag (its digest protects index
+//!   children, referrers and stages) and every deleted one (the executor re-checks it), so
+//!   predictions save requests in a `--dry-run` only, and there a plan could show a deletion
+//!   of a tag that has moved since. It would make the dry-run benchmark faster than any real
+//!   cleanup, at the cost of a second digest source in the code that decides deletions.
+//! - *No digest for tags no policy can delete* (kept by name or pattern). A kept tag's
+//!   digest is what protects the children of an index it points at and the referrers of its
+//!   image, so not reading it could let those go.
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
