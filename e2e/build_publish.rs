@@ -3,15 +3,12 @@
 use crate::support::engine::push_base;
 use crate::support::registry::Registry;
 use crate::support::wharf::{
-    count_requests, example, file_in_image, image_report, run, skopeo_digest, skopeo_tags, wharf,
+    build_and_publish, count_requests, example, file_in_image, image_report, run, skopeo_digest, skopeo_tags, wharf,
 };
 use std::path::Path;
 
 fn build(dir: &Path, extra: &[&str]) -> crate::support::wharf::Run {
-    let d = dir.to_string_lossy().into_owned();
-    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--output", "json"];
-    args.extend_from_slice(extra);
-    run(wharf(&args))
+    build_and_publish(dir, extra, &[])
 }
 
 /// The flant project with its base image taken from `base` (a registry reference).

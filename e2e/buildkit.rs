@@ -5,7 +5,7 @@
 
 use crate::support::engine::docker;
 use crate::support::registry::Registry;
-use crate::support::wharf::{Run, count_requests, image_report, run, skopeo, wharf};
+use crate::support::wharf::{Run, build_and_publish, count_requests, image_report, run, skopeo, wharf};
 use std::io::Read as _;
 use std::path::Path;
 
@@ -22,14 +22,7 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn build(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let d = dir.to_string_lossy().into_owned();
-    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--output", "json"];
-    args.extend_from_slice(extra);
-    let mut cmd = wharf(&args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run(cmd)
+    build_and_publish(dir, extra, env)
 }
 
 /// Every file of the image at `reference` (skopeo-copied), path → (mode, content).

@@ -9,14 +9,12 @@ use crate::support::oci::s;
 use crate::support::proxy::Proxy;
 use crate::support::registry::Registry;
 use crate::support::tools::{CraneRegistry, crane};
-use crate::support::wharf::{example, image_report, run, wharf};
+use crate::support::wharf::{build_and_publish, example, image_report, run, wharf};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 fn build(dir: &Path, extra: &[&str]) -> crate::support::wharf::Run {
-    let mut args = vec!["build-and-publish", "--dir", dir.to_str().unwrap(), "--output", "json"];
-    args.extend_from_slice(extra);
-    run(wharf(&args))
+    build_and_publish(dir, extra, &[])
 }
 
 /// flant in a git repository of its own, with one commit (records need a commit), and a

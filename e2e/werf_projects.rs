@@ -4,32 +4,16 @@
 //! is; `config render` and `config validate --output json` answer as documented.
 
 use crate::support::registry::Registry;
-use crate::support::wharf::{file_in_image, image_report, run, skopeo_tags, wharf};
+use crate::support::wharf::{build_and_publish, copy_of, file_in_image, image_report, run, skopeo_tags, wharf};
 use std::path::Path;
 
 /// A copy of the fixture `name` in a fresh temporary directory.
 fn fixture(name: &str) -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/werf").join(name);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", src.display()))
-        .arg(dir.path())
-        .output()
-        .expect("cp");
-    assert!(out.status.success(), "cp: {}", String::from_utf8_lossy(&out.stderr));
-    dir
+    copy_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/werf").join(name))
 }
 
 fn build(dir: &Path, env: &[(&str, &str)], extra: &[&str]) -> crate::support::wharf::Run {
-    let d = dir.to_string_lossy().into_owned();
-    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--output", "json"];
-    args.extend_from_slice(extra);
-    let mut cmd = wharf(&args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run(cmd)
+    build_and_publish(dir, extra, env)
 }
 
 #[test]

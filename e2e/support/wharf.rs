@@ -7,9 +7,14 @@ use std::process::{Command, Output};
 
 /// A copy of `examples/NAME` in a fresh temporary directory.
 pub fn example(name: &str) -> tempfile::TempDir {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    copy_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name))
+}
+
+/// A copy of the project directory `src` (its `.wharf` state left out) in a fresh temporary
+/// directory.
+pub fn copy_of(src: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&src, dir.path());
+    copy_dir(src, dir.path());
     dir
 }
 
@@ -27,6 +32,16 @@ fn copy_dir(src: &Path, dst: &Path) {
             std::fs::copy(entry.path(), &to).expect("copy");
         }
     }
+}
+
+/// `wharf build-and-publish --dir DIR --output json EXTRA…` with `env` set, run to its end.
+pub fn build_and_publish(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let d = dir.to_string_lossy().into_owned();
+    let mut args = vec!["build-and-publish", "--dir", d.as_str(), "--output", "json"];
+    args.extend_from_slice(extra);
+    let mut cmd = wharf(&args);
+    cmd.envs(env.iter().copied());
+    run(cmd)
 }
 
 /// `wharf ARGS…` with a clean environment for wharf's own variables.
